@@ -1,0 +1,62 @@
+#!/bin/sh
+# database.sh ENGINE APP HOST PORT   (stdin: master user, master password, app password; one a line)
+#
+# Creates, idempotently, the app's database and its login role on the managed database,
+# from one node, with the master credentials; a rerun resets the app role's password to
+# the one given (so a rotated Pulumi secret takes effect). Credentials arrive on stdin only
+# and reach psql through its environment, never an argument. ENGINE: postgres | mysql.
+set -eu
+here=$(dirname "$0")
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+[ $# -eq 4 ] || die "usage: database.sh ENGINE APP HOST PORT"
+engine=$1
+check_app "$2"
+check_arg "database host" "$3" '[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
+check_arg "database port" "$4" '[0-9]{2,5}'
+app=$2 host=$3 port=$4
+# Database and role names use '_' (a '-' would need quoting in every client's SQL).
+dbname=$(printf '%s' "$app" | tr '-' '_')
+
+IFS= read -r master_user || die "stdin: the master user is missing"
+IFS= read -r master_password || die "stdin: the master password is missing"
+IFS= read -r app_password || die "stdin: the app password is missing"
+# The app password is generated (letters and digits): anything else is refused rather than
+# quoted, and the message never repeats it.
+case $app_password in
+  '' | *[!A-Za-z0-9]*) die "stdin: the app password must be letters and digits only" ;;
+esac
+
+postgres() {
+  PGPASSWORD=$master_password FLEET_APP_PASSWORD=$app_password PGCONNECT_TIMEOUT=15 PGOPTIONS="-c client_min_messages=warning" \
+    psql -X -q -v ON_ERROR_STOP=1 -v "role=$dbname" -h "$host" -p "$port" -U "$master_user" -d postgres <<'SQL'
+\getenv app_password FLEET_APP_PASSWORD
+SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'app_password') \gexec
+-- On RDS the master user is no superuser: it must be a member of the role it makes owner.
+SELECT format('GRANT %I TO %I', :'role', current_user) \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'role', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'role') \gexec
+SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'role') \gexec
+SQL
+}
+
+mysql_db() {
+  defaults=$(mktemp)
+  trap 'rm -f "$defaults"' EXIT
+  chmod 0600 "$defaults"
+  printf '[client]\nuser=%s\npassword=%s\n' "$master_user" "$master_password" >"$defaults"
+  mysql --defaults-extra-file="$defaults" -h "$host" -P "$port" <<SQL
+CREATE DATABASE IF NOT EXISTS \`$dbname\`;
+CREATE USER IF NOT EXISTS '$dbname'@'%' IDENTIFIED BY '$app_password';
+ALTER USER '$dbname'@'%' IDENTIFIED BY '$app_password';
+GRANT ALL PRIVILEGES ON \`$dbname\`.* TO '$dbname'@'%';
+SQL
+}
+
+case $engine in
+  postgres) postgres ;;
+  mysql) mysql_db ;;
+  *) die "database engine '$engine' is not supported (allowed: postgres, mysql)" ;;
+esac
+log "database $dbname and its role are ready on $host:$port"

@@ -1,0 +1,140 @@
+# shellcheck shell=sh
+# Controlling one app's gunicorn; sourced after lib.sh and app_paths.
+#
+# With systemd (cloud nodes) the infrastructure installs the template unit gunicorn@.service:
+#   User=%i  Group=%i
+#   ExecStart=/srv/%i/current/.fleet/venv/bin/python -m gunicorn -c /srv/%i/shared/gunicorn.conf.py
+#   ExecReload=/bin/kill -HUP $MAINPID
+# Without systemd (the local test bed, or any plain machine) the master runs daemonised with
+# a pidfile and is signalled directly. Either way a reload that keeps the virtualenv is a HUP
+# (new workers import the new release, old ones finish their requests); a changed virtualenv
+# needs a new interpreter: USR2 re-exec (old and new masters share the socket, then the old
+# one stops gracefully), or a restart under systemd, which nginx's next upstream covers.
+
+GUNICORN_WAIT=60
+
+master_pid() {
+  _pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [ -n "$_pid" ] && grep -q gunicorn "/proc/$_pid/cmdline" 2>/dev/null; then
+    printf '%s' "$_pid"
+  fi
+}
+
+gunicorn_running() {
+  if has_systemd; then
+    systemctl is-active --quiet "gunicorn@$APP"
+  else
+    [ -n "$(master_pid)" ]
+  fi
+}
+
+workers_of() {
+  pgrep -P "$1" 2>/dev/null | sort || true
+}
+
+signal_app() {
+  sudo -u "$APP" -- kill "-$1" "$2"
+}
+
+# wait_until SECONDS CMD...: polls CMD every 0.2 s.
+wait_until() {
+  _tries=$(($1 * 5))
+  shift
+  while [ "$_tries" -gt 0 ]; do
+    if "$@"; then return 0; fi
+    sleep 0.2
+    _tries=$((_tries - 1))
+  done
+  return 1
+}
+
+_gone() { [ ! -d "/proc/$1" ]; }
+_has_workers() { [ -n "$(workers_of "$1")" ]; }
+_old_workers_gone() {
+  for _w in $1; do
+    if [ -d "/proc/$_w" ]; then return 1; fi
+  done
+  return 0
+}
+_settled() { _has_workers "$1" || _gone "$1"; }
+_new_master() {
+  _now=$(master_pid)
+  [ -n "$_now" ] && [ "$_now" != "$1" ] && _has_workers "$_now"
+}
+
+gunicorn_start() {
+  if has_systemd; then
+    sudo systemctl start "gunicorn@$APP"
+    return
+  fi
+  (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" -m gunicorn \
+    -c "$SHARED/gunicorn.conf.py" --daemon)
+  wait_until "$GUNICORN_WAIT" _started || die "gunicorn of $APP did not start (see $SHARED/log/gunicorn.log)"
+}
+_started() { _p=$(master_pid) && [ -n "$_p" ] && _has_workers "$_p"; }
+
+gunicorn_stop() {
+  if has_systemd; then
+    sudo systemctl stop "gunicorn@$APP" || true
+    return
+  fi
+  _pid=$(master_pid)
+  if [ -n "$_pid" ]; then
+    signal_app TERM "$_pid"
+    wait_until "$GUNICORN_WAIT" _gone "$_pid" || signal_app KILL "$_pid" || true
+  fi
+}
+
+# gunicorn_reload same|new: HUP when the virtualenv is unchanged, else a new interpreter.
+# Starts gunicorn when it is not running (first release, or a master that died).
+gunicorn_reload() {
+  if ! gunicorn_running; then
+    gunicorn_start
+    return
+  fi
+  if has_systemd; then
+    if [ "$1" = same ]; then sudo systemctl reload "gunicorn@$APP"; else sudo systemctl restart "gunicorn@$APP"; fi
+    return
+  fi
+  _old=$(master_pid)
+  if [ "$1" = same ]; then
+    _before=$(workers_of "$_old")
+    signal_app HUP "$_old"
+    wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || die "old workers of $APP did not stop"
+    wait_until "$GUNICORN_WAIT" _settled "$_old" || true
+  else
+    signal_app USR2 "$_old"
+    if wait_until "$GUNICORN_WAIT" _new_master "$_old"; then
+      signal_app TERM "$_old"
+      wait_until "$GUNICORN_WAIT" _gone "$_old" || true
+    fi
+  fi
+  # A master whose new workers cannot boot exits; start afresh so the caller's health
+  # check sees this release and the put-back path finds a running server.
+  if ! gunicorn_running; then gunicorn_start; fi
+}
+
+# health ADDRESS PORT DOMAIN PATH SECONDS: HTTP 2xx from this node's own gunicorn for the
+# app's domain, within SECONDS. Prints the last answer on failure.
+health() {
+  python3 - "$@" <<'EOF'
+import sys, time, urllib.request, urllib.error
+address, port, domain, path, seconds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+deadline, last = time.monotonic() + seconds, "no answer"
+while True:
+    req = urllib.request.Request("http://%s:%s%s" % (address, port, path), headers={"Host": domain})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            if 200 <= r.status < 300:
+                sys.exit(0)
+            last = "HTTP %d" % r.status
+    except urllib.error.HTTPError as e:
+        last = "HTTP %d" % e.code
+    except OSError as e:
+        last = str(getattr(e, "reason", e))
+    if time.monotonic() > deadline:
+        print(last)
+        sys.exit(1)
+    time.sleep(0.3)
+EOF
+}

@@ -1,0 +1,103 @@
+# shellcheck shell=sh disable=SC2034 # the paths set here are used by the scripts that source this file
+# Shared helpers of the node-side scripts; sourced, never run.
+#
+# The scripts run as the SSH deploy user (passwordless sudo) and do app-level work as
+# the app's own system user, so app code never runs with the deploy user's rights.
+# Layout per app:  /srv/APP/{releases/TAG, venvs/HASH, shared/{env,run,log}, current, previous}
+# Every argument was validated by the catalog already; the scripts check the shape again
+# because they are the last line before a path or a shell.
+
+FLEET_ROOT=/srv
+
+log() {
+  printf '%s\n' "fleet: $*" >&2
+}
+
+die() {
+  printf '%s\n' "fleet: error: $*" >&2
+  exit 1
+}
+
+# check_arg WHAT VALUE PATTERN: VALUE must match the extended regexp PATTERN in full.
+check_arg() {
+  if ! printf '%s' "$2" | grep -Eqx -e "$3"; then
+    die "$1 '$2' is not allowed (must match $3)"
+  fi
+  case $2 in
+    *"
+"*) die "$1 must be a single line" ;;
+  esac
+}
+
+check_app() {
+  check_arg "app name" "$1" '[a-z][a-z0-9-]{1,30}[a-z0-9]'
+}
+
+check_tag() {
+  check_arg "tag" "$1" '[A-Za-z0-9][A-Za-z0-9._/-]{0,127}'
+  case $1 in
+    *..* | *//* | *.lock | */ | *.) die "tag '$1' is not allowed" ;;
+  esac
+}
+
+# Paths of one app.
+app_paths() {
+  APP=$1
+  APP_DIR=$FLEET_ROOT/$APP
+  RELEASES=$APP_DIR/releases
+  VENVS=$APP_DIR/venvs
+  SHARED=$APP_DIR/shared
+  ENV_FILE=$SHARED/env
+  PIDFILE=$SHARED/run/gunicorn.pid
+  CURRENT=$APP_DIR/current
+  PREVIOUS=$APP_DIR/previous
+}
+
+# Directory names under releases/ may hold '/' from tags like release/1.2: flatten them.
+release_dir() {
+  printf '%s/%s' "$RELEASES" "$(printf '%s' "$1" | tr '/' '+')"
+}
+
+# as_app CMD...: runs CMD as the app user with the app's environment file loaded.
+# The file is readable by the app user only; it is read inside the app user's shell.
+as_app() {
+  sudo -u "$APP" -H -- sh -c 'set -a; . "$0"; set +a; exec "$@"' "$ENV_FILE" "$@"
+}
+
+# release_python RELEASE_DIR ARGS...: the release's Python (its venv), as the app user, in the
+# release directory, with the release's own STATIC_ROOT (collected at stage).
+release_python() {
+  _rel=$1
+  shift
+  (cd "$_rel" && as_app env PYTHONPATH="$_rel" STATIC_ROOT="$_rel/.fleet/static" \
+    FLEET_RELEASE_TAG="$(cat "$_rel/.fleet/tag")" "$_rel/.fleet/venv/bin/python" "$@")
+}
+
+# manage RELEASE_DIR ARGS...: Django's manage.py of one release.
+manage() {
+  _r=$1
+  shift
+  release_python "$_r" manage.py "$@"
+}
+
+# staged_newest_first: the complete releases of the app, newest stage first.
+staged_newest_first() {
+  # shellcheck disable=SC2012 # release directory names are validated tags: no spaces
+  ls -t "$RELEASES"/*/.fleet/staged 2>/dev/null | sed 's:/\.fleet/staged$::'
+}
+
+# lock NAME: one script per app and kind at a time on a node (a rerun waits for a straggler
+# of a killed run). The lock file names the holder's pid so an operator can find it.
+lock() {
+  _lockfile=$APP_DIR/.lock-$1
+  exec 9>>"$_lockfile"
+  if ! flock -w 900 9; then
+    die "another $1 of $APP is still running on this node (pid $(cat "$_lockfile" 2>/dev/null))"
+  fi
+  printf '%s\n' "$$" >"$_lockfile"
+}
+
+# has_systemd: true when systemd manages this machine (cloud nodes); the local test bed has none.
+has_systemd() {
+  [ -d /run/systemd/system ]
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# prepare.sh APP ADDRESS PORT WSGI WORKERS   (stdin: the app's environment file)
+# prepare.sh --remove APP
+#
+# Makes a node ready for one app, idempotently: the app's system user, /srv/APP/{releases,
+# venvs,shared}, gunicorn's settings, and the environment file (NAME='value' lines with the
+# database URL, SECRET_KEY and the app's secrets) written from stdin, 0600 and owned by the
+# app user, never passed on a command line. When the environment changed and gunicorn runs,
+# it reloads gracefully so the new values apply. --remove stops the app and deletes its files
+# and user from this node (the database is kept: data is never dropped by a deploy).
+set -eu
+here=$(dirname "$0")
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=lib-gunicorn.sh
+. "$here/lib-gunicorn.sh"
+
+remove() {
+  check_app "$1"
+  app_paths "$1"
+  if [ -d "$APP_DIR" ] && id -u "$APP" >/dev/null 2>&1; then
+    gunicorn_stop
+  fi
+  sudo rm -rf -- "$APP_DIR"
+  if id -u "$APP" >/dev/null 2>&1; then sudo userdel "$APP"; fi
+  log "$APP removed from this node"
+}
+
+if [ "${1:-}" = --remove ]; then
+  remove "${2:?usage: prepare.sh --remove APP}"
+  exit 0
+fi
+
+[ $# -eq 5 ] || die "usage: prepare.sh APP ADDRESS PORT WSGI WORKERS"
+check_app "$1"
+check_arg address "$2" '([0-9]{1,3}\.){3}[0-9]{1,3}'
+check_arg port "$3" '[0-9]{4,5}'
+check_arg wsgi "$4" '[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*'
+check_arg workers "$5" '[1-9][0-9]?'
+app_paths "$1"
+deployer=$(id -un)
+
+if ! id -u "$APP" >/dev/null 2>&1; then
+  sudo useradd --system --user-group --home-dir "$APP_DIR" --no-create-home --shell /usr/sbin/nologin "$APP"
+fi
+# Code and virtualenvs belong to the deploy user and are only readable by the app, so the
+# app cannot rewrite its own code; run/ and log/ are the app's.
+sudo install -d -o "$deployer" -g "$APP" -m 0750 "$APP_DIR" "$RELEASES" "$VENVS" "$SHARED"
+sudo install -d -o "$APP" -g "$APP" -m 0750 "$SHARED/run" "$SHARED/log"
+
+sudo install -o "$deployer" -g "$APP" -m 0640 "$here/gunicorn.conf.py" "$SHARED/gunicorn.conf.py"
+printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s}\n' "$2" "$3" "$4" "$5" >"$SHARED/gunicorn.json.new"
+chmod 0644 "$SHARED/gunicorn.json.new"
+mv -f "$SHARED/gunicorn.json.new" "$SHARED/gunicorn.json"
+
+# The environment: read from stdin into a file only the app user can read.
+new_env=$(mktemp "$SHARED/.env.XXXXXX")
+trap 'rm -f "$new_env"' EXIT
+cat >"$new_env"
+grep -Evq "^([A-Z_][A-Z0-9_]*='.*'|)$" "$new_env" && die "stdin must be NAME='value' lines"
+changed=yes
+if sudo cmp -s "$new_env" "$ENV_FILE"; then changed=no; fi
+sudo install -o "$APP" -g "$APP" -m 0600 "$new_env" "$ENV_FILE"
+
+if [ "$changed" = yes ] && [ -e "$CURRENT" ] && gunicorn_running; then
+  log "environment of $APP changed: reloading gunicorn"
+  gunicorn_reload same
+fi
+log "$APP prepared"

@@ -1,0 +1,44 @@
+#!/bin/sh
+# prune.sh APP KEEP
+#
+# Keeps the KEEP newest releases on this node (by the time they were staged) and never the
+# serving (current) or the previous one, whatever their age; then removes the virtualenvs
+# no kept release uses, and partial builds a killed stage left behind.
+set -eu
+here=$(dirname "$0")
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+[ $# -eq 2 ] || die "usage: prune.sh APP KEEP"
+check_app "$1"
+check_arg keep "$2" '[1-9][0-9]{0,2}'
+app_paths "$1"
+keep=$2
+[ -d "$RELEASES" ] || die "$APP is not prepared on this node"
+lock stage
+
+current=$(readlink -f "$CURRENT" 2>/dev/null || true)
+previous=$(readlink -f "$PREVIOUS" 2>/dev/null || true)
+removed=0
+old=$(mktemp)
+trap 'rm -f "$old"' EXIT
+staged_newest_first | tail -n +"$((keep + 1))" >"$old"
+while IFS= read -r dir; do
+  if [ "$dir" = "$current" ] || [ "$dir" = "$previous" ]; then continue; fi
+  sudo rm -rf -- "$dir"
+  removed=$((removed + 1))
+done <"$old"
+# A release dir's .fleet/static is the app user's: hence sudo above and below.
+find "$RELEASES" -mindepth 1 -maxdepth 1 -name '.partial-*' -exec sudo rm -rf -- {} +
+
+in_use=$(for link in "$RELEASES"/*/.fleet/venv; do readlink -f "$link" 2>/dev/null || true; done)
+for venv in "$VENVS"/*/; do
+  venv=${venv%/}
+  [ -d "$venv" ] || continue
+  if ! printf '%s\n' "$in_use" | grep -Fqx -- "$venv"; then
+    rm -rf -- "$venv"
+    removed=$((removed + 1))
+  fi
+done
+log "$APP: kept $keep newest releases (and current, previous); removed $removed"
+printf 'kept=%s removed=%s\n' "$(find "$RELEASES" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l)" "$removed"

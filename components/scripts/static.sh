@@ -1,0 +1,34 @@
+#!/bin/sh
+# static.sh APP TAG STATIC_HOST SSH_USER SSH_PORT   (stdin: the SSH private key for STATIC_HOST)
+#
+# Publishes the static files of a staged release (collected with hashed names at stage) from
+# this node to the nginx host's /var/www/APP/static, with rsync over SSH and without
+# --delete: the older releases' hashed files stay, so pages of the release still serving on
+# the other nodes, or of a rollback, keep finding their assets. Runs once per app and release.
+set -eu
+here=$(dirname "$0")
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+[ $# -eq 5 ] || die "usage: static.sh APP TAG STATIC_HOST SSH_USER SSH_PORT"
+check_app "$1"
+check_tag "$2"
+check_arg "static host" "$3" '[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
+check_arg "ssh user" "$4" '[a-z_][a-z0-9_-]{0,31}'
+check_arg "ssh port" "$5" '[0-9]{1,5}'
+app_paths "$1"
+tag=$2 host=$3 user=$4 port=$5
+rel=$(release_dir "$tag")
+[ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+umask 077
+cat >"$work/key"
+[ -s "$work/key" ] || die "stdin: the SSH private key for $host is missing"
+ssh="ssh -i $work/key -p $port -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$work/known_hosts"
+
+rsync -rt --chmod=D755,F644 -e "$ssh" -- "$rel/.fleet/static/" "$user@$host:/var/www/$APP/static/"
+count=$(find "$rel/.fleet/static" -type f | wc -l)
+log "$APP $tag: $count static files published to $host:/var/www/$APP/static"
+printf '%s %s\n' "$tag" "$count"

@@ -1,0 +1,80 @@
+#!/bin/sh
+# switch.sh APP TAG ADDRESS PORT DOMAIN HEALTH_PATH HEALTH_SECONDS
+#
+# Moves this node to release TAG: atomic symlink swap of /srv/APP/current (ln -s + mv -T),
+# graceful gunicorn reload (HUP, or a new interpreter when the virtualenv changed), then a
+# health check of this node's own gunicorn with the app's Host header. On failure the old
+# release is put back and reloaded, and the script fails, so the rollout moves no further node.
+# Already on TAG: only makes sure gunicorn runs and is healthy. Prints "TAG COMMIT".
+set -eu
+here=$(dirname "$0")
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=lib-gunicorn.sh
+. "$here/lib-gunicorn.sh"
+
+[ $# -eq 7 ] || die "usage: switch.sh APP TAG ADDRESS PORT DOMAIN HEALTH_PATH HEALTH_SECONDS"
+check_app "$1"
+check_tag "$2"
+check_arg address "$3" '([0-9]{1,3}\.){3}[0-9]{1,3}'
+check_arg port "$4" '[0-9]{4,5}'
+check_arg domain "$5" '[a-z0-9.-]{1,253}'
+check_arg "health path" "$6" '/[A-Za-z0-9._~/-]*'
+check_arg "health seconds" "$7" '[1-9][0-9]{0,3}'
+app_paths "$1"
+tag=$2 address=$3 port=$4 domain=$5 path=$6 seconds=$7
+rel=$(release_dir "$tag")
+[ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+lock switch
+
+# point_to DIR: the atomic swap; a reader sees the old link or the new one, never none.
+point_to() {
+  ln -sfn "$1" "$APP_DIR/.current.new"
+  mv -T "$APP_DIR/.current.new" "$CURRENT"
+}
+
+healthy() {
+  if ! answer=$(health "$address" "$port" "$domain" "$path" "$1"); then
+    return 1
+  fi
+}
+
+served() {
+  printf '%s %s\n' "$(cat "$CURRENT/.fleet/tag")" "$(cat "$CURRENT/.fleet/commit")"
+}
+
+old=$(readlink -f "$CURRENT" 2>/dev/null || true)
+if [ "$old" = "$rel" ]; then
+  if ! gunicorn_running; then gunicorn_start; fi
+  healthy "$seconds" || die "$APP $tag on $address: already current but unhealthy ($answer)"
+  log "$APP $tag already serving on $address"
+  served
+  exit 0
+fi
+
+venv_change=same
+if [ -z "$old" ] || [ "$(cat "$old/.fleet/venv-hash" 2>/dev/null)" != "$(cat "$rel/.fleet/venv-hash")" ]; then
+  venv_change=new
+fi
+
+point_to "$rel"
+gunicorn_reload "$venv_change"
+if healthy "$seconds"; then
+  # previous: the release to keep for a quick way back (prune never removes it).
+  if [ -n "$old" ]; then ln -sfn "$old" "$APP_DIR/.previous.new" && mv -T "$APP_DIR/.previous.new" "$PREVIOUS"; fi
+  log "$APP $tag serving on $address"
+  served
+  exit 0
+fi
+
+failed=$answer
+if [ -z "$old" ]; then
+  gunicorn_stop
+  rm -f "$CURRENT"
+  die "$APP $tag failed its health check on $address ($failed); there was no release before it: $APP stopped on this node"
+fi
+point_to "$old"
+gunicorn_reload "$venv_change"
+back="put back $(cat "$old/.fleet/tag")"
+healthy "$seconds" || back="$back, which is unhealthy as well ($answer)"
+die "$APP $tag failed its health check on $address ($failed): $back; no further node moves"
