@@ -47,9 +47,9 @@ function plain(v: unknown, reveal: boolean): unknown {
 }
 
 async function plainOutput(v: unknown, reveal: boolean): Promise<unknown> {
-  const out = pulumi.output(v);
+  const out = pulumi.output(v as pulumi.Input<unknown>);
   const [value, secret] = await Promise.all([
-    new Promise<unknown>((resolve) => out.apply((x) => resolve(x))),
+    new Promise<unknown>((resolve) => out.apply((x: unknown) => resolve(x))),
     pulumi.isSecret(out),
   ]);
   if (secret && !reveal) return SECRET_TEXT;
