@@ -47,7 +47,7 @@ function plain(v: unknown, reveal: boolean): unknown {
 }
 
 async function plainOutput(v: unknown, reveal: boolean): Promise<unknown> {
-  const out = pulumi.output(v as pulumi.Input<unknown>);
+  const out = pulumi.output(v as pulumi.Input<object>) as pulumi.Output<unknown>;
   const [value, secret] = await Promise.all([
     new Promise<unknown>((resolve) => out.apply((x: unknown) => resolve(x))),
     pulumi.isSecret(out),
