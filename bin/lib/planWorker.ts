@@ -96,7 +96,6 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   };
 
   process.chdir(dir);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program = require(path.join(dir, "index.ts")) as Record<string, unknown>;
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
   await settings.waitForRPCs();
