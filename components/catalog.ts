@@ -394,9 +394,12 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
       if (first !== undefined) report(["apps", i, field], `${what} ${JSON.stringify(value)} is already used by apps[${first}] (${names.get(first)})`);
       else seen[field].set(value, i);
     };
+    const duplicateName = seen.name.has(app.name);
     unique("name", app.name, "name");
     unique("domain", app.domain, "domain");
-    unique("port", String(app.port ?? defaultPort(app.name)), app.port === undefined ? "derived port" : "port");
+    // A repeated name already said it; its derived port repeating too is the same mistake.
+    if (app.port !== undefined) unique("port", String(app.port), "port");
+    else if (!duplicateName) unique("port", String(defaultPort(app.name)), "port (derived from the name; set `port:` to choose another)");
     checkEnv(["apps", i, "env"], app.env);
     checkTags(app.tags, ["apps", i, "tags"], stacks, report);
     const dup = (app.secrets ?? []).find((s, j, all) => all.indexOf(s) !== j);
