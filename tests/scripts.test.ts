@@ -1,0 +1,55 @@
+// The node-side scripts as files: shellcheck-clean, `set -eu`, every script the plan runs exists.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { DEFAULT_DEPLOY_SETTINGS, rolloutPlan } from "../components/rolloutPlan";
+
+const DIR = path.join(__dirname, "..", "components", "scripts");
+const scripts = fs.readdirSync(DIR).filter((f) => f.endsWith(".sh")).sort();
+
+/** shellcheck comes from Debian; the test setup installs it where it can (root), as .ci/run does. */
+function ensureShellcheck(): void {
+  if (spawnSync("shellcheck", ["--version"]).status === 0) return;
+  if (process.getuid?.() === 0) {
+    execFileSync("apt-get", ["install", "-y", "-q", "shellcheck"], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  }
+  assert.equal(spawnSync("shellcheck", ["--version"]).status, 0, "shellcheck is missing: apt-get install -y shellcheck");
+}
+
+describe("node scripts", () => {
+  before(function () {
+    this.timeout(300_000);
+    ensureShellcheck();
+  });
+
+  it("are shellcheck-clean (sourced libraries followed)", () => {
+    assert.ok(scripts.length >= 8);
+    const r = spawnSync("shellcheck", ["-x", "-S", "style", ...scripts], { cwd: DIR, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
+  it("every runnable script says `set -eu` before doing anything; libraries are sourced, not run", () => {
+    for (const f of scripts) {
+      const text = fs.readFileSync(path.join(DIR, f), "utf8");
+      if (f.startsWith("lib")) {
+        assert.match(text, /^# shellcheck shell=sh/, `${f}: a library names its shell`);
+        continue;
+      }
+      assert.match(text, /^#!\/bin\/sh\n/, `${f}: #!/bin/sh`);
+      const firstCommand = text.split("\n").find((l) => l.trim() !== "" && !l.startsWith("#"));
+      assert.equal(firstCommand, "set -eu", `${f}: the first command must be set -eu`);
+    }
+  });
+
+  it("every script the rollout plan runs is there", () => {
+    const plan = rolloutPlan(
+      { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100 },
+      ["node-1", "node-2"], "00000000", DEFAULT_DEPLOY_SETTINGS,
+    );
+    const used = new Set(plan.steps.flatMap((s) => [s.run?.script, s.remove?.script]).filter((s): s is string => !!s));
+    for (const s of used) assert.ok(fs.existsSync(path.join(DIR, s)), `${s} is missing`);
+    assert.ok(fs.existsSync(path.join(DIR, "gunicorn.conf.py")));
+    assert.ok(fs.existsSync(path.join(DIR, "fleet_migrations.py")));
+  });
+});
