@@ -51,6 +51,11 @@ export interface Cluster {
   };
   /** Bare git repository of the Django fixture (tags v1..v5), readable on every node. */
   fixtureRepoPath: string;
+  /**
+   * The stand-in for https://github.com: `${gitBaseUrl}/uni-it/polls.git` is the fixture
+   * (a file:// URL of fixtureRepoPath), so a catalog entry `repo: uni-it/polls` maps onto it.
+   */
+  gitBaseUrl: string;
   /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
   exec(node: NodeHandle, command: string, opts?: { asUser?: string }): Promise<ExecResult>;
   /** Kills everything the cluster started, removes its network and files. Idempotent. */
@@ -212,7 +217,7 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
       "unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc", "--mount", "--propagation", "private",
       "--net", "--uts", "--ipc", "--",
       "/bin/sh", path.join(HERE, "node-init.sh"),
-      handle.name, `${handle.address}/24`, `${slot.subnet}.1`, role, SSH_USER, state,
+      handle.name, `${handle.address}/24`, role, SSH_USER, state,
     ],
     { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
   );
@@ -426,6 +431,7 @@ export async function startCluster(opts: { appNodeCount?: number } = {}): Promis
       privateKeyPath: keys.path,
       nginxConfDir: NGINX_CONF_DIR,
       fixtureRepoPath,
+      gitBaseUrl: `file://${path.join(slot.dir, "git")}`,
       postgres: {
         host: `${slot.subnet}.1`,
         port: PG_PORT,

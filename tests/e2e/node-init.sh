@@ -8,14 +8,14 @@
 # When this process dies, the kernel kills everything started on the node and drops
 # its mounts and network interface: nothing is left on the machine.
 #
-# Usage: node-init.sh NAME ADDRESS/PREFIX GATEWAY ROLE DEPLOY_USER STATE_DIR
+# Usage: node-init.sh NAME ADDRESS/PREFIX ROLE DEPLOY_USER STATE_DIR
 #   ROLE       app | static (static also runs nginx)
 #   STATE_DIR  host directory holding deploy.pub (the deploy user's key), hosts
 #              (lines for /etc/hosts), gitconfig (lines for /etc/gitconfig) and
 #              receiving sshd.log
 set -eu
 
-name=$1 cidr=$2 gateway=$3 role=$4 deploy_user=$5 state=$6
+name=$1 cidr=$2 role=$3 deploy_user=$4 state=$5
 address=${cidr%/*}
 
 # The host moves our end of a veth pair in as eth0 right after starting us.
@@ -31,7 +31,9 @@ done
 ip link set lo up
 ip addr add "$cidr" dev eth0
 ip link set eth0 up
-ip route add default via "$gateway"
+# No default route: the nodes reach each other and the host (PostgreSQL, on the
+# gateway address) and nothing else, and anything aiming further (a package index,
+# DNS) fails at once instead of timing out.
 hostname "$name"
 
 # Private state. tmpfs where a fresh machine has nothing of ours; overlays where a
@@ -53,8 +55,7 @@ for dir in /etc /var/log /usr/local /opt; do
 done
 
 echo "$name" >/etc/hostname
-printf '127.0.1.1\t%s\n' "$name" >>/etc/hosts
-cat "$state/hosts" >>/etc/hosts
+cat "$state/hosts" >>/etc/hosts # every node's name, this one's too (sudo looks it up)
 # The fixture repository stands in for GitHub; git would refuse it as a repository
 # owned by someone else ("dubious ownership"), which a network remote never is.
 cat "$state/gitconfig" >>/etc/gitconfig
