@@ -201,6 +201,22 @@ function nsLink(pid: number | "self"): string | undefined {
   }
 }
 
+/**
+ * A promise that rejects when a long-running child exits, with the end of its log
+ * in the message (the log itself goes when the cluster's directory does). Used in
+ * races during startup; later exits (stop) are expected and go unobserved.
+ */
+function exitAsError(child: ChildProcess, what: string, logFile: string): Promise<never> {
+  const exited = new Promise<never>((_, reject) =>
+    child.on("exit", (code, signal) => {
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").trim().split("\n").slice(-15).join("\n") : "";
+      reject(new Error(`${what} exited (${signal ?? code}):\n${log}`));
+    }),
+  );
+  exited.catch(() => undefined);
+  return exited;
+}
+
 /** Starts one node and waits until its sshd answers with a banner. */
 async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number): Promise<RunningNode> {
   const state = path.join(slot.dir, "nodes", handle.name);
@@ -222,12 +238,7 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
     { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
   );
   fs.closeSync(log);
-  const exited = new Promise<never>((_, reject) =>
-    child.on("exit", (code, signal) =>
-      reject(new Error(`e2e node ${handle.name} exited (${signal ?? code}); see ${state}/init.log`)),
-    ),
-  );
-  exited.catch(() => undefined); // observed below; after startup stop() expects the exit
+  const exited = exitAsError(child, `e2e node ${handle.name}`, path.join(state, "init.log"));
   const pid = child.pid;
   if (pid === undefined) throw new Error(`e2e node ${handle.name}: could not start unshare`);
   const hostNs = nsLink("self");
@@ -331,10 +342,7 @@ async function startPostgres(slot: Slot, data: string): Promise<Postgres> {
     { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
   );
   fs.closeSync(log);
-  const exited = new Promise<never>((_, reject) =>
-    child.on("exit", (code) => reject(new Error(`e2e postgres exited (${code}); see ${slot.dir}/postgres.log`))),
-  );
-  exited.catch(() => undefined);
+  const exited = exitAsError(child, "e2e postgres", path.join(slot.dir, "postgres.log"));
   await Promise.race([
     exited,
     waitFor("postgres", 20000, async () => {
@@ -407,14 +415,27 @@ export async function startCluster(opts: { appNodeCount?: number } = {}): Promis
       [staticHost, ...appNodes].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
     );
     fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n\tdirectory = ${fixtureRepoPathOf(slot)}\n`);
-    const [keys, fixtureRepoPath, pgData] = await Promise.all([makeKeys(slot), buildFixture(slot), initPostgres(slot), createBridge(slot)]);
-    const nodeStarts = [
-      startNode(slot, staticHost, "static", 10),
-      ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i)),
-    ].map((p) => p.then((n) => (started.push(n), n)));
-    const pgStart = startPostgres(slot, pgData).then((p) => (postgres = p));
-    await Promise.all([...nodeStarts, pgStart]);
-    const pg = postgres as unknown as Postgres;
+    // Everything that can overlap does: nodes need the key and the bridge, the
+    // database needs initdb and the bridge, the fixture needs nothing.
+    const bridge = createBridge(slot);
+    const keysMade = makeKeys(slot);
+    const fixtureBuilt = buildFixture(slot);
+    const pgStarted = Promise.all([initPostgres(slot), bridge]).then(([data]) => startPostgres(slot, data));
+    pgStarted.then((p) => (postgres = p), () => undefined);
+    const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
+      Promise.all(
+        [startNode(slot, staticHost, "static", 10), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i))].map((p) =>
+          p.then((n) => (started.push(n), n)),
+        ),
+      ),
+    );
+    // allSettled, not all: on a failure, stop() must see every node that did start.
+    const settled = await Promise.allSettled([keysMade, fixtureBuilt, pgStarted, nodesStarted]);
+    const failure = settled.find((r) => r.status === "rejected");
+    if (failure) throw failure.reason;
+    const keys = await keysMade;
+    const fixtureRepoPath = await fixtureBuilt;
+    const pg = await pgStarted;
 
     const initPidOf = (node: NodeHandle): number => {
       const found = started.find((n) => n.handle.name === node.name);
