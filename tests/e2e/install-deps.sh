@@ -7,7 +7,7 @@
 # Services do not start on install here (policy-rc.d); tests/e2e/cluster.ts starts them.
 set -eu
 
-PACKAGES="openssh-server openssh-client nginx postgresql python3 python3-venv python3-pip
+PACKAGES="openssh-server openssh-client nginx postgresql postgresql-client python3 python3-venv python3-pip
 python3-django gunicorn python3-psycopg2 git sudo rsync curl procps util-linux iproute2"
 
 missing=""
