@@ -188,6 +188,8 @@ async function claimSlot(): Promise<Slot> {
 }
 
 async function createBridge(slot: Slot): Promise<void> {
+  // We own the slot, so a bridge of that name is a crashed run's leftover.
+  await run("ip", ["link", "del", slot.bridge], { allowFailure: true });
   await run("ip", ["link", "add", slot.bridge, "type", "bridge"]);
   await run("ip", ["addr", "add", `${slot.subnet}.1/24`, "dev", slot.bridge]);
   await run("ip", ["link", "set", slot.bridge, "up"]);
@@ -268,7 +270,7 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
 /** Resolves true once something at address:22 greets like an SSH server. */
 function sshBanner(address: string): Promise<true | undefined> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: address, port: SSH_PORT, timeout: 1000 });
+    const socket = net.connect({ host: address, port: SSH_PORT, timeout: 250 });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok ? true : undefined);
