@@ -1,0 +1,443 @@
+// The app catalog (apps.yaml): parsing, validation and types.
+//
+// Pure on purpose: no Pulumi here, so the rules are tested without any runtime and the same
+// messages come out of `npm run check-apps`, the offline plan and `pulumi up`.
+//
+// Every value that later reaches a shell, a path, an nginx config or a git command is checked
+// against a strict pattern here; the scripts quote as well, but they never see anything else.
+import * as fs from "fs";
+import { z } from "zod";
+import { Document, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
+import type { Node as YamlNode } from "yaml";
+
+export const NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+export const REPO_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
+export const TAG_PATTERN = /^(?!.*\.\.)(?!.*\/\/)(?!.*\.lock$)(?!.*[./]$)[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+export const STACK_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+export const DOMAIN_PATTERN = new RegExp(`^(?=.{1,253}$)(?:${LABEL}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`);
+const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
+export const DOTTED_PATTERN = new RegExp(`^${IDENT}(?:\\.${IDENT})*$`);
+export const WSGI_PATTERN = new RegExp(`^${IDENT}(?:\\.${IDENT})*:${IDENT}$`);
+export const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
+export const HEALTH_PATH_PATTERN = /^\/[A-Za-z0-9._~/-]*$/;
+/** The word that means "the newest release tag", resolved from GitHub before deploying. */
+export const LATEST = "latest";
+
+/** Environment names the platform itself sets for every app: the catalog may not override them. */
+export const RESERVED_ENV = [
+  "DJANGO_SETTINGS_MODULE",
+  "DATABASE_URL",
+  "SECRET_KEY",
+  "ALLOWED_HOSTS",
+  "STATIC_ROOT",
+  "STATIC_URL",
+  "FLEET_APP",
+  "FLEET_RELEASE_TAG",
+  "FLEET_RELEASE_COMMIT",
+];
+
+const MAX_FILE_BYTES = 1024 * 1024;
+const MAX_ALIASES = 50;
+const PORT_MIN = 8100;
+const PORT_SPAN = 800;
+
+const pattern = (re: RegExp, what: string) =>
+  z.string({ error: (i) => (i.input === undefined ? "is required" : `must be a string, ${what}`) }).regex(re, {
+    error: (i) => `${JSON.stringify(i.input)} is not allowed: ${what}`,
+  });
+
+const tagValue = pattern(
+  TAG_PATTERN,
+  "a git tag (letters, digits, '.', '_', '-', '/'; starting with a letter or digit; no '..'; at most 128) or \"latest\"",
+);
+
+const envValue = z
+  .string({ error: (i) => `must be a string (quote it: "${String(i.input)}")` })
+  .max(4096, { error: "is longer than 4096 characters" })
+  .refine((v) => !/[\r\n\0]/.test(v), { error: "must be a single line (no newline or NUL)" });
+
+const envMap = z.record(
+  z.string().regex(ENV_NAME_PATTERN, { error: (i) => `name ${JSON.stringify(i.input)} is not allowed: use ^[A-Z_][A-Z0-9_]*$` }),
+  envValue,
+  { error: "must be a map of NAME: \"value\"" },
+);
+
+const keepReleases = z
+  .number({ error: "must be a whole number >= 1" })
+  .int({ error: "must be a whole number >= 1" })
+  .min(1, { error: "must be >= 1 (the release now serving is always kept)" })
+  .max(100, { error: "must be <= 100" });
+
+const healthCheck = pattern(HEALTH_PATH_PATTERN, "a URL path starting with '/' (letters, digits, '.', '_', '~', '/', '-')");
+const migrations = z.boolean({ error: "must be true or false" });
+
+const shared = {
+  migrations: migrations.optional(),
+  healthCheck: healthCheck.optional(),
+  keepReleases: keepReleases.optional(),
+  env: envMap.optional(),
+};
+
+const defaultsSchema = z.strictObject(shared, { error: "must be a map" });
+
+const appSchema = z.strictObject(
+  {
+    name: pattern(NAME_PATTERN, "lowercase letters, digits and '-', 3 to 32 long, matching ^[a-z][a-z0-9-]{1,30}[a-z0-9]$"),
+    repo: pattern(REPO_PATTERN, "a GitHub repository as owner/name (letters, digits, '-' in the owner; '.', '_', '-' also in the name)"),
+    domain: pattern(DOMAIN_PATTERN, "a lowercase host name such as polls.example.edu (no wildcard, no port, no scheme)"),
+    settings: pattern(DOTTED_PATTERN, "a Python dotted module path such as mysite.settings"),
+    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application"),
+    tags: z.record(z.string(), tagValue, { error: "must be a map of stack: tag" }),
+    secrets: z
+      .array(pattern(ENV_NAME_PATTERN, "an environment name matching ^[A-Z_][A-Z0-9_]*$"), { error: "must be a list of names" })
+      .optional(),
+    port: z
+      .number({ error: "must be a whole number from 1024 to 65535" })
+      .int({ error: "must be a whole number from 1024 to 65535" })
+      .min(1024, { error: "must be from 1024 to 65535" })
+      .max(65535, { error: "must be from 1024 to 65535" })
+      .optional(),
+    ...shared,
+  },
+  { error: "must be a map with name, repo, domain, settings, wsgi and tags" },
+);
+
+const catalogSchema = z.strictObject(
+  {
+    defaults: defaultsSchema.optional(),
+    apps: z.array(appSchema, { error: "must be a list of apps" }),
+  },
+  { error: "must be a map with an `apps:` list" },
+);
+
+type RawCatalog = z.infer<typeof catalogSchema>;
+type RawApp = z.infer<typeof appSchema>;
+
+/** The parts of a (possibly invalid) catalog that pass their own schema, with their indexes. */
+interface ValidParts {
+  defaultsEnv?: Record<string, string>;
+  apps: [number, RawApp][];
+}
+
+function validParts(raw: unknown): ValidParts {
+  const obj = (raw ?? {}) as { defaults?: { env?: unknown }; apps?: unknown };
+  const env = envMap.safeParse(obj.defaults?.env);
+  const apps = Array.isArray(obj.apps) ? obj.apps : [];
+  return {
+    defaultsEnv: env.success ? env.data : undefined,
+    apps: apps.flatMap((a, i): [number, RawApp][] => {
+      const r = appSchema.safeParse(a);
+      return r.success ? [[i, r.data]] : [];
+    }),
+  };
+}
+
+/** One app, with the defaults applied. */
+export interface App {
+  name: string;
+  repo: string;
+  domain: string;
+  settings: string;
+  wsgi: string;
+  migrations: boolean;
+  /** stack -> git tag (or "latest"); a stack without an entry does not run the app. */
+  tags: Record<string, string>;
+  env: Record<string, string>;
+  secrets: string[];
+  healthCheck: string;
+  keepReleases: number;
+  /** The port gunicorn listens on, on every app node. */
+  port: number;
+}
+
+/** An app as it runs on one stack: its tag for that stack picked out. */
+export interface AppForStack extends App {
+  tag: string;
+}
+
+export interface Catalog {
+  apps: App[];
+}
+
+export interface CatalogError {
+  file: string;
+  line: number;
+  col: number;
+  /** "<app name or apps[index]>.<field>", "defaults.<field>" or "catalog.<key>". */
+  where: string;
+  message: string;
+}
+
+export interface ParseOptions {
+  /** The stacks a `tags:` map may name (from the Pulumi.<stack>.yaml files); unknown names are typos. */
+  knownStacks?: string[];
+}
+
+export const BUILTIN_DEFAULTS = { migrations: true, healthCheck: "/", keepReleases: 5 } as const;
+
+export function formatError(e: CatalogError): string {
+  return `${e.file}:${e.line}:${e.col}: ${e.where}: ${e.message}`;
+}
+
+/** Parses and validates a catalog. Either `catalog` is set and `errors` is empty, or the reverse. */
+export function parseCatalog(text: string, file: string, options: ParseOptions = {}): { catalog?: Catalog; errors: CatalogError[] } {
+  const lines = new LineCounter();
+  const at = (offset: number, where: string, message: string): CatalogError => {
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, col: pos.col, where, message };
+  };
+  if (Buffer.byteLength(text, "utf8") > MAX_FILE_BYTES) {
+    return { errors: [{ file, line: 1, col: 1, where: "catalog", message: `is larger than ${MAX_FILE_BYTES} bytes` }] };
+  }
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true, merge: false });
+  const syntaxErrors = doc.errors.map((e) => at(e.pos[0], "catalog", yamlMessage(e.code, e.message)));
+  if (syntaxErrors.length > 0) return { errors: syntaxErrors };
+  const aliasError = checkAliases(doc, at);
+  if (aliasError) return { errors: [aliasError] };
+
+  const raw: unknown = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  const result = catalogSchema.safeParse(raw ?? null);
+  const errors: CatalogError[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) errors.push(issueToError(issue, doc, raw, at));
+  }
+  // Cross-app rules run over every app that is valid on its own, so one run reports all it can.
+  errors.push(...semanticErrors(validParts(raw), raw, doc, options, at));
+  if (errors.length > 0) return { errors: sortErrors(errors) };
+  return { catalog: applyDefaults(result.data as RawCatalog), errors: [] };
+}
+
+/** Reads and validates a catalog file; errors are formatted lines. */
+export function loadCatalogFile(path: string, options: ParseOptions = {}): { catalog?: Catalog; errors: string[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    return { errors: [`${path}:1:1: catalog: cannot be read (${code})`] };
+  }
+  const { catalog, errors } = parseCatalog(text, path, options);
+  return { catalog, errors: errors.map(formatError) };
+}
+
+/** The apps that run on `stack`, each with its tag for that stack, in catalog order. */
+export function appsForStack(catalog: Catalog, stack: string): AppForStack[] {
+  return catalog.apps.filter((a) => a.tags[stack] !== undefined).map((a) => ({ ...a, tag: a.tags[stack] }));
+}
+
+/** A stable default port per app name, so adding or removing an app never moves another. */
+export function defaultPort(name: string): number {
+  let hash = 0x811c9dc5;
+  for (const ch of Buffer.from(name, "utf8")) {
+    hash = Math.imul(hash ^ ch, 0x01000193) >>> 0;
+  }
+  return PORT_MIN + (hash % PORT_SPAN);
+}
+
+function applyDefaults(raw: RawCatalog): Catalog {
+  const d = raw.defaults ?? {};
+  return {
+    apps: raw.apps.map((a) => ({
+      name: a.name,
+      repo: a.repo,
+      domain: a.domain,
+      settings: a.settings,
+      wsgi: a.wsgi,
+      migrations: a.migrations ?? d.migrations ?? BUILTIN_DEFAULTS.migrations,
+      tags: { ...a.tags },
+      env: { ...(d.env ?? {}), ...(a.env ?? {}) },
+      secrets: [...(a.secrets ?? [])],
+      healthCheck: a.healthCheck ?? d.healthCheck ?? BUILTIN_DEFAULTS.healthCheck,
+      keepReleases: a.keepReleases ?? d.keepReleases ?? BUILTIN_DEFAULTS.keepReleases,
+      port: a.port ?? defaultPort(a.name),
+    })),
+  };
+}
+
+type At = (offset: number, where: string, message: string) => CatalogError;
+type Path = (string | number)[];
+
+function yamlMessage(code: string, message: string): string {
+  if (code === "DUPLICATE_KEY") return "duplicate key: each key may appear once in a map";
+  return `invalid YAML: ${message.split("\n")[0]}`;
+}
+
+/** Aliases are bounded so a "billion laughs" file is refused before it is expanded. */
+function checkAliases(doc: Document, at: At): CatalogError | undefined {
+  let count = 0;
+  let found: CatalogError | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      count += 1;
+      if (count > MAX_ALIASES && node.range) {
+        found = at(node.range[0], "catalog", `more than ${MAX_ALIASES} YAML aliases: refused as a possible alias bomb`);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (found) return found;
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch {
+    let first = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        first = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    return at(first, "catalog", "YAML aliases expand too much: refused as a possible alias bomb");
+  }
+  return undefined;
+}
+
+/** "polls.tags.alpha" for apps, "apps[3].domain" when the app has no valid name yet. */
+function describePath(path: Path, raw: unknown): string {
+  if (path[0] === "apps" && typeof path[1] === "number") {
+    const app = (raw as { apps?: unknown[] })?.apps?.[path[1]] as { name?: unknown } | undefined;
+    const label = typeof app?.name === "string" && NAME_PATTERN.test(app.name) ? app.name : `apps[${path[1]}]`;
+    return [label, ...path.slice(2)].join(".") || label;
+  }
+  if (path[0] === "defaults") return ["defaults", ...path.slice(1)].join(".");
+  return ["catalog", ...path].join(".");
+}
+
+/** The best source position for a path: the value's node, else the nearest parent that exists. */
+function offsetOf(doc: Document, path: Path, preferKey = false): number {
+  for (let n = path.length; n >= 0; n--) {
+    const parentPath = path.slice(0, n - 1);
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    if (preferKey && n === path.length && n > 0) {
+      const parent = n === 1 ? doc.contents : doc.getIn(parentPath, true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[n - 1]);
+        if (pair && isNode(pair.key) && pair.key.range) return pair.key.range[0];
+      }
+    }
+    if (isNode(node) && (node as YamlNode).range) return (node as YamlNode).range![0];
+  }
+  return 0;
+}
+
+function issueToError(issue: z.core.$ZodIssue, doc: Document, raw: unknown, at: At): CatalogError {
+  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0];
+    const allowed = allowedKeys(path);
+    const keyPath = [...path, key];
+    return at(offsetOf(doc, keyPath, true), describePath(keyPath, raw), `unknown key; allowed keys: ${allowed.join(", ")}`);
+  }
+  if (issue.code === "invalid_key") {
+    // A bad key inside a record (env names): point at the key itself.
+    const inner = issue.issues[0];
+    const keyName = findBadRecordKey(raw, path);
+    const keyPath = keyName === undefined ? path : [...path, keyName];
+    return at(offsetOf(doc, keyPath, true), describePath(keyPath, raw), inner?.message ?? issue.message);
+  }
+  return at(offsetOf(doc, path), describePath(path, raw), typeMessage(issue, doc, raw, path));
+}
+
+/** `tag: 1.0` is the float 1 in YAML: say so, with the text as written, rather than "expected string". */
+function typeMessage(issue: z.core.$ZodIssue, doc: Document, raw: unknown, path: Path): string {
+  if (issue.code !== "invalid_type") return issue.message;
+  if (getIn(raw, path) === undefined) return "is required";
+  const node = doc.getIn(path, true);
+  if (issue.expected === "string" && isScalar(node) && node.value !== null && typeof node.value !== "string") {
+    const written = String(node.source ?? node.value);
+    return `must be a string; YAML reads ${written} as a ${typeof node.value}: quote it ("${written}")`;
+  }
+  return issue.message;
+}
+
+function allowedKeys(path: Path): string[] {
+  if (path.length === 0) return Object.keys(catalogSchema.shape);
+  if (path[0] === "defaults") return Object.keys(defaultsSchema.shape);
+  return Object.keys(appSchema.shape);
+}
+
+function findBadRecordKey(raw: unknown, path: Path): string | undefined {
+  const rec = getIn(raw, path);
+  if (rec && typeof rec === "object") return Object.keys(rec).find((k) => !ENV_NAME_PATTERN.test(k));
+  return undefined;
+}
+
+function getIn(raw: unknown, path: Path): unknown {
+  let cur: unknown = raw;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Rules across fields and apps that a per-field schema cannot say. */
+function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: ParseOptions, at: At): CatalogError[] {
+  const errors: CatalogError[] = [];
+  const seen = { name: new Map<string, number>(), domain: new Map<string, number>(), port: new Map<string, number>() };
+  const stacks = options.knownStacks ? [...options.knownStacks].sort() : undefined;
+  const report = (path: Path, message: string, onKey = false) =>
+    errors.push(at(offsetOf(doc, path, onKey), describePath(path, raw), message));
+
+  const checkEnv = (path: Path, env: Record<string, string> | undefined) => {
+    for (const key of Object.keys(env ?? {})) {
+      if (RESERVED_ENV.includes(key)) report([...path, key], `is set by the platform and may not be overridden (reserved: ${RESERVED_ENV.join(", ")})`, true);
+    }
+  };
+  checkEnv(["defaults", "env"], data.defaultsEnv);
+  const names = new Map(data.apps.map(([i, app]) => [i, app.name]));
+
+  for (const [i, app] of data.apps) {
+    const unique = (field: "name" | "domain" | "port", value: string, what: string) => {
+      const first = seen[field].get(value);
+      if (first !== undefined) report(["apps", i, field], `${what} ${JSON.stringify(value)} is already used by apps[${first}] (${names.get(first)})`);
+      else seen[field].set(value, i);
+    };
+    const duplicateName = seen.name.has(app.name);
+    unique("name", app.name, "name");
+    unique("domain", app.domain, "domain");
+    // A repeated name already said it; its derived port repeating too is the same mistake.
+    if (app.port !== undefined) unique("port", String(app.port), "port");
+    else if (!duplicateName) unique("port", String(defaultPort(app.name)), "port (derived from the name; set `port:` to choose another)");
+    checkEnv(["apps", i, "env"], app.env);
+    checkTags(app.tags, ["apps", i, "tags"], stacks, report);
+    const dup = (app.secrets ?? []).find((s, j, all) => all.indexOf(s) !== j);
+    if (dup) report(["apps", i, "secrets"], `${dup} is listed twice`);
+    for (const [j, s] of (app.secrets ?? []).entries()) {
+      if (RESERVED_ENV.includes(s)) report(["apps", i, "secrets", j], `${s} is set by the platform and may not be a secret name`);
+      if (app.env && s in app.env) report(["apps", i, "secrets", j], `${s} is also in env: a name is either a plain setting or a secret`);
+    }
+  }
+  return errors;
+}
+
+function checkTags(tags: Record<string, string>, path: Path, stacks: string[] | undefined, report: (p: Path, m: string, onKey?: boolean) => void) {
+  for (const stack of Object.keys(tags)) {
+    if (!STACK_PATTERN.test(stack)) report([...path, stack], `stack name ${JSON.stringify(stack)} is not allowed: use ^[a-z][a-z0-9-]*$`, true);
+    else if (stacks && !stacks.includes(stack)) report([...path, stack], `unknown stack ${JSON.stringify(stack)}; stacks: ${stacks.join(", ")}`, true);
+  }
+}
+
+function sortErrors(errors: CatalogError[]): CatalogError[] {
+  const seen = new Set<string>();
+  return errors
+    .filter((e) => {
+      const key = formatError(e);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** The JSON Schema of apps.yaml (for editors: apps.yaml's first line points at apps.schema.json). */
+export function catalogJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(catalogSchema, { target: "draft-7", io: "input" }) as Record<string, unknown>;
+  return {
+    ...schema,
+    $id: "https://example.edu/fleet/apps.schema.json",
+    title: "Fleet app catalog (apps.yaml)",
+    description: "Which Django app runs which git tag on which stack. Generated by `npm run schema`; do not edit.",
+  };
+}
