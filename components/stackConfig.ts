@@ -175,7 +175,7 @@ function valueAt(values: unknown, keyPath: PropertyKey[]): unknown {
     return cur;
 }
 
-/** "file:line" for the deepest existing node on the path, or just the file. */
+/** "file:line:col" for the deepest existing node on the path, or just the file. */
 function locate(raw: RawStackConfig, keyPath: string[]): string {
     const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
     if (!raw.fileText) return file;
@@ -185,14 +185,12 @@ function locate(raw: RawStackConfig, keyPath: string[]): string {
     for (let n = segments.length; n >= 2; n--) {
         const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
         if (node && typeof node === "object" && node.range) {
-            return `${file}:${lineCounter.linePos(node.range[0]).line}`;
+            const pos = lineCounter.linePos(node.range[0]);
+            return `${file}:${pos.line}:${pos.col}`;
         }
     }
     return file;
 }
-
-/** Error type whose message is the one line; index.ts prints it without a stack. */
-export class StackConfigError extends Error {}
 
 /**
  * Reads `fleet:*` from the running Pulumi program. Imported lazily so the pure
@@ -217,6 +215,7 @@ export function loadStackConfig(projectDir = process.cwd()): StackConfig {
         file,
         fileText: fs.existsSync(filePath) ? fs.readFileSync(filePath, "utf8") : undefined,
     });
-    if (result.error !== undefined) throw new StackConfigError(result.error);
+    // RunError: Pulumi prints the message alone, without a stack trace.
+    if (result.error !== undefined) throw new pulumi.RunError(result.error);
     return result.config;
 }
