@@ -32,6 +32,8 @@ export interface SitesArgs {
     nginx?: NginxOptions;
     /** Include directory of the host's nginx; the script creates it if missing. */
     confDir?: string;
+    /** nginx main config to test and reload, when not nginx's built-in default (local test hosts). */
+    nginxConf?: string;
 }
 
 export class StaticHost extends pulumi.ComponentResource {
@@ -77,7 +79,7 @@ export class StaticHost extends pulumi.ComponentResource {
     public publishSites(args: SitesArgs): command.remote.Command {
         // Sorted, deterministic text: an unchanged catalog and node set give identical stdin, so nothing runs.
         const stdin = pulumi.all(args.nodeIps).apply((ips) => renderPublishInput(renderNginxFiles(args.apps, ips, args.nginx)));
-        const publish = scriptCommand("publish-nginx-config.sh", [args.confDir ?? NGINX_CONF_DIR]);
+        const publish = publishCommand(args.confDir, args.nginxConf);
         this.nginxConfig = new command.remote.Command("nginx-config", {
             connection: this.host.connection,
             create: publish,
@@ -88,4 +90,9 @@ export class StaticHost extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [this.host.ready] });
         return this.nginxConfig;
     }
+}
+
+/** The exact command line the publish step runs on the host (config text goes to its stdin). */
+export function publishCommand(confDir = NGINX_CONF_DIR, nginxConf?: string): string {
+    return scriptCommand("publish-nginx-config.sh", nginxConf ? [confDir, nginxConf] : [confDir]);
 }

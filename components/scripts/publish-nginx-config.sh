@@ -86,5 +86,15 @@ if ! nginx_cmd -t -q; then
     echo "publish-nginx-config: nginx -t rejected the new config; previous files restored" >&2
     exit 1
 fi
+# `nginx -s reload` only signals the master: wait until it has started workers with the new
+# config, so whatever runs next (a health check) meets the new server blocks.
+workers() { pgrep -f '^nginx: worker process' 2>/dev/null | sort || true; }
+old_workers=$(workers)
 nginx_cmd -s reload
+i=0
+while [ "$i" -lt 100 ]; do
+    if workers | grep -qvxF "$old_workers"; then break; fi
+    i=$((i + 1))
+    sleep 0.1
+done
 echo "publish-nginx-config: published $(find "$WORK/new" -name 'fleet-*.conf' | wc -l) file(s), nginx reloaded"
