@@ -17,20 +17,20 @@ export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
 
 const cidr = z.string().regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,
-    "an IPv4 CIDR like 203.0.113.0/24",
+    "must be an IPv4 CIDR like 203.0.113.0/24",
 );
-const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region like eu-central-1");
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like eu-central-1");
 
 const network = z.strictObject({
     // A /16 leaves room for the six /20 subnets (public, app, database in two zones).
-    cidr: cidr.refine((c) => Number(c.split("/")[1]) <= 18, "a CIDR of /18 or larger"),
+    cidr: cidr.refine((c) => Number(c.split("/")[1]) <= 18, "must be a CIDR of /18 or larger"),
     // "direct": nodes get public addresses and take SSH from adminCidrs.
     // "bastion": nodes stay private (NAT for egress) and take SSH only from the nginx host.
     sshAccess: z.enum(["direct", "bastion"]).default("direct"),
 });
 
-const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like t3.small");
-const ami = z.string().regex(/^ami-[0-9a-f]{8,17}$/, "a pinned AMI id like ami-0123456789abcdef0");
+const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must be an EC2 instance type like t3.small");
+const ami = z.string().regex(/^ami-[0-9a-f]{8,17}$/, "must be a pinned AMI id like ami-0123456789abcdef0");
 
 const nodes = z.strictObject({
     count: z.number().int().min(1).max(20),
@@ -48,29 +48,29 @@ const staticHost = z.strictObject({
 
 const database = z.strictObject({
     engine: z.enum(["postgres", "mysql"]).default("postgres"),
-    engineVersion: z.string().regex(/^\d+(\.\d+)*$/, "a version like 16.4").optional(),
-    instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "an RDS class like db.t4g.micro"),
+    engineVersion: z.string().regex(/^\d+(\.\d+)*$/, "must be a version like 16.4").optional(),
+    instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must be an RDS class like db.t4g.micro"),
     allocatedStorageGb: z.number().int().min(20).max(16384).default(20),
     multiAz: z.boolean().default(false),
     backupRetentionDays: z.number().int().min(1).max(35).default(7),
     deletionProtection: z.boolean().default(false),
-    masterUsername: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, "lowercase letters and digits, 1-16, starting with a letter").default("fleetadmin"),
+    masterUsername: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, "must be lowercase letters and digits, 1-16, starting with a letter").default("fleetadmin"),
 });
 
 const storage = z.strictObject({
     // Bucket names are global and deterministic (<prefix>-<stack>-<app>-media) so a recovery
     // stack can name the replica buckets of the stack it replaces.
-    bucketPrefix: z.string().regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, "lowercase letters, digits and '-', 3-20 chars").default("fleet"),
+    bucketPrefix: z.string().regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, "must be lowercase letters, digits and '-', 3-20 chars").default("fleet"),
     replicationRegion: awsRegion.optional(),
 });
 
 const databaseRecovery = z.discriminatedUnion("from", [
-    z.strictObject({ from: z.literal("snapshot"), snapshot: z.string().regex(/^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9:-]{0,254}$/, "a DB snapshot identifier or ARN") }),
-    z.strictObject({ from: z.literal("latestSnapshot"), sourceInstance: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "the DB instance identifier whose newest snapshot to use") }),
+    z.strictObject({ from: z.literal("snapshot"), snapshot: z.string().regex(/^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9:-]{0,254}$/, "must be a DB snapshot identifier or ARN") }),
+    z.strictObject({ from: z.literal("latestSnapshot"), sourceInstance: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be the DB instance identifier whose newest snapshot to use") }),
     z.strictObject({
         from: z.literal("pointInTime"),
         // An identifier (same account and region) or the ARN of replicated automated backups.
-        source: z.string().regex(/^([a-z][a-z0-9-]{0,62}|arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:auto-backup:[a-zA-Z0-9:-]+)$/, "a DB instance identifier or an automated-backups ARN"),
+        source: z.string().regex(/^([a-z][a-z0-9-]{0,62}|arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:auto-backup:[a-zA-Z0-9:-]+)$/, "must be a DB instance identifier or an automated-backups ARN"),
         time: z.iso.datetime({ offset: true }).optional(),
     }),
 ]);
@@ -80,12 +80,12 @@ const recovery = z.strictObject({
     // "pinned": deploy the tags in apps.yaml; "latest": each app's newest tag (the old Fabric DR script).
     tags: z.enum(["pinned", "latest"]).default("pinned"),
     // Serve media straight from the replica buckets of `fromStack` in storage.replicationRegion.
-    media: z.strictObject({ fromStack: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "a stack name") }).optional(),
+    media: z.strictObject({ fromStack: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "must be a stack name") }).optional(),
 });
 
 const stackConfigSchema = z.strictObject({
     network,
-    adminCidrs: z.array(cidr).min(1, "at least one admin CIDR"),
+    adminCidrs: z.array(cidr).min(1),
     nodes,
     staticHost: staticHost.default({ instanceType: "t3.micro", rootVolumeGb: 20 }),
     database,
@@ -159,6 +159,12 @@ function describeIssue(issue: z.core.$ZodIssue, values: unknown): string {
             return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")} (${shown})`;
         case "unrecognized_keys":
             return `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+        case "too_small":
+            return `must be ${issue.origin === "array" ? "at least" : ">="} ${issue.minimum}${issue.origin === "array" ? " item(s)" : ""} (${shown})`;
+        case "too_big":
+            return `must be <= ${issue.maximum} (${shown})`;
+        case "invalid_type":
+            return got === undefined ? "is required (missing)" : `must be ${issue.expected === "object" ? "a mapping" : `a ${issue.expected}`} (${shown})`;
         case "invalid_union":
             return `${issue.message} (${shown})`;
         default:
