@@ -7,7 +7,14 @@ import { parse } from "yaml";
 import { parseStackConfig } from "../components/stackConfig";
 import { PROJECT_DIR, stackConfigFromFile } from "./helpers/infraHarness";
 
-type Values = Record<string, Record<string, unknown> | unknown>;
+type Values = Record<string, unknown>;
+/** The sections the cases edit. */
+interface Editable {
+    [key: string]: unknown;
+    nodes: Record<string, unknown>;
+    database?: Record<string, unknown>;
+    network: Record<string, unknown>;
+}
 
 /** The fleet:* values of a real stack file, for editing in a test, and the file's text. */
 function stackFile(stack: string): { values: Values; text: string } {
@@ -18,9 +25,9 @@ function stackFile(stack: string): { values: Values; text: string } {
     return { values, text };
 }
 
-function errorFor(edit: (v: Record<string, Record<string, unknown>>) => void, stack = "alpha"): string {
+function errorFor(edit: (v: Editable) => void, stack = "alpha"): string {
     const { values, text } = stackFile(stack);
-    edit(values as Record<string, Record<string, unknown>>);
+    edit(values as Editable);
     const result = parseStackConfig({ stack, region: "eu-west-1", values, file: `Pulumi.${stack}.yaml`, fileText: text });
     assert.ok(result.error, "expected an error");
     assert.doesNotMatch(result.error, /\n/, "one line");
@@ -61,9 +68,9 @@ describe("stack config (fleet:*)", () => {
         assert.equal(result.config.recovery, undefined);
     });
 
-    const cases: [string, (v: Record<string, Record<string, unknown>>) => void, RegExp][] = [
+    const cases: [string, (v: Editable) => void, RegExp][] = [
         ["a node count of 0", (v) => (v.nodes.count = 0), /^Pulumi\.alpha\.yaml:14:12: fleet:nodes\.count: must be >= 1 \(got 0\)$/],
-        ["an engine RDS is not allowed to be here", (v) => (v.database.engine = "oracle"), /^Pulumi\.alpha\.yaml:24:13: fleet:database\.engine: must be one of "postgres", "mysql" \(got "oracle"\)$/],
+        ["an engine RDS is not allowed to be here", (v) => (v.database = { ...v.database, engine: "oracle" }), /^Pulumi\.alpha\.yaml:24:13: fleet:database\.engine: must be one of "postgres", "mysql" \(got "oracle"\)$/],
         ["a typo'd key", (v) => (v.nodes.cuont = 2), /^Pulumi\.alpha\.yaml:\d+:\d+: fleet:nodes: unknown key "cuont"$/],
         ["a bad admin CIDR", (v) => (v.adminCidrs = ["10.0.0.0/33"]), /^Pulumi\.alpha\.yaml:12:7: fleet:adminCidrs\[0\]: must be an IPv4 CIDR like 203\.0\.113\.0\/24 \(got "10\.0\.0\.0\/33"\)$/],
         ["no admin CIDR", (v) => (v.adminCidrs = []), /fleet:adminCidrs: must be at least 1 item\(s\) \(got \[\]\)$/],

@@ -120,9 +120,9 @@ export function valueOf<T>(o: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(o).apply((v) => { resolve(v as T); return v; }));
 }
 
-/** The stack's real config file, parsed as the program would. */
-export function stackConfigFromFile(stack: string, overrides: Record<string, unknown> = {}): StackConfig {
-    const flat = readStackConfig(stack, PROJECT_DIR).values;
+/** A real stack file, parsed as the program would (as stack `stack`, e.g. a recovery stack made from production's file). */
+export function stackConfigFromFile(file: string, overrides: Record<string, unknown> = {}, stack = file): StackConfig {
+    const flat = readStackConfig(file, PROJECT_DIR).values;
     const values: Record<string, unknown> = {};
     for (const key of STACK_CONFIG_KEYS) {
         if (flat[`fleet:${key}`] !== undefined) values[key] = JSON.parse(flat[`fleet:${key}`]);
