@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { appsForStack, defaultPort, formatError, parseCatalog } from "../components/catalog";
+import { appsForStack, catalogJsonSchema, defaultPort, formatError, parseCatalog } from "../components/catalog";
 
 const STACKS = { knownStacks: ["alpha", "production"] };
 
@@ -193,5 +193,20 @@ describe("catalog: each bad value is one precise line", () => {
     assert.equal(errs.length, 2);
     assert.match(errs[0], /:2:11: apps\[0\]\.name/);
     assert.match(errs[1], /:8:14: apps\[0\]\.tags\.alpha/);
+  });
+});
+
+describe("catalog: the JSON Schema for editors", () => {
+  it("apps.yaml's first line points at apps.schema.json", () => {
+    const first = fs.readFileSync(path.join(__dirname, "..", "apps.yaml"), "utf8").split("\n")[0];
+    assert.equal(first, "# yaml-language-server: $schema=./apps.schema.json");
+  });
+
+  it("the committed apps.schema.json is the one the catalog schema generates", () => {
+    const committed = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "apps.schema.json"), "utf8"));
+    assert.deepEqual(committed, JSON.parse(JSON.stringify(catalogJsonSchema())), "stale: run npm run schema");
+    const app = committed.properties.apps.items;
+    assert.equal(app.additionalProperties, false, "unknown keys are errors in editors too");
+    assert.deepEqual([...app.required].sort(), ["domain", "name", "repo", "settings", "tags", "wsgi"]);
   });
 });
