@@ -24,6 +24,7 @@ export interface DatabaseArgs {
     backupRetentionDays: number;
     deletionProtection: boolean;
     masterUsername: string;
+    backupReplicationRegion?: string;
     subnetIds: pulumi.Input<string>[];
     securityGroupId: pulumi.Input<string>;
     /** Start from existing data instead of an empty database. */
@@ -111,10 +112,23 @@ export class Database extends pulumi.ComponentResource {
             tags,
         }, { parent: this, protect: args.protect });
 
+        if (args.backupReplicationRegion) this.replicateBackups(args, args.backupReplicationRegion);
+
         this.address = this.instance.address;
         this.port = this.instance.port;
         this.engine = args.engine;
         this.masterUsername = restoring ? this.instance.username.apply((u) => u ?? args.masterUsername) : pulumi.output(args.masterUsername);
         this.registerOutputs({ address: this.address, port: this.port, engine: this.engine, masterUsername: this.masterUsername });
+    }
+
+    /** Cross-region copies of the automated backups, encrypted with a key of that region (RDS requires one). */
+    private replicateBackups(args: DatabaseArgs, region: string): void {
+        const tags = fleetTags(args.stack, "database-backups", { role: "database" });
+        const key = new aws.kms.Key("database-backups", {
+            region, description: `fleet ${args.stack}: replicated RDS automated backups`, enableKeyRotation: true, deletionWindowInDays: 30, tags,
+        }, { parent: this, protect: args.protect });
+        new aws.rds.InstanceAutomatedBackupsReplication("database-backups", {
+            region, sourceDbInstanceArn: this.instance.arn, retentionPeriod: args.backupRetentionDays, kmsKeyId: key.arn,
+        }, { parent: this });
     }
 }

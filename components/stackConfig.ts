@@ -54,6 +54,9 @@ const database = z.strictObject({
     multiAz: z.boolean().default(false),
     backupRetentionDays: z.number().int().min(1).max(35).default(7),
     deletionProtection: z.boolean().default(false),
+    // Replicates automated backups (snapshots + transaction logs) to this region, so a
+    // point-in-time restore works there even if the home region is gone.
+    backupReplicationRegion: awsRegion.optional(),
     masterUsername: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, "must be lowercase letters and digits, 1-16, starting with a letter").default("fleetadmin"),
 });
 

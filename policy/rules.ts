@@ -211,6 +211,7 @@ const UNTAGGABLE = new Set<string>([
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ec2/eipAssociation:EipAssociation", "aws:ec2/route:Route", T.legacyRule,
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
 ]);
 
 const fleetTagsRule: ResourceRule = {

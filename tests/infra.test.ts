@@ -88,6 +88,12 @@ describe("infrastructure components (runtime mocks)", () => {
         assert.equal(byType(production.resources, BUCKET).length, 4);
         assert.equal(named(production.resources, BUCKET, "media-blog-replica").inputs.region, "eu-central-1");
         assert.equal(byType(production.resources, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").length, 2);
+        // automated backups copied to the recovery region only in production
+        const backups = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication";
+        assert.equal(byType(alpha.resources, backups).length, 0);
+        const replica = named(production.resources, backups, "database-backups").inputs;
+        assert.deepEqual([replica.region, replica.retentionPeriod], ["eu-central-1", 14]);
+        assert.equal(named(production.resources, "aws:kms/key:Key", "database-backups").inputs.region, "eu-central-1");
     });
 
     it("spreads the nodes over both zones' app subnets", () => {
