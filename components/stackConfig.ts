@@ -1,0 +1,230 @@
+// Typed stack configuration (the `fleet:*` keys of Pulumi.<stack>.yaml).
+//
+// `parseStackConfig` is pure (no Pulumi) so tests and tools validate a stack file
+// without a runtime; `loadStackConfig` is the thin Pulumi wrapper index.ts calls.
+// Every problem becomes ONE line naming the file, line, key and what is allowed,
+// because a stack trace tells an operator nothing about which YAML line to fix.
+import * as fs from "fs";
+import * as path from "path";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+
+/** The structured keys read from the `fleet` config namespace. */
+export const STACK_CONFIG_KEYS = [
+    "network", "adminCidrs", "nodes", "staticHost", "database", "storage", "recovery", "protect",
+] as const;
+export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
+
+const cidr = z.string().regex(
+    /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,
+    "must be an IPv4 CIDR like 203.0.113.0/24",
+);
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like eu-central-1");
+
+const network = z.strictObject({
+    // A /16 leaves room for the six /20 subnets (public, app, database in two zones).
+    cidr: cidr.refine((c) => Number(c.split("/")[1]) <= 18, "must be a CIDR of /18 or larger"),
+    // "direct": nodes get public addresses and take SSH from adminCidrs.
+    // "bastion": nodes stay private (NAT for egress) and take SSH only from the nginx host.
+    sshAccess: z.enum(["direct", "bastion"]).default("direct"),
+});
+
+const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must be an EC2 instance type like t3.small");
+const ami = z.string().regex(/^ami-[0-9a-f]{8,17}$/, "must be a pinned AMI id like ami-0123456789abcdef0");
+
+const nodes = z.strictObject({
+    count: z.number().int().min(1).max(20),
+    instanceType,
+    // Pinned on purpose: a `mostRecent` lookup would replace every node whenever Canonical publishes.
+    ami,
+    rootVolumeGb: z.number().int().min(8).max(1000).default(20),
+});
+
+const staticHost = z.strictObject({
+    instanceType: instanceType.default("t3.micro"),
+    ami: ami.optional(),
+    rootVolumeGb: z.number().int().min(8).max(1000).default(20),
+});
+
+const database = z.strictObject({
+    engine: z.enum(["postgres", "mysql"]).default("postgres"),
+    engineVersion: z.string().regex(/^\d+(\.\d+)*$/, "must be a version like 16.4").optional(),
+    instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must be an RDS class like db.t4g.micro"),
+    allocatedStorageGb: z.number().int().min(20).max(16384).default(20),
+    multiAz: z.boolean().default(false),
+    backupRetentionDays: z.number().int().min(1).max(35).default(7),
+    deletionProtection: z.boolean().default(false),
+    // Replicates automated backups (snapshots + transaction logs) to this region, so a
+    // point-in-time restore works there even if the home region is gone.
+    backupReplicationRegion: awsRegion.optional(),
+    masterUsername: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, "must be lowercase letters and digits, 1-16, starting with a letter").default("fleetadmin"),
+});
+
+const storage = z.strictObject({
+    // Bucket names are global and deterministic (<prefix>-<stack>-<app>-media) so a recovery
+    // stack can name the replica buckets of the stack it replaces.
+    bucketPrefix: z.string().regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, "must be lowercase letters, digits and '-', 3-20 chars").default("fleet"),
+    replicationRegion: awsRegion.optional(),
+});
+
+const databaseRecovery = z.discriminatedUnion("from", [
+    z.strictObject({ from: z.literal("snapshot"), snapshot: z.string().regex(/^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9:-]{0,254}$/, "must be a DB snapshot identifier or ARN") }),
+    z.strictObject({ from: z.literal("latestSnapshot"), sourceInstance: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be the DB instance identifier whose newest snapshot to use") }),
+    z.strictObject({
+        from: z.literal("pointInTime"),
+        // An identifier (same account and region) or the ARN of replicated automated backups.
+        source: z.string().regex(/^([a-z][a-z0-9-]{0,62}|arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:auto-backup:[a-zA-Z0-9:-]+)$/, "must be a DB instance identifier or an automated-backups ARN"),
+        time: z.iso.datetime({ offset: true }).optional(),
+    }),
+]);
+
+const recovery = z.strictObject({
+    database: databaseRecovery.optional(),
+    // "pinned": deploy the tags in apps.yaml; "latest": each app's newest tag (the old Fabric DR script).
+    tags: z.enum(["pinned", "latest"]).default("pinned"),
+    // Serve media straight from the replica buckets of `fromStack` in storage.replicationRegion.
+    media: z.strictObject({ fromStack: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "must be a stack name") }).optional(),
+});
+
+const stackConfigSchema = z.strictObject({
+    network,
+    adminCidrs: z.array(cidr).min(1),
+    nodes,
+    staticHost: staticHost.default({ instanceType: "t3.micro", rootVolumeGb: 20 }),
+    database,
+    storage: storage.default({ bucketPrefix: "fleet" }),
+    recovery: recovery.optional(),
+    // Pulumi `protect` on the stateful resources (database, buckets).
+    protect: z.boolean().default(false),
+});
+
+export type StackConfigBody = z.infer<typeof stackConfigSchema>;
+export type RecoveryConfig = z.infer<typeof recovery>;
+export type DatabaseRecovery = z.infer<typeof databaseRecovery>;
+export interface StackConfig extends StackConfigBody {
+    stack: string;
+    region: string;
+}
+
+/** Raw values as they come from Pulumi config (each key already JSON-decoded) plus where they came from. */
+export interface RawStackConfig {
+    stack: string;
+    region?: string;
+    values: Partial<Record<string, unknown>>;
+    /** File the values came from, for error messages; its text lets us name the line. */
+    file?: string;
+    fileText?: string;
+}
+
+export type ParseResult = { config: StackConfig; error?: undefined } | { config?: undefined; error: string };
+
+/** Validates the raw config; returns the typed config or one line describing the first problem. */
+export function parseStackConfig(raw: RawStackConfig): ParseResult {
+    const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
+    if (!raw.region) {
+        return { error: `${file}: aws:region: missing; set the AWS region, e.g. eu-west-1` };
+    }
+    const unknownKey = Object.keys(raw.values).find((k) => !(STACK_CONFIG_KEYS as readonly string[]).includes(k));
+    if (unknownKey) {
+        return { error: `${locate(raw, [unknownKey])}: fleet:${unknownKey}: unknown key; allowed: ${STACK_CONFIG_KEYS.map((k) => "fleet:" + k).join(", ")}` };
+    }
+    const result = stackConfigSchema.safeParse(raw.values);
+    if (!result.success) {
+        const issue = result.error.issues[0];
+        const keyPath = issue.path.map(String);
+        return { error: `${locate(raw, keyPath)}: fleet:${formatPath(keyPath)}: ${describeIssue(issue, raw.values)}` };
+    }
+    const config: StackConfig = { ...result.data, stack: raw.stack, region: raw.region };
+    const crossCheck = checkCombinations(config);
+    return crossCheck ? { error: `${file}: ${crossCheck}` } : { config };
+}
+
+/** Rules that span keys: things each key alone cannot say. */
+function checkCombinations(cfg: StackConfig): string | undefined {
+    if (cfg.recovery?.media && !cfg.storage.replicationRegion) {
+        return "fleet:recovery.media: needs fleet:storage.replicationRegion (the region holding the replica buckets)";
+    }
+    if (cfg.recovery?.media?.fromStack === cfg.stack) {
+        return "fleet:recovery.media.fromStack: must name the stack being replaced, not this stack";
+    }
+    return undefined;
+}
+
+function formatPath(keyPath: string[]): string {
+    return keyPath.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : (i ? "." : "") + p)).join("");
+}
+
+function describeIssue(issue: z.core.$ZodIssue, values: unknown): string {
+    const got = valueAt(values, issue.path);
+    const shown = got === undefined ? "missing" : `got ${JSON.stringify(got)}`;
+    switch (issue.code) {
+        case "invalid_value":
+            return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")} (${shown})`;
+        case "unrecognized_keys":
+            return `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+        case "too_small":
+            return `must be ${issue.origin === "array" ? "at least" : ">="} ${issue.minimum}${issue.origin === "array" ? " item(s)" : ""} (${shown})`;
+        case "too_big":
+            return `must be <= ${issue.maximum} (${shown})`;
+        case "invalid_type":
+            return got === undefined ? "is required (missing)" : `must be ${issue.expected === "object" ? "a mapping" : `a ${issue.expected}`} (${shown})`;
+        case "invalid_union":
+            return `${issue.message} (${shown})`;
+        default:
+            return `${issue.message.replace(/^Invalid string: must match pattern .*$/, "invalid format")} (${shown})`;
+    }
+}
+
+function valueAt(values: unknown, keyPath: PropertyKey[]): unknown {
+    let cur: unknown = values;
+    for (const k of keyPath) {
+        if (cur === null || typeof cur !== "object") return undefined;
+        cur = (cur as Record<PropertyKey, unknown>)[k];
+    }
+    return cur;
+}
+
+/** "file:line:col" for the deepest existing node on the path, or just the file. */
+function locate(raw: RawStackConfig, keyPath: string[]): string {
+    const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
+    if (!raw.fileText) return file;
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(raw.fileText, { lineCounter });
+    const segments: (string | number)[] = ["config", `fleet:${keyPath[0]}`, ...keyPath.slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+    for (let n = segments.length; n >= 2; n--) {
+        const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+        if (node && typeof node === "object" && node.range) {
+            const pos = lineCounter.linePos(node.range[0]);
+            return `${file}:${pos.line}:${pos.col}`;
+        }
+    }
+    return file;
+}
+
+/**
+ * Reads `fleet:*` from the running Pulumi program. Imported lazily so the pure
+ * parser above stays usable (and testable) without @pulumi/pulumi.
+ */
+export function loadStackConfig(projectDir = process.cwd()): StackConfig {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+    const stack = pulumi.getStack();
+    const fleet = new pulumi.Config("fleet");
+    const values: Record<string, unknown> = {};
+    for (const key of STACK_CONFIG_KEYS) {
+        const value = fleet.getObject<unknown>(key);
+        if (value !== undefined) values[key] = value;
+    }
+    const file = `Pulumi.${stack}.yaml`;
+    const filePath = path.join(projectDir, file);
+    const result = parseStackConfig({
+        stack,
+        region: new pulumi.Config("aws").get("region"),
+        values,
+        file,
+        fileText: fs.existsSync(filePath) ? fs.readFileSync(filePath, "utf8") : undefined,
+    });
+    // RunError: Pulumi prints the message alone, without a stack trace.
+    if (result.error !== undefined) throw new pulumi.RunError(result.error);
+    return result.config;
+}

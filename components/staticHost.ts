@@ -1,0 +1,98 @@
+// The nginx host: the only machine the internet reaches. It serves each app's static files
+// and proxies the app's domain to every app node; its config is generated from the catalog
+// (components/nginxConfig.ts) and published with `nginx -t` before a graceful reload.
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
+import { NginxApp, NginxOptions, renderNginxFiles, renderPublishInput } from "./nginxConfig";
+import { scriptCommand } from "./shell";
+import { SshKey } from "./sshKey";
+
+export const STATIC_HOST_NAME = "static-host";
+export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
+
+export interface StaticHostArgs {
+    stack: string;
+    instanceType: string;
+    ami: string;
+    rootVolumeGb: number;
+    subnetId: pulumi.Input<string>;
+    securityGroupId: pulumi.Input<string>;
+    /** The Elastic IP (from Network) that DNS points at; associated with this host. */
+    address: aws.ec2.Eip;
+    sshKey: SshKey;
+}
+
+export interface SitesArgs {
+    apps: NginxApp[];
+    /** The app nodes' private addresses: every app's upstream. */
+    nodeIps: pulumi.Input<string>[];
+    /** Overrides for tests (listen port, static root); AWS uses the defaults. */
+    nginx?: NginxOptions;
+    /** Include directory of the host's nginx; the script creates it if missing. */
+    confDir?: string;
+    /** nginx main config to test and reload, when not nginx's built-in default (local test hosts). */
+    nginxConf?: string;
+}
+
+export class StaticHost extends pulumi.ComponentResource {
+    public readonly host: FleetMachine;
+    /** The Elastic IP, available once it is associated with this host. */
+    public readonly publicIp: pulumi.Output<string>;
+    /** Proxy settings for reaching private app nodes through this host ("bastion" SSH). */
+    public readonly bastion: pulumi.Output<ProxyConnectionArgs>;
+    /** The publish step, once publishSites ran: static uploads and app switches may dependsOn it. */
+    public nginxConfig?: command.remote.Command;
+
+    private readonly instance: aws.ec2.Instance;
+
+    constructor(name: string, args: StaticHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("fleet:infra:StaticHost", name, {}, opts);
+        this.instance = fleetInstance({
+            stack: args.stack, name: STATIC_HOST_NAME, role: "static-host", ami: args.ami, instanceType: args.instanceType,
+            rootVolumeGb: args.rootVolumeGb, subnetId: args.subnetId, securityGroupId: args.securityGroupId,
+            keyName: args.sshKey.keyName, deployPublicKey: args.sshKey.publicKey,
+            // Its only public address is the Elastic IP, so a connection never dials a stale one.
+            associatePublicIp: false,
+        }, this);
+        const association = new aws.ec2.EipAssociation(STATIC_HOST_NAME, {
+            allocationId: args.address.allocationId, instanceId: this.instance.id,
+        }, { parent: this });
+        // Read through the association so whatever uses the address waits until it routes here.
+        this.publicIp = pulumi.all([association.id, args.address.publicIp]).apply(([, ip]) => ip);
+
+        const connection = deployConnection(this.publicIp, args.sshKey.privateKey);
+        const ready = readyCommand(STATIC_HOST_NAME, this.instance, connection, ["nginx"], this, [association]);
+        this.host = { name: STATIC_HOST_NAME, privateIp: this.instance.privateIp, connection, ready };
+        // The proxy hop waits for the host to be provisioned (the deploy user exists only then).
+        this.bastion = pulumi.secret(pulumi.all([ready.id, connection]).apply(([, c]): ProxyConnectionArgs => ({
+            host: c.host, user: c.user, privateKey: c.privateKey, dialErrorLimit: -1,
+        })));
+        this.registerOutputs({ publicIp: this.publicIp, privateIp: this.instance.privateIp });
+    }
+
+    /**
+     * Generates the nginx config for `apps` and publishes it (nginx -t, then graceful reload).
+     * Separate from the constructor because the nodes it proxies to reach SSH through this host.
+     */
+    public publishSites(args: SitesArgs): command.remote.Command {
+        // Sorted, deterministic text: an unchanged catalog and node set give identical stdin, so nothing runs.
+        const stdin = pulumi.all(args.nodeIps).apply((ips) => renderPublishInput(renderNginxFiles(args.apps, ips, args.nginx)));
+        const publish = publishCommand(args.confDir, args.nginxConf);
+        this.nginxConfig = new command.remote.Command("nginx-config", {
+            connection: this.host.connection,
+            create: publish,
+            update: publish,
+            stdin,
+            // A replaced host starts without the fleet's files: publish again.
+            triggers: [this.instance.id],
+        }, { parent: this, dependsOn: [this.host.ready] });
+        return this.nginxConfig;
+    }
+}
+
+/** The exact command line the publish step runs on the host (config text goes to its stdin). */
+export function publishCommand(confDir = NGINX_CONF_DIR, nginxConf?: string): string {
+    return scriptCommand("publish-nginx-config.sh", nginxConf ? [confDir, nginxConf] : [confDir]);
+}

@@ -1,0 +1,149 @@
+// Runs infrastructure components under Pulumi's runtime mocks and records every resource they
+// register (type, name, parent, dependencies, inputs with secrets masked), in the same shape
+// as the offline plan, so the policy rules can be applied to it.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { FleetMocks } from "../../bin/lib/mocks";
+import { SECRET_TEXT } from "../../bin/lib/planTypes";
+import { AppForStack } from "../../components/catalog";
+import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../components/stackConfig";
+import { readStackConfig } from "../../components/stackFiles";
+import { PolicyRecord } from "../../policy/rules";
+
+export const PROJECT_DIR = path.resolve(__dirname, "../..");
+export const REGION = "eu-west-1";
+
+export interface Recorded extends PolicyRecord {
+    urn: string;
+    parent: string;
+    dependsOn: string[];
+    protect: boolean;
+    /** Input paths (dotted) whose values were secrets. */
+    secretPaths: string[];
+    /** Inputs with secrets revealed (to prove where they went). */
+    revealed: Record<string, unknown>;
+}
+
+// Signatures of the Pulumi wire format inside serialized property values.
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+
+/** Wire value -> plain value; `mask` replaces secrets by SECRET_TEXT, else reveals them. Collects secret paths. */
+function decode(v: unknown, at: string, mask: boolean, secrets: string[]): unknown {
+    if (Array.isArray(v)) return v.map((x, i) => decode(x, `${at}[${i}]`, mask, secrets));
+    if (v === null || typeof v !== "object") return v;
+    const o = v as Record<string, unknown>;
+    if (o[SIG_KEY] === SECRET_SIG) {
+        secrets.push(at);
+        return mask ? SECRET_TEXT : decode(o.value, at, mask, []);
+    }
+    if (o[SIG_KEY] === RESOURCE_SIG) return o.urn;
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x, at ? `${at}.${k}` : k, mask, secrets)]));
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProtect(): boolean;
+    getDependenciesList(): string[];
+    getObject(): { toJavaScript(): unknown } | undefined;
+}
+type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
+interface Monitor {
+    registerResource(req: RegisterRequest, cb: Callback): unknown;
+}
+
+/** The plan's mocks plus the RDS snapshot lookup a recovery config makes. */
+class InfraMocks extends FleetMocks {
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        if (args.token === "aws:rds/getSnapshot:getSnapshot") {
+            const source = String(args.inputs.dbInstanceIdentifier);
+            const id = `rds:${source}-2026-11-26-03-10`;
+            return { id, dbSnapshotIdentifier: id, dbSnapshotArn: `arn:aws:rds:${REGION}:123456789012:snapshot:${id}`, dbInstanceIdentifier: source };
+        }
+        return super.call(args);
+    }
+}
+
+let sink: Recorded[] | undefined;
+
+/** (Re)installs the mocks and the recorder: call at module top and in before() (other test files set their own mocks). */
+export function installMocks(): void {
+    const secretOutputs = new Map<string, string[]>();
+    pulumi.runtime.setMocks(new InfraMocks({ region: REGION, addresses: {}, overrides: {}, secretOutputs }), "fleet", "infra-test", false);
+    const monitor = (pulumi.runtime as unknown as { getMonitor(): Monitor }).getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request, cb) => register(request, (err, resp) => {
+        if (!err && resp && sink) {
+            const raw = request.getObject()?.toJavaScript() ?? {};
+            const secretPaths: string[] = [];
+            sink.push({
+                urn: resp.getUrn(),
+                type: request.getType(),
+                name: request.getName(),
+                parent: request.getParent(),
+                protect: request.getProtect(),
+                dependsOn: [...new Set(request.getDependenciesList())],
+                inputs: decode(raw, "", true, secretPaths) as Record<string, unknown>,
+                revealed: decode(raw, "", false, []) as Record<string, unknown>,
+                secretPaths,
+            });
+        }
+        cb(err, resp);
+    });
+}
+
+async function settle(): Promise<void> {
+    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+    await settings.waitForRPCs();
+    await new Promise((r) => setImmediate(r));
+    await settings.waitForRPCs();
+}
+
+/** Builds something and returns it with every resource it registered. */
+export async function recordBuild<T>(build: () => T): Promise<{ value: T; resources: Recorded[] }> {
+    const resources: Recorded[] = [];
+    sink = resources;
+    try {
+        const value = build();
+        await settle();
+        return { value, resources };
+    } finally {
+        sink = undefined;
+    }
+}
+
+/** The resolved value of an Output (or plain value). */
+export function valueOf<T>(o: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(o).apply((v) => { resolve(v as T); return v; }));
+}
+
+/** A real stack file, parsed as the program would (as stack `stack`, e.g. a recovery stack made from production's file). */
+export function stackConfigFromFile(file: string, overrides: Record<string, unknown> = {}, stack = file): StackConfig {
+    const flat = readStackConfig(file, PROJECT_DIR).values;
+    const values: Record<string, unknown> = {};
+    for (const key of STACK_CONFIG_KEYS) {
+        if (flat[`fleet:${key}`] !== undefined) values[key] = JSON.parse(flat[`fleet:${key}`]);
+    }
+    const result = parseStackConfig({ stack, region: flat["aws:region"], values: { ...values, ...overrides } });
+    if (result.error !== undefined) throw new Error(result.error);
+    return result.config;
+}
+
+/** Apps as the catalog gives them for a stack (only what the infrastructure reads matters here). */
+export function sampleApps(): AppForStack[] {
+    const app = (name: string, port: number): AppForStack => ({
+        name, repo: `uni/${name}`, domain: `${name}.example.edu`, settings: `${name}.settings`, wsgi: `${name}.wsgi:application`,
+        migrations: true, tags: { alpha: "v1.0.0", production: "v1.0.0" }, env: {}, secrets: [], healthCheck: "/", keepReleases: 5, port, tag: "v1.0.0",
+    });
+    return [app("blog", 8101), app("wiki", 8102)];
+}
+
+export const byType = (resources: Recorded[], type: string) => resources.filter((r) => r.type === type);
+export const named = (resources: Recorded[], type: string, name: string): Recorded => {
+    const found = resources.find((r) => r.type === type && r.name === name);
+    if (!found) throw new Error(`no ${type} named ${name}; have: ${byType(resources, type).map((r) => r.name).join(", ")}`);
+    return found;
+};

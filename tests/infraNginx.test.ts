@@ -1,0 +1,229 @@
+// The nginx host's config: generated as pure text, then published with the exact command the
+// StaticHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { END_MARKER, FILE_MARKER, NginxApp, renderNginxFiles, renderPublishInput } from "../components/nginxConfig";
+import { publishCommand } from "../components/staticHost";
+
+const APPS: NginxApp[] = [
+    { name: "wiki", domain: "wiki.example.edu", port: 8102 },
+    { name: "blog", domain: "blog.example.edu", port: 8101 },
+];
+
+describe("nginx config generation (pure)", () => {
+    it("writes one file per app, in name order, with an upstream of every node", () => {
+        const files = renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]);
+        assert.deepEqual(Object.keys(files), ["fleet-blog.conf", "fleet-wiki.conf"]);
+        const blog = files["fleet-blog.conf"];
+        assert.match(blog, /upstream fleet_blog \{\n {4}server 10\.0\.2\.11:8101 max_fails=2 fail_timeout=5s;\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;/);
+        assert.match(blog, /server_name blog\.example\.edu;/);
+        assert.match(blog, /location \/static\/ \{\n {8}alias \/var\/www\/blog\/static\/;/);
+        assert.match(blog, /proxy_pass http:\/\/fleet_blog;/);
+        assert.match(blog, /proxy_next_upstream error timeout http_502 http_503;/);
+        assert.match(blog, /proxy_set_header Host \$host;/);
+        assert.doesNotMatch(blog, /wiki/);
+    });
+
+    it("is deterministic: node and app order do not change the text", () => {
+        const a = renderPublishInput(renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]));
+        const b = renderPublishInput(renderNginxFiles([...APPS].reverse(), ["10.0.3.12", "10.0.2.11"]));
+        assert.equal(a, b);
+    });
+
+    it("frames the files for the publish script and ends with the end marker", () => {
+        const input = renderPublishInput({ "fleet-b.conf": "b\n", "fleet-a.conf": "a\n" });
+        assert.equal(input, `${FILE_MARKER}fleet-a.conf\na\n${FILE_MARKER}fleet-b.conf\nb\n${END_MARKER}\n`);
+    });
+
+    it("refuses values that could inject nginx directives", () => {
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu; include /etc/passwd", port: 8101 }], ["10.0.0.1"]), /domain/);
+        assert.throws(() => renderNginxFiles([{ name: "Blog;", domain: "blog.example.edu", port: 8101 }], ["10.0.0.1"]), /app name/);
+        assert.throws(() => renderNginxFiles(APPS, ["10.0.0.1:80"]), /node address/);
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu", port: 80 }], ["10.0.0.1"]), /port/);
+        assert.throws(() => renderNginxFiles(APPS, []), /no app nodes/);
+        assert.throws(() => renderNginxFiles([APPS[0], { ...APPS[1], domain: APPS[0].domain }], ["10.0.0.1"]), /two apps/);
+    });
+});
+
+// ---- a real nginx ---------------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+interface Backend {
+    server: http.Server;
+    status: number;
+}
+
+/** A stand-in app node: answers with its own address and the Host header it received. */
+function startBackend(host: string, port: number): Promise<Backend> {
+    const backend: Backend = { server: http.createServer(), status: 200 };
+    backend.server.on("request", (req, res) => {
+        res.writeHead(backend.status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ node: host, host: req.headers.host, path: req.url }));
+    });
+    return new Promise((resolve) => backend.server.listen(port, host, () => resolve(backend)));
+}
+
+function get(port: number, host: string, urlPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port, path: urlPath, headers: { host }, agent: false }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+describe("publish-nginx-config.sh against a real nginx", function () {
+    this.timeout(30000);
+    let dir: string;
+    let confDir: string;
+    let nginxConf: string;
+    let listenPort: number;
+    let appPort: number;
+    let backends: Backend[] = [];
+    const nodes = ["127.0.0.2", "127.0.0.3"];
+
+    const input = (apps: NginxApp[]) => renderPublishInput(renderNginxFiles(apps, nodes, { listenPort, staticRoot: path.join(dir, "www") }));
+    /** Runs the component's exact command line through a shell, with the config on stdin. */
+    const publish = (stdin: string) => spawnSync("sh", ["-c", publishCommand(confDir, nginxConf)], { input: stdin, encoding: "utf8" });
+    const apps = () => APPS.map((a) => ({ ...a, port: appPort }));
+    const masterPid = () => Number(fs.readFileSync(path.join(dir, "nginx.pid"), "utf8"));
+
+    before(async () => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
+        fs.chmodSync(dir, 0o755); // workers run as nobody
+        confDir = path.join(dir, "conf.d-not-yet"); // the script must create it
+        listenPort = await freePort();
+        appPort = await freePort();
+        const staticDir = path.join(dir, "www", "blog", "static", "css");
+        fs.mkdirSync(staticDir, { recursive: true });
+        fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
+        fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");
+        execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
+        nginxConf = path.join(dir, "nginx.conf");
+        const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
+        fs.writeFileSync(nginxConf, `pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+    access_log ${dir}/access.log;
+    ${temp}
+    include ${confDir}/*.conf;
+}
+`);
+        execFileSync("nginx", ["-c", nginxConf, "-p", dir]);
+        backends = await Promise.all(nodes.map((n) => startBackend(n, appPort)));
+    });
+
+    after(() => {
+        for (const b of backends) b.server.close();
+        try {
+            process.kill(masterPid(), "SIGQUIT");
+        } catch {
+            // already gone
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("creates the include dir, publishes every app and reloads nginx", async () => {
+        const run = publish(input(apps()));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /published 2 file\(s\), nginx reloaded/);
+        assert.deepEqual(fs.readdirSync(confDir).sort(), ["fleet-blog.conf", "fleet-wiki.conf"]);
+        const res = await get(listenPort, "blog.example.edu", "/articles/1");
+        assert.equal(res.status, 200);
+        const body = JSON.parse(res.body);
+        assert.equal(body.host, "blog.example.edu", "Host header passed through");
+        assert.equal(body.path, "/articles/1");
+        assert.ok(nodes.includes(body.node));
+    });
+
+    it("serves static files itself, hashed names cached for a year, others for an hour", async () => {
+        const hashed = await get(listenPort, "blog.example.edu", "/static/css/site.0123456789ab.css");
+        assert.equal(hashed.status, 200);
+        assert.equal(hashed.body, "body{}\n");
+        assert.equal(hashed.headers["cache-control"], "public, max-age=31536000, immutable");
+        const plain = await get(listenPort, "blog.example.edu", "/static/css/site.css");
+        assert.equal(plain.headers["cache-control"], "public, max-age=3600");
+    });
+
+    it("spreads requests over the nodes and skips a node that answers 503 or is down", async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 6; i++) seen.add(JSON.parse((await get(listenPort, "wiki.example.edu", "/")).body).node);
+        assert.deepEqual([...seen].sort(), nodes);
+
+        backends[0].status = 503; // being reloaded
+        for (let i = 0; i < 6; i++) {
+            const res = await get(listenPort, "wiki.example.edu", "/");
+            assert.equal(res.status, 200);
+            assert.equal(JSON.parse(res.body).node, nodes[1]);
+        }
+        backends[0].status = 200;
+
+        await new Promise<void>((r) => backends[0].server.close(() => r())); // node down: connection refused
+        backends[0].server.closeAllConnections();
+        for (let i = 0; i < 6; i++) {
+            const res = await get(listenPort, "blog.example.edu", "/");
+            assert.equal(res.status, 200);
+            assert.equal(JSON.parse(res.body).node, nodes[1]);
+        }
+        backends[0] = await startBackend(nodes[0], appPort);
+    });
+
+    it("does nothing for an unchanged catalog: no rewrite, no reload", () => {
+        const before = fs.statSync(path.join(confDir, "fleet-blog.conf")).mtimeMs;
+        const run = publish(input(apps()));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /unchanged, nginx not reloaded/);
+        assert.equal(fs.statSync(path.join(confDir, "fleet-blog.conf")).mtimeMs, before);
+    });
+
+    it("rejects a config nginx -t refuses, restores the previous files and keeps serving", async () => {
+        const previous = fs.readFileSync(path.join(confDir, "fleet-blog.conf"), "utf8");
+        const broken = input(apps()).replace("proxy_connect_timeout 2s;", "proxy_connect_timeout soon;");
+        const run = publish(broken);
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, /nginx -t rejected the new config; previous files restored/);
+        assert.equal(fs.readFileSync(path.join(confDir, "fleet-blog.conf"), "utf8"), previous);
+        assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
+    });
+
+    it("refuses cut-short or malicious input without touching the files", () => {
+        const previous = fs.readdirSync(confDir).sort();
+        const full = input(apps());
+        const truncated = publish(full.slice(0, full.indexOf(END_MARKER)));
+        assert.notEqual(truncated.status, 0);
+        assert.match(truncated.stderr, /without @@fleet-end/);
+        const escape = publish(`${FILE_MARKER}../nginx.conf\nevents {}\n${END_MARKER}\n`);
+        assert.notEqual(escape.status, 0);
+        assert.match(escape.stderr, /bad file name/);
+        assert.deepEqual(fs.readdirSync(confDir).sort(), previous);
+        assert.match(fs.readFileSync(nginxConf, "utf8"), /include/);
+    });
+
+    it("removes the file of an app that left the catalog and reloads gracefully (same master)", async () => {
+        const pid = masterPid();
+        const run = publish(input(apps().filter((a) => a.name === "blog")));
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(fs.readdirSync(confDir), ["fleet-blog.conf"]);
+        assert.equal(masterPid(), pid, "reload, not restart");
+        assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
+    });
+});
