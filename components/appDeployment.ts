@@ -116,8 +116,10 @@ export class AppDeployment extends pulumi.ComponentResource {
       ...Object.fromEntries([...hosts].map(([n, h]) => [n, pulumi.output(h.privateIp)])),
       [DATABASE]: pulumi.output(args.database.address),
       [DATABASE_PORT]: pulumi.output(args.database.port).apply(String),
-      [SSH_USER]: staticConn.apply((c) => c.user ?? settings.sshUser),
-      [SSH_PORT]: staticConn.apply((c) => String(c.port ?? 22)),
+      // The connection is secret as a whole (it holds the key); its user and port are not,
+      // and must not make every command line secret (previews would hide them).
+      [SSH_USER]: pulumi.unsecret(staticConn.apply((c) => c.user ?? settings.sshUser)),
+      [SSH_PORT]: pulumi.unsecret(staticConn.apply((c) => String(c.port ?? 22))),
     });
 
     const made = new Map<string, pulumi.CustomResource>();

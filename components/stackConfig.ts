@@ -14,6 +14,9 @@ export const STACK_CONFIG_KEYS = [
     "network", "adminCidrs", "nodes", "staticHost", "database", "storage", "recovery", "protect",
 ] as const;
 export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
+/** fleet:* keys that other parts of the program read and check (the catalog file; the app
+ *  deployments' settings and secrets): not this parser's to validate, and not unknown. */
+export const OTHER_FLEET_KEYS = ["appsFile", "deploy", "appSecrets"] as const;
 
 const cidr = z.string().regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,
@@ -124,11 +127,12 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
     if (!raw.region) {
         return { error: `${file}: aws:region: missing; set the AWS region, e.g. eu-west-1` };
     }
-    const unknownKey = Object.keys(raw.values).find((k) => !(STACK_CONFIG_KEYS as readonly string[]).includes(k));
+    const others = OTHER_FLEET_KEYS as readonly string[];
+    const unknownKey = Object.keys(raw.values).find((k) => !(STACK_CONFIG_KEYS as readonly string[]).includes(k) && !others.includes(k));
     if (unknownKey) {
-        return { error: `${locate(raw, [unknownKey])}: fleet:${unknownKey}: unknown key; allowed: ${STACK_CONFIG_KEYS.map((k) => "fleet:" + k).join(", ")}` };
+        return { error: `${locate(raw, [unknownKey])}: fleet:${unknownKey}: unknown key; allowed: ${[...STACK_CONFIG_KEYS, ...OTHER_FLEET_KEYS].map((k) => "fleet:" + k).join(", ")}` };
     }
-    const result = stackConfigSchema.safeParse(raw.values);
+    const result = stackConfigSchema.safeParse(Object.fromEntries(Object.entries(raw.values).filter(([k]) => !others.includes(k))));
     if (!result.success) {
         const issue = result.error.issues[0];
         const keyPath = issue.path.map(String);
