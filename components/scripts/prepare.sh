@@ -46,7 +46,9 @@ fi
 # Code and virtualenvs belong to the deploy user and are only readable by the app, so the
 # app cannot rewrite its own code; run/ and log/ are the app's.
 sudo install -d -o "$deployer" -g "$APP" -m 0750 "$APP_DIR" "$RELEASES" "$VENVS" "$SHARED"
-sudo install -d -o "$APP" -g "$APP" -m 0750 "$SHARED/run" "$SHARED/log"
+# run/ is readable by all: the deploy user reads gunicorn's pidfile there to signal it.
+sudo install -d -o "$APP" -g "$APP" -m 0755 "$SHARED/run"
+sudo install -d -o "$APP" -g "$APP" -m 0750 "$SHARED/log"
 
 sudo install -o "$deployer" -g "$APP" -m 0640 "$here/gunicorn.conf.py" "$SHARED/gunicorn.conf.py"
 printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s}\n' "$2" "$3" "$4" "$5" >"$SHARED/gunicorn.json.new"

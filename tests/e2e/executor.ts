@@ -8,10 +8,11 @@
  * and a failed resource keeps its old state, so the next run tries it again. Nothing is
  * copied by hand: the commands and their stdin are the plan's.
  *
- * Connections: host, port, user and proxy are the plan's; the private key is the test
- * bed's (under mocks the program holds a fake key).
+ * Connections are the plan's: host, port, user, proxy and private key.
  */
 import { ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { diffPlans, Plan, PlanChange, PlanResource } from "../../bin/lib/plan";
 
@@ -19,8 +20,8 @@ export const REMOTE_COMMAND = "command:remote:Command";
 export const REMOTE_COPY = "command:remote:CopyToRemote";
 
 export interface ExecutorOptions {
-  /** The private key file used for every connection. */
-  privateKeyPath: string;
+  /** Where the connections' private keys are written for ssh (a private directory). */
+  keyDir: string;
   /** Called when a resource starts; may return a function that interrupts it (tests). */
   onStart?(r: PlanResource, op: Operation, interrupt: () => void): void;
   log?(line: string): void;
@@ -174,14 +175,23 @@ interface Connection {
   host: string;
   port?: number;
   user?: string;
-  proxy?: { host: string; port?: number; user?: string };
+  privateKey?: string;
+  proxy?: { host: string; port?: number; user?: string; privateKey?: string };
 }
 
-function sshArgs(c: Connection, keyPath: string): string[] {
-  const common = ["-i", keyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
-  const args = [...common, "-p", String(c.port ?? 22)];
+/** A private key as a file for ssh -i (one file per distinct key, mode 0600). */
+function keyFile(key: string | undefined, dir: string): string {
+  if (!key) throw new Error("a connection without a private key");
+  const file = path.join(dir, `key-${createHash("sha256").update(key).digest("hex").slice(0, 12)}`);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
+  return file;
+}
+
+function sshArgs(c: Connection, keyDir: string): string[] {
+  const common = ["-o", "BatchMode=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+  const args = [...common, "-i", keyFile(c.privateKey, keyDir), "-p", String(c.port ?? 22)];
   if (c.proxy) {
-    const jump = ["ssh", ...common, "-p", String(c.proxy.port ?? 22), "-W", "%h:%p", `${c.proxy.user ?? "root"}@${c.proxy.host}`].join(" ");
+    const jump = ["ssh", ...common, "-i", keyFile(c.proxy.privateKey ?? c.privateKey, keyDir), "-p", String(c.proxy.port ?? 22), "-W", "%h:%p", `${c.proxy.user ?? "root"}@${c.proxy.host}`].join(" ");
     args.push("-o", `ProxyCommand=${jump}`);
   }
   // @pulumi/command's default user is root; the program must set it.
@@ -210,7 +220,7 @@ async function runStep(r: PlanResource, op: Operation, opts: ExecutorOptions, ra
     input = typeof r.inputs.stdin === "string" ? r.inputs.stdin : "";
   }
   opts.log?.(`${op} ${r.name}`);
-  const child = spawn("ssh", [...sshArgs(conn, opts.privateKeyPath), command], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("ssh", [...sshArgs(conn, opts.keyDir), command], { stdio: ["pipe", "pipe", "pipe"] });
   opts.onStart?.(r, op, () => child.kill("SIGKILL"));
   const result = await collect(child, input);
   const entry: Ran = { name: r.name, urn: r.urn, op, command, ok: result.code === 0, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started };

@@ -1,0 +1,240 @@
+/**
+ * Proof on real nodes: the commands the Pulumi program declares, executed over SSH on local
+ * nodes (real OpenSSH, PostgreSQL, nginx, gunicorn, Django) in the program's dependency
+ * order with @pulumi/command's lifecycle. Each scenario asserts real state: HTTP answers
+ * through nginx on the app's domain, the database schema, symlinks and files on the nodes.
+ * The scenarios follow one stack's history, as releases would.
+ */
+import { strict as assert } from "assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { diffPlans } from "../../bin/lib/plan";
+import { Cluster, startCluster } from "./cluster";
+import { ApplyResult } from "./executor";
+import { APP, APP_SECRET_VALUE, DOMAIN, get, Load, LocalStack, stylesheetOf } from "./localStack";
+
+const E2E_TIMEOUT = 15 * 60 * 1000;
+
+function ranNames(r: ApplyResult): string[] {
+  return r.ran.map((x) => x.name);
+}
+
+function assertOk(r: ApplyResult): void {
+  assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
+}
+
+async function migrationsApplied(stack: LocalStack): Promise<string[]> {
+  const rows = await stack.appQuery("SELECT name FROM django_migrations WHERE app = 'polls' ORDER BY name");
+  return rows.split("\n").filter(Boolean);
+}
+
+async function questionColumns(stack: LocalStack): Promise<string[]> {
+  const rows = await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name");
+  return rows.split("\n").filter(Boolean);
+}
+
+/** Runs `up` under continuous load through nginx; returns the result and the load's counts. */
+async function upUnderLoad(stack: LocalStack, catalog: string) {
+  const load = new Load(`http://${stack.cluster.staticHost.address}/`, DOMAIN);
+  const result = await stack.up(catalog);
+  const counts = await load.stop();
+  return { result, ...counts };
+}
+
+describe("e2e: rollouts on real local nodes", function () {
+  this.timeout(E2E_TIMEOUT);
+  let cluster: Cluster;
+  let stack: LocalStack;
+  let work: string;
+
+  before(async () => {
+    cluster = await startCluster({ appNodeCount: 2 });
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
+    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  const [node1, node2] = [() => cluster.appNodes[0], () => cluster.appNodes[1]];
+  let v1Stylesheet = "";
+
+  it("fresh deploy of v1: both nodes serve it through nginx, schema at 0001, secrets only in the app's 0600 file", async () => {
+    const r = await stack.up("v1");
+    assertOk(r);
+    for (const n of cluster.appNodes) {
+      assert.equal(await stack.currentOn(n), "v1");
+      assert.equal(await stack.nodeRelease(n), "v1");
+    }
+    const page = await get(`http://${cluster.staticHost.address}/`, DOMAIN);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /release: v1/);
+    v1Stylesheet = stylesheetOf(page.body) ?? "";
+    assert.ok(v1Stylesheet, "v1's page links a hashed stylesheet");
+    assert.equal((await get(`http://${cluster.staticHost.address}${v1Stylesheet}`, DOMAIN)).status, 200);
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial"]);
+    // The environment file: the app's user only, with the secret from config; never on a command line.
+    const env = await cluster.exec(node1(), `stat -c '%a %U' /srv/${APP}/shared/env && grep -c '^API_TOKEN=' /srv/${APP}/shared/env`);
+    assert.equal(env.stdout.trim(), `600 ${APP}\n1`);
+    for (const x of r.ran) assert.ok(!x.command.includes(APP_SECRET_VALUE), `${x.name}'s command line holds the secret`);
+    // The release records its tag, commit and migration state; the stack output says what serves.
+    const rec = await cluster.exec(node1(), `cat /srv/${APP}/current/.fleet/tag /srv/${APP}/current/.fleet/commit /srv/${APP}/current/.fleet/migrations-applied`);
+    const [tag, commit, migration] = rec.stdout.trim().split("\n");
+    assert.equal(tag, "v1");
+    assert.match(commit, /^[0-9a-f]{40}$/);
+    assert.equal(migration, "polls.0001_initial");
+    const switched = r.ran.find((x) => x.name === `${APP}-switch-node-2`);
+    assert.equal(switched?.stdout.trim(), `v1 ${commit}`);
+  });
+
+  it("a rerun with nothing changed executes nothing", async () => {
+    const desired = await stack.plan("v1");
+    assert.deepEqual(diffPlans(stack.state, desired), []);
+    const r = await stack.up("v1");
+    assertOk(r);
+    assert.deepEqual(ranNames(r), []);
+  });
+
+  it("v1 -> v2 under continuous load: zero failed requests, migration once, v1's hashed static still served", async () => {
+    const { result, requests, failed, failures } = await upUnderLoad(stack, "v2");
+    assertOk(result);
+    assert.ok(requests > 50, `only ${requests} requests during the rollout`);
+    assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
+    for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v2");
+    assert.equal(await stack.nginxRelease(), "v2");
+    // Migrations ran once, on one node, as their own steps.
+    const migrateRuns = result.ran.filter((x) => x.command.includes("/migrate.sh "));
+    assert.deepEqual(migrateRuns.map((x) => x.name), [`${APP}-expand`, `${APP}-contract`]);
+    assert.match(migrateRuns[0].stdout, /applied=polls\.0002_question_summary /);
+    assert.match(migrateRuns[1].stdout, /applied= unapplied=$/m);
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary"]);
+    assert.ok((await questionColumns(stack)).includes("summary"));
+    // The old release's hashed stylesheet is still there for pages rendered by v1.
+    const v2Stylesheet = stylesheetOf((await get(`http://${cluster.staticHost.address}/`, DOMAIN)).body);
+    assert.ok(v2Stylesheet && v2Stylesheet !== v1Stylesheet);
+    assert.equal((await get(`http://${cluster.staticHost.address}${v1Stylesheet}`, DOMAIN)).status, 200);
+    // Only this release's steps ran: nothing of the machines, the database or the nginx site.
+    assert.deepEqual([...new Set(ranNames(result).map((n) => n.replace(/-node-\d$/, "-*")))].sort(),
+      [`${APP}-contract`, `${APP}-expand`, `${APP}-prune-*`, `${APP}-stage-*`, `${APP}-static`, `${APP}-switch-*`]);
+  });
+
+  it("v3's migration fails: the rollout stops with a clear message and no node switches", async () => {
+    const r = await stack.up("v3");
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /migrating polls to v3 failed: .*column "headline" does not exist.*; no node was switched/);
+    assert.ok(!ranNames(r).some((n) => n.includes("-switch-")), "a switch ran");
+    for (const n of cluster.appNodes) {
+      assert.equal(await stack.currentOn(n), "v2");
+      assert.equal(await stack.nodeRelease(n), "v2");
+    }
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary"]);
+    // Reverting the tag converges without moving a node.
+    const back = await stack.up("v2");
+    assertOk(back);
+    assert.ok(!ranNames(back).some((n) => n.includes("-switch-")));
+  });
+
+  it("v4 fails its health check on the first node, which returns to v2; the other node never moves", async () => {
+    const r = await stack.up("v4");
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", new RegExp(`polls v4 failed its health check on ${node1().address.replace(/\./g, "\\.")} \\(HTTP 503\\): put back v2; no further node moves`));
+    assert.ok(ranNames(r).includes(`${APP}-switch-node-1`));
+    assert.ok(!ranNames(r).includes(`${APP}-switch-node-2`), "node-2 was switched");
+    assert.ok(r.skipped.includes(`${APP}-switch-node-2`));
+    assert.equal(await stack.currentOn(node1()), "v2");
+    assert.equal(await stack.nodeRelease(node1()), "v2");
+    assert.equal(await stack.currentOn(node2()), "v2");
+    assert.equal(await stack.nginxRelease(), "v2");
+    assertOk(await stack.up("v2"));
+  });
+
+  it("rollback v2 -> v1 under continuous load: zero failed requests, 0002 unapplied with v2's code", async () => {
+    const { result, requests, failed, failures } = await upUnderLoad(stack, "v1");
+    assertOk(result);
+    assert.ok(requests > 50, `only ${requests} requests during the rollback`);
+    assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
+    for (const n of cluster.appNodes) {
+      assert.equal(await stack.currentOn(n), "v1");
+      assert.equal(await stack.nodeRelease(n), "v1");
+    }
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial"]);
+    assert.ok(!(await questionColumns(stack)).includes("summary"));
+    const contract = result.ran.find((x) => x.name === `${APP}-contract`);
+    assert.match(contract?.stderr ?? "", /unapplying polls\.0002_question_summary with the code of v2/);
+  });
+
+  it("a rollback past an irreversible migration is refused before anything changes, naming it", async () => {
+    assertOk(await stack.up("v5"));
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
+    const r = await stack.up("v2");
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /refusing to roll polls back to v2: polls\.0003_fill_summaries cannot be reversed \(Raw Python operation\); nothing was changed/);
+    assert.ok(!ranNames(r).some((n) => n.includes("-switch-")));
+    for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v5");
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
+  });
+
+  it("prunes to keepReleases on every node, never the current or the previous release", async () => {
+    for (const n of cluster.appNodes) {
+      const r = await cluster.exec(n, `ls /srv/${APP}/releases; readlink /srv/${APP}/current /srv/${APP}/previous`);
+      const [releases, links] = [r.stdout.trim().split("\n").slice(0, -2), r.stdout.trim().split("\n").slice(-2)];
+      assert.ok(releases.length <= 3 + 2, `${n.name} keeps ${releases.join(" ")}`);
+      for (const l of links) assert.ok(releases.includes(path.basename(l)), `${n.name}: ${l} was pruned`);
+    }
+  });
+});
+
+describe("e2e: a step killed half-way, then rerun", function () {
+  this.timeout(E2E_TIMEOUT);
+  let cluster: Cluster;
+  let stack: LocalStack;
+  let work: string;
+
+  before(async () => {
+    cluster = await startCluster({ appNodeCount: 2 });
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-kill-"));
+    stack = new LocalStack(cluster, work);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("staging killed while it builds the virtualenv: the rerun converges to v1 everywhere", async () => {
+    const node1 = cluster.appNodes[0];
+    let killed = false;
+    const first = await stack.up("v1", {
+      onStart: (r, _op, interrupt) => {
+        if (r.name !== `${APP}-stage-node-1`) return;
+        setTimeout(() => {
+          // Kill the step's whole SSH session on the node (the script and its children), then the client.
+          void cluster.exec(node1, `pid=$(cat /srv/${APP}/.lock-stage) && pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`).then((x) => {
+            killed = x.code === 0;
+            interrupt();
+          });
+        }, 1500);
+      },
+    });
+    assert.ok(killed, "the stage step was not killed");
+    assert.equal(first.ok, false);
+    const partial = await cluster.exec(node1, `ls -a /srv/${APP}/releases /srv/${APP}/venvs`);
+    assert.ok(!/\bv1\b/.test(partial.stdout.split("venvs")[0]), `a complete v1 release exists after the kill: ${partial.stdout}`);
+
+    const second = await stack.up("v1");
+    assertOk(second);
+    assert.ok(ranNames(second).includes(`${APP}-stage-node-1`));
+    for (const n of cluster.appNodes) {
+      assert.equal(await stack.currentOn(n), "v1");
+      assert.equal(await stack.nodeRelease(n), "v1");
+      const left = await cluster.exec(n, `ls -a /srv/${APP}/releases; for v in /srv/${APP}/venvs/*/; do test -f "$v/.fleet-complete" && echo complete; done`);
+      assert.ok(!left.stdout.includes(".partial-"), `${n.name} keeps a partial release`);
+      assert.match(left.stdout, /complete/);
+    }
+    assert.equal(await stack.nginxRelease(), "v1");
+    assertOk(await stack.up("v1"));
+  });
+});
