@@ -162,7 +162,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   for (const node of nodes) {
     add({
       name: name("prune", node), phase: "prune", host: node, dependsOn: [before],
-      run: { script: "prune.sh", args: [a, String(app.keepReleases)] },
+      run: { script: "prune.sh", args: [a, String(app.keepReleases), app.tag] },
     });
   }
   return { app: a, tag: app.tag, scriptsDir: `${REMOTE_BASE}/${a}/scripts-${scriptsVersion}`, steps, servingStep };

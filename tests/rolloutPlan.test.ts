@@ -104,7 +104,7 @@ describe("rollout plan", () => {
     const p = plan();
     for (const n of NODES) {
       assert.ok(ancestors(p, `polls-prune-${n}`).has("polls-contract"));
-      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh polls 3`);
+      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh polls 3 v2`);
     }
   });
 
@@ -143,7 +143,7 @@ describe("rollout plan", () => {
     const a = render(plan({ tag: "v2" }));
     const b = render(plan({ tag: "v3" }));
     const changed = [...a.keys()].filter((k) => a.get(k) !== b.get(k)).map((k) => k.replace(/-node-\d$/, "-*"));
-    assert.deepEqual([...new Set(changed)].sort(), ["polls-contract", "polls-expand", "polls-stage-*", "polls-static", "polls-switch-*"]);
+    assert.deepEqual([...new Set(changed)].sort(), ["polls-contract", "polls-expand", "polls-prune-*", "polls-stage-*", "polls-static", "polls-switch-*"]);
   });
 
   it("names every step after the app, so two apps never collide", () => {

@@ -8,7 +8,8 @@
 #           rollback), it checks here, before anything changes, that they can be unapplied:
 #           an irreversible operation refuses the rollback, naming the migration.
 #  contract (after every node serves TAG) unapplies those migrations with the newer code
-#           that knows them (the newest staged release that does), down to the newest
+#           that knows them (the release served before, else the newest staged one that
+#           does), down to the newest
 #           migration of each app label that TAG knows.
 # Unapplying after the switch keeps every request working: the older code runs on the newer
 # (additive) schema while the nodes move, never the newer code on the older schema.
@@ -37,9 +38,11 @@ sort "$rel/.fleet/migrations-known" >"$work/known"
 applied "$work/applied"
 comm -23 "$work/applied" "$work/known" >"$work/extra"
 
-# newer_code: the newest staged release whose code knows every extra migration.
+# newer_code: the release that served before this one (previous) when its code knows every
+# extra migration, else the newest staged release that does.
 newer_code() {
-  for candidate in $(staged_newest_first); do
+  for candidate in "$(readlink -f "$PREVIOUS" || true)" $(staged_newest_first); do
+    [ -f "$candidate/.fleet/migrations-known" ] || continue
     sort "$candidate/.fleet/migrations-known" >"$work/candidate"
     if [ -z "$(comm -23 "$work/extra" "$work/candidate")" ]; then
       printf '%s' "$candidate"

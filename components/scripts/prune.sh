@@ -1,19 +1,22 @@
 #!/bin/sh
-# prune.sh APP KEEP
+# prune.sh APP KEEP TAG
 #
-# Keeps the KEEP newest releases on this node (by the time they were staged) and never the
-# serving (current) or the previous one, whatever their age; then removes the virtualenvs
+# After the rollout of TAG: keeps the KEEP newest releases on this node (by the time they were
+# staged) and never TAG, the serving (current) or the previous one, whatever their age; then
+# removes the virtualenvs
 # no kept release uses, and partial builds a killed stage left behind.
 set -eu
 here=$(dirname "$0")
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -eq 2 ] || die "usage: prune.sh APP KEEP"
+[ $# -eq 3 ] || die "usage: prune.sh APP KEEP TAG"
 check_app "$1"
 check_arg keep "$2" '[1-9][0-9]{0,2}'
+check_tag "$3"
 app_paths "$1"
 keep=$2
+rolled_out=$(release_dir "$3")
 [ -d "$RELEASES" ] || die "$APP is not prepared on this node"
 lock stage
 
@@ -24,7 +27,7 @@ old=$(mktemp)
 trap 'rm -f "$old"' EXIT
 staged_newest_first | tail -n +"$((keep + 1))" >"$old"
 while IFS= read -r dir; do
-  if [ "$dir" = "$current" ] || [ "$dir" = "$previous" ]; then continue; fi
+  if [ "$dir" = "$current" ] || [ "$dir" = "$previous" ] || [ "$dir" = "$rolled_out" ]; then continue; fi
   sudo rm -rf -- "$dir"
   removed=$((removed + 1))
 done <"$old"
