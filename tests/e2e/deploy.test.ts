@@ -42,22 +42,28 @@ async function upUnderLoad(stack: LocalStack, catalog: string) {
   return { result, ...counts };
 }
 
-describe("e2e: rollouts on real local nodes", function () {
-  this.timeout(E2E_TIMEOUT);
-  let cluster: Cluster;
-  let stack: LocalStack;
-  let work: string;
-
+/** A fresh two-node test bed and an empty stack for the enclosing describe(). */
+function withLocalStack(): { cluster: Cluster; stack: LocalStack } {
+  const bed = {} as { cluster: Cluster; stack: LocalStack };
+  let work = "";
   before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
+    bed.cluster = await startCluster({ appNodeCount: 2 });
     work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+    bed.stack = new LocalStack(bed.cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
   });
-
   after(async () => {
-    await cluster?.stop();
+    await bed.cluster?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
+  return bed;
+}
+
+describe("e2e: rollouts on real local nodes", function () {
+  this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack();
+  let cluster: Cluster;
+  let stack: LocalStack;
+  before(() => ({ cluster, stack } = bed));
 
   const [node1, node2] = [() => cluster.appNodes[0], () => cluster.appNodes[1]];
   let v1Stylesheet = "";
@@ -189,20 +195,10 @@ describe("e2e: rollouts on real local nodes", function () {
 
 describe("e2e: a step killed half-way, then rerun", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack();
   let cluster: Cluster;
   let stack: LocalStack;
-  let work: string;
-
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-kill-"));
-    stack = new LocalStack(cluster, work);
-  });
-
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  before(() => ({ cluster, stack } = bed));
 
   it("staging killed while it builds the virtualenv: the rerun converges to v1 everywhere", async () => {
     const node1 = cluster.appNodes[0];
