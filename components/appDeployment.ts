@@ -84,10 +84,17 @@ const SCRIPTS_DIR = path.join(__dirname, "scripts");
 /** How long the first step on a host keeps trying to reach SSH (a booting instance). */
 const FIRST_CONTACT_TIMEOUT = "20m";
 
-/** A hash of every file in components/scripts: a changed script is a new scripts directory. */
+/** The files of components/scripts the rollout runs on the nodes (the directory also holds the
+ *  infrastructure's scripts, whose changes must not re-run every app's steps). */
+export const ROLLOUT_FILES = [
+  "lib.sh", "lib-gunicorn.sh", "prepare.sh", "database.sh", "stage.sh", "static.sh", "webroot.sh",
+  "migrate.sh", "switch.sh", "prune.sh", "gunicorn.conf.py", "fleet_migrations.py",
+];
+
+/** A hash of the rollout's files: a changed script is a new scripts directory on the nodes. */
 export function scriptsVersion(dir: string = SCRIPTS_DIR): string {
   const hash = createHash("sha256");
-  for (const file of fs.readdirSync(dir).sort()) {
+  for (const file of [...ROLLOUT_FILES].sort()) {
     hash.update(file).update("\0").update(fs.readFileSync(path.join(dir, file))).update("\0");
   }
   return hash.digest("hex").slice(0, 16);

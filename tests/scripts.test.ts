@@ -3,6 +3,7 @@ import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ROLLOUT_FILES } from "../components/appDeployment";
 import { DEFAULT_DEPLOY_SETTINGS, rolloutPlan } from "../components/rolloutPlan";
 
 const DIR = path.join(__dirname, "..", "components", "scripts");
@@ -48,8 +49,12 @@ describe("node scripts", () => {
       ["node-1", "node-2"], "00000000", DEFAULT_DEPLOY_SETTINGS,
     );
     const used = new Set(plan.steps.flatMap((s) => [s.run?.script, s.remove?.script]).filter((s): s is string => !!s));
-    for (const s of used) assert.ok(fs.existsSync(path.join(DIR, s)), `${s} is missing`);
-    assert.ok(fs.existsSync(path.join(DIR, "gunicorn.conf.py")));
-    assert.ok(fs.existsSync(path.join(DIR, "fleet_migrations.py")));
+    for (const s of used) assert.ok(ROLLOUT_FILES.includes(s), `${s} is not in ROLLOUT_FILES (its changes would not re-run the steps)`);
+    for (const f of ROLLOUT_FILES) assert.ok(fs.existsSync(path.join(DIR, f)), `${f} is missing`);
+    // What the scripts source or hand to Python is versioned with them.
+    for (const f of scripts.filter((x) => ROLLOUT_FILES.includes(x))) {
+      const text = fs.readFileSync(path.join(DIR, f), "utf8");
+      for (const m of text.matchAll(/\$here\/([A-Za-z0-9_.-]+)/g)) assert.ok(ROLLOUT_FILES.includes(m[1]), `${f} uses ${m[1]}, which is not in ROLLOUT_FILES`);
+    }
   });
 });
