@@ -30,6 +30,7 @@ import {
   DEFAULT_DEPLOY_SETTINGS,
   DeploySettings,
   envFileText,
+  forgetCommand,
   parseServing,
   platformEnv,
   renderCommand,
@@ -159,7 +160,9 @@ export class AppDeployment extends pulumi.ComponentResource {
         connection,
         triggers,
         create,
-        delete: step.remove ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a)) : undefined,
+        delete: step.remove
+          ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a))
+          : step.phase === "wait" ? forgetCommand(app.name) : undefined,
         stdin: step.stdin ? stdin[step.stdin] : undefined,
         addPreviousOutputInEnv: false,
         logging: secretStdin ? "none" : "stdoutAndStderr",

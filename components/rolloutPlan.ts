@@ -180,6 +180,12 @@ export function waitCommand(app: string): string {
   ].join("\n");
 }
 
+/** The last command on a host when the app leaves the stack: its scripts directory goes. */
+export function forgetCommand(app: string): string {
+  checkName("app", app);
+  return `sudo rm -rf -- ${shellQuote(`${REMOTE_BASE}/${app}`)}`;
+}
+
 /** The command line of an invocation, every argument quoted for sh. */
 export function renderCommand(scriptsDir: string, inv: Invocation, addresses: Record<string, string>): string {
   const args = inv.args.map((arg) => {

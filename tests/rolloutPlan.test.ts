@@ -7,6 +7,7 @@ import {
   databaseStdin,
   databaseUrl,
   envFileText,
+  forgetCommand,
   gitUrl,
   parseServing,
   platformEnv,
@@ -207,5 +208,6 @@ describe("rollout plan: values for the nodes", () => {
     assert.match(w, /cloud-init status --wait/);
     assert.match(w, /sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet \/srv\/fleet\/polls$/);
     assert.throws(() => waitCommand("x;y"), /not allowed/);
+    assert.equal(forgetCommand("polls"), "sudo rm -rf -- /srv/fleet/polls");
   });
 });

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { diffPlans } from "../../bin/lib/plan";
 import { Cluster, startCluster } from "./cluster";
 import { ApplyResult } from "./executor";
-import { APP, APP_SECRET_VALUE, DOMAIN, get, Load, LocalStack, stylesheetOf } from "./localStack";
+import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "./localStack";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 
@@ -181,6 +181,10 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.ok(!ranNames(r).some((n) => n.includes("-switch-")));
     for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v5");
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
+    // Reverting the tag to v5 converges without moving a node.
+    const back = await stack.up("v5");
+    assertOk(back);
+    assert.ok(!ranNames(back).some((n) => n.includes("-switch-")));
   });
 
   it("prunes to keepReleases on every node, never the current or the previous release", async () => {
@@ -190,6 +194,38 @@ describe("e2e: rollouts on real local nodes", function () {
       assert.ok(releases.length <= 3 + 2, `${n.name} keeps ${releases.join(" ")}`);
       for (const l of links) assert.ok(releases.includes(path.basename(l)), `${n.name}: ${l} was pruned`);
     }
+  });
+
+  it("an environment change reaches the running app through stdin and a graceful reload, touching nothing else", async () => {
+    const catalog = catalogText("v5", { env: { GREETING: "hello from apps.yaml" } });
+    const workers = `m=$(cat /srv/${APP}/shared/run/gunicorn.pid) && pgrep -P "$m" | sort | paste -sd, -`;
+    const before = await Promise.all(cluster.appNodes.map((n) => cluster.exec(n, workers)));
+    const { result, failed, failures } = await upUnderLoad(stack, catalog);
+    assertOk(result);
+    assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
+    assert.deepEqual(ranNames(result).sort(), [`${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
+    for (const [i, n] of cluster.appNodes.entries()) {
+      // The file, and what gunicorn's settings (re-read on reload) give the workers from it.
+      const seen = await cluster.exec(n, `grep '^GREETING=' /srv/${APP}/shared/env; cd / && runuser -u ${APP} -- /srv/${APP}/current/.fleet/venv/bin/python -c "import runpy; print([e for e in runpy.run_path('/srv/${APP}/shared/gunicorn.conf.py')['raw_env'] if e.startswith('GREETING=')])"`);
+      assert.equal(seen.stdout.trim(), `GREETING='hello from apps.yaml'\n['GREETING=hello from apps.yaml']`);
+      // A graceful reload replaced every worker (a fork's environment is not visible in /proc).
+      const after = (await cluster.exec(n, workers)).stdout.trim().split(",");
+      assert.ok(after.length > 0 && after.every((w) => !before[i].stdout.trim().split(",").includes(w)), `${n.name}: workers ${before[i].stdout.trim()} -> ${after}`);
+    }
+  });
+
+  it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
+    const r = await stack.up("apps: []\n");
+    assertOk(r);
+    assert.ok(ranNames(r).includes(`${APP}-prepare-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"));
+    for (const n of cluster.appNodes) {
+      const x = await cluster.exec(n, `test -e /srv/${APP} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
+      assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
+    }
+    const web = await cluster.exec(cluster.staticHost, `test -e /var/www/${APP} && echo files; ls ${cluster.nginxConfDir}`);
+    assert.ok(!web.stdout.includes("files") && !web.stdout.includes(APP), `the nginx host keeps: ${web.stdout}`);
+    assert.doesNotMatch((await get(`http://${cluster.staticHost.address}/`, DOMAIN)).body, /release:/);
+    assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
   });
 });
 

@@ -21,7 +21,8 @@ export const STACK = "alpha";
 export const APP_SECRET_VALUE = "e2e-secret-token-5f1c";
 
 /** The e2e catalog: the fixture app pinned to `tag` on the alpha stack. */
-export function catalogText(tag: string, extra: { keepReleases?: number } = {}): string {
+export function catalogText(tag: string, extra: { keepReleases?: number; env?: Record<string, string> } = {}): string {
+  const env = Object.entries(extra.env ?? {});
   return [
     "apps:",
     `  - name: ${APP}`,
@@ -33,6 +34,7 @@ export function catalogText(tag: string, extra: { keepReleases?: number } = {}):
     "    healthCheck: /healthz",
     `    keepReleases: ${extra.keepReleases ?? 3}`,
     "    secrets: [API_TOKEN]",
+    ...(env.length > 0 ? ["    env:", ...env.map(([k, v]) => `      ${k}: "${v}"`)] : []),
     "    tags:",
     `      ${STACK}: ${tag}`,
     "",
