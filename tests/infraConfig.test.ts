@@ -109,6 +109,8 @@ describe("stack config (fleet:*)", () => {
         for (const database of sources) {
             const { values } = stackFile("production");
             values.recovery = { replaces: "production", database, tags: "latest" };
+            // recovering INTO eu-central-1: backups now replicate elsewhere
+            values.database = { ...(values.database as object), backupReplicationRegion: "eu-north-1" };
             const result = parseStackConfig({ stack: "production-dr", region: "eu-central-1", values });
             assert.ok(result.config, result.error);
             assert.deepEqual(result.config.recovery?.database, database);
