@@ -233,6 +233,8 @@ describe("recovery stack configs", () => {
         assert.equal(db.identifier, "fleet-production-dr");
         assert.equal(db.storageEncrypted, true);
         assert.equal(db.password, "[secret]");
+        // dropping the recovery settings later must not replace the restored database
+        assert.deepEqual(named(resources, RDS, "database").ignoreChanges.sort(), ["restoreToPointInTime", "snapshotIdentifier", "username"]);
     });
 
     it("builds the database from the newest snapshot of an instance", async () => {
