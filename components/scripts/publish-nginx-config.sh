@@ -10,6 +10,8 @@
 # failure puts the previous files back and fails; on success it reloads nginx
 # gracefully. Same input twice: the second run changes nothing and does not reload.
 set -eu
+# Non-interactive SSH sessions may lack the sbin directories (no PAM, sshd's default PATH).
+PATH="$PATH:/usr/sbin:/sbin"
 
 CONF_DIR=${1:-/etc/nginx/conf.d}
 NGINX_CONF=${2:-}

@@ -5,6 +5,8 @@
 #
 # Usage: wait-for-cloud-init.sh COMMAND...   (the commands that must exist afterwards)
 set -eu
+# Non-interactive SSH sessions may lack the sbin directories (no PAM, sshd's default PATH).
+PATH="$PATH:/usr/sbin:/sbin"
 
 if command -v cloud-init >/dev/null 2>&1; then
     # Exit 2 means "done, with recoverable errors" (e.g. a deprecated key): not fatal here;
