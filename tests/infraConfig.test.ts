@@ -1,6 +1,7 @@
 // The typed stack config: both real stack files parse; each kind of mistake is one line
 // naming the file, line, key and what is allowed.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -120,5 +121,25 @@ describe("stack config (fleet:*)", () => {
             assert.equal(deployTag(result.config, "v1.2.0"), "latest");
             assert.equal(mediaFromStack(result.config), "production");
         }
+    });
+});
+
+describe("loadStackConfig (inside a Pulumi program)", function () {
+    this.timeout(60000);
+    const worker = path.join(__dirname, "helpers", "loadConfigWorker.ts");
+    const run = (stack: string, overrides: Record<string, unknown> = {}) =>
+        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", worker, stack, JSON.stringify(overrides)], { cwd: PROJECT_DIR, encoding: "utf8" });
+
+    it("reads fleet:* and aws:region from the engine's config for the running stack", () => {
+        const result = run("production");
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(JSON.parse(result.stdout), JSON.parse(JSON.stringify(stackConfigFromFile("production"))));
+    });
+
+    it("fails with a RunError (no stack trace) whose message is the one line, pointing into the stack file", () => {
+        const nodes = { ...stackConfigFromFile("alpha").nodes, count: 0 };
+        const result = run("alpha", { "fleet:nodes": nodes });
+        assert.equal(result.status, 1);
+        assert.equal(result.stderr, "RunError: Pulumi.alpha.yaml:14:12: fleet:nodes.count: must be >= 1 (got 0)");
     });
 });
