@@ -17,7 +17,7 @@ const { loadStackConfig } = require("../../components/stackConfig") as typeof im
 try {
     process.stdout.write(JSON.stringify(loadStackConfig(PROJECT_DIR)));
 } catch (err) {
-    const e = err as Error;
-    process.stderr.write(`${pulumi.RunError.isInstance(e) ? "RunError" : e.name}: ${e.message}`);
+    const kind = pulumi.RunError.isInstance(err) ? "RunError" : (err as Error).name;
+    process.stderr.write(`${kind}: ${(err as Error).message}`);
     process.exit(1);
 }
