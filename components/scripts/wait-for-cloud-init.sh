@@ -5,8 +5,9 @@
 #
 # Usage: wait-for-cloud-init.sh COMMAND...   (the commands that must exist afterwards)
 set -eu
-# Non-interactive SSH sessions may lack the sbin directories (no PAM, sshd's default PATH).
-PATH="$PATH:/usr/sbin:/sbin"
+# Daemons such as nginx live in sbin, which a non-login SSH session's PATH may lack (sshd
+# without PAM, as on the e2e nodes): look there too.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 if command -v cloud-init >/dev/null 2>&1; then
     # Exit 2 means "done, with recoverable errors" (e.g. a deprecated key): not fatal here;
