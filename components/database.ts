@@ -110,14 +110,21 @@ export class Database extends pulumi.ComponentResource {
             autoMinorVersionUpgrade: true,
             ...restoreArgs(args.recovery, this),
             tags,
-        }, { parent: this, protect: args.protect });
+        }, {
+            parent: this,
+            protect: args.protect,
+            // Where the data came from matters only at creation. Without this, removing the recovery
+            // settings (or a newer "latest" snapshot) would REPLACE the live database with a new one.
+            ignoreChanges: ["snapshotIdentifier", "restoreToPointInTime", "username"],
+        });
 
         if (args.backupReplicationRegion) this.replicateBackups(args, args.backupReplicationRegion);
 
         this.address = this.instance.address;
         this.port = this.instance.port;
         this.engine = args.engine;
-        this.masterUsername = restoring ? this.instance.username.apply((u) => u ?? args.masterUsername) : pulumi.output(args.masterUsername);
+        // The instance's own user: a restored one keeps the snapshot's, whatever the config says now.
+        this.masterUsername = this.instance.username.apply((u) => u ?? args.masterUsername);
         this.registerOutputs({ address: this.address, port: this.port, engine: this.engine, masterUsername: this.masterUsername });
     }
 

@@ -6,7 +6,7 @@ import { AppForStack } from "./catalog";
 import { Database, ENGINE_PORTS } from "./database";
 import { Network } from "./network";
 import { SshKey } from "./sshKey";
-import { StackConfig } from "./stackConfig";
+import { mediaFromStack, StackConfig } from "./stackConfig";
 import { StaticHost } from "./staticHost";
 import { Storage } from "./storage";
 
@@ -31,7 +31,7 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: p
     const sshKey = new SshKey("deploy-key", { stack }, opts);
     const storage = new Storage("storage", {
         stack, bucketPrefix: cfg.storage.bucketPrefix, apps: apps.map((a) => a.name),
-        replicationRegion: cfg.storage.replicationRegion, mediaFromStack: cfg.recovery?.media?.fromStack, protect: cfg.protect,
+        replicationRegion: cfg.storage.replicationRegion, mediaFromStack: mediaFromStack(cfg), protect: cfg.protect,
     }, opts);
     const database = new Database("database", {
         stack, ...cfg.database, subnetIds: network.databaseSubnetIds, securityGroupId: network.databaseSecurityGroupId,

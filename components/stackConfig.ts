@@ -81,12 +81,19 @@ const databaseRecovery = z.discriminatedUnion("from", [
     }),
 ]);
 
+const stackName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be a stack name");
+
 const recovery = z.strictObject({
+    // The lost stack this one stands in for: its tags in apps.yaml are deployed here and its
+    // replica buckets hold the media (a fresh stack name has no tags of its own in apps.yaml).
+    replaces: stackName,
     database: databaseRecovery.optional(),
-    // "pinned": deploy the tags in apps.yaml; "latest": each app's newest tag (the old Fabric DR script).
+    // "pinned": deploy the tags apps.yaml pins for `replaces`; "latest": each app's newest tag
+    // (what the old Fabric DR script did).
     tags: z.enum(["pinned", "latest"]).default("pinned"),
-    // Serve media straight from the replica buckets of `fromStack` in storage.replicationRegion.
-    media: z.strictObject({ fromStack: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "must be a stack name") }).optional(),
+    // "replica": serve media straight from the replica buckets of `replaces` (in
+    // storage.replicationRegion); "empty": new, empty buckets.
+    media: z.enum(["replica", "empty"]).default("replica"),
 });
 
 const stackConfigSchema = z.strictObject({
@@ -107,6 +114,21 @@ export type DatabaseRecovery = z.infer<typeof databaseRecovery>;
 export interface StackConfig extends StackConfigBody {
     stack: string;
     region: string;
+}
+
+/** Whose tags in apps.yaml this stack deploys: its own, or those of the stack a recovery replaces. */
+export function catalogStack(cfg: Pick<StackConfig, "stack" | "recovery">): string {
+    return cfg.recovery?.replaces ?? cfg.stack;
+}
+
+/** The tag to deploy for an app pinned to `pinned`: "latest" for every app when a recovery asks for it. */
+export function deployTag(cfg: Pick<StackConfig, "recovery">, pinned: string): string {
+    return cfg.recovery?.tags === "latest" ? "latest" : pinned;
+}
+
+/** The stack whose replica buckets serve media, when a recovery says so. */
+export function mediaFromStack(cfg: Pick<StackConfig, "recovery">): string | undefined {
+    return cfg.recovery?.media === "replica" ? cfg.recovery.replaces : undefined;
 }
 
 /** Raw values as they come from Pulumi config (each key already JSON-decoded) plus where they came from. */
@@ -145,11 +167,17 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
 
 /** Rules that span keys: things each key alone cannot say. */
 function checkCombinations(cfg: StackConfig): string | undefined {
-    if (cfg.recovery?.media && !cfg.storage.replicationRegion) {
-        return "fleet:recovery.media: needs fleet:storage.replicationRegion (the region holding the replica buckets)";
+    if (cfg.recovery?.replaces === cfg.stack) {
+        return "fleet:recovery.replaces: must name the stack being replaced, not this stack";
     }
-    if (cfg.recovery?.media?.fromStack === cfg.stack) {
-        return "fleet:recovery.media.fromStack: must name the stack being replaced, not this stack";
+    if (cfg.database.backupReplicationRegion === cfg.region) {
+        return `fleet:database.backupReplicationRegion: must differ from aws:region ${cfg.region} (the copies guard against losing that region)`;
+    }
+    if (cfg.storage.replicationRegion === cfg.region && mediaFromStack(cfg) === undefined) {
+        return `fleet:storage.replicationRegion: must differ from aws:region ${cfg.region} (the replicas guard against losing that region)`;
+    }
+    if (cfg.recovery?.media === "replica" && !cfg.storage.replicationRegion) {
+        return "fleet:recovery.media: \"replica\" needs fleet:storage.replicationRegion (the region holding the replica buckets)";
     }
     return undefined;
 }

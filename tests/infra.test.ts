@@ -221,8 +221,8 @@ describe("infrastructure components (runtime mocks)", () => {
 describe("recovery stack configs", () => {
     before(installMocks);
 
-    const recovering = (database: Record<string, unknown>, media?: Record<string, unknown>) =>
-        build("production-dr", { recovery: { database, ...(media ? { media } : {}) } }, "production");
+    const recovering = (database: Record<string, unknown>, media = "empty") =>
+        build("production-dr", { recovery: { replaces: "production", database, media } }, "production");
 
     it("builds the database from a named snapshot, keeping the snapshot's master user", async () => {
         const snapshot = "arn:aws:rds:eu-west-1:123456789012:snapshot:fleet-production-final";
@@ -233,6 +233,8 @@ describe("recovery stack configs", () => {
         assert.equal(db.identifier, "fleet-production-dr");
         assert.equal(db.storageEncrypted, true);
         assert.equal(db.password, "[secret]");
+        // dropping the recovery settings later must not replace the restored database
+        assert.deepEqual(named(resources, RDS, "database").ignoreChanges.sort(), ["restoreToPointInTime", "snapshotIdentifier", "username"]);
     });
 
     it("builds the database from the newest snapshot of an instance", async () => {
@@ -249,7 +251,7 @@ describe("recovery stack configs", () => {
     });
 
     it("serves media from the replica buckets of the replaced stack instead of creating new ones", async () => {
-        const { infra, resources } = await recovering({ from: "latestSnapshot", sourceInstance: "fleet-production" }, { fromStack: "production" });
+        const { infra, resources } = await recovering({ from: "latestSnapshot", sourceInstance: "fleet-production" }, "replica");
         assert.equal(byType(resources, BUCKET).length, 0);
         const name = replicaBucketName("uni-fleet", "production", "blog");
         assert.equal(await valueOf(infra.storage.buckets.blog), name);

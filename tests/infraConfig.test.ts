@@ -1,10 +1,11 @@
 // The typed stack config: both real stack files parse; each kind of mistake is one line
 // naming the file, line, key and what is allowed.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseStackConfig } from "../components/stackConfig";
+import { catalogStack, deployTag, mediaFromStack, parseStackConfig } from "../components/stackConfig";
 import { PROJECT_DIR, stackConfigFromFile } from "./helpers/infraHarness";
 
 type Values = Record<string, unknown>;
@@ -66,6 +67,9 @@ describe("stack config (fleet:*)", () => {
         assert.equal(result.config.storage.bucketPrefix, "fleet");
         assert.equal(result.config.protect, false);
         assert.equal(result.config.recovery, undefined);
+        assert.equal(catalogStack(result.config), "alpha");
+        assert.equal(deployTag(result.config, "v1.2.0"), "v1.2.0");
+        assert.equal(mediaFromStack(result.config), undefined);
     });
 
     const cases: [string, (v: Editable) => void, RegExp][] = [
@@ -77,10 +81,13 @@ describe("stack config (fleet:*)", () => {
         ["an unpinned AMI", (v) => (v.nodes.ami = "latest"), /fleet:nodes\.ami: must be a pinned AMI id/],
         ["a string count", (v) => (v.nodes.count = "three"), /fleet:nodes\.count: must be a number \(got "three"\)$/],
         ["a missing section", (v) => delete v.database, /^Pulumi\.alpha\.yaml:\d+:\d+: fleet:database: is required \(missing\)$/],
-        ["an unknown recovery source", (v) => (v.recovery = { database: { from: "tape" } }), /fleet:recovery\.database\.from: .*snapshot.*latestSnapshot.*pointInTime/],
-        ["a snapshot recovery without the snapshot", (v) => (v.recovery = { database: { from: "snapshot" } }), /fleet:recovery\.database\.snapshot: is required \(missing\)$/],
-        ["a point in time that is not a time", (v) => (v.recovery = { database: { from: "pointInTime", source: "fleet-production", time: "yesterday" } }), /fleet:recovery\.database\.time: .*\(got "yesterday"\)$/],
-        ["media recovery without a replica region", (v) => (v.recovery = { media: { fromStack: "production" } }), /fleet:recovery\.media: needs fleet:storage\.replicationRegion/],
+        ["an unknown recovery source", (v) => (v.recovery = { replaces: "production", database: { from: "tape" } }), /fleet:recovery\.database\.from: .*snapshot.*latestSnapshot.*pointInTime/],
+        ["a snapshot recovery without the snapshot", (v) => (v.recovery = { replaces: "production", database: { from: "snapshot" } }), /fleet:recovery\.database\.snapshot: is required \(missing\)$/],
+        ["a point in time that is not a time", (v) => (v.recovery = { replaces: "production", database: { from: "pointInTime", source: "fleet-production", time: "yesterday" } }), /fleet:recovery\.database\.time: .*\(got "yesterday"\)$/],
+        ["media recovery without a replica region", (v) => (v.recovery = { replaces: "production" }), /fleet:recovery\.media: "replica" needs fleet:storage\.replicationRegion/],
+        ["backups replicated into their own region", (v) => (v.database = { ...v.database, backupReplicationRegion: "eu-west-1" }), /fleet:database\.backupReplicationRegion: must differ from aws:region eu-west-1/],
+        ["a recovery that replaces itself", (v) => (v.recovery = { replaces: "alpha", media: "empty" }), /fleet:recovery\.replaces: must name the stack being replaced/],
+        ["a recovery that does not say what it replaces", (v) => (v.recovery = { media: "empty" }), /fleet:recovery\.replaces: is required \(missing\)$/],
         ["an unknown top-level key", (v) => (v.nodez = {}), /fleet:nodez: unknown key; allowed: fleet:network, .*fleet:recovery/],
         ["a VPC too small for six subnets", (v) => (v.network.cidr = "10.0.0.0/24"), /fleet:network\.cidr: must be a CIDR of \/18 or larger/],
     ];
@@ -102,11 +109,37 @@ describe("stack config (fleet:*)", () => {
         ];
         for (const database of sources) {
             const { values } = stackFile("production");
-            values.recovery = { database, tags: "latest", media: { fromStack: "production-old" } };
+            values.recovery = { replaces: "production", database, tags: "latest" };
+            // recovering INTO eu-central-1: backups now replicate elsewhere
+            values.database = { ...(values.database as object), backupReplicationRegion: "eu-north-1" };
             const result = parseStackConfig({ stack: "production-dr", region: "eu-central-1", values });
             assert.ok(result.config, result.error);
             assert.deepEqual(result.config.recovery?.database, database);
             assert.equal(result.config.recovery?.tags, "latest");
+            assert.equal(result.config.recovery?.media, "replica");
+            assert.equal(catalogStack(result.config), "production");
+            assert.equal(deployTag(result.config, "v1.2.0"), "latest");
+            assert.equal(mediaFromStack(result.config), "production");
         }
+    });
+});
+
+describe("loadStackConfig (inside a Pulumi program)", function () {
+    this.timeout(60000);
+    const worker = path.join(__dirname, "helpers", "loadConfigWorker.ts");
+    const run = (stack: string, overrides: Record<string, unknown> = {}) =>
+        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", worker, stack, JSON.stringify(overrides)], { cwd: PROJECT_DIR, encoding: "utf8" });
+
+    it("reads fleet:* and aws:region from the engine's config for the running stack", () => {
+        const result = run("production");
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(JSON.parse(result.stdout), JSON.parse(JSON.stringify(stackConfigFromFile("production"))));
+    });
+
+    it("fails with a RunError (no stack trace) whose message is the one line, pointing into the stack file", () => {
+        const nodes = { ...stackConfigFromFile("alpha").nodes, count: 0 };
+        const result = run("alpha", { "fleet:nodes": nodes });
+        assert.equal(result.status, 1);
+        assert.equal(result.stderr, "RunError: Pulumi.alpha.yaml:14:12: fleet:nodes.count: must be >= 1 (got 0)");
     });
 });

@@ -10,6 +10,9 @@
 # failure puts the previous files back and fails; on success it reloads nginx
 # gracefully. Same input twice: the second run changes nothing and does not reload.
 set -eu
+# Daemons such as nginx live in sbin, which a non-login SSH session's PATH may lack (sshd
+# without PAM, as on the e2e nodes): look there too.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 CONF_DIR=${1:-/etc/nginx/conf.d}
 NGINX_CONF=${2:-}

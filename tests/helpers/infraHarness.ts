@@ -18,6 +18,7 @@ export interface Recorded extends PolicyRecord {
     parent: string;
     dependsOn: string[];
     protect: boolean;
+    ignoreChanges: string[];
     /** Input paths (dotted) whose values were secrets. */
     secretPaths: string[];
     /** Inputs with secrets revealed (to prove where they went). */
@@ -47,6 +48,7 @@ interface RegisterRequest {
     getName(): string;
     getParent(): string;
     getProtect(): boolean;
+    getIgnorechangesList(): string[];
     getDependenciesList(): string[];
     getObject(): { toJavaScript(): unknown } | undefined;
 }
@@ -85,6 +87,7 @@ export function installMocks(): void {
                 name: request.getName(),
                 parent: request.getParent(),
                 protect: request.getProtect(),
+                ignoreChanges: request.getIgnorechangesList(),
                 dependsOn: [...new Set(request.getDependenciesList())],
                 inputs: decode(raw, "", true, secretPaths) as Record<string, unknown>,
                 revealed: decode(raw, "", false, []) as Record<string, unknown>,

@@ -1,0 +1,23 @@
+// Runs loadStackConfig the way the Pulumi program does (config from the engine, stack name from
+// the runtime), in its own process because Pulumi's config and stack are process-global.
+// Usage: loadConfigWorker.ts <stack> <JSON of "ns:key" -> value overrides>
+import * as pulumi from "@pulumi/pulumi";
+import { FleetMocks } from "../../bin/lib/mocks";
+import { readStackConfig } from "../../components/stackFiles";
+import { PROJECT_DIR } from "./infraHarness";
+
+const [stack, overridesJson] = process.argv.slice(2);
+const overrides = JSON.parse(overridesJson ?? "{}") as Record<string, unknown>;
+const values: Record<string, string> = { ...readStackConfig(stack, PROJECT_DIR).values };
+for (const [k, v] of Object.entries(overrides)) values[k] = typeof v === "string" ? v : JSON.stringify(v);
+pulumi.runtime.setAllConfig(values, []);
+pulumi.runtime.setMocks(new FleetMocks({ region: "eu-west-1", addresses: {}, overrides: {}, secretOutputs: new Map() }), "fleet", stack, false);
+
+const { loadStackConfig } = require("../../components/stackConfig") as typeof import("../../components/stackConfig");
+try {
+    process.stdout.write(JSON.stringify(loadStackConfig(PROJECT_DIR)));
+} catch (err) {
+    const kind = pulumi.RunError.isInstance(err) ? "RunError" : (err as Error).name;
+    process.stderr.write(`${kind}: ${(err as Error).message}`);
+    process.exit(1);
+}
