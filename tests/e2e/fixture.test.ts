@@ -100,10 +100,11 @@ print(' '.join(r[0] for r in cur.fetchall()))
     assert.match(await ok("ls static/polls"), /^app\.[0-9a-f]{12}\.css$/m);
     await serve("v1");
     const health = await get("/healthz");
-    assert.deepEqual([health.status, JSON.parse(health.body)], [200, { status: "ok", release: "v1" }]);
+    assert.deepEqual([health.status, JSON.parse(health.body)], [200, { status: "ok", release: "v1", code: "v1" }]);
     const page = await get("/");
     assert.equal(page.status, 200);
     assert.match(page.body, /release: v1/);
+    assert.match(page.body, /code: v1/);
     assert.match(page.body, /href="\/static\/polls\/app\.[0-9a-f]{12}\.css"/);
     assert.equal((await get("/healthz")).status, 200);
     const stranger = await cluster.exec(cluster.staticHost, `curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' http://${node.address}:${PORT}/`);
@@ -125,6 +126,7 @@ print(' '.join(r[0] for r in cur.fetchall()))
     const page = await get("/");
     assert.equal(page.status, 200);
     assert.match(page.body, /release: v2/);
+    assert.match(page.body, /code: v2/);
     const v2Css = css.find((c) => c !== v1Css);
     assert.ok(page.body.includes(`/static/polls/${v2Css}`), "v2 must reference its new stylesheet");
   });
@@ -165,7 +167,7 @@ print(' '.join(r[0] for r in cur.fetchall()))
     assert.equal((await get("/")).status, 200);
     const health = await get("/healthz");
     assert.equal(health.status, 503);
-    assert.equal(JSON.parse(health.body).status, "unhealthy");
+    assert.deepEqual([JSON.parse(health.body).status, JSON.parse(health.body).code], ["unhealthy", "v4"]);
   });
 
   it("v5: its migration 0003 cannot be reversed, and Django says so before touching anything", async () => {
