@@ -161,8 +161,13 @@ export function get(url: string, host: string, timeoutMs = 10000): Promise<Answe
   });
 }
 
+/** The release a page says it is, from the environment (release:) and from the code (code:);
+ *  both must agree, else the answer names both. */
 function releaseOf(a: Answer): string {
-  return /release: (\S+)</.exec(a.body)?.[1] ?? `HTTP ${a.status}`;
+  const release = /release: (\S+)</.exec(a.body)?.[1];
+  const code = /code: (\S+)</.exec(a.body)?.[1];
+  if (!release || !code) return `HTTP ${a.status}`;
+  return release === code ? code : `release ${release}, code ${code}`;
 }
 
 /** The hashed stylesheet a page links to. */
