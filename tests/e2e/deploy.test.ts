@@ -239,22 +239,29 @@ describe("e2e: a step killed half-way, then rerun", function () {
   it("staging killed while it builds the virtualenv: the rerun converges to v1 everywhere", async () => {
     const node1 = cluster.appNodes[0];
     let killed = false;
+    // Kill the step's whole SSH session on the node (the script and its children) once the
+    // virtualenv is being built and is not complete yet, then the SSH client.
+    const killWhileBuilding = `pid=$(cat /srv/${APP}/.lock-stage 2>/dev/null) || exit 1
+for v in /srv/${APP}/venvs/*/; do [ -x "$v/bin/python" ] && [ ! -f "$v/.fleet-complete" ] && building=1; done
+[ -n "\${building:-}" ] || exit 1
+pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     const first = await stack.up("v1", {
       onStart: (r, _op, interrupt) => {
         if (r.name !== `${APP}-stage-node-1`) return;
-        setTimeout(() => {
-          // Kill the step's whole SSH session on the node (the script and its children), then the client.
-          void cluster.exec(node1, `pid=$(cat /srv/${APP}/.lock-stage) && pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`).then((x) => {
-            killed = x.code === 0;
-            interrupt();
-          });
-        }, 1500);
+        const poll = async () => {
+          for (let i = 0; i < 300 && !killed; i++) {
+            killed = (await cluster.exec(node1, killWhileBuilding)).code === 0;
+            if (!killed) await new Promise((res) => setTimeout(res, 50));
+          }
+          interrupt();
+        };
+        void poll();
       },
     });
     assert.ok(killed, "the stage step was not killed");
     assert.equal(first.ok, false);
-    const partial = await cluster.exec(node1, `test -e /srv/${APP}/releases/v1 && echo complete || echo none`);
-    assert.equal(partial.stdout.trim(), "none", "a complete v1 release exists after the kill");
+    const partial = await cluster.exec(node1, `test -e /srv/${APP}/releases/v1 && echo release; for v in /srv/${APP}/venvs/*/; do test -f "$v/.fleet-complete" || echo half-built; done`);
+    assert.equal(partial.stdout.trim(), "half-built", "after the kill: no v1 release, a half-built virtualenv");
 
     const second = await stack.up("v1");
     assertOk(second);
