@@ -53,6 +53,21 @@ app_paths() {
   PREVIOUS=$APP_DIR/previous
 }
 
+# app_release APP TAG: checks both, sets the app's paths, $tag and $rel (its release directory).
+app_release() {
+  check_app "$1"
+  check_tag "$2"
+  app_paths "$1"
+  tag=$2
+  rel=$(release_dir "$2")
+}
+
+# staged_release APP TAG: app_release, and the release must be completely staged on this node.
+staged_release() {
+  app_release "$1" "$2"
+  [ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+}
+
 # Directory names under releases/ may hold '/' from tags like release/1.2: flatten them.
 release_dir() {
   printf '%s/%s' "$RELEASES" "$(printf '%s' "$1" | tr '/' '+')"

@@ -20,13 +20,9 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 [ $# -eq 3 ] || die "usage: migrate.sh APP TAG expand|contract"
-check_app "$1"
-check_tag "$2"
 case $3 in expand | contract) ;; *) die "phase '$3' is not allowed (expand or contract)" ;; esac
-app_paths "$1"
-tag=$2 phase=$3
-rel=$(release_dir "$tag")
-[ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+staged_release "$1" "$2"
+phase=$3
 lock migrate
 
 work=$(mktemp -d)

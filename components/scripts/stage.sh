@@ -16,16 +16,13 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 [ $# -eq 4 ] || die "usage: stage.sh APP TAG GIT_URL PIP_MODE"
-check_app "$1"
-check_tag "$2"
 check_arg "git url" "$3" '(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+'
 case $4 in index | system) ;; *) die "pip mode '$4' is not allowed (index or system)" ;; esac
-app_paths "$1"
-tag=$2 url=$3 pip_mode=$4
+app_release "$1" "$2"
+url=$3 pip_mode=$4
 [ -d "$RELEASES" ] || die "$APP is not prepared on this node (run prepare.sh first)"
 lock stage
 
-rel=$(release_dir "$tag")
 if [ -f "$rel/.fleet/staged" ]; then
   log "$APP $tag already staged"
   printf '%s %s\n' "$tag" "$(cat "$rel/.fleet/commit")"

@@ -11,15 +11,11 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 [ $# -eq 5 ] || die "usage: static.sh APP TAG STATIC_HOST SSH_USER SSH_PORT"
-check_app "$1"
-check_tag "$2"
 check_arg "static host" "$3" '[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
 check_arg "ssh user" "$4" '[a-z_][a-z0-9_-]{0,31}'
 check_arg "ssh port" "$5" '[0-9]{1,5}'
-app_paths "$1"
-tag=$2 host=$3 user=$4 port=$5
-rel=$(release_dir "$tag")
-[ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+staged_release "$1" "$2"
+host=$3 user=$4 port=$5
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

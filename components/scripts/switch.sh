@@ -14,17 +14,13 @@ here=$(dirname "$0")
 . "$here/lib-gunicorn.sh"
 
 [ $# -eq 7 ] || die "usage: switch.sh APP TAG ADDRESS PORT DOMAIN HEALTH_PATH HEALTH_SECONDS"
-check_app "$1"
-check_tag "$2"
 check_arg address "$3" '([0-9]{1,3}\.){3}[0-9]{1,3}'
 check_arg port "$4" '[0-9]{4,5}'
 check_arg domain "$5" '[a-z0-9.-]{1,253}'
 check_arg "health path" "$6" '/[A-Za-z0-9._~/-]*'
 check_arg "health seconds" "$7" '[1-9][0-9]{0,3}'
-app_paths "$1"
-tag=$2 address=$3 port=$4 domain=$5 path=$6 seconds=$7
-rel=$(release_dir "$tag")
-[ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+staged_release "$1" "$2"
+address=$3 port=$4 domain=$5 path=$6 seconds=$7
 lock switch
 
 # point_to DIR: the atomic swap; a reader sees the old link or the new one, never none.
