@@ -89,7 +89,7 @@ const FIRST_CONTACT_TIMEOUT = "20m";
  *  infrastructure's scripts, whose changes must not re-run every app's steps). */
 export const ROLLOUT_FILES = [
   "lib.sh", "lib-gunicorn.sh", "prepare.sh", "database.sh", "stage.sh", "static.sh", "webroot.sh",
-  "migrate.sh", "switch.sh", "prune.sh", "gunicorn.conf.py", "fleet_migrations.py",
+  "migrate.sh", "switch.sh", "prune.sh", "gunicorn.conf.py", "gunicorn_main.py", "fleet_migrations.py",
 ];
 
 /** A hash of the rollout's files: a changed script is a new scripts directory on the nodes. */

@@ -63,6 +63,12 @@ timeout = 30
 graceful_timeout = 30
 
 
+def post_worker_init(worker):
+    # The deployment waits for this mark: a worker of this master has imported the app.
+    with open(os.path.join(_shared, "run", "booted.%d" % os.getppid()), "w", encoding="utf-8"):
+        pass
+
+
 def _forget_start_dir(server):
     # A USR2 re-exec first changes into the directory the master started in; that release
     # may have been pruned since, so re-exec from / (this file sets chdir again anyway).

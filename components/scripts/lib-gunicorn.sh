@@ -3,7 +3,7 @@
 #
 # With systemd (cloud nodes) the infrastructure installs the template unit gunicorn@.service:
 #   User=%i  Group=%i
-#   ExecStart=/srv/%i/current/.fleet/venv/bin/python -m gunicorn -c /srv/%i/shared/gunicorn.conf.py
+#   ExecStart=/srv/%i/current/.fleet/venv/bin/python /srv/%i/shared/gunicorn_main.py -c /srv/%i/shared/gunicorn.conf.py
 #   ExecReload=/bin/kill -HUP $MAINPID
 # Without systemd (the local test bed, or any plain machine) the master runs daemonised with
 # a pidfile and is signalled directly. Either way a reload that keeps the virtualenv is a HUP
@@ -11,7 +11,7 @@
 # needs a new interpreter: USR2 re-exec (old and new masters share the socket, then the old
 # one stops gracefully), or a restart under systemd, which nginx's next upstream covers.
 
-GUNICORN_WAIT=60
+GUNICORN_WAIT=30
 
 master_pid() {
   _pid=$(cat "$PIDFILE" 2>/dev/null || true)
@@ -50,6 +50,8 @@ wait_until() {
 
 _gone() { [ ! -d "/proc/$1" ]; }
 _has_workers() { [ -n "$(workers_of "$1")" ]; }
+# _booted MASTER: a worker of MASTER has imported the app (gunicorn.conf.py's post_worker_init).
+_booted() { [ -d "/proc/$1" ] && [ -e "$SHARED/run/booted.$1" ]; }
 _old_workers_gone() {
   for _w in $1; do
     if [ -d "/proc/$_w" ]; then return 1; fi
@@ -57,21 +59,24 @@ _old_workers_gone() {
   return 0
 }
 _settled() { _has_workers "$1" || _gone "$1"; }
-_new_master() {
-  _now=$(master_pid)
-  [ -n "$_now" ] && [ "$_now" != "$1" ] && _has_workers "$_now"
+# After USR2 the new master writes PIDFILE.2 until the old one is gone, then renames it.
+_new_master_ready() {
+  _new=$(cat "$PIDFILE.2" 2>/dev/null || true)
+  [ -n "$_new" ] && [ "$_new" != "$1" ] && _booted "$_new"
 }
+_promoted() { [ "$(master_pid)" = "$1" ]; }
 
+# gunicorn_start: returns non-zero when no worker of a new master imported the app in time.
 gunicorn_start() {
   if has_systemd; then
     sudo systemctl start "gunicorn@$APP"
     return
   fi
-  (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" -m gunicorn \
+  (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
     -c "$SHARED/gunicorn.conf.py" --daemon)
-  wait_until "$GUNICORN_WAIT" _started || die "gunicorn of $APP did not start (see $SHARED/log/gunicorn.log)"
+  wait_until "$GUNICORN_WAIT" _started || { log "gunicorn of $APP did not start (see $SHARED/log/gunicorn.log)"; return 1; }
 }
-_started() { _p=$(master_pid) && [ -n "$_p" ] && _has_workers "$_p"; }
+_started() { _p=$(master_pid) && [ -n "$_p" ] && _booted "$_p"; }
 
 gunicorn_stop() {
   if has_systemd; then
@@ -87,11 +92,13 @@ gunicorn_stop() {
 
 # gunicorn_reload same|new: HUP when the virtualenv is unchanged, else a new interpreter.
 # Starts gunicorn when it is not running (first release, or a master that died).
+# Returns non-zero when the new workers or master did not take over (the caller puts back).
 gunicorn_reload() {
   if ! gunicorn_running; then
     gunicorn_start
     return
   fi
+  _clear_marks
   if has_systemd; then
     if [ "$1" = same ]; then sudo systemctl reload "gunicorn@$APP"; else sudo systemctl restart "gunicorn@$APP"; fi
     return
@@ -100,18 +107,31 @@ gunicorn_reload() {
   if [ "$1" = same ]; then
     _before=$(workers_of "$_old")
     signal_app HUP "$_old"
-    wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || die "old workers of $APP did not stop"
+    wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || { log "old workers of $APP did not stop"; return 1; }
     wait_until "$GUNICORN_WAIT" _settled "$_old" || true
   else
     signal_app USR2 "$_old"
-    if wait_until "$GUNICORN_WAIT" _new_master "$_old"; then
+    if wait_until "$GUNICORN_WAIT" _new_master_ready "$_old"; then
+      _new=$(cat "$PIDFILE.2")
       signal_app TERM "$_old"
       wait_until "$GUNICORN_WAIT" _gone "$_old" || true
+      wait_until "$GUNICORN_WAIT" _promoted "$_new" || { log "the new gunicorn master of $APP ($_new) did not take over"; return 1; }
+    else
+      log "the new gunicorn master of $APP did not start (see $SHARED/log/gunicorn.log); the old one still serves"
+      return 1
     fi
   fi
   # A master whose new workers cannot boot exits; start afresh so the caller's health
   # check sees this release and the put-back path finds a running server.
-  if ! gunicorn_running; then gunicorn_start; fi
+  if ! gunicorn_running; then gunicorn_start || return 1; fi
+}
+
+# Boot marks of masters that are gone (their pids may come back for other processes).
+_clear_marks() {
+  for _m in "$SHARED"/run/booted.*; do
+    [ -e "$_m" ] || continue
+    if [ ! -d "/proc/${_m##*.}" ]; then sudo -u "$APP" -- rm -f "$_m"; fi
+  done
 }
 
 # health ADDRESS PORT DOMAIN PATH SECONDS: HTTP 2xx from this node's own gunicorn for the

@@ -50,7 +50,7 @@ sudo install -d -o "$deployer" -g "$APP" -m 0750 "$APP_DIR" "$RELEASES" "$VENVS"
 sudo install -d -o "$APP" -g "$APP" -m 0755 "$SHARED/run"
 sudo install -d -o "$APP" -g "$APP" -m 0750 "$SHARED/log"
 
-sudo install -o "$deployer" -g "$APP" -m 0640 "$here/gunicorn.conf.py" "$SHARED/gunicorn.conf.py"
+sudo install -o "$deployer" -g "$APP" -m 0640 "$here/gunicorn.conf.py" "$here/gunicorn_main.py" "$SHARED/"
 printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s}\n' "$2" "$3" "$4" "$5" >"$SHARED/gunicorn.json.new"
 chmod 0644 "$SHARED/gunicorn.json.new"
 mv -f "$SHARED/gunicorn.json.new" "$SHARED/gunicorn.json"

@@ -41,7 +41,7 @@ served() {
 
 old=$(readlink -f "$CURRENT" 2>/dev/null || true)
 if [ "$old" = "$rel" ]; then
-  if ! gunicorn_running; then gunicorn_start; fi
+  if ! gunicorn_running; then gunicorn_start || die "$APP $tag on $address: gunicorn does not start"; fi
   healthy "$seconds" || die "$APP $tag on $address: already current but unhealthy ($answer)"
   log "$APP $tag already serving on $address"
   served
@@ -54,8 +54,8 @@ if [ -z "$old" ] || [ "$(cat "$old/.fleet/venv-hash" 2>/dev/null)" != "$(cat "$r
 fi
 
 point_to "$rel"
-gunicorn_reload "$venv_change"
-if healthy "$seconds"; then
+answer="gunicorn did not take over"
+if gunicorn_reload "$venv_change" && healthy "$seconds"; then
   # previous: the release to keep for a quick way back (prune never removes it).
   if [ -n "$old" ]; then ln -sfn "$old" "$APP_DIR/.previous.new" && mv -T "$APP_DIR/.previous.new" "$PREVIOUS"; fi
   log "$APP $tag serving on $address"
@@ -70,7 +70,7 @@ if [ -z "$old" ]; then
   die "$APP $tag failed its health check on $address ($failed); there was no release before it: $APP stopped on this node"
 fi
 point_to "$old"
-gunicorn_reload "$venv_change"
 back="put back $(cat "$old/.fleet/tag")"
-healthy "$seconds" || back="$back, which is unhealthy as well ($answer)"
+answer="gunicorn did not take over"
+if ! { gunicorn_reload "$venv_change" && healthy "$seconds"; }; then back="$back, which is unhealthy as well ($answer)"; fi
 die "$APP $tag failed its health check on $address ($failed): $back; no further node moves"

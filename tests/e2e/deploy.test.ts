@@ -6,6 +6,7 @@
  * The scenarios follow one stack's history, as releases would.
  */
 import { strict as assert } from "assert";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -212,6 +213,28 @@ describe("e2e: rollouts on real local nodes", function () {
       const after = (await cluster.exec(n, workers)).stdout.trim().split(",");
       assert.ok(after.length > 0 && after.every((w) => !before[i].stdout.trim().split(",").includes(w)), `${n.name}: workers ${before[i].stdout.trim()} -> ${after}`);
     }
+  });
+
+  it("a release with changed requirements gets a new virtualenv and a new gunicorn master (USR2), with zero failed requests", async () => {
+    // v5-venv: v5 with one more line in requirements.txt (and its code saying so), pushed to
+    // the fixture repository.
+    const clone = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fixture-"));
+    const git = (cmd: string) => execFileSync("sh", ["-c", cmd], { cwd: clone, env: { ...process.env, GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid" } });
+    git(`git clone -q ${cluster.fixtureRepoPath} . && git checkout -q v5 && echo '# pinned by the e2e test' >> requirements.txt && sed -i 's/"v5"/"v5-venv"/' polls/code_version.py && git commit -qam 'requirements changed' && git tag v5-venv && git push -q origin v5-venv`);
+    fs.rmSync(clone, { recursive: true, force: true });
+    const masters = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat /srv/${APP}/shared/run/gunicorn.pid`)).stdout.trim()));
+    const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat /srv/${APP}/current/.fleet/venv-hash`)).stdout.trim()));
+    const [mastersBefore, venvsBefore] = [await masters(), await venvs()];
+    const { result, requests, failed, failures } = await upUnderLoad(stack, catalogText("v5-venv", { env: { GREETING: "hello from apps.yaml" } }));
+    assertOk(result);
+    assert.ok(requests > 50);
+    assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
+    for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v5-venv");
+    const [mastersAfter, venvsAfter] = [await masters(), await venvs()];
+    cluster.appNodes.forEach((n, i) => {
+      assert.notEqual(venvsAfter[i], venvsBefore[i], `${n.name} kept its virtualenv`);
+      assert.notEqual(mastersAfter[i], mastersBefore[i], `${n.name}: gunicorn was only reloaded, its interpreter is the old virtualenv's`);
+    });
   });
 
   it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
