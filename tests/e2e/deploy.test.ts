@@ -59,6 +59,17 @@ function withLocalStack(): { cluster: Cluster; stack: LocalStack } {
   return bed;
 }
 
+/** Pushes tag NAME to the fixture repository: BASE's tree changed by the shell EDIT, its code saying NAME. */
+function pushTag(cluster: Cluster, base: string, name: string, edit: string): void {
+  const clone = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fixture-"));
+  const env = { ...process.env, GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid" };
+  try {
+    execFileSync("sh", ["-c", `git clone -q ${cluster.fixtureRepoPath} . && git checkout -q ${base} && ${edit} && sed -i 's/"${base}"/"${name}"/' polls/code_version.py && git commit -qam '${name}' && git tag ${name} && git push -q origin ${name}`], { cwd: clone, env });
+  } finally {
+    fs.rmSync(clone, { recursive: true, force: true });
+  }
+}
+
 describe("e2e: rollouts on real local nodes", function () {
   this.timeout(E2E_TIMEOUT);
   const bed = withLocalStack();
@@ -158,6 +169,19 @@ describe("e2e: rollouts on real local nodes", function () {
     assertOk(await stack.up("v2"));
   });
 
+  it("a release whose app cannot even start fails on the first node, which comes back on v2 (its gunicorn restarted)", async () => {
+    pushTag(cluster, "v2", "v2-broken", "echo 'raise RuntimeError' >> pollsite/wsgi.py");
+    const r = await stack.up("v2-broken");
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /polls v2-broken failed its health check on .*: put back v2; no further node moves/);
+    assert.ok(!ranNames(r).includes(`${APP}-switch-node-2`));
+    for (const n of cluster.appNodes) {
+      assert.equal(await stack.currentOn(n), "v2");
+      assert.equal(await stack.nodeRelease(n), "v2");
+    }
+    assertOk(await stack.up("v2"));
+  });
+
   it("rollback v2 -> v1 under continuous load: zero failed requests, 0002 unapplied with v2's code", async () => {
     const { result, requests, failed, failures } = await upUnderLoad(stack, "v1");
     assertOk(result);
@@ -216,12 +240,7 @@ describe("e2e: rollouts on real local nodes", function () {
   });
 
   it("a release with changed requirements gets a new virtualenv and a new gunicorn master (USR2), with zero failed requests", async () => {
-    // v5-venv: v5 with one more line in requirements.txt (and its code saying so), pushed to
-    // the fixture repository.
-    const clone = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fixture-"));
-    const git = (cmd: string) => execFileSync("sh", ["-c", cmd], { cwd: clone, env: { ...process.env, GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid" } });
-    git(`git clone -q ${cluster.fixtureRepoPath} . && git checkout -q v5 && echo '# pinned by the e2e test' >> requirements.txt && sed -i 's/"v5"/"v5-venv"/' polls/code_version.py && git commit -qam 'requirements changed' && git tag v5-venv && git push -q origin v5-venv`);
-    fs.rmSync(clone, { recursive: true, force: true });
+    pushTag(cluster, "v5", "v5-venv", "echo '# pinned by the e2e test' >> requirements.txt");
     const masters = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat /srv/${APP}/shared/run/gunicorn.pid`)).stdout.trim()));
     const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat /srv/${APP}/current/.fleet/venv-hash`)).stdout.trim()));
     const [mastersBefore, venvsBefore] = [await masters(), await venvs()];
