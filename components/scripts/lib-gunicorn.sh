@@ -74,9 +74,18 @@ gunicorn_start() {
   fi
   (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
     -c "$SHARED/gunicorn.conf.py" --daemon)
-  wait_until "$GUNICORN_WAIT" _started || { log "gunicorn of $APP did not start (see $SHARED/log/gunicorn.log)"; return 1; }
+  _seen=""
+  wait_until "$GUNICORN_WAIT" _start_settled || true
+  _started || { log "gunicorn of $APP did not start (see $SHARED/log/gunicorn.log)"; return 1; }
 }
 _started() { _p=$(master_pid) && [ -n "$_p" ] && _booted "$_p"; }
+# Started, or the master that wrote the pidfile is gone already (its app cannot boot).
+_start_settled() {
+  _p=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [ -n "$_p" ]; then _seen=$_p; fi
+  _started && return 0
+  [ -n "$_seen" ] && [ ! -d "/proc/$_seen" ]
+}
 
 gunicorn_stop() {
   if has_systemd; then
