@@ -20,7 +20,9 @@ export interface LineChange {
   after: string;
 }
 
-export class CatalogEditError extends Error {}
+export class CatalogEditError extends Error {
+  override name = "CatalogEditError";
+}
 
 function load(text: string, file: string): Document.Parsed {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });

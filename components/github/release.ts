@@ -45,7 +45,9 @@ export interface ReleaseResult extends ReleasePlan {
 }
 
 /** A refusal: one line, nothing changed anywhere. */
-export class ReleaseRefused extends Error {}
+export class ReleaseRefused extends Error {
+  override name = "ReleaseRefused";
+}
 
 function refuse(message: string): never {
   throw new ReleaseRefused(message);
