@@ -12,7 +12,9 @@ const stack = pulumi.getStack();
 
 function loadApps() {
   const file = config.get("appsFile") ?? "apps.yaml";
-  const shown = path.relative(process.cwd(), path.resolve(__dirname, file)) || file;
+  const full = path.resolve(__dirname, file);
+  // Messages name the file as a person would: relative inside the project, absolute outside it.
+  const shown = full.startsWith(__dirname + path.sep) ? path.relative(__dirname, full) : full;
   const { catalog, errors } = loadCatalogFile(shown, { knownStacks: knownStacks(__dirname) });
   // RunError: Pulumi prints the message alone, without a stack trace.
   if (!catalog) throw new pulumi.RunError(errors.join("\n"));

@@ -47,9 +47,9 @@ function plain(v: unknown, reveal: boolean): unknown {
 }
 
 async function plainOutput(v: unknown, reveal: boolean): Promise<unknown> {
-  const out = pulumi.output(v);
+  const out = pulumi.output(v as pulumi.Input<object>) as pulumi.Output<unknown>;
   const [value, secret] = await Promise.all([
-    new Promise<unknown>((resolve) => out.apply((x) => resolve(x))),
+    new Promise<unknown>((resolve) => out.apply((x: unknown) => resolve(x))),
     pulumi.isSecret(out),
   ]);
   if (secret && !reveal) return SECRET_TEXT;
@@ -96,7 +96,6 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   };
 
   process.chdir(dir);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program = require(path.join(dir, "index.ts")) as Record<string, unknown>;
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
   await settings.waitForRPCs();
