@@ -96,7 +96,7 @@ describe("npm run release (end to end against a local GitHub)", function () {
       writes().map((r) => `${r.method} ${r.path}`),
       [`POST /repos/${INFRA}/git/refs`, `PUT /repos/${INFRA}/contents/apps.yaml`, `POST /repos/${INFRA}/pulls`],
     );
-    assert.match(run.stdout, /^--- a\/apps\.yaml\n\+\+\+ b\/apps\.yaml\n@@ -\d+ \+\d+ @@\n-      production: v1\.3\.2\n\+      production: v1\.4\.1\n/);
+    assert.match(run.stdout, /^--- a\/apps\.yaml\n\+\+\+ b\/apps\.yaml\n@@ -\d+ \+\d+ @@\n- {6}production: v1\.3\.2\n\+ {6}production: v1\.4\.1\n/);
     assert.match(run.stdout, /opened https:\/\/github\.example\.test\/uni-it\/fleet\/pull\/1 \(release\/polls\/production\/v1\.4\.1 -> main\)/);
   });
 
