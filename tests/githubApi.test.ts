@@ -86,6 +86,14 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
     assert.equal(gh.countOf("GET", TAGS_PATH), 3);
   });
 
+  it("retries a connection that fails before any answer, then says GitHub cannot be reached", async () => {
+    await gh.stop();
+    await assert.rejects(client({ retries: 1 }).listTags({ owner: "uni-it", name: "polls" }, "polls"), (err: Error) => {
+      assert.match(err.message, /^polls: cannot reach GitHub at http:\/\/127\.0\.0\.1:\d+\/api\/v3 for uni-it\/polls \(.+\); retried$/);
+      return true;
+    });
+  });
+
   it("waits for the rate limit reset (x-ratelimit-remaining: 0) and retries", async () => {
     gh.failNext(`GET ${TAGS_PATH}`, rateLimitFault(1));
     const newest = await client().newestReleaseTag({ owner: "uni-it", name: "polls" }, { prerelease: false, label: "polls" });

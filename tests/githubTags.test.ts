@@ -123,11 +123,12 @@ describe("npm run tags (end to end against a local GitHub)", function () {
     const rows = run.stdout.trimEnd().split("\n").map((l) => l.split(/\s+/));
     assert.deepEqual(rows, [
       ["APP", "STACK", "PINNED", "NEWEST", "STATUS"],
-      ["polls", "alpha", "v1.4.0", "v1.4.1", "behind"],
+      // Pulumi.alpha.yaml takes pre-releases (fleet:github.prereleases), production does not.
+      ["polls", "alpha", "v1.4.0", "v1.5.0-rc.1", "behind"],
       ["polls", "production", "v1.3.2", "v1.4.1", "behind"],
       ["library-catalogue", "alpha", "latest", "v3.13.0", "latest"],
       ["library-catalogue", "production", "v3.12.1", "v3.13.0", "behind"],
-      ["room-booking", "alpha", "v2.0.0-rc.2", "v1.9.7", "ahead"],
+      ["room-booking", "alpha", "v2.0.0-rc.2", "v2.0.0-rc.2", "current"],
       ["room-booking", "production", "v1.9.7", "v1.9.7", "current"],
       ["alumni-news", "alpha", "v0.8.1", "v0.129.0", "behind"],
     ]);
@@ -155,7 +156,7 @@ describe("npm run tags (end to end against a local GitHub)", function () {
     const run = await runTags(["--apps", apps, "--stack", "alpha"], env);
     assert.equal(run.code, 1);
     const lines = run.stdout.trimEnd().split("\n");
-    assert.ok(lines.some((l) => /^polls\s+alpha\s+v1\.4\.0\s+v1\.4\.1\s+behind$/.test(l)));
+    assert.ok(lines.some((l) => /^polls\s+alpha\s+v1\.4\.0\s+v1\.5\.0-rc\.1\s+behind$/.test(l)));
     assert.ok(lines.some((l) => /^library-catalogue\s+alpha\s+latest\s+-\s+error$/.test(l)));
     assert.ok(lines.includes(`library-catalogue: repository uni-it/library-catalogue not found at ${gh.baseUrl} (or the token cannot see it)`));
   });

@@ -215,6 +215,8 @@ export function describeFailure(err: unknown, label: string, repo: string, baseU
   }
   if (err.status === 403) return `${label}: GitHub refused access to ${repo} (403 ${detail}); the token needs access to it`;
   if (err.status === 404) return `${label}: repository ${repo} not found at ${baseUrl} (or the token cannot see it)`;
+  // Octokit reports a connection that failed before any answer (DNS, refused, reset) as a 500 without a response.
+  if (err.status === 500 && !err.response) return `${label}: cannot reach GitHub at ${baseUrl} for ${repo} (${detail}); retried`;
   if (err.status >= 500) return `${label}: GitHub at ${baseUrl} kept failing for ${repo} (${err.status} ${detail}) after retries`;
   return `${label}: GitHub answered ${err.status} for ${repo}: ${detail}`;
 }
