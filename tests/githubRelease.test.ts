@@ -2,86 +2,55 @@
 // stand-in over HTTP, with a temporary copy of the project's apps.yaml as the infrastructure
 // repository's catalog.
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { parseCatalog } from "../components/catalog";
 import { changedLines } from "../components/github/catalogEdit";
 import { GithubClient } from "../components/github/api";
 import { planRelease, repoFromRemote } from "../components/github/release";
 import { knownStacks } from "../components/stackFiles";
-import { FakeGithub } from "./githubFake";
+import { runTool, useTestBed } from "./githubTools";
 
-const ROOT = path.resolve(__dirname, "..");
 const TOKEN = "ghp_releasetoken";
 const INFRA = "uni-it/fleet";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runRelease(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", path.join(ROOT, "bin/release.ts"), ...args],
-      { cwd: ROOT, env: { ...process.env, ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const runRelease = (args: string[], env: Record<string, string>) => runTool("release", args, env);
 
 describe("npm run release (end to end against a local GitHub)", function () {
   this.timeout(60000);
-  let gh: FakeGithub;
-  let tmp: string;
-  let original: string;
-  let env: Record<string, string>;
+  const bed = useTestBed(
+    TOKEN,
+    (catalog) => ({
+      [INFRA]: { files: { "apps.yaml": catalog } },
+      "uni-it/polls": { tags: ["v1.3.2", "v1.4.0", "v1.4.1"] },
+      "uni-it/library-catalogue": { tags: ["v3.12.1", "v3.13.0"] },
+      "uni-comms/alumni-news": { tags: ["v0.8.1", "v0.9.0"] },
+    }),
+    { FLEET_INFRA_REPO: INFRA },
+  );
 
-  beforeEach(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-release-"));
-    fs.copyFileSync(path.join(ROOT, "apps.yaml"), path.join(tmp, "apps.yaml"));
-    original = fs.readFileSync(path.join(tmp, "apps.yaml"), "utf8");
-    gh = new FakeGithub(TOKEN);
-    gh.addRepo(INFRA, { files: { "apps.yaml": original } });
-    gh.addRepo("uni-it/polls", { tags: ["v1.3.2", "v1.4.0", "v1.4.1"] });
-    gh.addRepo("uni-it/library-catalogue", { tags: ["v3.12.1", "v3.13.0"] });
-    gh.addRepo("uni-comms/alumni-news", { tags: ["v0.8.1", "v0.9.0"] });
-    await gh.start();
-    env = { GITHUB_API_URL: gh.baseUrl, GITHUB_TOKEN: TOKEN, FLEET_INFRA_REPO: INFRA };
-  });
-  afterEach(async () => {
-    await gh.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
-
-  const writes = () => gh.requests.filter((r) => r.method !== "GET");
+  const writes = () => bed.gh.requests.filter((r) => r.method !== "GET");
 
   it("opens a pull request changing exactly one line of apps.yaml, comments kept", async () => {
-    const run = await runRelease(["polls", "v1.4.1", "--stack", "production"], env);
+    const run = await runRelease(["polls", "v1.4.1", "--stack", "production"], bed.env);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
     const branch = "release/polls/production/v1.4.1";
-    const after = gh.fileOn(INFRA, branch, "apps.yaml");
+    const after = bed.gh.fileOn(INFRA, branch, "apps.yaml");
     assert.ok(after !== undefined);
-    const changes = changedLines(original, after);
+    const changes = changedLines(bed.catalog.text, after);
     assert.equal(changes.length, 1);
     assert.equal(changes[0].before, "      production: v1.3.2");
     assert.equal(changes[0].after, "      production: v1.4.1");
     // every other byte (comments, blank lines, flow lists) is the same
     const commentLines = (t: string) => t.split("\n").filter((l) => l.trimStart().startsWith("#"));
-    assert.deepEqual(commentLines(after), commentLines(original));
-    assert.equal(after.length, original.length);
+    assert.deepEqual(commentLines(after), commentLines(bed.catalog.text));
+    assert.equal(after.length, bed.catalog.text.length);
     // the base branch is untouched and the result is still a valid catalog
-    assert.equal(gh.fileOn(INFRA, "main", "apps.yaml"), original);
+    assert.equal(bed.gh.fileOn(INFRA, "main", "apps.yaml"), bed.catalog.text);
     const reparsed = parseCatalog(after, "apps.yaml", { knownStacks: knownStacks() });
     assert.deepEqual(reparsed.errors, []);
     assert.equal(reparsed.catalog?.apps.find((a) => a.name === "polls")?.tags.production, "v1.4.1");
 
-    const pulls = gh.repos.get(INFRA)?.pulls ?? [];
+    const pulls = bed.gh.repos.get(INFRA)?.pulls ?? [];
     assert.equal(pulls.length, 1);
     const pr = pulls[0];
     assert.deepEqual({ head: pr.head, base: pr.base, title: pr.title }, { head: branch, base: "main", title: "Release polls v1.4.1 to production" });
@@ -101,9 +70,9 @@ describe("npm run release (end to end against a local GitHub)", function () {
   });
 
   it("--dry-run prints the one-line diff and opens nothing", async () => {
-    const run = await runRelease(["polls", "v1.4.1", "--stack", "alpha", "--dry-run"], env);
+    const run = await runRelease(["polls", "v1.4.1", "--stack", "alpha", "--dry-run"], bed.env);
     assert.equal(run.code, 0, run.stderr);
-    const line = original.split("\n").findIndex((l) => l === "      alpha: v1.4.0") + 1;
+    const line = bed.catalog.text.split("\n").findIndex((l) => l === "      alpha: v1.4.0") + 1;
     assert.ok(line > 0);
     assert.ok(run.stdout.startsWith(`--- a/apps.yaml\n+++ b/apps.yaml\n@@ -${line} +${line} @@\n-      alpha: v1.4.0\n+      alpha: v1.4.1\n`));
     assert.match(run.stdout, /compare: https:\/\/github\.example\.test\/uni-it\/polls\/compare\/v1\.4\.0\.\.\.v1\.4\.1/);
@@ -121,7 +90,7 @@ describe("npm run release (end to end against a local GitHub)", function () {
   ];
   for (const [what, args, message] of refusals) {
     it(`refuses ${what} in one line and changes nothing`, async () => {
-      const run = await runRelease(args, env);
+      const run = await runRelease(args, bed.env);
       assert.equal(run.code, 1);
       assert.equal(run.stdout, "");
       assert.match(run.stderr.trimEnd(), message);
@@ -131,19 +100,19 @@ describe("npm run release (end to end against a local GitHub)", function () {
   }
 
   it("refuses when the release branch already exists (one line), before committing anything", async () => {
-    gh.repos.get(INFRA)?.branches.set("release/polls/production/v1.4.1", "0".repeat(40));
-    const run = await runRelease(["polls", "v1.4.1", "--stack", "production"], env);
+    bed.gh.repos.get(INFRA)?.branches.set("release/polls/production/v1.4.1", "0".repeat(40));
+    const run = await runRelease(["polls", "v1.4.1", "--stack", "production"], bed.env);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^uni-it\/fleet: branch release\/polls\/production\/v1\.4\.1 already exists in uni-it\/fleet \(an open release pull request\?\)/);
     assert.deepEqual(writes().map((r) => r.method), ["POST"]);
   });
 
   it("names the app repository when it is missing, and the bad token when rejected", async () => {
-    gh.repos.delete("uni-it/polls");
-    const missing = await runRelease(["polls", "v1.4.1", "--stack", "production"], env);
+    bed.gh.repos.delete("uni-it/polls");
+    const missing = await runRelease(["polls", "v1.4.1", "--stack", "production"], bed.env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^polls: repository uni-it\/polls not found at http:\/\/127\.0\.0\.1:\d+ \(or the token cannot see it\)\n$/);
-    const badToken = await runRelease(["polls", "v1.4.1", "--stack", "production"], { ...env, GITHUB_TOKEN: "nope" });
+    const badToken = await runRelease(["polls", "v1.4.1", "--stack", "production"], { ...bed.env, GITHUB_TOKEN: "nope" });
     assert.equal(badToken.code, 1);
     assert.match(badToken.stderr, /^infrastructure repository uni-it\/fleet: GitHub at \S+ rejected the token \(401 Bad credentials/);
   });
@@ -151,7 +120,7 @@ describe("npm run release (end to end against a local GitHub)", function () {
   it("a release from `latest` has no compare link and says so", async () => {
     const plan = await planRelease(
       { app: "library-catalogue", tag: "v3.13.0", stack: "alpha", dryRun: true, infraRepo: { owner: "uni-it", name: "fleet" }, appsPath: "apps.yaml", knownStacks: knownStacks() },
-      new GithubClient({ token: TOKEN, baseUrl: gh.baseUrl, retryBaseMs: 1 }),
+      new GithubClient({ token: TOKEN, baseUrl: bed.gh.baseUrl, retryBaseMs: 1 }),
     );
     assert.equal(plan.oldTag, "latest");
     assert.equal(plan.compareUrl, undefined);

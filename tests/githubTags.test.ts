@@ -1,15 +1,11 @@
 // Tag editing in apps.yaml (byte-exact), newest-version choice, and `npm run tags` end to end
 // against the local GitHub stand-in.
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { CatalogEditError, changedLines, renderDiff, setTags } from "../components/github/catalogEdit";
 import { compareTags, newestVersion } from "../components/github/versions";
-import { FakeGithub } from "./githubFake";
+import { runTool, useTestBed } from "./githubTools";
 
-const ROOT = path.resolve(__dirname, "..");
 const TOKEN = "ghp_tagstoken";
 
 const CATALOG = `# yaml-language-server: $schema=./apps.schema.json
@@ -84,40 +80,19 @@ describe("newest release version", () => {
   });
 });
 
-function runTags(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "bin/tags.ts"), ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const runTags = (args: string[], env: Record<string, string>) => runTool("tags", args, env);
 
 describe("npm run tags (end to end against a local GitHub)", function () {
   this.timeout(60000);
-  let gh: FakeGithub;
-  let tmp: string;
-  let apps: string;
-  let env: Record<string, string>;
-
-  beforeEach(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-tags-"));
-    apps = path.join(tmp, "apps.yaml");
-    fs.copyFileSync(path.join(ROOT, "apps.yaml"), apps);
-    gh = new FakeGithub(TOKEN);
-    gh.addRepo("uni-it/polls", { tags: ["v1.3.2", "v1.4.0", "v1.4.1", "v1.5.0-rc.1", "nightly"] });
-    gh.addRepo("uni-it/library-catalogue", { tags: ["v3.12.1", "v3.13.0"] });
-    gh.addRepo("uni-estates/room-booking", { tags: ["v1.9.7", "v2.0.0-rc.2"] });
-    gh.addRepo("uni-comms/alumni-news", { tags: Array.from({ length: 130 }, (_, i) => `v0.${i}.0`) });
-    await gh.start();
-    env = { GITHUB_API_URL: gh.baseUrl, GITHUB_TOKEN: TOKEN };
-  });
-  afterEach(async () => {
-    await gh.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  const bed = useTestBed(TOKEN, () => ({
+    "uni-it/polls": { tags: ["v1.3.2", "v1.4.0", "v1.4.1", "v1.5.0-rc.1", "nightly"] },
+    "uni-it/library-catalogue": { tags: ["v3.12.1", "v3.13.0"] },
+    "uni-estates/room-booking": { tags: ["v1.9.7", "v2.0.0-rc.2"] },
+    "uni-comms/alumni-news": { tags: Array.from({ length: 130 }, (_, i) => `v0.${i}.0`) },
+  }));
 
   it("lists every app's pinned tag beside the newest release, asking GitHub once per app", async () => {
-    const run = await runTags(["--apps", apps], env);
+    const run = await runTags(["--apps", bed.catalog.file], bed.env);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
     const rows = run.stdout.trimEnd().split("\n").map((l) => l.split(/\s+/));
@@ -132,15 +107,15 @@ describe("npm run tags (end to end against a local GitHub)", function () {
       ["room-booking", "production", "v1.9.7", "v1.9.7", "current"],
       ["alumni-news", "alpha", "v0.8.1", "v0.129.0", "behind"],
     ]);
-    for (const repo of ["uni-it/polls", "uni-it/library-catalogue", "uni-estates/room-booking"]) assert.equal(gh.countOf("GET", `/repos/${repo}/tags`), 1, repo);
-    assert.equal(gh.countOf("GET", "/repos/uni-comms/alumni-news/tags"), 2);
+    for (const repo of ["uni-it/polls", "uni-it/library-catalogue", "uni-estates/room-booking"]) assert.equal(bed.gh.countOf("GET", `/repos/${repo}/tags`), 1, repo);
+    assert.equal(bed.gh.countOf("GET", "/repos/uni-comms/alumni-news/tags"), 2);
   });
 
   it("--stack S --pin writes the newest tags of that stack into apps.yaml and nothing else", async () => {
-    const before = fs.readFileSync(apps, "utf8");
-    const run = await runTags(["--apps", apps, "--stack", "production", "--pin"], env);
+    const before = fs.readFileSync(bed.catalog.file, "utf8");
+    const run = await runTags(["--apps", bed.catalog.file, "--stack", "production", "--pin"], bed.env);
     assert.equal(run.code, 0, run.stderr);
-    const after = fs.readFileSync(apps, "utf8");
+    const after = fs.readFileSync(bed.catalog.file, "utf8");
     assert.deepEqual(
       changedLines(before, after).map((c) => [c.before.trim(), c.after.trim()]),
       [
@@ -152,19 +127,19 @@ describe("npm run tags (end to end against a local GitHub)", function () {
   });
 
   it("still answers for the other apps when one repository is missing, and exits 1", async () => {
-    gh.repos.delete("uni-it/library-catalogue");
-    const run = await runTags(["--apps", apps, "--stack", "alpha"], env);
+    bed.gh.repos.delete("uni-it/library-catalogue");
+    const run = await runTags(["--apps", bed.catalog.file, "--stack", "alpha"], bed.env);
     assert.equal(run.code, 1);
     const lines = run.stdout.trimEnd().split("\n");
     assert.ok(lines.some((l) => /^polls\s+alpha\s+v1\.4\.0\s+v1\.5\.0-rc\.1\s+behind$/.test(l)));
     assert.ok(lines.some((l) => /^library-catalogue\s+alpha\s+latest\s+-\s+error$/.test(l)));
-    assert.ok(lines.includes(`library-catalogue: repository uni-it/library-catalogue not found at ${gh.baseUrl} (or the token cannot see it)`));
+    assert.ok(lines.includes(`library-catalogue: repository uni-it/library-catalogue not found at ${bed.gh.baseUrl} (or the token cannot see it)`));
   });
 
   it("refuses an unknown stack in one line", async () => {
-    const run = await runTags(["--apps", apps, "--stack", "staging"], env);
+    const run = await runTags(["--apps", bed.catalog.file, "--stack", "staging"], bed.env);
     assert.equal(run.code, 1);
     assert.equal(run.stderr, 'tags: unknown stack "staging"; stacks: alpha, production\n');
-    assert.equal(gh.requests.length, 0);
+    assert.equal(bed.gh.requests.length, 0);
   });
 });
