@@ -140,6 +140,14 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
     assert.equal(await c.tagExists({ owner: "uni-it", name: "polls" }, "v1.3", "polls"), false);
   });
 
+  it("known_hosts lines for the clone host from GitHub's published SSH keys", async () => {
+    assert.deepEqual(await client().sshKnownHosts("github.example.edu"), [
+      "github.example.edu ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEYONLY",
+      "github.example.edu ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAITESTKEYONLY",
+    ]);
+    assert.equal(gh.countOf("GET", "/meta"), 1);
+  });
+
   describe("resolveTags", () => {
     const apps = [
       { name: "polls", repo: "uni-it/polls", tag: "latest" },

@@ -46,6 +46,15 @@ interface RepoState {
 
 const DOCS = "https://docs.github.com/rest";
 
+/** GET /meta as GitHub documents it (the parts the fleet reads; keys made up for the test). */
+export const META = {
+  verifiable_password_authentication: false,
+  ssh_key_fingerprints: { SHA256_ED25519: "test-fingerprint" },
+  ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEYONLY", "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAITESTKEYONLY"],
+  hooks: ["192.0.2.0/24"],
+  git: ["192.0.2.0/24"],
+};
+
 export function blobSha(text: string): string {
   const data = Buffer.from(text, "utf8");
   return createHash("sha1").update(Buffer.concat([Buffer.from(`blob ${data.length}\0`), data])).digest("hex");
@@ -154,6 +163,7 @@ export class FakeGithub {
 
   private route(method: string, path: string, url: URL, body: unknown): [number, unknown, Record<string, string>?] {
     const notFound: [number, unknown] = [404, { message: "Not Found", documentation_url: DOCS, status: "404" }];
+    if (method === "GET" && path === "/meta") return [200, META];
     const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
     if (!m) return notFound;
     const full = `${m[1]}/${m[2]}`;

@@ -182,6 +182,15 @@ export class GithubClient {
     });
   }
 
+  /**
+   * known_hosts lines for the SSH host the nodes clone from, from the host keys GitHub publishes
+   * (GET /meta), so a clone never has to trust a host key on first use.
+   */
+  async sshKnownHosts(host: string): Promise<string[]> {
+    const { data } = await this.call("ssh host keys", { owner: "meta", name: host }, () => this.octokit.rest.meta.get());
+    return (data.ssh_keys ?? []).map((key) => `${host} ${key}`);
+  }
+
   /** Runs one API conversation, turning HTTP failures into one line that names the app. */
   private async call<T>(label: string, repo: RepoRef, fn: () => Promise<T>): Promise<T> {
     try {
