@@ -103,6 +103,16 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
     assert.match(warnings[0], /^github: rate limit on GET .*\/repos\/uni-it\/polls\/tags.*; retrying in \d+s \(1\/2\)$/);
   });
 
+  it("waits out a secondary rate limit (403 with retry-after) and retries", async () => {
+    gh.failNext(`GET ${TAGS_PATH}`, {
+      status: 403,
+      headers: { "retry-after": "1" },
+      body: { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" },
+    });
+    assert.equal((await client().listTags({ owner: "uni-it", name: "polls" }, "polls")).length, manyTags().length);
+    assert.match(warnings[0], /^github: secondary rate limit on GET .*; retrying in 1s \(1\/2\)$/);
+  });
+
   it("reports an exhausted rate limit with its reset time once the retries are used up", async () => {
     gh.failNext(`GET ${TAGS_PATH}`, rateLimitFault(1), rateLimitFault(1), rateLimitFault(1), rateLimitFault(1));
     await assert.rejects(client({ rateLimitRetries: 2 }).listTags({ owner: "uni-it", name: "polls" }, "polls"), /^GithubError: polls: GitHub API rate limit exhausted until \d{4}-\d\d-\d\dT[\d:.]+Z \(uni-it\/polls\)/);
