@@ -187,8 +187,13 @@ export class GithubClient {
    * (GET /meta), so a clone never has to trust a host key on first use.
    */
   async sshKnownHosts(host: string): Promise<string[]> {
-    const { data } = await this.call("ssh host keys", { owner: "meta", name: host }, () => this.octokit.rest.meta.get());
-    return (data.ssh_keys ?? []).map((key) => `${host} ${key}`);
+    try {
+      const { data } = await this.octokit.rest.meta.get();
+      return (data.ssh_keys ?? []).map((key) => `${host} ${key}`);
+    } catch (err) {
+      const why = isHttpFailure(err) ? `${err.status} ${firstLine(err.message)}` : firstLine(String(err));
+      throw new GithubError(`ssh host keys of ${host}: GitHub at ${this.baseUrl} did not give them (GET /meta: ${why})`);
+    }
   }
 
   /** Runs one API conversation, turning HTTP failures into one line that names the app. */
