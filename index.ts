@@ -5,16 +5,23 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/appDeployment";
-import { appsForStack, LATEST, loadCatalogFile } from "./components/catalog";
+import { AppRepository, sshHost } from "./components/appRepository";
+import { AppForStack, appsForStack, LATEST, loadCatalogFile } from "./components/catalog";
+import { GithubError } from "./components/github/api";
+import { resolveTags } from "./components/github/resolveTags";
+import { loadGithubConfig } from "./components/githubConfig";
 import { buildInfrastructure, infrastructureOutputs } from "./components/infrastructure";
-import { parseDeploySettings, RolloutError } from "./components/rolloutPlan";
-import { loadStackConfig } from "./components/stackConfig";
+import { DeploySettings, parseDeploySettings, RolloutError } from "./components/rolloutPlan";
+import { catalogStack, deployTag, loadStackConfig } from "./components/stackConfig";
 import { knownStacks } from "./components/stackFiles";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
+const stackConfig = loadStackConfig(__dirname);
+const github = loadGithubConfig(__dirname);
 
-function loadApps() {
+/** The apps this stack runs: its own tags, or (a recovery stack) those of the stack it replaces. */
+function loadApps(): AppForStack[] {
   const file = config.get("appsFile") ?? "apps.yaml";
   const full = path.resolve(__dirname, file);
   // Messages name the file as a person would: relative inside the project, absolute outside it.
@@ -22,55 +29,76 @@ function loadApps() {
   const { catalog, errors } = loadCatalogFile(shown, { knownStacks: knownStacks(__dirname) });
   // RunError: Pulumi prints the message alone, without a stack trace.
   if (!catalog) throw new pulumi.RunError(errors.join("\n"));
-  return appsForStack(catalog, stack);
+  return appsForStack(catalog, catalogStack(stackConfig)).map((a) => ({ ...a, tag: deployTag(stackConfig, a.tag) }));
 }
 
-const apps = loadApps();
-
-/** Per app on this stack: the tag it is pinned to and where it answers. */
-export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `https://${a.domain}/` }]));
-
-const infra = buildInfrastructure(loadStackConfig(__dirname), apps);
-
-function deploySettings() {
+function deploySettings(): DeploySettings {
+  const raw = config.getObject<{ gitUrlTemplate?: unknown }>("deploy");
   try {
-    return parseDeploySettings(config.getObject<unknown>("deploy"), `Pulumi.${stack}.yaml`);
+    const settings = parseDeploySettings(raw, `Pulumi.${stack}.yaml`);
+    // GitHub Enterprise: the nodes clone from the instance the API lives on, unless told otherwise.
+    if (raw?.gitUrlTemplate === undefined) settings.gitUrlTemplate = `git@${sshHost(github.apiUrl)}:{repo}.git`;
+    return settings;
   } catch (err) {
     if (err instanceof RolloutError) throw new pulumi.RunError(err.message);
     throw err;
   }
 }
 
+const apps = loadApps();
+const settings = deploySettings();
+
+/** Per app on this stack: the tag it is pinned to (or "latest") and where it answers. */
+export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `https://${a.domain}/` }]));
+
+const infra = buildInfrastructure(stackConfig, apps);
+const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.name, { app: a.name, repo: a.repo, stack, github })]));
+
 /** The values of an app's `secrets`: `fleet:appSecrets` maps app -> NAME -> secure value. */
 const appSecrets = config.getSecretObject<Record<string, Record<string, string>>>("appSecrets");
-const settings = deploySettings();
-// "latest" is resolved to a release tag from GitHub before a rollout; until that resolution is
-// wired in, such an app is not deployed (and says so) rather than deployed from a guess.
-const deployable = apps.filter((a) => {
-  if (a.tag !== LATEST) return true;
-  void pulumi.log.warn(`${a.name}: tag "latest" is not resolved to a release tag here: not deployed by this run`);
-  return false;
-});
-const deployments = deployable.map((app) => new AppDeployment(app.name, {
-  app,
-  nodes: infra.appNodes.nodes,
-  staticHost: infra.staticHost.host,
-  database: {
-    engine: infra.database.engine,
-    address: infra.database.address,
-    port: infra.database.port,
-    masterUsername: infra.database.masterUsername,
-    masterPassword: infra.database.masterPassword,
-  },
-  secrets: Object.fromEntries(app.secrets.map((n) => [n, pulumi.output(appSecrets).apply((all) => all?.[app.name]?.[n] ?? missingSecret(app.name, n))])),
-  siteReady: infra.staticHost.nginxConfig,
-  settings,
-}));
 
 function missingSecret(app: string, name: string): never {
-  throw new pulumi.RunError(`${app}: secret ${name} has no value: set fleet:appSecrets.${app}.${name} (pulumi config set --secret --path 'appSecrets.${app}.${name}' VALUE)`);
+  throw new pulumi.RunError(`${app}: secret ${name} has no value: set fleet:appSecrets.${app}.${name} (pulumi config set --secret --path 'fleet:appSecrets.${app}.${name}' VALUE)`);
 }
 
+function deploy(app: AppForStack): AppDeployment {
+  return new AppDeployment(app.name, {
+    app,
+    nodes: infra.appNodes.nodes,
+    staticHost: infra.staticHost.host,
+    database: {
+      engine: infra.database.engine,
+      address: infra.database.address,
+      port: infra.database.port,
+      masterUsername: infra.database.masterUsername,
+      masterPassword: infra.database.masterPassword,
+    },
+    secrets: Object.fromEntries(app.secrets.map((n) => [n, pulumi.output(appSecrets).apply((all) => all?.[app.name]?.[n] ?? missingSecret(app.name, n))])),
+    deployKey: appRepositories.get(app.name)?.privateKey,
+    siteReady: infra.staticHost.nginxConfig,
+    settings,
+  });
+}
+
+// `latest` becomes the newest release tag on GitHub before anything is deployed. The offline
+// plan asks GitHub nothing (FLEET_GITHUB_OFFLINE=1): there such an app is shown, not deployed.
+const rollout = resolveTags(apps, stack, { prerelease: github.prereleases })
+  .catch((err: unknown) => {
+    throw err instanceof GithubError ? new pulumi.RunError(err.message) : err;
+  })
+  .then((resolved) => {
+    const deployable = resolved.apps.filter((a) => {
+      if (a.tag !== LATEST) return true;
+      void pulumi.log.warn(`${a.name}: tag "latest" is resolved only against GitHub (offline here): not deployed by this run`);
+      return false;
+    });
+    return { latest: resolved.latest, deployments: deployable.map((a) => [a.name, deploy(a)] as const) };
+  });
+
 export const infrastructure = infrastructureOutputs(infra);
+/** What `latest` meant on this run, per app that asked for it (the audit trail of a moving tag). */
+export const latestTags = rollout.then((r) => r.latest);
 /** Per app: the tag and commit now serving on every node (the audit trail beside Pulumi's history). */
-export const serving = Object.fromEntries(deployments.map((d, i) => [deployable[i].name, { tag: d.tag, commit: d.commit }]));
+export const serving = rollout.then((r) => Object.fromEntries(r.deployments.map(([name, d]) => [name, { tag: d.tag, commit: d.commit }])));
+/** Per app: the public half of its deploy key on this stack, and whether this stack manages the repository. */
+export const repositories = Object.fromEntries([...appRepositories].map(([name, r]) => [name, { cloneUrl: r.cloneUrl, deployKey: r.publicKey, managed: r.managed }]));

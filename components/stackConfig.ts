@@ -16,7 +16,7 @@ export const STACK_CONFIG_KEYS = [
 export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
 /** fleet:* keys that other parts of the program read and check (the catalog file; the app
  *  deployments' settings and secrets): not this parser's to validate, and not unknown. */
-export const OTHER_FLEET_KEYS = ["appsFile", "deploy", "appSecrets"] as const;
+export const OTHER_FLEET_KEYS = ["appsFile", "deploy", "appSecrets", "github"] as const;
 
 const cidr = z.string().regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,

@@ -4,7 +4,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { diffPlans, Plan, PlanResource, renderChanges, runPlan, SECRET_TEXT } from "../bin/lib/plan";
+import { diffPlans, Plan, PlanResource, renderChanges, renderTree, runPlan, SECRET_TEXT } from "../bin/lib/plan";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -79,7 +79,9 @@ describe("plan: the command line", function () {
     assert.equal(plan.stack, "production");
     assert.ok(Array.isArray(plan.resources));
     for (const r of plan.resources) {
-      assert.deepEqual(Object.keys(r).sort(), ["dependsOn", "inputs", "name", "parent", "type", "urn"]);
+      // The documented keys, plus runsOn on remote commands (where they run).
+      const remote = r.type.startsWith("command:remote:");
+      assert.deepEqual(Object.keys(r).sort(), ["dependsOn", "inputs", "name", "parent", ...(remote ? ["runsOn"] : []), "type", "urn"]);
       assert.match(r.urn, /^urn:pulumi:production::fleet::/);
       assert.ok(r.parent === null || typeof r.parent === "string");
       assert.ok(Array.isArray(r.dependsOn));
@@ -144,10 +146,41 @@ describe("plan: secrets", function () {
     for (const stack of ["alpha", "production"]) {
       const [masked, revealed] = await Promise.all([runPlan({ stack }), runPlan({ stack, revealSecrets: true })]);
       const secrets = secretValues(masked, revealed).filter((s) => s.length >= 8);
+      // The program's secrets (master password, app passwords, SECRET_KEYs, deploy keys, stdin
+      // environment files) are there to be looked for: an empty list would prove nothing.
+      assert.ok(secrets.length >= 10, `${stack}: only ${secrets.length} secret values found`);
+      const keys = revealed.resources.flatMap((r) => [r.inputs.stdin, r.inputs.password]).filter((v): v is string => typeof v === "string");
+      assert.ok(keys.some((k) => k.includes("PRIVATE KEY")), `${stack}: no key reaches a command's stdin`);
       const printed = [(await cli("plan.ts", ["--stack", stack])).stdout, (await cli("plan.ts", ["--stack", stack, "--json"])).stdout];
-      for (const s of secrets) {
+      for (const s of [...secrets, ...keys]) {
         for (const p of printed) assert.ok(!p.includes(s), `secret leaked into the ${stack} plan`);
       }
+      for (const p of printed) assert.doesNotMatch(p, /PRIVATE KEY|placeholder-set-with/);
     }
+  });
+});
+
+describe("plan: where commands run, and what was left out", function () {
+  this.timeout(120000);
+
+  it("shows each remote command's host (through the bastion in production) though its connection is secret", async () => {
+    const plan = await runPlan({ stack: "production" });
+    const remote = plan.resources.filter((r) => r.type.startsWith("command:remote:"));
+    assert.ok(remote.length > 20);
+    for (const r of remote) {
+      assert.equal(r.inputs.connection, SECRET_TEXT, `${r.name}: the connection (with its key) stays secret`);
+      assert.match(r.runsOn ?? "", /^deploy@\d+\.\d+\.\d+\.\d+( via deploy@\d+\.\d+\.\d+\.\d+)?$/, r.name);
+    }
+    const nodeStep = remote.find((r) => r.name === "polls-stage-node-1");
+    assert.match(nodeStep?.runsOn ?? "", / via deploy@/, "production nodes are reached through the nginx host");
+    const text = renderTree(plan);
+    assert.ok(text.includes(`on ${nodeStep?.runsOn}`));
+  });
+
+  it("warns, in text and JSON, about an app whose `latest` tag the offline plan cannot resolve", async () => {
+    const plan = await runPlan({ stack: "alpha" });
+    assert.deepEqual(plan.warnings?.filter((w) => w.includes("latest")).map((w) => w.split(":")[0]), ["library-catalogue"]);
+    assert.ok(!plan.resources.some((r) => r.type === "fleet:app:AppDeployment" && r.name === "library-catalogue"));
+    assert.match(renderTree(plan), /^warning: library-catalogue: tag "latest"/m);
   });
 });

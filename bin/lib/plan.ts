@@ -75,12 +75,9 @@ function oneLine(v: unknown): string {
   return s.length > 160 ? `${s.slice(0, 157)}...` : s;
 }
 
-/** Where a remote command runs: user@host[:port], from its connection input. */
+/** Where a remote command runs (the worker reads it out of the secret connection). */
 function target(r: PlanResource): string {
-  const c = (r.inputs.connection ?? {}) as Record<string, unknown>;
-  if (c === (SECRET_TEXT as unknown)) return SECRET_TEXT;
-  const port = c.port && c.port !== 22 ? `:${c.port}` : "";
-  return `${c.user ?? "root"}@${c.host ?? "?"}${port}`;
+  return r.runsOn ?? SECRET_TEXT;
 }
 
 /** The lines that say what a remote command or copy does. */
@@ -125,6 +122,7 @@ export function renderTree(plan: Plan): string {
     });
   };
   walk(null, 0);
+  for (const w of plan.warnings ?? []) out.push(`warning: ${w}`);
   const outputs = Object.keys(plan.outputs);
   if (outputs.length > 0) {
     out.push("outputs:");

@@ -24,12 +24,18 @@ export interface PlanResource {
   parent: string | null;
   dependsOn: string[];
   inputs: Record<string, unknown>;
+  /** Remote commands and copies: where they run, `user@host[:port]` (and ` via user@host` through
+   *  a bastion). Read out of the connection, which @pulumi/command keeps secret as a whole because
+   *  it carries the key; the address is not secret, and a reviewer must see it. */
+  runsOn?: string;
 }
 
 export interface Plan {
   stack: string;
   resources: PlanResource[];
   outputs: Record<string, unknown>;
+  /** What the program warned about (pulumi.log.warn), e.g. an app left out of this run. */
+  warnings?: string[];
 }
 
 export type ChangeOp = "create" | "update" | "delete";

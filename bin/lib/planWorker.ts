@@ -29,6 +29,23 @@ interface Monitor {
   registerResource(req: RegisterRequest, cb: Callback): unknown;
 }
 
+/** `user@host[:port]` of a connection (or proxy) value; a part that is itself secret stays masked. */
+function sshTarget(c: Record<string, unknown>): string {
+  const part = (x: unknown, fallback: string) => (x === undefined || x === null ? fallback : String(plain(x, false)));
+  const port = c.port === undefined || c.port === null || c.port === 22 ? "" : `:${part(c.port, "22")}`;
+  return `${part(c.user, "root")}@${part(c.host, "?")}${port}`;
+}
+
+/** Where a remote command runs, from its connection input (unwrapping the secret around it). */
+function runsOn(inputs: Record<string, unknown>): string | undefined {
+  let c = inputs.connection as Record<string, unknown> | undefined;
+  if (c && c[SIG_KEY] === SECRET_SIG) c = c.value as Record<string, unknown>;
+  if (!c || typeof c !== "object") return undefined;
+  let proxy = c.proxy as Record<string, unknown> | undefined;
+  if (proxy && proxy[SIG_KEY] === SECRET_SIG) proxy = proxy.value as Record<string, unknown>;
+  return sshTarget(c) + (proxy && typeof proxy === "object" ? ` via ${sshTarget(proxy)}` : "");
+}
+
 /** Turns wire-format values into plain JSON: secrets masked (or revealed), references as URNs. */
 function plain(v: unknown, reveal: boolean): unknown {
   if (Array.isArray(v)) return v.map((x) => plain(x, reveal));
@@ -82,19 +99,27 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
     secretOutputs.set(`${request.getType()}::${request.getName()}`, request.getAdditionalsecretoutputsList());
     return register(request, (err, resp) => {
       if (!err && resp) {
+        const raw = (request.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
+        const where = request.getType().startsWith("command:remote:") ? runsOn(raw) : undefined;
         resources.push({
           urn: resp.getUrn(),
           type: request.getType(),
           name: request.getName(),
           parent: request.getParent() || null,
           dependsOn: [...new Set(request.getDependenciesList())].sort(),
-          inputs: plain(request.getObject()?.toJavaScript() ?? {}, !!req.revealSecrets) as Record<string, unknown>,
+          inputs: plain(raw, !!req.revealSecrets) as Record<string, unknown>,
+          ...(where ? { runsOn: where } : {}),
         });
       }
       cb(err, resp);
     });
   };
 
+  // The offline plan asks GitHub nothing (no token, forks' pull requests): `latest` stays unresolved.
+  process.env.FLEET_GITHUB_OFFLINE = "1";
+  // Without an engine, pulumi.log.warn writes to console.warn: keep those lines for the plan.
+  const warnings: string[] = [];
+  console.warn = (...args: unknown[]) => warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
   process.chdir(dir);
   const program = require(path.join(dir, "index.ts")) as Record<string, unknown>;
   const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
@@ -104,7 +129,7 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   await settings.waitForRPCs();
 
   resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
-  const plan: Plan = { stack: req.stack, resources, outputs };
+  const plan: Plan = { stack: req.stack, resources, outputs, ...(warnings.length > 0 ? { warnings: warnings.sort() } : {}) };
   fs.writeFileSync(resultFile, JSON.stringify(plan), { mode: 0o600 });
 }
 

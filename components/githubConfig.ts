@@ -1,0 +1,127 @@
+// Typed config of the GitHub side: the `fleet:github` key of Pulumi.<stack>.yaml.
+//
+// `parseGithubConfig` is pure (no Pulumi) so tools (npm run tags) and tests read a stack file
+// without a runtime; `loadGithubConfig` is the thin wrapper the Pulumi program calls.
+// Every problem is ONE line naming the file, line, key and what is allowed.
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+
+export const CONFIG_KEY = "github";
+
+/**
+ * Who may create, move or delete release tags (bypass actors of the tag ruleset), in the
+ * provider's own terms. Repository roles by name are accepted as a shorthand for the built-in
+ * role ids GitHub documents (maintain 2, write 4, admin 5).
+ */
+const ROLE_IDS = { maintain: 2, write: 4, admin: 5 } as const;
+
+const actor = z.union([
+  z.strictObject({ role: z.enum(["admin", "maintain", "write"]) }),
+  z.strictObject({ team: z.number().int().positive() }),
+  z.strictObject({ app: z.number().int().positive() }),
+  z.strictObject({ organizationAdmin: z.literal(true) }),
+]);
+
+/** A release tag pattern as GitHub rulesets take it: fnmatch style, no ref prefix. */
+const TAG_GLOB = /^(?!refs\/)[A-Za-z0-9._*/-]{1,100}$/;
+/** A status check context as GitHub shows it ("ci / test", "Pulumi (alpha)"). */
+const CHECK_NAME = /^[^\r\n\0]{1,255}$/;
+const BRANCH = /^(?!.*\.\.)(?!\/)(?!.*\/$)[A-Za-z0-9._/-]{1,100}$/;
+
+const githubSchema = z.strictObject({
+  // Exactly one stack manages the repositories' settings (branches, protection, tag ruleset):
+  // two stacks writing the same settings would undo each other on every `pulumi up`.
+  manageRepositories: z.boolean().default(false),
+  statusChecks: z.array(z.string().regex(CHECK_NAME, "a status check name on one line")).default([]),
+  requiredReviews: z.number().int().min(1).max(6).default(1),
+  releaseTagPattern: z.string().regex(TAG_GLOB, "a tag pattern such as v* (letters, digits, '.', '_', '-', '/', '*')").default("v*"),
+  tagActors: z.array(actor).default([{ role: "admin" }]),
+  // The branch `develop` is cut from when it does not exist yet (only used at creation).
+  sourceBranch: z.string().regex(BRANCH, "a branch name such as main").default("main"),
+  // `tag: latest` on this stack may resolve to a pre-release (e.g. v2.0.0-rc.1).
+  prereleases: z.boolean().default(false),
+  // GitHub Enterprise Server: https://HOST/api/v3. Empty means github.com.
+  apiUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://github.example.edu/api/v3" }).optional(),
+});
+
+export type TagActor = z.infer<typeof actor>;
+export type GithubConfig = z.infer<typeof githubSchema>;
+
+export interface RawGithubConfig {
+  stack: string;
+  /** The JSON-decoded value of fleet:github (undefined when the key is absent). */
+  value: unknown;
+  /** The stack file, for messages; its text lets the message name the line. */
+  file?: string;
+  fileText?: string;
+}
+
+export type GithubConfigResult = { config: GithubConfig; error?: undefined } | { config?: undefined; error: string };
+
+export const DEFAULT_GITHUB_CONFIG: GithubConfig = githubSchema.parse({});
+
+/** Validates fleet:github; returns the typed config (defaults filled in) or one line. */
+export function parseGithubConfig(raw: RawGithubConfig): GithubConfigResult {
+  const result = githubSchema.safeParse(raw.value ?? {});
+  if (result.success) return { config: result.data };
+  const issue = result.error.issues[0];
+  const where = `fleet:${CONFIG_KEY}${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
+  return { error: `${position(raw, issue.path)}: ${where}: ${explain(issue)}` };
+}
+
+/** The bypass actor ids and types the provider wants, from the config's friendlier names. */
+export function rulesetActor(a: TagActor): { actorType: string; actorId?: number } {
+  if ("role" in a) return { actorType: "RepositoryRole", actorId: ROLE_IDS[a.role] };
+  if ("team" in a) return { actorType: "Team", actorId: a.team };
+  if ("app" in a) return { actorType: "Integration", actorId: a.app };
+  // Organization admins have no actor id: GitHub ignores one.
+  return { actorType: "OrganizationAdmin" };
+}
+
+function explain(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return `unknown key ${issue.keys.join(", ")}; allowed: ${Object.keys(githubSchema.shape).join(", ")}`;
+    case "invalid_union":
+      return "must be one of {role: admin|maintain|write}, {team: <team id>}, {app: <GitHub App id>}, {organizationAdmin: true}";
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message.replace(/^Invalid string: must match pattern .*$/, "has an invalid format");
+  }
+}
+
+/** "file:line:col" of the deepest node of the path that exists in the stack file, else "file". */
+function position(raw: RawGithubConfig, path: PropertyKey[]): string {
+  const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
+  if (!raw.fileText) return file;
+  const lines = new LineCounter();
+  const doc = parseDocument(raw.fileText, { lineCounter: lines });
+  const full = ["config", `fleet:${CONFIG_KEY}`, ...path.map((p) => (typeof p === "symbol" ? String(p) : p))];
+  for (let n = full.length; n >= 1; n--) {
+    const node = doc.getIn(full.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === "object" && node.range) {
+      const { line, col } = lines.linePos(node.range[0]);
+      return `${file}:${line}:${col}`;
+    }
+  }
+  return file;
+}
+
+/**
+ * Reads fleet:github in the running Pulumi program. @pulumi/pulumi is required lazily so the
+ * parser above stays free of it.
+ */
+export function loadGithubConfig(projectDir: string = process.cwd()): GithubConfig {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require("fs") as typeof import("fs");
+  const stack = pulumi.getStack();
+  const file = `Pulumi.${stack}.yaml`;
+  const full = `${projectDir}/${file}`;
+  const fileText = fs.existsSync(full) ? fs.readFileSync(full, "utf8") : undefined;
+  const result = parseGithubConfig({ stack, value: new pulumi.Config("fleet").getObject<unknown>(CONFIG_KEY), file, fileText });
+  if (!result.config) throw new pulumi.RunError(result.error);
+  return result.config;
+}
