@@ -9,7 +9,7 @@ import { AppRepository, sshHost } from "./components/appRepository";
 import { AppForStack, appsForStack, LATEST, loadCatalogFile } from "./components/catalog";
 import { GithubError } from "./components/github/api";
 import { resolveTags } from "./components/github/resolveTags";
-import { loadGithubConfig } from "./components/githubConfig";
+import { GithubConfig, loadGithubConfig } from "./components/githubConfig";
 import { buildInfrastructure, infrastructureOutputs } from "./components/infrastructure";
 import { DeploySettings, parseDeploySettings, RolloutError } from "./components/rolloutPlan";
 import { catalogStack, deployTag, loadStackConfig } from "./components/stackConfig";
@@ -18,7 +18,19 @@ import { knownStacks } from "./components/stackFiles";
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
 const stackConfig = loadStackConfig(__dirname);
-const github = loadGithubConfig(__dirname);
+const github = recoveryLeavesRepositoriesAlone(loadGithubConfig(__dirname));
+
+/**
+ * A recovery stack is made with --copy-config-from the stack it replaces, so it inherits
+ * manageRepositories: true. Two stacks managing the same branches and rules would fight (and
+ * creating branches that exist fails), so the repository settings stay with the old stack's state
+ * until someone moves them on purpose (docs/github.md). Deploy keys are per stack and still made.
+ */
+function recoveryLeavesRepositoriesAlone(cfg: GithubConfig): GithubConfig {
+  if (!stackConfig.recovery || !cfg.manageRepositories) return cfg;
+  void pulumi.log.warn(`fleet:github.manageRepositories is ignored on a recovery stack (it replaces ${stackConfig.recovery.replaces}): branches, protection and tag rules stay as they are`);
+  return { ...cfg, manageRepositories: false };
+}
 
 /** The apps this stack runs: its own tags, or (a recovery stack) those of the stack it replaces. */
 function loadApps(): AppForStack[] {

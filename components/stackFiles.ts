@@ -17,7 +17,9 @@ export interface StackConfigFile {
 }
 
 export function projectDir(): string {
-  return path.resolve(__dirname, "..");
+  // FLEET_PROJECT_DIR: a copy of the project with other stack files (tests of whole stacks
+  // that are not shipped, such as a recovery stack).
+  return process.env.FLEET_PROJECT_DIR ? path.resolve(process.env.FLEET_PROJECT_DIR) : path.resolve(__dirname, "..");
 }
 
 /** Stack names that have a Pulumi.<stack>.yaml beside Pulumi.yaml, sorted. */

@@ -69,11 +69,11 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
     const [one, two] = cluster.appNodes;
     const marker = `marker-${randomBytes(6).toString("hex")}`;
     const write = await ssh(one, `sudo touch /srv/${marker} /var/www/${marker} /etc/${marker}
-      nohup sleep 600 </dev/null >/dev/null 2>&1 &`);
+      nohup sleep 600.25 </dev/null >/dev/null 2>&1 &`);
     assert.equal(write.code, 0, write.stderr);
-    const onOne = await cluster.exec(one, `ls /srv/${marker} /var/www/${marker} /etc/${marker} && pgrep -x sleep`);
+    const onOne = await cluster.exec(one, `ls /srv/${marker} /var/www/${marker} /etc/${marker} && pgrep -fx 'sleep 600.25'`);
     assert.equal(onOne.code, 0, onOne.stderr);
-    const onTwo = await cluster.exec(two, `ls /srv/${marker} /var/www/${marker} /etc/${marker}; pgrep -x sleep`);
+    const onTwo = await cluster.exec(two, `ls /srv/${marker} /var/www/${marker} /etc/${marker}; pgrep -fx 'sleep 600.25'`);
     assert.equal(onTwo.stdout, "", `node-2 sees node-1's files or processes: ${onTwo.stdout}`);
     for (const dir of ["/srv", "/var/www", "/etc"]) assert.equal(fs.existsSync(`${dir}/${marker}`), false, `${dir} leaked to the host`);
   });
@@ -131,7 +131,7 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
   });
 
   it("stop() kills what the nodes ran and leaves no network, mount or file behind", async () => {
-    const sleepers = () => spawnSync("pgrep", ["-x", "sleep"], { encoding: "utf8" }).stdout.trim();
+    const sleepers = () => spawnSync("pgrep", ["-fx", "sleep 600.25"], { encoding: "utf8" }).stdout.trim();
     const before = sleepers();
     assert.notEqual(before, "", "the sleep started on node-1 should be running");
     const stateDir = cluster.fixtureRepoPath.replace(/\/git\/.*$/, "");
