@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/appDeployment";
 import { AppRepository, sshHost } from "./components/appRepository";
 import { AppForStack, appsForStack, LATEST, loadCatalogFile } from "./components/catalog";
-import { GithubError } from "./components/github/api";
+import { GithubClient, GithubError } from "./components/github/api";
 import { resolveTags } from "./components/github/resolveTags";
 import { GithubConfig, loadGithubConfig } from "./components/githubConfig";
 import { buildInfrastructure, infrastructureOutputs } from "./components/infrastructure";
@@ -64,6 +64,30 @@ const settings = deploySettings();
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `https://${a.domain}/` }]));
 
 const infra = buildInfrastructure(stackConfig, apps);
+/** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
+const githubApi = new GithubClient({ baseUrl: github.apiUrl });
+/** Whether the program asks GitHub anything on this run: not in the offline plan. */
+const githubOnline = process.env.FLEET_GITHUB_OFFLINE !== "1";
+
+function runError(err: unknown): never {
+  throw err instanceof GithubError ? new pulumi.RunError(err.message) : err;
+}
+
+/**
+ * known_hosts lines for the host the nodes clone from, from the keys GitHub publishes: the first
+ * clone then checks the host key instead of trusting whatever answers. Only for the default clone
+ * URL (an explicit gitUrlTemplate may name another host), and not offline.
+ */
+const cloneHostKeys: Promise<string[]> =
+  settings.gitUrlTemplate === `git@${sshHost(github.apiUrl)}:{repo}.git` && githubOnline
+    ? githubApi.sshKnownHosts(sshHost(github.apiUrl)).catch(runError)
+    : Promise.resolve([]);
+
+/** What a stage step reads on stdin: the deploy key, then the clone host's known_hosts lines. */
+function gitAccess(privateKey: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.secret(pulumi.all([privateKey, cloneHostKeys]).apply(([key, hosts]) => `${key.trimEnd()}\n${hosts.map((h) => `${h}\n`).join("")}`));
+}
+
 const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.name, { app: a.name, repo: a.repo, stack, github })]));
 
 /** The values of an app's `secrets`: `fleet:appSecrets` maps app -> NAME -> secure value. */
@@ -86,7 +110,7 @@ function deploy(app: AppForStack): AppDeployment {
       masterPassword: infra.database.masterPassword,
     },
     secrets: Object.fromEntries(app.secrets.map((n) => [n, pulumi.output(appSecrets).apply((all) => all?.[app.name]?.[n] ?? missingSecret(app.name, n))])),
-    deployKey: appRepositories.get(app.name)?.privateKey,
+    deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
     siteReady: infra.staticHost.nginxConfig,
     settings,
   });
@@ -94,10 +118,8 @@ function deploy(app: AppForStack): AppDeployment {
 
 // `latest` becomes the newest release tag on GitHub before anything is deployed. The offline
 // plan asks GitHub nothing (FLEET_GITHUB_OFFLINE=1): there such an app is shown, not deployed.
-const rollout = resolveTags(apps, stack, { prerelease: github.prereleases })
-  .catch((err: unknown) => {
-    throw err instanceof GithubError ? new pulumi.RunError(err.message) : err;
-  })
+const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, client: githubApi, offline: !githubOnline })
+  .catch(runError)
   .then((resolved) => {
     const deployable = resolved.apps.filter((a) => {
       if (a.tag !== LATEST) return true;

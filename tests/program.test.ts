@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseDocument } from "yaml";
 import { Plan, PlanResource, runPlan } from "../bin/lib/plan";
+import { FakeGithub, META } from "./githubFake";
 
 const ROOT = path.resolve(__dirname, "..");
 const DEPLOYMENT = "fleet:app:AppDeployment";
@@ -137,5 +138,49 @@ describe("the program: GitHub wiring", function () {
     assert.match(String(byName(plan, "polls-stage-node-1").inputs.create), / git@github\.example\.edu:uni-it\/polls\.git /);
     const own = await runPlan({ stack: "alpha", config: { github: ghe, deploy: JSON.stringify({ gitUrlTemplate: "https://git.example.edu/{repo}.git" }) } });
     assert.match(String(byName(own, "polls-stage-node-1").inputs.create), / https:\/\/git\.example\.edu\/uni-it\/polls\.git /);
+  });
+});
+
+describe("the program online: `latest` and the clone host's keys from GitHub", function () {
+  this.timeout(120000);
+  const gh = new FakeGithub("test-token");
+  const saved = { ...process.env };
+
+  before(async () => {
+    gh.addRepo("uni-it/library-catalogue", { tags: ["v3.12.1", "v3.13.0-rc.1", "v3.12.2", "nightly", "v2.9.9"] });
+    await gh.start();
+    Object.assign(process.env, { FLEET_GITHUB_OFFLINE: "0", GITHUB_API_URL: gh.baseUrl, GITHUB_TOKEN: "test-token" });
+  });
+  after(async () => {
+    for (const k of ["FLEET_GITHUB_OFFLINE", "GITHUB_API_URL", "GITHUB_TOKEN"]) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    await gh.stop();
+  });
+
+  it("deploys the newest release for `latest` (alpha takes pre-releases), records it, and pins GitHub's host keys", async () => {
+    const plan = await runPlan({ stack: "alpha", revealSecrets: true });
+    assert.deepEqual(plan.outputs.latestTags, { "library-catalogue": "v3.13.0-rc.1" });
+    assert.equal(stagedTags(plan)["library-catalogue"], "v3.13.0-rc.1");
+    assert.deepEqual(plan.warnings ?? [], []);
+    const stdin = String(byName(plan, "polls-stage-node-1").inputs.stdin);
+    const [key, hosts] = [stdin.slice(0, stdin.indexOf("-----END")), stdin.slice(stdin.indexOf("\n", stdin.indexOf("-----END")) + 1)];
+    assert.match(key, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+    assert.equal(hosts, META.ssh_keys.map((k) => `github.com ${k}\n`).join(""));
+  });
+
+  it("a repository GitHub does not know stops the program with one line naming the app", async () => {
+    const catalog = path.join(os.tmpdir(), `fleet-apps-${process.pid}.yaml`);
+    fs.writeFileSync(catalog, fs.readFileSync(path.join(ROOT, "apps.yaml"), "utf8").replace("repo: uni-it/library-catalogue", "repo: uni-it/no-such-repo"));
+    try {
+      await assert.rejects(runPlan({ stack: "alpha", appsFile: catalog }), (err: Error) => {
+        assert.equal(err.message.split("\n").length, 1, err.message);
+        assert.match(err.message, /^library-catalogue: .*uni-it\/no-such-repo/);
+        return true;
+      });
+    } finally {
+      fs.rmSync(catalog, { force: true });
+    }
   });
 });

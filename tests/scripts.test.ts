@@ -2,6 +2,7 @@
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { ROLLOUT_FILES } from "../components/appDeployment";
 import { DEFAULT_DEPLOY_SETTINGS, rolloutPlan } from "../components/rolloutPlan";
@@ -55,6 +56,25 @@ describe("node scripts", () => {
     for (const f of scripts.filter((x) => ROLLOUT_FILES.includes(x))) {
       const text = fs.readFileSync(path.join(DIR, f), "utf8");
       for (const m of text.matchAll(/\$here\/([A-Za-z0-9_.-]+)/g)) assert.ok(ROLLOUT_FILES.includes(m[1]), `${f} uses ${m[1]}, which is not in ROLLOUT_FILES`);
+    }
+  });
+
+  it("stage's git access: the deploy key and GitHub's host keys split apart from one stdin", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-git-access-"));
+    const split = (input: string) => {
+      fs.writeFileSync(path.join(tmp, "in"), input);
+      const r = spawnSync("sh", ["-eu", "-c", `. "${DIR}/lib.sh"; split_git_access in key hosts`], { cwd: tmp, encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      return [fs.readFileSync(path.join(tmp, "key"), "utf8"), fs.readFileSync(path.join(tmp, "hosts"), "utf8")];
+    };
+    try {
+      const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n";
+      const hosts = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\ngithub.com ecdsa-sha2-nistp256 AAAAE2VjZHNh\n";
+      assert.deepEqual(split(key + hosts), [key, hosts]);
+      assert.deepEqual(split(key), [key, ""], "no host keys: trust on first use");
+      assert.deepEqual(split(""), ["", ""], "no key at all (https, file://)");
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

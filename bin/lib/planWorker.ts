@@ -116,7 +116,9 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   };
 
   // The offline plan asks GitHub nothing (no token, forks' pull requests): `latest` stays unresolved.
-  process.env.FLEET_GITHUB_OFFLINE = "1";
+  // Tests of the program's GitHub side set FLEET_GITHUB_OFFLINE=0 and point GITHUB_API_URL at a
+  // local stand-in.
+  process.env.FLEET_GITHUB_OFFLINE ??= "1";
   // Without an engine, pulumi.log.warn writes to console.warn: keep those lines for the plan.
   const warnings: string[] = [];
   console.warn = (...args: unknown[]) => warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));

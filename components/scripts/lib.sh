@@ -62,6 +62,13 @@ app_release() {
   rel=$(release_dir "$2")
 }
 
+# split_git_access IN KEY HOSTS: IN holds a private key (through its -----END line), then
+# known_hosts lines; writes them to KEY and HOSTS. Empty IN gives two empty files.
+split_git_access() {
+  sed -n '1,/^-----END /p' "$1" >"$2"
+  sed '1,/^-----END /d' "$1" >"$3"
+}
+
 # staged_release APP TAG: app_release, and the release must be completely staged on this node.
 staged_release() {
   app_release "$1" "$2"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# stage.sh APP TAG GIT_URL PIP_MODE   (stdin: the repository's deploy key, or nothing)
+# stage.sh APP TAG GIT_URL PIP_MODE
+#   stdin: the repository's deploy key, then optionally the git host's known_hosts lines; or nothing
 #
 # Builds /srv/APP/releases/TAG on this node without moving any traffic: the tag's tree from
 # a per-app mirror of the repository, a virtualenv keyed by the hash of requirements.txt
@@ -29,14 +30,23 @@ if [ -f "$rel/.fleet/staged" ]; then
   exit 0
 fi
 
-# Git access: a deploy key from stdin (GitHub over SSH), or none (https, file://).
+# Git access: a deploy key from stdin (GitHub over SSH), or none (https, file://). Host key
+# lines after the key (GitHub's published keys) are the only ones trusted; without them the
+# first connection's key is kept (trust on first use).
 key=$APP_DIR/.deploy-key
-trap 'rm -f "$key"' EXIT
+known=$APP_DIR/.known_hosts
+trap 'rm -f "$key" "$key.in" "$key.hosts"' EXIT
 umask 077
-cat >"$key"
+cat >"$key.in"
+split_git_access "$key.in" "$key" "$key.hosts"
 umask 022
 if [ -s "$key" ]; then
-  GIT_SSH_COMMAND="ssh -i $key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$APP_DIR/.known_hosts"
+  check=accept-new
+  if [ -s "$key.hosts" ]; then
+    mv "$key.hosts" "$known"
+    check=yes
+  fi
+  GIT_SSH_COMMAND="ssh -i $key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=$check -o UserKnownHostsFile=$known"
   export GIT_SSH_COMMAND
 fi
 
