@@ -60,8 +60,9 @@ function deploySettings(): DeploySettings {
 const apps = loadApps();
 const settings = deploySettings();
 
-/** Per app on this stack: the tag it is pinned to (or "latest") and where it answers. */
-export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `https://${a.domain}/` }]));
+/** Per app on this stack: the tag it is pinned to (or "latest") and where it answers. The nginx
+ *  host serves plain HTTP: TLS termination is not part of the program yet (docs/infrastructure.md). */
+export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `http://${a.domain}/` }]));
 
 const infra = buildInfrastructure(stackConfig, apps);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
