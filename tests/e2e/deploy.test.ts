@@ -12,6 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { diffPlans } from "../../bin/lib/plan";
 import { Cluster, startCluster } from "./cluster";
+import { sshRun } from "./sshClient";
 import { ApplyResult } from "./executor";
 import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "./localStack";
 
@@ -317,5 +318,31 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     }
     assert.equal(await stack.nginxRelease(), "v1");
     assertOk(await stack.up("v1"));
+  });
+
+  it("stage clones over SSH with the deploy key, trusting only the host keys given after it on stdin", async () => {
+    // The nginx host's sshd stands in for GitHub's: ssh://deploy@<it>/<fixture path>. The stage
+    // step's stdin is what index.ts sends: the deploy key, then known_hosts lines for the host.
+    const [node1, gitHost] = [cluster.appNodes[0], cluster.staticHost];
+    const hostKey = (await cluster.exec(gitHost, "cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout.trim().split(" ").slice(0, 2).join(" ");
+    assert.match(hostKey, /^ssh-ed25519 \S+$/);
+    const scripts = (await cluster.exec(node1, `ls -d /srv/fleet/${APP}/scripts-*`)).stdout.trim();
+    const url = `ssh://${cluster.sshUser}@${gitHost.address}${cluster.fixtureRepoPath}`;
+    const stage = (knownHosts: string) => sshRun(cluster, node1, `sh ${scripts}/stage.sh ${APP} v2 ${url} system`, `${cluster.privateKeyPem.trimEnd()}\n${knownHosts}`);
+
+    const impostor = execFileSync("sh", ["-c", "d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && cut -d' ' -f1,2 $d/k.pub && rm -rf $d"], { encoding: "utf8" }).trim();
+    // Another key for that address, or keys for other hosts only: refused, nothing trusted on first use.
+    for (const knownHosts of [`${gitHost.address} ${impostor}\n`, `github.com ${hostKey}\n`]) {
+      const refused = await stage(knownHosts);
+      assert.notEqual(refused.code, 0, `accepted the clone host with known_hosts: ${knownHosts}`);
+      assert.match(refused.stderr, /Host key verification failed/);
+    }
+    assert.equal((await cluster.exec(node1, `test -e /srv/${APP}/releases/v2 && echo staged`)).stdout.trim(), "");
+
+    const staged = await stage(`${gitHost.address} ${hostKey}\n`);
+    assert.equal(staged.code, 0, staged.stderr);
+    assert.match(staged.stdout, /^v2 [0-9a-f]{40}$/m);
+    assert.equal((await cluster.exec(node1, `cat /srv/${APP}/releases/v2/.fleet/tag; ls /srv/${APP}/.deploy-key* 2>/dev/null | wc -l`)).stdout.trim(), "v2\n0", "the key is removed after use");
+    assert.equal(await stack.currentOn(node1), "v1", "staging moves no traffic");
   });
 });
