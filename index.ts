@@ -19,6 +19,14 @@ const config = new pulumi.Config();
 const stack = pulumi.getStack();
 const stackConfig = loadStackConfig(__dirname);
 const github = recoveryLeavesRepositoriesAlone(loadGithubConfig(__dirname));
+/** Where the nodes clone from by default: github.com, or the Enterprise instance the API lives on. */
+const cloneHost = sshHost(github.apiUrl);
+const DEFAULT_GIT_URL_TEMPLATE = `git@${cloneHost}:{repo}.git`;
+
+/** The program's own errors are worded for people: RunError makes Pulumi print them without a stack trace. */
+function runError(err: unknown): never {
+  throw err instanceof GithubError || err instanceof RolloutError ? new pulumi.RunError(err.message) : err;
+}
 
 /**
  * A recovery stack is made with --copy-config-from the stack it replaces, so it inherits
@@ -49,11 +57,10 @@ function deploySettings(): DeploySettings {
   try {
     const settings = parseDeploySettings(raw, `Pulumi.${stack}.yaml`);
     // GitHub Enterprise: the nodes clone from the instance the API lives on, unless told otherwise.
-    if (raw?.gitUrlTemplate === undefined) settings.gitUrlTemplate = `git@${sshHost(github.apiUrl)}:{repo}.git`;
+    if (raw?.gitUrlTemplate === undefined) settings.gitUrlTemplate = DEFAULT_GIT_URL_TEMPLATE;
     return settings;
   } catch (err) {
-    if (err instanceof RolloutError) throw new pulumi.RunError(err.message);
-    throw err;
+    return runError(err);
   }
 }
 
@@ -70,18 +77,14 @@ const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */
 const githubOnline = process.env.FLEET_GITHUB_OFFLINE !== "1";
 
-function runError(err: unknown): never {
-  throw err instanceof GithubError ? new pulumi.RunError(err.message) : err;
-}
-
 /**
  * known_hosts lines for the host the nodes clone from, from the keys GitHub publishes: the first
  * clone then checks the host key instead of trusting whatever answers. Only for the default clone
  * URL (an explicit gitUrlTemplate may name another host), and not offline.
  */
 const cloneHostKeys: Promise<string[]> =
-  settings.gitUrlTemplate === `git@${sshHost(github.apiUrl)}:{repo}.git` && githubOnline
-    ? githubApi.sshKnownHosts(sshHost(github.apiUrl)).catch(runError)
+  settings.gitUrlTemplate === DEFAULT_GIT_URL_TEMPLATE && githubOnline
+    ? githubApi.sshKnownHosts(cloneHost).catch(runError)
     : Promise.resolve([]);
 
 /** What a stage step reads on stdin: the deploy key, then the clone host's known_hosts lines. */

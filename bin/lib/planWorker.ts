@@ -36,14 +36,19 @@ function sshTarget(c: Record<string, unknown>): string {
   return `${part(c.user, "root")}@${part(c.host, "?")}${port}`;
 }
 
-/** Where a remote command runs, from its connection input (unwrapping the secret around it). */
+/** A connection (or its proxy) as an object, looking through the secret wrapped around it. */
+function connectionObject(v: unknown): Record<string, unknown> | undefined {
+  const o = v as Record<string, unknown> | undefined;
+  const inner = o && typeof o === "object" && o[SIG_KEY] === SECRET_SIG ? o.value : o;
+  return inner && typeof inner === "object" ? (inner as Record<string, unknown>) : undefined;
+}
+
+/** Where a remote command runs, from its connection input. */
 function runsOn(inputs: Record<string, unknown>): string | undefined {
-  let c = inputs.connection as Record<string, unknown> | undefined;
-  if (c && c[SIG_KEY] === SECRET_SIG) c = c.value as Record<string, unknown>;
-  if (!c || typeof c !== "object") return undefined;
-  let proxy = c.proxy as Record<string, unknown> | undefined;
-  if (proxy && proxy[SIG_KEY] === SECRET_SIG) proxy = proxy.value as Record<string, unknown>;
-  return sshTarget(c) + (proxy && typeof proxy === "object" ? ` via ${sshTarget(proxy)}` : "");
+  const c = connectionObject(inputs.connection);
+  if (!c) return undefined;
+  const proxy = connectionObject(c.proxy);
+  return sshTarget(c) + (proxy ? ` via ${sshTarget(proxy)}` : "");
 }
 
 /** Turns wire-format values into plain JSON: secrets masked (or revealed), references as URNs. */
