@@ -12,6 +12,8 @@
 # one stops gracefully), or a restart under systemd, which nginx's next upstream covers.
 
 GUNICORN_WAIT=30
+# Why the last gunicorn_start failed (an exception line from its log), for the caller's message.
+GUNICORN_FAILURE=""
 
 master_pid() {
   _pid=$(cat "$PIDFILE" 2>/dev/null || true)
@@ -49,7 +51,6 @@ wait_until() {
 }
 
 _gone() { [ ! -d "/proc/$1" ]; }
-_has_workers() { [ -n "$(workers_of "$1")" ]; }
 # _booted MASTER: a worker of MASTER has imported the app (gunicorn.conf.py's post_worker_init).
 _booted() { [ -d "/proc/$1" ] && [ -e "$SHARED/run/booted.$1" ]; }
 _old_workers_gone() {
@@ -58,7 +59,7 @@ _old_workers_gone() {
   done
   return 0
 }
-_settled() { _has_workers "$1" || _gone "$1"; }
+_booted_or_gone() { _booted "$1" || _gone "$1"; }
 # After USR2 the new master writes PIDFILE.2 until the old one is gone, then renames it.
 _new_master_ready() {
   _new=$(cat "$PIDFILE.2" 2>/dev/null || true)
@@ -72,19 +73,37 @@ gunicorn_start() {
     sudo systemctl start "gunicorn@$APP"
     return
   fi
+  # A master whose app failed to boot keeps its socket and pidfile while it exits; a new
+  # one started meanwhile could not bind, and its pidfile would be taken for the old one's.
+  _prev=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [ -n "$_prev" ]; then wait_until "$GUNICORN_WAIT" _not_gunicorn "$_prev" || true; fi
+  _log_size=$(sudo -u "$APP" -- stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0)
   (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
     -c "$SHARED/gunicorn.conf.py" --daemon)
   _seen=""
   wait_until "$GUNICORN_WAIT" _start_settled || true
-  _started || { log "gunicorn of $APP did not start (see $SHARED/log/gunicorn.log)"; return 1; }
+  if ! _started; then
+    GUNICORN_FAILURE=$(_boot_error "$_log_size")
+    log "gunicorn of $APP did not start: ${GUNICORN_FAILURE:-no error in its log} (see $SHARED/log/gunicorn.log)"
+    return 1
+  fi
 }
+_not_gunicorn() { ! grep -q gunicorn "/proc/$1/cmdline" 2>/dev/null; }
 _started() { _p=$(master_pid) && [ -n "$_p" ] && _booted "$_p"; }
-# Started, or the master that wrote the pidfile is gone already (its app cannot boot).
+# Started, or the new master (a pid other than the one before) is gone already: its app
+# cannot boot.
 _start_settled() {
   _p=$(cat "$PIDFILE" 2>/dev/null || true)
-  if [ -n "$_p" ]; then _seen=$_p; fi
+  if [ -n "$_p" ] && [ "$_p" != "$_prev" ]; then _seen=$_p; fi
   _started && return 0
   [ -n "$_seen" ] && [ ! -d "/proc/$_seen" ]
+}
+# _boot_error OFFSET: the last exception line gunicorn logged after byte OFFSET, i.e. why
+# this start's workers could not import the app. One line, not a traceback: what a failed
+# step prints ends up in Pulumi's error output.
+_boot_error() {
+  sudo -u "$APP" -- tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null |
+    grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(:|$)' | tail -n 1 | cut -c 1-200 || true
 }
 
 gunicorn_stop() {
@@ -115,9 +134,12 @@ gunicorn_reload() {
   _old=$(master_pid)
   if [ "$1" = same ]; then
     _before=$(workers_of "$_old")
+    # After the HUP either a new worker imports the release (and marks it again) or the
+    # worker fails to boot and the master exits; wait for one of the two, not for a guess.
+    sudo -u "$APP" -- rm -f "$SHARED/run/booted.$_old"
     signal_app HUP "$_old"
     wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || { log "old workers of $APP did not stop"; return 1; }
-    wait_until "$GUNICORN_WAIT" _settled "$_old" || true
+    wait_until "$GUNICORN_WAIT" _booted_or_gone "$_old" || true
   else
     signal_app USR2 "$_old"
     if wait_until "$GUNICORN_WAIT" _new_master_ready "$_old"; then

@@ -35,13 +35,24 @@ healthy() {
   fi
 }
 
+# reload_and_check same|new: the new code running and healthy; else `answer` says why not.
+reload_and_check() {
+  GUNICORN_FAILURE=""
+  answer="gunicorn did not take over"
+  if ! gunicorn_reload "$1"; then
+    if [ -n "$GUNICORN_FAILURE" ]; then answer="gunicorn did not start: $GUNICORN_FAILURE"; fi
+    return 1
+  fi
+  healthy "$seconds"
+}
+
 served() {
   printf '%s %s\n' "$(cat "$CURRENT/.fleet/tag")" "$(cat "$CURRENT/.fleet/commit")"
 }
 
 old=$(readlink -f "$CURRENT" 2>/dev/null || true)
 if [ "$old" = "$rel" ]; then
-  if ! gunicorn_running; then gunicorn_start || die "$APP $tag on $address: gunicorn does not start"; fi
+  if ! gunicorn_running; then gunicorn_start || die "$APP $tag on $address: gunicorn does not start (${GUNICORN_FAILURE:-no error in its log})"; fi
   healthy "$seconds" || die "$APP $tag on $address: already current but unhealthy ($answer)"
   log "$APP $tag already serving on $address"
   served
@@ -54,8 +65,7 @@ if [ -z "$old" ] || [ "$(cat "$old/.fleet/venv-hash" 2>/dev/null)" != "$(cat "$r
 fi
 
 point_to "$rel"
-answer="gunicorn did not take over"
-if gunicorn_reload "$venv_change" && healthy "$seconds"; then
+if reload_and_check "$venv_change"; then
   # previous: the release to keep for a quick way back (prune never removes it).
   if [ -n "$old" ]; then ln -sfn "$old" "$APP_DIR/.previous.new" && mv -T "$APP_DIR/.previous.new" "$PREVIOUS"; fi
   log "$APP $tag serving on $address"
@@ -71,6 +81,5 @@ if [ -z "$old" ]; then
 fi
 point_to "$old"
 back="put back $(cat "$old/.fleet/tag")"
-answer="gunicorn did not take over"
-if ! { gunicorn_reload "$venv_change" && healthy "$seconds"; }; then back="$back, which is unhealthy as well ($answer)"; fi
+if ! reload_and_check "$venv_change"; then back="$back, which is unhealthy as well ($answer)"; fi
 die "$APP $tag failed its health check on $address ($failed): $back; no further node moves"
