@@ -12,8 +12,9 @@ import { resolveTags } from "./components/github/resolveTags";
 import { GithubConfig, loadGithubConfig } from "./components/githubConfig";
 import { buildInfrastructure, infrastructureOutputs } from "./components/infrastructure";
 import { DeploySettings, parseDeploySettings, RolloutError } from "./components/rolloutPlan";
-import { catalogStack, deployTag, loadStackConfig } from "./components/stackConfig";
+import { catalogStack, deployTag, loadStackConfig, readStackFile } from "./components/stackConfig";
 import { knownStacks } from "./components/stackFiles";
+import { parseTlsConfig, TLS_CONFIG_KEY, TlsFiles } from "./components/tlsConfig";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -64,14 +65,29 @@ function deploySettings(): DeploySettings {
   }
 }
 
+/**
+ * HTTPS per app from fleet:tls (components/tlsConfig.ts). Read synchronously, so a wrong certificate
+ * stops the program before any resource is declared; the whole value becomes a secret at once.
+ */
+function loadCertificates(): Record<string, TlsFiles> {
+  const result = parseTlsConfig(config.getObject<unknown>(TLS_CONFIG_KEY), {
+    apps, stack, now: new Date(), ...readStackFile(__dirname, stack),
+  });
+  if (result.error !== undefined) throw new pulumi.RunError(result.error);
+  for (const warning of result.warnings) void pulumi.log.warn(warning);
+  return result.certificates;
+}
+
 const apps = loadApps();
 const settings = deploySettings();
+const certificates = loadCertificates();
+const https = (app: string) => app in certificates;
 
-/** Per app on this stack: the tag it is pinned to (or "latest") and where it answers. The nginx
- *  host serves plain HTTP: TLS termination is not part of the program yet (docs/infrastructure.md). */
-export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `http://${a.domain}/` }]));
+/** Per app on this stack: the tag it is pinned to (or "latest") and where it answers: https:// for
+ *  an app with a certificate in fleet:tls, http:// for the others. */
+export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${https(a.name) ? "https" : "http"}://${a.domain}/` }]));
 
-const infra = buildInfrastructure(stackConfig, apps);
+const infra = buildInfrastructure(stackConfig, apps, Object.keys(certificates).length ? pulumi.secret(certificates) : undefined);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */

@@ -9,6 +9,7 @@ import { SshKey } from "./sshKey";
 import { mediaFromStack, StackConfig } from "./stackConfig";
 import { StaticHost } from "./staticHost";
 import { Storage } from "./storage";
+import { TlsFiles } from "./tlsConfig";
 
 /** The parts of an app the infrastructure needs (AppForStack has them all). */
 export type InfraApp = Pick<AppForStack, "name" | "domain" | "port">;
@@ -22,7 +23,13 @@ export interface Infrastructure {
     storage: Storage;
 }
 
-export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: pulumi.ComponentResourceOptions): Infrastructure {
+/**
+ * `certificates`: per app name, the certificate and key (a secret) its domain is served with over
+ * HTTPS (components/tlsConfig.ts); other apps are served over plain HTTP.
+ */
+export function buildInfrastructure(
+    cfg: StackConfig, apps: InfraApp[], certificates?: pulumi.Input<Record<string, TlsFiles>>, opts?: pulumi.ComponentResourceOptions,
+): Infrastructure {
     const stack = cfg.stack;
     const network = new Network("network", {
         stack, cidr: cfg.network.cidr, sshAccess: cfg.network.sshAccess, adminCidrs: cfg.adminCidrs,
@@ -47,7 +54,7 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: p
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
         appBucketArns: storage.bucketArns,
     }, opts);
-    staticHost.publishSites({ apps, nodeIps: appNodes.privateIps });
+    staticHost.publishSites({ apps, nodeIps: appNodes.privateIps, certificates });
     return { network, sshKey, appNodes, staticHost, database, storage };
 }
 

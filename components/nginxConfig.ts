@@ -2,18 +2,25 @@
 // text out, so it is tested without Pulumi and fed to a real nginx in the tests.
 //
 // One file per app (fleet-<app>.conf) holding its upstream of every app node and
-// its server block. The publish script owns exactly the fleet-*.conf files.
+// its server blocks; for an app with a certificate, fleet-<app>.crt and fleet-<app>.key too.
+// The publish script owns exactly those fleet-* files.
 
 /** What nginx needs to know about an app (a subset of the catalog's App). */
 export interface NginxApp {
     name: string;
     domain: string;
     port: number;
+    /** Served over HTTPS (its certificate is published as fleet-<app>.crt/.key); HTTP redirects. */
+    tls?: boolean;
 }
 
 export interface NginxOptions {
     /** Port the server blocks listen on (80 in AWS; tests use a free one). */
     listenPort?: number;
+    /** Port of the HTTPS server blocks (443 in AWS). */
+    tlsPort?: number;
+    /** Where the publish script keeps certificates and keys (root only). */
+    tlsDir?: string;
     /** Where the static files of app X live: <staticRoot>/<X>/static/. */
     staticRoot?: string;
     /** Passive health check: after this many failures in failTimeout, a node is skipped for failTimeout. */
@@ -36,6 +43,8 @@ const HASHED_FILE_REGEX = "\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$";
 
 const DEFAULTS: Required<NginxOptions> = {
     listenPort: 80,
+    tlsPort: 443,
+    tlsDir: "/etc/nginx/fleet-tls",
     staticRoot: "/var/www",
     maxFails: 2,
     failTimeoutSeconds: 5,
@@ -44,6 +53,23 @@ const DEFAULTS: Required<NginxOptions> = {
 
 export function nginxFileName(app: string): string {
     return `fleet-${app}.conf`;
+}
+
+/** The certificate chain and key files of an app with HTTPS. */
+export function tlsFileNames(app: string): { certificate: string; privateKey: string } {
+    return { certificate: `fleet-${app}.crt`, privateKey: `fleet-${app}.key` };
+}
+
+/** The certificate and key files to publish beside the config, per app name. */
+export function renderTlsFiles(certificates: Record<string, { certificate: string; privateKey: string }>): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const app of Object.keys(certificates).sort()) {
+        if (!APP_NAME.test(app)) throw new Error(`nginx config: app name ${JSON.stringify(app)} must match ${APP_NAME}`);
+        const names = tlsFileNames(app);
+        files[names.certificate] = certificates[app].certificate;
+        files[names.privateKey] = certificates[app].privateKey;
+    }
+    return files;
 }
 
 /** Config text per file name, in app-name order (deterministic, so an unchanged catalog changes nothing). */
@@ -55,6 +81,17 @@ export function renderNginxFiles(apps: NginxApp[], nodeIps: string[], options: N
         files[nginxFileName(app.name)] = renderApp(app, [...nodeIps].sort(), opts);
     }
     return files;
+}
+
+/**
+ * Everything the publish script gets for a stack: each app's config (HTTPS for the apps in
+ * `certificates`) and the certificate and key files, framed for its stdin.
+ */
+export function renderSites(
+    apps: Omit<NginxApp, "tls">[], nodeIps: string[], certificates: Record<string, { certificate: string; privateKey: string }>, options: NginxOptions = {},
+): string {
+    const withTls = apps.map((a) => ({ ...a, tls: a.name in certificates }));
+    return renderPublishInput({ ...renderNginxFiles(withTls, nodeIps, options), ...renderTlsFiles(certificates) });
 }
 
 /** The stdin of publish-nginx-config.sh: each file after its marker line, then the end marker. */
@@ -97,14 +134,47 @@ map $uri $fleet_${id}_static_cache_control {
     default "public, max-age=3600";
 }
 
-server {
+${app.tls ? httpsServers(app, id, opts) : httpServer(app, id, opts)}`;
+}
+
+function httpServer(app: NginxApp, id: string, opts: Required<NginxOptions>): string {
+    return `server {
     listen ${opts.listenPort};
     server_name ${app.domain};
-    client_max_body_size ${opts.clientMaxBodySize};
+${siteBody(app, id, opts, "")}}
+`;
+}
+
+// HTTP only redirects. HSTS is set in each location too: a location's own add_header
+// replaces (not extends) the server's.
+function httpsServers(app: NginxApp, id: string, opts: Required<NginxOptions>): string {
+    const files = tlsFileNames(app.name);
+    const hsts = `add_header Strict-Transport-Security "max-age=31536000" always;`;
+    return `server {
+    listen ${opts.listenPort};
+    server_name ${app.domain};
+    return 301 https://$host$request_uri;
+}
+
+server {
+    listen ${opts.tlsPort} ssl;
+    server_name ${app.domain};
+    ssl_certificate ${opts.tlsDir}/${files.certificate};
+    ssl_certificate_key ${opts.tlsDir}/${files.privateKey};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_timeout 1d;
+    ${hsts}
+${siteBody(app, id, opts, hsts)}}
+`;
+}
+
+/** What both kinds of server do: static files from disk, everything else to the app nodes. */
+function siteBody(app: NginxApp, id: string, opts: Required<NginxOptions>, staticHeader: string): string {
+    return `    client_max_body_size ${opts.clientMaxBodySize};
 
     location /static/ {
         alias ${opts.staticRoot}/${app.name}/static/;
-        add_header Cache-Control $fleet_${id}_static_cache_control;
+        add_header Cache-Control $fleet_${id}_static_cache_control;${staticHeader ? `\n        ${staticHeader}` : ""}
     }
 
     location / {
@@ -119,6 +189,5 @@ server {
         proxy_next_upstream error timeout http_502 http_503;
         proxy_connect_timeout 2s;
     }
-}
 `;
 }

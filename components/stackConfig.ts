@@ -16,7 +16,7 @@ export const STACK_CONFIG_KEYS = [
 export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
 /** fleet:* keys that other parts of the program read and check (the catalog file; the app
  *  deployments' settings and secrets): not this parser's to validate, and not unknown. */
-export const OTHER_FLEET_KEYS = ["appsFile", "deploy", "appSecrets", "github"] as const;
+export const OTHER_FLEET_KEYS = ["appsFile", "deploy", "appSecrets", "github", "tls"] as const;
 
 const cidr = z.string().regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,
@@ -216,12 +216,15 @@ function valueAt(values: unknown, keyPath: PropertyKey[]): unknown {
     return cur;
 }
 
-/** "file:line:col" for the deepest existing node on the path, or just the file. */
 function locate(raw: RawStackConfig, keyPath: string[]): string {
-    const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
-    if (!raw.fileText) return file;
+    return locateKey(raw.file ?? `Pulumi.${raw.stack}.yaml`, raw.fileText, keyPath);
+}
+
+/** "file:line:col" of fleet:<keyPath> in a stack file: the deepest existing node on the path, or just the file. */
+export function locateKey(file: string, fileText: string | undefined, keyPath: string[]): string {
+    if (!fileText) return file;
     const lineCounter = new LineCounter();
-    const doc = parseDocument(raw.fileText, { lineCounter });
+    const doc = parseDocument(fileText, { lineCounter });
     const segments: (string | number)[] = ["config", `fleet:${keyPath[0]}`, ...keyPath.slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
     for (let n = segments.length; n >= 2; n--) {
         const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
@@ -247,16 +250,15 @@ export function loadStackConfig(projectDir = process.cwd()): StackConfig {
         const value = fleet.getObject<unknown>(key);
         if (value !== undefined) values[key] = value;
     }
-    const file = `Pulumi.${stack}.yaml`;
-    const filePath = path.join(projectDir, file);
-    const result = parseStackConfig({
-        stack,
-        region: new pulumi.Config("aws").get("region"),
-        values,
-        file,
-        fileText: fs.existsSync(filePath) ? fs.readFileSync(filePath, "utf8") : undefined,
-    });
+    const result = parseStackConfig({ stack, region: new pulumi.Config("aws").get("region"), values, ...readStackFile(projectDir, stack) });
     // RunError: Pulumi prints the message alone, without a stack trace.
     if (result.error !== undefined) throw new pulumi.RunError(result.error);
     return result.config;
+}
+
+/** A stack's file name as messages show it, and its text (to name lines) when it exists. */
+export function readStackFile(projectDir: string, stack: string): { file: string; fileText?: string } {
+    const file = `Pulumi.${stack}.yaml`;
+    const filePath = path.join(projectDir, file);
+    return { file, fileText: fs.existsSync(filePath) ? fs.readFileSync(filePath, "utf8") : undefined };
 }

@@ -5,12 +5,14 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
-import { NginxApp, NginxOptions, renderNginxFiles, renderPublishInput } from "./nginxConfig";
+import { NginxApp, NginxOptions, renderSites } from "./nginxConfig";
 import { scriptCommand } from "./shell";
 import { SshKey } from "./sshKey";
+import { TlsFiles } from "./tlsConfig";
 
 export const STATIC_HOST_NAME = "static-host";
 export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
+export const NGINX_TLS_DIR = "/etc/nginx/fleet-tls";
 
 export interface StaticHostArgs {
     stack: string;
@@ -24,16 +26,25 @@ export interface StaticHostArgs {
     sshKey: SshKey;
 }
 
-export interface SitesArgs {
-    apps: NginxApp[];
-    /** The app nodes' private addresses: every app's upstream. */
-    nodeIps: pulumi.Input<string>[];
-    /** Overrides for tests (listen port, static root); AWS uses the defaults. */
-    nginx?: NginxOptions;
+/** Where the publish script writes on the host; AWS uses the defaults, local test hosts their own. */
+export interface PublishPaths {
     /** Include directory of the host's nginx; the script creates it if missing. */
     confDir?: string;
-    /** nginx main config to test and reload, when not nginx's built-in default (local test hosts). */
+    /** Certificates and keys (root only); the script creates it if missing. */
+    tlsDir?: string;
+    /** nginx main config to test and reload, when not nginx's built-in default. */
     nginxConf?: string;
+}
+
+export interface SitesArgs extends PublishPaths {
+    /** The apps; an app whose name is in `certificates` is served over HTTPS. */
+    apps: Omit<NginxApp, "tls">[];
+    /** The app nodes' private addresses: every app's upstream. */
+    nodeIps: pulumi.Input<string>[];
+    /** Per app name: its certificate chain and private key (a secret). */
+    certificates?: pulumi.Input<Record<string, TlsFiles>>;
+    /** Overrides for tests (listen port, static root); AWS uses the defaults. */
+    nginx?: Omit<NginxOptions, "tlsDir">;
 }
 
 export class StaticHost extends pulumi.ComponentResource {
@@ -77,9 +88,12 @@ export class StaticHost extends pulumi.ComponentResource {
      * Separate from the constructor because the nodes it proxies to reach SSH through this host.
      */
     public publishSites(args: SitesArgs): command.remote.Command {
-        // Sorted, deterministic text: an unchanged catalog and node set give identical stdin, so nothing runs.
-        const stdin = pulumi.all(args.nodeIps).apply((ips) => renderPublishInput(renderNginxFiles(args.apps, ips, args.nginx)));
-        const publish = publishCommand(args.confDir, args.nginxConf);
+        // Sorted, deterministic text: an unchanged catalog, node set and certificates give
+        // identical stdin, so nothing runs. With a certificate the stdin holds its key and is secret.
+        const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
+        const stdin = pulumi.all([pulumi.all(args.nodeIps), pulumi.output(args.certificates ?? {})])
+            .apply(([ips, certificates]) => renderSites(args.apps, ips, certificates, nginx));
+        const publish = publishCommand(args);
         this.nginxConfig = new command.remote.Command("nginx-config", {
             connection: this.host.connection,
             create: publish,
@@ -92,7 +106,9 @@ export class StaticHost extends pulumi.ComponentResource {
     }
 }
 
-/** The exact command line the publish step runs on the host (config text goes to its stdin). */
-export function publishCommand(confDir = NGINX_CONF_DIR, nginxConf?: string): string {
-    return scriptCommand("publish-nginx-config.sh", nginxConf ? [confDir, nginxConf] : [confDir]);
+/** The exact command line the publish step runs on the host (files go to its stdin). */
+export function publishCommand(paths: PublishPaths = {}): string {
+    const args = [paths.confDir ?? NGINX_CONF_DIR, paths.tlsDir ?? NGINX_TLS_DIR, paths.nginxConf ?? ""];
+    while (args[args.length - 1] === "") args.pop();
+    return scriptCommand("publish-nginx-config.sh", args);
 }

@@ -4,11 +4,15 @@ import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
+import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
-import { END_MARKER, FILE_MARKER, NginxApp, renderNginxFiles, renderPublishInput } from "../components/nginxConfig";
+import { END_MARKER, FILE_MARKER, NginxApp, renderNginxFiles, renderPublishInput, renderSites } from "../components/nginxConfig";
 import { publishCommand } from "../components/staticHost";
+import { TlsFiles } from "../components/tlsConfig";
+import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "./helpers/certificates";
 
 const APPS: NginxApp[] = [
     { name: "wiki", domain: "wiki.example.edu", port: 8102 },
@@ -90,19 +94,44 @@ function get(port: number, host: string, urlPath: string): Promise<{ status: num
     });
 }
 
+interface TlsAnswer {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: string;
+    /** Serial number of the certificate the server presented. */
+    serial: string;
+}
+
+/** GET over HTTPS with SNI `host`, trusting only `ca`. */
+function getTls(port: number, host: string, urlPath: string, ca: string): Promise<TlsAnswer> {
+    return new Promise((resolve, reject) => {
+        const req = https.request({ host: "127.0.0.1", port, path: urlPath, servername: host, headers: { host }, ca, agent: false }, (res) => {
+            const serial = (res.socket as tls.TLSSocket).getPeerCertificate().serialNumber;
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, serial }));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
 describe("publish-nginx-config.sh against a real nginx", function () {
     this.timeout(30000);
     let dir: string;
     let confDir: string;
+    let tlsDir: string;
     let nginxConf: string;
     let listenPort: number;
+    let tlsPort: number;
     let appPort: number;
     let backends: Backend[] = [];
     const nodes = ["127.0.0.2", "127.0.0.3"];
 
-    const input = (apps: NginxApp[]) => renderPublishInput(renderNginxFiles(apps, nodes, { listenPort, staticRoot: path.join(dir, "www") }));
+    const input = (apps: NginxApp[], certificates: Record<string, TlsFiles> = {}) =>
+        renderSites(apps, nodes, certificates, { listenPort, tlsPort, tlsDir, staticRoot: path.join(dir, "www") });
     /** Runs the component's exact command line through a shell, with the config on stdin. */
-    const publish = (stdin: string) => spawnSync("sh", ["-c", publishCommand(confDir, nginxConf)], { input: stdin, encoding: "utf8" });
+    const publish = (stdin: string) => spawnSync("sh", ["-c", publishCommand({ confDir, tlsDir, nginxConf })], { input: stdin, encoding: "utf8" });
     const apps = () => APPS.map((a) => ({ ...a, port: appPort }));
     const masterPid = () => Number(fs.readFileSync(path.join(dir, "nginx.pid"), "utf8"));
 
@@ -110,7 +139,9 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
         fs.chmodSync(dir, 0o755); // workers run as nobody
         confDir = path.join(dir, "conf.d-not-yet"); // the script must create it
+        tlsDir = path.join(dir, "fleet-tls-not-yet");
         listenPort = await freePort();
+        tlsPort = await freePort();
         appPort = await freePort();
         const staticDir = path.join(dir, "www", "blog", "static", "css");
         fs.mkdirSync(staticDir, { recursive: true });
@@ -224,6 +255,114 @@ http {
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(fs.readdirSync(confDir), ["fleet-blog.conf"]);
         assert.equal(masterPid(), pid, "reload, not restart");
+        assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
+    });
+});
+
+describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a real nginx", function () {
+    this.timeout(30000);
+    let dir: string;
+    let confDir: string;
+    let tlsDir: string;
+    let nginxConf: string;
+    let listenPort: number;
+    let tlsPort: number;
+    let backends: Backend[] = [];
+    let ca: TestCa;
+    let blogCert: IssuedCertificate;
+    const nodes = ["127.0.0.4", "127.0.0.5"];
+    let apps: NginxApp[];
+
+    const input = (certificates: Record<string, TlsFiles>) => renderSites(apps, nodes, certificates, { listenPort, tlsPort, tlsDir, staticRoot: path.join(dir, "www") });
+    const publish = (stdin: string) => spawnSync("sh", ["-c", publishCommand({ confDir, tlsDir, nginxConf })], { input: stdin, encoding: "utf8" });
+    const blogOnly = (c: IssuedCertificate) => ({ blog: { certificate: c.certificate, privateKey: c.privateKey } });
+    const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
+
+    before(async () => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-tls-"));
+        fs.chmodSync(dir, 0o755);
+        confDir = path.join(dir, "conf.d");
+        tlsDir = path.join(dir, "fleet-tls");
+        [listenPort, tlsPort] = [await freePort(), await freePort()];
+        const appPort = await freePort();
+        apps = APPS.map((a) => ({ ...a, port: appPort }));
+        const staticDir = path.join(dir, "www", "blog", "static");
+        fs.mkdirSync(staticDir, { recursive: true });
+        fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
+        execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
+        nginxConf = path.join(dir, "nginx.conf");
+        const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
+        fs.writeFileSync(nginxConf, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents { worker_connections 64; }\nhttp {\n    access_log off;\n    ${temp}\n    include ${confDir}/*.conf;\n}\n`);
+        execFileSync("nginx", ["-c", nginxConf, "-p", dir]);
+        backends = await Promise.all(nodes.map((n) => startBackend(n, appPort)));
+        ca = makeCa();
+        blogCert = issue(ca, "blog.example.edu");
+    });
+
+    after(() => {
+        for (const b of backends) b.server.close();
+        try {
+            process.kill(Number(fs.readFileSync(path.join(dir, "nginx.pid"), "utf8")), "SIGQUIT");
+        } catch {
+            // already gone
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+        removeCa(ca);
+    });
+
+    it("serves an app with a certificate over HTTPS (HSTS), redirects its HTTP; the key is root-only", async () => {
+        const run = publish(input(blogOnly(blogCert)));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /published 2 file\(s\) and 1 certificate\(s\), nginx reloaded/);
+        assert.deepEqual(fs.readdirSync(tlsDir).sort(), ["fleet-blog.crt", "fleet-blog.key"]);
+        assert.equal(mode(tlsDir), "700");
+        assert.equal(mode(path.join(tlsDir, "fleet-blog.key")), "600");
+        assert.equal(fs.statSync(path.join(tlsDir, "fleet-blog.key")).uid, 0);
+
+        const page = await getTls(tlsPort, "blog.example.edu", "/articles/1", ca.certificate);
+        assert.equal(page.status, 200);
+        assert.equal(JSON.parse(page.body).host, "blog.example.edu");
+        assert.equal(page.serial, blogCert.serial.toUpperCase());
+        assert.equal(page.headers["strict-transport-security"], "max-age=31536000");
+        const asset = await getTls(tlsPort, "blog.example.edu", "/static/site.0123456789ab.css", ca.certificate);
+        assert.equal(asset.headers["cache-control"], "public, max-age=31536000, immutable");
+        assert.equal(asset.headers["strict-transport-security"], "max-age=31536000", "a location's own add_header must not drop HSTS");
+
+        const plain = await get(listenPort, "blog.example.edu", "/articles/1?page=2");
+        assert.equal(plain.status, 301);
+        assert.equal(plain.headers.location, "https://blog.example.edu/articles/1?page=2");
+        // The app without a certificate stays on HTTP.
+        assert.equal((await get(listenPort, "wiki.example.edu", "/")).status, 200);
+    });
+
+    it("same certificates again: nothing rewritten, no reload (the key compared as root)", () => {
+        const run = publish(input(blogOnly(blogCert)));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /unchanged, nginx not reloaded/);
+    });
+
+    it("a renewed certificate is served after a graceful reload", async () => {
+        const renewed = issue(ca, "blog.example.edu", 90);
+        const run = publish(input(blogOnly(renewed)));
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal((await getTls(tlsPort, "blog.example.edu", "/", ca.certificate)).serial, renewed.serial.toUpperCase());
+        blogCert = renewed;
+    });
+
+    it("a key of another certificate fails nginx -t: the previous certificate and key come back and keep serving", async () => {
+        const other = issue(ca, "blog.example.edu");
+        const run = publish(input({ blog: { certificate: other.certificate, privateKey: blogCert.privateKey } }));
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, /nginx -t rejected the new config; previous files restored/);
+        assert.equal(fs.readFileSync(path.join(tlsDir, "fleet-blog.crt"), "utf8"), blogCert.certificate);
+        assert.equal(mode(path.join(tlsDir, "fleet-blog.key")), "600");
+        assert.equal((await getTls(tlsPort, "blog.example.edu", "/", ca.certificate)).serial, blogCert.serial.toUpperCase());
+    });
+
+    it("a certificate taken out of the config: its files are removed and the app is back on HTTP", async () => {
+        const run = publish(input({}));
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(fs.readdirSync(tlsDir), []);
         assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
     });
 });

@@ -9,6 +9,7 @@ import * as path from "path";
 import { parseDocument } from "yaml";
 import { Plan, PlanResource, runPlan } from "../bin/lib/plan";
 import { FakeGithub, META } from "./githubFake";
+import { issue, makeCa, removeCa, TestCa } from "./helpers/certificates";
 
 const ROOT = path.resolve(__dirname, "..");
 const DEPLOYMENT = "fleet:app:AppDeployment";
@@ -21,13 +22,16 @@ function byName(plan: Plan, name: string): PlanResource {
 
 /**
  * A copy of the project with one more stack file, `Pulumi.<stack>.yaml`, made from production's
- * with `edit` applied: a recovery stack exists only in the account that needs it, not in the repo.
+ * with `edit` applied (a recovery stack exists only in the account that needs it, not in the repo),
+ * or production's own file edited.
  */
 function projectWithStack(stack: string, edit: (config: Record<string, unknown>) => void): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-"));
   // index.ts is copied (its __dirname is the project); everything else is the real thing.
   fs.copyFileSync(path.join(ROOT, "index.ts"), path.join(dir, "index.ts"));
-  for (const entry of ["components", "node_modules", "apps.yaml", "apps.schema.json", "Pulumi.yaml", "Pulumi.alpha.yaml", "Pulumi.production.yaml", "package.json", "tsconfig.json"]) {
+  const shipped = ["components", "node_modules", "apps.yaml", "apps.schema.json", "Pulumi.yaml", "Pulumi.alpha.yaml", "Pulumi.production.yaml", "package.json", "tsconfig.json"];
+  // A shipped stack's file is written as a copy (edited), never through a link into the repo.
+  for (const entry of shipped.filter((e) => e !== `Pulumi.${stack}.yaml`)) {
     fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
   }
   const doc = parseDocument(fs.readFileSync(path.join(ROOT, "Pulumi.production.yaml"), "utf8"));
@@ -182,5 +186,49 @@ describe("the program online: `latest` and the clone host's keys from GitHub", f
     } finally {
       fs.rmSync(catalog, { force: true });
     }
+  });
+});
+
+describe("the program: HTTPS from fleet:tls", function () {
+  this.timeout(120000);
+  let ca: TestCa;
+  const dirs: string[] = [];
+  before(() => (ca = makeCa()));
+  after(() => {
+    dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+    removeCa(ca);
+  });
+
+  function stackWithTls(tls: unknown): string {
+    const dir = projectWithStack("production", (c) => (c["fleet:tls"] = tls));
+    dirs.push(dir);
+    return dir;
+  }
+
+  it("serves an app with a certificate over HTTPS: its key reaches the nginx host only inside the secret stdin", async () => {
+    const polls = issue(ca, "polls.example.edu");
+    const dir = stackWithTls({ polls: { certificate: polls.certificate, privateKey: polls.privateKey } });
+    const plan = await planIn(dir, "production");
+    const publish = byName(plan, "nginx-config");
+    assert.equal(publish.inputs.stdin, "[secret]", "the certificates' stdin is not secret");
+    assert.ok(!JSON.stringify(plan).includes(polls.privateKey.split("\n")[1]), "a line of the key is in the plan");
+    const releases = plan.outputs.appReleases as Record<string, { url: string }>;
+    assert.equal(releases.polls.url, "https://polls.example.edu/");
+    assert.equal(releases["library-catalogue"].url, "http://catalogue.library.example.edu/");
+
+    const revealed = String(byName(await planIn(dir, "production", true), "nginx-config").inputs.stdin);
+    assert.ok(revealed.includes(`@@fleet-file fleet-polls.key\n${polls.privateKey}`));
+    assert.ok(revealed.includes(`@@fleet-file fleet-polls.crt\n${polls.certificate}`));
+    assert.match(revealed, /listen 443 ssl;\n {4}server_name polls\.example\.edu;/);
+    assert.ok(!String(publish.inputs.create).includes("PRIVATE KEY"));
+  });
+
+  it("a certificate for another name stops the program with one line naming the stack file and key", async () => {
+    const wrong = issue(ca, "rooms.example.edu");
+    const dir = stackWithTls({ polls: { certificate: wrong.certificate, privateKey: wrong.privateKey } });
+    await assert.rejects(planIn(dir, "production"), (err: Error) => {
+      assert.match(err.message, /^Pulumi\.production\.yaml:\d+:\d+: fleet:tls\.polls\.certificate: is for DNS:rooms\.example\.edu, not polls\.example\.edu$/);
+      return true;
+    });
   });
 });

@@ -1,21 +1,26 @@
 #!/bin/sh
-# Publishes the fleet's nginx server blocks on the static host.
+# Publishes the fleet's nginx server blocks, certificates and keys on the static host.
 #
-# Usage: publish-nginx-config.sh [CONF_DIR [NGINX_CONF]]  < input
+# Usage: publish-nginx-config.sh [CONF_DIR [TLS_DIR [NGINX_CONF]]]  < input
 #   CONF_DIR    directory nginx includes (default /etc/nginx/conf.d; created if missing)
+#   TLS_DIR     certificates and keys, root only (default /etc/nginx/fleet-tls; created)
 #   NGINX_CONF  nginx main config to test and reload (default: nginx's built-in path)
-# Input (stdin): for each file a line "@@fleet-file fleet-<app>.conf" followed by its
-# text, then a final line "@@fleet-end". The script owns the fleet-*.conf files in
-# CONF_DIR: it writes the given ones, removes the others, runs `nginx -t`, and on
-# failure puts the previous files back and fails; on success it reloads nginx
-# gracefully. Same input twice: the second run changes nothing and does not reload.
+# Input (stdin): for each file a line "@@fleet-file NAME" followed by its text, then a
+# final line "@@fleet-end". NAME is fleet-<app>.conf (into CONF_DIR), or fleet-<app>.crt
+# or fleet-<app>.key (into TLS_DIR; keys mode 0600). The script owns those fleet-* files:
+# it writes the given ones, removes the others, runs `nginx -t`, and on failure puts the
+# previous files back and fails; on success it reloads nginx gracefully. Same input
+# twice: the second run changes nothing and does not reload.
 set -eu
+# Keys pass through the work directory: nobody else may read them there.
+umask 077
 # Daemons such as nginx live in sbin, which a non-login SSH session's PATH may lack (sshd
 # without PAM, as on the e2e nodes): look there too.
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 CONF_DIR=${1:-/etc/nginx/conf.d}
-NGINX_CONF=${2:-}
+TLS_DIR=${2:-/etc/nginx/fleet-tls}
+NGINX_CONF=${3:-}
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
@@ -38,7 +43,7 @@ awk -v dir="$WORK/new" '
     ended { bad = "text after @@fleet-end"; exit }
     /^@@fleet-file / {
         name = substr($0, 14)
-        if (name !~ /^fleet-[a-z0-9-]+\.conf$/) { bad = "bad file name " name; exit }
+        if (name !~ /^fleet-[a-z0-9-]+\.(conf|crt|key)$/) { bad = "bad file name " name; exit }
         if (out != "") close(out)
         out = dir "/" name
         printf "" > out
@@ -53,15 +58,29 @@ awk -v dir="$WORK/new" '
 ' 
 
 $SUDO mkdir -p "$CONF_DIR"
+$SUDO install -d -m 0700 "$TLS_DIR"
+
+# dest NAME: where a file of that name lives.
+dest() {
+    case $1 in
+        *.conf) printf '%s/%s' "$CONF_DIR" "$1" ;;
+        *) printf '%s/%s' "$TLS_DIR" "$1" ;;
+    esac
+}
+
+# owned: the fleet's files on the host now.
+owned() {
+    $SUDO find "$CONF_DIR" -maxdepth 1 -type f -name 'fleet-*.conf'
+    $SUDO find "$TLS_DIR" -maxdepth 1 -type f \( -name 'fleet-*.crt' -o -name 'fleet-*.key' \)
+}
 
 # Unchanged? Same set of names and same bytes: nothing to do, no reload.
 changed=0
-for f in "$WORK"/new/fleet-*.conf; do
+for f in "$WORK"/new/fleet-*; do
     [ -e "$f" ] || continue
-    if ! cmp -s "$f" "$CONF_DIR/$(basename "$f")"; then changed=1; fi
+    if ! $SUDO cmp -s "$f" "$(dest "$(basename "$f")")"; then changed=1; fi
 done
-for f in "$CONF_DIR"/fleet-*.conf; do
-    [ -e "$f" ] || continue
+for f in $(owned); do
     if [ ! -e "$WORK/new/$(basename "$f")" ]; then changed=1; fi
 done
 if [ "$changed" -eq 0 ]; then
@@ -70,16 +89,19 @@ if [ "$changed" -eq 0 ]; then
 fi
 
 # Keep the current files so a config that fails `nginx -t` can be undone.
-for f in "$CONF_DIR"/fleet-*.conf; do
-    [ -e "$f" ] || continue
-    cp -p "$f" "$WORK/old/"
+for f in $(owned); do
+    $SUDO cp -p "$f" "$WORK/old/"
 done
 
 install_set() {
-    $SUDO find "$CONF_DIR" -maxdepth 1 -name 'fleet-*.conf' -type f -exec rm -f {} +
-    for f in "$1"/fleet-*.conf; do
+    owned | while read -r f; do $SUDO rm -f "$f"; done
+    for f in "$1"/fleet-*; do
         [ -e "$f" ] || continue
-        $SUDO install -m 0644 "$f" "$CONF_DIR/$(basename "$f")"
+        case $f in
+            *.key) mode=0600 ;;
+            *) mode=0644 ;;
+        esac
+        $SUDO install -m "$mode" "$f" "$(dest "$(basename "$f")")"
     done
 }
 
@@ -90,14 +112,25 @@ if ! nginx_cmd -t -q; then
     exit 1
 fi
 # `nginx -s reload` only signals the master: wait until it has started workers with the new
-# config, so whatever runs next (a health check) meets the new server blocks.
-workers() { pgrep -f '^nginx: worker process' 2>/dev/null | sort || true; }
+# config and no old worker still accepts connections, so whatever comes next (a health check,
+# a client of a renewed certificate) meets the new server blocks. nginx retitles an old worker
+# "... is shutting down" when it closes its listening sockets; it may finish requests after that.
+master=$($SUDO cat "$(nginx_cmd -T 2>/dev/null | awk '$1 == "pid" { sub(/;$/, "", $2); print $2; exit }')" 2>/dev/null ||
+    $SUDO cat /run/nginx.pid 2>/dev/null || true)
+workers() { pgrep -P "${master:-1}" -f '^nginx: worker process' 2>/dev/null | sort || true; }
+old_accepting() {
+    for p in $old_workers; do
+        if [ "$(tr -d '\0' <"/proc/$p/cmdline" 2>/dev/null)" = "nginx: worker process" ]; then return 0; fi
+    done
+    return 1
+}
 old_workers=$(workers)
 nginx_cmd -s reload
 i=0
 while [ "$i" -lt 100 ]; do
-    if workers | grep -qvxF "$old_workers"; then break; fi
+    if workers | grep -qvxF "$old_workers" && ! old_accepting; then break; fi
     i=$((i + 1))
     sleep 0.1
 done
-echo "publish-nginx-config: published $(find "$WORK/new" -name 'fleet-*.conf' | wc -l) file(s), nginx reloaded"
+certificates=$(find "$WORK/new" -name 'fleet-*.crt' | wc -l)
+echo "publish-nginx-config: published $(find "$WORK/new" -name 'fleet-*.conf' | wc -l) file(s)$([ "$certificates" -eq 0 ] || echo " and $certificates certificate(s)"), nginx reloaded"

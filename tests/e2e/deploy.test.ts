@@ -15,6 +15,7 @@ import { Cluster, startCluster } from "./cluster";
 import { sshRun } from "./sshClient";
 import { ApplyResult } from "./executor";
 import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "./localStack";
+import { issue, makeCa, removeCa } from "../helpers/certificates";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 
@@ -258,6 +259,41 @@ describe("e2e: rollouts on real local nodes", function () {
     });
   });
 
+  it("a certificate in fleet:tls: nginx serves the app over HTTPS and redirects HTTP; the key is root-only; only the nginx step runs", async () => {
+    const ca = makeCa();
+    try {
+      const catalog = catalogText("v5-venv", { env: { GREETING: "hello from apps.yaml" } });
+      const cert = issue(ca, DOMAIN);
+      stack.tls = { [APP]: { certificate: cert.certificate, privateKey: cert.privateKey } };
+      const r = await stack.up(catalog);
+      assertOk(r);
+      assert.deepEqual(ranNames(r), ["nginx-config"]);
+      assert.ok(!r.ran[0].command.includes("PRIVATE KEY"), "the key is on the command line");
+      assert.equal(await stack.nginxReleaseOverTls(ca.certificate), "v5-venv");
+      const plain = await get(`http://${cluster.staticHost.address}/polls/?page=2`, DOMAIN);
+      assert.equal(plain.status, 301);
+      assert.equal(plain.headers?.location, `https://${DOMAIN}/polls/?page=2`);
+      const files = await cluster.exec(cluster.staticHost, "stat -c '%n %a %U' /etc/nginx/fleet-tls /etc/nginx/fleet-tls/*");
+      assert.equal(files.stdout.trim(), [`/etc/nginx/fleet-tls 700 root`, `/etc/nginx/fleet-tls/fleet-${APP}.crt 644 root`, `/etc/nginx/fleet-tls/fleet-${APP}.key 600 root`].join("\n"));
+      // The deploy user compares the root-only key through sudo: a rerun changes nothing.
+      assert.deepEqual(ranNames(await stack.up(catalog)), []);
+      // Renewal: the new certificate is served after a graceful reload, nothing else runs.
+      const renewed = issue(ca, DOMAIN, 90);
+      stack.tls = { [APP]: { certificate: renewed.certificate, privateKey: renewed.privateKey } };
+      const again = await stack.up(catalog);
+      assert.deepEqual(ranNames(again), ["nginx-config"]);
+      assert.match(again.ran[0].stdout, /published 1 file\(s\) and 1 certificate\(s\), nginx reloaded/);
+      const served = execFileSync("openssl", ["s_client", "-connect", `${cluster.staticHost.address}:443`, "-servername", DOMAIN], { input: "", encoding: "utf8", stdio: ["pipe", "pipe", "ignore"] });
+      const servedSerial = execFileSync("openssl", ["x509", "-noout", "-serial"], { input: served, encoding: "utf8" }).trim();
+      assert.equal(servedSerial, `serial=${renewed.serial}`);
+      // A certificate for an app that leaves the catalog must go with it: one line, nothing runs.
+      await assert.rejects(stack.up("apps: []\n"), /fleet:tls\.polls: no app "polls" runs on stack alpha/);
+    } finally {
+      stack.tls = undefined;
+      removeCa(ca);
+    }
+  });
+
   it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
     const r = await stack.up("apps: []\n");
     assertOk(r);
@@ -266,7 +302,7 @@ describe("e2e: rollouts on real local nodes", function () {
       const x = await cluster.exec(n, `test -e /srv/${APP} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
       assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
     }
-    const web = await cluster.exec(cluster.staticHost, `test -e /var/www/${APP} && echo files; ls ${cluster.nginxConfDir}`);
+    const web = await cluster.exec(cluster.staticHost, `test -e /var/www/${APP} && echo files; ls ${cluster.nginxConfDir} /etc/nginx/fleet-tls`);
     assert.ok(!web.stdout.includes("files") && !web.stdout.includes(APP), `the nginx host keeps: ${web.stdout}`);
     assert.doesNotMatch((await get(`http://${cluster.staticHost.address}/`, DOMAIN)).body, /release:/);
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);

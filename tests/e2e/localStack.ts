@@ -8,8 +8,10 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as path from "node:path";
 import { Plan, runPlan } from "../../bin/lib/plan";
+import type { TlsFiles } from "../../components/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
 import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
 
@@ -43,6 +45,8 @@ export function catalogText(tag: string, extra: { keepReleases?: number; env?: R
 
 export class LocalStack {
   state: Plan = EMPTY_STATE;
+  /** fleet:tls of the stack: per app, the certificate and key nginx serves it with over HTTPS. */
+  tls?: Record<string, TlsFiles>;
   private masterReady = false;
 
   private readonly keyDir: string;
@@ -80,6 +84,7 @@ export class LocalStack {
           gunicornWorkers: 2,
         }),
         "fleet:appSecrets": JSON.stringify({ [APP]: { API_TOKEN: APP_SECRET_VALUE } }),
+        ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
       },
     });
   }
@@ -139,21 +144,32 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
   async nginxRelease(): Promise<string> {
     return releaseOf(await get(`http://${this.cluster.staticHost.address}/`, DOMAIN));
   }
+
+  /** The release nginx serves over HTTPS, trusting only `ca`. */
+  async nginxReleaseOverTls(ca: string): Promise<string> {
+    return releaseOf(await get(`https://${this.cluster.staticHost.address}/`, DOMAIN, { ca }));
+  }
 }
 
 export interface Answer {
   status: number;
   body: string;
+  headers?: http.IncomingHttpHeaders;
 }
 
-/** GET with a Host header; never throws (status 0 and the error as body). */
-export function get(url: string, host: string, timeoutMs = 10000): Promise<Answer> {
+/**
+ * GET with a Host header; never throws (status 0 and the error as body). An https:// URL is
+ * checked against `ca` only, for the name `host` (SNI), as a browser would for that domain.
+ */
+export function get(url: string, host: string, opts: { timeoutMs?: number; ca?: string } = {}): Promise<Answer> {
+  const tls = url.startsWith("https:");
+  const client = tls ? https : http;
   return new Promise((resolve) => {
-    const req = http.get(url, { headers: { Host: host }, timeout: timeoutMs, agent: false }, (res) => {
+    const req = client.get(url, { headers: { Host: host }, timeout: opts.timeoutMs ?? 10000, agent: false, ...(tls ? { ca: opts.ca, servername: host } : {}) }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       res.on("error", (e) => resolve({ status: 0, body: String(e) }));
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
