@@ -132,6 +132,7 @@ function deploy(app: AppForStack): AppDeployment {
     secrets: Object.fromEntries(app.secrets.map((n) => [n, pulumi.output(appSecrets).apply((all) => all?.[app.name]?.[n] ?? missingSecret(app.name, n))])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
     siteReady: infra.staticHost.nginxConfig,
+    https: https(app.name),
     settings,
   });
 }

@@ -79,6 +79,8 @@ export interface AppDeploymentArgs {
   /** What must exist before static files are published and the first node switches
    *  (the nginx host's site configuration). */
   siteReady?: pulumi.Resource;
+  /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
+  https?: boolean;
 }
 
 const SCRIPTS_DIR = path.join(__dirname, "scripts");
@@ -199,7 +201,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     const env = pulumi.all([dbPassword, secretKey, db.address, db.port, secretValues]).apply(([pw, key, host, port, values]) => {
       const url = databaseUrl(db.engine, app.name, pw, host, port);
       const secrets = Object.fromEntries(secretNames.map((n, i) => [n, values[i]]));
-      return envFileText({ ...app.env, ...secrets, ...platformEnv(app, url, key) });
+      return envFileText({ ...app.env, ...secrets, ...platformEnv(app, url, key, args.https) });
     });
     const staticKey = pulumi.output(args.staticHost.connection).apply((c) => c.privateKey ?? "");
     return {

@@ -220,13 +220,18 @@ export function databaseUrl(engine: DbEngine, app: string, password: string, hos
   return `${scheme}://${db}:${encodeURIComponent(password)}@${host}:${port}/${db}`;
 }
 
-/** The platform's own environment of an app; the catalog may not override these names. */
-export function platformEnv(app: AppForStack, databaseUrlValue: string, secretKey: string): Record<string, string> {
+/**
+ * The platform's own environment of an app; the catalog may not override these names.
+ * SITE_URL is the public address (https:// when the nginx host has the app's certificate), for
+ * settings such as CSRF_TRUSTED_ORIGINS; nginx sends X-Forwarded-Proto for SECURE_PROXY_SSL_HEADER.
+ */
+export function platformEnv(app: AppForStack, databaseUrlValue: string, secretKey: string, https = false): Record<string, string> {
   return {
     DJANGO_SETTINGS_MODULE: app.settings,
     DATABASE_URL: databaseUrlValue,
     SECRET_KEY: secretKey,
     ALLOWED_HOSTS: app.domain,
+    SITE_URL: `${https ? "https" : "http"}://${app.domain}`,
     STATIC_URL: "/static/",
     FLEET_APP: app.name,
   };

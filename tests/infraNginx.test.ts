@@ -116,62 +116,93 @@ function getTls(port: number, host: string, urlPath: string, ca: string): Promis
     });
 }
 
-describe("publish-nginx-config.sh against a real nginx", function () {
-    this.timeout(30000);
-    let dir: string;
-    let confDir: string;
-    let tlsDir: string;
-    let nginxConf: string;
-    let listenPort: number;
-    let tlsPort: number;
-    let appPort: number;
-    let backends: Backend[] = [];
-    const nodes = ["127.0.0.2", "127.0.0.3"];
+/**
+ * A real nginx (Debian's) on loopback with its own prefix and free ports, its include and
+ * certificate directories not made yet (the publish script must make them), and stand-in app
+ * nodes behind it serving every app on `appPort`. Static files of app "blog" are on disk.
+ */
+class TestNginx {
+    readonly confDir: string;
+    readonly tlsDir: string;
+    readonly nginxConf: string;
+    backends: Backend[] = [];
+    private constructor(readonly dir: string, readonly nodes: string[], readonly listenPort: number, readonly tlsPort: number, readonly appPort: number) {
+        this.confDir = path.join(dir, "conf.d-not-yet");
+        this.tlsDir = path.join(dir, "fleet-tls-not-yet");
+        this.nginxConf = path.join(dir, "nginx.conf");
+    }
 
-    const input = (apps: NginxApp[], certificates: Record<string, TlsFiles> = {}) =>
-        renderSites(apps, nodes, certificates, { listenPort, tlsPort, tlsDir, staticRoot: path.join(dir, "www") });
-    /** Runs the component's exact command line through a shell, with the config on stdin. */
-    const publish = (stdin: string) => spawnSync("sh", ["-c", publishCommand({ confDir, tlsDir, nginxConf })], { input: stdin, encoding: "utf8" });
-    const apps = () => APPS.map((a) => ({ ...a, port: appPort }));
-    const masterPid = () => Number(fs.readFileSync(path.join(dir, "nginx.pid"), "utf8"));
-
-    before(async () => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
+    static async start(nodes: string[]): Promise<TestNginx> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
         fs.chmodSync(dir, 0o755); // workers run as nobody
-        confDir = path.join(dir, "conf.d-not-yet"); // the script must create it
-        tlsDir = path.join(dir, "fleet-tls-not-yet");
-        listenPort = await freePort();
-        tlsPort = await freePort();
-        appPort = await freePort();
+        const site = new TestNginx(dir, nodes, await freePort(), await freePort(), await freePort());
         const staticDir = path.join(dir, "www", "blog", "static", "css");
         fs.mkdirSync(staticDir, { recursive: true });
         fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
         fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");
         execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
-        nginxConf = path.join(dir, "nginx.conf");
         const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
-        fs.writeFileSync(nginxConf, `pid ${dir}/nginx.pid;
+        fs.writeFileSync(site.nginxConf, `pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events { worker_connections 64; }
 http {
     access_log ${dir}/access.log;
     ${temp}
-    include ${confDir}/*.conf;
+    include ${site.confDir}/*.conf;
 }
 `);
-        execFileSync("nginx", ["-c", nginxConf, "-p", dir]);
-        backends = await Promise.all(nodes.map((n) => startBackend(n, appPort)));
-    });
+        execFileSync("nginx", ["-c", site.nginxConf, "-p", dir]);
+        site.backends = await Promise.all(nodes.map((n) => startBackend(n, site.appPort)));
+        return site;
+    }
 
-    after(() => {
-        for (const b of backends) b.server.close();
+    /** The catalog's apps as served by these nodes. */
+    apps(): NginxApp[] {
+        return APPS.map((a) => ({ ...a, port: this.appPort }));
+    }
+
+    /** What the StaticHost component puts on the publish step's stdin. */
+    input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}): string {
+        return renderSites(apps, this.nodes, certificates, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
+    }
+
+    /** Runs the component's exact command line through a shell, with the files on stdin. */
+    publish(stdin: string) {
+        return spawnSync("sh", ["-c", publishCommand({ confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf })], { input: stdin, encoding: "utf8" });
+    }
+
+    masterPid(): number {
+        return Number(fs.readFileSync(path.join(this.dir, "nginx.pid"), "utf8"));
+    }
+
+    stop(): void {
+        for (const b of this.backends) b.server.close();
         try {
-            process.kill(masterPid(), "SIGQUIT");
+            process.kill(this.masterPid(), "SIGQUIT");
         } catch {
             // already gone
         }
-        fs.rmSync(dir, { recursive: true, force: true });
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+describe("publish-nginx-config.sh against a real nginx", function () {
+    this.timeout(30000);
+    let site: TestNginx;
+    let confDir: string;
+    let listenPort: number;
+    let backends: Backend[];
+    const nodes = ["127.0.0.2", "127.0.0.3"];
+    const input = (apps: NginxApp[]) => site.input(apps);
+    const publish = (stdin: string) => site.publish(stdin);
+    const apps = () => site.apps();
+    const masterPid = () => site.masterPid();
+
+    before(async () => {
+        site = await TestNginx.start(nodes);
+        ({ confDir, listenPort, backends } = site);
     });
+    after(() => site.stop());
 
     it("creates the include dir, publishes every app and reloads nginx", async () => {
         const run = publish(input(apps()));
@@ -215,7 +246,7 @@ http {
             assert.equal(res.status, 200);
             assert.equal(JSON.parse(res.body).node, nodes[1]);
         }
-        backends[0] = await startBackend(nodes[0], appPort);
+        backends[0] = await startBackend(nodes[0], site.appPort);
     });
 
     it("does nothing for an unchanged catalog: no rewrite, no reload", () => {
@@ -246,7 +277,7 @@ http {
         assert.notEqual(escape.status, 0);
         assert.match(escape.stderr, /bad file name/);
         assert.deepEqual(fs.readdirSync(confDir).sort(), previous);
-        assert.match(fs.readFileSync(nginxConf, "utf8"), /include/);
+        assert.match(fs.readFileSync(site.nginxConf, "utf8"), /include/);
     });
 
     it("removes the file of an app that left the catalog and reloads gracefully (same master)", async () => {
@@ -261,52 +292,25 @@ http {
 
 describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a real nginx", function () {
     this.timeout(30000);
-    let dir: string;
-    let confDir: string;
+    let site: TestNginx;
     let tlsDir: string;
-    let nginxConf: string;
     let listenPort: number;
     let tlsPort: number;
-    let backends: Backend[] = [];
     let ca: TestCa;
     let blogCert: IssuedCertificate;
-    const nodes = ["127.0.0.4", "127.0.0.5"];
-    let apps: NginxApp[];
-
-    const input = (certificates: Record<string, TlsFiles>) => renderSites(apps, nodes, certificates, { listenPort, tlsPort, tlsDir, staticRoot: path.join(dir, "www") });
-    const publish = (stdin: string) => spawnSync("sh", ["-c", publishCommand({ confDir, tlsDir, nginxConf })], { input: stdin, encoding: "utf8" });
+    const input = (certificates: Record<string, TlsFiles>) => site.input(site.apps(), certificates);
+    const publish = (stdin: string) => site.publish(stdin);
     const blogOnly = (c: IssuedCertificate) => ({ blog: { certificate: c.certificate, privateKey: c.privateKey } });
     const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
 
     before(async () => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-tls-"));
-        fs.chmodSync(dir, 0o755);
-        confDir = path.join(dir, "conf.d");
-        tlsDir = path.join(dir, "fleet-tls");
-        [listenPort, tlsPort] = [await freePort(), await freePort()];
-        const appPort = await freePort();
-        apps = APPS.map((a) => ({ ...a, port: appPort }));
-        const staticDir = path.join(dir, "www", "blog", "static");
-        fs.mkdirSync(staticDir, { recursive: true });
-        fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
-        execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
-        nginxConf = path.join(dir, "nginx.conf");
-        const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
-        fs.writeFileSync(nginxConf, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents { worker_connections 64; }\nhttp {\n    access_log off;\n    ${temp}\n    include ${confDir}/*.conf;\n}\n`);
-        execFileSync("nginx", ["-c", nginxConf, "-p", dir]);
-        backends = await Promise.all(nodes.map((n) => startBackend(n, appPort)));
+        site = await TestNginx.start(["127.0.0.4", "127.0.0.5"]);
+        ({ tlsDir, listenPort, tlsPort } = site);
         ca = makeCa();
         blogCert = issue(ca, "blog.example.edu");
     });
-
     after(() => {
-        for (const b of backends) b.server.close();
-        try {
-            process.kill(Number(fs.readFileSync(path.join(dir, "nginx.pid"), "utf8")), "SIGQUIT");
-        } catch {
-            // already gone
-        }
-        fs.rmSync(dir, { recursive: true, force: true });
+        site.stop();
         removeCa(ca);
     });
 
@@ -324,7 +328,7 @@ describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a 
         assert.equal(JSON.parse(page.body).host, "blog.example.edu");
         assert.equal(page.serial, blogCert.serial.toUpperCase());
         assert.equal(page.headers["strict-transport-security"], "max-age=31536000");
-        const asset = await getTls(tlsPort, "blog.example.edu", "/static/site.0123456789ab.css", ca.certificate);
+        const asset = await getTls(tlsPort, "blog.example.edu", "/static/css/site.0123456789ab.css", ca.certificate);
         assert.equal(asset.headers["cache-control"], "public, max-age=31536000, immutable");
         assert.equal(asset.headers["strict-transport-security"], "max-age=31536000", "a location's own add_header must not drop HSTS");
 

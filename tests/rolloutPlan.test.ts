@@ -185,11 +185,13 @@ describe("rollout plan: values for the nodes", () => {
       "FLEET_APP='polls'",
       "SECRET_KEY='k'\\''ey'",
       "SENTRY_DSN='https://x@y/1'",
+      "SITE_URL='http://polls.example.edu'",
       "STATIC_URL='/static/'",
       "TIME_ZONE='Europe/London'",
       "",
     ].join("\n"));
     assert.throws(() => envFileText({ A: "two\nlines" }), /single line/);
+    assert.equal(platformEnv(APP, "db", "key", true).SITE_URL, "https://polls.example.edu", "an app with a certificate");
   });
 
   it("builds git URLs and database stdin; reads what serves from switch.sh's output", () => {

@@ -259,7 +259,7 @@ describe("e2e: rollouts on real local nodes", function () {
     });
   });
 
-  it("a certificate in fleet:tls: nginx serves the app over HTTPS and redirects HTTP; the key is root-only; only the nginx step runs", async () => {
+  it("a certificate in fleet:tls: nginx serves the app over HTTPS and redirects HTTP, the app gets an https SITE_URL, the key is root-only; no release step runs", async () => {
     const ca = makeCa();
     try {
       const catalog = catalogText("v5-venv", { env: { GREETING: "hello from apps.yaml" } });
@@ -267,8 +267,12 @@ describe("e2e: rollouts on real local nodes", function () {
       stack.tls = { [APP]: { certificate: cert.certificate, privateKey: cert.privateKey } };
       const r = await stack.up(catalog);
       assertOk(r);
-      assert.deepEqual(ranNames(r), ["nginx-config"]);
-      assert.ok(!r.ran[0].command.includes("PRIVATE KEY"), "the key is on the command line");
+      // nginx, and the app's environment (SITE_URL is https now): no release step.
+      assert.deepEqual(ranNames(r).sort(), ["nginx-config", `${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
+      assert.ok(!r.ran.find((x) => x.name === "nginx-config")?.command.includes("PRIVATE KEY"), "the key is on the command line");
+      for (const n of cluster.appNodes) {
+        assert.equal((await cluster.exec(n, `grep '^SITE_URL=' /srv/${APP}/shared/env`)).stdout.trim(), `SITE_URL='https://${DOMAIN}'`);
+      }
       assert.equal(await stack.nginxReleaseOverTls(ca.certificate), "v5-venv");
       const plain = await get(`http://${cluster.staticHost.address}/polls/?page=2`, DOMAIN);
       assert.equal(plain.status, 301);
