@@ -14,8 +14,9 @@ export const DEPLOY_USER = "deploy";
 
 const BASE_PACKAGES = ["python3", "python3-venv", "git"];
 const ROLE_PACKAGES: Record<MachineRole, string[]> = {
-    // libpq5 so psycopg wheels can connect; the client to create per-app databases and roles.
-    "app-node": ["python3-dev", "build-essential", "libpq-dev", "postgresql-client", "default-mysql-client"],
+    // Headers so `pip install` can build psycopg2 and mysqlclient (pkg-config finds the MySQL
+    // ones); the clients database.sh creates per-app databases and roles with.
+    "app-node": ["python3-dev", "build-essential", "pkg-config", "libpq-dev", "default-libmysqlclient-dev", "postgresql-client", "default-mysql-client"],
     "static-host": ["nginx"],
 };
 

@@ -41,6 +41,11 @@ SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'role') \gexec
 SQL
 }
 
+# What a Django app does to its own database (migrations included). Not ALL PRIVILEGES: a
+# grantor must hold every privilege it grants, and RDS's master user does not hold all of
+# them (on RDS for MariaDB it lacks DELETE HISTORY), so GRANT ALL is refused there.
+mysql_app_privileges="SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER"
+
 mysql_db() {
   defaults=$(mktemp)
   trap 'rm -f "$defaults"' EXIT
@@ -50,7 +55,7 @@ mysql_db() {
 CREATE DATABASE IF NOT EXISTS \`$dbname\`;
 CREATE USER IF NOT EXISTS '$dbname'@'%' IDENTIFIED BY '$app_password';
 ALTER USER '$dbname'@'%' IDENTIFIED BY '$app_password';
-GRANT ALL PRIVILEGES ON \`$dbname\`.* TO '$dbname'@'%';
+GRANT $mysql_app_privileges ON \`$dbname\`.* TO '$dbname'@'%';
 SQL
 }
 

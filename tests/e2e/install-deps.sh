@@ -2,13 +2,15 @@
 # Installs, from Debian's packages, what the e2e test bed needs: what cloud-init
 # installs on the EC2 nodes (python3, venv, git, Django, gunicorn, psycopg2, sudo,
 # rsync, curl) plus the local stand-ins for the cloud (sshd for the nodes, nginx for
-# the static host, PostgreSQL for RDS), and openssl for the tests' certificates. Idempotent: when everything is present it
-# touches nothing and does not even run `apt-get update`.
+# the static host, PostgreSQL and MariaDB for RDS), and openssl for the tests'
+# certificates. Idempotent: when everything is present it touches nothing and does
+# not even run `apt-get update`.
 # Services do not start on install here (policy-rc.d); tests/e2e/cluster.ts starts them.
 set -eu
 
 PACKAGES="openssh-server openssh-client nginx postgresql postgresql-client python3 python3-venv python3-pip
-python3-django gunicorn python3-psycopg2 git sudo rsync curl procps util-linux iproute2 openssl"
+python3-django gunicorn python3-psycopg2 git sudo rsync curl procps util-linux iproute2 openssl
+mariadb-server mariadb-client"
 
 missing=""
 for pkg in $PACKAGES; do
