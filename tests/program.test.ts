@@ -223,6 +223,15 @@ describe("the program: HTTPS from fleet:tls", function () {
     assert.ok(!String(publish.inputs.create).includes("PRIVATE KEY"));
   });
 
+  it("offline, with the key encrypted in the stack file as `pulumi config set --secret` leaves it, the plan still shows HTTPS", async () => {
+    const polls = issue(ca, "polls.example.edu");
+    const dir = stackWithTls({ polls: { certificate: polls.certificate, privateKey: { secure: "v1:AAAAencrypted" } } });
+    const plan = await planIn(dir, "production");
+    assert.equal(byName(plan, "nginx-config").inputs.stdin, "[secret]");
+    assert.equal((plan.outputs.appReleases as Record<string, { url: string }>).polls.url, "https://polls.example.edu/");
+    assert.deepEqual(plan.warnings?.filter((w) => w.includes("certificate")) ?? [], []);
+  });
+
   it("a certificate for another name stops the program with one line naming the stack file and key", async () => {
     const wrong = issue(ca, "rooms.example.edu");
     const dir = stackWithTls({ polls: { certificate: wrong.certificate, privateKey: wrong.privateKey } });
