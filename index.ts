@@ -67,7 +67,8 @@ function deploySettings(): DeploySettings {
 
 /**
  * HTTPS per app from fleet:tls (components/tlsConfig.ts). Read synchronously, so a wrong certificate
- * stops the program before any resource is declared; the whole value becomes a secret at once.
+ * stops the program before any resource is declared; the StaticHost puts the keys only into a
+ * secret input, and the certificates (public) into the readable nginx step.
  */
 function loadCertificates(): Record<string, TlsFiles> {
   const result = parseTlsConfig(config.getObject<unknown>(TLS_CONFIG_KEY), {
@@ -87,7 +88,7 @@ const https = (app: string) => app in certificates;
  *  an app with a certificate in fleet:tls, http:// for the others. */
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${https(a.name) ? "https" : "http"}://${a.domain}/` }]));
 
-const infra = buildInfrastructure(stackConfig, apps, Object.keys(certificates).length ? pulumi.secret(certificates) : undefined);
+const infra = buildInfrastructure(stackConfig, apps, certificates);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */

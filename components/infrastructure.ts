@@ -28,7 +28,7 @@ export interface Infrastructure {
  * HTTPS (components/tlsConfig.ts); other apps are served over plain HTTP.
  */
 export function buildInfrastructure(
-    cfg: StackConfig, apps: InfraApp[], certificates?: pulumi.Input<Record<string, TlsFiles>>, opts?: pulumi.ComponentResourceOptions,
+    cfg: StackConfig, apps: InfraApp[], certificates?: Record<string, TlsFiles>, opts?: pulumi.ComponentResourceOptions,
 ): Infrastructure {
     const stack = cfg.stack;
     const network = new Network("network", {

@@ -1,17 +1,19 @@
 // The nginx host's configuration, generated from the catalog. Pure: plain data in,
 // text out, so it is tested without Pulumi and fed to a real nginx in the tests.
 //
-// One file per app (fleet-<app>.conf) holding its upstream of every app node and
-// its server blocks; for an app with a certificate, fleet-<app>.crt and fleet-<app>.key too.
+// One file per app (fleet-<app>.conf) holding its upstream of every app node and its server
+// blocks; for an app with a certificate, fleet-<app>-<id>.crt and fleet-<app>-<id>.key too, <id>
+// naming the certificate, so a renewal writes new files beside the ones nginx still uses.
 // The publish script owns exactly those fleet-* files.
+import { createHash } from "crypto";
 
 /** What nginx needs to know about an app (a subset of the catalog's App). */
 export interface NginxApp {
     name: string;
     domain: string;
     port: number;
-    /** Served over HTTPS (its certificate is published as fleet-<app>.crt/.key); HTTP redirects. */
-    tls?: boolean;
+    /** Served over HTTPS with this certificate (PEM chain); HTTP redirects. */
+    certificate?: string;
 }
 
 export interface NginxOptions {
@@ -55,21 +57,10 @@ export function nginxFileName(app: string): string {
     return `fleet-${app}.conf`;
 }
 
-/** The certificate chain and key files of an app with HTTPS. */
-export function tlsFileNames(app: string): { certificate: string; privateKey: string } {
-    return { certificate: `fleet-${app}.crt`, privateKey: `fleet-${app}.key` };
-}
-
-/** The certificate and key files to publish beside the config, per app name. */
-export function renderTlsFiles(certificates: Record<string, { certificate: string; privateKey: string }>): Record<string, string> {
-    const files: Record<string, string> = {};
-    for (const app of Object.keys(certificates).sort()) {
-        if (!APP_NAME.test(app)) throw new Error(`nginx config: app name ${JSON.stringify(app)} must match ${APP_NAME}`);
-        const names = tlsFileNames(app);
-        files[names.certificate] = certificates[app].certificate;
-        files[names.privateKey] = certificates[app].privateKey;
-    }
-    return files;
+/** The certificate chain and key files of an app with HTTPS, named after the certificate. */
+export function tlsFileNames(app: string, certificate: string): { certificate: string; privateKey: string } {
+    const id = createHash("sha256").update(certificate).digest("hex").slice(0, 12);
+    return { certificate: `fleet-${app}-${id}.crt`, privateKey: `fleet-${app}-${id}.key` };
 }
 
 /** Config text per file name, in app-name order (deterministic, so an unchanged catalog changes nothing). */
@@ -83,15 +74,33 @@ export function renderNginxFiles(apps: NginxApp[], nodeIps: string[], options: N
     return files;
 }
 
+/** An app's certificate and the private key it was issued for (PEM). */
+export interface CertificateAndKey {
+    certificate: string;
+    privateKey: string;
+}
+
 /**
- * Everything the publish script gets for a stack: each app's config (HTTPS for the apps in
- * `certificates`) and the certificate and key files, framed for its stdin.
+ * The publish script's stdin for the nginx host, in sites mode: each app's config (HTTPS for
+ * the apps in `certificates`) and the certificate files. No key: those go through keysInput.
  */
-export function renderSites(
-    apps: Omit<NginxApp, "tls">[], nodeIps: string[], certificates: Record<string, { certificate: string; privateKey: string }>, options: NginxOptions = {},
-): string {
-    const withTls = apps.map((a) => ({ ...a, tls: a.name in certificates }));
-    return renderPublishInput({ ...renderNginxFiles(withTls, nodeIps, options), ...renderTlsFiles(certificates) });
+export function renderSites(apps: Omit<NginxApp, "certificate">[], nodeIps: string[], certificates: Record<string, string>, options: NginxOptions = {}): string {
+    const withTls = apps.map((a) => ({ ...a, certificate: certificates[a.name] }));
+    const files = renderNginxFiles(withTls, nodeIps, options);
+    for (const app of withTls.filter((a) => a.certificate !== undefined)) {
+        files[tlsFileNames(app.name, app.certificate!).certificate] = app.certificate!;
+    }
+    return renderPublishInput(files);
+}
+
+/** The publish script's stdin in keys mode: each app's private key, named after its certificate. */
+export function renderKeys(certificates: Record<string, CertificateAndKey>): string {
+    const files: Record<string, string> = {};
+    for (const [app, c] of Object.entries(certificates)) {
+        if (!APP_NAME.test(app)) throw new Error(`nginx config: app name ${JSON.stringify(app)} must match ${APP_NAME}`);
+        files[tlsFileNames(app, c.certificate).privateKey] = c.privateKey;
+    }
+    return renderPublishInput(files);
 }
 
 /** The stdin of publish-nginx-config.sh: each file after its marker line, then the end marker. */
@@ -134,7 +143,7 @@ map $uri $fleet_${id}_static_cache_control {
     default "public, max-age=3600";
 }
 
-${app.tls ? httpsServers(app, id, opts) : httpServer(app, id, opts)}`;
+${app.certificate !== undefined ? httpsServers(app, app.certificate, id, opts) : httpServer(app, id, opts)}`;
 }
 
 function httpServer(app: NginxApp, id: string, opts: Required<NginxOptions>): string {
@@ -147,8 +156,8 @@ ${siteBody(app, id, opts, "")}}
 
 // HTTP only redirects. HSTS is set in each location too: a location's own add_header
 // replaces (not extends) the server's.
-function httpsServers(app: NginxApp, id: string, opts: Required<NginxOptions>): string {
-    const files = tlsFileNames(app.name);
+function httpsServers(app: NginxApp, certificate: string, id: string, opts: Required<NginxOptions>): string {
+    const files = tlsFileNames(app.name, certificate);
     const hsts = `add_header Strict-Transport-Security "max-age=31536000" always;`;
     return `server {
     listen ${opts.listenPort};

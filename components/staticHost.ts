@@ -5,7 +5,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
-import { NginxApp, NginxOptions, renderSites } from "./nginxConfig";
+import { NginxApp, NginxOptions, renderKeys, renderSites } from "./nginxConfig";
 import { scriptCommand } from "./shell";
 import { SshKey } from "./sshKey";
 import { TlsFiles } from "./tlsConfig";
@@ -38,11 +38,12 @@ export interface PublishPaths {
 
 export interface SitesArgs extends PublishPaths {
     /** The apps; an app whose name is in `certificates` is served over HTTPS. */
-    apps: Omit<NginxApp, "tls">[];
+    apps: Omit<NginxApp, "certificate">[];
     /** The app nodes' private addresses: every app's upstream. */
     nodeIps: pulumi.Input<string>[];
-    /** Per app name: its certificate chain and private key (a secret). */
-    certificates?: pulumi.Input<Record<string, TlsFiles>>;
+    /** Per app name: its certificate chain and private key. Only the keys step gets the keys,
+     *  as a secret; the certificates are public and stay readable in the plan. */
+    certificates?: Record<string, TlsFiles>;
     /** Overrides for tests (listen port, static root); AWS uses the defaults. */
     nginx?: Omit<NginxOptions, "tlsDir">;
 }
@@ -88,27 +89,41 @@ export class StaticHost extends pulumi.ComponentResource {
      * Separate from the constructor because the nodes it proxies to reach SSH through this host.
      */
     public publishSites(args: SitesArgs): command.remote.Command {
+        const certificates = args.certificates ?? {};
+        const keys = Object.keys(certificates).length > 0 ? this.publishKeys(certificates, args) : undefined;
         // Sorted, deterministic text: an unchanged catalog, node set and certificates give
-        // identical stdin, so nothing runs. With a certificate the stdin holds its key and is secret.
+        // identical stdin, so nothing runs.
         const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
-        const stdin = pulumi.all([pulumi.all(args.nodeIps), pulumi.output(args.certificates ?? {})])
-            .apply(([ips, certificates]) => renderSites(args.apps, ips, certificates, nginx));
-        const publish = publishCommand(args);
+        const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
+        const publish = publishCommand("sites", args);
         this.nginxConfig = new command.remote.Command("nginx-config", {
             connection: this.host.connection,
             create: publish,
             update: publish,
-            stdin,
+            stdin: pulumi.all(args.nodeIps).apply((ips) => renderSites(args.apps, ips, pems, nginx)),
             // A replaced host starts without the fleet's files: publish again.
             triggers: [this.instance.id],
-        }, { parent: this, dependsOn: [this.host.ready] });
+        }, { parent: this, dependsOn: keys ? [this.host.ready, keys] : [this.host.ready] });
         return this.nginxConfig;
+    }
+
+    /** The private keys, alone and secret, before the server blocks that use them. */
+    private publishKeys(certificates: Record<string, TlsFiles>, paths: PublishPaths): command.remote.Command {
+        const publish = publishCommand("keys", paths);
+        return new command.remote.Command("nginx-keys", {
+            connection: this.host.connection,
+            create: publish,
+            update: publish,
+            stdin: pulumi.secret(renderKeys(certificates)),
+            triggers: [this.instance.id],
+        }, { parent: this, dependsOn: [this.host.ready] });
     }
 }
 
-/** The exact command line the publish step runs on the host (files go to its stdin). */
-export function publishCommand(paths: PublishPaths = {}): string {
-    const args = [paths.confDir ?? NGINX_CONF_DIR, paths.tlsDir ?? NGINX_TLS_DIR, paths.nginxConf ?? ""];
+/** The exact command line a publish step runs on the host (files go to its stdin). */
+export function publishCommand(mode: "keys" | "sites", paths: PublishPaths = {}): string {
+    const tlsDir = paths.tlsDir ?? NGINX_TLS_DIR;
+    const args = mode === "keys" ? [mode, tlsDir] : [mode, paths.confDir ?? NGINX_CONF_DIR, tlsDir, paths.nginxConf ?? ""];
     while (args[args.length - 1] === "") args.pop();
     return scriptCommand("publish-nginx-config.sh", args);
 }

@@ -14,16 +14,14 @@
 // on the host at reload time (wrong name, expired, key of another certificate, chain out of
 // order) and says so in one line naming the stack file's line. No message ever quotes a key.
 import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
+import { CertificateAndKey } from "./nginxConfig";
 import { locateKey } from "./stackConfig";
 import { SECURE_PLACEHOLDER } from "./stackFiles";
 
 export const TLS_CONFIG_KEY = "tls";
 
 /** What the nginx host needs for one app: the PEM chain and the PEM key (secret). */
-export interface TlsFiles {
-    certificate: string;
-    privateKey: string;
-}
+export type TlsFiles = CertificateAndKey;
 
 export interface TlsContext {
     /** The apps on this stack: a certificate must name its app's domain. */

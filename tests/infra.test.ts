@@ -201,8 +201,8 @@ describe("infrastructure components (runtime mocks)", () => {
         const cmd = named(production.resources, COMMAND, "nginx-config");
         const ips = await Promise.all(production.infra.appNodes.privateIps.map((ip) => valueOf(ip)));
         assert.equal(cmd.inputs.stdin, renderPublishInput(renderNginxFiles(sampleApps(), ips)));
-        assert.equal(cmd.inputs.create, publishCommand());
-        assert.equal(cmd.inputs.update, publishCommand());
+        assert.equal(cmd.inputs.create, publishCommand("sites"));
+        assert.equal(cmd.inputs.update, publishCommand("sites"));
         assert.ok(cmd.dependsOn.includes(named(production.resources, COMMAND, "static-host-ready").urn));
         const again = await build("production");
         const cmd2 = named(again.resources, COMMAND, "nginx-config");

@@ -9,7 +9,7 @@ import * as net from "net";
 import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
-import { END_MARKER, FILE_MARKER, NginxApp, renderNginxFiles, renderPublishInput, renderSites } from "../components/nginxConfig";
+import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames } from "../components/nginxConfig";
 import { publishCommand } from "../components/staticHost";
 import { TlsFiles } from "../components/tlsConfig";
 import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "./helpers/certificates";
@@ -161,14 +161,25 @@ http {
         return APPS.map((a) => ({ ...a, port: this.appPort }));
     }
 
-    /** What the StaticHost component puts on the publish step's stdin. */
+    /** What the StaticHost component puts on the sites step's stdin. */
     input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}): string {
-        return renderSites(apps, this.nodes, certificates, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
+        const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
+        return renderSites(apps, this.nodes, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
     }
 
-    /** Runs the component's exact command line through a shell, with the files on stdin. */
-    publish(stdin: string) {
-        return spawnSync("sh", ["-c", publishCommand({ confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf })], { input: stdin, encoding: "utf8" });
+    /** Runs a step's exact command line (as the component declares it) through a shell, with the files on stdin. */
+    publish(stdin: string, mode: "keys" | "sites" = "sites") {
+        const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf };
+        return spawnSync("sh", ["-c", publishCommand(mode, paths)], { input: stdin, encoding: "utf8" });
+    }
+
+    /** Both steps in the component's order: the keys (when there are any), then the sites. */
+    publishWithKeys(certificates: Record<string, TlsFiles>) {
+        if (Object.keys(certificates).length > 0) {
+            const keys = this.publish(renderKeys(certificates), "keys");
+            assert.equal(keys.status, 0, keys.stderr);
+        }
+        return this.publish(this.input(this.apps(), certificates));
     }
 
     masterPid(): number {
@@ -276,6 +287,11 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         const escape = publish(`${FILE_MARKER}../nginx.conf\nevents {}\n${END_MARKER}\n`);
         assert.notEqual(escape.status, 0);
         assert.match(escape.stderr, /bad file name/);
+        // A key never goes through the readable sites step, nor a server block through the keys step.
+        const keyAsSite = publish(`${FILE_MARKER}fleet-blog-0123456789ab.key\nkey\n${END_MARKER}\n`);
+        assert.match(keyAsSite.stderr, /bad file name fleet-blog-0123456789ab\.key for sites/);
+        const siteAsKey = site.publish(`${FILE_MARKER}fleet-blog.conf\nevents {}\n${END_MARKER}\n`, "keys");
+        assert.match(siteAsKey.stderr, /bad file name fleet-blog\.conf for keys/);
         assert.deepEqual(fs.readdirSync(confDir).sort(), previous);
         assert.match(fs.readFileSync(site.nginxConf, "utf8"), /include/);
     });
@@ -298,10 +314,10 @@ describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a 
     let tlsPort: number;
     let ca: TestCa;
     let blogCert: IssuedCertificate;
-    const input = (certificates: Record<string, TlsFiles>) => site.input(site.apps(), certificates);
-    const publish = (stdin: string) => site.publish(stdin);
+    const publish = (certificates: Record<string, TlsFiles>) => site.publishWithKeys(certificates);
     const blogOnly = (c: IssuedCertificate) => ({ blog: { certificate: c.certificate, privateKey: c.privateKey } });
     const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
+    const filesOf = (c: IssuedCertificate) => tlsFileNames("blog", c.certificate);
 
     before(async () => {
         site = await TestNginx.start(["127.0.0.4", "127.0.0.5"]);
@@ -315,13 +331,15 @@ describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a 
     });
 
     it("serves an app with a certificate over HTTPS (HSTS), redirects its HTTP; the key is root-only", async () => {
-        const run = publish(input(blogOnly(blogCert)));
+        const run = publish(blogOnly(blogCert));
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /published 2 file\(s\) and 1 certificate\(s\), nginx reloaded/);
-        assert.deepEqual(fs.readdirSync(tlsDir).sort(), ["fleet-blog.crt", "fleet-blog.key"]);
+        const files = filesOf(blogCert);
+        assert.match(files.certificate, /^fleet-blog-[0-9a-f]{12}\.crt$/);
+        assert.deepEqual(fs.readdirSync(tlsDir).sort(), [files.certificate, files.privateKey]);
         assert.equal(mode(tlsDir), "700");
-        assert.equal(mode(path.join(tlsDir, "fleet-blog.key")), "600");
-        assert.equal(fs.statSync(path.join(tlsDir, "fleet-blog.key")).uid, 0);
+        assert.equal(mode(path.join(tlsDir, files.privateKey)), "600");
+        assert.equal(fs.statSync(path.join(tlsDir, files.privateKey)).uid, 0);
 
         const page = await getTls(tlsPort, "blog.example.edu", "/articles/1", ca.certificate);
         assert.equal(page.status, 200);
@@ -340,31 +358,50 @@ describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a 
     });
 
     it("same certificates again: nothing rewritten, no reload (the key compared as root)", () => {
-        const run = publish(input(blogOnly(blogCert)));
+        const keys = site.publish(renderKeys(blogOnly(blogCert)), "keys");
+        assert.equal(keys.stdout.trim(), "publish-nginx-config: 0 key(s) written, 1 unchanged");
+        const run = publish(blogOnly(blogCert));
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /unchanged, nginx not reloaded/);
     });
 
-    it("a renewed certificate is served after a graceful reload", async () => {
+    it("a renewed certificate is served after a graceful reload; the old pair is removed only then", async () => {
         const renewed = issue(ca, "blog.example.edu", 90);
-        const run = publish(input(blogOnly(renewed)));
+        const keys = site.publish(renderKeys(blogOnly(renewed)), "keys");
+        assert.equal(keys.status, 0, keys.stderr);
+        // Between the steps nginx still has the old pair on disk as in memory.
+        assert.ok(fs.existsSync(path.join(tlsDir, filesOf(blogCert).privateKey)));
+        const run = publish(blogOnly(renewed));
         assert.equal(run.status, 0, run.stderr);
         assert.equal((await getTls(tlsPort, "blog.example.edu", "/", ca.certificate)).serial, renewed.serial.toUpperCase());
+        assert.deepEqual(fs.readdirSync(tlsDir).sort(), [filesOf(renewed).certificate, filesOf(renewed).privateKey]);
         blogCert = renewed;
     });
 
-    it("a key of another certificate fails nginx -t: the previous certificate and key come back and keep serving", async () => {
+    it("a key of another certificate fails nginx -t: the previous configuration, certificate and key keep serving", async () => {
         const other = issue(ca, "blog.example.edu");
-        const run = publish(input({ blog: { certificate: other.certificate, privateKey: blogCert.privateKey } }));
+        const keys = site.publish(renderKeys({ blog: { certificate: other.certificate, privateKey: blogCert.privateKey } }), "keys");
+        assert.equal(keys.status, 0, keys.stderr);
+        const run = site.publish(site.input(site.apps(), { blog: { certificate: other.certificate, privateKey: "" } }));
         assert.notEqual(run.status, 0);
         assert.match(run.stderr, /nginx -t rejected the new config; previous files restored/);
-        assert.equal(fs.readFileSync(path.join(tlsDir, "fleet-blog.crt"), "utf8"), blogCert.certificate);
-        assert.equal(mode(path.join(tlsDir, "fleet-blog.key")), "600");
+        assert.equal(fs.readFileSync(path.join(tlsDir, filesOf(blogCert).certificate), "utf8"), blogCert.certificate);
+        assert.equal(mode(path.join(tlsDir, filesOf(blogCert).privateKey)), "600");
         assert.equal((await getTls(tlsPort, "blog.example.edu", "/", ca.certificate)).serial, blogCert.serial.toUpperCase());
+        // The running nginx reloads fine from what is on disk: nothing half-applied.
+        assert.equal(spawnSync("nginx", ["-c", site.nginxConf, "-t", "-q"]).status, 0);
+    });
+
+    it("a certificate whose key was never written is refused before anything changes, naming the key", () => {
+        const lone = issue(ca, "blog.example.edu");
+        const run = site.publish(site.input(site.apps(), { blog: { certificate: lone.certificate, privateKey: "" } }));
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, new RegExp(`no key ${filesOf(lone).privateKey} in .* \\(the keys step writes it first\\)`));
+        assert.ok(fs.existsSync(path.join(tlsDir, filesOf(blogCert).certificate)));
     });
 
     it("a certificate taken out of the config: its files are removed and the app is back on HTTP", async () => {
-        const run = publish(input({}));
+        const run = publish({});
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(fs.readdirSync(tlsDir), []);
         assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);

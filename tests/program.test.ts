@@ -205,29 +205,37 @@ describe("the program: HTTPS from fleet:tls", function () {
     return dir;
   }
 
-  it("serves an app with a certificate over HTTPS: its key reaches the nginx host only inside the secret stdin", async () => {
+  it("serves an app with a certificate over HTTPS: the key goes alone into a secret step, the server blocks stay readable", async () => {
     const polls = issue(ca, "polls.example.edu");
     const dir = stackWithTls({ polls: { certificate: polls.certificate, privateKey: polls.privateKey } });
     const plan = await planIn(dir, "production");
-    const publish = byName(plan, "nginx-config");
-    assert.equal(publish.inputs.stdin, "[secret]", "the certificates' stdin is not secret");
+    const keys = byName(plan, "nginx-keys");
+    const sites = byName(plan, "nginx-config");
+    assert.equal(keys.inputs.stdin, "[secret]", "the keys' stdin is not secret");
+    assert.ok(sites.dependsOn.includes(keys.urn), "the server blocks may be published before their keys");
     assert.ok(!JSON.stringify(plan).includes(polls.privateKey.split("\n")[1]), "a line of the key is in the plan");
+    // What a reviewer sees in the plan of a pull request: the HTTPS server block and the certificate.
+    const readable = String(sites.inputs.stdin);
+    assert.match(readable, /listen 443 ssl;\n {4}server_name polls\.example\.edu;/);
+    assert.match(readable, /@@fleet-file fleet-polls-[0-9a-f]{12}\.crt\n-----BEGIN CERTIFICATE-----/);
+    assert.ok(readable.includes(polls.certificate));
+    assert.ok(!readable.includes("PRIVATE KEY"));
     const releases = plan.outputs.appReleases as Record<string, { url: string }>;
     assert.equal(releases.polls.url, "https://polls.example.edu/");
     assert.equal(releases["library-catalogue"].url, "http://catalogue.library.example.edu/");
 
-    const revealed = String(byName(await planIn(dir, "production", true), "nginx-config").inputs.stdin);
-    assert.ok(revealed.includes(`@@fleet-file fleet-polls.key\n${polls.privateKey}`));
-    assert.ok(revealed.includes(`@@fleet-file fleet-polls.crt\n${polls.certificate}`));
-    assert.match(revealed, /listen 443 ssl;\n {4}server_name polls\.example\.edu;/);
-    assert.ok(!String(publish.inputs.create).includes("PRIVATE KEY"));
+    const revealed = String(byName(await planIn(dir, "production", true), "nginx-keys").inputs.stdin);
+    assert.match(revealed, /^@@fleet-file fleet-polls-[0-9a-f]{12}\.key\n/);
+    assert.ok(revealed.includes(polls.privateKey));
+    for (const step of [keys, sites]) assert.ok(!String(step.inputs.create).includes("PRIVATE KEY"));
   });
 
   it("offline, with the key encrypted in the stack file as `pulumi config set --secret` leaves it, the plan still shows HTTPS", async () => {
     const polls = issue(ca, "polls.example.edu");
     const dir = stackWithTls({ polls: { certificate: polls.certificate, privateKey: { secure: "v1:AAAAencrypted" } } });
     const plan = await planIn(dir, "production");
-    assert.equal(byName(plan, "nginx-config").inputs.stdin, "[secret]");
+    assert.equal(byName(plan, "nginx-keys").inputs.stdin, "[secret]");
+    assert.match(String(byName(plan, "nginx-config").inputs.stdin), /listen 443 ssl;/);
     assert.equal((plan.outputs.appReleases as Record<string, { url: string }>).polls.url, "https://polls.example.edu/");
     assert.deepEqual(plan.warnings?.filter((w) => w.includes("certificate")) ?? [], []);
   });

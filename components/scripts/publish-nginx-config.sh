@@ -1,16 +1,23 @@
 #!/bin/sh
-# Publishes the fleet's nginx server blocks, certificates and keys on the static host.
+# Publishes the fleet's nginx server blocks, certificates and private keys on the static host.
 #
-# Usage: publish-nginx-config.sh [CONF_DIR [TLS_DIR [NGINX_CONF]]]  < input
+# Usage: publish-nginx-config.sh keys [TLS_DIR]                           < keys
+#        publish-nginx-config.sh sites [CONF_DIR [TLS_DIR [NGINX_CONF]]]  < server blocks, certificates
 #   CONF_DIR    directory nginx includes (default /etc/nginx/conf.d; created if missing)
 #   TLS_DIR     certificates and keys, root only (default /etc/nginx/fleet-tls; created)
 #   NGINX_CONF  nginx main config to test and reload (default: nginx's built-in path)
-# Input (stdin): for each file a line "@@fleet-file NAME" followed by its text, then a
-# final line "@@fleet-end". NAME is fleet-<app>.conf (into CONF_DIR), or fleet-<app>.crt
-# or fleet-<app>.key (into TLS_DIR; keys mode 0600). The script owns those fleet-* files:
-# it writes the given ones, removes the others, runs `nginx -t`, and on failure puts the
-# previous files back and fails; on success it reloads nginx gracefully. Same input
-# twice: the second run changes nothing and does not reload.
+# Input (stdin): for each file a line "@@fleet-file NAME" followed by its text, then a final
+# line "@@fleet-end".
+#
+# keys: NAME is fleet-<app>-<id>.key, where <id> names the certificate the key belongs to.
+#   Writes them into TLS_DIR (mode 0600), never removes any, never reloads. A separate step
+#   so that only the keys are secret: the server blocks stay readable in a plan.
+# sites: NAME is fleet-<app>.conf (into CONF_DIR) or fleet-<app>-<id>.crt (into TLS_DIR).
+#   The script owns those fleet-* files: it writes the given ones, removes the others, runs
+#   `nginx -t`, and on failure puts the previous files back and fails; on success it reloads
+#   nginx gracefully and removes the keys no certificate uses any more. Keys never change
+#   under a certificate (a new certificate has a new <id>), so the previous files always
+#   have theirs. Same input twice: the second run changes nothing and does not reload.
 set -eu
 # Keys pass through the work directory: nobody else may read them there.
 umask 077
@@ -18,32 +25,41 @@ umask 077
 # without PAM, as on the e2e nodes): look there too.
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
-CONF_DIR=${1:-/etc/nginx/conf.d}
-TLS_DIR=${2:-/etc/nginx/fleet-tls}
-NGINX_CONF=${3:-}
+fail() {
+    echo "publish-nginx-config: $*" >&2
+    exit 1
+}
+
+MODE=${1:-}
+case $MODE in
+    keys)
+        TLS_DIR=${2:-/etc/nginx/fleet-tls}
+        NAMES='^fleet-[a-z0-9-]+-[0-9a-f]{12}\.key$'
+        ;;
+    sites)
+        CONF_DIR=${2:-/etc/nginx/conf.d}
+        TLS_DIR=${3:-/etc/nginx/fleet-tls}
+        NGINX_CONF=${4:-}
+        NAMES='^fleet-[a-z0-9-]+(\.conf|-[0-9a-f]{12}\.crt)$'
+        ;;
+    *) fail "usage: publish-nginx-config.sh keys|sites [DIR...]" ;;
+esac
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
-
-nginx_cmd() {
-    if [ -n "$NGINX_CONF" ]; then
-        $SUDO nginx -c "$NGINX_CONF" "$@"
-    else
-        $SUDO nginx "$@"
-    fi
-}
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/new" "$WORK/old"
 
-# Split stdin into files; names are checked so nothing is written outside CONF_DIR.
+# Split stdin into files. awk only keeps names to one safe path component (its regexps
+# differ between awks); grep then holds each name to this mode's pattern.
 awk -v dir="$WORK/new" '
     /^@@fleet-end$/ { ended = 1; next }
     ended { bad = "text after @@fleet-end"; exit }
     /^@@fleet-file / {
         name = substr($0, 14)
-        if (name !~ /^fleet-[a-z0-9-]+\.(conf|crt|key)$/) { bad = "bad file name " name; exit }
+        if (name !~ /^fleet-[a-z0-9.-]+$/) { bad = "bad file name " name; exit }
         if (out != "") close(out)
         out = dir "/" name
         printf "" > out
@@ -55,10 +71,39 @@ awk -v dir="$WORK/new" '
         if (bad != "") { print "publish-nginx-config: " bad > "/dev/stderr"; exit 1 }
         if (!ended) { print "publish-nginx-config: input ends without @@fleet-end" > "/dev/stderr"; exit 1 }
     }
-' 
+'
+
+for f in "$WORK"/new/*; do
+    [ -e "$f" ] || continue
+    printf '%s\n' "$(basename "$f")" | grep -Eqx "$NAMES" || fail "bad file name $(basename "$f") for $MODE"
+done
+
+$SUDO install -d -m 0700 "$TLS_DIR"
+
+if [ "$MODE" = keys ]; then
+    written=0 unchanged=0
+    for f in "$WORK"/new/fleet-*.key; do
+        [ -e "$f" ] || continue
+        if $SUDO cmp -s "$f" "$TLS_DIR/$(basename "$f")"; then
+            unchanged=$((unchanged + 1))
+        else
+            $SUDO install -m 0600 "$f" "$TLS_DIR/$(basename "$f")"
+            written=$((written + 1))
+        fi
+    done
+    echo "publish-nginx-config: $written key(s) written, $unchanged unchanged"
+    exit 0
+fi
+
+nginx_cmd() {
+    if [ -n "$NGINX_CONF" ]; then
+        $SUDO nginx -c "$NGINX_CONF" "$@"
+    else
+        $SUDO nginx "$@"
+    fi
+}
 
 $SUDO mkdir -p "$CONF_DIR"
-$SUDO install -d -m 0700 "$TLS_DIR"
 
 # dest NAME: where a file of that name lives.
 dest() {
@@ -68,11 +113,18 @@ dest() {
     esac
 }
 
-# owned: the fleet's files on the host now.
+# owned: the server blocks and certificates on the host now.
 owned() {
     $SUDO find "$CONF_DIR" -maxdepth 1 -type f -name 'fleet-*.conf'
-    $SUDO find "$TLS_DIR" -maxdepth 1 -type f \( -name 'fleet-*.crt' -o -name 'fleet-*.key' \)
+    $SUDO find "$TLS_DIR" -maxdepth 1 -type f -name 'fleet-*.crt'
 }
+
+# A certificate whose key the keys step did not write would fail `nginx -t`: say why instead.
+for f in "$WORK"/new/fleet-*.crt; do
+    [ -e "$f" ] || continue
+    key=$(basename "$f" .crt).key
+    $SUDO test -f "$TLS_DIR/$key" || fail "no key $key in $TLS_DIR for $(basename "$f") (the keys step writes it first)"
+done
 
 # Unchanged? Same set of names and same bytes: nothing to do, no reload.
 changed=0
@@ -97,19 +149,14 @@ install_set() {
     owned | while read -r f; do $SUDO rm -f "$f"; done
     for f in "$1"/fleet-*; do
         [ -e "$f" ] || continue
-        case $f in
-            *.key) mode=0600 ;;
-            *) mode=0644 ;;
-        esac
-        $SUDO install -m "$mode" "$f" "$(dest "$(basename "$f")")"
+        $SUDO install -m 0644 "$f" "$(dest "$(basename "$f")")"
     done
 }
 
 install_set "$WORK/new"
 if ! nginx_cmd -t -q; then
     install_set "$WORK/old"
-    echo "publish-nginx-config: nginx -t rejected the new config; previous files restored" >&2
-    exit 1
+    fail "nginx -t rejected the new config; previous files restored"
 fi
 # `nginx -s reload` only signals the master: wait until it has started workers with the new
 # config and no old worker still accepts connections, so whatever comes next (a health check,
@@ -132,5 +179,11 @@ while [ "$i" -lt 100 ]; do
     i=$((i + 1))
     sleep 0.1
 done
+
+# The running nginx uses only the keys of the published certificates now: drop the others.
+for f in $($SUDO find "$TLS_DIR" -maxdepth 1 -type f -name 'fleet-*.key'); do
+    if [ ! -e "$WORK/new/$(basename "$f" .key).crt" ]; then $SUDO rm -f "$f"; fi
+done
+
 certificates=$(find "$WORK/new" -name 'fleet-*.crt' | wc -l)
 echo "publish-nginx-config: published $(find "$WORK/new" -name 'fleet-*.conf' | wc -l) file(s)$([ "$certificates" -eq 0 ] || echo " and $certificates certificate(s)"), nginx reloaded"

@@ -16,6 +16,7 @@ import { sshRun } from "./sshClient";
 import { ApplyResult } from "./executor";
 import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "./localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
+import { tlsFileNames } from "../../components/nginxConfig";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 
@@ -267,9 +268,9 @@ describe("e2e: rollouts on real local nodes", function () {
       stack.tls = { [APP]: { certificate: cert.certificate, privateKey: cert.privateKey } };
       const r = await stack.up(catalog);
       assertOk(r);
-      // nginx, and the app's environment (SITE_URL is https now): no release step.
-      assert.deepEqual(ranNames(r).sort(), ["nginx-config", `${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
-      assert.ok(!r.ran.find((x) => x.name === "nginx-config")?.command.includes("PRIVATE KEY"), "the key is on the command line");
+      // The key, nginx, and the app's environment (SITE_URL is https now): no release step.
+      assert.deepEqual(ranNames(r).sort(), ["nginx-config", "nginx-keys", `${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
+      assert.ok(r.ran.every((x) => !x.command.includes("PRIVATE KEY")), "a key is on a command line");
       for (const n of cluster.appNodes) {
         assert.equal((await cluster.exec(n, `grep '^SITE_URL=' /srv/${APP}/shared/env`)).stdout.trim(), `SITE_URL='https://${DOMAIN}'`);
       }
@@ -278,15 +279,17 @@ describe("e2e: rollouts on real local nodes", function () {
       assert.equal(plain.status, 301);
       assert.equal(plain.headers?.location, `https://${DOMAIN}/polls/?page=2`);
       const files = await cluster.exec(cluster.staticHost, "stat -c '%n %a %U' /etc/nginx/fleet-tls /etc/nginx/fleet-tls/*");
-      assert.equal(files.stdout.trim(), [`/etc/nginx/fleet-tls 700 root`, `/etc/nginx/fleet-tls/fleet-${APP}.crt 644 root`, `/etc/nginx/fleet-tls/fleet-${APP}.key 600 root`].join("\n"));
+      const names = tlsFileNames(APP, cert.certificate);
+      assert.equal(files.stdout.trim(), [`/etc/nginx/fleet-tls 700 root`, `/etc/nginx/fleet-tls/${names.certificate} 644 root`, `/etc/nginx/fleet-tls/${names.privateKey} 600 root`].join("\n"));
       // The deploy user compares the root-only key through sudo: a rerun changes nothing.
       assert.deepEqual(ranNames(await stack.up(catalog)), []);
       // Renewal: the new certificate is served after a graceful reload, nothing else runs.
       const renewed = issue(ca, DOMAIN, 90);
       stack.tls = { [APP]: { certificate: renewed.certificate, privateKey: renewed.privateKey } };
       const again = await stack.up(catalog);
-      assert.deepEqual(ranNames(again), ["nginx-config"]);
-      assert.match(again.ran[0].stdout, /published 1 file\(s\) and 1 certificate\(s\), nginx reloaded/);
+      assert.deepEqual(ranNames(again), ["nginx-keys", "nginx-config"]);
+      assert.match(again.ran[0].stdout, /1 key\(s\) written, 0 unchanged/);
+      assert.match(again.ran[1].stdout, /published 1 file\(s\) and 1 certificate\(s\), nginx reloaded/);
       const served = execFileSync("openssl", ["s_client", "-connect", `${cluster.staticHost.address}:443`, "-servername", DOMAIN], { input: "", encoding: "utf8", stdio: ["pipe", "pipe", "ignore"] });
       const servedSerial = execFileSync("openssl", ["x509", "-noout", "-serial"], { input: served, encoding: "utf8" }).trim();
       assert.equal(servedSerial, `serial=${renewed.serial}`);
@@ -301,7 +304,7 @@ describe("e2e: rollouts on real local nodes", function () {
   it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
     const r = await stack.up("apps: []\n");
     assertOk(r);
-    assert.ok(ranNames(r).includes(`${APP}-prepare-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"));
+    assert.ok(ranNames(r).includes(`${APP}-prepare-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"), ranNames(r).join(" "));
     for (const n of cluster.appNodes) {
       const x = await cluster.exec(n, `test -e /srv/${APP} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
       assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
