@@ -11,7 +11,7 @@ import { GithubClient, GithubError } from "./components/github/api";
 import { resolveTags } from "./components/github/resolveTags";
 import { GithubConfig, loadGithubConfig } from "./components/githubConfig";
 import { buildInfrastructure, infrastructureOutputs } from "./components/infrastructure";
-import { DeploySettings, parseDeploySettings, RolloutError } from "./components/rolloutPlan";
+import { DeploySettings, parseDeploySettings, RolloutError, siteUrl } from "./components/rolloutPlan";
 import { catalogStack, deployTag, loadStackConfig, readStackFile } from "./components/stackConfig";
 import { knownStacks } from "./components/stackFiles";
 import { parseTlsConfig, TLS_CONFIG_KEY, TlsFiles } from "./components/tlsConfig";
@@ -86,7 +86,7 @@ const https = (app: string) => app in certificates;
 
 /** Per app on this stack: the tag it is pinned to (or "latest") and where it answers: https:// for
  *  an app with a certificate in fleet:tls, http:// for the others. */
-export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${https(a.name) ? "https" : "http"}://${a.domain}/` }]));
+export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
 
 const infra = buildInfrastructure(stackConfig, apps, certificates);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */

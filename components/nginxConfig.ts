@@ -82,7 +82,7 @@ export interface CertificateAndKey {
 
 /**
  * The publish script's stdin for the nginx host, in sites mode: each app's config (HTTPS for
- * the apps in `certificates`) and the certificate files. No key: those go through keysInput.
+ * the apps in `certificates`) and the certificate files. No key: those go through renderKeys.
  */
 export function renderSites(apps: Omit<NginxApp, "certificate">[], nodeIps: string[], certificates: Record<string, string>, options: NginxOptions = {}): string {
     const withTls = apps.map((a) => ({ ...a, certificate: certificates[a.name] }));
@@ -97,7 +97,7 @@ export function renderSites(apps: Omit<NginxApp, "certificate">[], nodeIps: stri
 export function renderKeys(certificates: Record<string, CertificateAndKey>): string {
     const files: Record<string, string> = {};
     for (const [app, c] of Object.entries(certificates)) {
-        if (!APP_NAME.test(app)) throw new Error(`nginx config: app name ${JSON.stringify(app)} must match ${APP_NAME}`);
+        checkAppName(app);
         files[tlsFileNames(app, c.certificate).privateKey] = c.privateKey;
     }
     return renderPublishInput(files);
@@ -111,10 +111,14 @@ export function renderPublishInput(files: Record<string, string>): string {
 
 // Values reach a config file that root loads: refuse anything outside strict patterns
 // even though the catalog validated them already.
+function checkAppName(name: string): void {
+    if (!APP_NAME.test(name)) throw new Error(`nginx config: app name ${JSON.stringify(name)} must match ${APP_NAME}`);
+}
+
 function checkInputs(apps: NginxApp[], nodeIps: string[]): void {
     const seen = new Set<string>();
     for (const app of apps) {
-        if (!APP_NAME.test(app.name)) throw new Error(`nginx config: app name ${JSON.stringify(app.name)} must match ${APP_NAME}`);
+        checkAppName(app.name);
         if (!DOMAIN.test(app.domain)) throw new Error(`nginx config: ${app.name}: domain ${JSON.stringify(app.domain)} is not a lowercase host name`);
         if (!Number.isInteger(app.port) || app.port < 1024 || app.port > 65535) throw new Error(`nginx config: ${app.name}: port ${app.port} must be an integer 1024-65535`);
         if (seen.has(app.domain)) throw new Error(`nginx config: domain ${app.domain} is used by two apps`);

@@ -220,6 +220,11 @@ export function databaseUrl(engine: DbEngine, app: string, password: string, hos
   return `${scheme}://${db}:${encodeURIComponent(password)}@${host}:${port}/${db}`;
 }
 
+/** The address an app answers on: https:// when the nginx host has its certificate (fleet:tls). */
+export function siteUrl(domain: string, https: boolean): string {
+  return `${https ? "https" : "http"}://${domain}`;
+}
+
 /**
  * The platform's own environment of an app; the catalog may not override these names.
  * SITE_URL is the public address (https:// when the nginx host has the app's certificate), for
@@ -231,7 +236,7 @@ export function platformEnv(app: AppForStack, databaseUrlValue: string, secretKe
     DATABASE_URL: databaseUrlValue,
     SECRET_KEY: secretKey,
     ALLOWED_HOSTS: app.domain,
-    SITE_URL: `${https ? "https" : "http"}://${app.domain}`,
+    SITE_URL: siteUrl(app.domain, https),
     STATIC_URL: "/static/",
     FLEET_APP: app.name,
   };

@@ -15,9 +15,12 @@ GUNICORN_WAIT=30
 # Why the last gunicorn_start failed (an exception line from its log), for the caller's message.
 GUNICORN_FAILURE=""
 
+# _is_gunicorn PID: a live gunicorn process (a pidfile may outlive its process, and pids come back).
+_is_gunicorn() { grep -q gunicorn "/proc/$1/cmdline" 2>/dev/null; }
+
 master_pid() {
   _pid=$(cat "$PIDFILE" 2>/dev/null || true)
-  if [ -n "$_pid" ] && grep -q gunicorn "/proc/$_pid/cmdline" 2>/dev/null; then
+  if [ -n "$_pid" ] && _is_gunicorn "$_pid"; then
     printf '%s' "$_pid"
   fi
 }
@@ -88,7 +91,7 @@ gunicorn_start() {
     return 1
   fi
 }
-_not_gunicorn() { ! grep -q gunicorn "/proc/$1/cmdline" 2>/dev/null; }
+_not_gunicorn() { ! _is_gunicorn "$1"; }
 _started() { _p=$(master_pid) && [ -n "$_p" ] && _booted "$_p"; }
 # Started, or the new master (a pid other than the one before) is gone already: its app
 # cannot boot.
