@@ -15,7 +15,7 @@ export default tseslint.config(
   {
     // The plan worker and the tests load the program with require() after the mocks are set:
     // an import would be hoisted above setMocks.
-    files: ["bin/lib/planWorker.ts", "tests/**/*.ts"],
+    files: ["offline/planWorker.ts", "tests/**/*.ts"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

@@ -1,20 +1,20 @@
 // The fleet: one Pulumi program for every Django app of every stack.
 //
 // Thin wiring only: the catalog (apps.yaml) says which app runs which tag on this stack, the
-// stack config says how big things are, and each component in components/ maps that onto AWS.
+// stack config says how big things are, and the components (infra/, app/) map that onto AWS.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { AppDeployment } from "./components/appDeployment";
-import { AppRepository, sshHost } from "./components/appRepository";
-import { AppForStack, appsForStack, LATEST, loadCatalogFile } from "./components/catalog";
-import { GithubClient, GithubError } from "./components/github/api";
-import { resolveTags } from "./components/github/resolveTags";
-import { GithubConfig, loadGithubConfig } from "./components/githubConfig";
-import { buildInfrastructure, infrastructureOutputs } from "./components/infrastructure";
-import { DeploySettings, parseDeploySettings, RolloutError, siteUrl } from "./components/rolloutPlan";
-import { catalogStack, deployTag, loadStackConfig, readStackFile } from "./components/stackConfig";
-import { knownStacks } from "./components/stackFiles";
-import { parseTlsConfig, TLS_CONFIG_KEY, TlsFiles } from "./components/tlsConfig";
+import { AppDeployment } from "./app/appDeployment";
+import { AppRepository, sshHost } from "./app/appRepository";
+import { AppForStack, appsForStack, LATEST, loadCatalogFile } from "./config/catalog";
+import { GithubClient, GithubError } from "./github/api";
+import { resolveTags } from "./github/resolveTags";
+import { GithubConfig, loadGithubConfig } from "./config/githubConfig";
+import { buildInfrastructure, infrastructureOutputs } from "./infra/buildInfrastructure";
+import { DeploySettings, parseDeploySettings, RolloutError, siteUrl } from "./rollout/plan";
+import { catalogStack, deployTag, loadStackConfig, readStackFile } from "./config/stackConfig";
+import { knownStacks } from "./config/stackFiles";
+import { parseTlsConfig, TLS_CONFIG_KEY, TlsFiles } from "./config/tlsConfig";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -66,8 +66,8 @@ function deploySettings(): DeploySettings {
 }
 
 /**
- * HTTPS per app from fleet:tls (components/tlsConfig.ts). Read synchronously, so a wrong certificate
- * stops the program before any resource is declared; the StaticHost puts the keys only into a
+ * HTTPS per app from fleet:tls (config/tlsConfig.ts). Read synchronously, so a wrong certificate
+ * stops the program before any resource is declared; the EdgeHost puts the keys only into a
  * secret input, and the certificates (public) into the readable nginx step.
  */
 function loadCertificates(): Record<string, TlsFiles> {

@@ -8,8 +8,8 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { Cluster, NodeHandle, startCluster } from "./cluster";
-import { curl, sshRun } from "./sshClient";
+import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
+import { curl, sshRun } from "../../testbed/sshClient";
 
 describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function () {
   this.timeout(120_000);

@@ -10,13 +10,13 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { diffPlans } from "../../bin/lib/plan";
-import { Cluster, startCluster } from "./cluster";
-import { sshRun } from "./sshClient";
-import { ApplyResult } from "./executor";
-import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "./localStack";
+import { diffPlans } from "../../offline/plan";
+import { Cluster, startCluster } from "../../testbed/cluster";
+import { sshRun } from "../../testbed/sshClient";
+import { ApplyResult } from "../../testbed/executor";
+import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
-import { tlsFileNames } from "../../components/nginxConfig";
+import { tlsFileNames } from "../../render/nginx";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 

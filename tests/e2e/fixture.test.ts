@@ -6,8 +6,8 @@
  */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { Cluster, ExecResult, NodeHandle, startCluster } from "./cluster";
-import { sshRun } from "./sshClient";
+import { Cluster, ExecResult, NodeHandle, startCluster } from "../../testbed/cluster";
+import { sshRun } from "../../testbed/sshClient";
 
 const SRV = "/srv/fixture-check";
 const PORT = 8000;

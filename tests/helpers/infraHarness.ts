@@ -3,11 +3,11 @@
 // as the offline plan, so the policy rules can be applied to it.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FleetMocks } from "../../bin/lib/mocks";
-import { SECRET_TEXT } from "../../bin/lib/planTypes";
-import { AppForStack } from "../../components/catalog";
-import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../components/stackConfig";
-import { readStackConfig } from "../../components/stackFiles";
+import { FleetMocks } from "../../offline/mocks";
+import { SECRET_TEXT } from "../../offline/planTypes";
+import { AppForStack } from "../../config/catalog";
+import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../config/stackConfig";
+import { readStackConfig } from "../../config/stackFiles";
 import { PolicyRecord } from "../../policy/rules";
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");

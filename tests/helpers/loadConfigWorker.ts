@@ -2,8 +2,8 @@
 // the runtime), in its own process because Pulumi's config and stack are process-global.
 // Usage: loadConfigWorker.ts <stack> <JSON of "ns:key" -> value overrides>
 import * as pulumi from "@pulumi/pulumi";
-import { FleetMocks } from "../../bin/lib/mocks";
-import { readStackConfig } from "../../components/stackFiles";
+import { FleetMocks } from "../../offline/mocks";
+import { readStackConfig } from "../../config/stackFiles";
 import { PROJECT_DIR } from "./infraHarness";
 
 const [stack, overridesJson] = process.argv.slice(2);
@@ -13,7 +13,7 @@ for (const [k, v] of Object.entries(overrides)) values[k] = typeof v === "string
 pulumi.runtime.setAllConfig(values, []);
 pulumi.runtime.setMocks(new FleetMocks({ region: "eu-west-1", addresses: {}, overrides: {}, secretOutputs: new Map() }), "fleet", stack, false);
 
-const { loadStackConfig } = require("../../components/stackConfig") as typeof import("../../components/stackConfig");
+const { loadStackConfig } = require("../../config/stackConfig") as typeof import("../../config/stackConfig");
 try {
     process.stdout.write(JSON.stringify(loadStackConfig(PROJECT_DIR)));
 } catch (err) {

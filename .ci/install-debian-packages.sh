@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs, from Debian's packages, every package a test uses: what cloud-init
+# installs on the EC2 nodes (python3, venv, git, Django, gunicorn, psycopg2, sudo,
+# rsync, curl) plus the local stand-ins for the cloud (sshd for the nodes, nginx for
+# the static host, PostgreSQL and MariaDB for RDS), and openssl for the tests'
+# certificates, shellcheck for the scripts and workflows. Idempotent: when everything is present it touches nothing and does
+# not even run `apt-get update`.
+# Services do not start on install here (policy-rc.d); testbed/cluster.ts starts them.
+set -eu
+
+PACKAGES="openssh-server openssh-client nginx postgresql postgresql-client python3 python3-venv python3-pip
+python3-django gunicorn python3-psycopg2 git sudo rsync curl procps util-linux iproute2 openssl
+mariadb-server mariadb-client shellcheck"
+
+missing=""
+for pkg in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing="$missing $pkg"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  echo "e2e dependencies: all present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-debian-packages.sh: missing Debian packages:$missing (run as root to install them)" >&2
+  exit 1
+fi
+
+echo "e2e dependencies: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,130 @@
+// npm run bench: the rollout's figures, as `name: value` lines on stdout (progress on stderr).
+//
+// Real nodes (testbed/, the e2e test bed, needs root): the v1 -> v2 rollout under continuous load
+// through nginx, staging cold (first install) and warm (new tag, same requirements), and the
+// same upgrade done the old Fabric way on the same nodes and load, as the baseline.
+// Offline plan: how many resources a one-tag bump changes in a 50-app catalog, and how long
+// the plan of 20 and of 200 apps takes.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { diffPlans, runPlan } from "../offline/plan";
+import { scriptsVersion } from "../app/appDeployment";
+import { REMOTE_BASE } from "../rollout/plan";
+import { startCluster } from "../testbed/cluster";
+import { ApplyResult } from "../testbed/executor";
+import { APP, DOMAIN, Load, LocalStack } from "../testbed/localStack";
+import { sshRun } from "../testbed/sshClient";
+
+const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const figures: [string, string][] = [];
+const figure = (name: string, value: number | string) => figures.push([name, typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value]);
+
+/** The slowest node's stage step of a run, in seconds (they run in parallel). */
+function stageSeconds(r: ApplyResult): number {
+  const stages = r.ran.filter((x) => x.name.startsWith(`${APP}-stage-`));
+  if (stages.length === 0) throw new Error("no stage step ran");
+  return Math.max(...stages.map((x) => x.ms)) / 1000;
+}
+
+function must(r: ApplyResult, what: string): ApplyResult {
+  if (!r.ok) throw new Error(`${what} failed: ${r.error}`);
+  return r;
+}
+
+async function onRealNodes(work: string): Promise<void> {
+  const cluster = await startCluster({ appNodeCount: 2 });
+  try {
+    const stack = new LocalStack(cluster, path.join(work, "stack"));
+    say("fresh deploy of v1 (cold stage)");
+    const cold = must(await stack.up("v1"), "v1");
+    say("v1 -> v2 under load");
+    const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+    must(await stack.up("v2"), "v2");
+    const rollout = await load.stop();
+    say(`rollout: ${rollout.requests} requests, ${rollout.failed} failed ${rollout.failures.slice(0, 3).join(" | ")}`);
+    figure("rollout_requests", rollout.requests);
+    figure("rollout_failed_requests", rollout.failed);
+    // Warm: a new tag with the same requirements, staged without load, like the cold one
+    // (v3 stages fine; its migration then fails and no node moves, which is all the better).
+    say("stage v3 (warm: same requirements as v1 and v2)");
+    const warm = await stack.up("v3");
+    figure("stage_cold_s", stageSeconds(cold));
+    figure("stage_warm_s", stageSeconds(warm));
+    figure("stage_warm_over_cold", stageSeconds(warm) / stageSeconds(cold));
+
+    say("back to v1, then v1 -> v2 the old Fabric way under the same load");
+    must(await stack.up("v1"), "rollback to v1");
+    const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
+    const scripts = `${REMOTE_BASE}/${APP}/scripts-${scriptsVersion()}`;
+    const naiveLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+    const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP} v2`, script)));
+    const naive = await naiveLoad.stop();
+    say(`naive: ${naive.requests} requests, ${naive.failed} failed; e.g. ${naive.failures.slice(0, 3).join(" | ")}`);
+    runs.forEach((r, i) => say(`naive deploy on ${cluster.appNodes[i].name}: exit ${r.code}${r.code ? `: ${r.stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
+    figure("naive_rollout_failed_requests", naive.failed);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** A catalog of `n` generated apps on alpha; `bumped` gets tag v1.0.1 instead of v1.0.0. */
+function generatedCatalog(n: number, bumped?: string): string {
+  const lines = ["apps:"];
+  for (let i = 1; i <= n; i++) {
+    const name = `app-${String(i).padStart(3, "0")}`;
+    lines.push(
+      `  - name: ${name}`,
+      `    repo: uni-it/${name}`,
+      `    domain: ${name}.example.edu`,
+      "    settings: site.settings",
+      "    wsgi: site.wsgi:application",
+      `    port: ${8100 + i}`,
+      "    tags:",
+      `      alpha: ${name === bumped ? "v1.0.1" : "v1.0.0"}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+async function offline(work: string): Promise<void> {
+  const write = (file: string, text: string) => {
+    const p = path.join(work, file);
+    fs.writeFileSync(p, text);
+    return p;
+  };
+  say("offline plans of a 50-app catalog, before and after one tag bump");
+  const base = await runPlan({ stack: "alpha", appsFile: write("apps-50.yaml", generatedCatalog(50)) });
+  const bumped = await runPlan({ stack: "alpha", appsFile: write("apps-50-bumped.yaml", generatedCatalog(50, "app-017")) });
+  const changes = diffPlans(base, bumped);
+  const inside = (urn: string) => urn.includes("fleet:app:AppDeployment") && urn.split("::").pop()!.startsWith("app-017-");
+  figure("changes_for_one_tag_bump", changes.length);
+  figure("changes_outside_bumped_app", changes.filter((c) => !inside(c.urn)).length);
+
+  for (const n of [20, 200]) {
+    say(`offline plan of ${n} apps`);
+    const file = write(`apps-${n}.yaml`, generatedCatalog(n));
+    const started = process.hrtime.bigint();
+    await runPlan({ stack: "alpha", appsFile: file });
+    figure(`plan_seconds_${n}_apps`, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
+  try {
+    await onRealNodes(work);
+    await offline(work);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
+    "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "plan_seconds_20_apps", "plan_seconds_200_apps"];
+  const values = new Map(figures);
+  for (const name of order) process.stdout.write(`${name}: ${values.get(name)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

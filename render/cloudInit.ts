@@ -1,0 +1,77 @@
+// First-boot provisioning of the fleet's machines (replaces Chef), as cloud-config text.
+// Pure. Holds nothing secret: EC2 user data is readable by anyone who can describe the
+// instance, and the aws provider stores it in clear text; only the PUBLIC half of the
+// deploy key is written here. App-level state (app users, releases, env files) is the
+// deploy component's job.
+import * as fs from "fs";
+import * as path from "path";
+import { stringify } from "yaml";
+import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
+
+export type MachineRole = "app-node" | "static-host";
+
+export const DEPLOY_USER = "deploy";
+
+const BASE_PACKAGES = ["python3", "python3-venv", "git"];
+const ROLE_PACKAGES: Record<MachineRole, string[]> = {
+    // Headers so `pip install` can build psycopg2 and mysqlclient (pkg-config finds the MySQL
+    // ones); the clients database.sh creates per-app databases and roles with.
+    "app-node": ["python3-dev", "build-essential", "pkg-config", "libpq-dev", "default-libmysqlclient-dev", "postgresql-client", "default-mysql-client"],
+    "static-host": ["nginx"],
+};
+
+/** Answers 444 (close) for host names no app claims, instead of proxying some app or showing nginx's page. */
+const NGINX_DEFAULT_SERVER = `server {
+    listen 80 default_server;
+    server_name _;
+    return 444;
+}
+`;
+
+export interface CloudInitArgs {
+    role: MachineRole;
+    /** OpenSSH public key authorised for the deploy user. */
+    deployPublicKey: string;
+}
+
+export function renderCloudInit(args: CloudInitArgs): string {
+    const key = args.deployPublicKey.trim();
+    if (!/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^\n]*)?$/.test(key)) {
+        throw new Error("cloud-init: deployPublicKey must be one OpenSSH public key line");
+    }
+    const writeFiles = args.role === "app-node"
+        ? [{ path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: readScript("gunicorn@.service") }]
+        : [{ path: "/etc/nginx/conf.d/00-default.conf", permissions: "0644", content: NGINX_DEFAULT_SERVER }];
+    const runcmd = args.role === "app-node"
+        ? [["install", "-d", "-m", "0755", "/srv"], ["systemctl", "daemon-reload"]]
+        : [
+            ["install", "-d", "-m", "0755", "/var/www", "/etc/nginx/conf.d"],
+            // Ubuntu's default site is also a default_server on :80; ours replaces it.
+            ["rm", "-f", "/etc/nginx/sites-enabled/default"],
+            ["systemctl", "enable", "--now", "nginx"],
+            ["systemctl", "reload", "nginx"],
+        ];
+    const doc = {
+        package_update: true,
+        package_upgrade: false,
+        packages: [...BASE_PACKAGES, ...ROLE_PACKAGES[args.role]],
+        users: [
+            "default",
+            {
+                name: DEPLOY_USER,
+                gecos: "fleet deployments (Pulumi remote commands)",
+                shell: "/bin/bash",
+                lock_passwd: true,
+                sudo: "ALL=(ALL) NOPASSWD:ALL",
+                ssh_authorized_keys: [key],
+            },
+        ],
+        write_files: writeFiles,
+        runcmd,
+    };
+    return "#cloud-config\n" + stringify(doc, { lineWidth: 0 });
+}
+
+function readScript(name: string): string {
+    return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, name), "utf8");
+}

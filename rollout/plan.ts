@@ -1,0 +1,319 @@
+// The rollout of one app release as plain data: which step runs where, after what, with which
+// script and arguments, and what reaches it on stdin. Pure on purpose (no Pulumi): the
+// AppDeployment component only maps these steps onto @pulumi/command resources, and the
+// order, the arguments and the rollback policy are tested here without any runtime.
+//
+// Policy encoded in the steps (DESIGN.md, "Rollout of one app release"):
+//  - stage on every node in parallel; nothing serves from a staged release yet;
+//  - static once (from the first node) after every node staged; migrate "expand" once, after
+//    that: a failed stage or a failed or refused migration stops the rollout before any switch;
+//  - switch one node at a time, each after the previous one: switch.sh puts a node back on
+//    its old release when the health check fails and fails the step, so no further node moves;
+//  - migrate "contract" once every node serves the release: a rollback's newer migrations
+//    are unapplied only when no node runs the newer code any more (zero failed requests);
+//  - prune to keepReleases on every node last (current and previous are always kept).
+// Every input is a pure function of the catalog, the node names and addresses and the
+// scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
+import type { AppForStack } from "../config/catalog";
+import { LATEST, NAME_PATTERN } from "../config/catalog";
+
+export type PipMode = "index" | "system";
+export type DbEngine = "postgres" | "mysql";
+
+export interface DeploySettings {
+  /** git URL of an app's repository; `{repo}` (owner/name) and `{name}` are replaced. */
+  gitUrlTemplate: string;
+  /** index: pip installs from the package index. system: a venv seeing the system
+   *  site-packages and `pip --no-index` (machines without a package index, the e2e nodes). */
+  pipMode: PipMode;
+  /** How long a switched node may take to answer its health check. */
+  healthSeconds: number;
+  gunicornWorkers: number;
+  dbEngine: DbEngine;
+  /** The SSH user when a connection does not name one (never root). */
+  sshUser: string;
+}
+
+export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
+  gitUrlTemplate: "git@github.com:{repo}.git",
+  pipMode: "index",
+  healthSeconds: 30,
+  gunicornWorkers: 3,
+  dbEngine: "postgres",
+  sshUser: "deploy",
+};
+
+/** The host name steps use for the nginx host. */
+export const STATIC_HOST = "static-host";
+/** Where the scripts are copied on every host, per app and scripts version. */
+export const REMOTE_BASE = "/srv/fleet";
+
+/** Placeholders the component resolves from Outputs: the database endpoint, the SSH user and port of the nginx host. */
+export const DATABASE = "@database";
+export const DATABASE_PORT = "@database-port";
+export const SSH_USER = "@static-ssh-user";
+export const SSH_PORT = "@static-ssh-port";
+
+/** An argument: a literal, or the address of a host (known to Pulumi only as an Output). */
+export type Arg = string | { addressOf: string };
+
+export interface Invocation {
+  script: string;
+  args: Arg[];
+}
+
+/** What a step reads on stdin; the component supplies it as a Pulumi secret. */
+export type StdinKind = "env" | "database" | "deployKey" | "staticKey";
+
+export type Phase = "wait" | "copy" | "webroot" | "prepare" | "database" | "stage" | "static" | "expand" | "switch" | "contract" | "prune";
+
+export interface Step {
+  /** Unique in the stack: "<app>-<phase>[-<host>]". */
+  name: string;
+  phase: Phase;
+  /** A node name, or STATIC_HOST. */
+  host: string;
+  /** The command run on create (and on any change of inputs: no separate update). */
+  run?: Invocation;
+  /** The command run when the step is deleted (the app left the stack). */
+  remove?: Invocation;
+  stdin?: StdinKind;
+  /** Names of the steps that must succeed first. */
+  dependsOn: string[];
+}
+
+export interface RolloutPlan {
+  app: string;
+  tag: string;
+  /** The directory the scripts are copied to on every host. */
+  scriptsDir: string;
+  steps: Step[];
+  /** The step whose stdout ("TAG COMMIT") says what serves once the rollout is complete. */
+  servingStep: string;
+}
+
+export class RolloutError extends Error {}
+
+/** The ordered steps of one app's rollout on `nodes` (app nodes, in switch order). */
+export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings): RolloutPlan {
+  checkInputs(app, nodes, scriptsVersion);
+  const a = app.name;
+  const name = (phase: Phase, host?: string) => (host ? `${a}-${phase}-${host}` : `${a}-${phase}`);
+  const first = nodes[0];
+  const steps: Step[] = [];
+  const add = (s: Step) => steps.push(s);
+
+  for (const host of [...nodes, STATIC_HOST]) {
+    add({ name: name("wait", host), phase: "wait", host, dependsOn: [] });
+    add({ name: name("copy", host), phase: "copy", host, dependsOn: [name("wait", host)] });
+  }
+  add({
+    name: name("webroot"), phase: "webroot", host: STATIC_HOST, dependsOn: [name("copy", STATIC_HOST)],
+    run: { script: "webroot.sh", args: [a] }, remove: { script: "webroot.sh", args: ["--remove", a] },
+  });
+  for (const node of nodes) {
+    add({
+      name: name("prepare", node), phase: "prepare", host: node, stdin: "env", dependsOn: [name("copy", node)],
+      run: { script: "prepare.sh", args: [a, { addressOf: node }, String(app.port), app.wsgi, String(settings.gunicornWorkers)] },
+      remove: { script: "prepare.sh", args: ["--remove", a] },
+    });
+  }
+  add({
+    name: name("database"), phase: "database", host: first, stdin: "database", dependsOn: [name("prepare", first)],
+    run: { script: "database.sh", args: [settings.dbEngine, a, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] },
+  });
+  for (const node of nodes) {
+    add({
+      name: name("stage", node), phase: "stage", host: node, stdin: "deployKey", dependsOn: [name("prepare", node)],
+      run: { script: "stage.sh", args: [a, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode] },
+    });
+  }
+  add({
+    name: name("static"), phase: "static", host: first, stdin: "staticKey",
+    dependsOn: [...nodes.map((n) => name("stage", n)), name("webroot")],
+    run: { script: "static.sh", args: [a, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
+  });
+  let before = name("static");
+  if (app.migrations) {
+    add({
+      name: name("expand"), phase: "expand", host: first, dependsOn: [name("static"), name("database")],
+      run: { script: "migrate.sh", args: [a, app.tag, "expand"] },
+    });
+    before = name("expand");
+  }
+  for (const node of nodes) {
+    add({
+      name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database")],
+      run: {
+        script: "switch.sh",
+        args: [a, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
+      },
+    });
+    before = name("switch", node);
+  }
+  const servingStep = before;
+  if (app.migrations) {
+    add({
+      name: name("contract"), phase: "contract", host: first, dependsOn: [servingStep],
+      run: { script: "migrate.sh", args: [a, app.tag, "contract"] },
+    });
+    before = name("contract");
+  }
+  for (const node of nodes) {
+    add({
+      name: name("prune", node), phase: "prune", host: node, dependsOn: [before],
+      run: { script: "prune.sh", args: [a, String(app.keepReleases), app.tag] },
+    });
+  }
+  return { app: a, tag: app.tag, scriptsDir: `${REMOTE_BASE}/${a}/scripts-${scriptsVersion}`, steps, servingStep };
+}
+
+/** The fixed first command on a fresh host: wait for cloud-init (when the host has it),
+ *  then make the app's scripts directory. Scripts cannot do this: they are not there yet. */
+export function waitCommand(app: string): string {
+  checkName("app", app);
+  return [
+    "set -e",
+    // cloud-init exits 2 for "done, with recoverable errors": the host is usable.
+    "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null || [ $? -eq 2 ]; fi",
+    `sudo install -d -o "$(id -un)" -m 0755 ${REMOTE_BASE} ${shellQuote(`${REMOTE_BASE}/${app}`)}`,
+  ].join("\n");
+}
+
+/** The last command on a host when the app leaves the stack: its scripts directory goes. */
+export function forgetCommand(app: string): string {
+  checkName("app", app);
+  return `sudo rm -rf -- ${shellQuote(`${REMOTE_BASE}/${app}`)}`;
+}
+
+/** The command line of an invocation, every argument quoted for sh. */
+export function renderCommand(scriptsDir: string, inv: Invocation, addresses: Record<string, string>): string {
+  const args = inv.args.map((arg) => {
+    if (typeof arg === "string") return arg;
+    const value = addresses[arg.addressOf];
+    if (value === undefined || value === "") throw new RolloutError(`no address known for ${arg.addressOf}`);
+    if (!ADDRESS_PATTERN.test(value)) throw new RolloutError(`address of ${arg.addressOf} ${JSON.stringify(value)} is not allowed: a host name, an IPv4 address, a user name or a port`);
+    return value;
+  });
+  return ["sh", `${scriptsDir}/${inv.script}`, ...args].map(shellQuote).join(" ");
+}
+
+const ADDRESS_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
+
+/** Single-quotes a word for sh. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function gitUrl(template: string, app: Pick<AppForStack, "name" | "repo">): string {
+  return template.replace(/\{repo\}/g, app.repo).replace(/\{name\}/g, app.name);
+}
+
+/** Database and role name of an app ('-' is not welcome unquoted in SQL). */
+export function databaseName(app: string): string {
+  return app.replace(/-/g, "_");
+}
+
+export function databaseUrl(engine: DbEngine, app: string, password: string, host: string, port: number): string {
+  const db = databaseName(app);
+  const scheme = engine === "postgres" ? "postgres" : "mysql";
+  return `${scheme}://${db}:${encodeURIComponent(password)}@${host}:${port}/${db}`;
+}
+
+/** The address an app answers on: https:// when the nginx host has its certificate (fleet:tls). */
+export function siteUrl(domain: string, https: boolean): string {
+  return `${https ? "https" : "http"}://${domain}`;
+}
+
+/**
+ * The platform's own environment of an app; the catalog may not override these names.
+ * SITE_URL is the public address (https:// when the nginx host has the app's certificate), for
+ * settings such as CSRF_TRUSTED_ORIGINS; nginx sends X-Forwarded-Proto for SECURE_PROXY_SSL_HEADER.
+ */
+export function platformEnv(app: AppForStack, databaseUrlValue: string, secretKey: string, https = false): Record<string, string> {
+  return {
+    DJANGO_SETTINGS_MODULE: app.settings,
+    DATABASE_URL: databaseUrlValue,
+    SECRET_KEY: secretKey,
+    ALLOWED_HOSTS: app.domain,
+    SITE_URL: siteUrl(app.domain, https),
+    STATIC_URL: "/static/",
+    FLEET_APP: app.name,
+  };
+}
+
+/** The environment file: NAME='value' lines (sh quoting), sorted so the text is stable. */
+export function envFileText(values: Record<string, string>): string {
+  return Object.keys(values)
+    .sort()
+    .map((k) => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new RolloutError(`environment name ${JSON.stringify(k)} is not allowed`);
+      if (/[\r\n\0]/.test(values[k])) throw new RolloutError(`environment value of ${k} must be a single line`);
+      return `${k}='${values[k].replace(/'/g, `'\\''`)}'\n`;
+    })
+    .join("");
+}
+
+/** stdin of database.sh: master user, master password, app password, one a line. */
+export function databaseStdin(masterUser: string, masterPassword: string, appPassword: string): string {
+  for (const v of [masterUser, masterPassword, appPassword]) {
+    if (/[\r\n\0]/.test(v)) throw new RolloutError("database credentials must be single lines");
+  }
+  return `${masterUser}\n${masterPassword}\n${appPassword}\n`;
+}
+
+/** switch.sh's stdout "TAG COMMIT" -> what serves. */
+export function parseServing(stdout: string | undefined): { tag: string; commit: string } | undefined {
+  const m = /^(\S+) ([0-9a-f]{40})\s*$/m.exec(stdout ?? "");
+  return m ? { tag: m[1], commit: m[2] } : undefined;
+}
+
+function checkName(what: string, value: string) {
+  if (!NAME_PATTERN.test(value)) throw new RolloutError(`${what} name ${JSON.stringify(value)} is not allowed: use ${NAME_PATTERN.source}`);
+}
+
+function checkInputs(app: AppForStack, nodes: string[], scriptsVersion: string) {
+  checkName("app", app.name);
+  if (app.tag === LATEST) throw new RolloutError(`${app.name}: tag "latest" must be resolved to a release tag before the rollout`);
+  if (nodes.length === 0) throw new RolloutError(`${app.name}: no app nodes to deploy to`);
+  for (const n of nodes) checkName("node", n);
+  if (new Set(nodes).size !== nodes.length) throw new RolloutError(`${app.name}: a node is listed twice`);
+  if (nodes.includes(STATIC_HOST)) throw new RolloutError(`${STATIC_HOST} is the nginx host, not an app node`);
+  if (!/^[0-9a-f]{8,64}$/.test(scriptsVersion)) throw new RolloutError(`scripts version ${JSON.stringify(scriptsVersion)} must be hex`);
+}
+
+/** `fleet:deploy` from the stack config (all optional) -> settings, or one clear line. */
+export function parseDeploySettings(raw: unknown, file: string): DeploySettings {
+  if (raw === undefined || raw === null) return { ...DEFAULT_DEPLOY_SETTINGS };
+  const where = (key: string) => `${file}: fleet:deploy.${key}`;
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new RolloutError(`${file}: fleet:deploy must be a map`);
+  const r = raw as Record<string, unknown>;
+  const allowed = ["gitUrlTemplate", "pipMode", "healthSeconds", "gunicornWorkers", "sshUser"];
+  for (const k of Object.keys(r)) {
+    if (!allowed.includes(k)) throw new RolloutError(`${where(k)}: unknown key; allowed keys: ${allowed.join(", ")}`);
+  }
+  const s = { ...DEFAULT_DEPLOY_SETTINGS };
+  if (r.gitUrlTemplate !== undefined) {
+    if (typeof r.gitUrlTemplate !== "string" || !/^(git@[A-Za-z0-9.-]+:|ssh:\/\/|https:\/\/|file:\/\/\/)[A-Za-z0-9._/@:+{}-]+$/.test(r.gitUrlTemplate) || !r.gitUrlTemplate.includes("{repo}") && !r.gitUrlTemplate.includes("{name}")) {
+      throw new RolloutError(`${where("gitUrlTemplate")}: must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}`);
+    }
+    s.gitUrlTemplate = r.gitUrlTemplate;
+  }
+  if (r.pipMode !== undefined) {
+    if (r.pipMode !== "index" && r.pipMode !== "system") throw new RolloutError(`${where("pipMode")}: must be "index" or "system"`);
+    s.pipMode = r.pipMode;
+  }
+  const whole = (key: "healthSeconds" | "gunicornWorkers", min: number, max: number) => {
+    const v = r[key];
+    if (v === undefined) return;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw new RolloutError(`${where(key)}: must be a whole number from ${min} to ${max}`);
+    s[key] = v;
+  };
+  whole("healthSeconds", 1, 600);
+  whole("gunicornWorkers", 1, 32);
+  if (r.sshUser !== undefined) {
+    if (typeof r.sshUser !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(r.sshUser) || r.sshUser === "root") throw new RolloutError(`${where("sshUser")}: must be a user name other than root`);
+    s.sshUser = r.sshUser;
+  }
+  return s;
+}

@@ -1,0 +1,483 @@
+/**
+ * Real local machines for the e2e tests: app nodes and an nginx host, each a real
+ * OpenSSH server in its own namespaces, plus a real PostgreSQL and the Django fixture
+ * repository. Nothing here is a mock: the deployment's commands run over SSH against
+ * these nodes exactly as they would against EC2 instances.
+ *
+ * Layout of one cluster (slot N, so several test runs can share the machine):
+ *   bridge fe2eNbr 10.213.N.1/24   the "VPC"; PostgreSQL listens here (the "RDS")
+ *   static host    10.213.N.10     sshd + nginx
+ *   node-i         10.213.N.(10+i) sshd
+ *   state          /var/lib/fleet-e2e/cluster-N (keys, fixture repo, database, logs)
+ * Each node is testbed/node-init.sh running as PID 1 of new PID, mount, network,
+ * UTS and IPC namespaces (see that script for what is private to a node).
+ *
+ * Needs root and the Debian packages of .ci/install-debian-packages.sh.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+
+export interface NodeHandle {
+  name: string;
+  address: string;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Cluster {
+  appNodes: NodeHandle[];
+  /** nginx runs here, listening on <address>:80; sites go into nginxConfDir. */
+  staticHost: NodeHandle;
+  /** Non-root, key login only, passwordless sudo. */
+  sshUser: string;
+  sshPort: number;
+  /** OpenSSH-format ed25519 private key of sshUser. */
+  privateKeyPem: string;
+  /** The same key as a file (mode 600), for the ssh command-line client. */
+  privateKeyPath: string;
+  /** Where the static host's nginx includes site files from (`include conf.d/*.conf`). */
+  nginxConfDir: string;
+  postgres: {
+    host: string;
+    port: number;
+    superuser: string;
+    setSuperuserPassword(pw: string): Promise<void>;
+  };
+  /** Bare git repository of the Django fixture (tags v1..v5), readable on every node. */
+  fixtureRepoPath: string;
+  /**
+   * The stand-in for https://github.com: `${gitBaseUrl}/uni-it/polls.git` is the fixture
+   * (a file:// URL of fixtureRepoPath), so a catalog entry `repo: uni-it/polls` maps onto it.
+   */
+  gitBaseUrl: string;
+  /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
+  exec(node: NodeHandle, command: string, opts?: { asUser?: string }): Promise<ExecResult>;
+  /** Kills everything the cluster started, removes its network and files. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const STATE_ROOT = "/var/lib/fleet-e2e";
+const MAX_SLOTS = 32;
+const SSH_USER = "deploy";
+const SSH_PORT = 22;
+const PG_PORT = 5432;
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const NGINX_CONF_DIR = "/etc/nginx/conf.d";
+const HERE = __dirname;
+/** The environment of processes on the nodes: a machine's, not this test runner's. */
+const NODE_ENV: NodeJS.ProcessEnv = {
+  PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  LANG: "C.UTF-8",
+};
+
+interface Slot {
+  index: number;
+  dir: string;
+  subnet: string; // "10.213.N"
+  bridge: string;
+}
+
+interface RunningNode {
+  handle: NodeHandle;
+  process: ChildProcess;
+  /** Host PID of the node's PID 1 (what nsenter joins). */
+  initPid: number;
+}
+
+/** Runs a program to completion; rejects with its stderr when it fails. */
+function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; allowFailure?: boolean } = {},
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? NODE_ENV, cwd: "/", stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      const result = { code: code ?? 128, stdout, stderr };
+      if (result.code !== 0 && !opts.allowFailure) {
+        reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? code}): ${stderr.trim()}`));
+      } else {
+        resolve(result);
+      }
+    });
+    child.stdin.on("error", () => undefined); // a program that ignores its input may exit first
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`e2e cluster: timed out waiting for ${what}`);
+    await sleep(15);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function slotOf(index: number): Slot {
+  return {
+    index,
+    dir: path.join(STATE_ROOT, `cluster-${index}`),
+    subnet: `10.213.${index}`,
+    bridge: `fe2e${index}br`,
+  };
+}
+
+/**
+ * Removes what a dead run left behind (its processes died with it: see pdeathsig).
+ * Also the last step of a normal stop.
+ */
+async function removeSlot(slot: Slot): Promise<void> {
+  await run("ip", ["link", "del", slot.bridge], { allowFailure: true });
+  fs.rmSync(slot.dir, { recursive: true, force: true });
+  try {
+    fs.rmdirSync(STATE_ROOT); // only when no other cluster is left
+  } catch {
+    // another cluster still runs: leave its home alone
+  }
+}
+
+/**
+ * Claims a free slot: a directory created atomically by renaming a prepared one
+ * (rename fails when the target exists and is not empty), owned by this process.
+ */
+async function claimSlot(): Promise<Slot> {
+  for (let index = 0; index < MAX_SLOTS; index++) {
+    const slot = slotOf(index);
+    const ownerFile = path.join(slot.dir, "owner");
+    if (fs.existsSync(slot.dir)) {
+      const owner = Number(fs.existsSync(ownerFile) ? fs.readFileSync(ownerFile, "utf8") : "0");
+      if (owner && pidAlive(owner)) continue;
+      await removeSlot(slot);
+    }
+    fs.mkdirSync(STATE_ROOT, { recursive: true, mode: 0o755 });
+    const prepared = fs.mkdtempSync(path.join(STATE_ROOT, ".claim-"));
+    fs.writeFileSync(path.join(prepared, "owner"), String(process.pid));
+    fs.chmodSync(prepared, 0o755);
+    try {
+      fs.renameSync(prepared, slot.dir);
+      return slot;
+    } catch {
+      fs.rmSync(prepared, { recursive: true, force: true });
+    }
+  }
+  throw new Error(`e2e cluster: all ${MAX_SLOTS} slots under ${STATE_ROOT} are in use`);
+}
+
+async function createBridge(slot: Slot): Promise<void> {
+  // We own the slot, so a bridge of that name is a crashed run's leftover.
+  await run("ip", ["link", "del", slot.bridge], { allowFailure: true });
+  await run("ip", ["link", "add", slot.bridge, "type", "bridge"]);
+  await run("ip", ["addr", "add", `${slot.subnet}.1/24`, "dev", slot.bridge]);
+  await run("ip", ["link", "set", slot.bridge, "up"]);
+}
+
+function nsLink(pid: number | "self"): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A promise that rejects when a long-running child exits, with the end of its log
+ * in the message (the log itself goes when the cluster's directory does). Used in
+ * races during startup; later exits (stop) are expected and go unobserved.
+ */
+function exitAsError(child: ChildProcess, what: string, logFile: string): Promise<never> {
+  const exited = new Promise<never>((_, reject) =>
+    child.on("exit", (code, signal) => {
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").trim().split("\n").slice(-15).join("\n") : "";
+      reject(new Error(`${what} exited (${signal ?? code}):\n${log}`));
+    }),
+  );
+  exited.catch(() => undefined);
+  return exited;
+}
+
+/** Starts one node and waits until its sshd answers with a banner. */
+async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number): Promise<RunningNode> {
+  const state = path.join(slot.dir, "nodes", handle.name);
+  fs.mkdirSync(state, { recursive: true });
+  fs.copyFileSync(path.join(slot.dir, "keys", "deploy.pub"), path.join(state, "deploy.pub"));
+  for (const file of ["hosts", "gitconfig"]) fs.copyFileSync(path.join(slot.dir, file), path.join(state, file));
+  const log = fs.openSync(path.join(state, "init.log"), "a");
+  // setpriv --pdeathsig + unshare --kill-child: if this test process dies, the
+  // node dies with it, whatever the way it ends.
+  const child = spawn(
+    "setpriv",
+    [
+      "--pdeathsig", "KILL", "--",
+      "unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc", "--mount", "--propagation", "private",
+      "--net", "--uts", "--ipc", "--",
+      "/bin/sh", path.join(HERE, "node-init.sh"),
+      handle.name, `${handle.address}/24`, role, SSH_USER, state,
+    ],
+    { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
+  );
+  fs.closeSync(log);
+  const exited = exitAsError(child, `e2e node ${handle.name}`, path.join(state, "init.log"));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`e2e node ${handle.name}: could not start unshare`);
+  const hostNs = nsLink("self");
+  // unshare switches namespaces just after exec: only then may the interface move in.
+  await Promise.race([
+    exited,
+    waitFor(`${handle.name} namespaces`, 5000, () => {
+      const ns = nsLink(pid);
+      return ns && ns !== hostNs ? ns : undefined;
+    }),
+  ]);
+  const hostIf = `fe2e${slot.index}n${hostNumber}`;
+  await run("ip", ["link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", String(pid)]);
+  await run("ip", ["link", "set", hostIf, "master", slot.bridge]);
+  await run("ip", ["link", "set", hostIf, "up"]);
+  const initPid = await Promise.race([
+    exited,
+    waitFor(`${handle.name} init process`, 5000, () => {
+      const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+      return children ? Number(children.split(/\s+/)[0]) : undefined;
+    }),
+  ]);
+  await Promise.race([exited, waitFor(`sshd on ${handle.name}`, 15000, () => sshBanner(handle.address))]);
+  return { handle, process: child, initPid };
+}
+
+/** Resolves true once something at address:22 greets like an SSH server. */
+function sshBanner(address: string): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port: SSH_PORT, timeout: 250 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok ? true : undefined);
+    };
+    socket.once("data", (d: Buffer) => done(d.toString().startsWith("SSH-2.0-")));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => done(false));
+  });
+}
+
+async function makeKeys(slot: Slot): Promise<{ pem: string; path: string }> {
+  const dir = path.join(slot.dir, "keys");
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const key = path.join(dir, "deploy");
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "deploy@fleet-e2e", "-f", key]);
+  fs.renameSync(`${key}.pub`, path.join(dir, "deploy.pub"));
+  return { pem: fs.readFileSync(key, "utf8"), path: key };
+}
+
+const fixtureRepoPathOf = (slot: Slot) => path.join(slot.dir, "git", "uni-it", "polls.git");
+
+async function buildFixture(slot: Slot): Promise<string> {
+  const repo = fixtureRepoPathOf(slot);
+  await run("/bin/sh", [path.join(HERE, "..", "tests", "e2e", "fixture", "build-fixture.sh"), repo]);
+  return repo;
+}
+
+interface Postgres {
+  process: ChildProcess;
+  socketDir: string;
+}
+
+/**
+ * A throwaway PostgreSQL 15 cluster on the bridge address (the stand-in for RDS):
+ * fresh on every run, never touching Debian's own "main" cluster. Password (scram)
+ * logins from the node subnet; peer login for the local postgres user.
+ */
+async function initPostgres(slot: Slot): Promise<string> {
+  const data = path.join(slot.dir, "pg");
+  fs.mkdirSync(data, { mode: 0o700 });
+  await run("chown", ["postgres:postgres", data]);
+  await run("runuser", ["-u", "postgres", "--", `${PG_BIN}/initdb`, "-D", data, "-U", "postgres",
+    "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"]);
+  fs.writeFileSync(
+    path.join(data, "pg_hba.conf"),
+    [
+      "local all all peer",
+      "host all all 127.0.0.1/32 scram-sha-256",
+      `host all all ${slot.subnet}.0/24 scram-sha-256`,
+      "",
+    ].join("\n"),
+  );
+  return data;
+}
+
+async function startPostgres(slot: Slot, data: string): Promise<Postgres> {
+  const socketDir = path.join(slot.dir, "pg-socket");
+  fs.mkdirSync(socketDir);
+  await run("chown", ["postgres:postgres", socketDir]);
+  const log = fs.openSync(path.join(slot.dir, "postgres.log"), "a");
+  const child = spawn(
+    "setpriv",
+    [
+      "--reuid", "postgres", "--regid", "postgres", "--init-groups", "--pdeathsig", "KILL", "--",
+      `${PG_BIN}/postgres`, "-D", data,
+      "-c", `listen_addresses=${slot.subnet}.1`, "-c", `port=${PG_PORT}`, "-c", `unix_socket_directories=${socketDir}`,
+      // A test database: durability buys nothing, speed does.
+      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+      "-c", "max_connections=200",
+    ],
+    { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
+  );
+  fs.closeSync(log);
+  const exited = exitAsError(child, "e2e postgres", path.join(slot.dir, "postgres.log"));
+  await Promise.race([
+    exited,
+    waitFor("postgres", 20000, async () => {
+      const r = await run(`${PG_BIN}/pg_isready`, ["-q", "-h", socketDir, "-p", String(PG_PORT)], { allowFailure: true });
+      return r.code === 0 ? true : undefined;
+    }),
+  ]);
+  return { process: child, socketDir };
+}
+
+/** A SQL string literal (standard_conforming_strings is on: only quotes double). */
+function sqlLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function killAndWait(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill(signal);
+  });
+}
+
+async function stopNode(node: RunningNode): Promise<void> {
+  const gone = new Promise<void>((resolve) => {
+    if (node.process.exitCode !== null || node.process.signalCode !== null) resolve();
+    else node.process.once("exit", () => resolve());
+  });
+  if (pidAlive(node.initPid)) process.kill(node.initPid, "SIGKILL");
+  const timer = setTimeout(() => node.process.kill("SIGKILL"), 10_000);
+  await gone;
+  clearTimeout(timer);
+}
+
+export async function startCluster(opts: { appNodeCount?: number } = {}): Promise<Cluster> {
+  const appNodeCount = opts.appNodeCount ?? 2;
+  if (!Number.isInteger(appNodeCount) || appNodeCount < 1 || appNodeCount > 200) {
+    throw new Error(`startCluster: appNodeCount must be an integer from 1 to 200, got ${appNodeCount}`);
+  }
+  if (process.getuid?.() !== 0) throw new Error("startCluster: the e2e cluster needs root (namespaces, sshd, nginx)");
+  const slot = await claimSlot();
+  const staticHost: NodeHandle = { name: "static", address: `${slot.subnet}.10` };
+  const appNodes: NodeHandle[] = Array.from({ length: appNodeCount }, (_, i) => ({
+    name: `node-${i + 1}`,
+    address: `${slot.subnet}.${11 + i}`,
+  }));
+  const started: RunningNode[] = [];
+  let postgres: Postgres | undefined;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopAll());
+  const stopAll = async () => {
+    process.removeListener("exit", onExit);
+    // Killing a node's PID 1 makes the kernel kill every process of the node;
+    // unshare, its parent, exits once all of them are gone.
+    await Promise.all(started.map((n) => stopNode(n)));
+    if (postgres) await killAndWait(postgres.process, "SIGQUIT"); // immediate shutdown
+    await removeSlot(slot);
+  };
+  // Last resort when the test runner exits without stop(): processes die by
+  // pdeathsig; the bridge and the state directory are reclaimed by the next run.
+  const onExit = () => {
+    for (const n of started) if (pidAlive(n.initPid)) process.kill(n.initPid, "SIGKILL");
+  };
+  process.on("exit", onExit);
+
+  try {
+    fs.writeFileSync(
+      path.join(slot.dir, "hosts"),
+      [staticHost, ...appNodes].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
+    );
+    fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n\tdirectory = ${fixtureRepoPathOf(slot)}\n`);
+    // Everything that can overlap does: nodes need the key and the bridge, the
+    // database needs initdb and the bridge, the fixture needs nothing.
+    const bridge = createBridge(slot);
+    const keysMade = makeKeys(slot);
+    const fixtureBuilt = buildFixture(slot);
+    const pgStarted = Promise.all([initPostgres(slot), bridge]).then(([data]) => startPostgres(slot, data));
+    pgStarted.then((p) => (postgres = p), () => undefined);
+    const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
+      Promise.all(
+        [startNode(slot, staticHost, "static", 10), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i))].map((p) =>
+          p.then((n) => (started.push(n), n)),
+        ),
+      ),
+    );
+    // allSettled, not all: on a failure, stop() must see every node that did start.
+    const settled = await Promise.allSettled([keysMade, fixtureBuilt, pgStarted, nodesStarted]);
+    const failure = settled.find((r) => r.status === "rejected");
+    if (failure) throw failure.reason;
+    const keys = await keysMade;
+    const fixtureRepoPath = await fixtureBuilt;
+    const pg = await pgStarted;
+
+    const initPidOf = (node: NodeHandle): number => {
+      const found = started.find((n) => n.handle.name === node.name);
+      if (!found) throw new Error(`e2e cluster: no node named ${node.name}`);
+      return found.initPid;
+    };
+
+    return {
+      appNodes,
+      staticHost,
+      sshUser: SSH_USER,
+      sshPort: SSH_PORT,
+      privateKeyPem: keys.pem,
+      privateKeyPath: keys.path,
+      nginxConfDir: NGINX_CONF_DIR,
+      fixtureRepoPath,
+      gitBaseUrl: `file://${path.join(slot.dir, "git")}`,
+      postgres: {
+        host: `${slot.subnet}.1`,
+        port: PG_PORT,
+        superuser: "postgres",
+        // The password travels on stdin, never on a command line.
+        setSuperuserPassword: async (pw: string) => {
+          await run("runuser", ["-u", "postgres", "--", `${PG_BIN}/psql`, "-X", "-q", "-v", "ON_ERROR_STOP=1",
+            "-h", pg.socketDir, "-p", String(PG_PORT), "-d", "postgres"], {
+            input: `ALTER ROLE postgres PASSWORD ${sqlLiteral(pw)};\n`,
+          });
+        },
+      },
+      exec: (node, command, execOpts = {}) => {
+        const nsenter = ["-t", String(initPidOf(node)), "-m", "-u", "-i", "-n", "-p", "--"];
+        const inner = execOpts.asUser
+          ? ["runuser", "-u", execOpts.asUser, "--", "/bin/sh", "-c", command]
+          : ["/bin/sh", "-c", command];
+        return run("nsenter", [...nsenter, ...inner], { allowFailure: true, env: { ...NODE_ENV, HOME: "/root" } });
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * A stack whose "cloud" is the local test bed: the real program (index.ts) is planned under
+ * runtime mocks whose EC2 instances and database answer with the local nodes' addresses, and
+ * the executor runs what the plan declares on those nodes. Keeps the applied state between
+ * runs, as Pulumi's state would. Used by the e2e tests and by `npm run bench`.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as path from "node:path";
+import { Plan, runPlan } from "../offline/plan";
+import type { TlsFiles } from "../config/tlsConfig";
+import type { Cluster, NodeHandle } from "./cluster";
+import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
+
+export const APP = "polls";
+export const DOMAIN = "polls.example.edu";
+export const PORT = 8123;
+export const STACK = "alpha";
+/** A value of the app's `secrets`, to follow it from config to the node's environment file. */
+export const APP_SECRET_VALUE = "e2e-secret-token-5f1c";
+
+/** The e2e catalog: the fixture app pinned to `tag` on the alpha stack. */
+export function catalogText(tag: string, extra: { keepReleases?: number; env?: Record<string, string> } = {}): string {
+  const env = Object.entries(extra.env ?? {});
+  return [
+    "apps:",
+    `  - name: ${APP}`,
+    "    repo: uni-it/polls",
+    `    domain: ${DOMAIN}`,
+    "    settings: pollsite.settings",
+    "    wsgi: pollsite.wsgi:application",
+    `    port: ${PORT}`,
+    "    healthCheck: /healthz",
+    `    keepReleases: ${extra.keepReleases ?? 3}`,
+    "    secrets: [API_TOKEN]",
+    ...(env.length > 0 ? ["    env:", ...env.map(([k, v]) => `      ${k}: "${v}"`)] : []),
+    "    tags:",
+    `      ${STACK}: ${tag}`,
+    "",
+  ].join("\n");
+}
+
+export class LocalStack {
+  state: Plan = EMPTY_STATE;
+  /** fleet:tls of the stack: per app, the certificate and key nginx serves it with over HTTPS. */
+  tls?: Record<string, TlsFiles>;
+  private masterReady = false;
+
+  private readonly keyDir: string;
+
+  constructor(readonly cluster: Cluster, readonly workDir: string, readonly log?: (line: string) => void) {
+    this.keyDir = path.join(workDir, "keys");
+    fs.mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Logical resource name -> local address, as the mocks should answer. */
+  addresses(): Record<string, string> {
+    const a: Record<string, string> = { "static-host": this.cluster.staticHost.address, database: this.cluster.postgres.host };
+    for (const n of this.cluster.appNodes) a[n.name] = n.address;
+    return a;
+  }
+
+  /** The program's plan for `catalog` (a tag, or a whole catalog text). */
+  async plan(catalog: string): Promise<Plan> {
+    const text = catalog.includes("\n") ? catalog : catalogText(catalog);
+    const file = path.join(this.workDir, `apps-${Date.now()}-${randomBytes(3).toString("hex")}.yaml`);
+    fs.writeFileSync(file, text);
+    return runPlan({
+      stack: STACK,
+      appsFile: file,
+      revealSecrets: true,
+      addresses: this.addresses(),
+      // The program's deploy key is the test bed's key (the mock would invent one).
+      overrides: { "deploy-key-key": { privateKeyOpenssh: this.cluster.privateKeyPem } },
+      config: {
+        "fleet:nodes": JSON.stringify({ count: this.cluster.appNodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9" }),
+        "fleet:deploy": JSON.stringify({
+          gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git`,
+          pipMode: "system",
+          healthSeconds: 10,
+          gunicornWorkers: 2,
+        }),
+        "fleet:appSecrets": JSON.stringify({ [APP]: { API_TOKEN: APP_SECRET_VALUE } }),
+        ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
+      },
+    });
+  }
+
+  /** `pulumi up` with `catalog`: plan, then run what changed since the last run. */
+  async up(catalog: string, opts: Pick<ExecutorOptions, "onStart"> = {}): Promise<ApplyResult> {
+    const desired = await this.plan(catalog);
+    await this.ensureMasterUser(desired);
+    const result = await apply(this.state, desired, { keyDir: this.keyDir, log: this.log, ...opts });
+    this.state = result.state;
+    return result;
+  }
+
+  /** RDS creates its master user: here the local PostgreSQL gets the plan's, like RDS (no superuser). */
+  private async ensureMasterUser(plan: Plan): Promise<void> {
+    if (this.masterReady) return;
+    const rds = plan.resources.find((r) => r.type === "aws:rds/instance:Instance");
+    if (!rds) throw new Error("the plan declares no database");
+    const user = String(rds.inputs.username);
+    const password = String(rds.inputs.password);
+    if (!/^[a-z][a-z0-9]*$/.test(user) || !/^[A-Za-z0-9]+$/.test(password)) throw new Error("unexpected master credentials shape");
+    const superPw = randomBytes(12).toString("hex");
+    await this.cluster.postgres.setSuperuserPassword(superPw);
+    await this.psql(superPw, `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${user}') THEN CREATE ROLE ${user} LOGIN CREATEDB CREATEROLE; END IF; END $$;
+ALTER ROLE ${user} PASSWORD '${password}';`);
+    this.superPassword = superPw;
+    this.masterReady = true;
+  }
+
+  private superPassword = "";
+
+  /** Runs SQL as the database superuser; returns the rows (unaligned, tuples only). */
+  psql(superPw: string, sql: string, database = "postgres"): Promise<string> {
+    const pg = this.cluster.postgres;
+    return new Promise((resolve, reject) => {
+      const child = execFile("psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", database],
+        { env: { ...process.env, PGPASSWORD: superPw } }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout.trim())));
+      child.stdin!.end(sql);
+    });
+  }
+
+  /** A query on the app's own database, as the superuser. */
+  appQuery(sql: string): Promise<string> {
+    return this.psql(this.superPassword, sql, APP);
+  }
+
+  /** The release a node's /srv/APP/current points at ("" when none). */
+  async currentOn(node: NodeHandle): Promise<string> {
+    const r = await this.cluster.exec(node, `readlink /srv/${APP}/current || true`);
+    return path.basename(r.stdout.trim());
+  }
+
+  async nodeRelease(node: NodeHandle): Promise<string> {
+    return releaseOf(await get(`http://${node.address}:${PORT}/`, DOMAIN));
+  }
+
+  async nginxRelease(): Promise<string> {
+    return releaseOf(await get(`http://${this.cluster.staticHost.address}/`, DOMAIN));
+  }
+
+  /** The release nginx serves over HTTPS, trusting only `ca`. */
+  async nginxReleaseOverTls(ca: string): Promise<string> {
+    return releaseOf(await get(`https://${this.cluster.staticHost.address}/`, DOMAIN, { ca }));
+  }
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+  headers?: http.IncomingHttpHeaders;
+}
+
+/**
+ * GET with a Host header; never throws (status 0 and the error as body). An https:// URL is
+ * checked against `ca` only, for the name `host` (SNI), as a browser would for that domain.
+ */
+export function get(url: string, host: string, opts: { timeoutMs?: number; ca?: string } = {}): Promise<Answer> {
+  const tls = url.startsWith("https:");
+  const client = tls ? https : http;
+  return new Promise((resolve) => {
+    const req = client.get(url, { headers: { Host: host }, timeout: opts.timeoutMs ?? 10000, agent: false, ...(tls ? { ca: opts.ca, servername: host } : {}) }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on("error", (e) => resolve({ status: 0, body: String(e) }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (e) => resolve({ status: 0, body: String(e) }));
+  });
+}
+
+/** The release a page says it is, from the environment (release:) and from the code (code:);
+ *  both must agree, else the answer names both. */
+function releaseOf(a: Answer): string {
+  const release = /release: (\S+)</.exec(a.body)?.[1];
+  const code = /code: (\S+)</.exec(a.body)?.[1];
+  if (!release || !code) return `HTTP ${a.status}`;
+  return release === code ? code : `release ${release}, code ${code}`;
+}
+
+/** The hashed stylesheet a page links to. */
+export function stylesheetOf(body: string): string | undefined {
+  return /href="(\/static\/polls\/app\.[0-9a-f]{12}\.css)"/.exec(body)?.[1];
+}
+
+/**
+ * Continuous load through nginx on the app's domain: `workers` loops of GET /, each request
+ * after the previous one, until stop() (bounded by maxSeconds). Counts every answer other
+ * than 200 as a failed request.
+ */
+export class Load {
+  requests = 0;
+  failed = 0;
+  failures: string[] = [];
+  private running = true;
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly url: string, private readonly host: string, workers = 4, maxSeconds = 300) {
+    const until = Date.now() + maxSeconds * 1000;
+    for (let i = 0; i < workers; i++) this.loops.push(this.loop(until));
+  }
+
+  private async loop(until: number): Promise<void> {
+    while (this.running && Date.now() < until) {
+      const a = await get(this.url, this.host);
+      this.requests += 1;
+      if (a.status !== 200) {
+        this.failed += 1;
+        if (this.failures.length < 10) this.failures.push(`${a.status} ${a.body.slice(0, 120)}`);
+      }
+    }
+  }
+
+  async stop(): Promise<{ requests: number; failed: number; failures: string[] }> {
+    this.running = false;
+    await Promise.all(this.loops);
+    return { requests: this.requests, failed: this.failed, failures: this.failures };
+  }
+}

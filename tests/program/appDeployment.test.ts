@@ -1,0 +1,113 @@
+// AppDeployment as the program declares it (index.ts under runtime mocks, via the offline
+// plan): the @pulumi/command traps it must avoid, the order of its steps, where secrets go.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { diffPlans, Plan, PlanResource, runPlan } from "../../offline/plan";
+
+const REMOTE = ["command:remote:Command", "command:remote:CopyToRemote"];
+const APPS = (tag: string) => `apps:
+  - name: polls
+    repo: uni-it/polls
+    domain: polls.example.edu
+    settings: pollsite.settings
+    wsgi: pollsite.wsgi:application
+    secrets: [API_TOKEN]
+    tags: { production: ${tag} }
+  - name: library
+    repo: uni-it/library
+    domain: library.example.edu
+    settings: library.settings
+    wsgi: library.wsgi:application
+    tags: { production: v7 }
+`;
+const SECRET_VALUE = "token-that-must-stay-secret";
+
+function catalog(text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-deploy-")), "apps.yaml");
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+const plan = (tag: string) => runPlan({
+  stack: "production",
+  appsFile: catalog(APPS(tag)),
+  revealSecrets: true,
+  config: { "fleet:appSecrets": JSON.stringify({ polls: { API_TOKEN: SECRET_VALUE } }) },
+});
+
+describe("AppDeployment in the program's plan", function () {
+  this.timeout(120_000);
+  let p: Plan;
+  let steps: PlanResource[];
+  const step = (name: string) => {
+    const r = steps.find((s) => s.name === name);
+    assert.ok(r, `no ${name}`);
+    return r;
+  };
+
+  before(async () => {
+    p = await plan("v1");
+    steps = p.resources.filter((r) => REMOTE.includes(r.type) && r.parent?.includes("fleet:app:AppDeployment"));
+  });
+
+  it("declares the rollout of every app as remote commands under one component per app", () => {
+    const components = p.resources.filter((r) => r.type === "fleet:app:AppDeployment").map((r) => r.name).sort();
+    assert.deepEqual(components, ["library", "polls"]);
+    assert.ok(steps.some((s) => s.name === "polls-switch-node-3"), "production has three nodes");
+  });
+
+  it("never uses SSH setenv (environment, previous output in env) and always names the SSH user", () => {
+    for (const s of steps) {
+      assert.equal(s.inputs.environment, undefined, `${s.name} sets environment`);
+      if (s.type === "command:remote:Command") assert.equal(s.inputs.addPreviousOutputInEnv, false, `${s.name}`);
+      assert.equal((s.inputs.connection as { user?: string }).user, "deploy", `${s.name} connects as root`);
+    }
+  });
+
+  it("secrets reach the nodes only on stdin, and steps that read them log nothing", () => {
+    const rds = p.resources.find((r) => r.type === "aws:rds/instance:Instance")!;
+    const randoms = p.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name);
+    assert.deepEqual(randoms.filter((n) => n.startsWith("polls-")).sort(), ["polls-db-password", "polls-secret-key"]);
+    const secrets = [SECRET_VALUE, String(rds.inputs.password)];
+    for (const s of steps) {
+      for (const key of ["create", "update", "delete", "triggers"]) {
+        const text = JSON.stringify(s.inputs[key] ?? "");
+        for (const secret of secrets) assert.ok(!text.includes(secret), `${s.name}.${key} holds a secret`);
+      }
+      if (s.inputs.stdin !== undefined) assert.equal(s.inputs.logging, "none", `${s.name} reads a secret and logs`);
+    }
+    const env = String(step("polls-prepare-node-1").inputs.stdin);
+    assert.match(env, new RegExp(`^API_TOKEN='${SECRET_VALUE}'$`, "m"));
+    assert.match(env, /^DATABASE_URL='postgres:\/\/polls:[A-Za-z0-9]{32}@.+:5432\/polls'$/m);
+    assert.match(env, /^SECRET_KEY='[A-Za-z0-9]{32,}'$/m); // the mock's fake value is shorter than the 64 asked for
+    assert.match(String(step("polls-database").inputs.stdin), new RegExp(`^fleetadmin\\n${rds.inputs.password}\\n[A-Za-z0-9]{32}\\n$`));
+  });
+
+  it("waits for a booting host without a dial limit, behind the infrastructure's readiness step", () => {
+    for (const s of steps.filter((x) => x.name.includes("-wait-"))) {
+      assert.equal((s.inputs.connection as { dialErrorLimit?: number }).dialErrorLimit, -1);
+      assert.ok(s.dependsOn.some((d) => d.endsWith("-ready")), `${s.name} does not wait for the host's ready step`);
+    }
+  });
+
+  it("chains the switches node after node, after the migration and the nginx site", () => {
+    const urn = (name: string) => step(name).urn;
+    assert.ok(step("polls-switch-node-1").dependsOn.includes(urn("polls-expand")));
+    assert.ok(step("polls-switch-node-1").dependsOn.some((d) => d.endsWith("::nginx-config")));
+    assert.ok(step("polls-switch-node-2").dependsOn.includes(urn("polls-switch-node-1")));
+    assert.ok(step("polls-switch-node-3").dependsOn.includes(urn("polls-switch-node-2")));
+    assert.ok(!step("polls-stage-node-2").dependsOn.includes(urn("polls-stage-node-1")));
+  });
+
+  it("a tag bump changes that app's release steps and nothing else, not even its machines' steps", async () => {
+    const changes = diffPlans(p, await plan("v2"));
+    assert.ok(changes.length > 0);
+    for (const c of changes) {
+      assert.equal(c.op, "update", c.urn);
+      assert.match(c.urn, /fleet:app:AppDeployment\$command:remote:Command::polls-(stage-node-\d|static|expand|switch-node-\d|contract|prune-node-\d)$/);
+      assert.deepEqual(c.keys, ["create"], c.urn);
+    }
+  });
+});

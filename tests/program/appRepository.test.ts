@@ -1,0 +1,161 @@
+// AppRepository under Pulumi's runtime mocks: what it declares on GitHub, and that the deploy
+// key's private half stays a secret.
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { AppRepository, sshHost } from "../../app/appRepository";
+import { DEFAULT_GITHUB_CONFIG, GithubConfig } from "../../config/githubConfig";
+
+interface Registered {
+  type: string;
+  name: string;
+  parent: string;
+  provider: string;
+  inputs: Record<string, unknown>;
+}
+
+const registered: Registered[] = [];
+
+class Mocks implements pulumi.runtime.Mocks {
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    const state: Record<string, unknown> = { ...args.inputs };
+    if (args.type === "tls:index/privateKey:PrivateKey") {
+      state.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nfake-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
+      state.publicKeyOpenssh = `ssh-ed25519 AAAAfake${args.name}\n`;
+    }
+    return { id: `${args.name}-id`, state };
+  }
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    return args.inputs;
+  }
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProvider(): string;
+}
+type Monitor = { registerResource(req: RegisterRequest, cb: unknown): unknown };
+
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+/** Builds the component and waits until every child is registered. */
+async function declare(cfg: Partial<GithubConfig>, extra: { repo?: string; defaultOwner?: string } = {}): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
+  registered.length = 0;
+  const repo = new AppRepository("polls", { app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, ...cfg }, defaultOwner: extra.defaultOwner ?? "uni-it" });
+  await value(repo.urn);
+  await value(repo.publicKey);
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+  await settings.waitForRPCs();
+  return { repo, byType: (t) => registered.filter((r) => r.type === t) };
+}
+
+describe("AppRepository (runtime mocks)", () => {
+  before(() => {
+    pulumi.runtime.setMocks(new Mocks(), "fleet", "production", false);
+    const monitor = (pulumi.runtime as unknown as { getMonitor(): Monitor }).getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: RegisterRequest & { getObject(): { toJavaScript(): Record<string, unknown> } | undefined }, cb: unknown) => {
+      registered.push({ type: req.getType(), name: req.getName(), parent: req.getParent(), provider: req.getProvider(), inputs: req.getObject()?.toJavaScript() ?? {} });
+      return register(req, cb);
+    };
+  });
+
+  it("on the managing stack: develop, alpha, production from the source branch, develop the default", async () => {
+    const { byType } = await declare({ manageRepositories: true, sourceBranch: "master" });
+    const branches = byType("github:index/branch:Branch").map((b) => [b.inputs.branch, b.inputs.sourceBranch, b.inputs.repository]);
+    assert.deepEqual(branches, [
+      ["develop", "master", "polls"],
+      ["alpha", "develop", "polls"],
+      ["production", "alpha", "polls"],
+    ]);
+    const def = byType("github:index/branchDefault:BranchDefault");
+    assert.deepEqual(def.map((d) => [d.inputs.repository, d.inputs.branch]), [["polls", "develop"]]);
+  });
+
+  it("protects alpha and production: reviewed pull requests, status checks, no force push, no deletion", async () => {
+    const { byType } = await declare({ manageRepositories: true, statusChecks: ["ci / test", "plan"], requiredReviews: 2 });
+    const protections = byType("github:index/branchProtection:BranchProtection");
+    assert.deepEqual(protections.map((p) => p.inputs.pattern), ["alpha", "production"]);
+    for (const p of protections) {
+      assert.equal(p.inputs.repositoryId, "polls");
+      assert.equal(p.inputs.allowsForcePushes, false);
+      assert.equal(p.inputs.allowsDeletions, false);
+      assert.equal(p.inputs.enforceAdmins, true);
+      assert.deepEqual(p.inputs.requiredPullRequestReviews, [{ requiredApprovingReviewCount: 2, dismissStaleReviews: true }]);
+      assert.deepEqual(p.inputs.requiredStatusChecks, [{ strict: true, contexts: ["ci / test", "plan"] }]);
+    }
+    const none = await declare({ manageRepositories: true });
+    assert.equal(none.byType("github:index/branchProtection:BranchProtection")[0].inputs.requiredStatusChecks, undefined);
+  });
+
+  it("lets only the allowed actors create, move or delete release tags", async () => {
+    const { byType } = await declare({ manageRepositories: true, releaseTagPattern: "release-*", tagActors: [{ role: "maintain" }, { team: 42 }, { app: 7 }, { organizationAdmin: true }] });
+    const [ruleset, ...more] = byType("github:index/repositoryRuleset:RepositoryRuleset");
+    assert.equal(more.length, 0);
+    assert.equal(ruleset.inputs.repository, "polls");
+    assert.equal(ruleset.inputs.target, "tag");
+    assert.equal(ruleset.inputs.enforcement, "active");
+    assert.deepEqual(ruleset.inputs.conditions, { refName: { includes: ["refs/tags/release-*"], excludes: [] } });
+    assert.deepEqual(ruleset.inputs.rules, { creation: true, update: true, deletion: true });
+    assert.deepEqual(ruleset.inputs.bypassActors, [
+      { actorType: "RepositoryRole", actorId: 2, bypassMode: "always" },
+      { actorType: "Team", actorId: 42, bypassMode: "always" },
+      { actorType: "Integration", actorId: 7, bypassMode: "always" },
+      { actorType: "OrganizationAdmin", bypassMode: "always" },
+    ]);
+  });
+
+  it("a read-only deploy key per stack whose private half is a secret", async () => {
+    const { repo, byType } = await declare({ manageRepositories: true });
+    const [key] = byType("tls:index/privateKey:PrivateKey");
+    assert.equal(key.inputs.algorithm, "ED25519");
+    const [deployKey, ...others] = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
+    assert.equal(others.length, 0);
+    assert.deepEqual({ repository: deployKey.inputs.repository, readOnly: deployKey.inputs.readOnly, title: deployKey.inputs.title, key: deployKey.inputs.key }, { repository: "polls", readOnly: true, title: "fleet production: polls", key: "ssh-ed25519 AAAAfakepolls-deploy-key" });
+    assert.equal(await pulumi.isSecret(repo.privateKey), true);
+    assert.match(await value(repo.privateKey), /^-----BEGIN OPENSSH PRIVATE KEY-----\nfake-polls-deploy-key/);
+    assert.equal(await pulumi.isSecret(repo.publicKey), false);
+    assert.equal(repo.cloneUrl, "git@github.com:uni-it/polls.git");
+  });
+
+  it("on a stack that does not manage repositories: the deploy key alone", async () => {
+    const { byType } = await declare({ manageRepositories: false });
+    const types = [...new Set(registered.map((r) => r.type))].sort();
+    assert.deepEqual(types, ["fleet:github:AppRepository", "github:index/repositoryDeployKey:RepositoryDeployKey", "tls:index/privateKey:PrivateKey"]);
+    assert.equal(byType("github:index/branch:Branch").length, 0);
+  });
+
+  it("every child is parented to the component; repositories go to the provider by name", async () => {
+    const { byType } = await declare({ manageRepositories: true });
+    const urn = registered.filter((r) => r.type !== "fleet:github:AppRepository");
+    assert.ok(urn.length >= 8);
+    for (const r of urn) assert.match(r.parent, /fleet:github:AppRepository::polls$/, `${r.type} ${r.name}`);
+    // github:owner is uni-it: the default provider serves it, no extra provider
+    assert.equal(byType("pulumi:providers:github").length, 0);
+  });
+
+  it("a repository of another owner gets its own provider for that owner", async () => {
+    const { byType, repo } = await declare({ manageRepositories: true }, { repo: "uni-estates/room-booking" });
+    const [provider, ...more] = byType("pulumi:providers:github");
+    assert.equal(more.length, 0);
+    assert.equal(provider.inputs.owner, "uni-estates");
+    const githubChildren = registered.filter((r) => r.type.startsWith("github:index/"));
+    assert.ok(githubChildren.length > 0);
+    for (const r of githubChildren) {
+      assert.match(r.provider, /pulumi:providers:github::polls-github::/, `${r.type} ${r.name}`);
+      assert.equal(r.inputs.repository ?? r.inputs.repositoryId, "room-booking");
+    }
+    assert.equal(repo.cloneUrl, "git@github.com:uni-estates/room-booking.git");
+  });
+
+  it("GitHub Enterprise: the provider gets the API URL and nodes clone from its host", async () => {
+    const { byType, repo } = await declare({ apiUrl: "https://github.example.edu/api/v3" });
+    assert.equal(byType("pulumi:providers:github")[0].inputs.baseUrl, "https://github.example.edu/api/v3/");
+    assert.equal(repo.cloneUrl, "git@github.example.edu:uni-it/polls.git");
+    assert.equal(sshHost("https://api.uni.ghe.com"), "uni.ghe.com");
+    assert.equal(sshHost(undefined), "github.com");
+  });
+});

@@ -1,0 +1,138 @@
+// fleet:database.engine mysql: the database step the program declares, run for real against
+// Debian's MariaDB with a master user that has RDS's master privileges (no SUPER), and the
+// DATABASE_URL the app gets checked against the result.
+import { strict as assert } from "assert";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Plan, PlanResource, runPlan } from "../../offline/plan";
+import { ROLLOUT_SCRIPTS_DIR } from "../../render/shellCommand";
+
+const ADDRESS = "127.0.0.9";
+/** What RDS for MariaDB grants its master user (with GRANT OPTION), as documented in
+ *  https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.MasterAccounts.html: no SUPER,
+ *  and not every privilege in MariaDB's ALL (DELETE HISTORY is missing). */
+const RDS_MASTER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, "
+    + "CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, "
+    + "ALTER ROUTINE, CREATE USER, EVENT, TRIGGER, REPLICATION SLAVE";
+
+class LocalMariaDb {
+    private server?: ChildProcess;
+    readonly socket: string;
+    private constructor(readonly dir: string) {
+        this.socket = path.join(dir, "sock");
+    }
+
+    static async start(): Promise<LocalMariaDb> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-mariadb-"));
+        execFileSync("chown", ["mysql:mysql", dir]);
+        const db = new LocalMariaDb(dir);
+        execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${dir}/data`, "--user=mysql", "--auth-root-authentication-method=socket", "--skip-test-db"], { stdio: "ignore" });
+        db.server = spawn("mariadbd", ["--no-defaults", `--datadir=${dir}/data`, `--socket=${db.socket}`, `--pid-file=${dir}/pid`,
+            `--bind-address=${ADDRESS}`, "--port=3306", "--user=mysql", "--skip-name-resolve", `--log-error=${dir}/error.log`], { stdio: "ignore" });
+        for (let i = 0; i < 150 && !fs.existsSync(db.socket); i++) await new Promise((r) => setTimeout(r, 100));
+        if (!fs.existsSync(db.socket)) throw new Error(`mariadbd did not start: ${fs.readFileSync(`${dir}/error.log`, "utf8")}`);
+        return db;
+    }
+
+    /** SQL as root over the socket; the rows, tab-separated. */
+    root(sql: string): string {
+        return execFileSync("mariadb", ["--socket", this.socket, "-N", "-B"], { input: sql, encoding: "utf8" }).trim();
+    }
+
+    async stop(): Promise<void> {
+        const server = this.server;
+        if (server && server.exitCode === null) {
+            await new Promise<void>((resolve) => {
+                server.once("exit", () => resolve());
+                server.kill("SIGTERM");
+            });
+        }
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+/** SQL over TCP as `user` (password through a defaults file, never an argument); status and output. */
+function asUser(user: string, password: string, sql: string, database?: string): { ok: boolean; out: string } {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-my-")), "my.cnf");
+    fs.writeFileSync(file, `[client]\nuser=${user}\npassword=${password}\n`, { mode: 0o600 });
+    const run = spawnSync("mariadb", [`--defaults-extra-file=${file}`, "-h", ADDRESS, "-P", "3306", "-N", "-B", ...(database ? [database] : [])], { input: sql, encoding: "utf8" });
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    return { ok: run.status === 0, out: (run.stdout + run.stderr).trim() };
+}
+
+describe("database.sh against a real MariaDB (fleet:database.engine: mysql)", function () {
+    this.timeout(120000);
+    let db: LocalMariaDb;
+    let plan: Plan;
+    let step: PlanResource;
+    const stdinLines = () => String(step.inputs.stdin).split("\n");
+
+    /** The step's exact command, its scripts directory being this repository's copy. */
+    function runStep(stdin: string) {
+        const command = String(step.inputs.create).replace(/\/srv\/fleet\/[a-z0-9-]+\/scripts-[0-9a-f]+\//, `${ROLLOUT_SCRIPTS_DIR}/`);
+        return spawnSync("sh", ["-c", command], { input: stdin, encoding: "utf8" });
+    }
+
+    before(async () => {
+        db = await LocalMariaDb.start();
+        plan = await runPlan({
+            stack: "alpha", revealSecrets: true, addresses: { database: ADDRESS },
+            config: { "fleet:database": JSON.stringify({ engine: "mysql", instanceClass: "db.t4g.micro" }) },
+        });
+        const found = plan.resources.find((r) => r.name === "polls-database");
+        assert.ok(found, "the plan has no polls-database step");
+        step = found;
+        // RDS makes the master user: here root makes it, with RDS's privileges and the plan's password.
+        const [master, masterPassword] = stdinLines();
+        db.root(`CREATE USER '${master}'@'%' IDENTIFIED BY '${masterPassword}'; GRANT ${RDS_MASTER_PRIVILEGES} ON *.* TO '${master}'@'%' WITH GRANT OPTION;
+CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
+    });
+    after(async () => db?.stop());
+
+    it("is what the program declares: the mysql engine, RDS's address and port, credentials on stdin only", () => {
+        assert.match(String(step.inputs.create), /database\.sh mysql polls 127\.0\.0\.9 3306$/);
+        const [, masterPassword, appPassword] = stdinLines();
+        assert.ok(!String(step.inputs.create).includes(masterPassword) && !String(step.inputs.create).includes(appPassword));
+    });
+
+    it("creates the app's database and user; the app's DATABASE_URL logs in to its own database and no other", () => {
+        const run = runStep(String(step.inputs.stdin));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stderr, /database polls and its role are ready on 127\.0\.0\.9:3306/);
+        const prepare = plan.resources.find((r) => r.name === "polls-prepare-node-1");
+        const urlLine = /^DATABASE_URL='([^']+)'$/m.exec(String(prepare?.inputs.stdin));
+        assert.ok(urlLine, "no DATABASE_URL in the app's environment");
+        const url = new URL(urlLine[1]);
+        assert.equal(url.protocol, "mysql:");
+        assert.equal(`${url.hostname}:${url.port}`, `${ADDRESS}:3306`);
+        const [user, password, database] = [url.username, decodeURIComponent(url.password), url.pathname.slice(1)];
+        assert.equal(password, stdinLines()[2], "the URL carries the password the step set");
+        const own = asUser(user, password, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1); SELECT DATABASE(), COUNT(*) FROM t;", database);
+        assert.ok(own.ok, own.out);
+        assert.equal(own.out, "polls\t1");
+        const foreign = asUser(user, password, "SELECT * FROM other_app.secrets;");
+        assert.ok(!foreign.ok);
+        assert.match(foreign.out, /denied/);
+    });
+
+    it("a rerun changes nothing; a rotated app password takes effect and the old one stops working", () => {
+        assert.equal(runStep(String(step.inputs.stdin)).status, 0);
+        assert.equal(asUser("polls", stdinLines()[2], "SELECT COUNT(*) FROM t;", "polls").out, "1", "the rerun lost data");
+        const [master, masterPassword, oldPassword] = stdinLines();
+        const rotated = "Rotated0123456789abcdefXYZ";
+        assert.equal(runStep(`${master}\n${masterPassword}\n${rotated}\n`).status, 0);
+        assert.ok(asUser("polls", rotated, "SELECT 1;", "polls").ok);
+        assert.ok(!asUser("polls", oldPassword, "SELECT 1;", "polls").ok);
+    });
+
+    it("refuses a password that would need quoting, without repeating it and without changing anything", () => {
+        const [master, masterPassword] = stdinLines();
+        const run = runStep(`${master}\n${masterPassword}\nx'; DROP DATABASE polls; --\n`);
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, /the app password must be letters and digits only/);
+        assert.ok(!run.stderr.includes("DROP"));
+        assert.equal(db.root("SHOW DATABASES LIKE 'polls'"), "polls");
+    });
+});

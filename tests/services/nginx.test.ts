@@ -1,0 +1,409 @@
+// The nginx host's config: generated as pure text, then published with the exact command the
+// EdgeHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as net from "net";
+import * as tls from "tls";
+import * as os from "os";
+import * as path from "path";
+import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames } from "../../render/nginx";
+import { publishCommand } from "../../infra/edgeHost";
+import { TlsFiles } from "../../config/tlsConfig";
+import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
+
+const APPS: NginxApp[] = [
+    { name: "wiki", domain: "wiki.example.edu", port: 8102 },
+    { name: "blog", domain: "blog.example.edu", port: 8101 },
+];
+
+describe("nginx config generation (pure)", () => {
+    it("writes one file per app, in name order, with an upstream of every node", () => {
+        const files = renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]);
+        assert.deepEqual(Object.keys(files), ["fleet-blog.conf", "fleet-wiki.conf"]);
+        const blog = files["fleet-blog.conf"];
+        assert.match(blog, /upstream fleet_blog \{\n {4}server 10\.0\.2\.11:8101 max_fails=2 fail_timeout=5s;\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;/);
+        assert.match(blog, /server_name blog\.example\.edu;/);
+        assert.match(blog, /location \/static\/ \{\n {8}alias \/var\/www\/blog\/static\/;/);
+        assert.match(blog, /proxy_pass http:\/\/fleet_blog;/);
+        assert.match(blog, /proxy_next_upstream error timeout http_502 http_503;/);
+        assert.match(blog, /proxy_set_header Host \$host;/);
+        assert.doesNotMatch(blog, /wiki/);
+    });
+
+    it("is deterministic: node and app order do not change the text", () => {
+        const a = renderPublishInput(renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]));
+        const b = renderPublishInput(renderNginxFiles([...APPS].reverse(), ["10.0.3.12", "10.0.2.11"]));
+        assert.equal(a, b);
+    });
+
+    it("frames the files for the publish script and ends with the end marker", () => {
+        const input = renderPublishInput({ "fleet-b.conf": "b\n", "fleet-a.conf": "a\n" });
+        assert.equal(input, `${FILE_MARKER}fleet-a.conf\na\n${FILE_MARKER}fleet-b.conf\nb\n${END_MARKER}\n`);
+    });
+
+    it("refuses values that could inject nginx directives", () => {
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu; include /etc/passwd", port: 8101 }], ["10.0.0.1"]), /domain/);
+        assert.throws(() => renderNginxFiles([{ name: "Blog;", domain: "blog.example.edu", port: 8101 }], ["10.0.0.1"]), /app name/);
+        assert.throws(() => renderNginxFiles(APPS, ["10.0.0.1:80"]), /node address/);
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu", port: 80 }], ["10.0.0.1"]), /port/);
+        assert.throws(() => renderNginxFiles(APPS, []), /no app nodes/);
+        assert.throws(() => renderNginxFiles([APPS[0], { ...APPS[1], domain: APPS[0].domain }], ["10.0.0.1"]), /two apps/);
+    });
+});
+
+// ---- a real nginx ---------------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+interface Backend {
+    server: http.Server;
+    status: number;
+}
+
+/** A stand-in app node: answers with its own address and the Host header it received. */
+function startBackend(host: string, port: number): Promise<Backend> {
+    const backend: Backend = { server: http.createServer(), status: 200 };
+    backend.server.on("request", (req, res) => {
+        res.writeHead(backend.status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ node: host, host: req.headers.host, path: req.url }));
+    });
+    return new Promise((resolve) => backend.server.listen(port, host, () => resolve(backend)));
+}
+
+function get(port: number, host: string, urlPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port, path: urlPath, headers: { host }, agent: false }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+interface TlsAnswer {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: string;
+    /** Serial number of the certificate the server presented. */
+    serial: string;
+}
+
+/** GET over HTTPS with SNI `host`, trusting only `ca`. */
+function getTls(port: number, host: string, urlPath: string, ca: string): Promise<TlsAnswer> {
+    return new Promise((resolve, reject) => {
+        const req = https.request({ host: "127.0.0.1", port, path: urlPath, servername: host, headers: { host }, ca, agent: false }, (res) => {
+            const serial = (res.socket as tls.TLSSocket).getPeerCertificate().serialNumber;
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, serial }));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+/**
+ * A real nginx (Debian's) on loopback with its own prefix and free ports, its include and
+ * certificate directories not made yet (the publish script must make them), and stand-in app
+ * nodes behind it serving every app on `appPort`. Static files of app "blog" are on disk.
+ */
+class TestNginx {
+    readonly confDir: string;
+    readonly tlsDir: string;
+    readonly nginxConf: string;
+    backends: Backend[] = [];
+    private constructor(readonly dir: string, readonly nodes: string[], readonly listenPort: number, readonly tlsPort: number, readonly appPort: number) {
+        this.confDir = path.join(dir, "conf.d-not-yet");
+        this.tlsDir = path.join(dir, "fleet-tls-not-yet");
+        this.nginxConf = path.join(dir, "nginx.conf");
+    }
+
+    static async start(nodes: string[]): Promise<TestNginx> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
+        fs.chmodSync(dir, 0o755); // workers run as nobody
+        const site = new TestNginx(dir, nodes, await freePort(), await freePort(), await freePort());
+        const staticDir = path.join(dir, "www", "blog", "static", "css");
+        fs.mkdirSync(staticDir, { recursive: true });
+        fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
+        fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");
+        execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
+        const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
+        fs.writeFileSync(site.nginxConf, `pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+    access_log ${dir}/access.log;
+    ${temp}
+    include ${site.confDir}/*.conf;
+}
+`);
+        execFileSync("nginx", ["-c", site.nginxConf, "-p", dir]);
+        site.backends = await Promise.all(nodes.map((n) => startBackend(n, site.appPort)));
+        return site;
+    }
+
+    /** The catalog's apps as served by these nodes. */
+    apps(): NginxApp[] {
+        return APPS.map((a) => ({ ...a, port: this.appPort }));
+    }
+
+    /** What the EdgeHost component puts on the sites step's stdin. */
+    input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}): string {
+        const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
+        return renderSites(apps, this.nodes, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
+    }
+
+    /** Runs a step's exact command line (as the component declares it) through a shell, with the files on stdin. */
+    publish(stdin: string, mode: "keys" | "sites" = "sites") {
+        const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf };
+        return spawnSync("sh", ["-c", publishCommand(mode, paths)], { input: stdin, encoding: "utf8" });
+    }
+
+    /** Both steps in the component's order: the keys (when there are any), then the sites. */
+    publishWithKeys(certificates: Record<string, TlsFiles>) {
+        if (Object.keys(certificates).length > 0) {
+            const keys = this.publish(renderKeys(certificates), "keys");
+            assert.equal(keys.status, 0, keys.stderr);
+        }
+        return this.publish(this.input(this.apps(), certificates));
+    }
+
+    masterPid(): number {
+        return Number(fs.readFileSync(path.join(this.dir, "nginx.pid"), "utf8"));
+    }
+
+    stop(): void {
+        for (const b of this.backends) b.server.close();
+        try {
+            process.kill(this.masterPid(), "SIGQUIT");
+        } catch {
+            // already gone
+        }
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+describe("publish-nginx-config.sh against a real nginx", function () {
+    this.timeout(30000);
+    let site: TestNginx;
+    let confDir: string;
+    let listenPort: number;
+    let backends: Backend[];
+    const nodes = ["127.0.0.2", "127.0.0.3"];
+    const input = (apps: NginxApp[]) => site.input(apps);
+    const publish = (stdin: string) => site.publish(stdin);
+    const apps = () => site.apps();
+    const masterPid = () => site.masterPid();
+
+    before(async () => {
+        site = await TestNginx.start(nodes);
+        ({ confDir, listenPort, backends } = site);
+    });
+    after(() => site.stop());
+
+    it("creates the include dir, publishes every app and reloads nginx", async () => {
+        const run = publish(input(apps()));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /published 2 file\(s\), nginx reloaded/);
+        assert.deepEqual(fs.readdirSync(confDir).sort(), ["fleet-blog.conf", "fleet-wiki.conf"]);
+        const res = await get(listenPort, "blog.example.edu", "/articles/1");
+        assert.equal(res.status, 200);
+        const body = JSON.parse(res.body);
+        assert.equal(body.host, "blog.example.edu", "Host header passed through");
+        assert.equal(body.path, "/articles/1");
+        assert.ok(nodes.includes(body.node));
+    });
+
+    it("serves static files itself, hashed names cached for a year, others for an hour", async () => {
+        const hashed = await get(listenPort, "blog.example.edu", "/static/css/site.0123456789ab.css");
+        assert.equal(hashed.status, 200);
+        assert.equal(hashed.body, "body{}\n");
+        assert.equal(hashed.headers["cache-control"], "public, max-age=31536000, immutable");
+        const plain = await get(listenPort, "blog.example.edu", "/static/css/site.css");
+        assert.equal(plain.headers["cache-control"], "public, max-age=3600");
+    });
+
+    it("spreads requests over the nodes and skips a node that answers 503 or is down", async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 6; i++) seen.add(JSON.parse((await get(listenPort, "wiki.example.edu", "/")).body).node);
+        assert.deepEqual([...seen].sort(), nodes);
+
+        backends[0].status = 503; // being reloaded
+        for (let i = 0; i < 6; i++) {
+            const res = await get(listenPort, "wiki.example.edu", "/");
+            assert.equal(res.status, 200);
+            assert.equal(JSON.parse(res.body).node, nodes[1]);
+        }
+        backends[0].status = 200;
+
+        await new Promise<void>((r) => backends[0].server.close(() => r())); // node down: connection refused
+        backends[0].server.closeAllConnections();
+        for (let i = 0; i < 6; i++) {
+            const res = await get(listenPort, "blog.example.edu", "/");
+            assert.equal(res.status, 200);
+            assert.equal(JSON.parse(res.body).node, nodes[1]);
+        }
+        backends[0] = await startBackend(nodes[0], site.appPort);
+    });
+
+    it("does nothing for an unchanged catalog: no rewrite, no reload", () => {
+        const before = fs.statSync(path.join(confDir, "fleet-blog.conf")).mtimeMs;
+        const run = publish(input(apps()));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /unchanged, nginx not reloaded/);
+        assert.equal(fs.statSync(path.join(confDir, "fleet-blog.conf")).mtimeMs, before);
+    });
+
+    it("rejects a config nginx -t refuses, restores the previous files and keeps serving", async () => {
+        const previous = fs.readFileSync(path.join(confDir, "fleet-blog.conf"), "utf8");
+        const broken = input(apps()).replace("proxy_connect_timeout 2s;", "proxy_connect_timeout soon;");
+        const run = publish(broken);
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, /nginx -t rejected the new config; previous files restored/);
+        assert.equal(fs.readFileSync(path.join(confDir, "fleet-blog.conf"), "utf8"), previous);
+        assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
+    });
+
+    it("refuses cut-short or malicious input without touching the files", () => {
+        const previous = fs.readdirSync(confDir).sort();
+        const full = input(apps());
+        const truncated = publish(full.slice(0, full.indexOf(END_MARKER)));
+        assert.notEqual(truncated.status, 0);
+        assert.match(truncated.stderr, /without @@fleet-end/);
+        const escape = publish(`${FILE_MARKER}../nginx.conf\nevents {}\n${END_MARKER}\n`);
+        assert.notEqual(escape.status, 0);
+        assert.match(escape.stderr, /bad file name/);
+        // A key never goes through the readable sites step, nor a server block through the keys step.
+        const keyAsSite = publish(`${FILE_MARKER}fleet-blog-0123456789ab.key\nkey\n${END_MARKER}\n`);
+        assert.match(keyAsSite.stderr, /bad file name fleet-blog-0123456789ab\.key for sites/);
+        const siteAsKey = site.publish(`${FILE_MARKER}fleet-blog.conf\nevents {}\n${END_MARKER}\n`, "keys");
+        assert.match(siteAsKey.stderr, /bad file name fleet-blog\.conf for keys/);
+        assert.deepEqual(fs.readdirSync(confDir).sort(), previous);
+        assert.match(fs.readFileSync(site.nginxConf, "utf8"), /include/);
+    });
+
+    it("removes the file of an app that left the catalog and reloads gracefully (same master)", async () => {
+        const pid = masterPid();
+        const run = publish(input(apps().filter((a) => a.name === "blog")));
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(fs.readdirSync(confDir), ["fleet-blog.conf"]);
+        assert.equal(masterPid(), pid, "reload, not restart");
+        assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
+    });
+});
+
+describe("publish-nginx-config.sh: HTTPS with the apps' certificates, against a real nginx", function () {
+    this.timeout(30000);
+    let site: TestNginx;
+    let tlsDir: string;
+    let listenPort: number;
+    let tlsPort: number;
+    let ca: TestCa;
+    let blogCert: IssuedCertificate;
+    const publish = (certificates: Record<string, TlsFiles>) => site.publishWithKeys(certificates);
+    const blogOnly = (c: IssuedCertificate) => ({ blog: { certificate: c.certificate, privateKey: c.privateKey } });
+    const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
+    const filesOf = (c: IssuedCertificate) => tlsFileNames("blog", c.certificate);
+
+    before(async () => {
+        site = await TestNginx.start(["127.0.0.4", "127.0.0.5"]);
+        ({ tlsDir, listenPort, tlsPort } = site);
+        ca = makeCa();
+        blogCert = issue(ca, "blog.example.edu");
+    });
+    after(() => {
+        site.stop();
+        removeCa(ca);
+    });
+
+    it("serves an app with a certificate over HTTPS (HSTS), redirects its HTTP; the key is root-only", async () => {
+        const run = publish(blogOnly(blogCert));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /published 2 file\(s\) and 1 certificate\(s\), nginx reloaded/);
+        const files = filesOf(blogCert);
+        assert.match(files.certificate, /^fleet-blog-[0-9a-f]{12}\.crt$/);
+        assert.deepEqual(fs.readdirSync(tlsDir).sort(), [files.certificate, files.privateKey]);
+        assert.equal(mode(tlsDir), "700");
+        assert.equal(mode(path.join(tlsDir, files.privateKey)), "600");
+        assert.equal(fs.statSync(path.join(tlsDir, files.privateKey)).uid, 0);
+
+        const page = await getTls(tlsPort, "blog.example.edu", "/articles/1", ca.certificate);
+        assert.equal(page.status, 200);
+        assert.equal(JSON.parse(page.body).host, "blog.example.edu");
+        assert.equal(page.serial, blogCert.serial.toUpperCase());
+        assert.equal(page.headers["strict-transport-security"], "max-age=31536000");
+        const asset = await getTls(tlsPort, "blog.example.edu", "/static/css/site.0123456789ab.css", ca.certificate);
+        assert.equal(asset.headers["cache-control"], "public, max-age=31536000, immutable");
+        assert.equal(asset.headers["strict-transport-security"], "max-age=31536000", "a location's own add_header must not drop HSTS");
+
+        const plain = await get(listenPort, "blog.example.edu", "/articles/1?page=2");
+        assert.equal(plain.status, 301);
+        assert.equal(plain.headers.location, "https://blog.example.edu/articles/1?page=2");
+        // The app without a certificate stays on HTTP.
+        assert.equal((await get(listenPort, "wiki.example.edu", "/")).status, 200);
+    });
+
+    it("same certificates again: nothing rewritten, no reload (the key compared as root)", () => {
+        const keys = site.publish(renderKeys(blogOnly(blogCert)), "keys");
+        assert.equal(keys.stdout.trim(), "publish-nginx-config: 0 key(s) written, 1 unchanged");
+        const run = publish(blogOnly(blogCert));
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /unchanged, nginx not reloaded/);
+    });
+
+    it("a renewed certificate is served after a graceful reload; the old pair is removed only then", async () => {
+        const renewed = issue(ca, "blog.example.edu", 90);
+        const keys = site.publish(renderKeys(blogOnly(renewed)), "keys");
+        assert.equal(keys.status, 0, keys.stderr);
+        // Between the steps nginx still has the old pair on disk as in memory.
+        assert.ok(fs.existsSync(path.join(tlsDir, filesOf(blogCert).privateKey)));
+        const run = publish(blogOnly(renewed));
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal((await getTls(tlsPort, "blog.example.edu", "/", ca.certificate)).serial, renewed.serial.toUpperCase());
+        assert.deepEqual(fs.readdirSync(tlsDir).sort(), [filesOf(renewed).certificate, filesOf(renewed).privateKey]);
+        blogCert = renewed;
+    });
+
+    it("a key of another certificate fails nginx -t: the previous configuration, certificate and key keep serving", async () => {
+        const other = issue(ca, "blog.example.edu");
+        const keys = site.publish(renderKeys({ blog: { certificate: other.certificate, privateKey: blogCert.privateKey } }), "keys");
+        assert.equal(keys.status, 0, keys.stderr);
+        const run = site.publish(site.input(site.apps(), { blog: { certificate: other.certificate, privateKey: "" } }));
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, /nginx -t rejected the new config; previous files restored/);
+        assert.equal(fs.readFileSync(path.join(tlsDir, filesOf(blogCert).certificate), "utf8"), blogCert.certificate);
+        assert.equal(mode(path.join(tlsDir, filesOf(blogCert).privateKey)), "600");
+        assert.equal((await getTls(tlsPort, "blog.example.edu", "/", ca.certificate)).serial, blogCert.serial.toUpperCase());
+        // The running nginx reloads fine from what is on disk: nothing half-applied.
+        assert.equal(spawnSync("nginx", ["-c", site.nginxConf, "-t", "-q"]).status, 0);
+    });
+
+    it("a certificate whose key was never written is refused before anything changes, naming the key", () => {
+        const lone = issue(ca, "blog.example.edu");
+        const run = site.publish(site.input(site.apps(), { blog: { certificate: lone.certificate, privateKey: "" } }));
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, new RegExp(`no key ${filesOf(lone).privateKey} in .* \\(the keys step writes it first\\)`));
+        assert.ok(fs.existsSync(path.join(tlsDir, filesOf(blogCert).certificate)));
+    });
+
+    it("a certificate taken out of the config: its files are removed and the app is back on HTTP", async () => {
+        const run = publish({});
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(fs.readdirSync(tlsDir), []);
+        assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
+    });
+});

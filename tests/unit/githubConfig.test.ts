@@ -1,0 +1,57 @@
+// fleet:github: defaults, and one-line errors naming file, line, key and what is allowed.
+import { strict as assert } from "assert";
+import { DEFAULT_GITHUB_CONFIG, parseGithubConfig, rulesetActor } from "../../config/githubConfig";
+
+const STACK_FILE = `config:
+  aws:region: eu-west-1
+  fleet:github:
+    manageRepositories: true
+    statusChecks:
+      - ci / test
+    tagActors:
+      - role: owner
+`;
+
+describe("fleet:github config", () => {
+  it("fills in defaults: not managing repositories, v* tags, admins cut releases", () => {
+    const { config, error } = parseGithubConfig({ stack: "alpha", value: undefined });
+    assert.equal(error, undefined);
+    assert.deepEqual(config, {
+      manageRepositories: false,
+      statusChecks: [],
+      requiredReviews: 1,
+      releaseTagPattern: "v*",
+      tagActors: [{ role: "admin" }],
+      sourceBranch: "main",
+      prereleases: false,
+    });
+    assert.deepEqual(config, DEFAULT_GITHUB_CONFIG);
+  });
+
+  it("accepts the documented shape", () => {
+    const value = { manageRepositories: true, statusChecks: ["ci / test"], releaseTagPattern: "v*", tagActors: [{ team: 12 }, { organizationAdmin: true }], apiUrl: "https://github.example.edu/api/v3", prereleases: true };
+    const { config } = parseGithubConfig({ stack: "production", value });
+    assert.equal(config?.apiUrl, "https://github.example.edu/api/v3");
+    assert.deepEqual(config?.tagActors.map(rulesetActor), [{ actorType: "Team", actorId: 12 }, { actorType: "OrganizationAdmin" }]);
+  });
+
+  it("names file, line, key and what is allowed, in one line", () => {
+    const { error } = parseGithubConfig({ stack: "production", value: { manageRepositories: true, statusChecks: ["ci / test"], tagActors: [{ role: "owner" }] }, file: "Pulumi.production.yaml", fileText: STACK_FILE });
+    assert.equal(error, "Pulumi.production.yaml:8:9: fleet:github.tagActors[0]: must be one of {role: admin|maintain|write}, {team: <team id>}, {app: <GitHub App id>}, {organizationAdmin: true}");
+  });
+
+  it("refuses unknown keys, listing the allowed ones", () => {
+    const { error } = parseGithubConfig({ stack: "alpha", value: { manageRepos: true } });
+    assert.match(error ?? "", /^Pulumi\.alpha\.yaml: fleet:github: unknown key manageRepos; allowed: manageRepositories, statusChecks, /);
+  });
+
+  it("refuses a bad tag pattern, a non-URL apiUrl and a wrong type", () => {
+    assert.match(parseGithubConfig({ stack: "a", value: { releaseTagPattern: "refs/tags/v*" } }).error ?? "", /fleet:github\.releaseTagPattern: a tag pattern such as v\*/);
+    assert.match(parseGithubConfig({ stack: "a", value: { apiUrl: "github.example.edu" } }).error ?? "", /fleet:github\.apiUrl: an http\(s\) URL/);
+    assert.match(parseGithubConfig({ stack: "a", value: { manageRepositories: "yes" } }).error ?? "", /fleet:github\.manageRepositories: .*boolean/);
+    for (const bad of [{ requiredReviews: 0 }, { statusChecks: ["a\nb"] }]) {
+      const { error } = parseGithubConfig({ stack: "a", value: bad });
+      assert.ok(error && !error.includes("\n"), JSON.stringify(bad));
+    }
+  });
+});

@@ -1,0 +1,215 @@
+// The rollout plan as pure data: order, hosts, arguments, stdin, determinism. No Pulumi runtime.
+import { strict as assert } from "assert";
+import type { AppForStack } from "../../config/catalog";
+import {
+  DATABASE,
+  DEFAULT_DEPLOY_SETTINGS,
+  databaseStdin,
+  databaseUrl,
+  envFileText,
+  forgetCommand,
+  gitUrl,
+  parseServing,
+  platformEnv,
+  renderCommand,
+  RolloutError,
+  rolloutPlan,
+  RolloutPlan,
+  shellQuote,
+  STATIC_HOST,
+  Step,
+  waitCommand,
+} from "../../rollout/plan";
+
+const APP: AppForStack = {
+  name: "polls",
+  repo: "uni-it/polls",
+  domain: "polls.example.edu",
+  settings: "pollsite.settings",
+  wsgi: "pollsite.wsgi:application",
+  migrations: true,
+  tags: { alpha: "v2" },
+  tag: "v2",
+  env: { TIME_ZONE: "Europe/London" },
+  secrets: ["SENTRY_DSN"],
+  healthCheck: "/healthz",
+  keepReleases: 3,
+  port: 8123,
+};
+const NODES = ["node-1", "node-2", "node-3"];
+const VERSION = "0123456789abcdef";
+const ADDRESSES = {
+  "node-1": "10.0.1.11", "node-2": "10.0.2.12", "node-3": "10.0.1.13", [STATIC_HOST]: "10.0.0.5",
+  [DATABASE]: "db.example.internal", "@database-port": "5432", "@static-ssh-user": "deploy", "@static-ssh-port": "22",
+};
+
+const plan = (app: Partial<AppForStack> = {}, nodes = NODES) => rolloutPlan({ ...APP, ...app }, nodes, VERSION, DEFAULT_DEPLOY_SETTINGS);
+const step = (p: RolloutPlan, name: string): Step => {
+  const s = p.steps.find((x) => x.name === name);
+  assert.ok(s, `no step ${name} in ${p.steps.map((x) => x.name).join(", ")}`);
+  return s;
+};
+const command = (p: RolloutPlan, name: string) => renderCommand(p.scriptsDir, step(p, name).run!, ADDRESSES);
+
+/** Every step that must have succeeded before `name` (transitively). */
+function ancestors(p: RolloutPlan, name: string, seen = new Set<string>()): Set<string> {
+  for (const d of step(p, name).dependsOn) {
+    if (!seen.has(d)) {
+      seen.add(d);
+      ancestors(p, d, seen);
+    }
+  }
+  return seen;
+}
+
+describe("rollout plan", () => {
+  it("stages on every node in parallel: no stage waits for another node's stage", () => {
+    const p = plan();
+    for (const n of NODES) {
+      const before = ancestors(p, `polls-stage-${n}`);
+      assert.deepEqual([...before].filter((s) => s.includes("-stage-")), []);
+      assert.ok(before.has(`polls-prepare-${n}`));
+    }
+  });
+
+  it("publishes static files once, from the first node, after every node staged", () => {
+    const p = plan();
+    assert.equal(p.steps.filter((s) => s.phase === "static").length, 1);
+    assert.equal(step(p, "polls-static").host, "node-1");
+    const before = ancestors(p, "polls-static");
+    for (const n of NODES) assert.ok(before.has(`polls-stage-${n}`));
+    assert.equal(command(p, "polls-static"), `sh ${p.scriptsDir}/static.sh polls v2 10.0.0.5 deploy 22`);
+  });
+
+  it("migrates once, on the first node, before any switch; contracts once after the last switch", () => {
+    const p = plan();
+    assert.deepEqual(p.steps.filter((s) => s.run?.script === "migrate.sh").map((s) => [s.name, s.host]), [
+      ["polls-expand", "node-1"],
+      ["polls-contract", "node-1"],
+    ]);
+    for (const n of NODES) assert.ok(ancestors(p, `polls-switch-${n}`).has("polls-expand"));
+    const contract = ancestors(p, "polls-contract");
+    for (const n of NODES) assert.ok(contract.has(`polls-switch-${n}`));
+    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh polls v2 expand`);
+  });
+
+  it("switches one node at a time in node order, each after the previous one", () => {
+    const p = plan();
+    assert.deepEqual(step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-1"]);
+    assert.deepEqual(step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-2"]);
+    assert.equal(p.servingStep, "polls-switch-node-3");
+    assert.equal(command(p, "polls-switch-node-2"), `sh ${p.scriptsDir}/switch.sh polls v2 10.0.2.12 8123 polls.example.edu /healthz 30`);
+  });
+
+  it("prunes every node to keepReleases only after the rollout is complete", () => {
+    const p = plan();
+    for (const n of NODES) {
+      assert.ok(ancestors(p, `polls-prune-${n}`).has("polls-contract"));
+      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh polls 3 v2`);
+    }
+  });
+
+  it("an app without migrations has no migrate steps and still switches after static", () => {
+    const p = plan({ migrations: false });
+    assert.equal(p.steps.filter((s) => s.run?.script === "migrate.sh").length, 0);
+    assert.ok(step(p, "polls-switch-node-1").dependsOn.includes("polls-static"));
+    assert.ok(step(p, "polls-prune-node-1").dependsOn.includes("polls-switch-node-3"));
+  });
+
+  it("waits for each host first, then copies the scripts there, before anything else runs on it", () => {
+    const p = plan();
+    for (const h of [...NODES, STATIC_HOST]) {
+      assert.deepEqual(step(p, `polls-wait-${h}`).dependsOn, []);
+      assert.deepEqual(step(p, `polls-copy-${h}`).dependsOn, [`polls-wait-${h}`]);
+    }
+    for (const s of p.steps.filter((x) => x.phase !== "wait" && x.phase !== "copy")) {
+      assert.ok(ancestors(p, s.name).has(`polls-copy-${s.host}`), `${s.name} runs before the scripts are on ${s.host}`);
+    }
+  });
+
+  it("secrets reach only the steps that need them, and only on stdin", () => {
+    const p = plan();
+    const withStdin = p.steps.filter((s) => s.stdin).map((s) => `${s.name}:${s.stdin}`);
+    assert.deepEqual(withStdin, [
+      "polls-prepare-node-1:env", "polls-prepare-node-2:env", "polls-prepare-node-3:env",
+      "polls-database:database",
+      "polls-stage-node-1:deployKey", "polls-stage-node-2:deployKey", "polls-stage-node-3:deployKey",
+      "polls-static:staticKey",
+    ]);
+  });
+
+  it("is deterministic, and a tag bump changes only the release steps' commands", () => {
+    const render = (p: RolloutPlan) => new Map(p.steps.map((s) => [s.name, s.run ? renderCommand(p.scriptsDir, s.run, ADDRESSES) : s.phase]));
+    assert.deepEqual(render(plan()), render(plan()));
+    const a = render(plan({ tag: "v2" }));
+    const b = render(plan({ tag: "v3" }));
+    const changed = [...a.keys()].filter((k) => a.get(k) !== b.get(k)).map((k) => k.replace(/-node-\d$/, "-*"));
+    assert.deepEqual([...new Set(changed)].sort(), ["polls-contract", "polls-expand", "polls-prune-*", "polls-stage-*", "polls-static", "polls-switch-*"]);
+  });
+
+  it("names every step after the app, so two apps never collide", () => {
+    const names = [...plan().steps, ...plan({ name: "library" }).steps].map((s) => s.name);
+    assert.equal(new Set(names).size, names.length);
+  });
+
+  it("deletes the app's files from nodes and nginx host only when a step is removed", () => {
+    const p = plan();
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-prepare-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove polls`);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-webroot").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove polls`);
+    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.phase).sort(), ["prepare", "prepare", "prepare", "webroot"]);
+  });
+
+  it("refuses what it cannot roll out, with one clear message", () => {
+    assert.throws(() => plan({ tag: "latest" }), /polls: tag "latest" must be resolved/);
+    assert.throws(() => plan({}, []), /polls: no app nodes/);
+    assert.throws(() => plan({}, ["node-1", "node-1"]), /listed twice/);
+    assert.throws(() => plan({}, ["node 1"]), (e: Error) => e instanceof RolloutError && /node name "node 1" is not allowed/.test(e.message));
+    assert.throws(() => renderCommand("/x", { script: "s.sh", args: [{ addressOf: "node-9" }] }, ADDRESSES), /no address known for node-9/);
+    assert.throws(() => renderCommand("/x", { script: "s.sh", args: [{ addressOf: "node-1" }] }, { "node-1": "1.2.3.4; rm -rf /" }), /is not allowed/);
+  });
+});
+
+describe("rollout plan: values for the nodes", () => {
+  it("quotes words for sh so that no value can run anything", () => {
+    assert.equal(shellQuote("v1.2"), "v1.2");
+    assert.equal(shellQuote("it's $(x)"), `'it'\\''s $(x)'`);
+  });
+
+  it("writes the environment file as sorted NAME='value' lines, the platform's names winning", () => {
+    const env = platformEnv(APP, databaseUrl("postgres", "polls-app", "p@ss/word", "db", 5432), "k'ey");
+    const text = envFileText({ ...APP.env, SENTRY_DSN: "https://x@y/1", ...env });
+    assert.equal(text, [
+      "ALLOWED_HOSTS='polls.example.edu'",
+      "DATABASE_URL='postgres://polls_app:p%40ss%2Fword@db:5432/polls_app'",
+      "DJANGO_SETTINGS_MODULE='pollsite.settings'",
+      "FLEET_APP='polls'",
+      "SECRET_KEY='k'\\''ey'",
+      "SENTRY_DSN='https://x@y/1'",
+      "SITE_URL='http://polls.example.edu'",
+      "STATIC_URL='/static/'",
+      "TIME_ZONE='Europe/London'",
+      "",
+    ].join("\n"));
+    assert.throws(() => envFileText({ A: "two\nlines" }), /single line/);
+    assert.equal(platformEnv(APP, "db", "key", true).SITE_URL, "https://polls.example.edu", "an app with a certificate");
+  });
+
+  it("builds git URLs and database stdin; reads what serves from switch.sh's output", () => {
+    assert.equal(gitUrl(DEFAULT_DEPLOY_SETTINGS.gitUrlTemplate, APP), "git@github.com:uni-it/polls.git");
+    assert.equal(gitUrl("file:///srv/git/{name}.git", APP), "file:///srv/git/polls.git");
+    assert.equal(databaseStdin("master", "pw", "app"), "master\npw\napp\n");
+    assert.throws(() => databaseStdin("master", "p\nw", "app"), /single lines/);
+    const commit = "a".repeat(40);
+    assert.deepEqual(parseServing(`v2 ${commit}\n`), { tag: "v2", commit });
+    assert.equal(parseServing(undefined), undefined);
+    assert.equal(parseServing("garbage"), undefined);
+  });
+
+  it("the first command on a host only waits for cloud-init and makes the scripts directory", () => {
+    const w = waitCommand("polls");
+    assert.match(w, /cloud-init status --wait/);
+    assert.match(w, /sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet \/srv\/fleet\/polls$/);
+    assert.throws(() => waitCommand("x;y"), /not allowed/);
+    assert.equal(forgetCommand("polls"), "sudo rm -rf -- /srv/fleet/polls");
+  });
+});
