@@ -42,7 +42,7 @@ const network = z.strictObject({
     cidr: cidr
         .refine((c) => !wellFormed(c) || cidrParts(c).prefix >= 16, "is larger than AWS allows for a VPC; allowed: /16 to /18 (AWS takes /16 at most; the six subnets need /18 at least)")
         .refine((c) => !wellFormed(c) || cidrParts(c).prefix <= 18, "must be a CIDR of /18 or larger (the six subnets need it); allowed: /16 to /18")
-        .refine((c) => !wellFormed(c) || !hostBitsSet(c), "has host bits set (AWS refuses it); allowed: the network address, e.g. 10.20.0.0/16"),
+        .refine((c) => !wellFormed(c) || cidrParts(c).prefix < 16 || cidrParts(c).prefix > 18 || !hostBitsSet(c), "has host bits set (AWS refuses it); allowed: the network address, e.g. 10.20.0.0/16"),
     // "direct": nodes get public addresses and take SSH from adminCidrs.
     // "bastion": nodes stay private (NAT for egress) and take SSH only from the nginx host.
     sshAccess: z.enum(["direct", "bastion"]).default("direct"),

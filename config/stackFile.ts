@@ -343,9 +343,10 @@ export function checkStack(doc: StackDocument, ctx: StackContext, values: Record
     for (const issue of infra ? checkCombinations(infra, { knownStacks: ctx.knownStacks }) : []) scope.error(issue.path, issue.message);
     const certificates = checkTls(values["fleet:tls"], scope, state);
     const errors = scope.errors.sort(byPosition).map((e) => `${e.where}: ${e.message}`);
-    if (errors.length > 0 || !infra || !isComplete(infra) || !state.github || !state.deploy) return { errors, warnings: scope.warnings };
+    const warnings = scope.warnings.sort((a, b) => byPosition({ where: a.split(": ")[0] }, { where: b.split(": ")[0] }));
+    if (errors.length > 0 || !infra || !isComplete(infra) || !state.github || !state.deploy) return { errors, warnings };
     const appsFile = typeof values["fleet:appsFile"] === "string" ? values["fleet:appsFile"] : "apps.yaml";
-    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile }, errors, warnings: scope.warnings };
+    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile }, errors, warnings };
 }
 
 function isComplete(infra: Partial<StackConfig>): infra is StackConfig {
@@ -429,8 +430,9 @@ function checkSecretValues(apps: AppForStack[], values: Record<string, unknown>,
 function checkTls(value: unknown, scope: Scope, state: CheckState): Record<string, TlsFiles> {
     const catalog = state.ctx.catalog;
     if (!catalog) return {};
-    const recovery = state.values["fleet:recovery"] === undefined || state.infra.recovery !== undefined;
-    if (!recovery) return {};
+    // Whose apps these are is known only when fleet:recovery (if any) is valid and names a stack.
+    const recovery = state.infra.recovery;
+    if (state.values["fleet:recovery"] !== undefined && (!recovery || !state.ctx.knownStacks.includes(recovery.replaces))) return {};
     const apps = stackApps(catalog, { stack: state.ctx.stack, recovery: state.infra.recovery });
     checkSecretValues(apps, state.values, scope);
     const key = "fleet:tls";
