@@ -34,6 +34,13 @@ export function hostBitsSet(c: string): boolean {
     return prefix < 32 && (address & (2 ** (32 - prefix) - 1)) !== 0;
 }
 
+/** The range's network address: 192.0.2.7/24 -> 192.0.2.0/24. */
+export function networkOf(c: string): string {
+    const { address, prefix } = cidrParts(c);
+    const n = prefix === 0 ? 0 : (address & ~(2 ** (32 - prefix) - 1)) >>> 0;
+    return `${[24, 16, 8, 0].map((b) => (n >>> b) & 255).join(".")}/${prefix}`;
+}
+
 const wellFormed = (c: string) => cidr.safeParse(c).success;
 
 const network = z.strictObject({
@@ -42,7 +49,7 @@ const network = z.strictObject({
     cidr: cidr
         .refine((c) => !wellFormed(c) || cidrParts(c).prefix >= 16, "is larger than AWS allows for a VPC; allowed: /16 to /18 (AWS takes /16 at most; the six subnets need /18 at least)")
         .refine((c) => !wellFormed(c) || cidrParts(c).prefix <= 18, "must be a CIDR of /18 or larger (the six subnets need it); allowed: /16 to /18")
-        .refine((c) => !wellFormed(c) || cidrParts(c).prefix < 16 || cidrParts(c).prefix > 18 || !hostBitsSet(c), "has host bits set (AWS refuses it); allowed: the network address, e.g. 10.20.0.0/16"),
+        .refine((c) => !wellFormed(c) || cidrParts(c).prefix < 16 || cidrParts(c).prefix > 18 || !hostBitsSet(c), { error: (i) => `has host bits set, which AWS refuses; allowed: the network address (${networkOf(String(i.input))})` }),
     // "direct": nodes get public addresses and take SSH from adminCidrs.
     // "bastion": nodes stay private (NAT for egress) and take SSH only from the nginx host.
     sshAccess: z.enum(["direct", "bastion"]).default("direct"),

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { appsForStack, AppForStack, Catalog, checkAliases, formatError, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
 import { deploySchema, DeployOverrides } from "./deployConfig";
 import { explain as explainGithubIssue, GithubConfig, githubSchema } from "./githubConfig";
-import { catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
+import { catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
 import { SECURE_PLACEHOLDER } from "./secure";
 import { checkTlsConfig, TlsFiles } from "./tlsConfig";
 
@@ -71,15 +71,20 @@ function isSecure(v: unknown): v is { secure: string } {
     return typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
 }
 
+/** A YAML alias inside the value it names: the value would be infinite. */
+class AliasCycle extends Error {}
+
 /** Replaces `secure:` values (at any depth) by the placeholder, noting where they were. */
-function stripSecure(v: unknown, path: (string | number)[], secrets: Set<string>): unknown {
+function stripSecure(v: unknown, path: (string | number)[], secrets: Set<string>, within: object[] = []): unknown {
     if (isSecure(v)) {
         secrets.add(pathKey(path));
         return SECURE_PLACEHOLDER;
     }
-    if (Array.isArray(v)) return v.map((x, i) => stripSecure(x, [...path, i], secrets));
-    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripSecure(x, [...path, k], secrets)]));
-    return v;
+    if (typeof v !== "object" || v === null) return v;
+    if (within.includes(v)) throw new AliasCycle(pathKey(path));
+    const inner = [...within, v];
+    if (Array.isArray(v)) return v.map((x, i) => stripSecure(x, [...path, i], secrets, inner));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripSecure(x, [...path, k], secrets, inner)]));
 }
 
 /** Parses a stack file once, with positions. A file that is not YAML, or not a stack file, is one line. */
@@ -132,7 +137,13 @@ export function parseStackFile(text: string | undefined, file: string): StackDoc
     }
     if (stackDoc.errors.length > 0) return stackDoc;
     const raw = (doc.toJS({ maxAliasCount: MAX_ALIASES }) as { config?: Record<string, unknown> } | null)?.config ?? {};
-    for (const [key, value] of Object.entries(raw)) stackDoc.values[key] = stripSecure(value, [key], stackDoc.secretPaths);
+    try {
+        for (const [key, value] of Object.entries(raw)) stackDoc.values[key] = stripSecure(value, [key], stackDoc.secretPaths);
+    } catch (err) {
+        if (!(err instanceof AliasCycle)) throw err;
+        stackDoc.values = {};
+        stackDoc.errors.push(`${stackDoc.locate([err.message.split(/[.[]/)[0]])}: ${err.message}: a YAML alias inside the value it names (an endless value); allowed: aliases of values defined before them`);
+    }
     return stackDoc;
 }
 
@@ -370,7 +381,7 @@ function checkAdminCidrs(value: unknown, scope: Scope): void {
         if (c.includes(":")) {
             scope.error([key, i], `${JSON.stringify(c)} is an IPv6 range, and the VPC and its SSH rules are IPv4 only${c.endsWith("/0") ? " (::/0 would open SSH to the whole internet)" : ""}; allowed: IPv4 CIDRs like 203.0.113.0/24`);
         } else if (/\/\d+$/.test(c) && INFRA_SECTIONS.adminCidrs.safeParse([c]).success) {
-            if (hostBitsSet(c)) scope.error([key, i], `${JSON.stringify(c)} has host bits set (AWS refuses it); allowed: the network address of the range (e.g. ${c.replace(/\.\d+\//, ".0/")}) or one address as /32`);
+            if (hostBitsSet(c)) scope.error([key, i], `${JSON.stringify(c)} has host bits set, which AWS refuses; allowed: the network address of the range (${networkOf(c)}) or one address as /32`);
             else if (value.indexOf(c) !== i) scope.error([key, i], `${JSON.stringify(c)} is listed twice (AWS refuses a repeated rule); allowed: each range once`);
             else if (c.endsWith("/0")) scope.warn([key, i], "opens SSH to the whole internet (0.0.0.0/0): legal, but every machine then takes SSH attempts from anywhere; list the ranges that need SSH (CI runners, the ops VPN)");
         }
