@@ -265,14 +265,14 @@ export function yamlMessage(code: string, message: string): string {
 }
 
 /** Aliases are bounded so a "billion laughs" file is refused before it is expanded. */
-export function checkAliases(doc: Document, at: At): CatalogError | undefined {
+export function checkAliases(doc: Document, at: At, where = "catalog"): CatalogError | undefined {
   let count = 0;
   let found: CatalogError | undefined;
   visit(doc, {
     Alias(_key, node) {
       count += 1;
       if (count > MAX_ALIASES && node.range) {
-        found = at(node.range[0], "catalog", `more than ${MAX_ALIASES} YAML aliases: refused as a possible alias bomb`);
+        found = at(node.range[0], where, `more than ${MAX_ALIASES} YAML aliases: refused as a possible alias bomb`);
         return visit.BREAK;
       }
       return undefined;
@@ -289,7 +289,7 @@ export function checkAliases(doc: Document, at: At): CatalogError | undefined {
         return visit.BREAK;
       },
     });
-    return at(first, "catalog", "YAML aliases expand too much: refused as a possible alias bomb");
+    return at(first, where, "YAML aliases expand too much: refused as a possible alias bomb");
   }
   return undefined;
 }

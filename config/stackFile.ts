@@ -115,7 +115,7 @@ export function parseStackFile(text: string | undefined, file: string): StackDoc
         stackDoc.errors.push(formatError(at(syntax.pos[0], "stack file", yamlMessage(syntax.code, syntax.message))));
         return stackDoc;
     }
-    const alias = checkAliases(doc, at);
+    const alias = checkAliases(doc, at, "stack file");
     if (alias) {
         stackDoc.errors.push(formatError(alias));
         return stackDoc;
@@ -366,7 +366,7 @@ function isComplete(infra: Partial<StackConfig>): infra is StackConfig {
 
 /** file:line:col order, so the lines read top to bottom. */
 function byPosition(a: { where: string }, b: { where: string }): number {
-    const pos = (w: string) => (/:(\d+):(\d+)$/.exec(w) ?? [, "0", "0"]).slice(1).map(Number);
+    const pos = (w: string) => (/:(\d+):(\d+)$/.exec(w) ?? ["", "0", "0"]).slice(1).map(Number);
     const [la, ca] = pos(a.where);
     const [lb, cb] = pos(b.where);
     return la - lb || ca - cb;
