@@ -201,7 +201,7 @@ class Scope {
     }
 
     /** Every issue of a zod schema at `path`; the data when there were none. */
-    zod<S extends z.ZodType>(schema: S, value: unknown, path: (string | number)[], explain: (issue: z.core.$ZodIssue, got: unknown) => string): z.infer<S> | undefined {
+    zod<S extends z.ZodType>(schema: S, value: unknown, path: (string | number)[], explain: (issue: z.core.$ZodIssue, got: unknown, secret: boolean) => string): z.infer<S> | undefined {
         const result = schema.safeParse(value);
         if (result.success) return result.data;
         for (const issue of result.error.issues) {
@@ -210,7 +210,9 @@ class Scope {
                 const allowed = objectKeysAt(schema, issue.path, value);
                 for (const key of issue.keys) this.error([...at, key], `unknown key; allowed: ${allowed?.join(", ") ?? "see docs/infrastructure.md"}${suggestion(key, allowed ?? [])}`, true);
             } else {
-                this.error(at, explain(issue, valueAt(value, issue.path)));
+                // A value the file keeps as `secure:` is never shown, not even decrypted and wrong.
+                const secret = [...this.doc.secretPaths].some((p) => pathKey(at).startsWith(p));
+                this.error(at, explain(issue, valueAt(value, issue.path), secret));
             }
         }
         return undefined;
@@ -287,7 +289,7 @@ const stringKey = (pattern: RegExp, allowed: string): Validator => (value, scope
 };
 
 const infraSection = (section: (typeof STACK_CONFIG_KEYS)[number]): Validator => (value, scope, key, state) => {
-    const data = scope.zod(INFRA_SECTIONS[section], value, [key], (issue, got) => describeIssue(issue, got, scope.secretInFile([key]) === true));
+    const data = scope.zod(INFRA_SECTIONS[section], value, [key], describeIssue);
     if (data !== undefined) (state.infra as Record<string, unknown>)[section] = data;
 };
 
@@ -298,8 +300,8 @@ const VALIDATORS: Record<string, Validator> = {
         if (typeof value === "string" && AWS_REGION.test(value)) state.region = value;
     },
     "aws:profile": stringKey(/^[A-Za-z0-9_.@+-]{1,64}$/, "the name of a profile in ~/.aws/config"),
-    "aws:allowedAccountIds": (value, scope, key) => void scope.zod(ACCOUNT_IDS, value, [key], (issue, got) => describeIssue(issue, got)),
-    "aws:forbiddenAccountIds": (value, scope, key) => void scope.zod(ACCOUNT_IDS, value, [key], (issue, got) => describeIssue(issue, got)),
+    "aws:allowedAccountIds": (value, scope, key) => void scope.zod(ACCOUNT_IDS, value, [key], describeIssue),
+    "aws:forbiddenAccountIds": (value, scope, key) => void scope.zod(ACCOUNT_IDS, value, [key], describeIssue),
     "github:owner": stringKey(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "a GitHub organisation or user name"),
     "github:token": (value, scope, key) => {
         if (typeof value !== "string" || value === "") scope.error([key], "must be a token (a string); allowed: pulumi config set --secret github:token, or GITHUB_TOKEN in the environment");
@@ -311,7 +313,7 @@ const VALIDATORS: Record<string, Validator> = {
         state.github = scope.zod(githubSchema, value ?? {}, [key], (issue) => explainGithubIssue(issue));
     },
     "fleet:deploy": (value, scope, key, state) => {
-        state.deploy = scope.zod(deploySchema, value ?? {}, [key], (issue, got) => describeIssue(issue, got));
+        state.deploy = scope.zod(deploySchema, value ?? {}, [key], describeIssue);
     },
     "fleet:appSecrets": (value, scope, key, state) => checkAppSecrets(value, scope, key, state),
     // Needs the apps of this stack, so it runs last (checkStack).
