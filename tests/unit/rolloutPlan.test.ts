@@ -9,6 +9,7 @@ import {
   envFileText,
   forgetCommand,
   gitUrl,
+  parseDeploySettings,
   parseServing,
   platformEnv,
   renderCommand,
@@ -28,6 +29,7 @@ const APP: AppForStack = {
   settings: "pollsite.settings",
   wsgi: "pollsite.wsgi:application",
   migrations: true,
+  acknowledgeMigrations: [],
   tags: { alpha: "v2" },
   tag: "v2",
   env: { TIME_ZONE: "Europe/London" },
@@ -90,7 +92,25 @@ describe("rollout plan", () => {
     for (const n of NODES) assert.ok(ancestors(p, `polls-switch-${n}`).has("polls-expand"));
     const contract = ancestors(p, "polls-contract");
     for (const n of NODES) assert.ok(contract.has(`polls-switch-${n}`));
-    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh polls v2 expand`);
+    // Lock timeout, statement timeout, retries (fleet:deploy's defaults), then the acknowledgements.
+    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh polls v2 expand 3 600 3`);
+    assert.equal(command(p, "polls-contract"), `sh ${p.scriptsDir}/migrate.sh polls v2 contract 3 600 3`);
+  });
+
+  it("gives migrate.sh the app's own migration limits and its acknowledged migrations, else fleet:deploy's", () => {
+    const p = plan({ migrationLockTimeout: 1, migrationRetries: 0, acknowledgeMigrations: ["polls.0005_question_votes", "polls.0006_rename"] });
+    for (const phase of ["expand", "contract"]) {
+      assert.equal(command(p, `polls-${phase}`), `sh ${p.scriptsDir}/migrate.sh polls v2 ${phase} 1 600 0 polls.0005_question_votes polls.0006_rename`);
+    }
+    const settings = parseDeploySettings({ migrationLockTimeout: 7, migrationStatementTimeout: 60, migrationRetries: 5 }, "Pulumi.alpha.yaml");
+    const q = rolloutPlan({ ...APP, acknowledgeMigrations: [] }, NODES, VERSION, settings);
+    assert.equal(command(q, "polls-expand"), `sh ${q.scriptsDir}/migrate.sh polls v2 expand 7 60 5`);
+  });
+
+  it("fleet:deploy's migration limits are whole numbers in range, else one line naming the key", () => {
+    assert.throws(() => parseDeploySettings({ migrationLockTimeout: 0 }, "Pulumi.alpha.yaml"), /Pulumi\.alpha\.yaml: fleet:deploy\.migrationLockTimeout: must be a whole number from 1 to 3600$/);
+    assert.throws(() => parseDeploySettings({ migrationRetries: 11 }, "Pulumi.alpha.yaml"), /fleet:deploy\.migrationRetries: must be a whole number from 0 to 10/);
+    assert.throws(() => parseDeploySettings({ migrationStatementTimeout: "10s" }, "Pulumi.alpha.yaml"), /fleet:deploy\.migrationStatementTimeout: must be a whole number from 1 to 86400/);
   });
 
   it("switches one node at a time in node order, each after the previous one", () => {
