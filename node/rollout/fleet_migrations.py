@@ -379,15 +379,18 @@ def combine(verdicts):
 
 
 def declared(migration):
-    """The class a migration's author declared, or None; a bad value is an error."""
+    """The class a migration's author declared and the attribute that says it, or None; a bad
+    value is an error."""
     value = getattr(migration, DECLARATION, None)
     if value is not None:
         if value not in (BEFORE, AFTER):
             sys.exit("fleet: error: %s: %s = %r is not allowed (\"%s\" or \"%s\")" % (key_of(migration), DECLARATION, value, BEFORE, AFTER))
-        return value
+        return value, "%s = %r" % (DECLARATION, value)
     safe = getattr(migration, "safe", None)
     name = getattr(safe, "value", safe)
-    return SAFEMIGRATE.get(name) if isinstance(name, str) else None
+    if isinstance(name, str) and name in SAFEMIGRATE:
+        return SAFEMIGRATE[name], "django-safemigrate's safe = %s" % name
+    return None
 
 
 class Entry:
@@ -396,9 +399,9 @@ class Entry:
     def __init__(self, migration, op, verdict, declaration):
         self.migration, self.key = migration, key_of(migration)
         self.op, self.verdict = op, verdict
-        self.cls = declaration or verdict.cls or BEFORE
+        self.cls = declaration[0] if declaration else verdict.cls or BEFORE
         self.state_only = declaration is None and verdict.cls is None
-        self.reason = "declared by the migration (%s)" % DECLARATION if declaration else verdict.reason
+        self.reason = "declared by the migration (%s)" % declaration[1] if declaration else verdict.reason
         self.when = None
         self.refusal = None
 
@@ -631,6 +634,7 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
     lock_seconds, statement_seconds, retries = int(lock_text), int(statement_text), int(retries_text)
     set_timeouts(lock_seconds, statement_seconds)
     pause = 1
+    started = time.monotonic()
     for attempt in range(retries + 1):
         try:
             run_plan(direction, items)
@@ -640,8 +644,8 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
                 raise
             connection().close()
             if attempt == retries:
-                print("could not get a database lock within %d s in %d attempts (%s): another session holds it; find it (pg_locks / SHOW PROCESSLIST) or retry when it is done"
-                      % (lock_seconds, retries + 1, str(error).strip().splitlines()[0]), file=sys.stderr)
+                print("could not get a database lock within %d s in %d attempts, %.1f s in all (%s): another session holds it; find it (pg_locks / SHOW PROCESSLIST) or retry when it is done"
+                      % (lock_seconds, retries + 1, time.monotonic() - started, str(error).strip().splitlines()[0]), file=sys.stderr)
                 sys.exit(LOCK_NOT_GRANTED)
             print("fleet: a database lock was not granted within %d s (attempt %d of %d); retrying in %d s" % (lock_seconds, attempt + 1, retries + 1, pause), file=sys.stderr)
             time.sleep(pause)
