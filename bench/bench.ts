@@ -3,6 +3,8 @@
 // Real nodes (testbed/, the e2e test bed, needs root): the v1 -> v2 rollout under continuous load
 // through nginx, staging cold (first install) and warm (new tag, same requirements), and the
 // same upgrade done the old Fabric way on the same nodes and load, as the baseline.
+// Then v6 -> v7 (a RemoveField release) under the same load: the column is dropped after the
+// last switch, so the old code never misses it.
 // Offline plan: how many resources a one-tag bump changes in a 50-app catalog, and how long
 // the plan of 20 and of 200 apps takes.
 import * as fs from "fs";
@@ -63,6 +65,17 @@ async function onRealNodes(work: string): Promise<void> {
     say(`naive: ${naive.requests} requests, ${naive.failed} failed; e.g. ${naive.failures.slice(0, 3).join(" | ")}`);
     runs.forEach((r, i) => say(`naive deploy on ${cluster.appNodes[i].name}: exit ${r.code}${r.code ? `: ${r.stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
     figure("naive_rollout_failed_requests", naive.failed);
+
+    // A release that drops a column the old code reads (v7: RemoveField after v6): the drop
+    // waits for the contract step, after the last switch.
+    say("v1 -> v6, then v6 -> v7 (RemoveField) under load");
+    must(await stack.up("v6"), "v6");
+    const removeLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+    must(await stack.up("v7"), "v7");
+    const remove = await removeLoad.stop();
+    say(`remove field: ${remove.requests} requests, ${remove.failed} failed ${remove.failures.slice(0, 3).join(" | ")}`);
+    figure("migration_remove_field_requests", remove.requests);
+    figure("migration_remove_field_failed_requests", remove.failed);
   } finally {
     await cluster.stop();
   }

@@ -21,6 +21,8 @@ export const DOTTED_PATTERN = new RegExp(`^${IDENT}(?:\\.${IDENT})*$`);
 export const WSGI_PATTERN = new RegExp(`^${IDENT}(?:\\.${IDENT})*:${IDENT}$`);
 export const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
 export const HEALTH_PATH_PATTERN = /^\/[A-Za-z0-9._~/-]*$/;
+/** A Django migration as "app_label.name" (both Python identifiers; names may start with a digit). */
+export const MIGRATION_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+$/;
 /** The word that means "the newest release tag", resolved from GitHub before deploying. */
 export const LATEST = "latest";
 
@@ -72,6 +74,19 @@ const keepReleases = z
 
 const healthCheck = pattern(HEALTH_PATH_PATTERN, "a URL path starting with '/' (letters, digits, '.', '_', '~', '/', '-')");
 const migrations = z.boolean({ error: "must be true or false" });
+const seconds = (max: number) =>
+  z
+    .number({ error: `must be a whole number of seconds from 1 to ${max}` })
+    .int({ error: `must be a whole number of seconds from 1 to ${max}` })
+    .min(1, { error: `must be from 1 to ${max} seconds` })
+    .max(max, { error: `must be from 1 to ${max} seconds` });
+/** Limits of the migration connection (the defaults come from fleet:deploy). */
+export const MIGRATION_LIMITS = { migrationLockTimeout: 3600, migrationStatementTimeout: 86400 } as const;
+const migrationRetries = z
+  .number({ error: "must be a whole number from 0 to 10" })
+  .int({ error: "must be a whole number from 0 to 10" })
+  .min(0, { error: "must be from 0 to 10" })
+  .max(10, { error: "must be from 0 to 10" });
 
 const shared = {
   migrations: migrations.optional(),
@@ -93,6 +108,12 @@ const appSchema = z.strictObject(
     secrets: z
       .array(pattern(ENV_NAME_PATTERN, "an environment name matching ^[A-Z_][A-Z0-9_]*$"), { error: "must be a list of names" })
       .optional(),
+    acknowledgeMigrations: z
+      .array(pattern(MIGRATION_PATTERN, "a Django migration as app_label.name, such as polls.0005_rename_text"), { error: "must be a list of migrations (app_label.name)" })
+      .optional(),
+    migrationLockTimeout: seconds(MIGRATION_LIMITS.migrationLockTimeout).optional(),
+    migrationStatementTimeout: seconds(MIGRATION_LIMITS.migrationStatementTimeout).optional(),
+    migrationRetries: migrationRetries.optional(),
     port: z
       .number({ error: "must be a whole number from 1024 to 65535" })
       .int({ error: "must be a whole number from 1024 to 65535" })
@@ -150,6 +171,13 @@ export interface App {
   keepReleases: number;
   /** The port gunicorn listens on, on every app node. */
   port: number;
+  /** Migrations the app's team accepts to run while old code serves (or to roll back past,
+   *  losing what they removed): "label.name", as written in the release pull request. */
+  acknowledgeMigrations: string[];
+  /** Per-app migration limits; unset ones come from fleet:deploy. */
+  migrationLockTimeout?: number;
+  migrationStatementTimeout?: number;
+  migrationRetries?: number;
 }
 
 /** An app as it runs on one stack: its tag for that stack picked out. */
@@ -252,6 +280,10 @@ function applyDefaults(raw: RawCatalog): Catalog {
       healthCheck: a.healthCheck ?? d.healthCheck ?? BUILTIN_DEFAULTS.healthCheck,
       keepReleases: a.keepReleases ?? d.keepReleases ?? BUILTIN_DEFAULTS.keepReleases,
       port: a.port ?? defaultPort(a.name),
+      acknowledgeMigrations: [...(a.acknowledgeMigrations ?? [])],
+      ...(a.migrationLockTimeout !== undefined ? { migrationLockTimeout: a.migrationLockTimeout } : {}),
+      ...(a.migrationStatementTimeout !== undefined ? { migrationStatementTimeout: a.migrationStatementTimeout } : {}),
+      ...(a.migrationRetries !== undefined ? { migrationRetries: a.migrationRetries } : {}),
     })),
   };
 }
@@ -405,6 +437,8 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
     checkTags(app.tags, ["apps", i, "tags"], stacks, report);
     const dup = (app.secrets ?? []).find((s, j, all) => all.indexOf(s) !== j);
     if (dup) report(["apps", i, "secrets"], `${dup} is listed twice`);
+    const dupAck = (app.acknowledgeMigrations ?? []).find((m, j, all) => all.indexOf(m) !== j);
+    if (dupAck) report(["apps", i, "acknowledgeMigrations"], `${dupAck} is listed twice`);
     for (const [j, s] of (app.secrets ?? []).entries()) {
       if (RESERVED_ENV.includes(s)) report(["apps", i, "secrets", j], `${s} is set by the platform and may not be a secret name`);
       if (app.env && s in app.env) report(["apps", i, "secrets", j], `${s} is also in env: a name is either a plain setting or a secret`);

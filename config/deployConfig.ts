@@ -4,6 +4,7 @@
 // file's line, and the rollout (rollout/plan.ts) takes the values it returns over its defaults.
 import { z } from "zod";
 import type { DeploySettings } from "../rollout/plan";
+import { MIGRATION_LIMITS } from "./catalog";
 
 const GIT_URL = /^(git@[A-Za-z0-9.-]+:|ssh:\/\/|https:\/\/|file:\/\/\/)[A-Za-z0-9._/@:+{}-]+$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -20,6 +21,9 @@ export const deploySchema = z.strictObject({
   pipMode: z.enum(["index", "system"]),
   healthSeconds: whole(1, 600),
   gunicornWorkers: whole(1, 32),
+  migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
+  migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
+  migrationRetries: whole(0, 10),
   sshUser: z.string().refine((v) => SSH_USER.test(v) && v !== "root", "must be a user name other than root (^[a-z_][a-z0-9_-]{0,31}$)"),
 }).partial();
 

@@ -32,6 +32,13 @@ export interface DeploySettings {
   dbEngine: DbEngine;
   /** The SSH user when a connection does not name one (never root). */
   sshUser: string;
+  /** Seconds a migration waits for a table lock before giving up (PostgreSQL lock_timeout,
+   *  MySQL lock_wait_timeout): while it waits, every query on that table queues behind it. */
+  migrationLockTimeout: number;
+  /** Seconds one migration statement may run (PostgreSQL statement_timeout, MariaDB max_statement_time). */
+  migrationStatementTimeout: number;
+  /** How often a migration whose lock was not granted is retried (back-off 1, 2, 4 ... s). */
+  migrationRetries: number;
 }
 
 export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
@@ -41,6 +48,9 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
   gunicornWorkers: 3,
   dbEngine: "postgres",
   sshUser: "deploy",
+  migrationLockTimeout: 3,
+  migrationStatementTimeout: 600,
+  migrationRetries: 3,
 };
 
 /** The host name steps use for the nginx host. */
@@ -134,10 +144,11 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
     run: { script: "static.sh", args: [a, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
   });
   let before = name("static");
+  const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [a, app.tag, phase, ...migrationArgs(app, settings)] });
   if (app.migrations) {
     add({
       name: name("expand"), phase: "expand", host: first, dependsOn: [name("static"), name("database")],
-      run: { script: "migrate.sh", args: [a, app.tag, "expand"] },
+      run: migrate("expand"),
     });
     before = name("expand");
   }
@@ -155,7 +166,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   if (app.migrations) {
     add({
       name: name("contract"), phase: "contract", host: first, dependsOn: [servingStep],
-      run: { script: "migrate.sh", args: [a, app.tag, "contract"] },
+      run: migrate("contract"),
     });
     before = name("contract");
   }
@@ -166,6 +177,16 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
     });
   }
   return { app: a, tag: app.tag, scriptsDir: `${REMOTE_BASE}/${a}/scripts-${scriptsVersion}`, steps, servingStep };
+}
+
+/** migrate.sh's limits and acknowledgements: the app's own, else fleet:deploy's. */
+function migrationArgs(app: AppForStack, settings: DeploySettings): string[] {
+  return [
+    String(app.migrationLockTimeout ?? settings.migrationLockTimeout),
+    String(app.migrationStatementTimeout ?? settings.migrationStatementTimeout),
+    String(app.migrationRetries ?? settings.migrationRetries),
+    ...app.acknowledgeMigrations,
+  ];
 }
 
 /** The fixed first command on a fresh host: wait for cloud-init (when the host has it),

@@ -49,7 +49,7 @@ export interface Cluster {
     superuser: string;
     setSuperuserPassword(pw: string): Promise<void>;
   };
-  /** Bare git repository of the Django fixture (tags v1..v5), readable on every node. */
+  /** Bare git repository of the Django fixture (tags v1..v10), readable on every node. */
   fixtureRepoPath: string;
   /**
    * The stand-in for https://github.com: `${gitBaseUrl}/uni-it/polls.git` is the fixture

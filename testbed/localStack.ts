@@ -4,7 +4,7 @@
  * the executor runs what the plan declares on those nodes. Keeps the applied state between
  * runs, as Pulumi's state would. Used by the e2e tests and by `npm run bench`.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -23,7 +23,15 @@ export const STACK = "alpha";
 export const APP_SECRET_VALUE = "e2e-secret-token-5f1c";
 
 /** The e2e catalog: the fixture app pinned to `tag` on the alpha stack. */
-export function catalogText(tag: string, extra: { keepReleases?: number; env?: Record<string, string> } = {}): string {
+export interface CatalogExtra {
+  keepReleases?: number;
+  env?: Record<string, string>;
+  acknowledgeMigrations?: string[];
+  migrationLockTimeout?: number;
+  migrationRetries?: number;
+}
+
+export function catalogText(tag: string, extra: CatalogExtra = {}): string {
   const env = Object.entries(extra.env ?? {});
   return [
     "apps:",
@@ -37,6 +45,9 @@ export function catalogText(tag: string, extra: { keepReleases?: number; env?: R
     `    keepReleases: ${extra.keepReleases ?? 3}`,
     "    secrets: [API_TOKEN]",
     ...(env.length > 0 ? ["    env:", ...env.map(([k, v]) => `      ${k}: "${v}"`)] : []),
+    ...(extra.acknowledgeMigrations ? [`    acknowledgeMigrations: [${extra.acknowledgeMigrations.join(", ")}]`] : []),
+    ...(extra.migrationLockTimeout !== undefined ? [`    migrationLockTimeout: ${extra.migrationLockTimeout}`] : []),
+    ...(extra.migrationRetries !== undefined ? [`    migrationRetries: ${extra.migrationRetries}`] : []),
     "    tags:",
     `      ${STACK}: ${tag}`,
     "",
@@ -129,6 +140,19 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
   /** A query on the app's own database, as the superuser. */
   appQuery(sql: string): Promise<string> {
     return this.psql(this.superPassword, sql, APP);
+  }
+
+  /** Another session on the app's database running `sql` (say, a transaction holding a lock)
+   *  until the returned function ends it. */
+  appSession(sql: string): () => Promise<void> {
+    const pg = this.cluster.postgres;
+    const child = spawn("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", APP], { env: { ...process.env, PGPASSWORD: this.superPassword }, stdio: ["pipe", "ignore", "ignore"] });
+    child.stdin!.write(sql);
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    return async () => {
+      child.kill("SIGTERM");
+      await exited;
+    };
   }
 
   /** The release a node's /srv/APP/current points at ("" when none). */

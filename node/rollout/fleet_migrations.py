@@ -1,25 +1,63 @@
-"""Migration facts for stage.sh and migrate.sh, from Django's own loader and executor.
+"""Migration facts and runs for stage.sh and migrate.sh, from Django's own loader and executor.
 
 Run with a release's Python, in that release, with the app's environment (as the app user):
   fleet_migrations.py known              every migration this release's code has, "label.name"
   fleet_migrations.py applied            the migrations the database has applied, "label.name"
-  fleet_migrations.py unapply-plan L:N…  the backwards plan to those targets (N "zero" = none),
-                                          one "label.name" a line; exit 3 naming every
-                                          irreversible operation, before anything changes
-Uses only APIs present from Django 3.2 to 5.x (the loader, the recorder, the executor's plan).
+  fleet_migrations.py classify APP TAG ACKS PRIOR EXPAND_OUT
+        classifies every pending migration of this release (docs/rollout.md, "Migrations around
+        the switch"), prints one `fleet-migrations: {json}` line (PRIOR: a file of entries a
+        rollback's `unapply-plan` wrote, or "-"), writes the migrations the expand step applies
+        to EXPAND_OUT; exit 4 with one line per refusal on stderr, before anything changes
+  fleet_migrations.py unapply-plan ACKS ENTRIES_OUT EXPAND_OUT L:N...
+        the backwards plan to those targets (N "zero" = none), one "label.name" a line; exit 3
+        naming every irreversible operation, exit 4 for a refused one (a column or table it
+        brings back empty), before anything changes; ENTRIES_OUT gets the plan's classes (JSON),
+        EXPAND_OUT the migrations unapplied before the switch
+  fleet_migrations.py migrate LOCK STATEMENT RETRIES forwards|backwards KEY...
+  fleet_migrations.py migrate LOCK STATEMENT RETRIES to L:N...|all
+        applies (or unapplies) exactly those migrations, or migrates to the targets, with
+        lock_timeout/statement_timeout (PostgreSQL) or lock_wait_timeout (MySQL) set on the
+        migration's connection, retried RETRIES times with back-off when a lock is not granted
+ACKS: the migrations apps.yaml acknowledges for the app, "label.name,label.name" or "-".
+Uses only APIs present from Django 3.2 to 5.x (the loader, the recorder, the executor, the
+operations' state_forwards/database_forwards, the schema editor's collected SQL).
 """
+import json
+import re
 import sys
+import time
 
 import django
 
 django.setup()
 
-from django.db import DEFAULT_DB_ALIAS, connections  # noqa: E402
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal  # noqa: E402
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, models  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
+from django.db.migrations import operations as ops  # noqa: E402
 from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 from django.db.migrations.loader import MigrationLoader  # noqa: E402
 from django.db.migrations.recorder import MigrationRecorder  # noqa: E402
 
 IRREVERSIBLE = 3
+REFUSED = 4
+LOCK_NOT_GRANTED = 5
+
+BEFORE, AFTER, UNSAFE = "before-switch", "after-switch", "unsafe"
+EXPAND, CONTRACT, REFUSED_WHEN = "expand", "contract", "refused"
+# The attribute a migration declares its own place with (its author knows best), and the
+# values of django-safemigrate's `safe` attribute, honoured as well.
+DECLARATION = "fleet_safe"
+SAFEMIGRATE = {"before_deploy": BEFORE, "always": BEFORE, "after_deploy": AFTER}
+NOT_PROVIDED = models.NOT_PROVIDED
+
+
+def connection():
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def key_of(migration):
+    return "%s.%s" % (migration.app_label, migration.name)
 
 
 def known():
@@ -29,21 +67,457 @@ def known():
 
 
 def applied():
-    recorder = MigrationRecorder(connections[DEFAULT_DB_ALIAS])
+    recorder = MigrationRecorder(connection())
     if recorder.has_table():
         for label, name in sorted(recorder.applied_migrations()):
             print("%s.%s" % (label, name))
 
 
-def unapply_plan(specs):
+# --- verdicts on one operation ------------------------------------------------------------
+
+
+class Verdict:
+    """What one operation means for the code still serving: a class (None: state only, no
+    SQL), why, and the safe way to get the same change when it is unsafe."""
+
+    def __init__(self, cls, reason, recipe="", loses_data=False):
+        self.cls, self.reason, self.recipe, self.loses_data = cls, reason, recipe, loses_data
+
+
+STATE_ONLY = Verdict(None, "changes Django's state only (no SQL)")
+RECIPES = {
+    "not-null": "add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next",
+    "rename": "add the new one beside the old in one release (write both, backfill), read the new one in the next, remove the old one after; or keep the database name (db_column / db_table)",
+    "type": "add a column of the new type in one release (write both, backfill), read it in the next, remove the old one after",
+    "index": "build it with django.contrib.postgres.operations.AddIndexConcurrently in a migration with atomic = False",
+    "unique": "build a unique index CONCURRENTLY first (PostgreSQL), then add the constraint using it, in a release of its own",
+    "check": "add the constraint NOT VALID and VALIDATE it in a later migration (RunSQL with reverse_sql)",
+    "set-not-null": "backfill and make every release write a value first; then add CHECK (col IS NOT NULL) NOT VALID, validate it, and set NOT NULL in a release of its own",
+    "remove-not-null": "make it nullable (null=True) in one release, remove it in the next: the new code's inserts leave it out",
+    "split": "split it into two migrations: the additions (before the switch) and the removals (after it)",
+    "raw-sql": "give RunSQL a reverse_sql and declare when it may run (%s = \"before-switch\" or \"after-switch\")" % DECLARATION,
+}
+
+
+class Context:
+    """What the rules need besides the operation: the database vendor and which tables are
+    new in this plan (nothing that serves reads or writes them yet)."""
+
+    def __init__(self, conn, new_tables):
+        self.conn = conn
+        self.vendor = conn.vendor
+        self.new_tables = new_tables
+
+    def is_new(self, table):
+        return table in self.new_tables
+
+
+def model_of(state, label, name):
+    return state.apps.get_model(label, name)
+
+
+def field_of(state, label, model_name, name):
+    model = model_of(state, label, model_name)
+    return model, model._meta.get_field(name)
+
+
+def has_db_default(field):
+    return getattr(field, "db_default", NOT_PROVIDED) is not NOT_PROVIDED
+
+
+def column_type(field, conn):
+    return field.db_parameters(connection=conn)["type"]
+
+
+VARCHAR = re.compile(r"^varchar\((\d+)\)$")
+
+
+def safe_type_change(old, new, vendor):
+    """Type changes that neither rewrite the table nor break the old code: a longer varchar,
+    varchar to text on PostgreSQL (strong_migrations' list); on MySQL a longer varchar that
+    keeps the same length prefix (below 64 utf8mb4 characters, or from 64 on)."""
+    o, n = VARCHAR.match(old or ""), VARCHAR.match(new or "")
+    if o and n:
+        a, b = int(o.group(1)), int(n.group(1))
+        return b >= a and (vendor != "mysql" or (a < 64) == (b < 64))
+    return vendor == "postgresql" and bool(o) and new == "text"
+
+
+INDEX_SQL = re.compile(r'CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)\S+\s+ON\s+[`"]?(\w+)', re.I)
+
+
+def blocking_index(sql, ctx):
+    """A CREATE INDEX without CONCURRENTLY on an existing PostgreSQL table blocks its writes
+    for the whole build (squawk's require-concurrent-index-creation)."""
+    if ctx.vendor != "postgresql":
+        return None  # InnoDB builds indexes online
+    for statement in sql or []:
+        m = INDEX_SQL.search(statement)
+        if m and not ctx.is_new(m.group(2)):
+            return m.group(2)
+    return None
+
+
+def populated(ctx, table):
+    with ctx.conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM %s LIMIT 1" % ctx.conn.ops.quote_name(table))
+        return cursor.fetchone() is not None
+
+
+def judge_add_field(op, label, before, after, ctx, sql):
+    model, field = field_of(after, label, op.model_name, op.name)
+    table = model._meta.db_table
+    if ctx.is_new(table) or field.many_to_many:
+        return Verdict(BEFORE, "adds %s to a new table" % op.name if ctx.is_new(table) else "adds a many-to-many table")
+    where = "%s.%s" % (table, field.column)
+    if not field.null and not has_db_default(field):
+        return Verdict(UNSAFE, "adds NOT NULL column %s without a database default, so the old code's inserts fail" % where, RECIPES["not-null"])
+    if field.unique and populated(ctx, table):
+        return Verdict(UNSAFE, "adds a unique column %s to a populated table" % where, RECIPES["unique"])
+    index = blocking_index(sql, ctx)
+    if index:
+        return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
+    return Verdict(BEFORE, "adds nullable column %s (the old code does not know it)" % where if field.null else "adds column %s with a database default" % where)
+
+
+def judge_remove_field(op, label, before, after, ctx, sql):
+    model, field = field_of(before, label, op.model_name, op.name)
+    table = model._meta.db_table
+    if ctx.is_new(table):
+        return Verdict(BEFORE, "changes a new table")
+    if field.many_to_many:
+        return Verdict(AFTER, "drops the many-to-many table of %s that the old code reads" % op.name, loses_data=True)
+    where = "%s.%s" % (table, field.column)
+    if not field.null and not has_db_default(field) and not field.primary_key:
+        return Verdict(UNSAFE, "drops NOT NULL column %s: the new code's inserts leave it out and fail until it is gone" % where, RECIPES["remove-not-null"], loses_data=True)
+    return Verdict(AFTER, "drops column %s that the old code reads and writes" % where, loses_data=True)
+
+
+def judge_alter_field(op, label, before, after, ctx, sql):
+    model, old = field_of(before, label, op.model_name, op.name)
+    _, new = field_of(after, label, op.model_name, op.name)
+    table = model._meta.db_table
+    if ctx.is_new(table):
+        return Verdict(BEFORE, "changes a new table")
+    where = "%s.%s" % (table, old.column)
+    if old.column != new.column:
+        return Verdict(UNSAFE, "renames column %s to %s, which the old code still uses" % (where, new.column), RECIPES["rename"])
+    old_type, new_type = column_type(old, ctx.conn), column_type(new, ctx.conn)
+    if old_type != new_type and not safe_type_change(old_type, new_type, ctx.vendor):
+        return Verdict(UNSAFE, "changes the type of %s from %s to %s" % (where, old_type, new_type), RECIPES["type"])
+    if old.null and not new.null:
+        return Verdict(UNSAFE, "makes %s NOT NULL while the old code may write NULL" % where, RECIPES["set-not-null"])
+    if new.unique and not old.unique and populated(ctx, table):
+        return Verdict(UNSAFE, "makes %s unique on a populated table" % where, RECIPES["unique"])
+    index = blocking_index(sql, ctx)
+    if index:
+        return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
+    return Verdict(BEFORE, "alters %s compatibly" % where) if sql else STATE_ONLY
+
+
+def judge_rename_field(op, label, before, after, ctx, sql):
+    model, old = field_of(before, label, op.model_name, op.old_name)
+    _, new = field_of(after, label, op.model_name, op.new_name)
+    if old.column == new.column or ctx.is_new(model._meta.db_table):
+        return STATE_ONLY
+    return Verdict(UNSAFE, "renames column %s.%s to %s, which the old code still uses" % (model._meta.db_table, old.column, new.column), RECIPES["rename"])
+
+
+def judge_table_rename(old_model, new_model, ctx):
+    old, new = old_model._meta.db_table, new_model._meta.db_table
+    if old == new or ctx.is_new(old):
+        return STATE_ONLY
+    return Verdict(UNSAFE, "renames table %s to %s, which the old code still uses" % (old, new), RECIPES["rename"])
+
+
+def judge_rename_model(op, label, before, after, ctx, sql):
+    return judge_table_rename(model_of(before, label, op.old_name), model_of(after, label, op.new_name), ctx)
+
+
+def judge_alter_table(op, label, before, after, ctx, sql):
+    return judge_table_rename(model_of(before, label, op.name), model_of(after, label, op.name), ctx)
+
+
+def judge_delete_model(op, label, before, after, ctx, sql):
+    table = model_of(before, label, op.name)._meta.db_table
+    return Verdict(AFTER, "drops table %s that the old code reads and writes" % table, loses_data=True)
+
+
+def judge_add_index(op, label, before, after, ctx, sql):
+    table = model_of(after, label, op.model_name)._meta.db_table
+    if ctx.is_new(table) or type(op).__name__ == "AddIndexConcurrently" or ctx.vendor != "postgresql":
+        return Verdict(BEFORE, "adds an index (online)")
+    return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % table, RECIPES["index"])
+
+
+def judge_add_constraint(op, label, before, after, ctx, sql):
+    table = model_of(after, label, op.model_name)._meta.db_table
+    if ctx.is_new(table):
+        return Verdict(BEFORE, "adds a constraint to a new table")
+    if isinstance(op.constraint, models.UniqueConstraint):
+        if not populated(ctx, table):
+            return Verdict(BEFORE, "adds a unique constraint to an empty table")
+        return Verdict(UNSAFE, "adds unique constraint %s to populated table %s" % (op.constraint.name, table), RECIPES["unique"])
+    return Verdict(UNSAFE, "adds constraint %s to %s: every row is checked under lock and the old code may write rows it refuses" % (op.constraint.name, table), RECIPES["check"])
+
+
+def judge_together(op, label, before, after, ctx, sql):
+    model = model_of(before, label, op.name)
+    old = set(getattr(model._meta, op.option_name, ()) or ())
+    added = set(op.option_value or ()) - old
+    if not added or ctx.is_new(model._meta.db_table):
+        return Verdict(BEFORE, "drops %s" % op.option_name) if sql else STATE_ONLY
+    if op.option_name == "unique_together":
+        if not populated(ctx, model._meta.db_table):
+            return Verdict(BEFORE, "adds unique_together to an empty table")
+        return Verdict(UNSAFE, "adds unique_together %s to populated table %s" % (sorted(added), model._meta.db_table), RECIPES["unique"])
+    index = blocking_index(sql, ctx)
+    if index:
+        return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
+    return Verdict(BEFORE, "adds index_together (online)")
+
+
+def judge_order_with_respect_to(op, label, before, after, ctx, sql):
+    table = model_of(before, label, op.name)._meta.db_table
+    if not op.order_with_respect_to or ctx.is_new(table):
+        return Verdict(BEFORE, "changes order_with_respect_to") if sql else STATE_ONLY
+    return Verdict(UNSAFE, "adds NOT NULL column %s._order without a database default, so the old code's inserts fail" % table, RECIPES["not-null"])
+
+
+RAW_DROP = re.compile(r"\bDROP\s+(COLUMN|TABLE)\b", re.I)
+RAW_RENAME = re.compile(r"\bRENAME\b", re.I)
+
+
+def judge_run_sql(op, label, before, after, ctx, sql):
+    if op.reverse_sql is None:
+        return Verdict(UNSAFE, "runs raw SQL without reverse_sql", RECIPES["raw-sql"])
+    return judge_sql(sql, ctx, "runs raw SQL")
+
+
+def judge_sql(sql, ctx, what):
+    """Operations this file has no rule for (third-party ones) and raw SQL: by their SQL."""
+    text = "\n".join(sql or [])
+    if not text.strip():
+        return STATE_ONLY
+    if RAW_RENAME.search(text):
+        return Verdict(UNSAFE, "%s that renames what the old code uses" % what, RECIPES["rename"])
+    if RAW_DROP.search(text):
+        return Verdict(AFTER, "%s that drops what the old code uses" % what, loses_data=True)
+    return Verdict(BEFORE, what)
+
+
+RULES = [
+    (ops.CreateModel, lambda *a: Verdict(BEFORE, "creates a table (the old code does not know it)")),
+    (ops.DeleteModel, judge_delete_model),
+    (ops.RenameModel, judge_rename_model),
+    (ops.AlterModelTable, judge_alter_table),
+    (ops.AddField, judge_add_field),
+    (ops.RemoveField, judge_remove_field),
+    (ops.AlterField, judge_alter_field),
+    (ops.RenameField, judge_rename_field),
+    (ops.AddIndex, judge_add_index),
+    (ops.RemoveIndex, lambda *a: Verdict(BEFORE, "drops an index")),
+    (ops.AddConstraint, judge_add_constraint),
+    (ops.RemoveConstraint, lambda *a: Verdict(BEFORE, "drops a constraint")),
+    (ops.AlterUniqueTogether, judge_together),
+    (ops.AlterIndexTogether, judge_together),
+    (ops.AlterOrderWithRespectTo, judge_order_with_respect_to),
+    (ops.AlterModelOptions, lambda *a: STATE_ONLY),
+    (ops.AlterModelManagers, lambda *a: STATE_ONLY),
+    (ops.RunPython, lambda *a: Verdict(BEFORE, "a data migration (RunPython)")),
+    (ops.RunSQL, judge_run_sql),
+]
+
+
+def operation_sql(op, label, before, after, conn):
+    """The SQL the operation emits (the schema editor's collected SQL, as sqlmigrate shows
+    it), or None when it cannot be written as SQL (RunPython) or cannot be collected."""
+    if not op.reduces_to_sql:
+        return None
+    try:
+        with conn.schema_editor(collect_sql=True, atomic=False) as editor:
+            op.database_forwards(label, editor, before, after)
+        return list(editor.collected_sql)
+    except Exception:  # noqa: BLE001 - collecting is best effort; the rules fall back on the state
+        return None
+
+
+def judge_operation(op, label, before, after, ctx):
+    if isinstance(op, ops.SeparateDatabaseAndState):
+        return judge_operations(op.database_operations, label, before, ctx)[0]
+    sql = None if isinstance(op, ops.RunPython) else operation_sql(op, label, before, after, ctx.conn)
+    for cls, rule in RULES:
+        if isinstance(op, cls):
+            return rule(op, label, before, after, ctx, sql)
+    return judge_sql(sql, ctx, "%s" % type(op).__name__)
+
+
+def judge_operations(operations, label, state, ctx):
+    """The strictest verdict of a list of operations (None when all are state only), and the
+    state after them. Additions and removals in one migration cannot be placed: unsafe."""
+    verdicts = []
+    for op in operations:
+        after = state.clone()
+        op.state_forwards(label, after)
+        verdict = judge_operation(op, label, state, after, ctx)
+        if verdict.cls is not None:
+            verdicts.append((op, verdict))
+        state = after
+    return combine(verdicts), state
+
+
+def combine(verdicts):
+    unsafe = [v for v in verdicts if v[1].cls == UNSAFE]
+    if unsafe:
+        return unsafe[0]
+    before = [v for v in verdicts if v[1].cls == BEFORE]
+    after = [v for v in verdicts if v[1].cls == AFTER]
+    if before and after:
+        op, v = after[0]
+        return op, Verdict(UNSAFE, "mixes additions with removals (%s)" % v.reason, RECIPES["split"], loses_data=True)
+    return (after or before or [(None, STATE_ONLY)])[0]
+
+
+def declared(migration):
+    """The class a migration's author declared and the attribute that says it, or None; a bad
+    value is an error."""
+    value = getattr(migration, DECLARATION, None)
+    if value is not None:
+        if value not in (BEFORE, AFTER):
+            sys.exit("fleet: error: %s: %s = %r is not allowed (\"%s\" or \"%s\")" % (key_of(migration), DECLARATION, value, BEFORE, AFTER))
+        return value, "%s = %r" % (DECLARATION, value)
+    safe = getattr(migration, "safe", None)
+    name = getattr(safe, "value", safe)
+    if isinstance(name, str) and name in SAFEMIGRATE:
+        return SAFEMIGRATE[name], "django-safemigrate's safe = %s" % name
+    return None
+
+
+class Entry:
+    """One migration of a plan: its class, the operation that decided it, when it runs."""
+
+    def __init__(self, migration, op, verdict, declaration):
+        self.migration, self.key = migration, key_of(migration)
+        self.op, self.verdict = op, verdict
+        self.cls = declaration[0] if declaration else verdict.cls or BEFORE
+        self.state_only = declaration is None and verdict.cls is None
+        self.reason = "declared by the migration (%s)" % declaration[1] if declaration else verdict.reason
+        self.when = None
+        self.refusal = None
+
+    def operation(self):
+        return self.op.describe() if self.op is not None else "-"
+
+    def json(self, unapply=False):
+        out = {"name": self.key, "class": self.cls, "when": self.when, "reason": self.reason}
+        if unapply:
+            out["unapply"] = True
+        return out
+
+
+def classify_plan(plan, state, ctx):
+    entries = []
+    for migration, _ in plan:
+        declaration = declared(migration)
+        (op, verdict), state = judge_operations(migration.operations, migration.app_label, state, ctx)
+        for created in migration.operations:
+            if isinstance(created, ops.CreateModel):
+                ctx.new_tables.add(model_of(state, migration.app_label, created.name)._meta.db_table)
+        entries.append(Entry(migration, op, verdict, declaration))
+    return entries
+
+
+def refuse_line(app, tag, entry, why, recipe):
+    return "%s %s: %s (%s) %s; safe recipe: %s; or acknowledge it in apps.yaml (acknowledgeMigrations: [%s])" % (
+        app, tag, entry.key, entry.operation(), why, recipe, entry.key)
+
+
+def place_forwards(entries, acks, app, tag):
+    """When each pending migration runs: before-switch ones in expand, after-switch ones in
+    contract, unsafe ones refused unless acknowledged (then in expand). Parents come first."""
+    by_key = {e.key: e for e in entries}
+    for e in entries:
+        if e.cls == UNSAFE:
+            e.when = EXPAND if e.key in acks else REFUSED_WHEN
+            if e.when == REFUSED_WHEN:
+                e.refusal = refuse_line(app, tag, e, e.verdict.reason, e.verdict.recipe)
+        else:
+            e.when = CONTRACT if e.cls == AFTER else EXPAND
+        late = [p for p in parents(e.migration, by_key) if p.when == CONTRACT]
+        if e.when == EXPAND and late:
+            if e.state_only:
+                e.when = CONTRACT
+            else:
+                e.when = REFUSED_WHEN
+                e.refusal = "%s %s: %s runs before the switch but depends on %s, which runs after it: it cannot be ordered; make both after-switch (%s = \"after-switch\") or move the dependency" % (
+                    app, tag, e.key, late[0].key, DECLARATION)
+
+
+def parents(migration, by_key):
+    return [by_key[key_of_tuple(d)] for d in migration.dependencies if key_of_tuple(d) in by_key]
+
+
+def key_of_tuple(dep):
+    return "%s.%s" % (dep[0], dep[1])
+
+
+def applied_state(executor):
+    """The project state of the applied migrations (what the old code runs on)."""
+    return executor._create_project_state(with_applied_migrations=True)
+
+
+def read_acks(text):
+    return set() if text == "-" else set(filter(None, text.split(",")))
+
+
+def classify(app, tag, acks_text, prior, expand_out):
+    conn = connection()
+    executor = MigrationExecutor(conn)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    entries = classify_plan(plan, applied_state(executor), Context(conn, missing_tables(conn, executor)))
+    place_forwards(entries, read_acks(acks_text), app, tag)
+    listed = (json.load(open(prior)) if prior != "-" else []) + [e.json() for e in entries]
+    print("fleet-migrations: " + json.dumps({"app": app, "tag": tag, "migrations": listed}, separators=(",", ":")))
+    with open(expand_out, "w") as out:
+        for e in entries:
+            if e.when == EXPAND:
+                out.write(e.key + "\n")
+    report(entries)
+
+
+def missing_tables(conn, executor):
+    """Tables of this release's models that the database does not have yet: new in this
+    release, so nothing that serves reads or writes them."""
+    have = set(conn.introspection.table_names())
+    models_now = executor.loader.project_state().apps.get_models(include_auto_created=True)
+    return {m._meta.db_table for m in models_now if m._meta.db_table not in have}
+
+
+def report(entries):
+    for e in entries:
+        if e.when == EXPAND and e.cls == UNSAFE:
+            print("fleet: %s runs while the old code serves (acknowledged in apps.yaml): the old code is exposed to it: %s" % (e.key, e.verdict.reason), file=sys.stderr)
+    refusals = [e.refusal for e in entries if e.refusal]
+    if refusals:
+        for refusal in refusals:
+            print("REFUSED " + refusal, file=sys.stderr)
+        sys.exit(REFUSED)
+
+
+def unapply_plan(acks_text, entries_out, expand_out, specs):
+    """A rollback flips the classes: what was after-switch (a dropped column) comes back
+    before the switch, empty, so refused unless acknowledged; what was before-switch goes
+    after it; unsafe stays unsafe."""
     targets = []
     for spec in specs:
         label, _, name = spec.partition(":")
         targets.append((label, None if name == "zero" else name))
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    conn = connection()
+    executor = MigrationExecutor(conn)
+    plan = executor.migration_plan(targets)
     problems = []
-    for migration, backwards in executor.migration_plan(targets):
-        key = "%s.%s" % (migration.app_label, migration.name)
+    for migration, backwards in plan:
+        key = key_of(migration)
         if not backwards:
             problems.append("%s would be applied, not unapplied" % key)
         for operation in migration.operations:
@@ -54,14 +528,143 @@ def unapply_plan(specs):
         for problem in problems:
             print("IRREVERSIBLE " + problem, file=sys.stderr)
         sys.exit(IRREVERSIBLE)
+    forwards = list(reversed(plan))
+    first = forwards[0][0] if forwards else None
+    state = executor.loader.project_state((first.app_label, first.name), at_end=False) if first else None
+    entries = classify_plan(forwards, state, Context(conn, set())) if first else []
+    place_backwards(entries, read_acks(acks_text))
+    with open(entries_out, "w") as out:
+        json.dump([e.json(unapply=True) for e in reversed(entries)], out)
+    with open(expand_out, "w") as out:
+        for e in reversed(entries):
+            if e.when == EXPAND:
+                out.write(e.key + "\n")
+    report(entries)
 
 
-COMMANDS = {"known": known, "applied": applied}
+def place_backwards(entries, acks):
+    """Entries in forwards order (parents first). Unapplying one before the switch needs its
+    children unapplied before the switch too."""
+    by_key = {e.key: e for e in entries}
+    for e in entries:
+        if e.cls == AFTER:
+            e.cls, e.when = BEFORE, EXPAND
+            if e.verdict.loses_data and e.key not in acks:
+                e.when = REFUSED_WHEN
+                e.refusal = "unapplying %s (%s) brings back empty what it removed: the data it held is gone; roll forward instead, or acknowledge it in apps.yaml (acknowledgeMigrations: [%s]) to roll back anyway" % (e.key, e.operation(), e.key)
+        elif e.cls == UNSAFE:
+            e.when = EXPAND if e.key in acks else REFUSED_WHEN
+            if e.when == REFUSED_WHEN:
+                e.refusal = "unapplying %s (%s) %s, the reverse is unsafe too; roll forward instead, or acknowledge it in apps.yaml (acknowledgeMigrations: [%s])" % (e.key, e.operation(), e.verdict.reason, e.key)
+        else:
+            e.cls, e.when = AFTER, (EXPAND if e.state_only else CONTRACT)
+    for e in entries:
+        if e.when != EXPAND:
+            continue
+        for child in entries:
+            if e in parents(child.migration, by_key) and child.when == CONTRACT:
+                if child.state_only:
+                    child.when = EXPAND
+                else:
+                    child.when, child.refusal = REFUSED_WHEN, "unapplying %s before the switch needs %s unapplied first, which may only go after it: it cannot be ordered; roll forward instead" % (e.key, child.key)
+
+
+# --- running migrations -------------------------------------------------------------------
+
+
+def set_timeouts(lock_seconds, statement_seconds):
+    """Every connection of this process gets the lock and statement timeouts: a migration
+    waiting for a lock gives up instead of queueing every request behind it."""
+
+    def on_connect(sender, connection, **kwargs):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET lock_timeout = '%ds'" % lock_seconds)
+                cursor.execute("SET statement_timeout = '%ds'" % statement_seconds)
+            elif connection.vendor == "mysql":
+                cursor.execute("SET SESSION lock_wait_timeout = %d" % lock_seconds)
+                cursor.execute("SET SESSION innodb_lock_wait_timeout = %d" % lock_seconds)
+                if getattr(connection, "mysql_is_mariadb", False):
+                    cursor.execute("SET SESSION max_statement_time = %d" % statement_seconds)
+                else:
+                    cursor.execute("SET SESSION max_execution_time = %d" % (statement_seconds * 1000))
+
+    connection_created.connect(on_connect, weak=False)
+    connection().close()
+
+
+def lock_not_granted(error):
+    cause = error.__cause__ or error
+    if getattr(cause, "pgcode", None) == "55P03":  # lock_not_available
+        return True
+    args = getattr(cause, "args", ())
+    return bool(args) and args[0] in (1205,)  # ER_LOCK_WAIT_TIMEOUT (also metadata locks)
+
+
+def selected_plan(executor, direction, items):
+    graph = executor.loader.graph
+    if direction == "to":
+        if items == ["all"]:
+            return executor.migration_plan(graph.leaf_nodes())
+        targets = [(s.partition(":")[0], None if s.partition(":")[2] == "zero" else s.partition(":")[2]) for s in items]
+        return executor.migration_plan(targets)
+    wanted = set(items)
+    order = [m for m, _ in executor.migration_plan(graph.leaf_nodes(), clean_start=True)]
+    done = executor.loader.applied_migrations
+    if direction == "forwards":
+        return [(m, False) for m in order if key_of(m) in wanted and (m.app_label, m.name) not in done]
+    return [(m, True) for m in reversed(order) if key_of(m) in wanted and (m.app_label, m.name) in done]
+
+
+def run_plan(direction, items):
+    conn = connection()
+    executor = MigrationExecutor(conn)
+    plan = selected_plan(executor, direction, items)
+    if not plan:
+        return
+    print("fleet: %s %s" % ("unapplying" if plan[0][1] else "applying", " ".join(key_of(m) for m, _ in plan)), file=sys.stderr)
+    pre_state = applied_state(executor)
+    emit_pre_migrate_signal(0, False, conn.alias, apps=pre_state.apps, plan=plan)
+    post_state = executor.migrate([], plan=plan, state=pre_state.clone())
+    post_state.clear_delayed_apps_cache()
+    emit_post_migrate_signal(0, False, conn.alias, apps=post_state.apps, plan=plan)
+
+
+def migrate(lock_text, statement_text, retries_text, direction, items):
+    lock_seconds, statement_seconds, retries = int(lock_text), int(statement_text), int(retries_text)
+    set_timeouts(lock_seconds, statement_seconds)
+    pause = 1
+    started = time.monotonic()
+    for attempt in range(retries + 1):
+        try:
+            run_plan(direction, items)
+            return
+        except OperationalError as error:
+            if not lock_not_granted(error):
+                raise
+            connection().close()
+            if attempt == retries:
+                print("could not get a database lock within %d s in %d attempts, %.1f s in all (%s): another session holds it; find it (pg_locks / SHOW PROCESSLIST) or retry when it is done"
+                      % (lock_seconds, retries + 1, time.monotonic() - started, str(error).strip().splitlines()[0]), file=sys.stderr)
+                sys.exit(LOCK_NOT_GRANTED)
+            print("fleet: a database lock was not granted within %d s (attempt %d of %d); retrying in %d s" % (lock_seconds, attempt + 1, retries + 1, pause), file=sys.stderr)
+            time.sleep(pause)
+            pause *= 2
+
+
+USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT"
+         " | unapply-plan ACKS ENTRIES_OUT EXPAND_OUT LABEL:NAME..."
+         " | migrate LOCK STATEMENT RETRIES forwards|backwards|to ITEM...")
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] in COMMANDS and len(sys.argv) == 2:
-        COMMANDS[sys.argv[1]]()
-    elif len(sys.argv) >= 3 and sys.argv[1] == "unapply-plan":
-        unapply_plan(sys.argv[2:])
+    args = sys.argv[1:]
+    if args in (["known"], ["applied"]):
+        {"known": known, "applied": applied}[args[0]]()
+    elif len(args) == 6 and args[0] == "classify":
+        classify(*args[1:])
+    elif len(args) >= 5 and args[0] == "unapply-plan":
+        unapply_plan(args[1], args[2], args[3], args[4:])
+    elif len(args) >= 6 and args[0] == "migrate" and args[4] in ("forwards", "backwards", "to"):
+        migrate(args[1], args[2], args[3], args[4], args[5:])
     else:
-        sys.exit("usage: fleet_migrations.py known | applied | unapply-plan LABEL:NAME...")
+        sys.exit(USAGE)

@@ -1,34 +1,69 @@
 #!/bin/sh
-# migrate.sh APP TAG expand|contract
+# migrate.sh APP TAG expand|contract LOCK_SECONDS STATEMENT_SECONDS RETRIES [LABEL.NAME...]
 #
 # Brings the database to exactly the migrations release TAG knows; runs once per app and
-# release, from one node, as its own steps:
-#  expand   (before any node switches) applies, with TAG's code, what TAG knows and the
-#           database lacks. When the database has migrations TAG's code does not know (a
-#           rollback), it checks here, before anything changes, that they can be unapplied:
-#           an irreversible operation refuses the rollback, naming the migration.
-#  contract (after every node serves TAG) unapplies those migrations with the newer code
-#           that knows them (the release served before, else the newest staged one that
-#           does), down to the newest
-#           migration of each app label that TAG knows.
-# Unapplying after the switch keeps every request working: the older code runs on the newer
-# (additive) schema while the nodes move, never the newer code on the older schema.
+# release, from one node, as its own steps, around the switch (docs/rollout.md, "Migrations
+# around the switch"). fleet_migrations.py classifies every migration first, with Django's
+# own loader, executor and schema editor, before anything changes:
+#  expand   (before any node switches) prints one `fleet-migrations: {json}` line (each
+#           migration's class and the step that runs it), refuses an unsafe migration that
+#           the trailing LABEL.NAME arguments (apps.yaml's acknowledgeMigrations) do not
+#           acknowledge, then applies, with TAG's code, the before-switch ones. When the
+#           database has migrations TAG's code does not know (a rollback) their classes flip:
+#           the reverse of an after-switch one (a dropped column comes back, empty) runs here
+#           and is refused unless acknowledged; an irreversible one refuses the rollback.
+#  contract (after every node serves TAG) applies the rest (after-switch: what only the old
+#           code used), and unapplies a rollback's other migrations with the newer code
+#           that knows them (the release served before, else the newest staged one that does).
+# Every run sets LOCK_SECONDS / STATEMENT_SECONDS as the migration connection's lock and
+# statement timeouts and retries RETRIES times when a lock is not granted: a migration that
+# cannot get its lock fails the release, never the site.
 # Records the applied migrations in the release (.fleet/migrations-applied). Prints a summary.
 set -eu
 here=$(dirname "$0")
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -eq 3 ] || die "usage: migrate.sh APP TAG expand|contract"
+[ $# -ge 6 ] || die "usage: migrate.sh APP TAG expand|contract LOCK_SECONDS STATEMENT_SECONDS RETRIES [LABEL.NAME...]"
 case $3 in expand | contract) ;; *) die "phase '$3' is not allowed (expand or contract)" ;; esac
 staged_release "$1" "$2"
 phase=$3
+check_arg "lock timeout" "$4" '[1-9][0-9]{0,3}'
+check_arg "statement timeout" "$5" '[1-9][0-9]{0,5}'
+check_arg "retries" "$6" '[0-9]{1,2}'
+limits="$4 $5 $6"
+shift 6
+for ack in "$@"; do check_arg "acknowledged migration" "$ack" '[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+'; done
+acks=$(printf '%s\n' "$@" | paste -sd, -)
+acks=${acks:--}
 lock migrate
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'sudo rm -rf "$work"' EXIT
+# What fleet_migrations.py writes (as the app user) goes to $out.
+out=$work/app
+chmod 0755 "$work"
+sudo install -d -o "$APP" -m 0755 "$out"
 applied() {
   release_python "$rel" "$here/fleet_migrations.py" applied | sort >"$1"
+}
+# py RELEASE ARGS...: fleet_migrations.py with that release's code.
+py() {
+  _code=$1
+  shift
+  release_python "$_code" "$here/fleet_migrations.py" "$@"
+}
+# run RELEASE DIRECTION ITEM...: (un)applies with the limits; a failure names the cause.
+run() {
+  _code=$1
+  shift
+  # shellcheck disable=SC2086 # limits are three validated numbers
+  if ! py "$_code" migrate $limits "$@" >"$work/out" 2>&1; then
+    tail -n 20 "$work/out" >&2
+    if [ "$phase" = expand ]; then after="no node was switched"; else after="every node serves $tag; rerun to finish"; fi
+    die "migrating $APP to $tag failed: $(grep -v '^ ' "$work/out" | grep -v '^fleet: ' | grep . | tail -n 1); $after"
+  fi
+  cat "$work/out" >&2
 }
 sort "$rel/.fleet/migrations-known" >"$work/known"
 applied "$work/applied"
@@ -48,7 +83,8 @@ newer_code() {
   die "cannot roll $APP back to $tag: the database has $(paste -sd' ' - <"$work/extra") which no release staged on this node knows how to unapply"
 }
 
-# backwards_plan NEWER: the unapply targets into $work/targets, after checking the plan.
+# backwards_plan NEWER: the unapply targets into $work/targets, after checking and classing
+# the plan ($work/backwards.json, $work/backwards-expand).
 # Per app label: the newest migration of that label that is applied and that TAG knows
 # (migration names sort in order: 0001_, 0002_, ...), or zero.
 backwards_plan() {
@@ -58,35 +94,61 @@ backwards_plan() {
     printf '%s:%s\n' "$label" "${name:-zero}"
   done >"$work/targets"
   # shellcheck disable=SC2046 # targets are label:name words (Python identifiers)
-  if release_python "$1" "$here/fleet_migrations.py" unapply-plan $(cat "$work/targets") >"$work/plan" 2>"$work/why"; then
+  if py "$1" unapply-plan "$acks" "$out/backwards.json" "$out/backwards-expand" $(cat "$work/targets") >"$work/plan" 2>"$work/why"; then
     return 0
-  elif [ $? -eq 3 ]; then
-    die "refusing to roll $APP back to $tag: $(sed -n 's/^IRREVERSIBLE //p' "$work/why" | paste -sd';' -); nothing was changed"
+  else
+    case $? in
+      3) die "refusing to roll $APP back to $tag: $(sed -n 's/^IRREVERSIBLE //p' "$work/why" | paste -sd';' -); nothing was changed" ;;
+      4) refused_rollback=$(sed -n 's/^REFUSED //p' "$work/why" | paste -sd'|' - | sed 's/|/ | /g') ;;
+      *) die "cannot plan the rollback of $APP to $tag: $(tail -n 1 "$work/why"); nothing was changed" ;;
+    esac
   fi
-  die "cannot plan the rollback of $APP to $tag: $(tail -n 1 "$work/why"); nothing was changed"
 }
 
-unapplied=""
+refused_rollback=""
 if [ -s "$work/extra" ]; then
   newer=$(newer_code)
   backwards_plan "$newer"
-  if [ "$phase" = contract ]; then
-    log "$APP: unapplying $(paste -sd' ' - <"$work/plan") with the code of $(cat "$newer/.fleet/tag")"
-    while IFS=: read -r label name; do
-      manage "$newer" migrate --noinput "$label" "$name" >&2
-    done <"$work/targets"
-    unapplied=$(paste -sd, - <"$work/extra")
-  else
-    log "$APP: $(paste -sd' ' - <"$work/plan") will be unapplied once every node serves $tag"
-  fi
 fi
-if [ "$phase" = expand ] && ! manage "$rel" migrate --noinput >"$work/out" 2>&1; then
-  tail -n 20 "$work/out" >&2
-  die "migrating $APP to $tag failed: $(grep -v '^ ' "$work/out" | grep . | tail -n 1); no node was switched"
+
+if [ "$phase" = expand ]; then
+  prior=-
+  [ -f "$out/backwards.json" ] && prior=$out/backwards.json
+  if ! py "$rel" classify "$APP" "$tag" "$acks" "$prior" "$out/forwards-expand" 2>"$work/why"; then
+    grep '^fleet: ' "$work/why" >&2 || true
+    refused=$(sed -n 's/^REFUSED //p' "$work/why" | paste -sd'|' - | sed 's/|/ | /g')
+    [ -n "$refused" ] || die "cannot classify the migrations of $APP $tag: $(tail -n 1 "$work/why"); nothing was changed"
+    die "refusing to deploy $refused; nothing was changed"
+  fi
+  grep '^fleet: ' "$work/why" >&2 || true
+  [ -z "$refused_rollback" ] || die "refusing to roll $APP back to $tag: $refused_rollback; nothing was changed"
+  if [ -s "$out/backwards-expand" ]; then
+    log "$APP: unapplying $(paste -sd' ' - <"$out/backwards-expand") before the switch, with the code of $(cat "$newer/.fleet/tag")"
+    # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
+    run "$newer" backwards $(cat "$out/backwards-expand")
+  fi
+  if [ -s "$work/extra" ]; then
+    sort "$work/plan" >"$work/plan.sorted"
+    sort "$out/backwards-expand" | comm -23 "$work/plan.sorted" - >"$work/later"
+    [ ! -s "$work/later" ] || log "$APP: $(paste -sd' ' - <"$work/later") will be unapplied once every node serves $tag"
+  fi
+  if [ -s "$out/forwards-expand" ]; then
+    # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
+    run "$rel" forwards $(cat "$out/forwards-expand")
+  fi
+else
+  [ -z "$refused_rollback" ] || die "refusing to roll $APP back to $tag: $refused_rollback; nothing was changed"
+  if [ -s "$work/extra" ]; then
+    log "$APP: unapplying $(paste -sd' ' - <"$work/plan") with the code of $(cat "$newer/.fleet/tag")"
+    # shellcheck disable=SC2046 # targets are label:name words (Python identifiers)
+    run "$newer" to $(cat "$work/targets")
+  fi
+  run "$rel" to all
 fi
 
 applied "$work/after"
 cp "$work/after" "$rel/.fleet/migrations-applied"
 applied_now=$(comm -13 "$work/applied" "$work/after" | paste -sd, -)
+unapplied=$(comm -23 "$work/applied" "$work/after" | paste -sd, -)
 log "$APP $tag $phase: applied ${applied_now:-nothing}; unapplied ${unapplied:-nothing}"
 printf '%s %s applied=%s unapplied=%s\n' "$tag" "$phase" "$applied_now" "$unapplied"

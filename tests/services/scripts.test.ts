@@ -39,7 +39,7 @@ describe("node scripts", () => {
 
   it("every script the rollout plan runs is there", () => {
     const plan = rolloutPlan(
-      { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100 },
+      { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100, acknowledgeMigrations: [] },
       ["node-1", "node-2"], "00000000", DEFAULT_DEPLOY_SETTINGS,
     );
     const used = new Set(plan.steps.flatMap((s) => [s.run?.script, s.remove?.script]).filter((s): s is string => !!s));

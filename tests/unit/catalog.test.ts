@@ -132,6 +132,12 @@ describe("catalog: each bad value is one precise line", () => {
     ["secret name lowercase", "    tags:", "    secrets: [dsn]\n    tags:", /polls\.secrets\.0: "dsn" is not allowed/],
     ["secret listed twice", "    tags:", "    secrets: [A, A]\n    tags:", /polls\.secrets: A is listed twice/],
     ["port too low", "    tags:", "    port: 80\n    tags:", /polls\.port: must be from 1024 to 65535/],
+    ["acknowledged migration without its app label", "    tags:", "    acknowledgeMigrations: [0005_rename]\n    tags:", /^apps\.yaml:7:29: polls\.acknowledgeMigrations\.0: "0005_rename" is not allowed: a Django migration as app_label\.name/],
+    ["acknowledged migration with a shell", "    tags:", '    acknowledgeMigrations: ["polls.0005;id"]\n    tags:', /polls\.acknowledgeMigrations\.0: "polls\.0005;id" is not allowed/],
+    ["acknowledged migration listed twice", "    tags:", "    acknowledgeMigrations: [polls.0005_x, polls.0005_x]\n    tags:", /polls\.acknowledgeMigrations: polls\.0005_x is listed twice/],
+    ["migration lock timeout 0", "    tags:", "    migrationLockTimeout: 0\n    tags:", /^apps\.yaml:7:27: polls\.migrationLockTimeout: must be from 1 to 3600 seconds/],
+    ["migration statement timeout 1.5", "    tags:", "    migrationStatementTimeout: 1.5\n    tags:", /polls\.migrationStatementTimeout: must be a whole number of seconds from 1 to 86400/],
+    ["migration retries 11", "    tags:", "    migrationRetries: 11\n    tags:", /polls\.migrationRetries: must be from 0 to 10/],
     ["missing field", "    settings: pollsite.settings\n", "", /^apps\.yaml:2:5: polls\.settings: is required$/],
   ];
   for (const [title, from, to, expected] of cases) {

@@ -1,0 +1,9 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("case_raw_sql", "0001_initial")]
+
+    operations = [
+        migrations.RunSQL("UPDATE case_raw_sql_item SET note = name"),
+    ]

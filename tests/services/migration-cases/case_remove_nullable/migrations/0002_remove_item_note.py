@@ -1,0 +1,9 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("case_remove_nullable", "0001_initial")]
+
+    operations = [
+        migrations.RemoveField("item", "note"),
+    ]

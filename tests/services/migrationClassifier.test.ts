@@ -1,0 +1,195 @@
+// The migration classifier (node/rollout/fleet_migrations.py) run for real: Debian's Django 3.2
+// against the case project in tests/services/migration-cases (one app per case), on SQLite and
+// on a throwaway PostgreSQL 15. Each app's 0001 is applied through the classifier's own
+// `migrate`, then `classify` places every later migration: before-switch (expand),
+// after-switch (contract), or unsafe (refused unless acknowledged).
+import { strict as assert } from "assert";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const CASES = path.join(__dirname, "migration-cases");
+const CLASSIFIER = path.join(__dirname, "..", "..", "node", "rollout", "fleet_migrations.py");
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+// Debian's Python (root's PATH may have another one first, without Django).
+const PYTHON = "/usr/bin/python3";
+
+interface Listed {
+  name: string;
+  class: string;
+  when: string;
+  reason: string;
+}
+
+const apps = () => fs.readdirSync(CASES).filter((d) => d.startsWith("case_")).sort();
+
+function classifier(env: NodeJS.ProcessEnv, args: string[], timeout?: number) {
+  const r = spawnSync(PYTHON, [CLASSIFIER, ...args], { cwd: CASES, timeout, env: { ...process.env, ...env, DJANGO_SETTINGS_MODULE: "caseproject.settings", PYTHONPATH: CASES }, encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Applies every case's 0001, then classifies the rest: the JSON line's entries and the refusals. */
+function classifyAll(env: NodeJS.ProcessEnv, acks = "-") {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-classify-"));
+  try {
+    const r = classifier(env, ["classify", "cases", "t1", acks, "-", path.join(out, "expand")]);
+    const line = r.stdout.split("\n").find((l) => l.startsWith("fleet-migrations: "));
+    assert.ok(line, `no fleet-migrations line: ${r.stdout}${r.stderr}`);
+    const listed = (JSON.parse(line.slice("fleet-migrations: ".length)) as { migrations: Listed[] }).migrations;
+    const refusals = r.stderr.split("\n").filter((l) => l.startsWith("REFUSED "));
+    const expand = fs.readFileSync(path.join(out, "expand"), "utf8").split("\n").filter(Boolean);
+    return { code: r.code, listed, refusals, expand, stderr: r.stderr };
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function prepare(env: NodeJS.ProcessEnv): void {
+  const r = classifier(env, ["migrate", "5", "60", "0", "forwards", ...apps().map((a) => `${a}.0001_initial`)]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+const placed = (listed: Listed[]) => Object.fromEntries(listed.map((m) => [m.name, `${m.class} ${m.when}`]));
+
+/** What every engine agrees on. */
+const COMMON: Record<string, string> = {
+  "case_add_nullable.0002_item_size": "before-switch expand",
+  "case_add_not_null.0002_item_size": "unsafe refused",
+  "case_add_unique.0002_item_code": "unsafe refused",
+  "case_remove_nullable.0002_remove_item_note": "after-switch contract",
+  "case_remove_not_null.0002_remove_item_name": "unsafe refused",
+  "case_rename.0002_rename_name_title": "unsafe refused",
+  "case_rename_model.0002_rename_item_thing": "unsafe refused",
+  "case_alter_longer.0002_alter_item_name": "before-switch expand",
+  "case_alter_shorter.0002_alter_item_name": "unsafe refused",
+  "case_alter_not_null.0002_alter_item_note": "unsafe refused",
+  "case_alter_choices.0002_alter_item_name": "before-switch expand",
+  "case_unique_constraint.0002_item_name_unique": "unsafe refused",
+  "case_delete_model.0002_delete_item": "after-switch contract",
+  "case_mixed.0002_item_size_remove_note": "unsafe refused",
+  "case_raw_sql.0002_raw": "unsafe refused",
+  "case_raw_sql_reversible.0002_raw": "before-switch expand",
+  "case_run_python.0002_fill": "before-switch expand",
+  "case_declared.0002_item_size": "after-switch contract",
+  "case_safemigrate.0002_remove_item_note": "before-switch expand",
+  "case_new_table.0002_part": "before-switch expand",
+  "case_new_table.0003_part_weight": "before-switch expand",
+  "case_unordered.0002_remove_item_note": "after-switch contract",
+  "case_unordered.0003_item_size": "before-switch refused",
+};
+
+function sharedCases(env: () => NodeJS.ProcessEnv) {
+  it("places every case as the rules say; refuses with one line naming app, tag, migration, operation and recipe", () => {
+    const { code, listed, refusals, expand } = classifyAll(env());
+    assert.equal(code, 4);
+    const got = placed(listed);
+    for (const [name, expected] of Object.entries(COMMON)) assert.equal(got[name], expected, `${name}: ${listed.find((m) => m.name === name)?.reason}`);
+    assert.ok(refusals.includes("REFUSED cases t1: case_add_not_null.0002_item_size (Add field size to item) adds NOT NULL column case_add_not_null_item.size without a database default, so the old code's inserts fail; safe recipe: add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next; or acknowledge it in apps.yaml (acknowledgeMigrations: [case_add_not_null.0002_item_size])"), refusals.join("\n"));
+    assert.match(refusals.join("\n"), /case_unordered\.0003_item_size runs before the switch but depends on case_unordered\.0002_remove_item_note, which runs after it: it cannot be ordered/);
+    assert.equal(refusals.length, listed.filter((m) => m.when === "refused").length);
+    assert.deepEqual(expand.sort(), listed.filter((m) => m.when === "expand").map((m) => m.name).sort());
+    assert.match(listed.find((m) => m.name === "case_safemigrate.0002_remove_item_note")!.reason, /django-safemigrate's safe = before_deploy/);
+  });
+
+  it("an acknowledged unsafe migration runs in expand and the output says the old code is exposed to it", () => {
+    const { listed, refusals, expand, stderr } = classifyAll(env(), "case_rename.0002_rename_name_title,case_add_not_null.0002_item_size");
+    const got = placed(listed);
+    assert.equal(got["case_rename.0002_rename_name_title"], "unsafe expand");
+    assert.equal(got["case_add_not_null.0002_item_size"], "unsafe expand");
+    assert.ok(expand.includes("case_rename.0002_rename_name_title"));
+    assert.ok(!refusals.some((r) => r.includes("case_rename.")), refusals.join("\n"));
+    assert.match(stderr, /fleet: case_rename\.0002_rename_name_title runs while the old code serves \(acknowledged in apps\.yaml\): the old code is exposed to it/);
+  });
+
+  it("nothing changed: classifying applies nothing", () => {
+    const applied = classifier(env(), ["applied"]).stdout.trim().split("\n");
+    assert.deepEqual(applied.filter((m) => m.startsWith("case_")), apps().map((a) => `${a}.0001_initial`));
+  });
+}
+
+describe("migration classifier on SQLite (Django 3.2 from Debian)", function () {
+  this.timeout(120000);
+  let dir = "";
+  const env = () => ({ CASES_DATABASE: path.join(dir, "cases.sqlite") });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-cases-"));
+    prepare(env());
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  sharedCases(env);
+
+  it("SQLite is not PostgreSQL: an index build and varchar -> text are judged as there", () => {
+    const got = placed(classifyAll(env()).listed);
+    assert.equal(got["case_add_index.0002_item_name_idx"], "before-switch expand");
+    assert.equal(got["case_alter_text.0002_alter_item_name"], "unsafe refused");
+  });
+});
+
+class LocalPostgres {
+  private server?: ChildProcess;
+  readonly port = 15400 + (process.pid % 500);
+  private constructor(readonly dir: string) {}
+
+  static async start(): Promise<LocalPostgres> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-cases-pg-"));
+    fs.chmodSync(dir, 0o755);
+    execFileSync("chown", ["postgres:postgres", dir]);
+    const pg = new LocalPostgres(dir);
+    execFileSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/initdb`, "-D", `${dir}/data`, "-U", "postgres", "--auth=trust", "-N"], { stdio: "ignore" });
+    pg.server = spawn("runuser", ["-u", "postgres", "--", `${PG_BIN}/postgres`, "-D", `${dir}/data`, "-k", dir, "-p", String(pg.port), "-c", "listen_addresses=", "-c", "fsync=off"], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync(`${PG_BIN}/pg_isready`, ["-h", dir, "-p", String(pg.port)]).status === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    execFileSync("psql", ["-X", "-q", "-h", dir, "-p", String(pg.port), "-U", "postgres", "-c", "CREATE DATABASE cases"]);
+    return pg;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server && server.exitCode === null) {
+      spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", `${this.dir}/data`, "-m", "immediate", "stop"], { stdio: "ignore" });
+      await new Promise<void>((resolve) => (server.exitCode === null ? server.once("exit", () => resolve()) : resolve()));
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", function () {
+  this.timeout(120000);
+  let pg: LocalPostgres;
+  const env = () => ({ CASES_DATABASE: pg.dir, CASES_PORT: String(pg.port) });
+  before(async () => {
+    pg = await LocalPostgres.start();
+    prepare(env());
+  });
+  after(async () => pg?.stop());
+  sharedCases(env);
+
+  it("PostgreSQL rules: a non-concurrent index build on a populated table is unsafe; varchar -> text is safe", () => {
+    const listed = classifyAll(env()).listed;
+    const got = placed(listed);
+    assert.equal(got["case_add_index.0002_item_name_idx"], "unsafe refused");
+    assert.match(listed.find((m) => m.name === "case_add_index.0002_item_name_idx")!.reason, /without CONCURRENTLY/);
+    assert.equal(got["case_alter_text.0002_alter_item_name"], "before-switch expand");
+  });
+
+  it("a migration waiting for a lock another session holds gives up after its lock timeout and retries, exit 5", async () => {
+    const holder = spawn("psql", ["-X", "-q", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases"], { stdio: ["pipe", "ignore", "ignore"] });
+    holder.stdin!.write("BEGIN; LOCK TABLE case_add_nullable_item IN ACCESS SHARE MODE;\n");
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      // The lock is held for as long as the test wants: without the timeout the migration would wait forever.
+      const r = classifier(env(), ["migrate", "1", "60", "1", "forwards", "case_add_nullable.0002_item_size"], 90000);
+      assert.equal(r.code, 5, `${r.stderr} (killed after 90 s: ${r.code === null})`);
+      assert.match(r.stderr, /a database lock was not granted within 1 s \(attempt 1 of 2\); retrying in 1 s/);
+      const gaveUp = /could not get a database lock within 1 s in 2 attempts, ([0-9.]+) s in all \(canceling statement due to lock timeout\)/.exec(r.stderr);
+      assert.ok(gaveUp, r.stderr);
+      assert.ok(Number(gaveUp[1]) >= 3, `two 1 s waits and a 1 s pause took ${gaveUp[1]} s`);
+      assert.ok(!classifier(env(), ["applied"]).stdout.includes("case_add_nullable.0002_item_size"));
+    } finally {
+      holder.kill("SIGTERM");
+    }
+  });
+});
