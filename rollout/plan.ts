@@ -15,7 +15,10 @@
 // Every input is a pure function of the catalog, the node names and addresses and the
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
 import type { AppForStack } from "../config/catalog";
-import { LATEST, NAME_PATTERN } from "../config/catalog";
+import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN } from "../config/catalog";
+import { databaseName, RULES, ruleRegExp } from "../config/patterns";
+import { provisionCommand, shellQuote } from "../render/shellCommand";
+import { scriptsDir, SCRIPTS_ROOT } from "./layout";
 
 export type PipMode = "index" | "system";
 export type DbEngine = "postgres" | "mysql";
@@ -45,9 +48,6 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
 
 /** The host name steps use for the nginx host. */
 export const STATIC_HOST = "static-host";
-/** Where the scripts are copied on every host, per app and scripts version. */
-export const REMOTE_BASE = "/srv/fleet";
-
 /** Placeholders the component resolves from Outputs: the database endpoint, the SSH user and port of the nginx host. */
 export const DATABASE = "@database";
 export const DATABASE_PORT = "@database-port";
@@ -165,7 +165,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       run: { script: "prune.sh", args: [a, String(app.keepReleases), app.tag] },
     });
   }
-  return { app: a, tag: app.tag, scriptsDir: `${REMOTE_BASE}/${a}/scripts-${scriptsVersion}`, steps, servingStep };
+  return { app: a, tag: app.tag, scriptsDir: scriptsDir(a, scriptsVersion), steps, servingStep };
 }
 
 /** The fixed first command on a fresh host: wait for cloud-init (when the host has it),
@@ -174,16 +174,15 @@ export function waitCommand(app: string): string {
   checkName("app", app);
   return [
     "set -e",
-    // cloud-init exits 2 for "done, with recoverable errors": the host is usable.
-    "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null || [ $? -eq 2 ]; fi",
-    `sudo install -d -o "$(id -un)" -m 0755 ${REMOTE_BASE} ${shellQuote(`${REMOTE_BASE}/${app}`)}`,
+    provisionCommand("wait-for-cloud-init.sh"),
+    `sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT} ${shellQuote(`${SCRIPTS_ROOT}/${app}`)}`,
   ].join("\n");
 }
 
 /** The last command on a host when the app leaves the stack: its scripts directory goes. */
 export function forgetCommand(app: string): string {
   checkName("app", app);
-  return `sudo rm -rf -- ${shellQuote(`${REMOTE_BASE}/${app}`)}`;
+  return `sudo rm -rf -- ${shellQuote(`${SCRIPTS_ROOT}/${app}`)}`;
 }
 
 /** The command line of an invocation, every argument quoted for sh. */
@@ -200,18 +199,8 @@ export function renderCommand(scriptsDir: string, inv: Invocation, addresses: Re
 
 const ADDRESS_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
 
-/** Single-quotes a word for sh. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 export function gitUrl(template: string, app: Pick<AppForStack, "name" | "repo">): string {
   return template.replace(/\{repo\}/g, app.repo).replace(/\{name\}/g, app.name);
-}
-
-/** Database and role name of an app ('-' is not welcome unquoted in SQL). */
-export function databaseName(app: string): string {
-  return app.replace(/-/g, "_");
 }
 
 export function databaseUrl(engine: DbEngine, app: string, password: string, host: string, port: number): string {
@@ -247,7 +236,7 @@ export function envFileText(values: Record<string, string>): string {
   return Object.keys(values)
     .sort()
     .map((k) => {
-      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new RolloutError(`environment name ${JSON.stringify(k)} is not allowed`);
+      if (!ENV_NAME_PATTERN.test(k)) throw new RolloutError(`environment name ${JSON.stringify(k)} is not allowed`);
       if (/[\r\n\0]/.test(values[k])) throw new RolloutError(`environment value of ${k} must be a single line`);
       return `${k}='${values[k].replace(/'/g, `'\\''`)}'\n`;
     })
@@ -266,6 +255,15 @@ export function databaseStdin(masterUser: string, masterPassword: string, appPas
 export function parseServing(stdout: string | undefined): { tag: string; commit: string } | undefined {
   const m = /^(\S+) ([0-9a-f]{40})\s*$/m.exec(stdout ?? "");
   return m ? { tag: m[1], commit: m[2] } : undefined;
+}
+
+const GIT_URL_PATTERN = ruleRegExp(RULES.gitUrl);
+const SSH_USER_PATTERN = ruleRegExp(RULES.sshUser);
+
+/** A template names the repository, and gives a git URL stage.sh accepts for every valid one. */
+function validGitUrlTemplate(template: string): boolean {
+  const names = template.includes("{repo}") || template.includes("{name}");
+  return names && GIT_URL_PATTERN.test(gitUrl(template, { name: "app", repo: "owner/app" }));
 }
 
 function checkName(what: string, value: string) {
@@ -294,7 +292,7 @@ export function parseDeploySettings(raw: unknown, file: string): DeploySettings 
   }
   const s = { ...DEFAULT_DEPLOY_SETTINGS };
   if (r.gitUrlTemplate !== undefined) {
-    if (typeof r.gitUrlTemplate !== "string" || !/^(git@[A-Za-z0-9.-]+:|ssh:\/\/|https:\/\/|file:\/\/\/)[A-Za-z0-9._/@:+{}-]+$/.test(r.gitUrlTemplate) || !r.gitUrlTemplate.includes("{repo}") && !r.gitUrlTemplate.includes("{name}")) {
+    if (typeof r.gitUrlTemplate !== "string" || !validGitUrlTemplate(r.gitUrlTemplate)) {
       throw new RolloutError(`${where("gitUrlTemplate")}: must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}`);
     }
     s.gitUrlTemplate = r.gitUrlTemplate;
@@ -312,7 +310,7 @@ export function parseDeploySettings(raw: unknown, file: string): DeploySettings 
   whole("healthSeconds", 1, 600);
   whole("gunicornWorkers", 1, 32);
   if (r.sshUser !== undefined) {
-    if (typeof r.sshUser !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(r.sshUser) || r.sshUser === "root") throw new RolloutError(`${where("sshUser")}: must be a user name other than root`);
+    if (typeof r.sshUser !== "string" || !SSH_USER_PATTERN.test(r.sshUser) || r.sshUser === "root") throw new RolloutError(`${where("sshUser")}: must be a user name other than root`);
     s.sshUser = r.sshUser;
   }
   return s;

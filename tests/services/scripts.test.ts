@@ -56,7 +56,7 @@ describe("node scripts", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-git-access-"));
     const split = (input: string) => {
       fs.writeFileSync(path.join(tmp, "in"), input);
-      const r = spawnSync("sh", ["-eu", "-c", `. "${DIR}/lib.sh"; split_git_access in key hosts`], { cwd: tmp, encoding: "utf8" });
+      const r = spawnSync("sh", ["-eu", "-c", `here="${DIR}"; . "$here/lib.sh"; split_git_access in key hosts`], { cwd: tmp, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
       return [fs.readFileSync(path.join(tmp, "key"), "utf8"), fs.readFileSync(path.join(tmp, "hosts"), "utf8")];
     };
