@@ -75,7 +75,9 @@ export function renderCloudInit(args: CloudInitArgs): string {
     return "#cloud-config\n" + stringify(doc, { lineWidth: 0 });
 }
 
-/** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) filled in. */
+/** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for
+ *  @APPS_ROOT@. (Its comments stay as they are: the text is EC2 user data, and changing it
+ *  would update every app node.) */
 function gunicornUnit(): string {
     return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "gunicorn@.service"), "utf8").replaceAll(APPS_ROOT_PLACEHOLDER, APPS_ROOT);
 }
