@@ -168,8 +168,9 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   return { app: a, tag: app.tag, scriptsDir: scriptsDir(a, scriptsVersion), steps, servingStep };
 }
 
-/** The fixed first command on a fresh host: wait for cloud-init (when the host has it),
- *  then make the app's scripts directory. Scripts cannot do this: they are not there yet. */
+/** The fixed first command on a fresh host: wait for cloud-init (when the host has it: the
+ *  machines' own wait-for-cloud-init.sh, inline), then make the app's scripts directory. The
+ *  rollout's scripts cannot do this: they are not there yet. */
 export function waitCommand(app: string): string {
   checkName("app", app);
   return [
