@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { diffPlans, runPlan } from "../offline/plan";
 import { scriptsVersion } from "../app/appDeployment";
-import { REMOTE_BASE } from "../rollout/plan";
+import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
 import { APP, DOMAIN, Load, LocalStack } from "../testbed/localStack";
@@ -58,7 +58,7 @@ async function onRealNodes(work: string): Promise<void> {
     say("back to v1, then v1 -> v2 the old Fabric way under the same load");
     must(await stack.up("v1"), "rollback to v1");
     const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
-    const scripts = `${REMOTE_BASE}/${APP}/scripts-${scriptsVersion()}`;
+    const scripts = scriptsDir(APP, scriptsVersion());
     const naiveLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP} v2`, script)));
     const naive = await naiveLoad.stop();

@@ -9,18 +9,17 @@ import * as fs from "fs";
 import { z } from "zod";
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Node as YamlNode } from "yaml";
+import { RULES, ruleRegExp } from "./patterns";
 
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+export const NAME_PATTERN = ruleRegExp(RULES.app);
 export const REPO_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
-export const TAG_PATTERN = /^(?!.*\.\.)(?!.*\/\/)(?!.*\.lock$)(?!.*[./]$)[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+export const TAG_PATTERN = ruleRegExp(RULES.tag);
 export const STACK_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-export const DOMAIN_PATTERN = new RegExp(`^(?=.{1,253}$)(?:${LABEL}\\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$`);
-const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
-export const DOTTED_PATTERN = new RegExp(`^${IDENT}(?:\\.${IDENT})*$`);
-export const WSGI_PATTERN = new RegExp(`^${IDENT}(?:\\.${IDENT})*:${IDENT}$`);
-export const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
-export const HEALTH_PATH_PATTERN = /^\/[A-Za-z0-9._~/-]*$/;
+export const DOMAIN_PATTERN = ruleRegExp(RULES.domain);
+export const DOTTED_PATTERN = ruleRegExp(RULES.dotted);
+export const WSGI_PATTERN = ruleRegExp(RULES.wsgi);
+export const ENV_NAME_PATTERN = ruleRegExp(RULES.envName);
+export const HEALTH_PATH_PATTERN = ruleRegExp(RULES.healthPath);
 /** A Django migration as "app_label.name" (both Python identifiers; names may start with a digit). */
 export const MIGRATION_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+$/;
 /** The word that means "the newest release tag", resolved from GitHub before deploying. */
@@ -32,6 +31,7 @@ export const RESERVED_ENV = [
   "DATABASE_URL",
   "SECRET_KEY",
   "ALLOWED_HOSTS",
+  "SITE_URL",
   "STATIC_ROOT",
   "STATIC_URL",
   "FLEET_APP",

@@ -5,9 +5,16 @@
 import { z } from "zod";
 import type { DeploySettings } from "../rollout/plan";
 import { MIGRATION_LIMITS } from "./catalog";
+import { RULES, ruleRegExp } from "./patterns";
 
-const GIT_URL = /^(git@[A-Za-z0-9.-]+:|ssh:\/\/|https:\/\/|file:\/\/\/)[A-Za-z0-9._/@:+{}-]+$/;
-const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const GIT_URL = ruleRegExp(RULES.gitUrl);
+const SSH_USER = ruleRegExp(RULES.sshUser);
+
+/** A template names the repository, and gives a git URL stage.sh accepts for every valid repository. */
+function validGitUrlTemplate(template: string): boolean {
+  const names = template.includes("{repo}") || template.includes("{name}");
+  return names && GIT_URL.test(template.replace(/\{repo\}/g, "owner/app").replace(/\{name\}/g, "app"));
+}
 
 const whole = (min: number, max: number) => {
   const message = `must be a whole number from ${min} to ${max}`;
@@ -17,14 +24,14 @@ const whole = (min: number, max: number) => {
 export const deploySchema = z.strictObject({
   gitUrlTemplate: z
     .string()
-    .refine((v) => GIT_URL.test(v) && (v.includes("{repo}") || v.includes("{name}")), "must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}"),
+    .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}"),
   pipMode: z.enum(["index", "system"]),
   healthSeconds: whole(1, 600),
   gunicornWorkers: whole(1, 32),
   migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
   migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
   migrationRetries: whole(0, 10),
-  sshUser: z.string().refine((v) => SSH_USER.test(v) && v !== "root", "must be a user name other than root (^[a-z_][a-z0-9_-]{0,31}$)"),
+  sshUser: z.string().refine((v) => SSH_USER.test(v) && v !== "root", `must be a user name other than root (${SSH_USER.source})`),
 }).partial();
 
 /** The settings a stack file gives; the rest are the rollout's defaults. */

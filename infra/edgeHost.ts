@@ -7,12 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
 import { NginxApp, NginxOptions, renderKeys, renderSites } from "../render/nginx";
 import { provisionCommand } from "../render/shellCommand";
+import { NGINX_CONF_DIR, NGINX_TLS_DIR } from "../rollout/layout";
 import { SshKey } from "./sshKey";
 import { TlsFiles } from "../config/tlsConfig";
 
 export const STATIC_HOST_NAME = "static-host";
-export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
-export const NGINX_TLS_DIR = "/etc/nginx/fleet-tls";
 
 export interface EdgeHostArgs {
     stack: string;

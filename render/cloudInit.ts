@@ -6,11 +6,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
+import { APPS_ROOT, NGINX_CONF_DIR, WEB_ROOT } from "../rollout/layout";
 import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
 export type MachineRole = "app-node" | "static-host";
 
 export const DEPLOY_USER = "deploy";
+/** Stands for APPS_ROOT in node/provision/gunicorn@.service. */
+export const APPS_ROOT_PLACEHOLDER = "@APPS_ROOT@";
 
 const BASE_PACKAGES = ["python3", "python3-venv", "git"];
 const ROLE_PACKAGES: Record<MachineRole, string[]> = {
@@ -40,12 +43,12 @@ export function renderCloudInit(args: CloudInitArgs): string {
         throw new Error("cloud-init: deployPublicKey must be one OpenSSH public key line");
     }
     const writeFiles = args.role === "app-node"
-        ? [{ path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: readScript("gunicorn@.service") }]
-        : [{ path: "/etc/nginx/conf.d/00-default.conf", permissions: "0644", content: NGINX_DEFAULT_SERVER }];
+        ? [{ path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit() }]
+        : [{ path: `${NGINX_CONF_DIR}/00-default.conf`, permissions: "0644", content: NGINX_DEFAULT_SERVER }];
     const runcmd = args.role === "app-node"
-        ? [["install", "-d", "-m", "0755", "/srv"], ["systemctl", "daemon-reload"]]
+        ? [["install", "-d", "-m", "0755", APPS_ROOT], ["systemctl", "daemon-reload"]]
         : [
-            ["install", "-d", "-m", "0755", "/var/www", "/etc/nginx/conf.d"],
+            ["install", "-d", "-m", "0755", WEB_ROOT, NGINX_CONF_DIR],
             // Ubuntu's default site is also a default_server on :80; ours replaces it.
             ["rm", "-f", "/etc/nginx/sites-enabled/default"],
             ["systemctl", "enable", "--now", "nginx"],
@@ -72,6 +75,9 @@ export function renderCloudInit(args: CloudInitArgs): string {
     return "#cloud-config\n" + stringify(doc, { lineWidth: 0 });
 }
 
-function readScript(name: string): string {
-    return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, name), "utf8");
+/** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for
+ *  @APPS_ROOT@. (Its comments stay as they are: the text is EC2 user data, and changing it
+ *  would update every app node.) */
+function gunicornUnit(): string {
+    return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "gunicorn@.service"), "utf8").replaceAll(APPS_ROOT_PLACEHOLDER, APPS_ROOT);
 }

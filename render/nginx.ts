@@ -6,6 +6,8 @@
 // naming the certificate, so a renewal writes new files beside the ones nginx still uses.
 // The publish script owns exactly those fleet-* files.
 import { createHash } from "crypto";
+import { DOMAIN_PATTERN, NAME_PATTERN } from "../config/catalog";
+import { NGINX_TLS_DIR, staticDir, WEB_ROOT } from "../rollout/layout";
 
 /** What nginx needs to know about an app (a subset of the catalog's App). */
 export interface NginxApp {
@@ -37,8 +39,6 @@ export const FILE_MARKER = "@@fleet-file ";
 /** Last line of the stdin; its absence means the input was cut short. */
 export const END_MARKER = "@@fleet-end";
 
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 /** Django's ManifestStaticFilesStorage inserts a 12-hex-digit content hash before the extension. */
 const HASHED_FILE_REGEX = "\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$";
@@ -46,8 +46,8 @@ const HASHED_FILE_REGEX = "\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$";
 const DEFAULTS: Required<NginxOptions> = {
     listenPort: 80,
     tlsPort: 443,
-    tlsDir: "/etc/nginx/fleet-tls",
-    staticRoot: "/var/www",
+    tlsDir: NGINX_TLS_DIR,
+    staticRoot: WEB_ROOT,
     maxFails: 2,
     failTimeoutSeconds: 5,
     clientMaxBodySize: "25m",
@@ -112,14 +112,14 @@ export function renderPublishInput(files: Record<string, string>): string {
 // Values reach a config file that root loads: refuse anything outside strict patterns
 // even though the catalog validated them already.
 function checkAppName(name: string): void {
-    if (!APP_NAME.test(name)) throw new Error(`nginx config: app name ${JSON.stringify(name)} must match ${APP_NAME}`);
+    if (!NAME_PATTERN.test(name)) throw new Error(`nginx config: app name ${JSON.stringify(name)} must match ${NAME_PATTERN}`);
 }
 
 function checkInputs(apps: NginxApp[], nodeIps: string[]): void {
     const seen = new Set<string>();
     for (const app of apps) {
         checkAppName(app.name);
-        if (!DOMAIN.test(app.domain)) throw new Error(`nginx config: ${app.name}: domain ${JSON.stringify(app.domain)} is not a lowercase host name`);
+        if (!DOMAIN_PATTERN.test(app.domain)) throw new Error(`nginx config: ${app.name}: domain ${JSON.stringify(app.domain)} is not a lowercase host name`);
         if (!Number.isInteger(app.port) || app.port < 1024 || app.port > 65535) throw new Error(`nginx config: ${app.name}: port ${app.port} must be an integer 1024-65535`);
         if (seen.has(app.domain)) throw new Error(`nginx config: domain ${app.domain} is used by two apps`);
         seen.add(app.domain);
@@ -186,7 +186,7 @@ function siteBody(app: NginxApp, id: string, opts: Required<NginxOptions>, stati
     return `    client_max_body_size ${opts.clientMaxBodySize};
 
     location /static/ {
-        alias ${opts.staticRoot}/${app.name}/static/;
+        alias ${staticDir(opts.staticRoot, app.name)}/;
         add_header Cache-Control $fleet_${id}_static_cache_control;${staticHeader ? `\n        ${staticHeader}` : ""}
     }
 

@@ -9,9 +9,10 @@ export const NODE_DIR = path.resolve(__dirname, "..", "node");
 export const ROLLOUT_SCRIPTS_DIR = path.join(NODE_DIR, "rollout");
 export const PROVISION_SCRIPTS_DIR = path.join(NODE_DIR, "provision");
 
-/** POSIX single-quoting: the value reaches the remote shell as one literal word. */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
+/** A word for sh: bare when it holds only characters no shell treats specially, else POSIX
+ *  single-quoted; either way it reaches the remote shell as one literal word. */
+export function shellQuote(word: string): string {
+    return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -15,7 +15,10 @@
 // Every input is a pure function of the catalog, the node names and addresses and the
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
 import type { AppForStack } from "../config/catalog";
-import { LATEST, NAME_PATTERN } from "../config/catalog";
+import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN } from "../config/catalog";
+import { databaseName } from "../config/patterns";
+import { provisionCommand, shellQuote } from "../render/shellCommand";
+import { scriptsDir, SCRIPTS_ROOT } from "./layout";
 
 export type PipMode = "index" | "system";
 export type DbEngine = "postgres" | "mysql";
@@ -55,9 +58,6 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
 
 /** The host name steps use for the nginx host. */
 export const STATIC_HOST = "static-host";
-/** Where the scripts are copied on every host, per app and scripts version. */
-export const REMOTE_BASE = "/srv/fleet";
-
 /** Placeholders the component resolves from Outputs: the database endpoint, the SSH user and port of the nginx host. */
 export const DATABASE = "@database";
 export const DATABASE_PORT = "@database-port";
@@ -176,7 +176,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       run: { script: "prune.sh", args: [a, String(app.keepReleases), app.tag] },
     });
   }
-  return { app: a, tag: app.tag, scriptsDir: `${REMOTE_BASE}/${a}/scripts-${scriptsVersion}`, steps, servingStep };
+  return { app: a, tag: app.tag, scriptsDir: scriptsDir(a, scriptsVersion), steps, servingStep };
 }
 
 /** migrate.sh's limits and acknowledgements: the app's own, else fleet:deploy's. */
@@ -189,22 +189,22 @@ function migrationArgs(app: AppForStack, settings: DeploySettings): string[] {
   ];
 }
 
-/** The fixed first command on a fresh host: wait for cloud-init (when the host has it),
- *  then make the app's scripts directory. Scripts cannot do this: they are not there yet. */
+/** The fixed first command on a fresh host: wait for cloud-init (when the host has it: the
+ *  machines' own wait-for-cloud-init.sh, inline), then make the app's scripts directory. The
+ *  rollout's scripts cannot do this: they are not there yet. */
 export function waitCommand(app: string): string {
   checkName("app", app);
   return [
     "set -e",
-    // cloud-init exits 2 for "done, with recoverable errors": the host is usable.
-    "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null || [ $? -eq 2 ]; fi",
-    `sudo install -d -o "$(id -un)" -m 0755 ${REMOTE_BASE} ${shellQuote(`${REMOTE_BASE}/${app}`)}`,
+    provisionCommand("wait-for-cloud-init.sh"),
+    `sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT} ${shellQuote(`${SCRIPTS_ROOT}/${app}`)}`,
   ].join("\n");
 }
 
 /** The last command on a host when the app leaves the stack: its scripts directory goes. */
 export function forgetCommand(app: string): string {
   checkName("app", app);
-  return `sudo rm -rf -- ${shellQuote(`${REMOTE_BASE}/${app}`)}`;
+  return `sudo rm -rf -- ${shellQuote(`${SCRIPTS_ROOT}/${app}`)}`;
 }
 
 /** The command line of an invocation, every argument quoted for sh. */
@@ -221,18 +221,8 @@ export function renderCommand(scriptsDir: string, inv: Invocation, addresses: Re
 
 const ADDRESS_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$/;
 
-/** Single-quotes a word for sh. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 export function gitUrl(template: string, app: Pick<AppForStack, "name" | "repo">): string {
   return template.replace(/\{repo\}/g, app.repo).replace(/\{name\}/g, app.name);
-}
-
-/** Database and role name of an app ('-' is not welcome unquoted in SQL). */
-export function databaseName(app: string): string {
-  return app.replace(/-/g, "_");
 }
 
 export function databaseUrl(engine: DbEngine, app: string, password: string, host: string, port: number): string {
@@ -268,7 +258,7 @@ export function envFileText(values: Record<string, string>): string {
   return Object.keys(values)
     .sort()
     .map((k) => {
-      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new RolloutError(`environment name ${JSON.stringify(k)} is not allowed`);
+      if (!ENV_NAME_PATTERN.test(k)) throw new RolloutError(`environment name ${JSON.stringify(k)} is not allowed`);
       if (/[\r\n\0]/.test(values[k])) throw new RolloutError(`environment value of ${k} must be a single line`);
       return `${k}='${values[k].replace(/'/g, `'\\''`)}'\n`;
     })

@@ -18,6 +18,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { NGINX_CONF_DIR } from "../rollout/layout";
 
 export interface NodeHandle {
   name: string;
@@ -68,7 +69,6 @@ const SSH_USER = "deploy";
 const SSH_PORT = 22;
 const PG_PORT = 5432;
 const PG_BIN = "/usr/lib/postgresql/15/bin";
-const NGINX_CONF_DIR = "/etc/nginx/conf.d";
 const HERE = __dirname;
 /** The environment of processes on the nodes: a machine's, not this test runner's. */
 const NODE_ENV: NodeJS.ProcessEnv = {

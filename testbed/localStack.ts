@@ -12,6 +12,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { Plan, runPlan } from "../offline/plan";
 import type { TlsFiles } from "../config/tlsConfig";
+import { APPS_ROOT } from "../rollout/layout";
 import type { Cluster, NodeHandle } from "./cluster";
 import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
 
@@ -157,7 +158,7 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
 
   /** The release a node's /srv/APP/current points at ("" when none). */
   async currentOn(node: NodeHandle): Promise<string> {
-    const r = await this.cluster.exec(node, `readlink /srv/${APP}/current || true`);
+    const r = await this.cluster.exec(node, `readlink ${APPS_ROOT}/${APP}/current || true`);
     return path.basename(r.stdout.trim());
   }
 

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Publishes the fleet's nginx server blocks, certificates and private keys on the static host.
 #
-# Usage: publish-nginx-config.sh keys [TLS_DIR]                           < keys
-#        publish-nginx-config.sh sites [CONF_DIR [TLS_DIR [NGINX_CONF]]]  < server blocks, certificates
-#   CONF_DIR    directory nginx includes (default /etc/nginx/conf.d; created if missing)
-#   TLS_DIR     certificates and keys, root only (default /etc/nginx/fleet-tls; created)
+# Usage: publish-nginx-config.sh keys TLS_DIR                           < keys
+#        publish-nginx-config.sh sites CONF_DIR TLS_DIR [NGINX_CONF]    < server blocks, certificates
+#   CONF_DIR    directory nginx includes (created if missing)
+#   TLS_DIR     certificates and keys, root only (created)
+#   (both given by infra/edgeHost.ts, from the remote layout in rollout/layout.ts)
 #   NGINX_CONF  nginx main config to test and reload (default: nginx's built-in path)
 # Input (stdin): for each file a line "@@fleet-file NAME" followed by its text, then a final
 # line "@@fleet-end".
@@ -33,17 +34,20 @@ fail() {
 MODE=${1:-}
 case $MODE in
     keys)
-        TLS_DIR=${2:-/etc/nginx/fleet-tls}
+        TLS_DIR=${2:-}
         NAMES='^fleet-[a-z0-9-]+-[0-9a-f]{12}\.key$'
         ;;
     sites)
-        CONF_DIR=${2:-/etc/nginx/conf.d}
-        TLS_DIR=${3:-/etc/nginx/fleet-tls}
+        CONF_DIR=${2:-}
+        TLS_DIR=${3:-}
         NGINX_CONF=${4:-}
         NAMES='^fleet-[a-z0-9-]+(\.conf|-[0-9a-f]{12}\.crt)$'
         ;;
-    *) fail "usage: publish-nginx-config.sh keys|sites [DIR...]" ;;
+    *) MODE= ;;
 esac
+if [ -z "$MODE" ] || [ -z "$TLS_DIR" ] || { [ "$MODE" = sites ] && [ -z "$CONF_DIR" ]; }; then
+    fail "usage: publish-nginx-config.sh keys TLS_DIR | sites CONF_DIR TLS_DIR [NGINX_CONF]"
+fi
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi

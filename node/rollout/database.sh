@@ -13,11 +13,10 @@ here=$(dirname "$0")
 [ $# -eq 4 ] || die "usage: database.sh ENGINE APP HOST PORT"
 engine=$1
 check_app "$2"
-check_arg "database host" "$3" '[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
+check_host "$3" "database host"
 check_arg "database port" "$4" '[0-9]{2,5}'
 app=$2 host=$3 port=$4
-# Database and role names use '_' (a '-' would need quoting in every client's SQL).
-dbname=$(printf '%s' "$app" | tr '-' '_')
+dbname=$(database_name "$app")
 
 IFS= read -r master_user || die "stdin: the master user is missing"
 IFS= read -r master_password || die "stdin: the master password is missing"

@@ -1,5 +1,5 @@
 # shellcheck shell=sh disable=SC2034 # the paths set here are used by the scripts that source this file
-# Shared helpers of the node-side scripts; sourced, never run.
+# Shared helpers of the node-side scripts; sourced (after setting $here), never run.
 #
 # The scripts run as the SSH deploy user (passwordless sudo) and do app-level work as
 # the app's own system user, so app code never runs with the deploy user's rights.
@@ -7,7 +7,9 @@
 # Every argument was validated by the catalog already; the scripts check the shape again
 # because they are the last line before a path or a shell.
 
-FLEET_ROOT=/srv
+# The patterns and the remote layout, generated from the TypeScript (npm run generate).
+# shellcheck source=lib-rules.sh disable=SC2154 # $here is set by the script sourcing this file
+. "$here/lib-rules.sh"
 
 log() {
   printf '%s\n' "fleet: $*" >&2
@@ -18,25 +20,15 @@ die() {
   exit 1
 }
 
-# check_arg WHAT VALUE PATTERN: VALUE must match the extended regexp PATTERN in full.
+# check_arg WHAT VALUE PATTERN: VALUE must match the extended regexp PATTERN in full (in the C
+# locale, where [a-z] means what it means in JavaScript).
 check_arg() {
-  if ! printf '%s' "$2" | grep -Eqx -e "$3"; then
+  if ! printf '%s' "$2" | LC_ALL=C grep -Eqx -e "$3"; then
     die "$1 '$2' is not allowed (must match $3)"
   fi
   case $2 in
     *"
 "*) die "$1 must be a single line" ;;
-  esac
-}
-
-check_app() {
-  check_arg "app name" "$1" '[a-z][a-z0-9-]{1,30}[a-z0-9]'
-}
-
-check_tag() {
-  check_arg "tag" "$1" '[A-Za-z0-9][A-Za-z0-9._/-]{0,127}'
-  case $1 in
-    *..* | *//* | *.lock | */ | *.) die "tag '$1' is not allowed" ;;
   esac
 }
 

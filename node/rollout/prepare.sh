@@ -35,7 +35,7 @@ fi
 check_app "$1"
 check_arg address "$2" '([0-9]{1,3}\.){3}[0-9]{1,3}'
 check_arg port "$3" '[0-9]{4,5}'
-check_arg wsgi "$4" '[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*'
+check_wsgi "$4"
 check_arg workers "$5" '[1-9][0-9]?'
 app_paths "$1"
 deployer=$(id -un)
@@ -59,7 +59,7 @@ mv -f "$SHARED/gunicorn.json.new" "$SHARED/gunicorn.json"
 new_env=$(mktemp "$SHARED/.env.XXXXXX")
 trap 'rm -f "$new_env"' EXIT
 cat >"$new_env"
-grep -Evq "^([A-Z_][A-Z0-9_]*='.*'|)$" "$new_env" && die "stdin must be NAME='value' lines"
+LC_ALL=C grep -Evq "^($FLEET_PATTERN_ENV_NAME='.*'|)$" "$new_env" && die "stdin must be NAME='value' lines"
 changed=yes
 if sudo cmp -s "$new_env" "$ENV_FILE"; then changed=no; fi
 sudo install -o "$APP" -g "$APP" -m 0600 "$new_env" "$ENV_FILE"

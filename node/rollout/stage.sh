@@ -17,7 +17,7 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 [ $# -eq 4 ] || die "usage: stage.sh APP TAG GIT_URL PIP_MODE"
-check_arg "git url" "$3" '(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+'
+check_git_url "$3"
 case $4 in index | system) ;; *) die "pip mode '$4' is not allowed (index or system)" ;; esac
 app_release "$1" "$2"
 url=$3 pip_mode=$4

@@ -11,8 +11,8 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 [ $# -eq 5 ] || die "usage: static.sh APP TAG STATIC_HOST SSH_USER SSH_PORT"
-check_arg "static host" "$3" '[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
-check_arg "ssh user" "$4" '[a-z_][a-z0-9_-]{0,31}'
+check_host "$3" "static host"
+check_ssh_user "$4"
 check_arg "ssh port" "$5" '[0-9]{1,5}'
 staged_release "$1" "$2"
 host=$3 user=$4 port=$5
@@ -24,7 +24,7 @@ cat >"$work/key"
 [ -s "$work/key" ] || die "stdin: the SSH private key for $host is missing"
 ssh="ssh -i $work/key -p $port -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$work/known_hosts"
 
-rsync -rt --chmod=D755,F644 -e "$ssh" -- "$rel/.fleet/static/" "$user@$host:/var/www/$APP/static/"
+rsync -rt --chmod=D755,F644 -e "$ssh" -- "$rel/.fleet/static/" "$user@$host:$FLEET_WEB_ROOT/$APP/static/"
 count=$(find "$rel/.fleet/static" -type f | wc -l)
-log "$APP $tag: $count static files published to $host:/var/www/$APP/static"
+log "$APP $tag: $count static files published to $host:$FLEET_WEB_ROOT/$APP/static"
 printf '%s %s\n' "$tag" "$count"

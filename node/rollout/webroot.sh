@@ -11,11 +11,11 @@ here=$(dirname "$0")
 
 if [ "${1:-}" = --remove ]; then
   check_app "${2:?usage: webroot.sh --remove APP}"
-  sudo rm -rf -- "/var/www/$2"
+  sudo rm -rf -- "${FLEET_WEB_ROOT:?}/$2"
   exit 0
 fi
 [ $# -eq 1 ] || die "usage: webroot.sh APP"
 check_app "$1"
-sudo install -d -o root -g root -m 0755 /var/www
-sudo install -d -o "$(id -un)" -m 0755 "/var/www/$1" "/var/www/$1/static"
-log "/var/www/$1/static ready"
+sudo install -d -o root -g root -m 0755 "$FLEET_WEB_ROOT"
+sudo install -d -o "$(id -un)" -m 0755 "$FLEET_WEB_ROOT/$1" "$FLEET_WEB_ROOT/$1/static"
+log "$FLEET_WEB_ROOT/$1/static ready"

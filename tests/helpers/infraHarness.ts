@@ -4,7 +4,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetMocks } from "../../offline/mocks";
-import { SECRET_TEXT } from "../../offline/planTypes";
+import { decodeWire, recordUnderMocks, Recorder, Registration, settle } from "../../offline/recorder";
 import { AppForStack } from "../../config/catalog";
 import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../config/stackConfig";
 import { readStackConfig } from "../../config/stackFiles";
@@ -25,38 +25,6 @@ export interface Recorded extends PolicyRecord {
     revealed: Record<string, unknown>;
 }
 
-// Signatures of the Pulumi wire format inside serialized property values.
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
-
-/** Wire value -> plain value; `mask` replaces secrets by SECRET_TEXT, else reveals them. Collects secret paths. */
-function decode(v: unknown, at: string, mask: boolean, secrets: string[]): unknown {
-    if (Array.isArray(v)) return v.map((x, i) => decode(x, `${at}[${i}]`, mask, secrets));
-    if (v === null || typeof v !== "object") return v;
-    const o = v as Record<string, unknown>;
-    if (o[SIG_KEY] === SECRET_SIG) {
-        secrets.push(at);
-        return mask ? SECRET_TEXT : decode(o.value, at, mask, []);
-    }
-    if (o[SIG_KEY] === RESOURCE_SIG) return o.urn;
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x, at ? `${at}.${k}` : k, mask, secrets)]));
-}
-
-interface RegisterRequest {
-    getType(): string;
-    getName(): string;
-    getParent(): string;
-    getProtect(): boolean;
-    getIgnorechangesList(): string[];
-    getDependenciesList(): string[];
-    getObject(): { toJavaScript(): unknown } | undefined;
-}
-type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
-interface Monitor {
-    registerResource(req: RegisterRequest, cb: Callback): unknown;
-}
-
 /** The plan's mocks plus the RDS snapshot lookup a recovery config makes. */
 class InfraMocks extends FleetMocks {
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -69,53 +37,36 @@ class InfraMocks extends FleetMocks {
     }
 }
 
-let sink: Recorded[] | undefined;
+let recorder: Recorder | undefined;
 
 /** (Re)installs the mocks and the recorder: call at module top and in before() (other test files set their own mocks). */
 export function installMocks(): void {
-    const secretOutputs = new Map<string, string[]>();
-    pulumi.runtime.setMocks(new InfraMocks({ region: REGION, addresses: {}, overrides: {}, secretOutputs }), "fleet", "infra-test", false);
-    const monitor = (pulumi.runtime as unknown as { getMonitor(): Monitor }).getMonitor();
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (request, cb) => register(request, (err, resp) => {
-        if (!err && resp && sink) {
-            const raw = request.getObject()?.toJavaScript() ?? {};
-            const secretPaths: string[] = [];
-            sink.push({
-                urn: resp.getUrn(),
-                type: request.getType(),
-                name: request.getName(),
-                parent: request.getParent(),
-                protect: request.getProtect(),
-                ignoreChanges: request.getIgnorechangesList(),
-                dependsOn: [...new Set(request.getDependenciesList())],
-                inputs: decode(raw, "", true, secretPaths) as Record<string, unknown>,
-                revealed: decode(raw, "", false, []) as Record<string, unknown>,
-                secretPaths,
-            });
-        }
-        cb(err, resp);
-    });
+    recorder = recordUnderMocks((secretOutputs) => new InfraMocks({ region: REGION, addresses: {}, overrides: {}, secretOutputs }), "fleet", "infra-test");
 }
 
-async function settle(): Promise<void> {
-    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-    await settings.waitForRPCs();
-    await new Promise((r) => setImmediate(r));
-    await settings.waitForRPCs();
+function recorded(r: Registration): Recorded {
+    const secretPaths: string[] = [];
+    return {
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        parent: r.parent,
+        protect: r.protect,
+        ignoreChanges: r.ignoreChanges,
+        dependsOn: r.dependsOn,
+        inputs: decodeWire(r.wire, false, secretPaths) as Record<string, unknown>,
+        revealed: decodeWire(r.wire, true) as Record<string, unknown>,
+        secretPaths,
+    };
 }
 
 /** Builds something and returns it with every resource it registered. */
 export async function recordBuild<T>(build: () => T): Promise<{ value: T; resources: Recorded[] }> {
-    const resources: Recorded[] = [];
-    sink = resources;
-    try {
-        const value = build();
-        await settle();
-        return { value, resources };
-    } finally {
-        sink = undefined;
-    }
+    if (!recorder) throw new Error("installMocks() first");
+    recorder.drain();
+    const value = build();
+    await settle();
+    return { value, resources: recorder.drain().map(recorded) };
 }
 
 /** The resolved value of an Output (or plain value). */

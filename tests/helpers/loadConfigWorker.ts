@@ -3,6 +3,7 @@
 // Usage: loadConfigWorker.ts <stack> <JSON of "ns:key" -> value overrides>
 import * as pulumi from "@pulumi/pulumi";
 import { FleetMocks } from "../../offline/mocks";
+import { recordUnderMocks } from "../../offline/recorder";
 import { readStackConfig } from "../../config/stackFiles";
 import { PROJECT_DIR } from "./infraHarness";
 
@@ -11,7 +12,7 @@ const overrides = JSON.parse(overridesJson ?? "{}") as Record<string, unknown>;
 const values: Record<string, string> = { ...readStackConfig(stack, PROJECT_DIR).values };
 for (const [k, v] of Object.entries(overrides)) values[k] = typeof v === "string" ? v : JSON.stringify(v);
 pulumi.runtime.setAllConfig(values, []);
-pulumi.runtime.setMocks(new FleetMocks({ region: "eu-west-1", addresses: {}, overrides: {}, secretOutputs: new Map() }), "fleet", stack, false);
+recordUnderMocks((secretOutputs) => new FleetMocks({ region: "eu-west-1", addresses: {}, overrides: {}, secretOutputs }), "fleet", stack);
 
 const { loadStackConfig } = require("../../config/stackConfig") as typeof import("../../config/stackConfig");
 try {

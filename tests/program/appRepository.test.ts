@@ -4,6 +4,7 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { AppRepository, sshHost } from "../../app/appRepository";
 import { DEFAULT_GITHUB_CONFIG, GithubConfig } from "../../config/githubConfig";
+import { decodeWire, recordUnderMocks, Recorder, settle } from "../../offline/recorder";
 
 interface Registered {
   type: string;
@@ -14,6 +15,7 @@ interface Registered {
 }
 
 const registered: Registered[] = [];
+let recorder: Recorder;
 
 class Mocks implements pulumi.runtime.Mocks {
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -29,38 +31,24 @@ class Mocks implements pulumi.runtime.Mocks {
   }
 }
 
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getProvider(): string;
-}
-type Monitor = { registerResource(req: RegisterRequest, cb: unknown): unknown };
-
 function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
 /** Builds the component and waits until every child is registered. */
 async function declare(cfg: Partial<GithubConfig>, extra: { repo?: string; defaultOwner?: string } = {}): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
-  registered.length = 0;
+  recorder.drain();
   const repo = new AppRepository("polls", { app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, ...cfg }, defaultOwner: extra.defaultOwner ?? "uni-it" });
   await value(repo.urn);
   await value(repo.publicKey);
-  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-  await settings.waitForRPCs();
+  await settle();
+  registered.splice(0, registered.length, ...recorder.drain().map((r) => ({ type: r.type, name: r.name, parent: r.parent, provider: r.provider, inputs: decodeWire(r.wire, true) as Record<string, unknown> })));
   return { repo, byType: (t) => registered.filter((r) => r.type === t) };
 }
 
 describe("AppRepository (runtime mocks)", () => {
   before(() => {
-    pulumi.runtime.setMocks(new Mocks(), "fleet", "production", false);
-    const monitor = (pulumi.runtime as unknown as { getMonitor(): Monitor }).getMonitor();
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: RegisterRequest & { getObject(): { toJavaScript(): Record<string, unknown> } | undefined }, cb: unknown) => {
-      registered.push({ type: req.getType(), name: req.getName(), parent: req.getParent(), provider: req.getProvider(), inputs: req.getObject()?.toJavaScript() ?? {} });
-      return register(req, cb);
-    };
+    recorder = recordUnderMocks(() => new Mocks(), "fleet", "production");
   });
 
   it("on the managing stack: develop, alpha, production from the source branch, develop the default", async () => {

@@ -129,6 +129,7 @@ describe("catalog: each bad value is one precise line", () => {
     ["env value multi-line", "    tags:", '    env:\n      A: "x\\ny"\n    tags:', /polls\.env\.A: must be a single line/],
     ["env value a number", "    tags:", "    env:\n      A: 0.10\n    tags:", /polls\.env\.A: must be a string; YAML reads 0\.10 as a number/],
     ["env overriding the platform", "    tags:", "    env:\n      SECRET_KEY: x\n    tags:", /^apps\.yaml:8:7: polls\.env\.SECRET_KEY: is set by the platform/],
+    ["env setting SITE_URL (the platform sets it from the domain)", "    tags:", "    env:\n      SITE_URL: https://elsewhere.example.edu\n    tags:", /^apps\.yaml:8:7: polls\.env\.SITE_URL: is set by the platform/],
     ["secret name lowercase", "    tags:", "    secrets: [dsn]\n    tags:", /polls\.secrets\.0: "dsn" is not allowed/],
     ["secret listed twice", "    tags:", "    secrets: [A, A]\n    tags:", /polls\.secrets: A is listed twice/],
     ["port too low", "    tags:", "    port: 80\n    tags:", /polls\.port: must be from 1024 to 65535/],

@@ -16,11 +16,11 @@ import {
   RolloutError,
   rolloutPlan,
   RolloutPlan,
-  shellQuote,
   STATIC_HOST,
   Step,
   waitCommand,
 } from "../../rollout/plan";
+import { shellQuote } from "../../render/shellCommand";
 
 const APP: AppForStack = {
   name: "polls",

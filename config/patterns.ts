@@ -1,0 +1,67 @@
+// The patterns every value from the catalog or the stack config must match before it reaches a
+// shell, a path, an nginx config or a git command: written once, here, in a form both languages
+// read. TypeScript builds its RegExp from each rule; `npm run generate` writes the same rules into
+// node/rollout/lib-rules.sh, whose check_* functions the node scripts call.
+//
+// A rule is a POSIX extended regular expression (what `grep -Ex` takes, which is also valid
+// JavaScript: bracket expressions, groups, `|`, `?`, `*`, `+`, `{m,n}`, `\.`; no `(?:`, no
+// lookaround, no `\d`) the whole value must match, plus what sh's `case` and `${#v}` say best:
+// globs (only `*` wildcards) the value must not match, and a maximum length.
+
+export interface Rule {
+  /** What the value is, in messages: "app name". */
+  label: string;
+  /** POSIX ERE the whole value must match; no `|` outside parentheses (it is anchored as is). */
+  ere: string;
+  /** sh `case` globs the value must not match (`*` is the only wildcard). */
+  refuse?: string[];
+  /** The longest value allowed, in characters. */
+  maxLength?: number;
+}
+
+const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
+const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+
+export const RULES = {
+  /** An app's name: a DNS label, a Unix user name, part of paths and nginx file names. */
+  app: { label: "app name", ere: "[a-z][a-z0-9-]{1,30}[a-z0-9]" },
+  /** A git tag (git check-ref-format's rules, narrowed). */
+  tag: { label: "tag", ere: "[A-Za-z0-9][A-Za-z0-9._/-]{0,127}", refuse: ["*..*", "*//*", "*.lock", "*/", "*."] },
+  /** Where a node clones an app from. */
+  gitUrl: { label: "git url", ere: "(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+" },
+  /** A Python dotted module path (DJANGO_SETTINGS_MODULE). */
+  dotted: { label: "module", ere: `${IDENT}(\\.${IDENT})*` },
+  /** module:callable of the WSGI application. */
+  wsgi: { label: "wsgi", ere: `${IDENT}(\\.${IDENT})*:${IDENT}` },
+  /** A lowercase host name: labels, a letter first in the last one, 253 at most. */
+  domain: { label: "domain", ere: `(${LABEL}\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?`, maxLength: 253 },
+  /** The URL path of an app's health check. */
+  healthPath: { label: "health path", ere: "/[A-Za-z0-9._~/-]*" },
+  /** An environment variable's name. */
+  envName: { label: "environment name", ere: "[A-Z_][A-Z0-9_]*" },
+  /** A Unix user name for SSH (the deploy user). */
+  sshUser: { label: "ssh user", ere: "[a-z_][a-z0-9_-]{0,31}" },
+  /** A host the scripts connect to (the database, the nginx host): a name or an address. */
+  host: { label: "host", ere: "[A-Za-z0-9]([A-Za-z0-9.-]{0,252})" },
+} as const satisfies Record<string, Rule>;
+
+export type RuleName = keyof typeof RULES;
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/** A glob of `*` wildcards as a regular expression (unanchored). */
+const globRegExp = (glob: string) => glob.split("*").map(escapeRegExp).join(".*");
+
+/** The JavaScript RegExp of a rule: anchored, with its length and refused globs as lookaheads. */
+export function ruleRegExp(rule: Rule): RegExp {
+  const length = rule.maxLength === undefined ? "" : `(?=.{1,${rule.maxLength}}$)`;
+  const refused = (rule.refuse ?? []).map((g) => `(?!${globRegExp(g)}$)`).join("");
+  return new RegExp(`^${length}${refused}${rule.ere}$`);
+}
+
+/** How app names become database and role names ('-' would need quoting in every client's SQL). */
+export const DATABASE_NAME = { replace: "-", with: "_" } as const;
+
+export function databaseName(app: string): string {
+  return app.split(DATABASE_NAME.replace).join(DATABASE_NAME.with);
+}

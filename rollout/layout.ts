@@ -1,0 +1,33 @@
+// The remote layout: every path the fleet uses on its machines, in one place (as Capistrano's
+// lib/capistrano/dsl/paths.rb). TypeScript reads it here; `npm run generate` writes it into
+// node/rollout/lib-rules.sh for the node scripts; cloud-init and the nginx renderer take it from
+// here too.
+
+/** App nodes: each app lives in APPS_ROOT/<app> (releases/, venvs/, shared/, current, previous). */
+export const APPS_ROOT = "/srv";
+/** Every host: the rollout's scripts, per app and scripts version (SCRIPTS_ROOT/<app>/scripts-<version>). */
+export const SCRIPTS_ROOT = `${APPS_ROOT}/fleet`;
+/** The nginx host: the static files of app X are served from WEB_ROOT/X/static/. */
+export const WEB_ROOT = "/var/www";
+/** The nginx host: the directory nginx includes, holding the fleet's server blocks. */
+export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
+/** The nginx host: certificates and private keys (root only). */
+export const NGINX_TLS_DIR = "/etc/nginx/fleet-tls";
+
+/** The scripts directory of one app and scripts version. */
+export function scriptsDir(app: string, scriptsVersion: string): string {
+  return `${SCRIPTS_ROOT}/${app}/scripts-${scriptsVersion}`;
+}
+
+/** Where the nginx host keeps one app's static files. */
+export function staticDir(webRoot: string, app: string): string {
+  return `${webRoot}/${app}/static`;
+}
+
+/** What of the layout the node scripts use, as shell variable name -> path. (The nginx host's
+ *  conf.d and TLS directory reach publish-nginx-config.sh as arguments: it runs inline, and has
+ *  no library to source.) */
+export const SHELL_LAYOUT: Record<string, string> = {
+  FLEET_ROOT: APPS_ROOT,
+  FLEET_WEB_ROOT: WEB_ROOT,
+};

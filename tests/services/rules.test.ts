@@ -1,0 +1,119 @@
+// One source for each rule: the patterns of config/patterns.ts hold in TypeScript and, through
+// the generated node/rollout/lib-rules.sh, in the node scripts, value for value; the generated
+// file is current; the platform's environment names are all reserved.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { RESERVED_ENV } from "../../config/catalog";
+import { databaseName, RuleName, RULES, ruleRegExp } from "../../config/patterns";
+import { checkFunctionName, renderRulesLibrary, RULES_LIBRARY_FILE } from "../../render/rulesLibrary";
+import { platformEnv } from "../../rollout/plan";
+import { sampleApps } from "../helpers/infraHarness";
+
+const ROLLOUT = path.dirname(RULES_LIBRARY_FILE);
+
+/** Per rule: values it must accept, values it must refuse. */
+const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
+  app: {
+    accept: ["abc", "polls", "room-booking", "a1-2", "a".repeat(32)],
+    reject: ["ab", "a".repeat(33), "Polls", "1abc", "-abc", "abc-", "ab_c", "a.bc", "ab c", "abc\nx", "abé", "", "abc;x", "ABC"],
+  },
+  tag: {
+    accept: ["v1", "v1.4.0", "1.3", "release/1.2", "v1_rc-2", "A", "a".repeat(128)],
+    reject: ["", ".v1", "-v1", "v1..2", "a//b", "v1.lock", "v1/", "v1.", "v 1", "v1\nv2", "v1;x", "a".repeat(129), "v1~", "v1^", "v1:x"],
+  },
+  gitUrl: {
+    accept: ["git@github.com:uni-it/polls.git", "ssh://git@host/o/r.git", "https://github.com/o/r", "file:///srv/git/polls.git", "git@ghe.example.edu:o/r+x@y"],
+    reject: ["", "http://github.com/o/r", "git@:o/r", "https://", "file://host/x", "https://h/o r", "https://h/$(x)", "git@h:o/r\nx", "https://h/{repo}"],
+  },
+  dotted: {
+    accept: ["mysite.settings", "a", "_a.b_c.D9"],
+    reject: ["", "a..b", ".a", "a.", "9a", "a-b", "a.b:c", "a b"],
+  },
+  wsgi: {
+    accept: ["mysite.wsgi:application", "app:app", "_a.b:C_1"],
+    reject: ["", "mysite.wsgi", "a:b:c", "a..b:c", "a.:c", ":app", "a:9b", "a:b.c", "a b:c", "a:b\n"],
+  },
+  domain: {
+    accept: ["polls.example.edu", "a.b", "x-1.example.co.uk", `${"a".repeat(63)}.edu`, `${Array(50).fill("abcd").join(".")}.edu`],
+    reject: ["", "localhost", "Polls.example.edu", "*.example.edu", "a..b", "-a.edu", "a-.edu", "a.1edu", "a.edu.", "a.edu:80", "http://a.edu", `${"a".repeat(64)}.edu`, `${Array(63).fill("abc").join(".")}.edu`, "a.e_du"],
+  },
+  healthPath: {
+    accept: ["/", "/healthz", "/a/b.c_d~e-f"],
+    reject: ["", "healthz", "/h?x=1", "/a b", "/a#b", "/é", "/a\n"],
+  },
+  envName: {
+    accept: ["A", "_A", "SENTRY_DSN", "A1_2"],
+    reject: ["", "a", "1A", "A-B", "A B", "Ä", "A\nB"],
+  },
+  sshUser: {
+    accept: ["deploy", "_x", "a-b_1", "a".repeat(32)],
+    reject: ["", "Deploy", "1a", "-a", "a".repeat(33), "a b", "a.b"],
+  },
+  host: {
+    accept: ["10.0.9.158", "db.example.internal", "a", "a-b.c", "A1"],
+    reject: ["", "-a", ".a", "a_b", "a b", "a:5432", "a\nb", "a".repeat(254)],
+  },
+};
+
+/** Runs the generated check function of a rule on each value, for real: true where it accepts. */
+function shellVerdicts(rule: RuleName, values: string[]): boolean[] {
+  const script = [
+    'here=$1; shift; . "$here/lib.sh"',
+    `for v; do if (${checkFunctionName(rule)} "$v") >/dev/null 2>&1; then echo yes; else echo no; fi; done`,
+  ].join("\n");
+  const r = spawnSync("sh", ["-eu", "-c", script, "rules-test", ROLLOUT, ...values], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split("\n").map((l) => l === "yes");
+}
+
+describe("one source for each rule", () => {
+  it("every rule has an accept/reject table, and the tables cover every refused glob and length", () => {
+    assert.deepEqual(Object.keys(TABLE).sort(), Object.keys(RULES).sort());
+    for (const [name, rule] of Object.entries(RULES) as [RuleName, (typeof RULES)[RuleName]][]) {
+      assert.doesNotMatch(rule.ere.replace(/\([^()]*\)/g, ""), /\|/, `${name}: no | outside parentheses`);
+      if ("maxLength" in rule) assert.ok(TABLE[name].reject.some((v) => v.length > rule.maxLength), `${name}: a value over maxLength`);
+    }
+  });
+
+  for (const name of Object.keys(TABLE) as RuleName[]) {
+    it(`${name}: TypeScript and the node scripts accept and refuse the same values`, () => {
+      const { accept, reject } = TABLE[name];
+      const values = [...accept, ...reject];
+      const expected = values.map((_, i) => i < accept.length);
+      const re = ruleRegExp(RULES[name]);
+      assert.deepEqual(values.map((v) => [v, re.test(v)]), values.map((v, i) => [v, expected[i]]), "TypeScript");
+      const shell = shellVerdicts(name, values);
+      assert.deepEqual(values.map((v, i) => [v, shell[i]]), values.map((v, i) => [v, expected[i]]), "sh");
+    });
+  }
+
+  it("a refused value's message names what it is and the value", () => {
+    const r = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; check_tag v1..2', ROLLOUT], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, "fleet: error: tag 'v1..2' is not allowed\n");
+    const host = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; check_host "a b" "database host"', ROLLOUT], { encoding: "utf8" });
+    assert.match(host.stderr, /^fleet: error: database host 'a b' is not allowed \(must match /);
+  });
+
+  it("database names: the shell's database_name is databaseName", () => {
+    for (const app of ["polls", "room-booking", "a-b-c"]) {
+      const r = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; database_name "$1"', ROLLOUT, app], { encoding: "utf8" });
+      assert.equal(r.stdout, databaseName(app));
+    }
+    assert.equal(databaseName("room-booking"), "room_booking");
+  });
+
+  it("the committed node/rollout/lib-rules.sh is the one the TypeScript generates", () => {
+    const committed = fs.readFileSync(RULES_LIBRARY_FILE, "utf8");
+    assert.equal(committed, renderRulesLibrary(), "stale: run npm run generate");
+    assert.match(committed.split("\n")[1], /^# generated by npm run generate; do not edit/);
+  });
+
+  it("every name in the platform's environment is reserved (a catalog value would be replaced)", () => {
+    const env = platformEnv(sampleApps()[0], "postgres://x", "key", true);
+    for (const name of Object.keys(env)) assert.ok(RESERVED_ENV.includes(name), `${name} is set by the platform but not reserved`);
+    assert.ok(RESERVED_ENV.includes("SITE_URL"));
+  });
+});
