@@ -16,6 +16,7 @@
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
 import type { AppForStack } from "../config/catalog";
 import { LATEST, NAME_PATTERN } from "../config/catalog";
+import { appIdentity } from "../config/identity";
 
 export type PipMode = "index" | "system";
 export type DbEngine = "postgres" | "mysql";
@@ -98,6 +99,9 @@ export class RolloutError extends Error {}
 export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings): RolloutPlan {
   checkInputs(app, nodes, scriptsVersion);
   const a = app.name;
+  // The scripts get the app's derived OS user (their paths follow from it), never the catalog name.
+  const id = appIdentity(a);
+  const user = id.osUser;
   const name = (phase: Phase, host?: string) => (host ? `${a}-${phase}-${host}` : `${a}-${phase}`);
   const first = nodes[0];
   const steps: Step[] = [];
@@ -109,35 +113,35 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   }
   add({
     name: name("webroot"), phase: "webroot", host: STATIC_HOST, dependsOn: [name("copy", STATIC_HOST)],
-    run: { script: "webroot.sh", args: [a] }, remove: { script: "webroot.sh", args: ["--remove", a] },
+    run: { script: "webroot.sh", args: [user] }, remove: { script: "webroot.sh", args: ["--remove", user] },
   });
   for (const node of nodes) {
     add({
       name: name("prepare", node), phase: "prepare", host: node, stdin: "env", dependsOn: [name("copy", node)],
-      run: { script: "prepare.sh", args: [a, { addressOf: node }, String(app.port), app.wsgi, String(settings.gunicornWorkers)] },
-      remove: { script: "prepare.sh", args: ["--remove", a] },
+      run: { script: "prepare.sh", args: [user, { addressOf: node }, String(app.port), app.wsgi, String(settings.gunicornWorkers)] },
+      remove: { script: "prepare.sh", args: ["--remove", user] },
     });
   }
   add({
     name: name("database"), phase: "database", host: first, stdin: "database", dependsOn: [name("prepare", first)],
-    run: { script: "database.sh", args: [settings.dbEngine, a, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] },
+    run: { script: "database.sh", args: [settings.dbEngine, id.database, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] },
   });
   for (const node of nodes) {
     add({
       name: name("stage", node), phase: "stage", host: node, stdin: "deployKey", dependsOn: [name("prepare", node)],
-      run: { script: "stage.sh", args: [a, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode] },
+      run: { script: "stage.sh", args: [user, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode] },
     });
   }
   add({
     name: name("static"), phase: "static", host: first, stdin: "staticKey",
     dependsOn: [...nodes.map((n) => name("stage", n)), name("webroot")],
-    run: { script: "static.sh", args: [a, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
+    run: { script: "static.sh", args: [user, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
   });
   let before = name("static");
   if (app.migrations) {
     add({
       name: name("expand"), phase: "expand", host: first, dependsOn: [name("static"), name("database")],
-      run: { script: "migrate.sh", args: [a, app.tag, "expand"] },
+      run: { script: "migrate.sh", args: [user, app.tag, "expand"] },
     });
     before = name("expand");
   }
@@ -146,7 +150,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database")],
       run: {
         script: "switch.sh",
-        args: [a, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
+        args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
       },
     });
     before = name("switch", node);
@@ -155,14 +159,14 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   if (app.migrations) {
     add({
       name: name("contract"), phase: "contract", host: first, dependsOn: [servingStep],
-      run: { script: "migrate.sh", args: [a, app.tag, "contract"] },
+      run: { script: "migrate.sh", args: [user, app.tag, "contract"] },
     });
     before = name("contract");
   }
   for (const node of nodes) {
     add({
       name: name("prune", node), phase: "prune", host: node, dependsOn: [before],
-      run: { script: "prune.sh", args: [a, String(app.keepReleases), app.tag] },
+      run: { script: "prune.sh", args: [user, String(app.keepReleases), app.tag] },
     });
   }
   return { app: a, tag: app.tag, scriptsDir: `${REMOTE_BASE}/${a}/scripts-${scriptsVersion}`, steps, servingStep };
@@ -209,15 +213,10 @@ export function gitUrl(template: string, app: Pick<AppForStack, "name" | "repo">
   return template.replace(/\{repo\}/g, app.repo).replace(/\{name\}/g, app.name);
 }
 
-/** Database and role name of an app ('-' is not welcome unquoted in SQL). */
-export function databaseName(app: string): string {
-  return app.replace(/-/g, "_");
-}
-
 export function databaseUrl(engine: DbEngine, app: string, password: string, host: string, port: number): string {
-  const db = databaseName(app);
+  const { database, databaseRole } = appIdentity(app);
   const scheme = engine === "postgres" ? "postgres" : "mysql";
-  return `${scheme}://${db}:${encodeURIComponent(password)}@${host}:${port}/${db}`;
+  return `${scheme}://${databaseRole}:${encodeURIComponent(password)}@${host}:${port}/${database}`;
 }
 
 /** The address an app answers on: https:// when the nginx host has its certificate (fleet:tls). */

@@ -11,11 +11,14 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { Plan, runPlan } from "../offline/plan";
+import { appIdentity } from "../config/identity";
 import type { TlsFiles } from "../config/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
 import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
 
 export const APP = "polls";
+/** The fixture app's OS user, home, web root and database on the nodes (never its catalog name). */
+export const APP_IDENTITY = appIdentity(APP);
 export const DOMAIN = "polls.example.edu";
 export const PORT = 8123;
 export const STACK = "alpha";
@@ -128,12 +131,12 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
 
   /** A query on the app's own database, as the superuser. */
   appQuery(sql: string): Promise<string> {
-    return this.psql(this.superPassword, sql, APP);
+    return this.psql(this.superPassword, sql, APP_IDENTITY.database);
   }
 
-  /** The release a node's /srv/APP/current points at ("" when none). */
-  async currentOn(node: NodeHandle): Promise<string> {
-    const r = await this.cluster.exec(node, `readlink /srv/${APP}/current || true`);
+  /** The release a node's <app home>/current points at ("" when none). */
+  async currentOn(node: NodeHandle, home = APP_IDENTITY.home): Promise<string> {
+    const r = await this.cluster.exec(node, `readlink ${home}/current || true`);
     return path.basename(r.stdout.trim());
   }
 

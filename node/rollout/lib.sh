@@ -3,6 +3,8 @@
 #
 # The scripts run as the SSH deploy user (passwordless sudo) and do app-level work as
 # the app's own system user, so app code never runs with the deploy user's rights.
+# APP in these scripts is the app's OS user, derived by the plan from the catalog name
+# (config/identity.ts: app_<name>); its home is /srv/APP, its static files /var/www/APP.
 # Layout per app:  /srv/APP/{releases/TAG, venvs/HASH, shared/{env,run,log}, current, previous}
 # Every argument was validated by the catalog already; the scripts check the shape again
 # because they are the last line before a path or a shell.
@@ -29,8 +31,10 @@ check_arg() {
   esac
 }
 
+# check_app USER: the app's OS user as the plan derived it (config/identity.ts), never a catalog
+# name: app_ and a name that no system or platform account has.
 check_app() {
-  check_arg "app name" "$1" '[a-z][a-z0-9-]{1,30}[a-z0-9]'
+  check_arg "app user" "$1" 'app_[a-z][a-z0-9-]{1,25}[a-z0-9]'
 }
 
 check_tag() {
