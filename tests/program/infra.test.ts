@@ -86,7 +86,7 @@ describe("infrastructure components (runtime mocks)", () => {
         // media replication only where a replication region is set
         assert.equal(byType(alpha.resources, BUCKET).length, 2);
         assert.equal(byType(production.resources, BUCKET).length, 4);
-        assert.equal(named(production.resources, BUCKET, "media-blog-replica").inputs.region, "eu-central-1");
+        assert.equal(named(production.resources, BUCKET, "blog_media-replica").inputs.region, "eu-central-1");
         assert.equal(byType(production.resources, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").length, 2);
         // automated backups copied to the recovery region only in production
         const backups = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication";
@@ -141,7 +141,7 @@ describe("infrastructure components (runtime mocks)", () => {
                 assert.equal(tag(r, "stack"), b.cfg.stack, r.name);
                 assert.equal(tag(r, "managed-by"), "fleet", r.name);
             }
-            for (const bucket of byType(b.resources, BUCKET)) assert.equal(tag(bucket, "app"), bucket.name.replace(/^media-/, "").replace(/-replica$/, ""));
+            for (const bucket of byType(b.resources, BUCKET)) assert.equal(tag(bucket, "app"), bucket.name.replace(/_media(-replica)?$/, ""));
         }
     });
 

@@ -78,7 +78,7 @@ describe("rollout plan", () => {
     assert.equal(step(p, "polls-static").host, "node-1");
     const before = ancestors(p, "polls-static");
     for (const n of NODES) assert.ok(before.has(`polls-stage-${n}`));
-    assert.equal(command(p, "polls-static"), `sh ${p.scriptsDir}/static.sh polls v2 10.0.0.5 deploy 22`);
+    assert.equal(command(p, "polls-static"), `sh ${p.scriptsDir}/static.sh app_polls v2 10.0.0.5 deploy 22`);
   });
 
   it("migrates once, on the first node, before any switch; contracts once after the last switch", () => {
@@ -90,7 +90,7 @@ describe("rollout plan", () => {
     for (const n of NODES) assert.ok(ancestors(p, `polls-switch-${n}`).has("polls-expand"));
     const contract = ancestors(p, "polls-contract");
     for (const n of NODES) assert.ok(contract.has(`polls-switch-${n}`));
-    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh polls v2 expand`);
+    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 expand`);
   });
 
   it("switches one node at a time in node order, each after the previous one", () => {
@@ -98,14 +98,14 @@ describe("rollout plan", () => {
     assert.deepEqual(step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-1"]);
     assert.deepEqual(step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-2"]);
     assert.equal(p.servingStep, "polls-switch-node-3");
-    assert.equal(command(p, "polls-switch-node-2"), `sh ${p.scriptsDir}/switch.sh polls v2 10.0.2.12 8123 polls.example.edu /healthz 30`);
+    assert.equal(command(p, "polls-switch-node-2"), `sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30`);
   });
 
   it("prunes every node to keepReleases only after the rollout is complete", () => {
     const p = plan();
     for (const n of NODES) {
       assert.ok(ancestors(p, `polls-prune-${n}`).has("polls-contract"));
-      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh polls 3 v2`);
+      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
     }
   });
 
@@ -154,8 +154,8 @@ describe("rollout plan", () => {
 
   it("deletes the app's files from nodes and nginx host only when a step is removed", () => {
     const p = plan();
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-prepare-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove polls`);
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-webroot").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove polls`);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-prepare-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-webroot").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove app_polls`);
     assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.phase).sort(), ["prepare", "prepare", "prepare", "webroot"]);
   });
 
@@ -180,7 +180,7 @@ describe("rollout plan: values for the nodes", () => {
     const text = envFileText({ ...APP.env, SENTRY_DSN: "https://x@y/1", ...env });
     assert.equal(text, [
       "ALLOWED_HOSTS='polls.example.edu'",
-      "DATABASE_URL='postgres://polls_app:p%40ss%2Fword@db:5432/polls_app'",
+      "DATABASE_URL='postgres://app_polls_app:p%40ss%2Fword@db:5432/app_polls_app'",
       "DJANGO_SETTINGS_MODULE='pollsite.settings'",
       "FLEET_APP='polls'",
       "SECRET_KEY='k'\\''ey'",
