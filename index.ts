@@ -2,24 +2,23 @@
 //
 // Thin wiring only: the catalog (apps.yaml) says which app runs which tag on this stack, the
 // stack config says how big things are, and the components (infra/, app/) map that onto AWS.
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./app/appDeployment";
 import { AppRepository, sshHost } from "./app/appRepository";
-import { AppForStack, appsForStack, LATEST, loadCatalogFile } from "./config/catalog";
+import { AppForStack, LATEST } from "./config/catalog";
 import { GithubClient, GithubError } from "./github/api";
 import { resolveTags } from "./github/resolveTags";
-import { GithubConfig, loadGithubConfig } from "./config/githubConfig";
+import { GithubConfig } from "./config/githubConfig";
+import { loadProgramConfig } from "./config/load";
 import { buildInfrastructure, infrastructureOutputs } from "./infra/buildInfrastructure";
-import { DeploySettings, parseDeploySettings, RolloutError, siteUrl } from "./rollout/plan";
-import { catalogStack, deployTag, loadStackConfig, readStackFile } from "./config/stackConfig";
-import { knownStacks } from "./config/stackFiles";
-import { parseTlsConfig, TLS_CONFIG_KEY, TlsFiles } from "./config/tlsConfig";
+import { DEFAULT_DEPLOY_SETTINGS, DeploySettings, RolloutError, siteUrl } from "./rollout/plan";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
-const stackConfig = loadStackConfig(__dirname);
-const github = recoveryLeavesRepositoriesAlone(loadGithubConfig(__dirname));
+// Both files checked at once (config/stackFile.ts): every problem is one line, before anything is declared.
+const { settings: stackSettings, apps } = loadProgramConfig(__dirname);
+const stackConfig = stackSettings.infra;
+const github = recoveryLeavesRepositoriesAlone(stackSettings.github);
 /** Where the nodes clone from by default: github.com, or the Enterprise instance the API lives on. */
 const cloneHost = sshHost(github.apiUrl);
 const DEFAULT_GIT_URL_TEMPLATE = `git@${cloneHost}:{repo}.git`;
@@ -41,47 +40,12 @@ function recoveryLeavesRepositoriesAlone(cfg: GithubConfig): GithubConfig {
   return { ...cfg, manageRepositories: false };
 }
 
-/** The apps this stack runs: its own tags, or (a recovery stack) those of the stack it replaces. */
-function loadApps(): AppForStack[] {
-  const file = config.get("appsFile") ?? "apps.yaml";
-  const full = path.resolve(__dirname, file);
-  // Messages name the file as a person would: relative inside the project, absolute outside it.
-  const shown = full.startsWith(__dirname + path.sep) ? path.relative(__dirname, full) : full;
-  const { catalog, errors } = loadCatalogFile(shown, { knownStacks: knownStacks(__dirname) });
-  // RunError: Pulumi prints the message alone, without a stack trace.
-  if (!catalog) throw new pulumi.RunError(errors.join("\n"));
-  return appsForStack(catalog, catalogStack(stackConfig)).map((a) => ({ ...a, tag: deployTag(stackConfig, a.tag) }));
-}
-
-function deploySettings(): DeploySettings {
-  const raw = config.getObject<{ gitUrlTemplate?: unknown }>("deploy");
-  try {
-    const settings = parseDeploySettings(raw, `Pulumi.${stack}.yaml`);
-    // GitHub Enterprise: the nodes clone from the instance the API lives on, unless told otherwise.
-    if (raw?.gitUrlTemplate === undefined) settings.gitUrlTemplate = DEFAULT_GIT_URL_TEMPLATE;
-    return settings;
-  } catch (err) {
-    return runError(err);
-  }
-}
-
-/**
- * HTTPS per app from fleet:tls (config/tlsConfig.ts). Read synchronously, so a wrong certificate
- * stops the program before any resource is declared; the EdgeHost puts the keys only into a
- * secret input, and the certificates (public) into the readable nginx step.
- */
-function loadCertificates(): Record<string, TlsFiles> {
-  const result = parseTlsConfig(config.getObject<unknown>(TLS_CONFIG_KEY), {
-    apps, stack, now: new Date(), ...readStackFile(__dirname, stack),
-  });
-  if (result.error !== undefined) throw new pulumi.RunError(result.error);
-  for (const warning of result.warnings) void pulumi.log.warn(warning);
-  return result.certificates;
-}
-
-const apps = loadApps();
-const settings = deploySettings();
-const certificates = loadCertificates();
+/** The rollout's settings: fleet:deploy over the defaults; by default the nodes clone from the
+ *  GitHub (Enterprise) host the API lives on. */
+const settings: DeploySettings = { ...DEFAULT_DEPLOY_SETTINGS, gitUrlTemplate: DEFAULT_GIT_URL_TEMPLATE, ...stackSettings.deploy };
+/** HTTPS per app from fleet:tls: the EdgeHost puts the keys only into a secret input, and the
+ *  certificates (public) into the readable nginx step. */
+const certificates = stackSettings.certificates;
 const https = (app: string) => app in certificates;
 
 /** Per app on this stack: the tag it is pinned to (or "latest") and where it answers: https:// for
@@ -111,12 +75,9 @@ function gitAccess(privateKey: pulumi.Output<string>): pulumi.Output<string> {
 
 const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.name, { app: a.name, repo: a.repo, stack, github })]));
 
-/** The values of an app's `secrets`: `fleet:appSecrets` maps app -> NAME -> secure value. */
-const appSecrets = config.getSecretObject<Record<string, Record<string, string>>>("appSecrets");
-
-function missingSecret(app: string, name: string): never {
-  throw new pulumi.RunError(`${app}: secret ${name} has no value: set fleet:appSecrets.${app}.${name} (pulumi config set --secret --path 'fleet:appSecrets.${app}.${name}' VALUE)`);
-}
+/** The values of an app's `secrets`: `fleet:appSecrets` maps app -> NAME -> secure value (the stack
+ *  file reader has checked that each app of this stack has every one it lists). */
+const appSecrets: pulumi.Output<Record<string, Record<string, string>>> = pulumi.output(config.getSecretObject<Record<string, Record<string, string>>>("appSecrets") ?? {});
 
 function deploy(app: AppForStack): AppDeployment {
   return new AppDeployment(app.name, {
@@ -130,7 +91,7 @@ function deploy(app: AppForStack): AppDeployment {
       masterUsername: infra.database.masterUsername,
       masterPassword: infra.database.masterPassword,
     },
-    secrets: Object.fromEntries(app.secrets.map((n) => [n, pulumi.output(appSecrets).apply((all) => all?.[app.name]?.[n] ?? missingSecret(app.name, n))])),
+    secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
     siteReady: infra.staticHost.nginxConfig,
     https: https(app.name),

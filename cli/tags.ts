@@ -10,23 +10,18 @@ import { parseArgs } from "util";
 import { loadCatalogFile } from "../config/catalog";
 import { CatalogEditError, changedLines, renderDiff, setTags } from "../github/catalogEdit";
 import { GithubClient } from "../github/api";
-import { parseGithubConfig } from "../config/githubConfig";
 import { pinEdits, renderRows, StackRule, tagRows } from "../github/tagsReport";
-import { knownStacks, projectDir, readStackConfig } from "../config/stackFiles";
+import { checkStackFile, knownStacks } from "../config/stackFiles";
 
 const USAGE = "usage: npm run tags -- [--stack S] [--pin] [--apps FILE] [--json]";
 
 class ToolError extends Error {}
 
-/** Whether `latest` may be a pre-release on the stack, from its fleet:github config. */
+/** Whether `latest` may be a pre-release on the stack, from its fleet:github config (the stack file checked whole). */
 function stackRule(stack: string): StackRule {
-  const dir = projectDir();
-  const raw = readStackConfig(stack, dir).values["fleet:github"];
-  const file = `Pulumi.${stack}.yaml`;
-  const fileText = fs.readFileSync(`${dir}/${file}`, "utf8");
-  const result = parseGithubConfig({ stack, value: raw === undefined ? undefined : (JSON.parse(raw) as unknown), file, fileText });
-  if (!result.config) throw new ToolError(result.error);
-  return { stack, prerelease: result.config.prereleases };
+  const { settings, errors } = checkStackFile(stack);
+  if (!settings) throw new ToolError(errors.join("\n"));
+  return { stack, prerelease: settings.github.prereleases };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -38,8 +38,9 @@ export const RESERVED_ENV = [
   "FLEET_RELEASE_COMMIT",
 ];
 
-const MAX_FILE_BYTES = 1024 * 1024;
-const MAX_ALIASES = 50;
+/** Limits of every YAML file the fleet reads (the catalog and the stack files). */
+export const MAX_FILE_BYTES = 1024 * 1024;
+export const MAX_ALIASES = 50;
 const PORT_MIN = 8100;
 const PORT_SPAN = 800;
 
@@ -256,23 +257,23 @@ function applyDefaults(raw: RawCatalog): Catalog {
   };
 }
 
-type At = (offset: number, where: string, message: string) => CatalogError;
+export type At = (offset: number, where: string, message: string) => CatalogError;
 type Path = (string | number)[];
 
-function yamlMessage(code: string, message: string): string {
+export function yamlMessage(code: string, message: string): string {
   if (code === "DUPLICATE_KEY") return "duplicate key: each key may appear once in a map";
   return `invalid YAML: ${message.split("\n")[0]}`;
 }
 
 /** Aliases are bounded so a "billion laughs" file is refused before it is expanded. */
-function checkAliases(doc: Document, at: At): CatalogError | undefined {
+export function checkAliases(doc: Document, at: At, where = "catalog"): CatalogError | undefined {
   let count = 0;
   let found: CatalogError | undefined;
   visit(doc, {
     Alias(_key, node) {
       count += 1;
       if (count > MAX_ALIASES && node.range) {
-        found = at(node.range[0], "catalog", `more than ${MAX_ALIASES} YAML aliases: refused as a possible alias bomb`);
+        found = at(node.range[0], where, `more than ${MAX_ALIASES} YAML aliases: refused as a possible alias bomb`);
         return visit.BREAK;
       }
       return undefined;
@@ -289,7 +290,7 @@ function checkAliases(doc: Document, at: At): CatalogError | undefined {
         return visit.BREAK;
       },
     });
-    return at(first, "catalog", "YAML aliases expand too much: refused as a possible alias bomb");
+    return at(first, where, "YAML aliases expand too much: refused as a possible alias bomb");
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 // Typed config of the GitHub side: the `fleet:github` key of Pulumi.<stack>.yaml.
 //
-// `parseGithubConfig` is pure (no Pulumi) so tools (npm run tags) and tests read a stack file
-// without a runtime; `loadGithubConfig` is the thin wrapper the Pulumi program calls.
+// The schema of the section; the stack file reader (config/stackFile.ts) reports every problem of
+// it with the file's line. `parseGithubConfig` checks the section alone (first problem).
 // Every problem is ONE line naming the file, line, key and what is allowed.
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
@@ -28,7 +28,7 @@ const TAG_GLOB = /^(?!refs\/)[A-Za-z0-9._*/-]{1,100}$/;
 const CHECK_NAME = /^[^\r\n\0]{1,255}$/;
 const BRANCH = /^(?!.*\.\.)(?!\/)(?!.*\/$)[A-Za-z0-9._/-]{1,100}$/;
 
-const githubSchema = z.strictObject({
+export const githubSchema = z.strictObject({
   // Exactly one stack manages the repositories' settings (branches, protection, tag ruleset):
   // two stacks writing the same settings would undo each other on every `pulumi up`.
   manageRepositories: z.boolean().default(false),
@@ -78,7 +78,8 @@ export function rulesetActor(a: TagActor): { actorType: string; actorId?: number
   return { actorType: "OrganizationAdmin" };
 }
 
-function explain(issue: z.core.$ZodIssue): string {
+/** One zod issue of fleet:github as what is wrong and what is allowed. */
+export function explain(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case "unrecognized_keys":
       return `unknown key ${issue.keys.join(", ")}; allowed: ${Object.keys(githubSchema.shape).join(", ")}`;
@@ -106,22 +107,4 @@ function position(raw: RawGithubConfig, path: PropertyKey[]): string {
     }
   }
   return file;
-}
-
-/**
- * Reads fleet:github in the running Pulumi program. @pulumi/pulumi is required lazily so the
- * parser above stays free of it.
- */
-export function loadGithubConfig(projectDir: string = process.cwd()): GithubConfig {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require("fs") as typeof import("fs");
-  const stack = pulumi.getStack();
-  const file = `Pulumi.${stack}.yaml`;
-  const full = `${projectDir}/${file}`;
-  const fileText = fs.existsSync(full) ? fs.readFileSync(full, "utf8") : undefined;
-  const result = parseGithubConfig({ stack, value: new pulumi.Config("fleet").getObject<unknown>(CONFIG_KEY), file, fileText });
-  if (!result.config) throw new pulumi.RunError(result.error);
-  return result.config;
 }

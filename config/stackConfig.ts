@@ -4,8 +4,6 @@
 // without a runtime; `loadStackConfig` is the thin Pulumi wrapper index.ts calls.
 // Every problem becomes ONE line naming the file, line, key and what is allowed,
 // because a stack trace tells an operator nothing about which YAML line to fix.
-import * as fs from "fs";
-import * as path from "path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 
@@ -24,9 +22,34 @@ const cidr = z.string().regex(
 );
 const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like eu-central-1");
 
+/** An IPv4 CIDR's address as a number and its prefix length (only for strings `cidr` accepts). */
+export function cidrParts(c: string): { address: number; prefix: number } {
+    const [base, bits] = c.split("/");
+    return { address: base.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0) >>> 0, prefix: Number(bits) };
+}
+
+/** Whether the address has bits set beyond the prefix (AWS refuses 10.0.0.1/16: it means 10.0.0.0/16 or 10.0.0.1/32). */
+export function hostBitsSet(c: string): boolean {
+    const { address, prefix } = cidrParts(c);
+    return prefix < 32 && (address & (2 ** (32 - prefix) - 1)) !== 0;
+}
+
+/** The range's network address: 192.0.2.7/24 -> 192.0.2.0/24. */
+export function networkOf(c: string): string {
+    const { address, prefix } = cidrParts(c);
+    const n = prefix === 0 ? 0 : (address & ~(2 ** (32 - prefix) - 1)) >>> 0;
+    return `${[24, 16, 8, 0].map((b) => (n >>> b) & 255).join(".")}/${prefix}`;
+}
+
+const wellFormed = (c: string) => cidr.safeParse(c).success;
+
 const network = z.strictObject({
-    // A /16 leaves room for the six /20 subnets (public, app, database in two zones).
-    cidr: cidr.refine((c) => Number(c.split("/")[1]) <= 18, "must be a CIDR of /18 or larger"),
+    // A /16 leaves room for the six /20 subnets (public, app, database in two zones). AWS takes
+    // VPCs of /16 to /28 only, and refuses a CIDR with host bits set.
+    cidr: cidr
+        .refine((c) => !wellFormed(c) || cidrParts(c).prefix >= 16, "is larger than AWS allows for a VPC; allowed: /16 to /18 (AWS takes /16 at most; the six subnets need /18 at least)")
+        .refine((c) => !wellFormed(c) || cidrParts(c).prefix <= 18, "must be a CIDR of /18 or larger (the six subnets need it); allowed: /16 to /18")
+        .refine((c) => !wellFormed(c) || cidrParts(c).prefix < 16 || cidrParts(c).prefix > 18 || !hostBitsSet(c), { error: (i) => `has host bits set, which AWS refuses; allowed: the network address (${networkOf(String(i.input))})` }),
     // "direct": nodes get public addresses and take SSH from adminCidrs.
     // "bastion": nodes stay private (NAT for egress) and take SSH only from the nginx host.
     sshAccess: z.enum(["direct", "bastion"]).default("direct"),
@@ -51,6 +74,7 @@ const staticHost = z.strictObject({
 
 const database = z.strictObject({
     engine: z.enum(["postgres", "mysql"]).default("postgres"),
+    // Checked against the engine in checkCombinations (RDS refuses a version of the other engine).
     engineVersion: z.string().regex(/^\d+(\.\d+)*$/, "must be a version like 16.4").optional(),
     instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must be an RDS class like db.t4g.micro"),
     allocatedStorageGb: z.number().int().min(20).max(16384).default(20),
@@ -143,7 +167,22 @@ export interface RawStackConfig {
 
 export type ParseResult = { config: StackConfig; error?: undefined } | { config?: undefined; error: string };
 
-/** Validates the raw config; returns the typed config or one line describing the first problem. */
+/** A problem in the stack file: the path under `config:` (e.g. ["fleet:nodes", "count"]) and what is wrong. */
+export interface StackIssue {
+    path: (string | number)[];
+    message: string;
+    /** Point at the key rather than its value (unknown keys). */
+    onKey?: boolean;
+}
+
+/** The infrastructure sections' schemas, one per fleet:* key (the reader parses each on its own). */
+export const INFRA_SECTIONS = stackConfigSchema.shape;
+
+/**
+ * Validates the infrastructure sections (the legacy entry point of the tests and harness);
+ * returns the typed config or one line describing the first problem. The stack file reader
+ * (config/stackFile.ts) validates the same schemas and reports every problem.
+ */
 export function parseStackConfig(raw: RawStackConfig): ParseResult {
     const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
     if (!raw.region) {
@@ -158,42 +197,103 @@ export function parseStackConfig(raw: RawStackConfig): ParseResult {
     if (!result.success) {
         const issue = result.error.issues[0];
         const keyPath = issue.path.map(String);
-        return { error: `${locate(raw, keyPath)}: fleet:${formatPath(keyPath)}: ${describeIssue(issue, raw.values)}` };
+        const message = issue.code === "unrecognized_keys" ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}` : describeIssue(issue, valueAt(raw.values, issue.path));
+        return { error: `${locate(raw, keyPath)}: fleet:${formatPath(keyPath)}: ${message}` };
     }
     const config: StackConfig = { ...result.data, stack: raw.stack, region: raw.region };
-    const crossCheck = checkCombinations(config);
-    return crossCheck ? { error: `${file}: ${crossCheck}` } : { config };
+    const crossCheck = checkCombinations(config, {})[0];
+    return crossCheck ? { error: `${locate(raw, crossCheck.path.map(String).map((p, i) => (i === 0 ? p.replace(/^fleet:/, "") : p)))}: ${formatIssuePath(crossCheck.path)}: ${crossCheck.message}` } : { config };
 }
 
-/** Rules that span keys: things each key alone cannot say. */
-function checkCombinations(cfg: StackConfig): string | undefined {
+/**
+ * The versions RDS offers per engine: PostgreSQL majors 11 and newer (16, 16.4; from 10 on a
+ * version has two parts), MySQL 5.7, 8.0 and 8.4 (8.0.39). MariaDB's (10.11.9, three parts from
+ * 10) are recognised only to say which engine a version belongs to.
+ */
+const ENGINE_VERSIONS = {
+    postgres: { pattern: /^(1[1-9]|[2-9]\d)(\.\d+)?$/, name: "PostgreSQL", allowed: "a PostgreSQL major version 11 or newer, optionally with its minor (16, 16.4)" },
+    mysql: { pattern: /^(5\.7|8\.0|8\.4)(\.\d+)?$/, name: "MySQL", allowed: "a MySQL version 5.7, 8.0 or 8.4, optionally with its patch (8.0.39)" },
+} as const;
+const MARIADB_VERSION = /^1[01]\.\d+\.\d+$/;
+
+function engineOfVersion(version: string): string | undefined {
+    if (MARIADB_VERSION.test(version)) return "MariaDB";
+    return Object.values(ENGINE_VERSIONS).find((e) => e.pattern.test(version))?.name;
+}
+
+function engineVersionIssue(db: StackConfigBody["database"]): string | undefined {
+    const version = db.engineVersion;
+    const rule = ENGINE_VERSIONS[db.engine];
+    if (version === undefined || rule.pattern.test(version)) return undefined;
+    const other = engineOfVersion(version);
+    const what = other ? `is a ${other} version, not a ${rule.name} one (engine: ${db.engine})` : `is not a ${rule.name} version RDS offers`;
+    return `${JSON.stringify(version)} ${what}; allowed: ${rule.allowed}`;
+}
+
+export interface CombinationContext {
+    /** Stacks with a stack file: a recovery must replace one of them. */
+    knownStacks?: string[];
+}
+
+/** Rules that span keys: things each key alone cannot say (only over sections valid on their own). */
+export function checkCombinations(cfg: Partial<StackConfig> & Pick<StackConfig, "stack" | "region">, ctx: CombinationContext): StackIssue[] {
+    const issues: StackIssue[] = [];
+    const add = (path: (string | number)[], message: string) => issues.push({ path, message });
     if (cfg.recovery?.replaces === cfg.stack) {
-        return "fleet:recovery.replaces: must name the stack being replaced, not this stack";
+        add(["fleet:recovery", "replaces"], "must name the stack being replaced, not this stack");
+    } else if (cfg.recovery && ctx.knownStacks && !ctx.knownStacks.includes(cfg.recovery.replaces)) {
+        add(["fleet:recovery", "replaces"], `no stack file Pulumi.${cfg.recovery.replaces}.yaml: a recovery replaces a stack of this project; allowed: ${ctx.knownStacks.filter((s) => s !== cfg.stack).join(", ") || "(none)"}`);
     }
-    if (cfg.database.backupReplicationRegion === cfg.region) {
-        return `fleet:database.backupReplicationRegion: must differ from aws:region ${cfg.region} (the copies guard against losing that region)`;
+    if (cfg.database?.backupReplicationRegion === cfg.region) {
+        add(["fleet:database", "backupReplicationRegion"], `must differ from aws:region ${cfg.region} (the copies guard against losing that region)`);
     }
-    if (cfg.storage.replicationRegion === cfg.region && mediaFromStack(cfg) === undefined) {
-        return `fleet:storage.replicationRegion: must differ from aws:region ${cfg.region} (the replicas guard against losing that region)`;
+    if (cfg.database) {
+        const versionIssue = engineVersionIssue(cfg.database);
+        if (versionIssue) add(["fleet:database", "engineVersion"], versionIssue);
     }
-    if (cfg.recovery?.media === "replica" && !cfg.storage.replicationRegion) {
-        return "fleet:recovery.media: \"replica\" needs fleet:storage.replicationRegion (the region holding the replica buckets)";
+    if (cfg.storage && cfg.storage.replicationRegion === cfg.region && mediaFromStack(cfg) === undefined) {
+        add(["fleet:storage", "replicationRegion"], `must differ from aws:region ${cfg.region} (the replicas guard against losing that region)`);
     }
-    return undefined;
+    if (cfg.recovery?.media === "replica" && cfg.storage && !cfg.storage.replicationRegion) {
+        add(["fleet:recovery", "media"], "\"replica\" needs fleet:storage.replicationRegion (the region holding the replica buckets)");
+    }
+    return issues;
 }
 
 function formatPath(keyPath: string[]): string {
     return keyPath.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : (i ? "." : "") + p)).join("");
 }
 
-function describeIssue(issue: z.core.$ZodIssue, values: unknown): string {
-    const got = valueAt(values, issue.path);
-    const shown = got === undefined ? "missing" : `got ${JSON.stringify(got)}`;
+/** "fleet:nodes.count", "fleet:adminCidrs[0]", "aws:region": a path under `config:` as messages name it. */
+export function formatIssuePath(path: (string | number)[]): string {
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : (i ? "." : "") + p)).join("") || "config";
+}
+
+/**
+ * A value as a message may show it: never one that looks like a key or certificate, nor a long
+ * one (it may be a secret pasted into the wrong field), never one the file keeps as a secret.
+ */
+export function shownValue(got: unknown, secret = false): string {
+    if (got === undefined) return "missing";
+    if (secret) return "got a secret value";
+    const text = JSON.stringify(got) ?? String(got);
+    if (/-----BEGIN|PRIVATE KEY/.test(text)) return "got a PEM text, not shown";
+    if (text.length > 80) return `got a ${Array.isArray(got) ? "list" : typeof got} of ${text.length} characters`;
+    return `got ${text}`;
+}
+
+/** "what is wrong (got X); what is allowed": the value goes beside what is wrong. */
+function withShown(message: string, shown: string): string {
+    const cut = message.indexOf("; ");
+    return cut < 0 ? `${message} (${shown})` : `${message.slice(0, cut)} (${shown})${message.slice(cut)}`;
+}
+
+/** One zod issue (any but unknown keys, which the reader words itself) as "what is wrong; what is allowed". */
+export function describeIssue(issue: z.core.$ZodIssue, got: unknown, secret = false): string {
+    const shown = shownValue(got, secret);
     switch (issue.code) {
         case "invalid_value":
             return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")} (${shown})`;
-        case "unrecognized_keys":
-            return `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
         case "too_small":
             return `must be ${issue.origin === "array" ? "at least" : ">="} ${issue.minimum}${issue.origin === "array" ? " item(s)" : ""} (${shown})`;
         case "too_big":
@@ -203,11 +303,11 @@ function describeIssue(issue: z.core.$ZodIssue, values: unknown): string {
         case "invalid_union":
             return `${issue.message} (${shown})`;
         default:
-            return `${issue.message.replace(/^Invalid string: must match pattern .*$/, "invalid format")} (${shown})`;
+            return withShown(issue.message.replace(/^Invalid string: must match pattern .*$/, "invalid format"), shown);
     }
 }
 
-function valueAt(values: unknown, keyPath: PropertyKey[]): unknown {
+export function valueAt(values: unknown, keyPath: PropertyKey[]): unknown {
     let cur: unknown = values;
     for (const k of keyPath) {
         if (cur === null || typeof cur !== "object") return undefined;
@@ -236,29 +336,9 @@ export function locateKey(file: string, fileText: string | undefined, keyPath: s
     return file;
 }
 
-/**
- * Reads `fleet:*` from the running Pulumi program. Imported lazily so the pure
- * parser above stays usable (and testable) without @pulumi/pulumi.
- */
+/** The fleet:* infrastructure settings of the running Pulumi program (config/load.ts reads them all). */
 export function loadStackConfig(projectDir = process.cwd()): StackConfig {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-    const stack = pulumi.getStack();
-    const fleet = new pulumi.Config("fleet");
-    const values: Record<string, unknown> = {};
-    for (const key of STACK_CONFIG_KEYS) {
-        const value = fleet.getObject<unknown>(key);
-        if (value !== undefined) values[key] = value;
-    }
-    const result = parseStackConfig({ stack, region: new pulumi.Config("aws").get("region"), values, ...readStackFile(projectDir, stack) });
-    // RunError: Pulumi prints the message alone, without a stack trace.
-    if (result.error !== undefined) throw new pulumi.RunError(result.error);
-    return result.config;
-}
-
-/** A stack's file name as messages show it, and its text (to name lines) when it exists. */
-export function readStackFile(projectDir: string, stack: string): { file: string; fileText?: string } {
-    const file = `Pulumi.${stack}.yaml`;
-    const filePath = path.join(projectDir, file);
-    return { file, fileText: fs.existsSync(filePath) ? fs.readFileSync(filePath, "utf8") : undefined };
+    const { loadStackSettings } = require("./load") as typeof import("./load");
+    return loadStackSettings(projectDir).infra;
 }

@@ -1,13 +1,15 @@
-// The project's stack files (Pulumi.<stack>.yaml), read without the Pulumi CLI.
+// The project's stack files (Pulumi.<stack>.yaml) on disk, read without the Pulumi CLI.
 //
-// The offline plan and check-apps need two things the CLI would otherwise provide: which stacks
-// exist (so a typo in a `tags:` map is caught) and each stack's config values.
+// The offline plan, check-apps, tags and the policy pack need what the CLI would otherwise
+// provide: which stacks exist (so a typo in a `tags:` map is caught), each stack's config values
+// and the stack file checked (config/stackFile.ts is the one reader).
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { Catalog, loadCatalogFile } from "./catalog";
+import { checkStack, parseStackFile, StackReport } from "./stackFile";
 
-/** Stands in for a `secure:` value: without the CLI nothing can decrypt it. */
-export const SECURE_PLACEHOLDER = "offline-plan-placeholder-secret";
+export { SECURE_PLACEHOLDER } from "./secure";
 
 export interface StackConfigFile {
   /** Flat config as the Pulumi language host passes it: "ns:key" -> string (objects as JSON). */
@@ -15,6 +17,9 @@ export interface StackConfigFile {
   /** Keys whose values were `secure:` (they stay secret in the program). */
   secretKeys: string[];
 }
+
+/** A stack file that cannot be read or is not YAML: its message is the one line to show. */
+export class StackFileError extends Error {}
 
 export function projectDir(): string {
   // FLEET_PROJECT_DIR: a copy of the project with other stack files (tests of whole stacks
@@ -37,37 +42,51 @@ export function projectName(dir: string = projectDir()): string {
   return doc.name;
 }
 
-function isSecure(v: unknown): v is { secure: string } {
-  return typeof v === "object" && v !== null && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
+/** A file's name as messages show it: relative inside the project, as given outside it. */
+export function shownPath(file: string, dir: string = projectDir()): string {
+  const full = path.resolve(dir, file);
+  return full.startsWith(dir + path.sep) ? path.relative(dir, full) : file;
 }
 
-/** Replaces `secure:` values (at any depth) by the placeholder; reports whether any were found. */
-function stripSecure(v: unknown): { value: unknown; secret: boolean } {
-  if (isSecure(v)) return { value: SECURE_PLACEHOLDER, secret: true };
-  if (Array.isArray(v)) {
-    const items = v.map(stripSecure);
-    return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+/** The text of a stack file (the stack's own, or `file` instead), or one line saying why not. */
+function stackFileText(stack: string, dir: string, file?: string): { shown: string; text: string } {
+  const full = file ? path.resolve(file) : path.join(dir, `Pulumi.${stack}.yaml`);
+  const shown = file ?? `Pulumi.${stack}.yaml`;
+  if (!file && !fs.existsSync(full)) throw new StackFileError(`${shown}: no such stack file; stacks: ${knownStacks(dir).join(", ") || "(none)"}`);
+  try {
+    return { shown, text: fs.readFileSync(full, "utf8") };
+  } catch (err) {
+    throw new StackFileError(`${shown}:1:1: stack file: cannot be read (${(err as NodeJS.ErrnoException).code ?? "unreadable"})`);
   }
-  if (typeof v === "object" && v !== null) {
-    const entries = Object.entries(v).map(([k, x]) => [k, stripSecure(x)] as const);
-    return { value: Object.fromEntries(entries.map(([k, x]) => [k, x.value])), secret: entries.some(([, x]) => x.secret) };
-  }
-  return { value: v, secret: false };
 }
 
-export function readStackConfig(stack: string, dir: string = projectDir()): StackConfigFile {
-  const file = path.join(dir, `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(file)) {
-    const stacks = knownStacks(dir);
-    throw new Error(`${file}: no such stack file; stacks: ${stacks.join(", ") || "(none)"}`);
-  }
-  const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+/** The config values of a stack file as the engine would pass them (the offline plan's input). */
+export function readStackConfig(stack: string, dir: string = projectDir(), file?: string): StackConfigFile {
+  const { shown, text } = stackFileText(stack, dir, file);
+  const doc = parseStackFile(text, shown);
+  if (doc.errors.length > 0) throw new StackFileError(doc.errors.join("\n"));
   const values: Record<string, string> = {};
-  const secretKeys: string[] = [];
-  for (const [key, raw] of Object.entries(doc.config ?? {})) {
-    const { value, secret } = stripSecure(raw);
-    values[key] = typeof value === "string" ? value : JSON.stringify(value);
-    if (secret) secretKeys.push(key);
-  }
+  for (const [key, value] of Object.entries(doc.values)) values[key] = typeof value === "string" ? value : JSON.stringify(value);
+  const secretKeys = Object.keys(values).filter((k) => [...doc.secretPaths].some((p) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
   return { values, secretKeys };
+}
+
+/**
+ * Checks a stack file on disk (or `file` in its place) against its catalog (fleet:appsFile, else
+ * apps.yaml), as the program would. Catalog problems are the catalog check's to report: an
+ * invalid catalog only leaves out the checks that need it.
+ */
+export function checkStackFile(stack: string, options: { dir?: string; file?: string; catalog?: Catalog } = {}): StackReport {
+  const dir = options.dir ?? projectDir();
+  let doc;
+  try {
+    const { shown, text } = stackFileText(stack, dir, options.file);
+    doc = parseStackFile(text, shown);
+  } catch (err) {
+    if (err instanceof StackFileError) return { errors: [err.message], warnings: [] };
+    throw err;
+  }
+  const appsFile = doc.values["fleet:appsFile"];
+  const catalog = options.catalog ?? loadCatalogFile(path.resolve(dir, typeof appsFile === "string" ? appsFile : "apps.yaml"), { knownStacks: knownStacks(dir) }).catalog;
+  return checkStack(doc, { stack, knownStacks: knownStacks(dir), catalog });
 }

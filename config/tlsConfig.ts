@@ -16,7 +16,7 @@
 import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
 import { CertificateAndKey } from "../render/nginx";
 import { locateKey } from "./stackConfig";
-import { SECURE_PLACEHOLDER } from "./stackFiles";
+import { SECURE_PLACEHOLDER } from "./secure";
 
 export const TLS_CONFIG_KEY = "tls";
 
@@ -32,6 +32,17 @@ export interface TlsContext {
     now: Date;
     /** Certificates expiring sooner than this get a warning. */
     renewWithinDays?: number;
+    /** "file:line:col" of fleet:tls.<keyPath> (the stack file reader's, which parsed the file once). */
+    locate?: (keyPath: string[]) => string;
+    /** Whether the stack file keeps fleet:tls.<app>.privateKey as a secret (undefined: not known). */
+    keyIsSecret?: (app: string) => boolean | undefined;
+}
+
+/** What checking fleet:tls found: the certificates of the entries without problems, and every problem. */
+export interface TlsCheck {
+    certificates: Record<string, TlsFiles>;
+    warnings: string[];
+    errors: string[];
 }
 
 export type TlsParseResult =
@@ -39,36 +50,48 @@ export type TlsParseResult =
     | { certificates?: undefined; warnings?: undefined; error: string };
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const ENTRY_KEYS = ["certificate", "privateKey"];
 const DAY_MS = 24 * 3600 * 1000;
 
 class TlsConfigError extends Error {}
 
+/** fleet:tls -> the certificates, or the first problem (the reader, checkTlsConfig, reports them all). */
 export function parseTlsConfig(raw: unknown, ctx: TlsContext): TlsParseResult {
-    const warnings: string[] = [];
-    const certificates: Record<string, TlsFiles> = {};
-    if (raw === undefined || raw === null) return { certificates, warnings };
-    const where = (keyPath: string[]) => `${locateKey(ctx.file, ctx.fileText, [TLS_CONFIG_KEY, ...keyPath])}: fleet:${[TLS_CONFIG_KEY, ...keyPath].join(".")}`;
-    try {
-        if (typeof raw !== "object" || Array.isArray(raw)) {
-            throw new TlsConfigError(`${where([])}: must be a mapping of app name -> {certificate, privateKey}`);
-        }
-        for (const [name, entry] of Object.entries(raw as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
+    const check = checkTlsConfig(raw, ctx);
+    return check.errors.length > 0 ? { error: check.errors[0] } : { certificates: check.certificates, warnings: check.warnings };
+}
+
+/** Checks every app's entry of fleet:tls: one line per entry with a problem (its checks build on each other). */
+export function checkTlsConfig(raw: unknown, ctx: TlsContext): TlsCheck {
+    const check: TlsCheck = { certificates: {}, warnings: [], errors: [] };
+    if (raw === undefined || raw === null) return check;
+    const locate = ctx.locate ?? ((keyPath: string[]) => locateKey(ctx.file, ctx.fileText, [TLS_CONFIG_KEY, ...keyPath]));
+    const where = (keyPath: string[]) => `${locate(keyPath)}: fleet:${[TLS_CONFIG_KEY, ...keyPath].join(".")}`;
+    if (typeof raw !== "object" || Array.isArray(raw)) {
+        check.errors.push(`${where([])}: must be a mapping of app name -> {certificate, privateKey}`);
+        return check;
+    }
+    for (const [name, entry] of Object.entries(raw as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
+        try {
             const app = ctx.apps.find((a) => a.name === name);
             if (!app) {
                 const here = ctx.apps.map((a) => a.name).join(", ") || "none";
                 throw new TlsConfigError(`${where([name])}: no app ${JSON.stringify(name)} runs on stack ${ctx.stack} (apps here: ${here})`);
             }
-            const { files, leaf } = checkEntry(entry, app.domain, (k) => where(k ? [name, k] : [name]));
+            const { files, leaf } = checkEntry(entry, app, (k) => where(k ? [name, k] : [name]));
             const expiry = expiryWarning(name, app.domain, leaf, ctx);
-            if (expiry) warnings.push(expiry);
-            certificates[name] = files;
+            if (expiry) check.warnings.push(expiry);
+            if (ctx.keyIsSecret?.(name) === false) {
+                check.warnings.push(`${where([name, "privateKey"])}: is plain text in the stack file (and in git): store it as a secret: pulumi config set --secret --path 'fleet:tls.${name}.privateKey' < KEY-FILE`);
+            }
+            check.certificates[name] = files;
+        } catch (err) {
+            if (!(err instanceof TlsConfigError)) throw err;
+            check.errors.push(err.message);
         }
-    } catch (err) {
-        if (err instanceof TlsConfigError) return { error: err.message };
-        throw err;
     }
-    return { certificates, warnings };
+    return check;
 }
 
 /**
@@ -84,13 +107,18 @@ function expiryWarning(app: string, domain: string, leaf: X509Certificate, ctx: 
     return undefined;
 }
 
-function checkEntry(entry: unknown, domain: string, where: (key?: string) => string): { files: TlsFiles; leaf: X509Certificate } {
+function checkEntry(entry: unknown, app: { name: string; domain: string }, where: (key?: string) => string): { files: TlsFiles; leaf: X509Certificate } {
+    const domain = app.domain;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
         throw new TlsConfigError(`${where()}: must be a mapping with certificate and privateKey`);
     }
     const fields = entry as Record<string, unknown>;
     const unknown = Object.keys(fields).find((k) => !ENTRY_KEYS.includes(k));
     if (unknown) throw new TlsConfigError(`${where(unknown)}: unknown key; allowed: ${ENTRY_KEYS.join(", ")}`);
+    // A key pasted into the public field would be published with the server blocks: never echo it.
+    if (typeof fields.certificate === "string" && PEM_PRIVATE_KEY.test(fields.certificate)) {
+        throw new TlsConfigError(`${where("certificate")}: holds a private key, which belongs in privateKey, as a secret (pulumi config set --secret --path 'fleet:tls.${app.name}.privateKey' < KEY-FILE); allowed here: the certificates only (-----BEGIN CERTIFICATE-----), server certificate first`);
+    }
     for (const k of ENTRY_KEYS) {
         if (typeof fields[k] !== "string" || fields[k] === "") throw new TlsConfigError(`${where(k)}: is required (a PEM text)`);
     }

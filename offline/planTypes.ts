@@ -7,6 +7,8 @@ export interface PlanRequest {
   stack: string;
   /** The catalog to plan with (default: the stack config's appsFile, i.e. apps.yaml). */
   appsFile?: string;
+  /** The stack file to plan with instead of Pulumi.<stack>.yaml (`--base-stack`). */
+  stackFile?: string;
   /** Extra config, "key" (project namespace) or "ns:key" -> string value. */
   config?: Record<string, string>;
   /** Resource logical name -> IP the mocked resource answers with. */

@@ -82,7 +82,9 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   const req = JSON.parse(fs.readFileSync(requestFile, "utf8")) as PlanRequest;
   const dir = projectDir();
   const project = projectName(dir);
-  const stackConfig = readStackConfig(req.stack, dir);
+  const stackConfig = readStackConfig(req.stack, dir, req.stackFile);
+  // The program reads the same file for the positions of its messages (config/load.ts).
+  if (req.stackFile) process.env.FLEET_STACK_FILE = req.stackFile;
   const config = { ...stackConfig.values };
   for (const [k, v] of Object.entries(req.config ?? {})) config[k.includes(":") ? k : `${project}:${k}`] = v;
   if (req.appsFile) config[`${project}:appsFile`] = path.resolve(req.appsFile);

@@ -4,10 +4,9 @@
 //
 // adminCidrs (for ssh-only-from-admin-cidrs) come from the pack config when given
 // (`--policy-pack-config`), else from the stack's own Pulumi.<stack>.yaml next to Pulumi.yaml.
-import * as fs from "fs";
 import * as path from "path";
 import { Policies, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { parse } from "yaml";
+import { checkStackFile, knownStacks } from "../config/stackFiles";
 import { PolicyContext, PolicyRecord, RESOURCE_RULES, STACK_RULES } from "./rules";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -17,15 +16,14 @@ export function stackOfUrn(urn: string): string {
     return urn.split("::")[0]?.replace(/^urn:pulumi:/, "") ?? "";
 }
 
-/** The stack file's fleet:adminCidrs (empty if unreadable: then every SSH CIDR is reported). */
+/**
+ * The stack file's fleet:adminCidrs, read by the program's own reader (config/stackFile.ts): empty
+ * when the file is missing or has any problem (then every SSH CIDR is reported; the program
+ * itself refuses such a file).
+ */
 export function adminCidrsFromStackFile(stack: string, dir = PROJECT_DIR): string[] {
-    try {
-        const doc = parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
-        const cidrs = doc?.config?.["fleet:adminCidrs"];
-        return Array.isArray(cidrs) ? cidrs.filter((c): c is string => typeof c === "string") : [];
-    } catch {
-        return [];
-    }
+    if (!knownStacks(dir).includes(stack)) return [];
+    return checkStackFile(stack, { dir }).settings?.infra.adminCidrs ?? [];
 }
 
 interface PackConfig {

@@ -280,39 +280,3 @@ function checkInputs(app: AppForStack, nodes: string[], scriptsVersion: string) 
   if (nodes.includes(STATIC_HOST)) throw new RolloutError(`${STATIC_HOST} is the nginx host, not an app node`);
   if (!/^[0-9a-f]{8,64}$/.test(scriptsVersion)) throw new RolloutError(`scripts version ${JSON.stringify(scriptsVersion)} must be hex`);
 }
-
-/** `fleet:deploy` from the stack config (all optional) -> settings, or one clear line. */
-export function parseDeploySettings(raw: unknown, file: string): DeploySettings {
-  if (raw === undefined || raw === null) return { ...DEFAULT_DEPLOY_SETTINGS };
-  const where = (key: string) => `${file}: fleet:deploy.${key}`;
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new RolloutError(`${file}: fleet:deploy must be a map`);
-  const r = raw as Record<string, unknown>;
-  const allowed = ["gitUrlTemplate", "pipMode", "healthSeconds", "gunicornWorkers", "sshUser"];
-  for (const k of Object.keys(r)) {
-    if (!allowed.includes(k)) throw new RolloutError(`${where(k)}: unknown key; allowed keys: ${allowed.join(", ")}`);
-  }
-  const s = { ...DEFAULT_DEPLOY_SETTINGS };
-  if (r.gitUrlTemplate !== undefined) {
-    if (typeof r.gitUrlTemplate !== "string" || !/^(git@[A-Za-z0-9.-]+:|ssh:\/\/|https:\/\/|file:\/\/\/)[A-Za-z0-9._/@:+{}-]+$/.test(r.gitUrlTemplate) || !r.gitUrlTemplate.includes("{repo}") && !r.gitUrlTemplate.includes("{name}")) {
-      throw new RolloutError(`${where("gitUrlTemplate")}: must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}`);
-    }
-    s.gitUrlTemplate = r.gitUrlTemplate;
-  }
-  if (r.pipMode !== undefined) {
-    if (r.pipMode !== "index" && r.pipMode !== "system") throw new RolloutError(`${where("pipMode")}: must be "index" or "system"`);
-    s.pipMode = r.pipMode;
-  }
-  const whole = (key: "healthSeconds" | "gunicornWorkers", min: number, max: number) => {
-    const v = r[key];
-    if (v === undefined) return;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw new RolloutError(`${where(key)}: must be a whole number from ${min} to ${max}`);
-    s[key] = v;
-  };
-  whole("healthSeconds", 1, 600);
-  whole("gunicornWorkers", 1, 32);
-  if (r.sshUser !== undefined) {
-    if (typeof r.sshUser !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(r.sshUser) || r.sshUser === "root") throw new RolloutError(`${where("sshUser")}: must be a user name other than root`);
-    s.sshUser = r.sshUser;
-  }
-  return s;
-}

@@ -16,7 +16,7 @@ export interface ToolRun {
 }
 
 /** Runs cli/<tool>.ts as `npm run <tool>` would, with extra environment. */
-export function runTool(tool: "release" | "tags", args: string[], env: Record<string, string>): Promise<ToolRun> {
+export function runTool(tool: "release" | "tags" | "plan" | "check-apps", args: string[], env: Record<string, string>): Promise<ToolRun> {
   const script = path.join(ROOT, "cli", `${tool}.ts`);
   return new Promise((resolve) => {
     execFile(process.execPath, ["-r", "ts-node/register/transpile-only", script, ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) =>

@@ -115,4 +115,20 @@ describe("GitHub Actions workflows", () => {
     assert.match(script, /listPullRequestsAssociatedWithCommit/);
     assert.match(script, /pr\.html_url/);
   });
+
+  it("every step that previews or updates a stack passes the policy pack", () => {
+    const pulumiSteps = FILES.flatMap((f) => steps(workflow(f)).map((s) => ({ file: f, step: s })))
+      .filter(({ step }) => step.uses?.startsWith("pulumi/actions@") && ["preview", "up", "update"].includes(String(step.with?.command)));
+    // deploy: alpha and production; pull request: the preview.
+    assert.equal(pulumiSteps.length, 3, pulumiSteps.map((p) => p.file).join(", "));
+    for (const { file, step } of pulumiSteps) assert.equal(step.with?.policyPacks, "policy", `${file}: pulumi ${String(step.with?.command)} without policyPacks: policy`);
+    // Nor a `pulumi preview/up` run by hand without --policy-pack.
+    for (const f of FILES) for (const s of steps(workflow(f))) assert.doesNotMatch(s.run ?? "", /pulumi\s+(preview|up)\b(?![^\n]*--policy-pack)/, f);
+  });
+
+  it("pull request: the offline plan passes the base branch's stack file too", () => {
+    const plan = workflow("pull-request.yml").jobs.plan.steps.map((s) => s.run ?? "").join("\n");
+    assert.match(plan, /git show "\$BASE_SHA:Pulumi\.\$STACK\.yaml" > "\$RUNNER_TEMP\/base-stack\.yaml"/);
+    assert.match(plan, /--base-stack "\$RUNNER_TEMP\/base-stack\.yaml"/);
+  });
 });
