@@ -48,6 +48,8 @@ export function catalogText(tag: string, extra: { keepReleases?: number; env?: R
 
 export class LocalStack {
   state: Plan = EMPTY_STATE;
+  /** fleet:appSecrets of the stack (the fixture app's secret; a catalog without it sets none). */
+  appSecrets: Record<string, Record<string, string>> = { [APP]: { API_TOKEN: APP_SECRET_VALUE } };
   /** fleet:tls of the stack: per app, the certificate and key nginx serves it with over HTTPS. */
   tls?: Record<string, TlsFiles>;
   private masterReady = false;
@@ -86,7 +88,7 @@ export class LocalStack {
           healthSeconds: 10,
           gunicornWorkers: 2,
         }),
-        "fleet:appSecrets": JSON.stringify({ [APP]: { API_TOKEN: APP_SECRET_VALUE } }),
+        "fleet:appSecrets": JSON.stringify(this.appSecrets),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
       },
     });

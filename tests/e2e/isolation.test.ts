@@ -65,6 +65,7 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
     cluster = await startCluster({ appNodeCount: 1 });
     work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-isolation-"));
     stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+    stack.appSecrets = {}; // these apps list no secrets
     // Three apps more per run, as apps join a stack: nine apps' first steps at once would open
     // more SSH connections to one node than sshd's MaxStartups lets in at a time.
     for (let n = 3; n <= APPS.length; n += 3) {

@@ -23,7 +23,7 @@ describe("plan: names that extend another app's name", function () {
     const file = path.join(dir, "apps.yaml");
     fs.writeFileSync(file, catalog());
     try {
-      plan = await runPlan({ stack: "production", appsFile: file, revealSecrets: true });
+      plan = await runPlan({ stack: "production", appsFile: file, revealSecrets: true, config: { "fleet:appSecrets": "{}" } });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
