@@ -15,7 +15,7 @@ import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
-import { APP, DOMAIN, Load, LocalStack } from "../testbed/localStack";
+import { APP, APP_IDENTITY, DOMAIN, Load, LocalStack } from "../testbed/localStack";
 import { sshRun } from "../testbed/sshClient";
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -60,7 +60,7 @@ async function onRealNodes(work: string): Promise<void> {
     const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
     const scripts = scriptsDir(APP, scriptsVersion());
     const naiveLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
-    const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP} v2`, script)));
+    const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP_IDENTITY.osUser} v2`, script)));
     const naive = await naiveLoad.stop();
     say(`naive: ${naive.requests} requests, ${naive.failed} failed; e.g. ${naive.failures.slice(0, 3).join(" | ")}`);
     runs.forEach((r, i) => say(`naive deploy on ${cluster.appNodes[i].name}: exit ${r.code}${r.code ? `: ${r.stderr.trim().split("\n").slice(-1)[0]}` : ""}`));

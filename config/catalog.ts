@@ -10,6 +10,7 @@ import { z } from "zod";
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Node as YamlNode } from "yaml";
 import { RULES, ruleRegExp } from "./patterns";
+import { appIdentity } from "./identity";
 
 export const NAME_PATTERN = ruleRegExp(RULES.app);
 export const REPO_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
@@ -408,7 +409,7 @@ function getIn(raw: unknown, path: Path): unknown {
 /** Rules across fields and apps that a per-field schema cannot say. */
 function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: ParseOptions, at: At): CatalogError[] {
   const errors: CatalogError[] = [];
-  const seen = { name: new Map<string, number>(), domain: new Map<string, number>(), port: new Map<string, number>() };
+  const seen = { name: new Map<string, number>(), domain: new Map<string, number>(), port: new Map<string, number>(), identity: new Map<string, number>() };
   const stacks = options.knownStacks ? [...options.knownStacks].sort() : undefined;
   const report = (path: Path, message: string, onKey = false) =>
     errors.push(at(offsetOf(doc, path, onKey), describePath(path, raw), message));
@@ -429,6 +430,11 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
     };
     const duplicateName = seen.name.has(app.name);
     unique("name", app.name, "name");
+    // Long names are shortened with a hash in their OS user, database and role (config/identity.ts).
+    const identity = appIdentity(app.name).osUser;
+    const sameIdentity = duplicateName ? undefined : seen.identity.get(identity);
+    if (sameIdentity !== undefined) report(["apps", i, "name"], `derives the same OS user and database (${identity}) as apps[${sameIdentity}] (${names.get(sameIdentity)}): change one name's first 18 characters`);
+    else seen.identity.set(identity, i);
     unique("domain", app.domain, "domain");
     // A repeated name already said it; its derived port repeating too is the same mistake.
     if (app.port !== undefined) unique("port", String(app.port), "port");

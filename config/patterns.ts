@@ -23,8 +23,14 @@ const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
 const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 
 export const RULES = {
-  /** An app's name: a DNS label, a Unix user name, part of paths and nginx file names. */
+  /** An app's name in the catalog: a DNS label, part of paths and nginx file names; never an
+   *  identity on a machine (config/identity.ts derives those). */
   app: { label: "app name", ere: "[a-z][a-z0-9-]{1,30}[a-z0-9]" },
+  /** An app's OS user and group as config/identity.ts derives them: app_ and a name no system
+   *  or platform account has. */
+  osUser: { label: "app user", ere: "app_[a-z][a-z0-9-]{1,25}[a-z0-9]" },
+  /** An app's database and role as config/identity.ts derives them. */
+  database: { label: "database name", ere: "app_[a-z][a-z0-9_]{1,25}[a-z0-9]" },
   /** A git tag (git check-ref-format's rules, narrowed). */
   tag: { label: "tag", ere: "[A-Za-z0-9][A-Za-z0-9._/-]{0,127}", refuse: ["*..*", "*//*", "*.lock", "*/", "*."] },
   /** Where a node clones an app from. */
@@ -59,9 +65,4 @@ export function ruleRegExp(rule: Rule): RegExp {
   return new RegExp(`^${length}${refused}${rule.ere}$`);
 }
 
-/** How app names become database and role names ('-' would need quoting in every client's SQL). */
-export const DATABASE_NAME = { replace: "-", with: "_" } as const;
 
-export function databaseName(app: string): string {
-  return app.split(DATABASE_NAME.replace).join(DATABASE_NAME.with);
-}

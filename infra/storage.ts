@@ -5,6 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
+import { appResourceName, bucketName } from "../config/identity";
 
 export interface StorageArgs {
     stack: string;
@@ -24,12 +25,12 @@ interface SecureBucket {
     versioning: aws.s3.BucketVersioning;
 }
 
-/** Deterministic bucket names; a recovery stack derives the replicas' names from the old stack's. Pure. */
+/** Deterministic bucket names (config/identity.ts); a recovery stack derives the replicas' names from the old stack's. Pure. */
 export function mediaBucketName(prefix: string, stack: string, app: string): string {
-    return `${prefix}-${stack}-${app}`;
+    return bucketName(prefix, stack, app, "media");
 }
 export function replicaBucketName(prefix: string, stack: string, app: string): string {
-    return `${mediaBucketName(prefix, stack, app)}-dr`;
+    return bucketName(prefix, stack, app, "media-dr");
 }
 
 /** The first bucket name S3 would refuse (too long), as one line, or undefined. Pure. */
@@ -80,7 +81,7 @@ export class Storage extends pulumi.ComponentResource {
                 this.bucketArns[app] = pulumi.output(`arn:aws:s3:::${bucket}`);
                 continue;
             }
-            const primary = this.secureBucket(`media-${app}`, mediaBucketName(args.bucketPrefix, args.stack, app), app);
+            const primary = this.secureBucket(appResourceName(app, "media"), mediaBucketName(args.bucketPrefix, args.stack, app), app);
             this.buckets[app] = primary.bucket.bucket;
             this.bucketArns[app] = primary.bucket.arn;
             if (replicationRole && args.replicationRegion) {
@@ -113,15 +114,15 @@ export class Storage extends pulumi.ComponentResource {
     }
 
     private replicate(app: string, primary: SecureBucket, role: aws.iam.Role, region: string): void {
-        const replicaName = `media-${app}-replica`;
+        const replicaName = appResourceName(app, "media-replica");
         const replica = this.secureBucket(replicaName, replicaBucketName(this.args.bucketPrefix, this.args.stack, app), app, region);
         this.replicaBuckets[app] = replica.bucket.bucket;
-        const permissions = new aws.iam.RolePolicy(`replication-${app}`, {
+        const permissions = new aws.iam.RolePolicy(appResourceName(app, "media-replication-permissions"), {
             role: role.name,
             policy: pulumi.all([primary.bucket.arn, replica.bucket.arn]).apply(([src, dst]) => JSON.stringify(replicationPolicy(src, dst))),
         }, { parent: this });
         // Replication needs versioning on both sides and the role's permissions in place.
-        new aws.s3.BucketReplicationConfig(`media-${app}-replication`, {
+        new aws.s3.BucketReplicationConfig(appResourceName(app, "media-replication"), {
             bucket: primary.bucket.id,
             role: role.arn,
             rules: [{

@@ -5,6 +5,7 @@
 // blocks; for an app with a certificate, fleet-<app>-<id>.crt and fleet-<app>-<id>.key too, <id>
 // naming the certificate, so a renewal writes new files beside the ones nginx still uses.
 // The publish script owns exactly those fleet-* files.
+import { appIdentity } from "../config/identity";
 import { createHash } from "crypto";
 import { DOMAIN_PATTERN, NAME_PATTERN } from "../config/catalog";
 import { NGINX_TLS_DIR, staticDir, WEB_ROOT } from "../rollout/layout";
@@ -25,7 +26,7 @@ export interface NginxOptions {
     tlsPort?: number;
     /** Where the publish script keeps certificates and keys (root only). */
     tlsDir?: string;
-    /** Where the static files of app X live: <staticRoot>/<X>/static/. */
+    /** Where the static files of app X live: <staticRoot>/<X's OS user>/static/ (config/identity.ts). */
     staticRoot?: string;
     /** Passive health check: after this many failures in failTimeout, a node is skipped for failTimeout. */
     maxFails?: number;
@@ -186,7 +187,7 @@ function siteBody(app: NginxApp, id: string, opts: Required<NginxOptions>, stati
     return `    client_max_body_size ${opts.clientMaxBodySize};
 
     location /static/ {
-        alias ${staticDir(opts.staticRoot, app.name)}/;
+        alias ${staticDir(opts.staticRoot, appIdentity(app.name).osUser)}/;
         add_header Cache-Control $fleet_${id}_static_cache_control;${staticHeader ? `\n        ${staticHeader}` : ""}
     }
 

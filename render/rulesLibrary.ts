@@ -3,7 +3,7 @@
 // catalog and the plan do. Pure; `npm run generate` writes it, and a test fails when the
 // committed file is stale.
 import * as path from "path";
-import { DATABASE_NAME, Rule, RULES } from "../config/patterns";
+import { Rule, RULES } from "../config/patterns";
 import { SHELL_LAYOUT } from "../rollout/layout";
 import { ROLLOUT_SCRIPTS_DIR, shellQuote } from "./shellCommand";
 
@@ -46,11 +46,5 @@ export function renderRulesLibrary(): string {
     "",
   ];
   for (const [name, rule] of Object.entries(RULES)) lines.push(...checkFunction(name, rule), "");
-  lines.push(
-    "# database_name APP: the app's database and role name.",
-    "database_name() {",
-    `  printf '%s' "$1" | tr -- ${shellQuote(DATABASE_NAME.replace)} ${shellQuote(DATABASE_NAME.with)}`,
-    "}",
-  );
   return `${lines.join("\n")}\n`;
 }

@@ -16,7 +16,7 @@
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
 import type { AppForStack } from "../config/catalog";
 import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN } from "../config/catalog";
-import { databaseName } from "../config/patterns";
+import { appIdentity } from "../config/identity";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
 import { scriptsDir, SCRIPTS_ROOT } from "./layout";
 
@@ -108,6 +108,9 @@ export class RolloutError extends Error {}
 export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings): RolloutPlan {
   checkInputs(app, nodes, scriptsVersion);
   const a = app.name;
+  // The scripts get the app's derived OS user (their paths follow from it), never the catalog name.
+  const id = appIdentity(a);
+  const user = id.osUser;
   const name = (phase: Phase, host?: string) => (host ? `${a}-${phase}-${host}` : `${a}-${phase}`);
   const first = nodes[0];
   const steps: Step[] = [];
@@ -119,32 +122,32 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   }
   add({
     name: name("webroot"), phase: "webroot", host: STATIC_HOST, dependsOn: [name("copy", STATIC_HOST)],
-    run: { script: "webroot.sh", args: [a] }, remove: { script: "webroot.sh", args: ["--remove", a] },
+    run: { script: "webroot.sh", args: [user] }, remove: { script: "webroot.sh", args: ["--remove", user] },
   });
   for (const node of nodes) {
     add({
       name: name("prepare", node), phase: "prepare", host: node, stdin: "env", dependsOn: [name("copy", node)],
-      run: { script: "prepare.sh", args: [a, { addressOf: node }, String(app.port), app.wsgi, String(settings.gunicornWorkers)] },
-      remove: { script: "prepare.sh", args: ["--remove", a] },
+      run: { script: "prepare.sh", args: [user, { addressOf: node }, String(app.port), app.wsgi, String(settings.gunicornWorkers)] },
+      remove: { script: "prepare.sh", args: ["--remove", user] },
     });
   }
   add({
     name: name("database"), phase: "database", host: first, stdin: "database", dependsOn: [name("prepare", first)],
-    run: { script: "database.sh", args: [settings.dbEngine, a, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] },
+    run: { script: "database.sh", args: [settings.dbEngine, id.database, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] },
   });
   for (const node of nodes) {
     add({
       name: name("stage", node), phase: "stage", host: node, stdin: "deployKey", dependsOn: [name("prepare", node)],
-      run: { script: "stage.sh", args: [a, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode] },
+      run: { script: "stage.sh", args: [user, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode] },
     });
   }
   add({
     name: name("static"), phase: "static", host: first, stdin: "staticKey",
     dependsOn: [...nodes.map((n) => name("stage", n)), name("webroot")],
-    run: { script: "static.sh", args: [a, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
+    run: { script: "static.sh", args: [user, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
   });
   let before = name("static");
-  const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [a, app.tag, phase, ...migrationArgs(app, settings)] });
+  const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [user, app.tag, phase, ...migrationArgs(app, settings)] });
   if (app.migrations) {
     add({
       name: name("expand"), phase: "expand", host: first, dependsOn: [name("static"), name("database")],
@@ -157,7 +160,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database")],
       run: {
         script: "switch.sh",
-        args: [a, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
+        args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
       },
     });
     before = name("switch", node);
@@ -173,7 +176,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   for (const node of nodes) {
     add({
       name: name("prune", node), phase: "prune", host: node, dependsOn: [before],
-      run: { script: "prune.sh", args: [a, String(app.keepReleases), app.tag] },
+      run: { script: "prune.sh", args: [user, String(app.keepReleases), app.tag] },
     });
   }
   return { app: a, tag: app.tag, scriptsDir: scriptsDir(a, scriptsVersion), steps, servingStep };
@@ -226,9 +229,9 @@ export function gitUrl(template: string, app: Pick<AppForStack, "name" | "repo">
 }
 
 export function databaseUrl(engine: DbEngine, app: string, password: string, host: string, port: number): string {
-  const db = databaseName(app);
+  const { database, databaseRole } = appIdentity(app);
   const scheme = engine === "postgres" ? "postgres" : "mysql";
-  return `${scheme}://${db}:${encodeURIComponent(password)}@${host}:${port}/${db}`;
+  return `${scheme}://${databaseRole}:${encodeURIComponent(password)}@${host}:${port}/${database}`;
 }
 
 /** The address an app answers on: https:// when the nginx host has its certificate (fleet:tls). */

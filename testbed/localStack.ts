@@ -11,12 +11,14 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { Plan, runPlan } from "../offline/plan";
+import { appIdentity } from "../config/identity";
 import type { TlsFiles } from "../config/tlsConfig";
-import { APPS_ROOT } from "../rollout/layout";
 import type { Cluster, NodeHandle } from "./cluster";
 import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
 
 export const APP = "polls";
+/** The fixture app's OS user, home, web root and database on the nodes (never its catalog name). */
+export const APP_IDENTITY = appIdentity(APP);
 export const DOMAIN = "polls.example.edu";
 export const PORT = 8123;
 export const STACK = "alpha";
@@ -57,6 +59,8 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
 
 export class LocalStack {
   state: Plan = EMPTY_STATE;
+  /** fleet:appSecrets of the stack (the fixture app's secret; a catalog without it sets none). */
+  appSecrets: Record<string, Record<string, string>> = { [APP]: { API_TOKEN: APP_SECRET_VALUE } };
   /** fleet:tls of the stack: per app, the certificate and key nginx serves it with over HTTPS. */
   tls?: Record<string, TlsFiles>;
   private masterReady = false;
@@ -95,7 +99,7 @@ export class LocalStack {
           healthSeconds: 10,
           gunicornWorkers: 2,
         }),
-        "fleet:appSecrets": JSON.stringify({ [APP]: { API_TOKEN: APP_SECRET_VALUE } }),
+        "fleet:appSecrets": JSON.stringify(this.appSecrets),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
       },
     });
@@ -140,14 +144,14 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
 
   /** A query on the app's own database, as the superuser. */
   appQuery(sql: string): Promise<string> {
-    return this.psql(this.superPassword, sql, APP);
+    return this.psql(this.superPassword, sql, APP_IDENTITY.database);
   }
 
   /** Another session on the app's database running `sql` (say, a transaction holding a lock)
    *  until the returned function ends it. */
   appSession(sql: string): () => Promise<void> {
     const pg = this.cluster.postgres;
-    const child = spawn("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", APP], { env: { ...process.env, PGPASSWORD: this.superPassword }, stdio: ["pipe", "ignore", "ignore"] });
+    const child = spawn("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", APP_IDENTITY.database], { env: { ...process.env, PGPASSWORD: this.superPassword }, stdio: ["pipe", "ignore", "ignore"] });
     child.stdin!.write(sql);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     return async () => {
@@ -156,9 +160,9 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
     };
   }
 
-  /** The release a node's /srv/APP/current points at ("" when none). */
-  async currentOn(node: NodeHandle): Promise<string> {
-    const r = await this.cluster.exec(node, `readlink ${APPS_ROOT}/${APP}/current || true`);
+  /** The release a node's <app home>/current points at ("" when none). */
+  async currentOn(node: NodeHandle, home = APP_IDENTITY.home): Promise<string> {
+    const r = await this.cluster.exec(node, `readlink ${home}/current || true`);
     return path.basename(r.stdout.trim());
   }
 

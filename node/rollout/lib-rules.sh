@@ -8,6 +8,8 @@ FLEET_WEB_ROOT=/var/www
 
 # The patterns (POSIX extended regular expressions a whole value must match).
 FLEET_PATTERN_APP='[a-z][a-z0-9-]{1,30}[a-z0-9]'
+FLEET_PATTERN_OS_USER='app_[a-z][a-z0-9-]{1,25}[a-z0-9]'
+FLEET_PATTERN_DATABASE='app_[a-z][a-z0-9_]{1,25}[a-z0-9]'
 FLEET_PATTERN_TAG='[A-Za-z0-9][A-Za-z0-9._/-]{0,127}'
 FLEET_PATTERN_GIT_URL='(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+'
 FLEET_PATTERN_DOTTED='[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*'
@@ -21,6 +23,16 @@ FLEET_PATTERN_HOST='[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
 # check_app VALUE [WHAT]: VALUE must match RULES.app of config/patterns.ts (app name).
 check_app() {
   check_arg "${2:-app name}" "$1" "$FLEET_PATTERN_APP"
+}
+
+# check_os_user VALUE [WHAT]: VALUE must match RULES.osUser of config/patterns.ts (app user).
+check_os_user() {
+  check_arg "${2:-app user}" "$1" "$FLEET_PATTERN_OS_USER"
+}
+
+# check_database VALUE [WHAT]: VALUE must match RULES.database of config/patterns.ts (database name).
+check_database() {
+  check_arg "${2:-database name}" "$1" "$FLEET_PATTERN_DATABASE"
 }
 
 # check_tag VALUE [WHAT]: VALUE must match RULES.tag of config/patterns.ts (tag).
@@ -72,7 +84,3 @@ check_host() {
   check_arg "${2:-host}" "$1" "$FLEET_PATTERN_HOST"
 }
 
-# database_name APP: the app's database and role name.
-database_name() {
-  printf '%s' "$1" | tr -- - _
-}

@@ -3,6 +3,8 @@
 #
 # The scripts run as the SSH deploy user (passwordless sudo) and do app-level work as
 # the app's own system user, so app code never runs with the deploy user's rights.
+# APP in these scripts is the app's OS user, derived by the plan from the catalog name
+# (config/identity.ts: app_<name>); its home is /srv/APP, its static files /var/www/APP.
 # Layout per app:  /srv/APP/{releases/TAG, venvs/HASH, shared/{env,run,log}, current, previous}
 # Every argument was validated by the catalog already; the scripts check the shape again
 # because they are the last line before a path or a shell.
@@ -47,7 +49,7 @@ app_paths() {
 
 # app_release APP TAG: checks both, sets the app's paths, $tag and $rel (its release directory).
 app_release() {
-  check_app "$1"
+  check_os_user "$1"
   check_tag "$2"
   app_paths "$1"
   tag=$2

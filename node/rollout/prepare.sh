@@ -16,7 +16,7 @@ here=$(dirname "$0")
 . "$here/lib-gunicorn.sh"
 
 remove() {
-  check_app "$1"
+  check_os_user "$1"
   app_paths "$1"
   if [ -d "$APP_DIR" ] && id -u "$APP" >/dev/null 2>&1; then
     gunicorn_stop
@@ -32,7 +32,7 @@ if [ "${1:-}" = --remove ]; then
 fi
 
 [ $# -eq 5 ] || die "usage: prepare.sh APP ADDRESS PORT WSGI WORKERS"
-check_app "$1"
+check_os_user "$1"
 check_arg address "$2" '([0-9]{1,3}\.){3}[0-9]{1,3}'
 check_arg port "$3" '[0-9]{4,5}'
 check_wsgi "$4"
@@ -43,6 +43,11 @@ deployer=$(id -un)
 if ! id -u "$APP" >/dev/null 2>&1; then
   sudo useradd --system --user-group --home-dir "$APP_DIR" --no-create-home --shell /usr/sbin/nologin "$APP"
 fi
+# The app's code runs as this user: its own group only, no uid 0, no sudo (a user of this name
+# made by hand is not taken over as it is).
+[ "$(id -u "$APP")" != 0 ] || die "user $APP has uid 0: an app's user is an ordinary system user; remove it (userdel $APP) and rerun"
+[ "$(id -Gn "$APP")" = "$APP" ] || die "user $APP is also in group(s) $(id -Gn "$APP" | cut -d' ' -f2-): an app's user is in its own group only; remove it from the others (gpasswd -d $APP GROUP)"
+if sudo -n -l -U "$APP" 2>/dev/null | grep -q 'may run'; then die "user $APP may run sudo: an app's user may not; remove its sudoers rule"; fi
 # Code and virtualenvs belong to the deploy user and are only readable by the app, so the
 # app cannot rewrite its own code; run/ and log/ are the app's.
 sudo install -d -o "$deployer" -g "$APP" -m 0750 "$APP_DIR" "$RELEASES" "$VENVS" "$SHARED"

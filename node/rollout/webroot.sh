@@ -10,12 +10,12 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 
 if [ "${1:-}" = --remove ]; then
-  check_app "${2:?usage: webroot.sh --remove APP}"
+  check_os_user "${2:?usage: webroot.sh --remove APP}"
   sudo rm -rf -- "${FLEET_WEB_ROOT:?}/$2"
   exit 0
 fi
 [ $# -eq 1 ] || die "usage: webroot.sh APP"
-check_app "$1"
+check_os_user "$1"
 sudo install -d -o root -g root -m 0755 "$FLEET_WEB_ROOT"
 sudo install -d -o "$(id -un)" -m 0755 "$FLEET_WEB_ROOT/$1" "$FLEET_WEB_ROOT/$1/static"
 log "$FLEET_WEB_ROOT/$1/static ready"

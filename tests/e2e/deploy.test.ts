@@ -14,11 +14,13 @@ import { diffPlans } from "../../offline/plan";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
-import { APP, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
+import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
 import { tlsFileNames } from "../../render/nginx";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
+/** The fixture app's home on the nodes. */
+const HOME = APP_IDENTITY.home;
 
 function ranNames(r: ApplyResult): string[] {
   return r.ran.map((x) => x.name);
@@ -98,11 +100,11 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.equal((await get(`http://${cluster.staticHost.address}${v1Stylesheet}`, DOMAIN)).status, 200);
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial"]);
     // The environment file: the app's user only, with the secret from config; never on a command line.
-    const env = await cluster.exec(node1(), `stat -c '%a %U' /srv/${APP}/shared/env && grep -c '^API_TOKEN=' /srv/${APP}/shared/env`);
-    assert.equal(env.stdout.trim(), `600 ${APP}\n1`);
+    const env = await cluster.exec(node1(), `stat -c '%a %U' ${HOME}/shared/env && grep -c '^API_TOKEN=' ${HOME}/shared/env`);
+    assert.equal(env.stdout.trim(), `600 ${APP_IDENTITY.osUser}\n1`);
     for (const x of r.ran) assert.ok(!x.command.includes(APP_SECRET_VALUE), `${x.name}'s command line holds the secret`);
     // The release records its tag, commit and migration state; the stack output says what serves.
-    const rec = await cluster.exec(node1(), `cat /srv/${APP}/current/.fleet/tag /srv/${APP}/current/.fleet/commit /srv/${APP}/current/.fleet/migrations-applied`);
+    const rec = await cluster.exec(node1(), `cat ${HOME}/current/.fleet/tag ${HOME}/current/.fleet/commit ${HOME}/current/.fleet/migrations-applied`);
     const [tag, commit, migration] = rec.stdout.trim().split("\n");
     assert.equal(tag, "v1");
     assert.match(commit, /^[0-9a-f]{40}$/);
@@ -218,7 +220,7 @@ describe("e2e: rollouts on real local nodes", function () {
 
   it("prunes to keepReleases on every node, never the current or the previous release", async () => {
     for (const n of cluster.appNodes) {
-      const r = await cluster.exec(n, `ls /srv/${APP}/releases; readlink /srv/${APP}/current /srv/${APP}/previous`);
+      const r = await cluster.exec(n, `ls ${HOME}/releases; readlink ${HOME}/current ${HOME}/previous`);
       const [releases, links] = [r.stdout.trim().split("\n").slice(0, -2), r.stdout.trim().split("\n").slice(-2)];
       assert.ok(releases.length <= 3 + 2, `${n.name} keeps ${releases.join(" ")}`);
       for (const l of links) assert.ok(releases.includes(path.basename(l)), `${n.name}: ${l} was pruned`);
@@ -227,7 +229,7 @@ describe("e2e: rollouts on real local nodes", function () {
 
   it("an environment change reaches the running app through stdin and a graceful reload, touching nothing else", async () => {
     const catalog = catalogText("v5", { env: { GREETING: "hello from apps.yaml" } });
-    const workers = `m=$(cat /srv/${APP}/shared/run/gunicorn.pid) && pgrep -P "$m" | sort | paste -sd, -`;
+    const workers = `m=$(cat ${HOME}/shared/run/gunicorn.pid) && pgrep -P "$m" | sort | paste -sd, -`;
     const before = await Promise.all(cluster.appNodes.map((n) => cluster.exec(n, workers)));
     const { result, failed, failures } = await upUnderLoad(stack, catalog);
     assertOk(result);
@@ -235,7 +237,7 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.deepEqual(ranNames(result).sort(), [`${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
     for (const [i, n] of cluster.appNodes.entries()) {
       // The file, and what gunicorn's settings (re-read on reload) give the workers from it.
-      const seen = await cluster.exec(n, `grep '^GREETING=' /srv/${APP}/shared/env; cd / && runuser -u ${APP} -- /srv/${APP}/current/.fleet/venv/bin/python -c "import runpy; print([e for e in runpy.run_path('/srv/${APP}/shared/gunicorn.conf.py')['raw_env'] if e.startswith('GREETING=')])"`);
+      const seen = await cluster.exec(n, `grep '^GREETING=' ${HOME}/shared/env; cd / && runuser -u ${APP_IDENTITY.osUser} -- ${HOME}/current/.fleet/venv/bin/python -c "import runpy; print([e for e in runpy.run_path('${HOME}/shared/gunicorn.conf.py')['raw_env'] if e.startswith('GREETING=')])"`);
       assert.equal(seen.stdout.trim(), `GREETING='hello from apps.yaml'\n['GREETING=hello from apps.yaml']`);
       // A graceful reload replaced every worker (a fork's environment is not visible in /proc).
       const after = (await cluster.exec(n, workers)).stdout.trim().split(",");
@@ -245,8 +247,8 @@ describe("e2e: rollouts on real local nodes", function () {
 
   it("a release with changed requirements gets a new virtualenv and a new gunicorn master (USR2), with zero failed requests", async () => {
     pushTag(cluster, "v5", "v5-venv", "echo '# pinned by the e2e test' >> requirements.txt");
-    const masters = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat /srv/${APP}/shared/run/gunicorn.pid`)).stdout.trim()));
-    const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat /srv/${APP}/current/.fleet/venv-hash`)).stdout.trim()));
+    const masters = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/shared/run/gunicorn.pid`)).stdout.trim()));
+    const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/current/.fleet/venv-hash`)).stdout.trim()));
     const [mastersBefore, venvsBefore] = [await masters(), await venvs()];
     const { result, requests, failed, failures } = await upUnderLoad(stack, catalogText("v5-venv", { env: { GREETING: "hello from apps.yaml" } }));
     assertOk(result);
@@ -272,7 +274,7 @@ describe("e2e: rollouts on real local nodes", function () {
       assert.deepEqual(ranNames(r).sort(), ["nginx-config", "nginx-keys", `${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
       assert.ok(r.ran.every((x) => !x.command.includes("PRIVATE KEY")), "a key is on a command line");
       for (const n of cluster.appNodes) {
-        assert.equal((await cluster.exec(n, `grep '^SITE_URL=' /srv/${APP}/shared/env`)).stdout.trim(), `SITE_URL='https://${DOMAIN}'`);
+        assert.equal((await cluster.exec(n, `grep '^SITE_URL=' ${HOME}/shared/env`)).stdout.trim(), `SITE_URL='https://${DOMAIN}'`);
       }
       assert.equal(await stack.nginxReleaseOverTls(ca.certificate), "v5-venv");
       const plain = await get(`http://${cluster.staticHost.address}/polls/?page=2`, DOMAIN);
@@ -306,10 +308,10 @@ describe("e2e: rollouts on real local nodes", function () {
     assertOk(r);
     assert.ok(ranNames(r).includes(`${APP}-prepare-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"), ranNames(r).join(" "));
     for (const n of cluster.appNodes) {
-      const x = await cluster.exec(n, `test -e /srv/${APP} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
+      const x = await cluster.exec(n, `test -e ${HOME} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP_IDENTITY.osUser} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
       assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
     }
-    const web = await cluster.exec(cluster.staticHost, `test -e /var/www/${APP} && echo files; ls ${cluster.nginxConfDir} /etc/nginx/fleet-tls`);
+    const web = await cluster.exec(cluster.staticHost, `test -e ${APP_IDENTITY.webRoot} && echo files; ls ${cluster.nginxConfDir} /etc/nginx/fleet-tls`);
     assert.ok(!web.stdout.includes("files") && !web.stdout.includes(APP), `the nginx host keeps: ${web.stdout}`);
     assert.doesNotMatch((await get(`http://${cluster.staticHost.address}/`, DOMAIN)).body, /release:/);
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
@@ -328,8 +330,8 @@ describe("e2e: a step killed half-way, then rerun", function () {
     let killed = false;
     // Kill the step's whole SSH session on the node (the script and its children) once the
     // virtualenv is being built and is not complete yet, then the SSH client.
-    const killWhileBuilding = `pid=$(cat /srv/${APP}/.lock-stage 2>/dev/null) || exit 1
-for v in /srv/${APP}/venvs/*/; do [ -x "$v/bin/python" ] && [ ! -f "$v/.fleet-complete" ] && building=1; done
+    const killWhileBuilding = `pid=$(cat ${HOME}/.lock-stage 2>/dev/null) || exit 1
+for v in ${HOME}/venvs/*/; do [ -x "$v/bin/python" ] && [ ! -f "$v/.fleet-complete" ] && building=1; done
 [ -n "\${building:-}" ] || exit 1
 pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     const first = await stack.up("v1", {
@@ -347,7 +349,7 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     });
     assert.ok(killed, "the stage step was not killed");
     assert.equal(first.ok, false);
-    const partial = await cluster.exec(node1, `test -e /srv/${APP}/releases/v1 && echo release; for v in /srv/${APP}/venvs/*/; do test -f "$v/.fleet-complete" || echo half-built; done`);
+    const partial = await cluster.exec(node1, `test -e ${HOME}/releases/v1 && echo release; for v in ${HOME}/venvs/*/; do test -f "$v/.fleet-complete" || echo half-built; done`);
     assert.equal(partial.stdout.trim(), "half-built", "after the kill: no v1 release, a half-built virtualenv");
 
     const second = await stack.up("v1");
@@ -356,7 +358,7 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     for (const n of cluster.appNodes) {
       assert.equal(await stack.currentOn(n), "v1");
       assert.equal(await stack.nodeRelease(n), "v1");
-      const left = await cluster.exec(n, `ls -a /srv/${APP}/releases; for v in /srv/${APP}/venvs/*/; do test -f "$v/.fleet-complete" && echo complete; done`);
+      const left = await cluster.exec(n, `ls -a ${HOME}/releases; for v in ${HOME}/venvs/*/; do test -f "$v/.fleet-complete" && echo complete; done`);
       assert.ok(!left.stdout.includes(".partial-"), `${n.name} keeps a partial release`);
       assert.match(left.stdout, /complete/);
     }
@@ -372,7 +374,7 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     assert.match(hostKey, /^ssh-ed25519 \S+$/);
     const scripts = (await cluster.exec(node1, `ls -d /srv/fleet/${APP}/scripts-*`)).stdout.trim();
     const url = `ssh://${cluster.sshUser}@${gitHost.address}${cluster.fixtureRepoPath}`;
-    const stage = (knownHosts: string) => sshRun(cluster, node1, `sh ${scripts}/stage.sh ${APP} v2 ${url} system`, `${cluster.privateKeyPem.trimEnd()}\n${knownHosts}`);
+    const stage = (knownHosts: string) => sshRun(cluster, node1, `sh ${scripts}/stage.sh ${APP_IDENTITY.osUser} v2 ${url} system`, `${cluster.privateKeyPem.trimEnd()}\n${knownHosts}`);
 
     const impostor = execFileSync("sh", ["-c", "d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && cut -d' ' -f1,2 $d/k.pub && rm -rf $d"], { encoding: "utf8" }).trim();
     // Another key for that address, or keys for other hosts only: refused, nothing trusted on first use.
@@ -381,12 +383,12 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
       assert.notEqual(refused.code, 0, `accepted the clone host with known_hosts: ${knownHosts}`);
       assert.match(refused.stderr, /Host key verification failed/);
     }
-    assert.equal((await cluster.exec(node1, `test -e /srv/${APP}/releases/v2 && echo staged`)).stdout.trim(), "");
+    assert.equal((await cluster.exec(node1, `test -e ${HOME}/releases/v2 && echo staged`)).stdout.trim(), "");
 
     const staged = await stage(`${gitHost.address} ${hostKey}\n`);
     assert.equal(staged.code, 0, staged.stderr);
     assert.match(staged.stdout, /^v2 [0-9a-f]{40}$/m);
-    assert.equal((await cluster.exec(node1, `cat /srv/${APP}/releases/v2/.fleet/tag; ls /srv/${APP}/.deploy-key* 2>/dev/null | wc -l`)).stdout.trim(), "v2\n0", "the key is removed after use");
+    assert.equal((await cluster.exec(node1, `cat ${HOME}/releases/v2/.fleet/tag; ls ${HOME}/.deploy-key* 2>/dev/null | wc -l`)).stdout.trim(), "v2\n0", "the key is removed after use");
     assert.equal(await stack.currentOn(node1), "v1", "staging moves no traffic");
   });
 });

@@ -86,7 +86,7 @@ describe("infrastructure components (runtime mocks)", () => {
         // media replication only where a replication region is set
         assert.equal(byType(alpha.resources, BUCKET).length, 2);
         assert.equal(byType(production.resources, BUCKET).length, 4);
-        assert.equal(named(production.resources, BUCKET, "media-blog-replica").inputs.region, "eu-central-1");
+        assert.equal(named(production.resources, BUCKET, "blog_media-replica").inputs.region, "eu-central-1");
         assert.equal(byType(production.resources, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").length, 2);
         // automated backups copied to the recovery region only in production
         const backups = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication";
@@ -132,7 +132,7 @@ describe("infrastructure components (runtime mocks)", () => {
         assert.deepEqual(policies.map((p) => p.name).sort(), ["node-media-blog", "node-media-wiki"]);
         const blogArn = await valueOf(alpha.infra.storage.bucketArns.blog);
         assert.deepEqual(JSON.parse(String(named(alpha.resources, "aws:iam/rolePolicy:RolePolicy", "node-media-blog").inputs.policy)), appBucketPolicy(blogArn));
-        assert.equal(blogArn, "arn:aws:s3:::uni-fleet-alpha-blog");
+        assert.equal(blogArn, "arn:aws:s3:::uni-fleet-alpha-blog-media");
     });
 
     it("tags every AWS resource with stack and managed-by, and app where it belongs to one", () => {
@@ -141,7 +141,7 @@ describe("infrastructure components (runtime mocks)", () => {
                 assert.equal(tag(r, "stack"), b.cfg.stack, r.name);
                 assert.equal(tag(r, "managed-by"), "fleet", r.name);
             }
-            for (const bucket of byType(b.resources, BUCKET)) assert.equal(tag(bucket, "app"), bucket.name.replace(/^media-/, "").replace(/-replica$/, ""));
+            for (const bucket of byType(b.resources, BUCKET)) assert.equal(tag(bucket, "app"), bucket.name.replace(/_media(-replica)?$/, ""));
         }
     });
 
@@ -193,7 +193,7 @@ describe("infrastructure components (runtime mocks)", () => {
         assert.ok(!text.includes(password));
         assert.doesNotMatch(text, /PRIVATE KEY/);
         assert.deepEqual(Object.keys(resolved.nodeAddresses as object), ["node-1", "node-2", "node-3"]);
-        assert.deepEqual(resolved.mediaBuckets, { blog: "uni-fleet-production-blog", wiki: "uni-fleet-production-wiki" });
+        assert.deepEqual(resolved.mediaBuckets, { blog: "uni-fleet-production-blog-media", wiki: "uni-fleet-production-wiki-media" });
         assert.match(String(resolved.databaseEndpoint), /:5432$/);
     });
 

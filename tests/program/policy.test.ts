@@ -68,10 +68,10 @@ describe("security policies over the infrastructure", () => {
         "ec2-volumes-encrypted": (r) => broken(r, T.instance, "static-host", (i) => void (i.rootBlockDevice = { encrypted: false })),
         "no-secrets-in-user-data": (r) => broken(r, T.instance, "node-1", (i) => void (i.userData = `${i.userData}\nwrite_files: [{content: "[secret]"}]`)),
         "fleet-tags": (r) => broken(r, "aws:ec2/subnet:Subnet", "app-a", (i) => void (i.tags = { stack: "production" })),
-        "s3-public-access-blocked": (r) => broken(r, T.publicAccessBlock, "media-blog-public-access", (i) => void (i.restrictPublicBuckets = false)),
-        "s3-versioned": (r) => broken(r, T.versioning, "media-wiki-versioning", (i) => void (i.versioningConfiguration = { status: "Suspended" })),
-        "s3-encrypted": (r) => broken(r, T.encryption, "media-blog-replica-encryption", () => null),
-        "s3-tls-only": (r) => broken(r, T.bucketPolicy, "media-wiki-tls-only", (i) => void (i.policy = JSON.stringify({ Version: "2012-10-17", Statement: [] }))),
+        "s3-public-access-blocked": (r) => broken(r, T.publicAccessBlock, "blog_media-public-access", (i) => void (i.restrictPublicBuckets = false)),
+        "s3-versioned": (r) => broken(r, T.versioning, "wiki_media-versioning", (i) => void (i.versioningConfiguration = { status: "Suspended" })),
+        "s3-encrypted": (r) => broken(r, T.encryption, "blog_media-replica-encryption", () => null),
+        "s3-tls-only": (r) => broken(r, T.bucketPolicy, "wiki_media-tls-only", (i) => void (i.policy = JSON.stringify({ Version: "2012-10-17", Statement: [] }))),
     };
 
     it("have a deliberate-breakage test for every rule", () => {
@@ -114,10 +114,10 @@ describe("security policies over the infrastructure", () => {
     });
 
     it("report a bucket left without its settings resources", () => {
-        const bare = production.records.filter((r) => !/^media-wiki-(public-access|versioning|encryption|tls-only)$/.test(r.name));
+        const bare = production.records.filter((r) => !/^wiki_media-(public-access|versioning|encryption|tls-only)$/.test(r.name));
         const violations = checkAll(bare, production.ctx).filter((v) => v.policy.startsWith("s3-"));
         assert.deepEqual(violations.map((v) => `${v.policy}:${v.resource}`).sort(),
-            ["s3-encrypted:media-wiki", "s3-public-access-blocked:media-wiki", "s3-tls-only:media-wiki", "s3-versioned:media-wiki"]);
+            ["s3-encrypted:wiki_media", "s3-public-access-blocked:wiki_media", "s3-tls-only:wiki_media", "s3-versioned:wiki_media"]);
     });
 });
 

@@ -63,15 +63,15 @@ function asUser(user: string, password: string, sql: string, database?: string):
 }
 
 describe("database.sh against a real MariaDB (fleet:database.engine: mysql)", function () {
-    this.timeout(120000);
+    this.timeout(600000);
     let db: LocalMariaDb;
     let plan: Plan;
     let step: PlanResource;
     const stdinLines = () => String(step.inputs.stdin).split("\n");
 
     /** The step's exact command, its scripts directory being this repository's copy. */
-    function runStep(stdin: string) {
-        const command = String(step.inputs.create).replace(/\/srv\/fleet\/[a-z0-9-]+\/scripts-[0-9a-f]+\//, `${ROLLOUT_SCRIPTS_DIR}/`);
+    function runStep(stdin: string, which: PlanResource = step) {
+        const command = String(which.inputs.create).replace(/\/srv\/fleet\/[a-z0-9-]+\/scripts-[0-9a-f]+\//, `${ROLLOUT_SCRIPTS_DIR}/`);
         return spawnSync("sh", ["-c", command], { input: stdin, encoding: "utf8" });
     }
 
@@ -92,7 +92,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
     after(async () => db?.stop());
 
     it("is what the program declares: the mysql engine, RDS's address and port, credentials on stdin only", () => {
-        assert.match(String(step.inputs.create), /database\.sh mysql polls 127\.0\.0\.9 3306$/);
+        assert.match(String(step.inputs.create), /database\.sh mysql app_polls 127\.0\.0\.9 3306$/);
         const [, masterPassword, appPassword] = stdinLines();
         assert.ok(!String(step.inputs.create).includes(masterPassword) && !String(step.inputs.create).includes(appPassword));
     });
@@ -100,7 +100,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
     it("creates the app's database and user; the app's DATABASE_URL logs in to its own database and no other", () => {
         const run = runStep(String(step.inputs.stdin));
         assert.equal(run.status, 0, run.stderr);
-        assert.match(run.stderr, /database polls and its role are ready on 127\.0\.0\.9:3306/);
+        assert.match(run.stderr, /database app_polls and its role are ready on 127\.0\.0\.9:3306/);
         const prepare = plan.resources.find((r) => r.name === "polls-prepare-node-1");
         const urlLine = /^DATABASE_URL='([^']+)'$/m.exec(String(prepare?.inputs.stdin));
         assert.ok(urlLine, "no DATABASE_URL in the app's environment");
@@ -111,7 +111,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
         assert.equal(password, stdinLines()[2], "the URL carries the password the step set");
         const own = asUser(user, password, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1); SELECT DATABASE(), COUNT(*) FROM t;", database);
         assert.ok(own.ok, own.out);
-        assert.equal(own.out, "polls\t1");
+        assert.equal(own.out, "app_polls\t1");
         const foreign = asUser(user, password, "SELECT * FROM other_app.secrets;");
         assert.ok(!foreign.ok);
         assert.match(foreign.out, /denied/);
@@ -119,12 +119,12 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
 
     it("a rerun changes nothing; a rotated app password takes effect and the old one stops working", () => {
         assert.equal(runStep(String(step.inputs.stdin)).status, 0);
-        assert.equal(asUser("polls", stdinLines()[2], "SELECT COUNT(*) FROM t;", "polls").out, "1", "the rerun lost data");
+        assert.equal(asUser("app_polls", stdinLines()[2], "SELECT COUNT(*) FROM t;", "app_polls").out, "1", "the rerun lost data");
         const [master, masterPassword, oldPassword] = stdinLines();
         const rotated = "Rotated0123456789abcdefXYZ";
         assert.equal(runStep(`${master}\n${masterPassword}\n${rotated}\n`).status, 0);
-        assert.ok(asUser("polls", rotated, "SELECT 1;", "polls").ok);
-        assert.ok(!asUser("polls", oldPassword, "SELECT 1;", "polls").ok);
+        assert.ok(asUser("app_polls", rotated, "SELECT 1;", "app_polls").ok);
+        assert.ok(!asUser("app_polls", oldPassword, "SELECT 1;", "app_polls").ok);
     });
 
     it("refuses a password that would need quoting, without repeating it and without changing anything", () => {
@@ -133,6 +133,64 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
         assert.notEqual(run.status, 0);
         assert.match(run.stderr, /the app password must be letters and digits only/);
         assert.ok(!run.stderr.includes("DROP"));
-        assert.equal(db.root("SHOW DATABASES LIKE 'polls'"), "polls");
+        assert.equal(db.root("SHOW DATABASES LIKE 'app_polls'"), "app_polls");
+    });
+
+    describe("apps named mysql and fleetadmin (the master's name) beside the master", () => {
+        let named: Plan;
+        const stepOf = (app: string) => named.resources.find((r) => r.name === `${app}-database`)!;
+        const urlOf = (app: string) => {
+            const prepare = named.resources.find((r) => r.name === `${app}-prepare-node-1`);
+            const url = new URL(/^DATABASE_URL='([^']+)'$/m.exec(String(prepare?.inputs.stdin))![1]);
+            return { user: url.username, password: decodeURIComponent(url.password), database: url.pathname.slice(1) };
+        };
+        before(async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-mysql-names-"));
+            const file = path.join(dir, "apps.yaml");
+            fs.writeFileSync(file, ["apps:", ...["mysql", "fleetadmin"].flatMap((name, i) => [`  - name: ${name}`, "    repo: uni-it/x", `    domain: ${name}.example.edu`,
+                "    settings: s.settings", "    wsgi: s.wsgi:application", `    port: ${8500 + i}`, "    tags: { alpha: v1 }"]), ""].join("\n"));
+            named = await runPlan({
+                stack: "alpha", appsFile: file, revealSecrets: true, addresses: { database: ADDRESS },
+                config: { "fleet:database": JSON.stringify({ engine: "mysql", instanceClass: "db.t4g.micro" }) },
+            });
+            fs.rmSync(dir, { recursive: true, force: true });
+            for (const app of ["mysql", "fleetadmin"]) {
+                const run = runStep(String(stepOf(app).inputs.stdin), stepOf(app));
+                assert.equal(run.status, 0, run.stderr);
+            }
+        });
+
+        it("the master keeps its password and its name; fleetadmin's DATABASE_URL is not the master's", () => {
+            const [master, masterPassword] = String(stepOf("fleetadmin").inputs.stdin).split("\n");
+            assert.equal(master, "fleetadmin");
+            assert.equal(asUser(master, masterPassword, "SELECT CURRENT_USER();").out, "fleetadmin@%", "the master's password changed");
+            const app = urlOf("fleetadmin");
+            assert.notEqual(app.user, master);
+            assert.ok(!asUser(master, app.password, "SELECT 1;").ok, "the app's password logs in as the master");
+            const foreign = asUser(app.user, app.password, "SELECT * FROM other_app.secrets;");
+            assert.ok(!foreign.ok && /denied/.test(foreign.out), foreign.out);
+            assert.ok(!asUser(app.user, app.password, "SELECT 1;", urlOf("mysql").database).ok, "fleetadmin's app reaches mysql's database");
+        });
+
+        it("the app named mysql gets its own database, and nothing of MySQL's grant tables", () => {
+            const app = urlOf("mysql");
+            assert.notEqual(app.database, "mysql");
+            assert.equal(asUser(app.user, app.password, "CREATE TABLE t (id INT); SELECT DATABASE();", app.database).out, app.database);
+            for (const sql of ["SELECT user FROM mysql.user;", "INSERT INTO mysql.db (Host, Db, User) VALUES ('%', '%', 'x');", "CREATE USER intruder;", "GRANT ALL ON *.* TO CURRENT_USER();"]) {
+                const r = asUser(app.user, app.password, sql, app.database);
+                assert.ok(!r.ok && /denied/i.test(r.out), `${sql} -> ${r.out}`);
+            }
+            const grants = asUser(app.user, app.password, "SHOW GRANTS;").out.split("\n");
+            assert.deepEqual(grants.map((g) => / ON (\S+) TO /.exec(g)?.[1]).sort(), ["*.*", `\`${app.database}\`.*`]);
+            assert.match(grants.find((g) => g.includes(" ON *.* "))!, /^GRANT USAGE ON \*\.\* TO /);
+        });
+
+        it("refuses an app role that is the master, changing nothing", () => {
+            const [, masterPassword, appPassword] = String(stepOf("fleetadmin").inputs.stdin).split("\n");
+            const dbArg = urlOf("fleetadmin").database;
+            const run = spawnSync("sh", [path.join(ROLLOUT_SCRIPTS_DIR, "database.sh"), "mysql", dbArg, ADDRESS, "3306"], { input: `${dbArg}\n${masterPassword}\n${appPassword}\n`, encoding: "utf8" });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /is the master user: set fleet:database.masterUsername to another name/);
+        });
     });
 });

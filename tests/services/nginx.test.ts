@@ -1,5 +1,6 @@
 // The nginx host's config: generated as pure text, then published with the exact command the
 // EdgeHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
+import { appIdentity } from "../../config/identity";
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -26,7 +27,7 @@ describe("nginx config generation (pure)", () => {
         const blog = files["fleet-blog.conf"];
         assert.match(blog, /upstream fleet_blog \{\n {4}server 10\.0\.2\.11:8101 max_fails=2 fail_timeout=5s;\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;/);
         assert.match(blog, /server_name blog\.example\.edu;/);
-        assert.match(blog, /location \/static\/ \{\n {8}alias \/var\/www\/blog\/static\/;/);
+        assert.match(blog, /location \/static\/ \{\n {8}alias \/var\/www\/app_blog\/static\/;/);
         assert.match(blog, /proxy_pass http:\/\/fleet_blog;/);
         assert.match(blog, /proxy_next_upstream error timeout http_502 http_503;/);
         assert.match(blog, /proxy_set_header Host \$host;/);
@@ -136,7 +137,7 @@ class TestNginx {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
         fs.chmodSync(dir, 0o755); // workers run as nobody
         const site = new TestNginx(dir, nodes, await freePort(), await freePort(), await freePort());
-        const staticDir = path.join(dir, "www", "blog", "static", "css");
+        const staticDir = path.join(dir, "www", appIdentity("blog").osUser, "static", "css");
         fs.mkdirSync(staticDir, { recursive: true });
         fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
         fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");

@@ -6,7 +6,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { RESERVED_ENV } from "../../config/catalog";
-import { databaseName, RuleName, RULES, ruleRegExp } from "../../config/patterns";
+import { appIdentity } from "../../config/identity";
+import { RuleName, RULES, ruleRegExp } from "../../config/patterns";
 import { checkFunctionName, renderRulesLibrary, RULES_LIBRARY_FILE } from "../../render/rulesLibrary";
 import { platformEnv } from "../../rollout/plan";
 import { sampleApps } from "../helpers/infraHarness";
@@ -18,6 +19,14 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
   app: {
     accept: ["abc", "polls", "room-booking", "a1-2", "a".repeat(32)],
     reject: ["ab", "a".repeat(33), "Polls", "1abc", "-abc", "abc-", "ab_c", "a.bc", "ab c", "abc\nx", "abé", "", "abc;x", "ABC"],
+  },
+  osUser: {
+    accept: ["app_polls", "app_room-booking", "app_" + "a".repeat(27)],
+    reject: ["polls", "deploy", "root", "app_", "app_a", "app_" + "a".repeat(28), "app_Polls", "app_1abc", "app_-abc", "app_abc-", "app_a.b", "app_a b", "app__ab"],
+  },
+  database: {
+    accept: ["app_polls", "app_room_booking", "app_" + "a".repeat(27)],
+    reject: ["polls", "fleetadmin", "mysql", "app_room-booking", "app_", "app_" + "a".repeat(28), "app_Polls", "app_1ab", "app_ab_", "app_a;b"],
   },
   tag: {
     accept: ["v1", "v1.4.0", "1.3", "release/1.2", "v1_rc-2", "A", "a".repeat(128)],
@@ -97,12 +106,16 @@ describe("one source for each rule", () => {
     assert.match(host.stderr, /^fleet: error: database host 'a b' is not allowed \(must match /);
   });
 
-  it("database names: the shell's database_name is databaseName", () => {
-    for (const app of ["polls", "room-booking", "a-b-c"]) {
-      const r = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; database_name "$1"', ROLLOUT, app], { encoding: "utf8" });
-      assert.equal(r.stdout, databaseName(app));
+  it("derived identities pass the shell's checks; catalog names do not (the scripts never take a name as an identity)", () => {
+    const check = (fn: string, value: string) => spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" }).status;
+    for (const app of ["polls", "room-booking", "a-b-c", "deploy", "an-app-name-longer-than-twenty-six"]) {
+      const id = appIdentity(app);
+      assert.equal(check("check_os_user", id.osUser), 0, id.osUser);
+      assert.equal(check("check_database", id.database), 0, id.database);
+      assert.notEqual(check("check_os_user", app), 0, app);
+      assert.notEqual(check("check_database", app), 0, app);
     }
-    assert.equal(databaseName("room-booking"), "room_booking");
+    assert.equal(appIdentity("room-booking").database, "app_room_booking");
   });
 
   it("the committed node/rollout/lib-rules.sh is the one the TypeScript generates", () => {

@@ -80,7 +80,7 @@ describe("rollout plan", () => {
     assert.equal(step(p, "polls-static").host, "node-1");
     const before = ancestors(p, "polls-static");
     for (const n of NODES) assert.ok(before.has(`polls-stage-${n}`));
-    assert.equal(command(p, "polls-static"), `sh ${p.scriptsDir}/static.sh polls v2 10.0.0.5 deploy 22`);
+    assert.equal(command(p, "polls-static"), `sh ${p.scriptsDir}/static.sh app_polls v2 10.0.0.5 deploy 22`);
   });
 
   it("migrates once, on the first node, before any switch; contracts once after the last switch", () => {
@@ -93,18 +93,18 @@ describe("rollout plan", () => {
     const contract = ancestors(p, "polls-contract");
     for (const n of NODES) assert.ok(contract.has(`polls-switch-${n}`));
     // Lock timeout, statement timeout, retries (fleet:deploy's defaults), then the acknowledgements.
-    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh polls v2 expand 3 600 3`);
-    assert.equal(command(p, "polls-contract"), `sh ${p.scriptsDir}/migrate.sh polls v2 contract 3 600 3`);
+    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 expand 3 600 3`);
+    assert.equal(command(p, "polls-contract"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 contract 3 600 3`);
   });
 
   it("gives migrate.sh the app's own migration limits and its acknowledged migrations, else fleet:deploy's", () => {
     const p = plan({ migrationLockTimeout: 1, migrationRetries: 0, acknowledgeMigrations: ["polls.0005_question_votes", "polls.0006_rename"] });
     for (const phase of ["expand", "contract"]) {
-      assert.equal(command(p, `polls-${phase}`), `sh ${p.scriptsDir}/migrate.sh polls v2 ${phase} 1 600 0 polls.0005_question_votes polls.0006_rename`);
+      assert.equal(command(p, `polls-${phase}`), `sh ${p.scriptsDir}/migrate.sh app_polls v2 ${phase} 1 600 0 polls.0005_question_votes polls.0006_rename`);
     }
     const settings = { ...DEFAULT_DEPLOY_SETTINGS, ...deploySchema.parse({ migrationLockTimeout: 7, migrationStatementTimeout: 60, migrationRetries: 5 }) };
     const q = rolloutPlan({ ...APP, acknowledgeMigrations: [] }, NODES, VERSION, settings);
-    assert.equal(command(q, "polls-expand"), `sh ${q.scriptsDir}/migrate.sh polls v2 expand 7 60 5`);
+    assert.equal(command(q, "polls-expand"), `sh ${q.scriptsDir}/migrate.sh app_polls v2 expand 7 60 5`);
   });
 
   it("fleet:deploy's migration limits are whole numbers in range, else a message naming the range", () => {
@@ -119,14 +119,14 @@ describe("rollout plan", () => {
     assert.deepEqual(step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-1"]);
     assert.deepEqual(step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-2"]);
     assert.equal(p.servingStep, "polls-switch-node-3");
-    assert.equal(command(p, "polls-switch-node-2"), `sh ${p.scriptsDir}/switch.sh polls v2 10.0.2.12 8123 polls.example.edu /healthz 30`);
+    assert.equal(command(p, "polls-switch-node-2"), `sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30`);
   });
 
   it("prunes every node to keepReleases only after the rollout is complete", () => {
     const p = plan();
     for (const n of NODES) {
       assert.ok(ancestors(p, `polls-prune-${n}`).has("polls-contract"));
-      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh polls 3 v2`);
+      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
     }
   });
 
@@ -175,8 +175,8 @@ describe("rollout plan", () => {
 
   it("deletes the app's files from nodes and nginx host only when a step is removed", () => {
     const p = plan();
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-prepare-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove polls`);
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-webroot").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove polls`);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-prepare-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-webroot").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove app_polls`);
     assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.phase).sort(), ["prepare", "prepare", "prepare", "webroot"]);
   });
 
@@ -201,7 +201,7 @@ describe("rollout plan: values for the nodes", () => {
     const text = envFileText({ ...APP.env, SENTRY_DSN: "https://x@y/1", ...env });
     assert.equal(text, [
       "ALLOWED_HOSTS='polls.example.edu'",
-      "DATABASE_URL='postgres://polls_app:p%40ss%2Fword@db:5432/polls_app'",
+      "DATABASE_URL='postgres://app_polls_app:p%40ss%2Fword@db:5432/app_polls_app'",
       "DJANGO_SETTINGS_MODULE='pollsite.settings'",
       "FLEET_APP='polls'",
       "SECRET_KEY='k'\\''ey'",
