@@ -12,6 +12,7 @@ import { resolveTags } from "./github/resolveTags";
 import { GithubConfig, loadGithubConfig } from "./config/githubConfig";
 import { buildInfrastructure, infrastructureOutputs } from "./infra/buildInfrastructure";
 import { DeploySettings, parseDeploySettings, RolloutError, siteUrl } from "./rollout/plan";
+import { checkCapacity } from "./rollout/capacity";
 import { catalogStack, deployTag, loadStackConfig, readStackFile } from "./config/stackConfig";
 import { knownStacks } from "./config/stackFiles";
 import { parseTlsConfig, TLS_CONFIG_KEY, TlsFiles } from "./config/tlsConfig";
@@ -41,13 +42,15 @@ function recoveryLeavesRepositoriesAlone(cfg: GithubConfig): GithubConfig {
   return { ...cfg, manageRepositories: false };
 }
 
+/** The catalog file as messages name it, as a person would: relative inside the project, absolute outside it. */
+function appsFileShown(): string {
+  const full = path.resolve(__dirname, config.get("appsFile") ?? "apps.yaml");
+  return full.startsWith(__dirname + path.sep) ? path.relative(__dirname, full) : full;
+}
+
 /** The apps this stack runs: its own tags, or (a recovery stack) those of the stack it replaces. */
 function loadApps(): AppForStack[] {
-  const file = config.get("appsFile") ?? "apps.yaml";
-  const full = path.resolve(__dirname, file);
-  // Messages name the file as a person would: relative inside the project, absolute outside it.
-  const shown = full.startsWith(__dirname + path.sep) ? path.relative(__dirname, full) : full;
-  const { catalog, errors } = loadCatalogFile(shown, { knownStacks: knownStacks(__dirname) });
+  const { catalog, errors } = loadCatalogFile(appsFileShown(), { knownStacks: knownStacks(__dirname) });
   // RunError: Pulumi prints the message alone, without a stack trace.
   if (!catalog) throw new pulumi.RunError(errors.join("\n"));
   return appsForStack(catalog, catalogStack(stackConfig)).map((a) => ({ ...a, tag: deployTag(stackConfig, a.tag) }));
@@ -79,8 +82,16 @@ function loadCertificates(): Record<string, TlsFiles> {
   return result.certificates;
 }
 
+/** Every app runs on every node: their workers must fit in one node's memory (rollout/capacity.ts). */
+function checkNodeCapacity(): void {
+  const result = checkCapacity({ apps, settings, instanceType: stackConfig.nodes.instanceType, stackFile: `Pulumi.${stack}.yaml`, appsFile: appsFileShown() });
+  for (const warning of result.warnings) void pulumi.log.warn(warning);
+  if (result.error !== undefined) throw new pulumi.RunError(result.error);
+}
+
 const apps = loadApps();
 const settings = deploySettings();
+checkNodeCapacity();
 const certificates = loadCertificates();
 const https = (app: string) => app in certificates;
 
