@@ -53,7 +53,8 @@ function readRequest(argv: string[]): Request {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw new RehearsalInputError(`${(err as Error).message.split("\n")[0]}; ${USAGE}`);
+    // node's own text goes on about positionals after `--`: the first sentence is the news.
+    throw new RehearsalInputError(`${(err as Error).message.split("\n")[0].replace(/\. To specify a positional .*$/, "")}; ${USAGE}`);
   }
   for (const required of ["repo", "catalog", "tags"] as const) {
     if (!values[required]) throw new RehearsalInputError(`--${required} is required; ${USAGE}`);

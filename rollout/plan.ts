@@ -45,8 +45,9 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
   healthSeconds: 30,
   gunicornWorkers: 3,
   gunicornTimeout: 30,
-  // Measured: RSS of a gunicorn 20.1 sync worker of the e2e fixture (Django 3.2, psycopg2, PostgreSQL)
-  // after 300 requests on the test bed: 48 MiB; rounded up for apps with more code and libraries.
+  // Measured on the test bed: VmRSS of a gunicorn 20.1 sync worker of the e2e fixture's v2 (Django
+  // 3.2.25, psycopg2, PostgreSQL 15) after 300 requests: 48 MiB (PSS 35 MiB; its master 24 MiB).
+  // 64 leaves room for apps with more code and libraries than the fixture.
   workerMemoryMb: 64,
   dbEngine: "postgres",
   sshUser: "deploy",
