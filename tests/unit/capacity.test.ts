@@ -1,15 +1,16 @@
 // The plan's capacity check (rollout/capacity.ts): workers x per-worker memory against a node's memory.
 import { strict as assert } from "assert";
-import type { AppForStack } from "../../config/catalog";
+import { AppForStack, appsForStack, parseCatalog } from "../../config/catalog";
 import { checkCapacity, INSTANCE_MEMORY_MB } from "../../rollout/capacity";
 import { DEFAULT_DEPLOY_SETTINGS } from "../../rollout/plan";
 
+/** An app as the catalog makes it (defaults applied), with `workers` when given. */
 function app(name: string, workers?: number): AppForStack {
-  return {
-    name, repo: `uni-it/${name}`, domain: `${name}.example.edu`, settings: "site.settings", wsgi: "site.wsgi:application",
-    migrations: true, tags: { alpha: "v1" }, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 5, port: 8200,
-    ...(workers !== undefined ? { workers } : {}),
-  };
+  const text = [`apps:`, `  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: site.settings",
+    "    wsgi: site.wsgi:application", ...(workers !== undefined ? [`    workers: ${workers}`] : []), "    tags: { alpha: v1 }", ""].join("\n");
+  const { catalog, errors } = parseCatalog(text, "apps.yaml");
+  assert.deepEqual(errors, []);
+  return appsForStack(catalog!, "alpha")[0];
 }
 
 const settings = { gunicornWorkers: 3, workerMemoryMb: 100 };
