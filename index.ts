@@ -12,6 +12,7 @@ import { GithubConfig } from "./config/githubConfig";
 import { loadProgramConfig } from "./config/load";
 import { buildInfrastructure, infrastructureOutputs } from "./infra/buildInfrastructure";
 import { DEFAULT_DEPLOY_SETTINGS, DeploySettings, RolloutError, siteUrl } from "./rollout/plan";
+import { checkCapacity } from "./rollout/capacity";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -46,6 +47,14 @@ const settings: DeploySettings = { ...DEFAULT_DEPLOY_SETTINGS, gitUrlTemplate: D
 /** HTTPS per app from fleet:tls: the EdgeHost puts the keys only into a secret input, and the
  *  certificates (public) into the readable nginx step. */
 const certificates = stackSettings.certificates;
+
+/** Every app runs on every node: their workers must fit in one node's memory (rollout/capacity.ts). */
+function checkNodeCapacity(): void {
+  const result = checkCapacity({ apps, settings, instanceType: stackConfig.nodes.instanceType, stackFile: `Pulumi.${stack}.yaml`, appsFile: config.get("appsFile") ?? "apps.yaml" });
+  for (const warning of result.warnings) void pulumi.log.warn(warning);
+  if (result.error !== undefined) throw new pulumi.RunError(result.error);
+}
+checkNodeCapacity();
 const https = (app: string) => app in certificates;
 
 /** Per app on this stack: the tag it is pinned to (or "latest") and where it answers: https:// for

@@ -73,6 +73,16 @@ const keepReleases = z
   .min(1, { error: "must be >= 1 (the release now serving is always kept)" })
   .max(100, { error: "must be <= 100" });
 
+/** Per-app sizing bounds; the defaults come from the stack's fleet:deploy (rollout/plan.ts). */
+export const MAX_WORKERS = 32;
+export const MAX_TIMEOUT_SECONDS = 3600;
+const wholeNumber = (min: number, max: number) =>
+  z
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be from ${min} to ${max}` })
+    .max(max, { error: `must be from ${min} to ${max}` });
+
 const healthCheck = pattern(HEALTH_PATH_PATTERN, "a URL path starting with '/' (letters, digits, '.', '_', '~', '/', '-')");
 const migrations = z.boolean({ error: "must be true or false" });
 const seconds = (max: number) =>
@@ -121,6 +131,8 @@ const appSchema = z.strictObject(
       .min(1024, { error: "must be from 1024 to 65535" })
       .max(65535, { error: "must be from 1024 to 65535" })
       .optional(),
+    workers: wholeNumber(1, MAX_WORKERS).optional(),
+    timeout: wholeNumber(1, MAX_TIMEOUT_SECONDS).optional(),
     ...shared,
   },
   { error: "must be a map with name, repo, domain, settings, wsgi and tags" },
@@ -179,6 +191,10 @@ export interface App {
   migrationLockTimeout?: number;
   migrationStatementTimeout?: number;
   migrationRetries?: number;
+  /** gunicorn's worker processes per node; absent: the stack's fleet:deploy.gunicornWorkers. */
+  workers?: number;
+  /** Seconds a request may take before gunicorn restarts its worker; absent: fleet:deploy.gunicornTimeout. */
+  timeout?: number;
 }
 
 /** An app as it runs on one stack: its tag for that stack picked out. */
@@ -285,6 +301,8 @@ function applyDefaults(raw: RawCatalog): Catalog {
       ...(a.migrationLockTimeout !== undefined ? { migrationLockTimeout: a.migrationLockTimeout } : {}),
       ...(a.migrationStatementTimeout !== undefined ? { migrationStatementTimeout: a.migrationStatementTimeout } : {}),
       ...(a.migrationRetries !== undefined ? { migrationRetries: a.migrationRetries } : {}),
+      ...(a.workers !== undefined ? { workers: a.workers } : {}),
+      ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
     })),
   };
 }

@@ -4,7 +4,7 @@
 // file's line, and the rollout (rollout/plan.ts) takes the values it returns over its defaults.
 import { z } from "zod";
 import type { DeploySettings } from "../rollout/plan";
-import { MIGRATION_LIMITS } from "./catalog";
+import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS } from "./catalog";
 import { RULES, ruleRegExp } from "./patterns";
 
 const GIT_URL = ruleRegExp(RULES.gitUrl);
@@ -27,7 +27,9 @@ export const deploySchema = z.strictObject({
     .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}"),
   pipMode: z.enum(["index", "system"]),
   healthSeconds: whole(1, 600),
-  gunicornWorkers: whole(1, 32),
+  gunicornWorkers: whole(1, MAX_WORKERS),
+  gunicornTimeout: whole(1, MAX_TIMEOUT_SECONDS),
+  workerMemoryMb: whole(16, 16384),
   migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
   migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
   migrationRetries: whole(0, 10),

@@ -1,7 +1,7 @@
 /**
  * Real local machines for the e2e tests: app nodes and an nginx host, each a real
- * OpenSSH server in its own namespaces, plus a real PostgreSQL and the Django fixture
- * repository. Nothing here is a mock: the deployment's commands run over SSH against
+ * OpenSSH server in its own namespaces, plus a real PostgreSQL and the git repositories
+ * the apps deploy from (the Django fixture, or any given repository). Nothing here is a mock: the deployment's commands run over SSH against
  * these nodes exactly as they would against EC2 instances.
  *
  * Layout of one cluster (slot N, so several test runs can share the machine):
@@ -50,11 +50,15 @@ export interface Cluster {
     superuser: string;
     setSuperuserPassword(pw: string): Promise<void>;
   };
-  /** Bare git repository of the Django fixture (tags v1..v10), readable on every node. */
+  /** Bare git repository of the Django fixture (tags v1..v10), readable on every node; throws
+   *  when the cluster was started with other repositories instead. */
   fixtureRepoPath: string;
+  /** owner/name -> the bare repository the cluster serves for it, readable on every node. */
+  repositories: Record<string, string>;
   /**
-   * The stand-in for https://github.com: `${gitBaseUrl}/uni-it/polls.git` is the fixture
-   * (a file:// URL of fixtureRepoPath), so a catalog entry `repo: uni-it/polls` maps onto it.
+   * The stand-in for https://github.com: `${gitBaseUrl}/<owner>/<name>.git` is the repository
+   * served for `owner/name` (by default the fixture as uni-it/polls), so a catalog entry's
+   * `repo:` maps onto it.
    */
   gitBaseUrl: string;
   /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
@@ -290,12 +294,33 @@ async function makeKeys(slot: Slot): Promise<{ pem: string; path: string }> {
   return { pem: fs.readFileSync(key, "utf8"), path: key };
 }
 
-const fixtureRepoPathOf = (slot: Slot) => path.join(slot.dir, "git", "uni-it", "polls.git");
+/** The repository the e2e tests deploy: tests/e2e/fixture, built by build-fixture.sh. */
+export const FIXTURE_REPO = "uni-it/polls";
 
-async function buildFixture(slot: Slot): Promise<string> {
-  const repo = fixtureRepoPathOf(slot);
-  await run("/bin/sh", [path.join(HERE, "..", "tests", "e2e", "fixture", "build-fixture.sh"), repo]);
-  return repo;
+const servedPathOf = (slot: Slot, repo: string) => path.join(slot.dir, "git", ...repo.split("/")) + ".git";
+
+/**
+ * What the cluster's "GitHub" serves: the fixture, built by build-fixture.sh (sources
+ * undefined), or bare clones of the given repositories (bare or not: a clone takes the
+ * branches and tags, never a work tree's uncommitted files). Readable by every user on
+ * every node (the deploy user, the app users).
+ */
+async function serveRepositories(slot: Slot, sources: Record<string, string> | undefined): Promise<Record<string, string>> {
+  if (!sources) {
+    const repo = servedPathOf(slot, FIXTURE_REPO);
+    await run("/bin/sh", [path.join(HERE, "..", "tests", "e2e", "fixture", "build-fixture.sh"), repo]);
+    return { [FIXTURE_REPO]: repo };
+  }
+  const served: Record<string, string> = {};
+  for (const [repo, source] of Object.entries(sources)) {
+    const dest = servedPathOf(slot, repo);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    // safe.directory: the source may belong to another user; reading it is all a clone does.
+    await run("git", ["-c", "safe.directory=*", "clone", "-q", "--bare", "--no-hardlinks", path.resolve(source), dest], { env: { ...NODE_ENV, HOME: slot.dir } });
+    await run("chmod", ["-R", "a+rX", dest]);
+    served[repo] = dest;
+  }
+  return served;
 }
 
 interface Postgres {
@@ -379,7 +404,13 @@ async function stopNode(node: RunningNode): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startCluster(opts: { appNodeCount?: number } = {}): Promise<Cluster> {
+export interface ClusterOptions {
+  appNodeCount?: number;
+  /** owner/name -> a local git repository (bare or not) to serve in place of the fixture. */
+  repositories?: Record<string, string>;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const appNodeCount = opts.appNodeCount ?? 2;
   if (!Number.isInteger(appNodeCount) || appNodeCount < 1 || appNodeCount > 200) {
     throw new Error(`startCluster: appNodeCount must be an integer from 1 to 200, got ${appNodeCount}`);
@@ -416,12 +447,13 @@ export async function startCluster(opts: { appNodeCount?: number } = {}): Promis
       path.join(slot.dir, "hosts"),
       [staticHost, ...appNodes].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
     );
-    fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n\tdirectory = ${fixtureRepoPathOf(slot)}\n`);
+    const repoNames = Object.keys(opts.repositories ?? { [FIXTURE_REPO]: "" });
+    fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n${repoNames.map((r) => `\tdirectory = ${servedPathOf(slot, r)}\n`).join("")}`);
     // Everything that can overlap does: nodes need the key and the bridge, the
-    // database needs initdb and the bridge, the fixture needs nothing.
+    // database needs initdb and the bridge, the repositories need nothing.
     const bridge = createBridge(slot);
     const keysMade = makeKeys(slot);
-    const fixtureBuilt = buildFixture(slot);
+    const reposServed = serveRepositories(slot, opts.repositories);
     const pgStarted = Promise.all([initPostgres(slot), bridge]).then(([data]) => startPostgres(slot, data));
     pgStarted.then((p) => (postgres = p), () => undefined);
     const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
@@ -432,11 +464,11 @@ export async function startCluster(opts: { appNodeCount?: number } = {}): Promis
       ),
     );
     // allSettled, not all: on a failure, stop() must see every node that did start.
-    const settled = await Promise.allSettled([keysMade, fixtureBuilt, pgStarted, nodesStarted]);
+    const settled = await Promise.allSettled([keysMade, reposServed, pgStarted, nodesStarted]);
     const failure = settled.find((r) => r.status === "rejected");
     if (failure) throw failure.reason;
     const keys = await keysMade;
-    const fixtureRepoPath = await fixtureBuilt;
+    const repositories = await reposServed;
     const pg = await pgStarted;
 
     const initPidOf = (node: NodeHandle): number => {
@@ -453,7 +485,12 @@ export async function startCluster(opts: { appNodeCount?: number } = {}): Promis
       privateKeyPem: keys.pem,
       privateKeyPath: keys.path,
       nginxConfDir: NGINX_CONF_DIR,
-      fixtureRepoPath,
+      get fixtureRepoPath(): string {
+        const fixture = repositories[FIXTURE_REPO];
+        if (!fixture || opts.repositories) throw new Error("e2e cluster: this cluster serves other repositories, not the fixture");
+        return fixture;
+      },
+      repositories,
       gitBaseUrl: `file://${path.join(slot.dir, "git")}`,
       postgres: {
         host: `${slot.subnet}.1`,

@@ -24,6 +24,8 @@ export interface ExecutorOptions {
   keyDir: string;
   /** Called when a resource starts; may return a function that interrupts it (tests). */
   onStart?(r: PlanResource, op: Operation, interrupt: () => void): void;
+  /** Called when a resource's command has ended, ok or not (rehearse starts its load on the first switch). */
+  onDone?(ran: Ran): void;
   log?(line: string): void;
 }
 
@@ -225,6 +227,7 @@ async function runStep(r: PlanResource, op: Operation, opts: ExecutorOptions, ra
   const result = await collect(child, input);
   const entry: Ran = { name: r.name, urn: r.urn, op, command, ok: result.code === 0, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started };
   ran.push(entry);
+  opts.onDone?.(entry);
   opts.log?.(`${entry.ok ? "ok" : "FAILED"} ${op} ${r.name} (${entry.ms} ms)${entry.ok ? "" : `: ${result.stderr.trim().split("\n").slice(-2).join(" | ")}`}`);
   return entry.ok;
 }

@@ -57,6 +57,16 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
   ].join("\n");
 }
 
+export interface LocalStackOptions {
+  /** fleet:appSecrets: per app, the values of its `secrets` (default: the e2e app's API_TOKEN). */
+  appSecrets?: Record<string, Record<string, string>>;
+  /** fleet:deploy keys over the test bed's own (which clone from the cluster, with pipMode system). */
+  deploy?: Record<string, unknown>;
+}
+
+/** fleet:deploy on the test bed: clones from the cluster's repositories, no package index. */
+const TESTBED_DEPLOY = { pipMode: "system", healthSeconds: 10, gunicornWorkers: 2 };
+
 export class LocalStack {
   state: Plan = EMPTY_STATE;
   /** fleet:appSecrets of the stack (the fixture app's secret; a catalog without it sets none). */
@@ -67,9 +77,10 @@ export class LocalStack {
 
   private readonly keyDir: string;
 
-  constructor(readonly cluster: Cluster, readonly workDir: string, readonly log?: (line: string) => void) {
+  constructor(readonly cluster: Cluster, readonly workDir: string, readonly log?: (line: string) => void, private readonly options: LocalStackOptions = {}) {
     this.keyDir = path.join(workDir, "keys");
     fs.mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
+    if (options.appSecrets) this.appSecrets = options.appSecrets;
   }
 
   /** Logical resource name -> local address, as the mocks should answer. */
@@ -93,12 +104,7 @@ export class LocalStack {
       overrides: { "deploy-key-key": { privateKeyOpenssh: this.cluster.privateKeyPem } },
       config: {
         "fleet:nodes": JSON.stringify({ count: this.cluster.appNodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9" }),
-        "fleet:deploy": JSON.stringify({
-          gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git`,
-          pipMode: "system",
-          healthSeconds: 10,
-          gunicornWorkers: 2,
-        }),
+        "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
         "fleet:appSecrets": JSON.stringify(this.appSecrets),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
       },
@@ -106,7 +112,7 @@ export class LocalStack {
   }
 
   /** `pulumi up` with `catalog`: plan, then run what changed since the last run. */
-  async up(catalog: string, opts: Pick<ExecutorOptions, "onStart"> = {}): Promise<ApplyResult> {
+  async up(catalog: string, opts: Pick<ExecutorOptions, "onStart" | "onDone"> = {}): Promise<ApplyResult> {
     const desired = await this.plan(catalog);
     await this.ensureMasterUser(desired);
     const result = await apply(this.state, desired, { keyDir: this.keyDir, log: this.log, ...opts });
@@ -220,10 +226,13 @@ export function stylesheetOf(body: string): string | undefined {
   return /href="(\/static\/polls\/app\.[0-9a-f]{12}\.css)"/.exec(body)?.[1];
 }
 
+/** What a Load counts as answered: 200 only (the e2e pages), unless told otherwise. */
+export type Accept = (status: number) => boolean;
+
 /**
- * Continuous load through nginx on the app's domain: `workers` loops of GET /, each request
- * after the previous one, until stop() (bounded by maxSeconds). Counts every answer other
- * than 200 as a failed request.
+ * Continuous load through nginx on the app's domain: `workers` loops of GET `url`, each request
+ * after the previous one, until stop() (bounded by maxSeconds). Counts every answer `accept`
+ * refuses (by default: other than 200; no answer is status 0) as a failed request.
  */
 export class Load {
   requests = 0;
@@ -232,7 +241,7 @@ export class Load {
   private running = true;
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly url: string, private readonly host: string, workers = 4, maxSeconds = 300) {
+  constructor(private readonly url: string, private readonly host: string, workers = 4, maxSeconds = 300, private readonly accept: Accept = (s) => s === 200) {
     const until = Date.now() + maxSeconds * 1000;
     for (let i = 0; i < workers; i++) this.loops.push(this.loop(until));
   }
@@ -241,7 +250,7 @@ export class Load {
     while (this.running && Date.now() < until) {
       const a = await get(this.url, this.host);
       this.requests += 1;
-      if (a.status !== 200) {
+      if (!this.accept(a.status)) {
         this.failed += 1;
         if (this.failures.length < 10) this.failures.push(`${a.status} ${a.body.slice(0, 120)}`);
       }

@@ -6,7 +6,8 @@ release it points at, the app's environment and the listen address are re-read e
     the new release while old workers finish their requests in the old one;
   - raw_env is the app's environment file (written from stdin by prepare.sh) plus the
     release's own STATIC_ROOT (its ManifestStaticFilesStorage manifest) and tag/commit;
-  - bind, wsgi_app and workers come from shared/gunicorn.json (written by prepare.sh).
+  - bind, wsgi_app, workers and timeout come from shared/gunicorn.json (written by prepare.sh
+    from the app's `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults).
 """
 import json
 import os
@@ -59,7 +60,7 @@ raw_env = ["%s=%s" % kv for kv in sorted(_app_env().items())]
 pidfile = os.path.join(_shared, "run", "gunicorn.pid")
 errorlog = os.path.join(_shared, "log", "gunicorn.log")
 proc_name = "gunicorn-" + os.path.basename(_app_dir)
-timeout = 30
+timeout = int(_cfg["timeout"])
 graceful_timeout = 30
 
 

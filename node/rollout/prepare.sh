@@ -1,5 +1,5 @@
 #!/bin/sh
-# prepare.sh APP ADDRESS PORT WSGI WORKERS   (stdin: the app's environment file)
+# prepare.sh APP ADDRESS PORT WSGI WORKERS TIMEOUT   (stdin: the app's environment file)
 # prepare.sh --remove APP
 #
 # Makes a node ready for one app, idempotently: the app's system user, /srv/APP/{releases,
@@ -31,12 +31,13 @@ if [ "${1:-}" = --remove ]; then
   exit 0
 fi
 
-[ $# -eq 5 ] || die "usage: prepare.sh APP ADDRESS PORT WSGI WORKERS"
+[ $# -eq 6 ] || die "usage: prepare.sh APP_USER ADDRESS PORT WSGI WORKERS TIMEOUT"
 check_os_user "$1"
 check_arg address "$2" '([0-9]{1,3}\.){3}[0-9]{1,3}'
 check_arg port "$3" '[0-9]{4,5}'
 check_wsgi "$4"
 check_arg workers "$5" '[1-9][0-9]?'
+check_arg timeout "$6" '[1-9][0-9]{0,3}'
 app_paths "$1"
 deployer=$(id -un)
 
@@ -56,7 +57,7 @@ sudo install -d -o "$APP" -g "$APP" -m 0755 "$SHARED/run"
 sudo install -d -o "$APP" -g "$APP" -m 0750 "$SHARED/log"
 
 sudo install -o "$deployer" -g "$APP" -m 0640 "$here/gunicorn.conf.py" "$here/gunicorn_main.py" "$SHARED/"
-printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s}\n' "$2" "$3" "$4" "$5" >"$SHARED/gunicorn.json.new"
+printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s, "timeout": %s}\n' "$2" "$3" "$4" "$5" "$6" >"$SHARED/gunicorn.json.new"
 chmod 0644 "$SHARED/gunicorn.json.new"
 mv -f "$SHARED/gunicorn.json.new" "$SHARED/gunicorn.json"
 
