@@ -23,7 +23,7 @@ export const STACK = "alpha";
 export const APP_SECRET_VALUE = "e2e-secret-token-5f1c";
 
 /** The e2e catalog: the fixture app pinned to `tag` on the alpha stack. */
-export function catalogText(tag: string, extra: { keepReleases?: number; env?: Record<string, string> } = {}): string {
+export function catalogText(tag: string, extra: { keepReleases?: number; env?: Record<string, string>; secrets?: string[]; lines?: string[] } = {}): string {
   const env = Object.entries(extra.env ?? {});
   return [
     "apps:",
@@ -35,7 +35,8 @@ export function catalogText(tag: string, extra: { keepReleases?: number; env?: R
     `    port: ${PORT}`,
     "    healthCheck: /healthz",
     `    keepReleases: ${extra.keepReleases ?? 3}`,
-    "    secrets: [API_TOKEN]",
+    `    secrets: [${["API_TOKEN", ...(extra.secrets ?? [])].join(", ")}]`,
+    ...(extra.lines ?? []).map((l) => `    ${l}`),
     ...(env.length > 0 ? ["    env:", ...env.map(([k, v]) => `      ${k}: "${v}"`)] : []),
     "    tags:",
     `      ${STACK}: ${tag}`,
@@ -47,6 +48,8 @@ export class LocalStack {
   state: Plan = EMPTY_STATE;
   /** fleet:tls of the stack: per app, the certificate and key nginx serves it with over HTTPS. */
   tls?: Record<string, TlsFiles>;
+  /** More values of the app's `secrets` (fleet:appSecrets) than API_TOKEN, by name. */
+  secrets: Record<string, string> = {};
   private masterReady = false;
 
   private readonly keyDir: string;
@@ -83,7 +86,7 @@ export class LocalStack {
           healthSeconds: 10,
           gunicornWorkers: 2,
         }),
-        "fleet:appSecrets": JSON.stringify({ [APP]: { API_TOKEN: APP_SECRET_VALUE } }),
+        "fleet:appSecrets": JSON.stringify({ [APP]: { API_TOKEN: APP_SECRET_VALUE, ...this.secrets } }),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
       },
     });

@@ -27,8 +27,14 @@ lock migrate
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# applied FILE: the migrations the database has applied, sorted; a database that cannot be
+# read stops the script with its error (never an empty list that would look like a fresh one).
 applied() {
-  release_python "$rel" "$here/fleet_migrations.py" applied | sort >"$1"
+  if ! release_python "$rel" "$here/fleet_migrations.py" applied >"$work/applied.out" 2>"$work/applied.err"; then
+    tail -n 20 "$work/applied.err" >&2
+    die "$APP $tag: reading the migrations applied to the database failed: $(error_line <"$work/applied.err"); nothing was changed"
+  fi
+  sort "$work/applied.out" >"$1"
 }
 sort "$rel/.fleet/migrations-known" >"$work/known"
 applied "$work/applied"
@@ -63,7 +69,7 @@ backwards_plan() {
   elif [ $? -eq 3 ]; then
     die "refusing to roll $APP back to $tag: $(sed -n 's/^IRREVERSIBLE //p' "$work/why" | paste -sd';' -); nothing was changed"
   fi
-  die "cannot plan the rollback of $APP to $tag: $(tail -n 1 "$work/why"); nothing was changed"
+  die "cannot plan the rollback of $APP to $tag: $(error_line <"$work/why"); nothing was changed"
 }
 
 unapplied=""
@@ -82,7 +88,7 @@ if [ -s "$work/extra" ]; then
 fi
 if [ "$phase" = expand ] && ! manage "$rel" migrate --noinput >"$work/out" 2>&1; then
   tail -n 20 "$work/out" >&2
-  die "migrating $APP to $tag failed: $(grep -v '^ ' "$work/out" | grep . | tail -n 1); no node was switched"
+  die "migrating $APP to $tag failed: $(error_line <"$work/out"); no node was switched"
 fi
 
 applied "$work/after"

@@ -50,7 +50,11 @@ served() {
   printf '%s %s\n' "$(cat "$CURRENT/.fleet/tag")" "$(cat "$CURRENT/.fleet/commit")"
 }
 
-old=$(readlink -f "$CURRENT" 2>/dev/null || true)
+# The release served before: only when current is a link to a release that is there (GNU
+# readlink -f prints a path even for a missing link, which would make a first deploy "put back"
+# current onto itself).
+old=""
+if [ -L "$CURRENT" ] && old=$(readlink -e "$CURRENT") && [ -f "$old/.fleet/tag" ]; then :; else old=""; fi
 if [ "$old" = "$rel" ]; then
   if ! gunicorn_running; then gunicorn_start || die "$APP $tag on $address: gunicorn does not start (${GUNICORN_FAILURE:-no error in its log})"; fi
   healthy "$seconds" || die "$APP $tag on $address: already current but unhealthy ($answer)"

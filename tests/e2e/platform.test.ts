@@ -11,7 +11,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
-import { APP, DOMAIN, get, LocalStack, PORT } from "../../testbed/localStack";
+import { APP, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
+import { S3_ACCESS_KEY, S3_SECRET_KEY, S3Server } from "../../testbed/s3Server";
+import { pushTag } from "./fixtureTags";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 
@@ -77,5 +79,136 @@ describe("e2e: first deploys and failed steps say what failed and leave nothing 
     }
     assertOk(await stack.up("v2"));
     assert.match((await get(`http://${cluster.staticHost.address}/`, DOMAIN)).body, /release: v2/);
+  });
+});
+
+/** A POST with a body through nginx with the app's Host header; resolves with status and body. */
+function post(url: string, host: string, body: string): Promise<{ status: number; body: string }> {
+  return fetch(url, { method: "POST", headers: { Host: host, "Content-Type": "application/octet-stream" }, body })
+    .then(async (r) => ({ status: r.status, body: await r.text() }), (e: Error) => ({ status: 0, body: e.message }));
+}
+
+/** The stage step's lines of the preflight (and the platform's report) on the first node. */
+function stageLines(r: ApplyResult): string[] {
+  const stage = r.ran.find((x) => x.name === `${APP}-stage-node-1`);
+  assert.ok(stage, "the stage step did not run");
+  return stage.stderr.split("\n").filter((l) => /^fleet: (error|warning|platform)/.test(l));
+}
+
+describe("e2e: an app whose settings read nothing from the environment deploys unchanged; media in its S3 bucket", function () {
+  this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack();
+  let cluster: Cluster;
+  let stack: LocalStack;
+  let s3: S3Server;
+  let bucket = "";
+  let catalog = "";
+  before(async () => {
+    ({ cluster, stack } = bed);
+    catalog = catalogText("v6", { secrets: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], env: {} });
+    const planned = await stack.plan(catalog);
+    const media = planned.resources.find((r) => r.type === "aws:s3/bucket:Bucket" && (r.inputs.tags as Record<string, string> | undefined)?.app === APP);
+    bucket = String(media?.inputs.bucket ?? "");
+    assert.ok(bucket, "the plan declares the app's media bucket");
+    s3 = await S3Server.start(cluster.postgres.host, [bucket]);
+    stack.secrets = { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY };
+    catalog = catalogText("v6", { secrets: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], env: { AWS_S3_ENDPOINT_URL: s3.endpoint } });
+  });
+  after(async () => s3?.stop());
+
+  it("v6 (hard-coded DATABASES, ALLOWED_HOSTS, STATIC_URL and STATIC_ROOT; DJANGO_SECRET_KEY) serves its page and hashed assets; stage says what the platform set", async () => {
+    const r = await stack.up(catalog);
+    assertOk(r);
+    for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v6");
+    const page = await get(`http://${cluster.staticHost.address}/`, DOMAIN);
+    assert.equal(page.status, 200);
+    const css = stylesheetOf(page.body);
+    assert.ok(css, `the page links a hashed stylesheet under /static/: ${page.body}`);
+    assert.equal((await get(`http://${cluster.staticHost.address}${css}`, DOMAIN)).status, 200);
+    assert.deepEqual(stageLines(r).filter((l) => l.startsWith("fleet: platform")), [
+      "fleet: platform set: DATABASES, ALLOWED_HOSTS, STATIC_URL, STATIC_ROOT, SECRET_KEY, SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS, AWS_STORAGE_BUCKET_NAME, AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_ADDRESSING_STYLE, DEFAULT_FILE_STORAGE",
+    ]);
+    // check --deploy's findings are listed, and do not stop the release.
+    assert.ok(stageLines(r).some((l) => /^fleet: warning: polls v6: check --deploy security\.W004: /.test(l)), stageLines(r).join("\n"));
+  });
+
+  it("an upload goes to the app's own bucket on a real S3 API and is served back, with no app change", async () => {
+    const content = `uploaded at ${Date.now()}`;
+    const saved = await post(`http://${cluster.staticHost.address}/uploads/note.txt`, DOMAIN, content);
+    assert.equal(saved.status, 200, saved.body);
+    const { name, storage } = JSON.parse(saved.body) as { name: string; storage: string };
+    assert.equal(storage, "storages.backends.s3boto3.S3Boto3Storage");
+    assert.equal((await s3.object(bucket, name))?.toString("utf8"), content, `${name} is not in bucket ${bucket}`);
+    const back = await get(`http://${cluster.staticHost.address}/${name}`, DOMAIN);
+    assert.equal(back.status, 200);
+    assert.equal(back.body, content);
+  });
+
+  it("v6 -> v2 and back under load: zero failed requests", async () => {
+    for (const tag of ["v2", "v6"]) {
+      const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+      const r = await stack.up(catalog.replace(/alpha: v6/, `alpha: ${tag}`));
+      const { requests, failed, failures } = await load.stop();
+      assertOk(r);
+      assert.ok(requests > 50, `only ${requests} requests`);
+      assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
+      for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), tag);
+    }
+  });
+});
+
+describe("e2e: the preflight names the app, the tag, the setting and the fix, before any node switches", function () {
+  this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack();
+  let cluster: Cluster;
+  let stack: LocalStack;
+  before(async () => {
+    ({ cluster, stack } = bed);
+    assertOk(await stack.up("v6"));
+  });
+
+  /** `up` of CATALOG must fail at stage with ERROR as its summary, with no node moved off v6. */
+  async function refused(catalog: string, error: RegExp): Promise<string[]> {
+    const r = await stack.up(catalog);
+    assert.equal(r.ok, false, "the release was not stopped");
+    assert.match((r.error ?? "").split("\n").pop() ?? "", error);
+    assert.ok(!r.ran.some((x) => x.name.includes("-switch-")), "a node switched");
+    for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v6");
+    return stageLines(r);
+  }
+
+  it("DEBUG on, SECURE_SSL_REDIRECT, a missing hashed asset: one line each, the first is the step's error; a committed SECRET_KEY is a warning", async () => {
+    pushTag(cluster, "v6", "v6-unsafe", [
+      `printf '\\nSECURE_SSL_REDIRECT = True\\nSECRET_KEY = "committed-key-0123456789abcdefghijklmnopqrstuvwxyz"\\n' >> pollsite/settings.py`,
+      `sed -i 's#</head>#<link rel="stylesheet" href="{% static "polls/missing.css" %}"></head>#' polls/templates/polls/index.html`,
+    ].join(" && "));
+    const lines = await refused(catalogText("v6-unsafe", { env: { DJANGO_DEBUG: "1" } }), /^fleet: error: polls v6-unsafe: DEBUG: is True: .*; set DEBUG = False in pollsite\.settings, or set the environment variable it reads in apps\.yaml env:$/);
+    const expect = [
+      /^fleet: error: polls v6-unsafe: DEBUG: is True: error pages would show tracebacks and settings to every visitor; set DEBUG = False in pollsite\.settings/,
+      /^fleet: error: polls v6-unsafe: STATICFILES_DIRS: polls\/templates\/polls\/index\.html links \{% static 'polls\/missing\.css' %\}, which collectstatic did not collect: the page answers HTTP 500 .*; add the file to the app's static directory/,
+      /^fleet: error: polls v6-unsafe: SECURE_SSL_REDIRECT: is True: the health check \(plain HTTP to gunicorn on the node, \/healthz\) would get HTTP 301 to https; set SECURE_SSL_REDIRECT = False in pollsite\.settings .*or add '\^healthz\$' to SECURE_REDIRECT_EXEMPT$/,
+      /^fleet: warning: polls v6-unsafe: SECRET_KEY: a key is committed in the repository \(pollsite\/settings\.py:\d+\); the platform's SECRET_KEY replaces it; remove it from the repository/,
+    ];
+    for (const e of expect) assert.ok(lines.some((l) => e.test(l)), `no line matches ${e}:\n${lines.join("\n")}`);
+  });
+
+  it("ALLOWED_HOSTS of the app's own (overrides.hosts: false) rejecting the health check's Host: DisallowedHost", async () => {
+    await refused(catalogText("v6", { lines: ["overrides: { hosts: false }"] }),
+      /^fleet: error: polls v6: ALLOWED_HOSTS: \['polls\.local', 'localhost'\] rejects polls\.example\.edu, the Host the health check and nginx send: every request would answer HTTP 400 \(DisallowedHost\); add 'polls\.example\.edu' to ALLOWED_HOSTS in pollsite\.settings, or turn overrides\.hosts back on/);
+  });
+
+  it("the app's own STATIC_ROOT inside the release (overrides.static: false): the summary is collectstatic's error itself", async () => {
+    await refused(catalogText("v6", { lines: ["overrides: { static: false }"] }),
+      /^fleet: error: polls v6: collectstatic failed: PermissionError: \[Errno 13\] Permission denied: '\/srv\/polls\/releases\/\.partial-v6\/staticfiles'$/);
+  });
+
+  it("STATIC_URL other than the one nginx serves (overrides.static: false)", async () => {
+    pushTag(cluster, "v6", "v6-assets", `sed -i 's#^STATIC_ROOT = .*#STATIC_ROOT = os.environ["STATIC_ROOT"]#' pollsite/settings.py`);
+    await refused(catalogText("v6-assets", { lines: ["overrides: { static: false }"] }),
+      /^fleet: error: polls v6-assets: STATIC_URL: is '\/assets\/', but nginx serves the collected files at \/static\/: every asset would answer 404; set STATIC_URL = '\/static\/' in pollsite\.settings, or turn overrides\.static back on$/);
+  });
+
+  it("check --deploy warnings stop the release where the catalog asks (deployChecks: fail)", async () => {
+    await refused(catalogText("v6", { lines: ["deployChecks: fail"] }), /^fleet: error: polls v6: check --deploy security\.W\d+: /);
   });
 });

@@ -68,6 +68,16 @@ describe("catalog: good files", () => {
     assert.deepEqual(app.env, { A: "1", B: "2" });
   });
 
+  it("overrides are all on unless turned off, an app's own keys over the defaults'; deployChecks warn unless asked", () => {
+    const plain = parseCatalog(catalog(), "apps.yaml", STACKS).catalog!.apps[0];
+    assert.deepEqual(plain.overrides, { database: true, hosts: true, static: true, secretKey: true, proxy: true, storage: true });
+    assert.equal(plain.deployChecks, "warn");
+    const text = catalog(["    overrides: { storage: false }", "    deployChecks: fail"], ["defaults:", "  overrides: { hosts: false, storage: true }"]);
+    const app = parseCatalog(text, "apps.yaml", STACKS).catalog!.apps[0];
+    assert.deepEqual(app.overrides, { database: true, hosts: false, static: true, secretKey: true, proxy: true, storage: false });
+    assert.equal(app.deployChecks, "fail");
+  });
+
   it("accepts realistic tags, domains, settings and quoted numeric tags", () => {
     for (const tag of ["v1.2.3", "1.2.3", "release/2024-09", "v2.0.0-rc.1", "latest", '"1.0"', "V_1"]) {
       assert.deepEqual(errors(withLine("alpha: v1.0.0", `alpha: ${tag}`)), [], tag);
@@ -132,6 +142,10 @@ describe("catalog: each bad value is one precise line", () => {
     ["secret name lowercase", "    tags:", "    secrets: [dsn]\n    tags:", /polls\.secrets\.0: "dsn" is not allowed/],
     ["secret listed twice", "    tags:", "    secrets: [A, A]\n    tags:", /polls\.secrets: A is listed twice/],
     ["port too low", "    tags:", "    port: 80\n    tags:", /polls\.port: must be from 1024 to 65535/],
+    ["override name misspelt", "    tags:", "    overrides: { storag: false }\n    tags:", /^apps\.yaml:7:18: polls\.overrides\.storag: unknown key; allowed keys: database, hosts, static, secretKey, proxy, storage$/],
+    ["override not a bool", "    tags:", '    overrides: { storage: "no" }\n    tags:', /polls\.overrides\.storage: must be true or false$/],
+    ["deployChecks unknown", "    tags:", "    deployChecks: strict\n    tags:", /polls\.deployChecks: must be "warn" or "fail"$/],
+    ["env overriding the platform's bucket", "    tags:", "    env:\n      AWS_STORAGE_BUCKET_NAME: x\n    tags:", /polls\.env\.AWS_STORAGE_BUCKET_NAME: is set by the platform/],
     ["missing field", "    settings: pollsite.settings\n", "", /^apps\.yaml:2:5: polls\.settings: is required$/],
   ];
   for (const [title, from, to, expected] of cases) {
@@ -144,7 +158,7 @@ describe("catalog: each bad value is one precise line", () => {
 
   it("unknown top-level and defaults keys", () => {
     assert.match(onlyError(catalog([], ["appz: []"])), /^apps\.yaml:1:1: catalog\.appz: unknown key; allowed keys: defaults, apps$/);
-    assert.match(onlyError(catalog([], ["defaults:", "  colour: red"])), /^apps\.yaml:2:3: defaults\.colour: unknown key; allowed keys: migrations, healthCheck, keepReleases, env$/);
+    assert.match(onlyError(catalog([], ["defaults:", "  colour: red"])), /^apps\.yaml:2:3: defaults\.colour: unknown key; allowed keys: migrations, healthCheck, keepReleases, env, overrides, deployChecks$/);
   });
 
   it("duplicate names, domains and ports across apps point at the second one", () => {
