@@ -38,7 +38,7 @@ function withLocalStack(): { cluster: Cluster; stack: LocalStack } {
 
 /** What runs of the app on a node: its current link, the previous link, a listener on its port. */
 async function leftOn(cluster: Cluster, node: NodeHandle): Promise<string> {
-  const r = await cluster.exec(node, `test -L /srv/${APP}/current && echo "current -> $(readlink /srv/${APP}/current)"; test -L /srv/${APP}/previous && echo "previous -> $(readlink /srv/${APP}/previous)"; ss -ltn | grep -q ':${PORT} ' && echo listening; pgrep -f gunicorn-${APP} >/dev/null && echo gunicorn; true`);
+  const r = await cluster.exec(node, `test -L /srv/${APP}/current && echo "current -> $(readlink /srv/${APP}/current)"; test -L /srv/${APP}/previous && echo "previous -> $(readlink /srv/${APP}/previous)"; ss -ltn | grep -q ':${PORT} ' && echo listening; pgrep -f '[g]unicorn-${APP}' >/dev/null && echo gunicorn; true`);
   return r.stdout.trim();
 }
 
@@ -105,13 +105,13 @@ describe("e2e: an app whose settings read nothing from the environment deploys u
   let catalog = "";
   before(async () => {
     ({ cluster, stack } = bed);
+    stack.secrets = { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY };
     catalog = catalogText("v6", { secrets: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], env: {} });
     const planned = await stack.plan(catalog);
     const media = planned.resources.find((r) => r.type === "aws:s3/bucket:Bucket" && (r.inputs.tags as Record<string, string> | undefined)?.app === APP);
     bucket = String(media?.inputs.bucket ?? "");
     assert.ok(bucket, "the plan declares the app's media bucket");
     s3 = await S3Server.start(cluster.postgres.host, [bucket]);
-    stack.secrets = { AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY };
     catalog = catalogText("v6", { secrets: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], env: { AWS_S3_ENDPOINT_URL: s3.endpoint } });
   });
   after(async () => s3?.stop());
@@ -192,14 +192,21 @@ describe("e2e: the preflight names the app, the tag, the setting and the fix, be
     for (const e of expect) assert.ok(lines.some((l) => e.test(l)), `no line matches ${e}:\n${lines.join("\n")}`);
   });
 
-  it("ALLOWED_HOSTS of the app's own (overrides.hosts: false) rejecting the health check's Host: DisallowedHost", async () => {
+  it("overrides changed for the release that serves: refused, the change comes with the next tag", async () => {
     await refused(catalogText("v6", { lines: ["overrides: { hosts: false }"] }),
-      /^fleet: error: polls v6: ALLOWED_HOSTS: \['polls\.local', 'localhost'\] rejects polls\.example\.edu, the Host the health check and nginx send: every request would answer HTTP 400 \(DisallowedHost\); add 'polls\.example\.edu' to ALLOWED_HOSTS in pollsite\.settings, or turn overrides\.hosts back on/);
+      /^fleet: error: polls v6 serves on this node with overrides=database,hosts,static,secretKey,proxy,storage deployChecks=warn healthCheck=\/healthz; a change to overrides=database,static,secretKey,proxy,storage deployChecks=warn healthCheck=\/healthz takes effect with the next release tag$/);
+  });
+
+  it("ALLOWED_HOSTS of the app's own (overrides.hosts: false) rejecting the health check's Host: DisallowedHost", async () => {
+    pushTag(cluster, "v6", "v6-hosts", "true");
+    await refused(catalogText("v6-hosts", { lines: ["overrides: { hosts: false }"] }),
+      /^fleet: error: polls v6-hosts: ALLOWED_HOSTS: \['polls\.local', 'localhost'\] rejects polls\.example\.edu, the Host the health check and nginx send: every request would answer HTTP 400 \(DisallowedHost\); add 'polls\.example\.edu' to ALLOWED_HOSTS in pollsite\.settings, or turn overrides\.hosts back on/);
   });
 
   it("the app's own STATIC_ROOT inside the release (overrides.static: false): the summary is collectstatic's error itself", async () => {
-    await refused(catalogText("v6", { lines: ["overrides: { static: false }"] }),
-      /^fleet: error: polls v6: collectstatic failed: PermissionError: \[Errno 13\] Permission denied: '\/srv\/polls\/releases\/\.partial-v6\/staticfiles'$/);
+    pushTag(cluster, "v6", "v6-static", "true");
+    await refused(catalogText("v6-static", { lines: ["overrides: { static: false }"] }),
+      /^fleet: error: polls v6-static: collectstatic failed: PermissionError: \[Errno 13\] Permission denied: '\/srv\/polls\/releases\/\.partial-v6-static\/staticfiles'$/);
   });
 
   it("STATIC_URL other than the one nginx serves (overrides.static: false)", async () => {
@@ -209,6 +216,7 @@ describe("e2e: the preflight names the app, the tag, the setting and the fix, be
   });
 
   it("check --deploy warnings stop the release where the catalog asks (deployChecks: fail)", async () => {
-    await refused(catalogText("v6", { lines: ["deployChecks: fail"] }), /^fleet: error: polls v6: check --deploy security\.W\d+: /);
+    pushTag(cluster, "v6", "v6-checks", "true");
+    await refused(catalogText("v6-checks", { lines: ["deployChecks: fail"] }), /^fleet: error: polls v6-checks: check --deploy security\.W\d+: .*; see Django's deployment checklist$/);
   });
 });
