@@ -17,7 +17,7 @@ export interface ToolRun {
 
 /** Runs cli/<tool>.ts as `npm run <tool>` would, with extra environment. */
 export function runTool(tool: "release" | "tags", args: string[], env: Record<string, string>): Promise<ToolRun> {
-  const script = path.join(ROOT, "bin", `${tool}.ts`);
+  const script = path.join(ROOT, "cli", `${tool}.ts`);
   return new Promise((resolve) => {
     execFile(process.execPath, ["-r", "ts-node/register/transpile-only", script, ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),

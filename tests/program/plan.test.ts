@@ -16,7 +16,7 @@ interface Run {
 
 function cli(script: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "bin", script), ...args], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", script), ...args], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
