@@ -104,6 +104,7 @@ function deploy(app: AppForStack): AppDeployment {
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
     siteReady: infra.staticHost.nginxConfig,
     https: https(app.name),
+    media: { bucket: infra.storage.buckets[app.name], region: infra.storage.mediaRegion },
     settings,
   });
 }

@@ -27,7 +27,6 @@ import {
   DATABASE,
   DATABASE_PORT,
   databaseStdin,
-  databaseUrl,
   DbEngine,
   DEFAULT_DEPLOY_SETTINGS,
   DeploySettings,
@@ -70,6 +69,8 @@ export interface AppDeploymentArgs {
   siteReady?: pulumi.Resource;
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
+  /** The app's media bucket and its region (infra/storage.ts). */
+  media: { bucket: pulumi.Input<string>; region: string };
 }
 
 /** How long the first step on a host keeps trying to reach SSH (a booting instance). */
@@ -185,10 +186,10 @@ export class AppDeployment extends pulumi.ComponentResource {
       if (v === undefined) throw new pulumi.RunError(`${app.name}: secret ${n} has no value (set it with: pulumi config set --secret ${app.name}.${n} ...)`);
       return pulumi.output(v);
     }));
-    const env = pulumi.all([dbPassword, secretKey, db.address, db.port, secretValues]).apply(([pw, key, host, port, values]) => {
-      const url = databaseUrl(db.engine, app.name, pw, host, port);
+    const env = pulumi.all([dbPassword, secretKey, db.address, db.port, secretValues, args.media.bucket]).apply(([pw, key, host, port, values, bucket]) => {
       const secrets = Object.fromEntries(secretNames.map((n, i) => [n, values[i]]));
-      return envFileText({ ...app.env, ...secrets, ...platformEnv(app, url, key, args.https) });
+      const media = { bucket, region: args.media.region };
+      return envFileText({ ...app.env, ...secrets, ...platformEnv(app, { engine: db.engine, host, port, password: pw }, key, media, args.https) });
     });
     const staticKey = pulumi.output(args.staticHost.connection).apply((c) => c.privateKey ?? "");
     return {

@@ -30,15 +30,39 @@ export const LATEST = "latest";
 export const RESERVED_ENV = [
   "DJANGO_SETTINGS_MODULE",
   "DATABASE_URL",
+  "DB_HOST",
+  "DB_PORT",
+  "DB_NAME",
+  "DB_USER",
+  "DB_PASSWORD",
   "SECRET_KEY",
+  "DJANGO_SECRET_KEY",
+  "AWS_STORAGE_BUCKET_NAME",
+  "AWS_S3_REGION_NAME",
   "ALLOWED_HOSTS",
   "SITE_URL",
   "STATIC_ROOT",
   "STATIC_URL",
   "FLEET_APP",
+  "FLEET_APP_SETTINGS",
   "FLEET_RELEASE_TAG",
   "FLEET_RELEASE_COMMIT",
 ];
+
+/**
+ * What the platform's settings module (node/rollout/fleet_platform_settings.py) sets over the
+ * app's own settings, each on unless the catalog turns it off (`overrides: { storage: false }`):
+ * database (DATABASES), hosts (ALLOWED_HOSTS), static (STATIC_URL, STATIC_ROOT), secretKey
+ * (SECRET_KEY), proxy (SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS), storage (media in S3).
+ */
+export const OVERRIDE_NAMES = ["database", "hosts", "static", "secretKey", "proxy", "storage"] as const;
+export type OverrideName = (typeof OVERRIDE_NAMES)[number];
+export type Overrides = Record<OverrideName, boolean>;
+/** Every override on: what an app gets when the catalog says nothing. */
+export const ALL_OVERRIDES: Overrides = Object.fromEntries(OVERRIDE_NAMES.map((o) => [o, true])) as Overrides;
+/** check --deploy warnings: listed ("warn") or stopping the release ("fail"); its errors always stop it. */
+export const DEPLOY_CHECKS = ["warn", "fail"] as const;
+export type DeployChecks = (typeof DEPLOY_CHECKS)[number];
 
 /** Limits of every YAML file the fleet reads (the catalog and the stack files). */
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -99,11 +123,19 @@ const migrationRetries = z
   .min(0, { error: "must be from 0 to 10" })
   .max(10, { error: "must be from 0 to 10" });
 
+const overrides = z.strictObject(
+  Object.fromEntries(OVERRIDE_NAMES.map((o) => [o, z.boolean({ error: "must be true or false" }).optional()])) as Record<OverrideName, z.ZodOptional<z.ZodBoolean>>,
+  { error: `must be a map of ${OVERRIDE_NAMES.join(", ")}: true or false` },
+);
+const deployChecks = z.enum(DEPLOY_CHECKS, { error: `must be ${DEPLOY_CHECKS.map((d) => JSON.stringify(d)).join(" or ")}` });
+
 const shared = {
   migrations: migrations.optional(),
   healthCheck: healthCheck.optional(),
   keepReleases: keepReleases.optional(),
   env: envMap.optional(),
+  overrides: overrides.optional(),
+  deployChecks: deployChecks.optional(),
 };
 
 const defaultsSchema = z.strictObject(shared, { error: "must be a map" });
@@ -195,6 +227,9 @@ export interface App {
   workers?: number;
   /** Seconds a request may take before gunicorn restarts its worker; absent: fleet:deploy.gunicornTimeout. */
   timeout?: number;
+  /** Which of the platform's settings the platform's settings module sets (all by default). */
+  overrides: Overrides;
+  deployChecks: DeployChecks;
 }
 
 /** An app as it runs on one stack: its tag for that stack picked out. */
@@ -220,7 +255,7 @@ export interface ParseOptions {
   knownStacks?: string[];
 }
 
-export const BUILTIN_DEFAULTS = { migrations: true, healthCheck: "/", keepReleases: 5 } as const;
+export const BUILTIN_DEFAULTS = { migrations: true, healthCheck: "/", keepReleases: 5, deployChecks: "warn" } as const;
 
 export function formatError(e: CatalogError): string {
   return `${e.file}:${e.line}:${e.col}: ${e.where}: ${e.message}`;
@@ -303,6 +338,8 @@ function applyDefaults(raw: RawCatalog): Catalog {
       ...(a.migrationRetries !== undefined ? { migrationRetries: a.migrationRetries } : {}),
       ...(a.workers !== undefined ? { workers: a.workers } : {}),
       ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
+      overrides: { ...ALL_OVERRIDES, ...d.overrides, ...a.overrides } as Overrides,
+      deployChecks: a.deployChecks ?? d.deployChecks ?? BUILTIN_DEFAULTS.deployChecks,
     })),
   };
 }
@@ -405,6 +442,7 @@ function typeMessage(issue: z.core.$ZodIssue, doc: Document, raw: unknown, path:
 
 function allowedKeys(path: Path): string[] {
   if (path.length === 0) return Object.keys(catalogSchema.shape);
+  if (path[path.length - 1] === "overrides") return [...OVERRIDE_NAMES];
   if (path[0] === "defaults") return Object.keys(defaultsSchema.shape);
   return Object.keys(appSchema.shape);
 }

@@ -37,7 +37,7 @@ export function buildInfrastructure(
     }, opts);
     const sshKey = new SshKey("deploy-key", { stack }, opts);
     const storage = new Storage("storage", {
-        stack, bucketPrefix: cfg.storage.bucketPrefix, apps: apps.map((a) => a.name),
+        stack, region: cfg.region, bucketPrefix: cfg.storage.bucketPrefix, apps: apps.map((a) => a.name),
         replicationRegion: cfg.storage.replicationRegion, mediaFromStack: mediaFromStack(cfg), protect: cfg.protect,
     }, opts);
     const database = new Database("database", {

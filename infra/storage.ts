@@ -9,6 +9,8 @@ import { appResourceName, bucketName } from "../config/identity";
 
 export interface StorageArgs {
     stack: string;
+    /** The stack's own region (aws:region), where the primary buckets are. */
+    region: string;
     bucketPrefix: string;
     apps: string[];
     /** Region of the replica buckets (cross-region replication), if any. */
@@ -31,6 +33,12 @@ export function mediaBucketName(prefix: string, stack: string, app: string): str
 }
 export function replicaBucketName(prefix: string, stack: string, app: string): string {
     return bucketName(prefix, stack, app, "media-dr");
+}
+
+/** The region of the bucket an app stores its media in: a recovery stack serving the replicas
+ *  uses them where they are (the replication region). Pure. */
+export function mediaBucketRegion(args: Pick<StorageArgs, "region" | "replicationRegion" | "mediaFromStack">): string {
+    return args.mediaFromStack && args.replicationRegion ? args.replicationRegion : args.region;
 }
 
 /** The first bucket name S3 would refuse (too long), as one line, or undefined. Pure. */
@@ -61,6 +69,8 @@ export class Storage extends pulumi.ComponentResource {
     public readonly buckets: Record<string, pulumi.Output<string>> = {};
     /** app -> ARN of that bucket (for the nodes' IAM). */
     public readonly bucketArns: Record<string, pulumi.Output<string>> = {};
+    /** The region of every app's media bucket (mediaBucketRegion). */
+    public readonly mediaRegion: string;
     /** app -> replica bucket name (when replicating). */
     public readonly replicaBuckets: Record<string, pulumi.Output<string>> = {};
 
@@ -69,6 +79,7 @@ export class Storage extends pulumi.ComponentResource {
     constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fleet:infra:Storage", name, {}, opts);
         this.args = args;
+        this.mediaRegion = mediaBucketRegion(args);
         const problem = checkBucketNames(args);
         if (problem) throw new pulumi.RunError(problem);
         const replicationRole = args.replicationRegion && !args.mediaFromStack ? this.replicationRole() : undefined;

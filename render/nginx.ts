@@ -182,11 +182,14 @@ ${siteBody(app, id, opts, hsts)}}
 `;
 }
 
+/** The URL path nginx serves every app's collected static files at (the apps' STATIC_URL). */
+export const STATIC_URL = "/static/";
+
 /** What both kinds of server do: static files from disk, everything else to the app nodes. */
 function siteBody(app: NginxApp, id: string, opts: Required<NginxOptions>, staticHeader: string): string {
     return `    client_max_body_size ${opts.clientMaxBodySize};
 
-    location /static/ {
+    location ${STATIC_URL} {
         alias ${staticDir(opts.staticRoot, appIdentity(app.name).osUser)}/;
         add_header Cache-Control $fleet_${id}_static_cache_control;${staticHeader ? `\n        ${staticHeader}` : ""}
     }

@@ -14,9 +14,10 @@
 //  - prune to keepReleases on every node last (current and previous are always kept).
 // Every input is a pure function of the catalog, the node names and addresses and the
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
-import type { AppForStack } from "../config/catalog";
-import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN } from "../config/catalog";
+import type { AppForStack, OverrideName, Overrides } from "../config/catalog";
+import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN, OVERRIDE_NAMES } from "../config/catalog";
 import { appIdentity } from "../config/identity";
+import { STATIC_URL } from "../render/nginx";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
 import { scriptsDir, SCRIPTS_ROOT } from "./layout";
 
@@ -148,7 +149,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   for (const node of nodes) {
     add({
       name: name("stage", node), phase: "stage", host: node, stdin: "deployKey", dependsOn: [name("prepare", node)],
-      run: { script: "stage.sh", args: [user, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode] },
+      run: { script: "stage.sh", args: [user, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode, overridesArg(app.overrides), app.deployChecks, app.healthCheck] },
     });
   }
   add({
@@ -259,21 +260,63 @@ export function siteUrl(domain: string, https: boolean): string {
   return `${https ? "https" : "http"}://${domain}`;
 }
 
+/** The app's database, as its environment gives it (DATABASE_URL and the DB_* names). */
+export interface AppDatabase {
+  engine: DbEngine;
+  host: string;
+  port: number;
+  password: string;
+}
+
+/** The app's media bucket (its own, or on a recovery stack the replica of the stack it replaces). */
+export interface AppMedia {
+  bucket: string;
+  region: string;
+}
+
 /**
  * The platform's own environment of an app; the catalog may not override these names.
- * SITE_URL is the public address (https:// when the nginx host has the app's certificate), for
- * settings such as CSRF_TRUSTED_ORIGINS; nginx sends X-Forwarded-Proto for SECURE_PROXY_SSL_HEADER.
+ * A release runs with the platform's settings module (fleet_platform_settings, from
+ * node/rollout/platform_settings_module.py), which imports the
+ * app's own (FLEET_APP_SETTINGS) and sets what the release's overrides leave on (stage.sh records them in
+ * the release, so a catalog change of overrides never reaches a running release without its
+ * preflight); the other names are there for apps
+ * that read their settings from the environment: DATABASE_URL and DB_*, SECRET_KEY and
+ * DJANGO_SECRET_KEY, the bucket under django-storages' names. SITE_URL is the public address
+ * (https:// when the nginx host has the app's certificate), for CSRF_TRUSTED_ORIGINS.
  */
-export function platformEnv(app: AppForStack, databaseUrlValue: string, secretKey: string, https = false): Record<string, string> {
+export function platformEnv(app: AppForStack, db: AppDatabase, secretKey: string, media: AppMedia, https = false): Record<string, string> {
+  const { database, databaseRole } = appIdentity(app.name);
   return {
+    // The app's own module; a release staged with the platform's settings module runs with that
+    // one instead (gunicorn.conf.py, lib.sh release_python), which imports FLEET_APP_SETTINGS.
     DJANGO_SETTINGS_MODULE: app.settings,
-    DATABASE_URL: databaseUrlValue,
+    FLEET_APP_SETTINGS: app.settings,
+    DATABASE_URL: databaseUrl(db.engine, app.name, db.password, db.host, db.port),
+    DB_HOST: db.host,
+    DB_PORT: String(db.port),
+    DB_NAME: database,
+    DB_USER: databaseRole,
+    DB_PASSWORD: db.password,
     SECRET_KEY: secretKey,
+    DJANGO_SECRET_KEY: secretKey,
+    AWS_STORAGE_BUCKET_NAME: media.bucket,
+    AWS_S3_REGION_NAME: media.region,
     ALLOWED_HOSTS: app.domain,
     SITE_URL: siteUrl(app.domain, https),
-    STATIC_URL: "/static/",
+    STATIC_URL,
     FLEET_APP: app.name,
   };
+}
+
+/** The overrides the platform applies, in a stable order. */
+export function enabledOverrides(overrides: Overrides): OverrideName[] {
+  return OVERRIDE_NAMES.filter((o) => overrides[o]);
+}
+
+/** stage.sh's OVERRIDES argument: the names that are on, comma-separated; "none" when all are off. */
+export function overridesArg(overrides: Overrides): string {
+  return enabledOverrides(overrides).join(",") || "none";
 }
 
 /** The environment file: NAME='value' lines (sh quoting), sorted so the text is stable. */

@@ -32,6 +32,8 @@ export interface CatalogExtra {
   acknowledgeMigrations?: string[];
   migrationLockTimeout?: number;
   migrationRetries?: number;
+  secrets?: string[];
+  lines?: string[];
 }
 
 export function catalogText(tag: string, extra: CatalogExtra = {}): string {
@@ -46,7 +48,8 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
     `    port: ${PORT}`,
     "    healthCheck: /healthz",
     `    keepReleases: ${extra.keepReleases ?? 3}`,
-    "    secrets: [API_TOKEN]",
+    `    secrets: [${["API_TOKEN", ...(extra.secrets ?? [])].join(", ")}]`,
+    ...(extra.lines ?? []).map((l) => `    ${l}`),
     ...(env.length > 0 ? ["    env:", ...env.map(([k, v]) => `      ${k}: "${v}"`)] : []),
     ...(extra.acknowledgeMigrations ? [`    acknowledgeMigrations: [${extra.acknowledgeMigrations.join(", ")}]`] : []),
     ...(extra.migrationLockTimeout !== undefined ? [`    migrationLockTimeout: ${extra.migrationLockTimeout}`] : []),
@@ -73,6 +76,8 @@ export class LocalStack {
   appSecrets: Record<string, Record<string, string>> = { [APP]: { API_TOKEN: APP_SECRET_VALUE } };
   /** fleet:tls of the stack: per app, the certificate and key nginx serves it with over HTTPS. */
   tls?: Record<string, TlsFiles>;
+  /** More values of the app's `secrets` (fleet:appSecrets) than API_TOKEN, by name. */
+  secrets: Record<string, string> = {};
   private masterReady = false;
 
   private readonly keyDir: string;
@@ -81,6 +86,12 @@ export class LocalStack {
     this.keyDir = path.join(workDir, "keys");
     fs.mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
     if (options.appSecrets) this.appSecrets = options.appSecrets;
+  }
+
+  /** fleet:appSecrets: the stack's, with the extra `secrets` values of the fixture app. */
+  private stackAppSecrets(): Record<string, Record<string, string>> {
+    if (Object.keys(this.secrets).length === 0) return this.appSecrets;
+    return { ...this.appSecrets, [APP]: { ...this.appSecrets[APP], ...this.secrets } };
   }
 
   /** Logical resource name -> local address, as the mocks should answer. */
@@ -105,7 +116,7 @@ export class LocalStack {
       config: {
         "fleet:nodes": JSON.stringify({ count: this.cluster.appNodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9" }),
         "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
-        "fleet:appSecrets": JSON.stringify(this.appSecrets),
+        "fleet:appSecrets": JSON.stringify(this.stackAppSecrets()),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
       },
     });

@@ -5,7 +5,7 @@ release it points at, the app's environment and the listen address are re-read e
   - chdir is the real path behind /srv/APP/current at (re)load time, so new workers import
     the new release while old workers finish their requests in the old one;
   - raw_env is the app's environment file (written from stdin by prepare.sh) plus the
-    release's own STATIC_ROOT (its ManifestStaticFilesStorage manifest) and tag/commit;
+    release's own STATIC_ROOT (its ManifestStaticFilesStorage manifest), settings module and tag/commit;
   - bind, wsgi_app, workers and timeout come from shared/gunicorn.json (written by prepare.sh
     from the app's `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults).
 """
@@ -41,6 +41,10 @@ def _app_env():
             name, _, value = shlex.split(line)[0].partition("=")
             env[name] = value
     env["STATIC_ROOT"] = os.path.join(_release, ".fleet", "static")
+    # A release staged with the platform's settings module runs with it (it imports the app's
+    # own, FLEET_APP_SETTINGS); one staged before it existed keeps the app's (lib.sh: release_python).
+    if os.path.exists(os.path.join(_release, "fleet_platform_settings.py")):
+        env["DJANGO_SETTINGS_MODULE"] = "fleet_platform_settings"
     env["FLEET_RELEASE_TAG"] = _read(os.path.join(_release, ".fleet", "tag"), "unknown")
     env["FLEET_RELEASE_COMMIT"] = _read(os.path.join(_release, ".fleet", "commit"), "unknown")
     return env

@@ -87,7 +87,7 @@ gunicorn_start() {
   wait_until "$GUNICORN_WAIT" _start_settled || true
   if ! _started; then
     GUNICORN_FAILURE=$(_boot_error "$_log_size")
-    log "gunicorn of $APP did not start: ${GUNICORN_FAILURE:-no error in its log} (see $SHARED/log/gunicorn.log)"
+    log "gunicorn of $APP_NAME did not start: ${GUNICORN_FAILURE:-no error in its log} (see $SHARED/log/gunicorn.log)"
     return 1
   fi
 }
@@ -141,7 +141,7 @@ gunicorn_reload() {
     # worker fails to boot and the master exits; wait for one of the two, not for a guess.
     sudo -u "$APP" -- rm -f "$SHARED/run/booted.$_old"
     signal_app HUP "$_old"
-    wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || { log "old workers of $APP did not stop"; return 1; }
+    wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || { log "old workers of $APP_NAME did not stop"; return 1; }
     wait_until "$GUNICORN_WAIT" _booted_or_gone "$_old" || true
   else
     signal_app USR2 "$_old"
@@ -149,9 +149,9 @@ gunicorn_reload() {
       _new=$(cat "$PIDFILE.2")
       signal_app TERM "$_old"
       wait_until "$GUNICORN_WAIT" _gone "$_old" || true
-      wait_until "$GUNICORN_WAIT" _promoted "$_new" || { log "the new gunicorn master of $APP ($_new) did not take over"; return 1; }
+      wait_until "$GUNICORN_WAIT" _promoted "$_new" || { log "the new gunicorn master of $APP_NAME ($_new) did not take over"; return 1; }
     else
-      log "the new gunicorn master of $APP did not start (see $SHARED/log/gunicorn.log); the old one still serves"
+      log "the new gunicorn master of $APP_NAME did not start (see $SHARED/log/gunicorn.log); the old one still serves"
       return 1
     fi
   fi

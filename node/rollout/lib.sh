@@ -22,6 +22,33 @@ die() {
   exit 1
 }
 
+# error_line: the error in a failed command's output (stdin), as one line: the last exception
+# line of a Python traceback ("pkg.SomeError: message", the message's first line; a hint such as
+# psycopg2's, indented with a tab, or a chained traceback's frames are not the error), else the
+# last line that is not indented.
+error_line() {
+  awk '/^([A-Za-z_][A-Za-z0-9_]*\.)*[A-Z][A-Za-z0-9_]*(: |$)/ && $0 !~ /^Traceback / { exc = $0 }
+    /^[^ \t]/ { last = $0 }
+    END { print (exc != "" ? exc : last) }' | cut -c 1-300
+}
+
+# run_or_die WHAT CMD...: runs CMD; its output goes to stderr; when it fails, dies with
+# "WHAT failed: <the error line>" so the step's summary is the error itself.
+run_or_die() {
+  _what=$1
+  shift
+  _out=$(mktemp)
+  if "$@" >"$_out" 2>&1; then
+    cat "$_out" >&2
+    rm -f "$_out"
+    return 0
+  fi
+  tail -n 30 "$_out" >&2
+  _err=$(error_line <"$_out")
+  rm -f "$_out"
+  die "$_what failed: $_err"
+}
+
 # check_arg WHAT VALUE PATTERN: VALUE must match the extended regexp PATTERN in full (in the C
 # locale, where [a-z] means what it means in JavaScript).
 check_arg() {
@@ -37,6 +64,9 @@ check_arg() {
 # Paths of one app.
 app_paths() {
   APP=$1
+  # What messages call the app: its catalog name (the OS user without the platform's prefix;
+  # a shortened long name keeps its hash).
+  APP_NAME=${APP#app_}
   APP_DIR=$FLEET_ROOT/$APP
   RELEASES=$APP_DIR/releases
   VENVS=$APP_DIR/venvs
@@ -66,7 +96,7 @@ split_git_access() {
 # staged_release APP TAG: app_release, and the release must be completely staged on this node.
 staged_release() {
   app_release "$1" "$2"
-  [ -f "$rel/.fleet/staged" ] || die "$APP $tag is not staged on this node"
+  [ -f "$rel/.fleet/staged" ] || die "$APP_NAME $tag is not staged on this node"
 }
 
 # Directory names under releases/ may hold '/' from tags like release/1.2: flatten them.
@@ -81,12 +111,16 @@ as_app() {
 }
 
 # release_python RELEASE_DIR ARGS...: the release's Python (its venv), as the app user, in the
-# release directory, with the release's own STATIC_ROOT (collected at stage).
+# release directory, with the release's own STATIC_ROOT (collected at stage) and settings module.
+# A release staged with the platform's settings module runs with it, one staged before it
+# existed with the app's own (as gunicorn.conf.py does for the workers).
 release_python() {
   _rel=$1
   shift
-  (cd "$_rel" && as_app env PYTHONPATH="$_rel" STATIC_ROOT="$_rel/.fleet/static" \
-    FLEET_RELEASE_TAG="$(cat "$_rel/.fleet/tag")" "$_rel/.fleet/venv/bin/python" "$@")
+  set -- PYTHONPATH="$_rel" STATIC_ROOT="$_rel/.fleet/static" FLEET_RELEASE_TAG="$(cat "$_rel/.fleet/tag")" \
+    "$_rel/.fleet/venv/bin/python" "$@"
+  if [ -f "$_rel/fleet_platform_settings.py" ]; then set -- DJANGO_SETTINGS_MODULE=fleet_platform_settings "$@"; fi
+  (cd "$_rel" && as_app env "$@")
 }
 
 # manage RELEASE_DIR ARGS...: Django's manage.py of one release.
@@ -108,7 +142,7 @@ lock() {
   _lockfile=$APP_DIR/.lock-$1
   exec 9>>"$_lockfile"
   if ! flock -w 900 9; then
-    die "another $1 of $APP is still running on this node (pid $(cat "$_lockfile" 2>/dev/null))"
+    die "another $1 of $APP_NAME is still running on this node (pid $(cat "$_lockfile" 2>/dev/null))"
   fi
   printf '%s\n' "$$" >"$_lockfile"
 }

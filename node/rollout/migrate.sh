@@ -44,8 +44,14 @@ trap 'sudo rm -rf "$work"' EXIT
 out=$work/app
 chmod 0755 "$work"
 sudo install -d -o "$APP" -m 0755 "$out"
+# applied FILE: the migrations the database has applied, sorted; a database that cannot be
+# read stops the script with its error (never an empty list that would look like a fresh one).
 applied() {
-  release_python "$rel" "$here/fleet_migrations.py" applied | sort >"$1"
+  if ! release_python "$rel" "$here/fleet_migrations.py" applied >"$work/applied.out" 2>"$work/applied.err"; then
+    tail -n 20 "$work/applied.err" >&2
+    die "$APP_NAME $tag: reading the migrations applied to the database failed: $(error_line <"$work/applied.err"); nothing was changed"
+  fi
+  sort "$work/applied.out" >"$1"
 }
 # py RELEASE ARGS...: fleet_migrations.py with that release's code.
 py() {
@@ -61,7 +67,7 @@ run() {
   if ! py "$_code" migrate $limits "$@" >"$work/out" 2>&1; then
     tail -n 20 "$work/out" >&2
     if [ "$phase" = expand ]; then after="no node was switched"; else after="every node serves $tag; rerun to finish"; fi
-    die "migrating $APP to $tag failed: $(grep -v '^ ' "$work/out" | grep -v '^fleet: ' | grep . | tail -n 1); $after"
+    die "migrating $APP_NAME to $tag failed: $(grep -v '^fleet: ' "$work/out" | error_line); $after"
   fi
   cat "$work/out" >&2
 }
@@ -80,7 +86,7 @@ newer_code() {
       return 0
     fi
   done
-  die "cannot roll $APP back to $tag: the database has $(paste -sd' ' - <"$work/extra") which no release staged on this node knows how to unapply"
+  die "cannot roll $APP_NAME back to $tag: the database has $(paste -sd' ' - <"$work/extra") which no release staged on this node knows how to unapply"
 }
 
 # backwards_plan NEWER: the unapply targets into $work/targets, after checking and classing
@@ -98,9 +104,9 @@ backwards_plan() {
     return 0
   else
     case $? in
-      3) die "refusing to roll $APP back to $tag: $(sed -n 's/^IRREVERSIBLE //p' "$work/why" | paste -sd';' -); nothing was changed" ;;
+      3) die "refusing to roll $APP_NAME back to $tag: $(sed -n 's/^IRREVERSIBLE //p' "$work/why" | paste -sd';' -); nothing was changed" ;;
       4) refused_rollback=$(sed -n 's/^REFUSED //p' "$work/why" | paste -sd'|' - | sed 's/|/ | /g') ;;
-      *) die "cannot plan the rollback of $APP to $tag: $(tail -n 1 "$work/why"); nothing was changed" ;;
+      *) die "cannot plan the rollback of $APP_NAME to $tag: $(error_line <"$work/why"); nothing was changed" ;;
     esac
   fi
 }
@@ -114,32 +120,32 @@ fi
 if [ "$phase" = expand ]; then
   prior=-
   [ -f "$out/backwards.json" ] && prior=$out/backwards.json
-  if ! py "$rel" classify "$APP" "$tag" "$acks" "$prior" "$out/forwards-expand" 2>"$work/why"; then
+  if ! py "$rel" classify "$APP_NAME" "$tag" "$acks" "$prior" "$out/forwards-expand" 2>"$work/why"; then
     grep '^fleet: ' "$work/why" >&2 || true
     refused=$(sed -n 's/^REFUSED //p' "$work/why" | paste -sd'|' - | sed 's/|/ | /g')
-    [ -n "$refused" ] || die "cannot classify the migrations of $APP $tag: $(tail -n 1 "$work/why"); nothing was changed"
+    [ -n "$refused" ] || die "cannot classify the migrations of $APP_NAME $tag: $(error_line <"$work/why"); nothing was changed"
     die "refusing to deploy $refused; nothing was changed"
   fi
   grep '^fleet: ' "$work/why" >&2 || true
-  [ -z "$refused_rollback" ] || die "refusing to roll $APP back to $tag: $refused_rollback; nothing was changed"
+  [ -z "$refused_rollback" ] || die "refusing to roll $APP_NAME back to $tag: $refused_rollback; nothing was changed"
   if [ -s "$out/backwards-expand" ]; then
-    log "$APP: unapplying $(paste -sd' ' - <"$out/backwards-expand") before the switch, with the code of $(cat "$newer/.fleet/tag")"
+    log "$APP_NAME: unapplying $(paste -sd' ' - <"$out/backwards-expand") before the switch, with the code of $(cat "$newer/.fleet/tag")"
     # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
     run "$newer" backwards $(cat "$out/backwards-expand")
   fi
   if [ -s "$work/extra" ]; then
     sort "$work/plan" >"$work/plan.sorted"
     sort "$out/backwards-expand" | comm -23 "$work/plan.sorted" - >"$work/later"
-    [ ! -s "$work/later" ] || log "$APP: $(paste -sd' ' - <"$work/later") will be unapplied once every node serves $tag"
+    [ ! -s "$work/later" ] || log "$APP_NAME: $(paste -sd' ' - <"$work/later") will be unapplied once every node serves $tag"
   fi
   if [ -s "$out/forwards-expand" ]; then
     # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
     run "$rel" forwards $(cat "$out/forwards-expand")
   fi
 else
-  [ -z "$refused_rollback" ] || die "refusing to roll $APP back to $tag: $refused_rollback; nothing was changed"
+  [ -z "$refused_rollback" ] || die "refusing to roll $APP_NAME back to $tag: $refused_rollback; nothing was changed"
   if [ -s "$work/extra" ]; then
-    log "$APP: unapplying $(paste -sd' ' - <"$work/plan") with the code of $(cat "$newer/.fleet/tag")"
+    log "$APP_NAME: unapplying $(paste -sd' ' - <"$work/plan") with the code of $(cat "$newer/.fleet/tag")"
     # shellcheck disable=SC2046 # targets are label:name words (Python identifiers)
     run "$newer" to $(cat "$work/targets")
   fi
@@ -150,5 +156,5 @@ applied "$work/after"
 cp "$work/after" "$rel/.fleet/migrations-applied"
 applied_now=$(comm -13 "$work/applied" "$work/after" | paste -sd, -)
 unapplied=$(comm -23 "$work/applied" "$work/after" | paste -sd, -)
-log "$APP $tag $phase: applied ${applied_now:-nothing}; unapplied ${unapplied:-nothing}"
+log "$APP_NAME $tag $phase: applied ${applied_now:-nothing}; unapplied ${unapplied:-nothing}"
 printf '%s %s applied=%s unapplied=%s\n' "$tag" "$phase" "$applied_now" "$unapplied"

@@ -23,7 +23,7 @@ remove() {
   fi
   sudo rm -rf -- "$APP_DIR"
   if id -u "$APP" >/dev/null 2>&1; then sudo userdel "$APP"; fi
-  log "$APP removed from this node"
+  log "$APP_NAME removed from this node"
 }
 
 if [ "${1:-}" = --remove ]; then
@@ -71,7 +71,7 @@ if sudo cmp -s "$new_env" "$ENV_FILE"; then changed=no; fi
 sudo install -o "$APP" -g "$APP" -m 0600 "$new_env" "$ENV_FILE"
 
 if [ "$changed" = yes ] && [ -e "$CURRENT" ] && gunicorn_running; then
-  log "environment of $APP changed: reloading gunicorn"
+  log "environment of $APP_NAME changed: reloading gunicorn"
   gunicorn_reload same
 fi
-log "$APP prepared"
+log "$APP_NAME prepared"

@@ -17,7 +17,7 @@ check_tag "$3"
 app_paths "$1"
 keep=$2
 rolled_out=$(release_dir "$3")
-[ -d "$RELEASES" ] || die "$APP is not prepared on this node"
+[ -d "$RELEASES" ] || die "$APP_NAME is not prepared on this node"
 lock stage
 
 current=$(readlink -f "$CURRENT" 2>/dev/null || true)
@@ -43,5 +43,5 @@ for venv in "$VENVS"/*/; do
     removed=$((removed + 1))
   fi
 done
-log "$APP: kept $keep newest releases (and current, previous); removed $removed"
+log "$APP_NAME: kept $keep newest releases (and current, previous); removed $removed"
 printf 'kept=%s removed=%s\n' "$(find "$RELEASES" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l)" "$removed"

@@ -1,33 +1,52 @@
 #!/bin/sh
-# stage.sh APP TAG GIT_URL PIP_MODE
+# stage.sh APP TAG GIT_URL PIP_MODE [OVERRIDES DEPLOY_CHECKS HEALTH_PATH]
 #   stdin: the repository's deploy key, then optionally the git host's known_hosts lines; or nothing
 #
 # Builds /srv/APP/releases/TAG on this node without moving any traffic: the tag's tree from
 # a per-app mirror of the repository, a virtualenv keyed by the hash of requirements.txt
-# (reused when unchanged), `manage.py check --deploy`, collectstatic into the release (its
-# ManifestStaticFilesStorage manifest must sit next to the code that reads it), and the
+# (reused when unchanged), the platform's settings module, collectstatic into the release (its
+# ManifestStaticFilesStorage manifest must sit next to the code that reads it), the preflight
+# (fleet_preflight.py: DEBUG, ALLOWED_HOSTS, STATIC_URL, missing assets, SSL redirect, a
+# committed SECRET_KEY, check --deploy; an error stops here, before any node switches), and the
 # release's record: tag, commit, virtualenv hash, the migrations its code knows.
 # The release is built under releases/.partial-TAG and renamed when complete, so a killed
 # run leaves nothing half-made that a rerun would trust. Prints "TAG COMMIT".
 # PIP_MODE: index (pip install from the package index; production) or system (a venv that
 # sees the system site-packages, pip --no-index: machines without a package index).
+# OVERRIDES: what the platform's settings module sets (comma-separated, or none; default all),
+# DEPLOY_CHECKS: warn or fail (check --deploy warnings), HEALTH_PATH: what the health check asks for.
 set -eu
 here=$(dirname "$0")
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -eq 4 ] || die "usage: stage.sh APP TAG GIT_URL PIP_MODE"
+[ $# -eq 4 ] || [ $# -eq 7 ] || die "usage: stage.sh APP_USER TAG GIT_URL PIP_MODE [OVERRIDES DEPLOY_CHECKS HEALTH_PATH]"
 check_git_url "$3"
 case $4 in index | system) ;; *) die "pip mode '$4' is not allowed (index or system)" ;; esac
+overrides=${5:-database,hosts,static,secretKey,proxy,storage} deploy_checks=${6:-warn} health_path=${7:-/}
+check_arg overrides "$overrides" '(none|(database|hosts|static|secretKey|proxy|storage)(,(database|hosts|static|secretKey|proxy|storage))*)'
+case $deploy_checks in warn | fail) ;; *) die "deploy checks '$deploy_checks' is not allowed (warn or fail)" ;; esac
+check_arg "health path" "$health_path" '/[A-Za-z0-9._~/-]*'
 app_release "$1" "$2"
 url=$3 pip_mode=$4
-[ -d "$RELEASES" ] || die "$APP is not prepared on this node (run prepare.sh first)"
+[ -d "$RELEASES" ] || die "$APP_NAME is not prepared on this node (run prepare.sh first)"
 lock stage
 
+# What the platform's settings module sets in this release (fleet_platform_settings.py reads it):
+# recorded in the release, so changing it in the catalog stages the release again, with its preflight.
+platform_choice="overrides=$overrides deployChecks=$deploy_checks healthCheck=$health_path"
 if [ -f "$rel/.fleet/staged" ]; then
-  log "$APP $tag already staged"
-  printf '%s %s\n' "$tag" "$(cat "$rel/.fleet/commit")"
-  exit 0
+  if [ "$(cat "$rel/.fleet/platform" 2>/dev/null)" = "$platform_choice" ]; then
+    log "$APP_NAME $tag already staged"
+    printf '%s %s\n' "$tag" "$(cat "$rel/.fleet/commit")"
+    exit 0
+  fi
+  for link in "$CURRENT" "$PREVIOUS"; do
+    if [ "$(readlink -e "$link" 2>/dev/null || true)" = "$rel" ]; then
+      die "$APP_NAME $tag serves on this node with $(cat "$rel/.fleet/platform" 2>/dev/null || echo 'the platform settings of before'); a change to $platform_choice takes effect with the next release tag"
+    fi
+  done
+  log "$APP_NAME $tag: staging again for $platform_choice"
 fi
 
 # Git access: a deploy key from stdin (GitHub over SSH), or none (https, file://). Host key
@@ -62,6 +81,20 @@ fi
 commit=$(git --git-dir="$mirror" rev-parse --verify --quiet "refs/tags/$tag^{commit}") ||
   die "tag $tag does not exist in $url"
 
+# preflight RELEASE: fleet_preflight.py's findings, one line each; its first error (if any)
+# is the step's error, so no node switches to a release that would fail there or in front of users.
+preflight() {
+  _found=$1/.fleet/preflight
+  if release_python "$1" "$here/fleet_preflight.py" "$deploy_checks" "$health_path" >"$_found" 2>"$_found.err"; then
+    sed 's/^/fleet: /' "$_found" >&2
+    return 0
+  fi
+  sed 's/^/fleet: /' "$_found" >&2
+  _first=$(sed -n 's/^error: //p' "$_found" | head -n 1)
+  [ -n "$_first" ] || { tail -n 30 "$_found.err" >&2; _first="$APP_NAME $tag: preflight failed: $(error_line <"$_found.err")"; }
+  die "$_first"
+}
+
 partial=$RELEASES/.partial-$(basename "$rel")
 rm -rf "$partial"
 mkdir -p "$partial/.fleet"
@@ -75,7 +108,7 @@ printf '%s\n' "$commit" >"$partial/.fleet/commit"
 hash=$({ cat "$partial/requirements.txt"; echo "$pip_mode"; python3 --version; } | sha256sum | cut -c1-16)
 venv=$VENVS/$hash
 if [ ! -f "$venv/.fleet-complete" ]; then
-  log "$APP $tag: building virtualenv $hash"
+  log "$APP_NAME $tag: building virtualenv $hash"
   rm -rf "$venv"
   if [ "$pip_mode" = system ]; then
     python3 -m venv --system-site-packages "$venv"
@@ -85,22 +118,30 @@ if [ ! -f "$venv/.fleet-complete" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$partial/requirements.txt"
     "$venv/bin/python" -c 'import gunicorn' 2>/dev/null ||
       "$venv/bin/pip" install --quiet --disable-pip-version-check gunicorn
+    # Media in the app's S3 bucket (fleet_platform_settings) needs django-storages with boto3.
+    "$venv/bin/python" -c 'import storages.backends.s3boto3' 2>/dev/null ||
+      "$venv/bin/pip" install --quiet --disable-pip-version-check 'django-storages[s3]'
   fi
   touch "$venv/.fleet-complete"
 else
-  log "$APP $tag: reusing virtualenv $hash"
+  log "$APP_NAME $tag: reusing virtualenv $hash"
 fi
 ln -sfn "$venv" "$partial/.fleet/venv"
 printf '%s\n' "$hash" >"$partial/.fleet/venv-hash"
 "$venv/bin/python" -m compileall -q "$partial" >/dev/null || true
 
+# The platform's settings module (DJANGO_SETTINGS_MODULE): the app's own settings, then what
+# only the platform knows (platform_settings_module.py says what and why).
+[ ! -e "$partial/fleet_platform_settings.py" ] || die "$tag has its own fleet_platform_settings.py at the top of the repository: the platform's settings module needs that name"
+cp "$here/platform_settings_module.py" "$partial/fleet_platform_settings.py"
+printf '%s\n' "$platform_choice" >"$partial/.fleet/platform"
 sudo install -d -o "$APP" -g "$APP" -m 0755 "$partial/.fleet/static"
-manage "$partial" check --deploy >&2
-manage "$partial" collectstatic --noinput >&2
+run_or_die "$APP $tag: collectstatic" manage "$partial" collectstatic --noinput
+preflight "$partial"
 release_python "$partial" "$here/fleet_migrations.py" known >"$partial/.fleet/migrations-known"
 
 touch "$partial/.fleet/staged"
 rm -rf "$rel"
 mv -T "$partial" "$rel"
-log "$APP $tag staged ($commit)"
+log "$APP_NAME $tag staged ($commit)"
 printf '%s %s\n' "$tag" "$commit"

@@ -26,5 +26,5 @@ ssh="ssh -i $work/key -p $port -o IdentitiesOnly=yes -o BatchMode=yes -o StrictH
 
 rsync -rt --chmod=D755,F644 -e "$ssh" -- "$rel/.fleet/static/" "$user@$host:$FLEET_WEB_ROOT/$APP/static/"
 count=$(find "$rel/.fleet/static" -type f | wc -l)
-log "$APP $tag: $count static files published to $host:$FLEET_WEB_ROOT/$APP/static"
+log "$APP_NAME $tag: $count static files published to $host:$FLEET_WEB_ROOT/$APP_NAME/static"
 printf '%s %s\n' "$tag" "$count"

@@ -50,11 +50,15 @@ served() {
   printf '%s %s\n' "$(cat "$CURRENT/.fleet/tag")" "$(cat "$CURRENT/.fleet/commit")"
 }
 
-old=$(readlink -f "$CURRENT" 2>/dev/null || true)
+# The release served before: only when current is a link to a release that is there (GNU
+# readlink -f prints a path even for a missing link, which would make a first deploy "put back"
+# current onto itself).
+old=""
+if [ -L "$CURRENT" ] && old=$(readlink -e "$CURRENT") && [ -f "$old/.fleet/tag" ]; then :; else old=""; fi
 if [ "$old" = "$rel" ]; then
-  if ! gunicorn_running; then gunicorn_start || die "$APP $tag on $address: gunicorn does not start (${GUNICORN_FAILURE:-no error in its log})"; fi
-  healthy "$seconds" || die "$APP $tag on $address: already current but unhealthy ($answer)"
-  log "$APP $tag already serving on $address"
+  if ! gunicorn_running; then gunicorn_start || die "$APP_NAME $tag on $address: gunicorn does not start (${GUNICORN_FAILURE:-no error in its log})"; fi
+  healthy "$seconds" || die "$APP_NAME $tag on $address: already current but unhealthy ($answer)"
+  log "$APP_NAME $tag already serving on $address"
   served
   exit 0
 fi
@@ -68,7 +72,7 @@ point_to "$rel"
 if reload_and_check "$venv_change"; then
   # previous: the release to keep for a quick way back (prune never removes it).
   if [ -n "$old" ]; then ln -sfn "$old" "$APP_DIR/.previous.new" && mv -T "$APP_DIR/.previous.new" "$PREVIOUS"; fi
-  log "$APP $tag serving on $address"
+  log "$APP_NAME $tag serving on $address"
   served
   exit 0
 fi
@@ -77,9 +81,9 @@ failed=$answer
 if [ -z "$old" ]; then
   gunicorn_stop
   rm -f "$CURRENT"
-  die "$APP $tag failed its health check on $address ($failed); there was no release before it: $APP stopped on this node"
+  die "$APP_NAME $tag failed its health check on $address ($failed); there was no release before it: $APP_NAME stopped on this node"
 fi
 point_to "$old"
 back="put back $(cat "$old/.fleet/tag")"
 if ! reload_and_check "$venv_change"; then back="$back, which is unhealthy as well ($answer)"; fi
-die "$APP $tag failed its health check on $address ($failed): $back; no further node moves"
+die "$APP_NAME $tag failed its health check on $address ($failed): $back; no further node moves"

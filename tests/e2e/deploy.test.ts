@@ -16,6 +16,7 @@ import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
+import { pushTag } from "./fixtureTags";
 import { tlsFileNames } from "../../render/nginx";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
@@ -62,17 +63,6 @@ function withLocalStack(): { cluster: Cluster; stack: LocalStack } {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
   return bed;
-}
-
-/** Pushes tag NAME to the fixture repository: BASE's tree changed by the shell EDIT, its code saying NAME. */
-function pushTag(cluster: Cluster, base: string, name: string, edit: string): void {
-  const clone = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fixture-"));
-  const env = { ...process.env, GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid" };
-  try {
-    execFileSync("sh", ["-c", `git clone -q ${cluster.fixtureRepoPath} . && git checkout -q ${base} && ${edit} && sed -i 's/"${base}"/"${name}"/' polls/code_version.py && git commit -qam '${name}' && git tag ${name} && git push -q origin ${name}`], { cwd: clone, env });
-  } finally {
-    fs.rmSync(clone, { recursive: true, force: true });
-  }
 }
 
 describe("e2e: rollouts on real local nodes", function () {

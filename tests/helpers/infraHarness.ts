@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetMocks } from "../../offline/mocks";
 import { decodeWire, recordUnderMocks, Recorder, Registration, settle } from "../../offline/recorder";
-import { AppForStack } from "../../config/catalog";
+import { ALL_OVERRIDES, AppForStack } from "../../config/catalog";
 import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../config/stackConfig";
 import { readStackConfig } from "../../config/stackFiles";
 import { PolicyRecord } from "../../policy/rules";
@@ -90,7 +90,7 @@ export function stackConfigFromFile(file: string, overrides: Record<string, unkn
 export function sampleApps(): AppForStack[] {
     const app = (name: string, port: number): AppForStack => ({
         name, repo: `uni/${name}`, domain: `${name}.example.edu`, settings: `${name}.settings`, wsgi: `${name}.wsgi:application`,
-        migrations: true, tags: { alpha: "v1.0.0", production: "v1.0.0" }, env: {}, secrets: [], healthCheck: "/", keepReleases: 5, port, tag: "v1.0.0", acknowledgeMigrations: [],
+        migrations: true, tags: { alpha: "v1.0.0", production: "v1.0.0" }, env: {}, secrets: [], healthCheck: "/", keepReleases: 5, port, tag: "v1.0.0", acknowledgeMigrations: [], overrides: ALL_OVERRIDES, deployChecks: "warn",
     });
     return [app("blog", 8101), app("wiki", 8102)];
 }

@@ -125,7 +125,7 @@ describe("one source for each rule", () => {
   });
 
   it("every name in the platform's environment is reserved (a catalog value would be replaced)", () => {
-    const env = platformEnv(sampleApps()[0], "postgres://x", "key", true);
+    const env = platformEnv(sampleApps()[0], { engine: "postgres", host: "db", port: 5432, password: "pw" }, "key", { bucket: "b", region: "eu-west-1" }, true);
     for (const name of Object.keys(env)) assert.ok(RESERVED_ENV.includes(name), `${name} is set by the platform but not reserved`);
     assert.ok(RESERVED_ENV.includes("SITE_URL"));
   });

@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { rolloutFiles } from "../../app/appDeployment";
 import { DEFAULT_DEPLOY_SETTINGS, rolloutPlan } from "../../rollout/plan";
+import { ALL_OVERRIDES } from "../../config/catalog";
 
 const NODE = path.join(__dirname, "..", "..", "node");
 const DIR = path.join(NODE, "rollout");
@@ -39,7 +40,7 @@ describe("node scripts", () => {
 
   it("every script the rollout plan runs is there", () => {
     const plan = rolloutPlan(
-      { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100, acknowledgeMigrations: [] },
+      { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100, acknowledgeMigrations: [], overrides: ALL_OVERRIDES, deployChecks: "warn" },
       ["node-1", "node-2"], "00000000", DEFAULT_DEPLOY_SETTINGS,
     );
     const used = new Set(plan.steps.flatMap((s) => [s.run?.script, s.remove?.script]).filter((s): s is string => !!s));

@@ -1,12 +1,11 @@
 // The rollout plan as pure data: order, hosts, arguments, stdin, determinism. No Pulumi runtime.
 import { strict as assert } from "assert";
-import type { AppForStack } from "../../config/catalog";
+import { ALL_OVERRIDES, AppForStack, RESERVED_ENV } from "../../config/catalog";
 import { deploySchema } from "../../config/deployConfig";
 import {
   DATABASE,
   DEFAULT_DEPLOY_SETTINGS,
   databaseStdin,
-  databaseUrl,
   envFileText,
   forgetCommand,
   gitUrl,
@@ -37,6 +36,8 @@ const APP: AppForStack = {
   healthCheck: "/healthz",
   keepReleases: 3,
   port: 8123,
+  overrides: ALL_OVERRIDES,
+  deployChecks: "warn",
 };
 const NODES = ["node-1", "node-2", "node-3"];
 const VERSION = "0123456789abcdef";
@@ -197,13 +198,24 @@ describe("rollout plan: values for the nodes", () => {
   });
 
   it("writes the environment file as sorted NAME='value' lines, the platform's names winning", () => {
-    const env = platformEnv(APP, databaseUrl("postgres", "polls-app", "p@ss/word", "db", 5432), "k'ey");
+    const db = { engine: "postgres" as const, host: "db", port: 5432, password: "p@ss/word" };
+    const media = { bucket: "fleet-alpha-polls", region: "eu-central-1" };
+    const env = platformEnv({ ...APP, name: "polls-app" }, db, "k'ey", media);
     const text = envFileText({ ...APP.env, SENTRY_DSN: "https://x@y/1", ...env });
     assert.equal(text, [
       "ALLOWED_HOSTS='polls.example.edu'",
+      "AWS_S3_REGION_NAME='eu-central-1'",
+      "AWS_STORAGE_BUCKET_NAME='fleet-alpha-polls'",
       "DATABASE_URL='postgres://app_polls_app:p%40ss%2Fword@db:5432/app_polls_app'",
+      "DB_HOST='db'",
+      "DB_NAME='app_polls_app'",
+      "DB_PASSWORD='p@ss/word'",
+      "DB_PORT='5432'",
+      "DB_USER='app_polls_app'",
+      "DJANGO_SECRET_KEY='k'\\''ey'",
       "DJANGO_SETTINGS_MODULE='pollsite.settings'",
-      "FLEET_APP='polls'",
+      "FLEET_APP='polls-app'",
+      "FLEET_APP_SETTINGS='pollsite.settings'",
       "SECRET_KEY='k'\\''ey'",
       "SENTRY_DSN='https://x@y/1'",
       "SITE_URL='http://polls.example.edu'",
@@ -212,7 +224,23 @@ describe("rollout plan: values for the nodes", () => {
       "",
     ].join("\n"));
     assert.throws(() => envFileText({ A: "two\nlines" }), /single line/);
-    assert.equal(platformEnv(APP, "db", "key", true).SITE_URL, "https://polls.example.edu", "an app with a certificate");
+    assert.equal(platformEnv(APP, db, "key", media, true).SITE_URL, "https://polls.example.edu", "an app with a certificate");
+    // Every platform name is reserved in the catalog, so apps.yaml cannot override one.
+    for (const name of Object.keys(env)) assert.ok(RESERVED_ENV.includes(name), `${name} is not in RESERVED_ENV`);
+  });
+
+  it("stage gets the overrides that are on, the deploy checks' policy and the health path (recorded in the release)", () => {
+    const stage = (app: Partial<AppForStack>) => plan(app).steps.find((s) => s.name === "polls-stage-node-1")!.run!.args.slice(4);
+    assert.deepEqual(stage({}), ["database,hosts,static,secretKey,proxy,storage", "warn", "/healthz"]);
+    assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), ["database,static,secretKey,proxy", "fail", "/healthz"]);
+    const none = Object.fromEntries(Object.keys(ALL_OVERRIDES).map((k) => [k, false])) as typeof ALL_OVERRIDES;
+    assert.deepEqual(stage({ overrides: none }), ["none", "warn", "/healthz"]);
+  });
+
+  it("a MySQL app's DATABASE_URL and DB_* names", () => {
+    const env = platformEnv(APP, { engine: "mysql", host: "db", port: 3306, password: "pw" }, "k", { bucket: "b", region: "r" });
+    assert.equal(env.DATABASE_URL, "mysql://polls:pw@db:3306/polls");
+    assert.deepEqual([env.DB_HOST, env.DB_PORT, env.DB_NAME, env.DB_USER, env.DB_PASSWORD], ["db", "3306", "polls", "polls", "pw"]);
   });
 
   it("builds git URLs and database stdin; reads what serves from switch.sh's output", () => {
