@@ -53,9 +53,10 @@ export const RESERVED_ENV = [
  * What the platform's settings module (node/rollout/fleet_platform_settings.py) sets over the
  * app's own settings, each on unless the catalog turns it off (`overrides: { storage: false }`):
  * database (DATABASES), hosts (ALLOWED_HOSTS), static (STATIC_URL, STATIC_ROOT), secretKey
- * (SECRET_KEY), proxy (SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS), storage (media in S3).
+ * (SECRET_KEY), proxy (SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS), storage (media in S3),
+ * debug (DEBUG = False: a production site never shows tracebacks, whatever the app's settings say).
  */
-export const OVERRIDE_NAMES = ["database", "hosts", "static", "secretKey", "proxy", "storage"] as const;
+export const OVERRIDE_NAMES = ["database", "hosts", "static", "secretKey", "proxy", "storage", "debug"] as const;
 export type OverrideName = (typeof OVERRIDE_NAMES)[number];
 export type Overrides = Record<OverrideName, boolean>;
 /** Every override on: what an app gets when the catalog says nothing. */

@@ -62,9 +62,13 @@ def override_off(name):
 
 
 def check_debug():
+    platform = importlib.import_module(ENV["DJANGO_SETTINGS_MODULE"])
     if settings.DEBUG:
         report("error", "DEBUG", "is True: error pages would show tracebacks and settings to every visitor",
-               "set DEBUG = False in %s, or set the environment variable it reads in apps.yaml env:" % APP_SETTINGS)
+               "set DEBUG = False in %s, or set the environment variable it reads in apps.yaml env:, or turn overrides.debug back on" % APP_SETTINGS)
+    elif getattr(platform, "app_debug", False):
+        report("warning", "DEBUG", "is True in %s: the platform sets DEBUG = False (overrides.debug)" % APP_SETTINGS,
+               "set DEBUG = False there too, so the app runs the same elsewhere")
 
 
 def check_allowed_hosts():

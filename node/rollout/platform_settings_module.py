@@ -118,6 +118,11 @@ if "storage" in _overrides:
         _set(**_media_in_s3())
     else:
         platform_not_set.append("media storage (django-storages with boto3 is not installed in the release's virtualenv)")
-for _name in ("database", "hosts", "static", "secretKey", "proxy", "storage"):
+if "debug" in _overrides:
+    # Apps written over the years hard-code DEBUG = True or default it to True; a production
+    # site never shows tracebacks and settings to its visitors (the preflight says it was on).
+    app_debug = bool(globals().get("DEBUG", False))
+    _set(DEBUG=False)
+for _name in ("database", "hosts", "static", "secretKey", "proxy", "storage", "debug"):
     if _name not in _overrides:
         platform_not_set.append("%s (overrides.%s: false)" % (_name, _name))

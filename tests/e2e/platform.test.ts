@@ -135,7 +135,7 @@ describe("e2e: an app whose settings read nothing from the environment deploys u
     assert.ok(css, `the page links a hashed stylesheet under /static/: ${page.body}`);
     assert.equal((await get(`http://${cluster.staticHost.address}${css}`, DOMAIN)).status, 200);
     assert.deepEqual(stageLines(r).filter((l) => l.startsWith("fleet: platform")), [
-      "fleet: platform set: DATABASES, ALLOWED_HOSTS, STATIC_URL, STATIC_ROOT, SECRET_KEY, SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS, AWS_STORAGE_BUCKET_NAME, AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_ADDRESSING_STYLE, DEFAULT_FILE_STORAGE",
+      "fleet: platform set: DATABASES, ALLOWED_HOSTS, STATIC_URL, STATIC_ROOT, SECRET_KEY, SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS, AWS_STORAGE_BUCKET_NAME, AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_ADDRESSING_STYLE, DEFAULT_FILE_STORAGE, DEBUG",
     ]);
     // check --deploy's findings are listed, and do not stop the release.
     assert.ok(stageLines(r).some((l) => /^fleet: warning: polls v11: check --deploy security\.W004: /.test(l)), stageLines(r).join("\n"));
@@ -163,6 +163,17 @@ describe("e2e: an app whose settings read nothing from the environment deploys u
       assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
       for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), tag);
     }
+  });
+
+  it("settings that say DEBUG = True run with DEBUG off (overrides.debug): stage warns, a missing page shows no debug page", async () => {
+    pushTag(cluster, "v11", "v11-debug", "true");
+    const r = await stack.up(catalogText("v11-debug", { secrets: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], env: { AWS_S3_ENDPOINT_URL: s3.endpoint, DJANGO_DEBUG: "1" } }));
+    assertOk(r);
+    assert.ok(stageLines(r).includes("fleet: warning: polls v11-debug: DEBUG: is True in pollsite.settings: the platform sets DEBUG = False (overrides.debug); set DEBUG = False there too, so the app runs the same elsewhere"), stageLines(r).join("\n"));
+    const missing = await get(`http://${cluster.staticHost.address}/no-such-page/`, DOMAIN);
+    assert.equal(missing.status, 404);
+    assert.doesNotMatch(missing.body, /URLconf|Traceback|DEBUG = True/, "Django's debug page reached a visitor");
+    assertOk(await stack.up(catalog));
   });
 });
 
@@ -192,7 +203,7 @@ describe("e2e: the preflight names the app, the tag, the setting and the fix, be
       `printf '\\nSECURE_SSL_REDIRECT = True\\nSECRET_KEY = "committed-key-0123456789abcdefghijklmnopqrstuvwxyz"\\n' >> pollsite/settings.py`,
       `sed -i 's#</head>#<link rel="stylesheet" href="{% static "polls/missing.css" %}"></head>#' polls/templates/polls/index.html`,
     ].join(" && "));
-    const lines = await refused(catalogText("v11-unsafe", { env: { DJANGO_DEBUG: "1" } }), /^fleet: error: polls v11-unsafe: DEBUG: is True: .*; set DEBUG = False in pollsite\.settings, or set the environment variable it reads in apps\.yaml env:$/);
+    const lines = await refused(catalogText("v11-unsafe", { env: { DJANGO_DEBUG: "1" }, lines: ["overrides: { debug: false }"] }), /^fleet: error: polls v11-unsafe: DEBUG: is True: .*; set DEBUG = False in pollsite\.settings, or set the environment variable it reads in apps\.yaml env:, or turn overrides\.debug back on$/);
     const expect = [
       /^fleet: error: polls v11-unsafe: DEBUG: is True: error pages would show tracebacks and settings to every visitor; set DEBUG = False in pollsite\.settings/,
       /^fleet: error: polls v11-unsafe: STATICFILES_DIRS: polls\/templates\/polls\/index\.html links \{% static 'polls\/missing\.css' %\}, which collectstatic did not collect: the page answers HTTP 500 .*; add the file to the app's static directory/,
@@ -204,7 +215,7 @@ describe("e2e: the preflight names the app, the tag, the setting and the fix, be
 
   it("overrides changed for the release that serves: refused, the change comes with the next tag", async () => {
     await refused(catalogText("v11", { lines: ["overrides: { hosts: false }"] }),
-      /^fleet: error: polls v11 serves on this node with overrides=database,hosts,static,secretKey,proxy,storage deployChecks=warn healthCheck=\/healthz; a change to overrides=database,static,secretKey,proxy,storage deployChecks=warn healthCheck=\/healthz takes effect with the next release tag$/);
+      /^fleet: error: polls v11 serves on this node with overrides=database,hosts,static,secretKey,proxy,storage,debug deployChecks=warn healthCheck=\/healthz; a change to overrides=database,static,secretKey,proxy,storage,debug deployChecks=warn healthCheck=\/healthz takes effect with the next release tag$/);
   });
 
   it("ALLOWED_HOSTS of the app's own (overrides.hosts: false) rejecting the health check's Host: DisallowedHost", async () => {

@@ -111,7 +111,7 @@ describe("the platform's settings module over an app's own settings (Django 3.2,
 });
 
 describe("error_line (lib.sh): a failed command's error, not a hint or a traceback's frames", () => {
-  const errorLine = (output: string) => spawnSync("sh", ["-c", `. ./lib.sh; error_line`], { cwd: ROLLOUT, input: output, encoding: "utf8" }).stdout.trim();
+  const errorLine = (output: string) => spawnSync("sh", ["-c", `here=.; . ./lib.sh; error_line`], { cwd: ROLLOUT, input: output, encoding: "utf8" }).stdout.trim();
 
   it("takes psycopg2's error, not its tab-indented hint", () => {
     const out = 'Traceback (most recent call last):\n  File "x", line 1\ndjango.db.utils.OperationalError: connection to server at "10.0.0.1", port 5432 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n';

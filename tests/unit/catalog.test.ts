@@ -70,11 +70,11 @@ describe("catalog: good files", () => {
 
   it("overrides are all on unless turned off, an app's own keys over the defaults'; deployChecks warn unless asked", () => {
     const plain = parseCatalog(catalog(), "apps.yaml", STACKS).catalog!.apps[0];
-    assert.deepEqual(plain.overrides, { database: true, hosts: true, static: true, secretKey: true, proxy: true, storage: true });
+    assert.deepEqual(plain.overrides, { database: true, hosts: true, static: true, secretKey: true, proxy: true, storage: true, debug: true });
     assert.equal(plain.deployChecks, "warn");
     const text = catalog(["    overrides: { storage: false }", "    deployChecks: fail"], ["defaults:", "  overrides: { hosts: false, storage: true }"]);
     const app = parseCatalog(text, "apps.yaml", STACKS).catalog!.apps[0];
-    assert.deepEqual(app.overrides, { database: true, hosts: false, static: true, secretKey: true, proxy: true, storage: false });
+    assert.deepEqual(app.overrides, { database: true, hosts: false, static: true, secretKey: true, proxy: true, storage: false, debug: true });
     assert.equal(app.deployChecks, "fail");
   });
 
@@ -149,7 +149,7 @@ describe("catalog: each bad value is one precise line", () => {
     ["migration lock timeout 0", "    tags:", "    migrationLockTimeout: 0\n    tags:", /^apps\.yaml:7:27: polls\.migrationLockTimeout: must be from 1 to 3600 seconds/],
     ["migration statement timeout 1.5", "    tags:", "    migrationStatementTimeout: 1.5\n    tags:", /polls\.migrationStatementTimeout: must be a whole number of seconds from 1 to 86400/],
     ["migration retries 11", "    tags:", "    migrationRetries: 11\n    tags:", /polls\.migrationRetries: must be from 0 to 10/],
-    ["override name misspelt", "    tags:", "    overrides: { storag: false }\n    tags:", /^apps\.yaml:7:18: polls\.overrides\.storag: unknown key; allowed keys: database, hosts, static, secretKey, proxy, storage$/],
+    ["override name misspelt", "    tags:", "    overrides: { storag: false }\n    tags:", /^apps\.yaml:7:18: polls\.overrides\.storag: unknown key; allowed keys: database, hosts, static, secretKey, proxy, storage, debug$/],
     ["override not a bool", "    tags:", '    overrides: { storage: "no" }\n    tags:', /polls\.overrides\.storage: must be true or false$/],
     ["deployChecks unknown", "    tags:", "    deployChecks: strict\n    tags:", /polls\.deployChecks: must be "warn" or "fail"$/],
     ["env overriding the platform's bucket", "    tags:", "    env:\n      AWS_STORAGE_BUCKET_NAME: x\n    tags:", /polls\.env\.AWS_STORAGE_BUCKET_NAME: is set by the platform/],
