@@ -88,7 +88,7 @@ describe("app identities (config/identity.ts)", () => {
     }
     // The node scripts' own checks take exactly these (the catalog name itself is refused there).
     const sample = names.slice(0, 40).map(appIdentity);
-    const script = `. ${ROLLOUT_SCRIPTS_DIR}/lib.sh; for u in "$@"; do check_app "$u"; done`;
+    const script = `here=${ROLLOUT_SCRIPTS_DIR}; . "$here/lib.sh"; for u in "$@"; do check_os_user "$u"; done`;
     assert.equal(spawnSync("sh", ["-c", script, "sh", ...sample.map((i) => i.osUser)], { encoding: "utf8" }).status, 0);
     const refused = spawnSync("sh", ["-c", script, "sh", "deploy"], { encoding: "utf8" });
     assert.notEqual(refused.status, 0);

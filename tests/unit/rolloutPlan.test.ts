@@ -231,16 +231,16 @@ describe("rollout plan: values for the nodes", () => {
 
   it("stage gets the overrides that are on, the deploy checks' policy and the health path (recorded in the release)", () => {
     const stage = (app: Partial<AppForStack>) => plan(app).steps.find((s) => s.name === "polls-stage-node-1")!.run!.args.slice(4);
-    assert.deepEqual(stage({}), ["database,hosts,static,secretKey,proxy,storage", "warn", "/healthz"]);
-    assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), ["database,static,secretKey,proxy", "fail", "/healthz"]);
+    assert.deepEqual(stage({}), ["database,hosts,static,secretKey,proxy,storage,debug", "warn", "/healthz"]);
+    assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), ["database,static,secretKey,proxy,debug", "fail", "/healthz"]);
     const none = Object.fromEntries(Object.keys(ALL_OVERRIDES).map((k) => [k, false])) as typeof ALL_OVERRIDES;
     assert.deepEqual(stage({ overrides: none }), ["none", "warn", "/healthz"]);
   });
 
   it("a MySQL app's DATABASE_URL and DB_* names", () => {
     const env = platformEnv(APP, { engine: "mysql", host: "db", port: 3306, password: "pw" }, "k", { bucket: "b", region: "r" });
-    assert.equal(env.DATABASE_URL, "mysql://polls:pw@db:3306/polls");
-    assert.deepEqual([env.DB_HOST, env.DB_PORT, env.DB_NAME, env.DB_USER, env.DB_PASSWORD], ["db", "3306", "polls", "polls", "pw"]);
+    assert.equal(env.DATABASE_URL, "mysql://app_polls:pw@db:3306/app_polls");
+    assert.deepEqual([env.DB_HOST, env.DB_PORT, env.DB_NAME, env.DB_USER, env.DB_PASSWORD], ["db", "3306", "app_polls", "app_polls", "pw"]);
   });
 
   it("builds git URLs and database stdin; reads what serves from switch.sh's output", () => {
