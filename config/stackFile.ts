@@ -191,8 +191,8 @@ class Scope {
     error(path: (string | number)[], message: string, onKey = false): void {
         this.errors.push({ where: this.doc.locate(path, onKey), message: `${formatIssuePath(path)}: ${message}` });
     }
-    warn(path: (string | number)[], message: string): void {
-        this.warnings.push(this.line(path, message));
+    warn(path: (string | number)[], message: string, onKey = false): void {
+        this.warnings.push(this.line(path, message, onKey));
     }
     /** true/false when the file has the value (secure or not), undefined when it does not. */
     secretInFile(path: (string | number)[]): boolean | undefined {
@@ -406,7 +406,11 @@ function checkAppSecrets(value: unknown, scope: Scope, key: string, state: Check
     for (const [app, names] of Object.entries(value as Record<string, unknown>)) {
         const known = catalog?.apps.find((a) => a.name === app);
         if (catalog && !known) {
-            scope.error([key, app], `no app ${JSON.stringify(app)} in the catalog; allowed: the apps that list secrets (${withSecrets.join(", ") || "none"})${suggestion(app, withSecrets)}`, true);
+            // A near miss of an app that has secrets is a typo; otherwise the app left the
+            // catalog (or another catalog is planned) and its secrets are merely unused.
+            const typo = suggestion(app, withSecrets);
+            if (typo) scope.error([key, app], `no app ${JSON.stringify(app)} in the catalog; allowed: the apps that list secrets (${withSecrets.join(", ") || "none"})${typo}`, true);
+            else scope.warn([key, app], `no app ${JSON.stringify(app)} in the catalog: its secrets are unused; remove them with pulumi config rm --path '${key}.${app}'`, true);
             continue;
         }
         if (!mapping(names)) {

@@ -125,6 +125,13 @@ describe("stack file reader (config/stackFile.ts)", () => {
         assert.ok(report.settings);
     });
 
+    it("warns (does not refuse) the secrets of an app that left the catalog: a removal is one change", () => {
+        const report = check(edited([[PLACEHOLDER_SECRET, `${PLACEHOLDER_SECRET}    retired-app:\n      X: y\n`]]));
+        assert.deepEqual(report.errors, []);
+        assert.deepEqual(report.warnings, [`${F}:41:5: fleet:appSecrets.retired-app: no app "retired-app" in the catalog: its secrets are unused; remove them with pulumi config rm --path 'fleet:appSecrets.retired-app'`]);
+        assert.ok(report.settings);
+    });
+
     it("checks the engine's values (every one a string) with the file's positions, never showing a secret", () => {
         const doc = parseStackFile(ALPHA, F);
         const engine: Record<string, string> = {};
