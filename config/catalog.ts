@@ -9,7 +9,7 @@ import * as fs from "fs";
 import { z } from "zod";
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Node as YamlNode } from "yaml";
-import { RULES, ruleRegExp } from "./patterns";
+import { OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
 import { appIdentity } from "./identity";
 
 export const NAME_PATTERN = ruleRegExp(RULES.app);
@@ -56,7 +56,7 @@ export const RESERVED_ENV = [
  * (SECRET_KEY), proxy (SECURE_PROXY_SSL_HEADER, CSRF_TRUSTED_ORIGINS), storage (media in S3),
  * debug (DEBUG = False: a production site never shows tracebacks, whatever the app's settings say).
  */
-export const OVERRIDE_NAMES = ["database", "hosts", "static", "secretKey", "proxy", "storage", "debug"] as const;
+export { OVERRIDE_NAMES } from "./patterns";
 export type OverrideName = (typeof OVERRIDE_NAMES)[number];
 export type Overrides = Record<OverrideName, boolean>;
 /** Every override on: what an app gets when the catalog says nothing. */

@@ -20,6 +20,11 @@ export interface Rule {
 }
 
 const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
+
+/** The platform settings an app's catalog entry can turn off (`overrides:`; config/catalog.ts). */
+export const OVERRIDE_NAMES = ["database", "hosts", "static", "secretKey", "proxy", "storage", "debug"] as const;
+// "none" stands alone (the refused globs say so): the word list is one group, for the shell too.
+const OVERRIDE_WORD = `(none|${OVERRIDE_NAMES.join("|")})`;
 const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 
 export const RULES = {
@@ -47,6 +52,8 @@ export const RULES = {
   envName: { label: "environment name", ere: "[A-Z_][A-Z0-9_]*" },
   /** A Unix user name for SSH (the deploy user). */
   sshUser: { label: "ssh user", ere: "[a-z_][a-z0-9_-]{0,31}" },
+  /** The overrides that are on, as stage.sh gets them: a comma list, or none. */
+  overrides: { label: "overrides", ere: `${OVERRIDE_WORD}(,${OVERRIDE_WORD})*`, refuse: ["none,*", "*,none", "*,none,*"] },
   /** A host the scripts connect to (the database, the nginx host): a name or an address. */
   host: { label: "host", ere: "[A-Za-z0-9]([A-Za-z0-9.-]{0,252})" },
 } as const satisfies Record<string, Rule>;

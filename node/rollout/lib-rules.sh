@@ -18,6 +18,7 @@ FLEET_PATTERN_DOMAIN='([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,6
 FLEET_PATTERN_HEALTH_PATH='/[A-Za-z0-9._~/-]*'
 FLEET_PATTERN_ENV_NAME='[A-Z_][A-Z0-9_]*'
 FLEET_PATTERN_SSH_USER='[a-z_][a-z0-9_-]{0,31}'
+FLEET_PATTERN_OVERRIDES='(none|database|hosts|static|secretKey|proxy|storage|debug)(,(none|database|hosts|static|secretKey|proxy|storage|debug))*'
 FLEET_PATTERN_HOST='[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
 
 # check_app VALUE [WHAT]: VALUE must match RULES.app of config/patterns.ts (app name).
@@ -77,6 +78,14 @@ check_env_name() {
 # check_ssh_user VALUE [WHAT]: VALUE must match RULES.sshUser of config/patterns.ts (ssh user).
 check_ssh_user() {
   check_arg "${2:-ssh user}" "$1" "$FLEET_PATTERN_SSH_USER"
+}
+
+# check_overrides VALUE [WHAT]: VALUE must match RULES.overrides of config/patterns.ts (overrides).
+check_overrides() {
+  check_arg "${2:-overrides}" "$1" "$FLEET_PATTERN_OVERRIDES"
+  case $1 in
+    none,* | *,none | *,none,*) die "${2:-overrides} '$1' is not allowed" ;;
+  esac
 }
 
 # check_host VALUE [WHAT]: VALUE must match RULES.host of config/patterns.ts (host).

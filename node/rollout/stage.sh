@@ -24,7 +24,7 @@ here=$(dirname "$0")
 check_git_url "$3"
 case $4 in index | system) ;; *) die "pip mode '$4' is not allowed (index or system)" ;; esac
 overrides=${5:-database,hosts,static,secretKey,proxy,storage} deploy_checks=${6:-warn} health_path=${7:-/}
-check_arg overrides "$overrides" '(none|(database|hosts|static|secretKey|proxy|storage)(,(database|hosts|static|secretKey|proxy|storage))*)'
+check_overrides "$overrides"
 case $deploy_checks in warn | fail) ;; *) die "deploy checks '$deploy_checks' is not allowed (warn or fail)" ;; esac
 check_arg "health path" "$health_path" '/[A-Za-z0-9._~/-]*'
 app_release "$1" "$2"

@@ -28,6 +28,10 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
     accept: ["app_polls", "app_room_booking", "app_" + "a".repeat(27)],
     reject: ["polls", "fleetadmin", "mysql", "app_room-booking", "app_", "app_" + "a".repeat(28), "app_Polls", "app_1ab", "app_ab_", "app_a;b"],
   },
+  overrides: {
+    accept: ["none", "database", "database,hosts,static,secretKey,proxy,storage,debug", "storage,database"],
+    reject: ["", "None", "database,", ",database", "database,,hosts", "databases", "database hosts", "debug;id", "none,debug", "debug,none", "debug,none,hosts"],
+  },
   tag: {
     accept: ["v1", "v1.4.0", "1.3", "release/1.2", "v1_rc-2", "A", "a".repeat(128)],
     reject: ["", ".v1", "-v1", "v1..2", "a//b", "v1.lock", "v1/", "v1.", "v 1", "v1\nv2", "v1;x", "a".repeat(129), "v1~", "v1^", "v1:x"],
