@@ -50,7 +50,7 @@ export interface Cluster {
     superuser: string;
     setSuperuserPassword(pw: string): Promise<void>;
   };
-  /** Bare git repository of the Django fixture (tags v1..v10), readable on every node; throws
+  /** Bare git repository of the Django fixture (tags v1..v11), readable on every node; throws
    *  when the cluster was started with other repositories instead. */
   fixtureRepoPath: string;
   /** owner/name -> the bare repository the cluster serves for it, readable on every node. */
