@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
-import { APP, CatalogExtra, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
+import { APP, APP_IDENTITY, CatalogExtra, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
 
@@ -53,7 +53,7 @@ describe("e2e: migrations around the switch", function () {
 
   const columns = async () => (await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name")).split("\n").filter(Boolean);
   const applied = async () => (await stack.appQuery("SELECT name FROM django_migrations WHERE app = 'polls' ORDER BY name")).split("\n").filter(Boolean);
-  const links = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `readlink /srv/${APP}/current`)).stdout.trim()));
+  const links = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `readlink ${APP_IDENTITY.home}/current`)).stdout.trim()));
   const served = () => Promise.all(cluster.appNodes.map((n) => stack.nodeRelease(n)));
   const up = (tag: string, extra: CatalogExtra = {}) => stack.up(catalogText(tag, extra));
   async function underLoad(tag: string, extra: CatalogExtra = {}) {
@@ -171,7 +171,7 @@ describe("e2e: migrations around the switch", function () {
       const expand = acknowledged.ran.find((x) => x.name === `${APP}-expand`)!;
       assert.match(expand.stderr, new RegExp(`${migration.replace(".", "\\.")} runs while the old code serves \\(acknowledged in apps\\.yaml\\): the old code is exposed to it`));
       assert.ok((await applied()).includes(migration.split(".")[1]));
-      assert.deepEqual(await links(), [`/srv/${APP}/releases/${tag}`, `/srv/${APP}/releases/${tag}`]);
+      assert.deepEqual(await links(), [`${APP_IDENTITY.home}/releases/${tag}`, `${APP_IDENTITY.home}/releases/${tag}`]);
     });
   }
 });
