@@ -127,7 +127,7 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
     // an app's own system user (as a deployment creates one) may read it too
     const other = await ssh(node, `sudo useradd --system --no-create-home fixture-reader &&
       sudo -u fixture-reader git ls-remote --tags --refs ${cluster.fixtureRepoPath} | wc -l`);
-    assert.equal(other.stdout.trim(), "10", other.stderr);
+    assert.equal(other.stdout.trim(), "11", other.stderr);
   });
 
   it("stop() kills what the nodes ran and leaves no network, mount or file behind", async () => {
