@@ -136,7 +136,7 @@ printf '%s\n' "$hash" >"$partial/.fleet/venv-hash"
 cp "$here/platform_settings_module.py" "$partial/fleet_platform_settings.py"
 printf '%s\n' "$platform_choice" >"$partial/.fleet/platform"
 sudo install -d -o "$APP" -g "$APP" -m 0755 "$partial/.fleet/static"
-run_or_die "$APP $tag: collectstatic" manage "$partial" collectstatic --noinput
+run_or_die "$APP_NAME $tag: collectstatic" manage "$partial" collectstatic --noinput
 preflight "$partial"
 release_python "$partial" "$here/fleet_migrations.py" known >"$partial/.fleet/migrations-known"
 
