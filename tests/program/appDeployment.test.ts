@@ -80,7 +80,7 @@ describe("AppDeployment in the program's plan", function () {
     }
     const env = String(step("polls-prepare-node-1").inputs.stdin);
     assert.match(env, new RegExp(`^API_TOKEN='${SECRET_VALUE}'$`, "m"));
-    assert.match(env, /^DATABASE_URL='postgres:\/\/polls:[A-Za-z0-9]{32}@.+:5432\/polls'$/m);
+    assert.match(env, /^DATABASE_URL='postgres:\/\/app_polls:[A-Za-z0-9]{32}@.+:5432\/app_polls'$/m);
     assert.match(env, /^SECRET_KEY='[A-Za-z0-9]{32,}'$/m); // the mock's fake value is shorter than the 64 asked for
     assert.match(String(step("polls-database").inputs.stdin), new RegExp(`^fleetadmin\\n${rds.inputs.password}\\n[A-Za-z0-9]{32}\\n$`));
   });
