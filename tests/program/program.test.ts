@@ -57,9 +57,10 @@ async function planIn(dir: string, stack: string, reveal = false): Promise<Plan>
 function stagedTags(plan: Plan): Record<string, string> {
   const out: Record<string, string> = {};
   for (const r of plan.resources.filter((x) => /-stage-node-1$/.test(x.name))) {
-    const m = /stage\.sh (\S+) (\S+) /.exec(String(r.inputs.create));
+    // stage.sh takes the app's OS user and the tag; the step is named after the app.
+    const m = /stage\.sh \S+ (\S+) /.exec(String(r.inputs.create));
     assert.ok(m, `${r.name}: ${String(r.inputs.create)}`);
-    out[m[1]] = m[2];
+    out[r.name.replace(/-stage-node-1$/, "")] = m[1];
   }
   return out;
 }
