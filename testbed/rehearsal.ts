@@ -28,6 +28,27 @@ export interface ReleaseResult {
   assets: { checked: number; broken: number };
   /** The one-line reason of the failed step, null when the release ended ok. */
   error: string | null;
+  /** What the release's migrations do, as the expand step classified them (node/rollout/fleet_migrations.py). */
+  migrations: MigrationEntry[];
+}
+
+/** One migration of a release: its class and the step that runs it (or "refused"). */
+export interface MigrationEntry {
+  name: string;
+  class: string;
+  when: string;
+  reason?: string;
+  unapply?: boolean;
+}
+
+const MIGRATIONS_LINE = "fleet-migrations: ";
+
+/** The migrations of the `fleet-migrations: {json}` line a step printed, if it printed one. */
+export function migrationsOf(output: string): MigrationEntry[] | undefined {
+  const line = output.split("\n").filter((l) => l.startsWith(MIGRATIONS_LINE)).pop();
+  if (line === undefined) return undefined;
+  const parsed = JSON.parse(line.slice(MIGRATIONS_LINE.length)) as { migrations?: MigrationEntry[] };
+  return parsed.migrations ?? [];
 }
 
 /** The JSON of `npm run rehearse -- --json` (a contract: other checks read it). */
@@ -184,11 +205,14 @@ export class Rehearsal {
     const started = Date.now();
     const before = { requests: this.load?.requests ?? 0, failed: this.load?.failed ?? 0, failures: this.load?.failures.length ?? 0 };
     let error: string | null = null;
+    let migrations: MigrationEntry[] = [];
     try {
       const result = await stack.up(catalogFor(tag), {
-        // The load starts the moment the first release serves: its first node's switch.
         onDone: (ran) => {
+          // The load starts the moment the first release serves: its first node's switch.
           if (ran.ok && ran.name.startsWith(`${app.name}-switch-`)) this.startLoad();
+          // Printed also when the expand step refuses the release: the refusal's migration is in it.
+          if (ran.name === `${app.name}-expand`) migrations = migrationsOf(`${ran.stdout}\n${ran.stderr}`) ?? migrations;
         },
       });
       if (!result.ok) error = failureLine(result);
@@ -201,7 +225,7 @@ export class Rehearsal {
     const failedRequests = (this.load?.failed ?? 0) - before.failed;
     for (const f of this.load?.failures.slice(before.failures) ?? []) this.opts.log(`${tag}: failed request: ${f}`);
     const assets = await this.checkAssets(tag);
-    return { tag, ok: error === null, seconds, requests, failedRequests, assets, error };
+    return { tag, ok: error === null, seconds, requests, failedRequests, assets, error, migrations };
   }
 
   private startLoad(): void {
@@ -244,5 +268,6 @@ export class Rehearsal {
 /** The line printed per release without --json. */
 export function releaseLine(r: ReleaseResult): string {
   const counts = `${r.requests} requests, ${r.failedRequests} failed, assets ${r.assets.checked} checked, ${r.assets.broken} broken`;
-  return `${r.tag}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s; ${counts}${r.error ? `: ${r.error}` : ""}`;
+  const migrations = r.migrations.length > 0 ? `; migrations: ${r.migrations.map((m) => `${m.name} ${m.class} (${m.when})`).join(", ")}` : "";
+  return `${r.tag}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s; ${counts}${migrations}${r.error ? `: ${r.error}` : ""}`;
 }

@@ -106,8 +106,11 @@ describe("rehearse", function () {
       assert.equal(x.failedRequests, 0, `${x.tag}: ${r.stderr}`);
       assert.deepEqual(x.assets, { checked: 1, broken: 0 }, x.tag);
       assert.ok(x.seconds > 0);
-      assert.deepEqual(Object.keys(x), ["tag", "ok", "seconds", "requests", "failedRequests", "assets", "error"]);
+      assert.deepEqual(Object.keys(x), ["tag", "ok", "seconds", "requests", "failedRequests", "assets", "error", "migrations"]);
     }
+    // What the expand step decided for each migration, as the release pull request should show it.
+    assert.ok(report.results[0].migrations.some((m) => m.name === "polls.0001_initial" && m.class === "before-switch" && m.when === "expand"), JSON.stringify(report.results[0].migrations));
+    assert.deepEqual(report.results[1].migrations.map((m) => [m.name, m.class, m.when]), [["polls.0002_question_summary", "before-switch", "expand"]]);
     // The load runs from the first switch on: the upgrade is under load all the way.
     assert.ok(report.results[1].requests > 50, `only ${report.results[1].requests} requests during v2's rollout`);
     assert.match(r.stderr, /^rehearse: the first release serves: continuous GET \/ through nginx as polls\.example\.edu$/m);
@@ -119,9 +122,9 @@ describe("rehearse", function () {
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 3, r.stdout);
-    assert.match(lines[0], /^v1: ok in [\d.]+ s; \d+ requests, 0 failed, assets 1 checked, 0 broken$/);
-    assert.match(lines[1], /^v3: FAILED in [\d.]+ s; \d+ requests, 0 failed, assets 1 checked, 0 broken: migrating polls to v3 failed: .*column "headline" does not exist; no node was switched$/);
-    assert.match(lines[2], /^v2: ok in [\d.]+ s; \d+ requests, 0 failed, assets 1 checked, 0 broken$/);
+    assert.match(lines[0], /^v1: ok in [\d.]+ s; \d+ requests, 0 failed, assets 1 checked, 0 broken; migrations: .*\bpolls\.0001_initial before-switch \(expand\).*$/);
+    assert.match(lines[1], /^v3: FAILED in [\d.]+ s; \d+ requests, 0 failed, assets 1 checked, 0 broken; migrations: polls\.0002_question_summary before-switch \(expand\), polls\.0003_summary_index before-switch \(expand\): migrating polls to v3 failed: .*column "headline" does not exist; no node was switched$/);
+    assert.match(lines[2], /^v2: ok in [\d.]+ s; \d+ requests, 0 failed, assets 1 checked, 0 broken(; migrations: [^:]*)?$/);
     assertCleanedUp(r);
   });
 });

@@ -1,7 +1,7 @@
 // The pure parts of `npm run rehearse` (testbed/rehearsal.ts): the per-tag catalog, asset links, the error line.
 import { strict as assert } from "assert";
 import { parse } from "yaml";
-import { failureLine, linkedAssets, rehearsalCatalog, RehearsalInputError, sitePath } from "../../testbed/rehearsal";
+import { failureLine, linkedAssets, migrationsOf, rehearsalCatalog, RehearsalInputError, releaseLine, sitePath } from "../../testbed/rehearsal";
 import type { ApplyResult, Ran } from "../../testbed/executor";
 import { EMPTY_STATE } from "../../testbed/executor";
 
@@ -76,5 +76,19 @@ describe("rehearse: the one-line reason of a failed release", () => {
     assert.equal(failureLine(result([ran("wiki-copy-node-1", false, "ssh: connect to host 10.0.0.1 port 22: Connection refused\n")])), "wiki-copy-node-1: ssh: connect to host 10.0.0.1 port 22: Connection refused");
     assert.equal(failureLine(result([ran("wiki-copy-node-1", false, "")])), "wiki-copy-node-1: exited with an error and printed nothing");
     assert.equal(failureLine(result([], ["wiki-switch-node-1"])), "not run, a step it depends on did not finish: wiki-switch-node-1");
+  });
+});
+
+describe("rehearse: a release's migrations", () => {
+  it("are the expand step's last `fleet-migrations:` line; no line, none known", () => {
+    const out = 'fleet: migrating\nfleet-migrations: {"app":"wiki","tag":"v2","migrations":[{"name":"wiki.0002_x","class":"unsafe","when":"refused","reason":"renames a column"}]}\nREFUSED wiki v2: ...\n';
+    assert.deepEqual(migrationsOf(out), [{ name: "wiki.0002_x", class: "unsafe", when: "refused", reason: "renames a column" }]);
+    assert.equal(migrationsOf("fleet: nothing to migrate\n"), undefined);
+  });
+
+  it("are summed up on the release's line: name, class, and the step that runs it", () => {
+    const line = releaseLine({ tag: "v2", ok: true, seconds: 3, requests: 10, failedRequests: 0, assets: { checked: 1, broken: 0 }, error: null,
+      migrations: [{ name: "wiki.0002_a", class: "before-switch", when: "expand" }, { name: "wiki.0003_b", class: "after-switch", when: "contract" }] });
+    assert.equal(line, "v2: ok in 3 s; 10 requests, 0 failed, assets 1 checked, 0 broken; migrations: wiki.0002_a before-switch (expand), wiki.0003_b after-switch (contract)");
   });
 });
