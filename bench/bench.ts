@@ -58,7 +58,7 @@ async function onRealNodes(work: string): Promise<void> {
     say("back to v1, then v1 -> v2 the old Fabric way under the same load");
     must(await stack.up("v1"), "rollback to v1");
     const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
-    const scripts = scriptsDir(APP, scriptsVersion());
+    const scripts = scriptsDir(scriptsVersion());
     const naiveLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP_IDENTITY.osUser} v2`, script)));
     const naive = await naiveLoad.stop();
