@@ -22,9 +22,9 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const figures: [string, string][] = [];
 const figure = (name: string, value: number | string) => figures.push([name, typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value]);
 
-/** The slowest node's stage step of a run, in seconds (they run in parallel). */
+/** The slowest node's install (prepare + stage) step of a run, in seconds (they run in parallel). */
 function stageSeconds(r: ApplyResult): number {
-  const stages = r.ran.filter((x) => x.name.startsWith(`${APP}-stage-`));
+  const stages = r.ran.filter((x) => x.name.startsWith(`${APP}-install-`));
   if (stages.length === 0) throw new Error("no stage step ran");
   return Math.max(...stages.map((x) => x.ms)) / 1000;
 }
