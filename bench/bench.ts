@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { diffPlans, runPlan } from "../offline/plan";
+import { diffPlans, Plan, runPlan } from "../offline/plan";
 import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
@@ -100,6 +100,18 @@ function generatedCatalog(n: number, bumped?: string): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The most resources any one app of the plan has: those named for it (`<app>-...`, `<app>_...`),
+ *  its components included; what every app shares (machines, HostScripts, the stack's roles) is not counted. */
+function resourcesPerApp(plan: Plan, apps: number): number {
+  const counts = new Map<string, number>();
+  for (const r of plan.resources) {
+    const m = /^(app-\d{3})[-_]/.exec(r.name) ?? /^(app-\d{3})$/.exec(r.name);
+    if (m) counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+  }
+  if (counts.size !== apps) throw new Error(`expected ${apps} apps in the production plan, found ${counts.size}`);
+  return Math.max(...counts.values());
+}
+
 async function offline(work: string): Promise<void> {
   const write = (file: string, text: string) => {
     const p = path.join(work, file);
@@ -113,6 +125,10 @@ async function offline(work: string): Promise<void> {
   const inside = (urn: string) => urn.includes("fleet:app:AppDeployment") && urn.split("::").pop()!.startsWith("app-017-");
   figure("changes_for_one_tag_bump", changes.length);
   figure("changes_outside_bumped_app", changes.filter((c) => !inside(c.urn)).length);
+
+  say("offline plan of production (3 nodes) with a generated 20-app catalog: resources per app");
+  const production = await runPlan({ stack: "production", appsFile: write("apps-20-production.yaml", generatedCatalog(20).replace(/^( +)alpha: /gm, "$1production: ")) });
+  figure("resources_per_app_production", resourcesPerApp(production, 20));
 
   for (const n of [20, 200]) {
     say(`offline plan of ${n} apps`);
@@ -132,7 +148,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
-    "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "plan_seconds_20_apps", "plan_seconds_200_apps"];
+    "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
   const values = new Map(figures);
   for (const name of order) process.stdout.write(`${name}: ${values.get(name)}\n`);
 }
