@@ -25,6 +25,8 @@ trap 'rm -rf "$work"' EXIT
 umask 077
 cat >"$work/key"
 [ -s "$work/key" ] || die "stdin: the SSH private key for $host is missing"
+# What rsync writes here nginx must read (without -p, rsync applies the umask to new files).
+umask 022
 ssh="ssh -i $work/key -p $port -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$work/known_hosts"
 
 $ssh "$user@$host" test -f "$rel/.fleet/staged" || die "$APP_NAME $tag is not staged on $host"
