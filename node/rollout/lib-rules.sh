@@ -5,6 +5,9 @@
 # The remote layout.
 FLEET_ROOT=/srv
 FLEET_WEB_ROOT=/var/www
+FLEET_NODE_CONFIG=/etc/fleet/node.conf
+FLEET_HEAVY_SLOTS=/run/fleet/heavy-work
+FLEET_HEAVY_LOG=/var/log/fleet/heavy-work.log
 
 # The patterns (POSIX extended regular expressions a whole value must match).
 FLEET_PATTERN_APP='[a-z][a-z0-9-]{1,30}[a-z0-9]'
