@@ -3,6 +3,8 @@
  * `heavy`): how many heavy-work slots were held at once, measured from what the node itself
  * recorded rather than assumed from its configuration. Used by `npm run bench` and the tests.
  */
+import { HEAVY_WORK_LOG } from "../rollout/layout";
+import type { Cluster, NodeHandle } from "./cluster";
 
 export interface HeavyEvent {
   /** Seconds since the epoch, as the node's clock said. */
@@ -51,4 +53,10 @@ export function summarizeHeavyLog(text: string): HeavyWorkSummary {
     peak,
     highestSlot: Math.max(0, ...events.map((e) => e.slot)),
   };
+}
+
+/** A test node's heavy-work log as the node wrote it ("" before any heavy work). */
+export async function heavyLogOf(cluster: Cluster, node: NodeHandle): Promise<string> {
+  const r = await cluster.exec(node, `cat ${HEAVY_WORK_LOG} 2>/dev/null || true`);
+  return r.stdout;
 }
