@@ -186,27 +186,33 @@ heavy_jobs() {
   if [ "${_jobs:-0}" -gt 0 ]; then echo "$_jobs"; else nproc; fi
 }
 
-# heavy_acquire N WHAT: holds one of N slots on fd 8 (HEAVY_SLOT says which), polling while all
-# are taken (flock cannot wait for "any one of N" files at once).
+# heavy_acquire N WHAT: holds one of N slots on fd 8 (HEAVY_SLOT says which). flock cannot wait
+# for "any one of N" files, so a waiter polls them; but only one waiter at a time (the one holding
+# the queue lock, fd 7): the others sleep in the kernel, and 200 waiting stages cost a node no more
+# than one.
 heavy_acquire() {
   for _dir in "$FLEET_HEAVY_SLOTS" "$(dirname "$FLEET_HEAVY_LOG")"; do
     [ -w "$_dir" ] || sudo install -d -m 0755 -o "$(id -u)" "$_dir"
   done
-  _waiting=
-  while :; do
-    HEAVY_SLOT=1
-    while [ "$HEAVY_SLOT" -le "$1" ]; do
-      exec 8>>"$FLEET_HEAVY_SLOTS/slot-$HEAVY_SLOT"
-      if flock -n 8; then return 0; fi
-      exec 8>&-
-      HEAVY_SLOT=$((HEAVY_SLOT + 1))
-    done
-    if [ -z "$_waiting" ]; then
-      log "${APP_NAME:-?} ${tag:-}: $2 waiting for one of $1 heavy-work slots"
-      _waiting=1
-    fi
-    sleep 0.2
+  heavy_try "$1" && return 0
+  log "${APP_NAME:-?} ${tag:-}: $2 waiting for one of $1 heavy-work slots"
+  exec 7>>"$FLEET_HEAVY_SLOTS/queue"
+  flock 7
+  until heavy_try "$1"; do sleep 0.2; done
+  # Not inherited by the heavy command: the next waiter may poll at once.
+  exec 7>&-
+}
+
+# heavy_try N: takes a free slot on fd 8 if there is one (HEAVY_SLOT); false when all N are held.
+heavy_try() {
+  HEAVY_SLOT=1
+  while [ "$HEAVY_SLOT" -le "$1" ]; do
+    exec 8>>"$FLEET_HEAVY_SLOTS/slot-$HEAVY_SLOT"
+    if flock -n 8; then return 0; fi
+    exec 8>&-
+    HEAVY_SLOT=$((HEAVY_SLOT + 1))
   done
+  return 1
 }
 
 # heavy_event start|end WHAT: one line in the node's heavy-work log.

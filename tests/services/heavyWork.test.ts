@@ -69,7 +69,7 @@ describe("node scripts: heavy-work slots (lib.sh heavy)", function () {
     assert.deepEqual(summarizeHeavyLog(log()), { started: 2, ended: 2, peak: 1, highestSlot: 1 });
   });
 
-  it("a killed step frees its slot: nobody cleans up, the next one gets it", async () => {
+  it("a killed step frees its slot, a killed waiter its place in the queue: nobody cleans up, the next one gets it", async () => {
     fs.writeFileSync(path.join(tmp, "node.conf"), "HEAVY_JOBS=1\n");
     const holder = spawn("sh", ["-c", script("heavy hold sleep 60")], { stdio: "ignore", detached: true });
     const deadline = Date.now() + 10_000;
@@ -77,8 +77,17 @@ describe("node scripts: heavy-work slots (lib.sh heavy)", function () {
       assert.ok(Date.now() < deadline, "the holder never took its slot");
       await new Promise((r) => setTimeout(r, 50));
     }
-    // The whole step, as when its session dies: the script and the command it runs.
+    // A second step waits, holding the waiters' queue; it is killed too.
+    const waiterLog = path.join(tmp, "waiter.err");
+    const waiter = spawn("sh", ["-c", `${script("heavy wait true")} 2>'${waiterLog}'`], { stdio: "ignore", detached: true });
+    while (!(fs.existsSync(waiterLog) && fs.readFileSync(waiterLog, "utf8").includes("waiting for one of 1 heavy-work slots"))) {
+      assert.ok(Date.now() < deadline, "the second step never waited");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // past its flock on the queue
+    // Each whole step, as when its session dies: the script and the command it runs.
     process.kill(-holder.pid!, "SIGKILL");
+    process.kill(-waiter.pid!, "SIGKILL");
     const next = spawnSync("sh", ["-c", script("heavy next true\necho got it")], { encoding: "utf8", timeout: 20_000 });
     assert.equal(next.status, 0, `${next.error?.message ?? ""} ${next.stderr}`);
     assert.equal(next.stdout, "got it\n");
