@@ -5,6 +5,10 @@
 // same upgrade done the old Fabric way on the same nodes and load, as the baseline.
 // Then v6 -> v7 (a RemoveField release) under the same load: the column is dropped after the
 // last switch, so the old code never misses it.
+// Disaster recovery: 20 apps (the fixture under 20 names) onto empty nodes in one run with every
+// step started as soon as it may (pulumi up's unbounded parallelism), until each serves through
+// nginx; how many steps failed (or could not run after a failure), and the most heavy-work slots held at once on a node, from the
+// nodes' own logs.
 // Offline plan: how many resources a one-tag bump changes in a 50-app catalog, and how long
 // the plan of 20 and of 200 apps takes.
 import * as fs from "fs";
@@ -15,7 +19,8 @@ import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
-import { APP, APP_IDENTITY, DOMAIN, Load, LocalStack } from "../testbed/localStack";
+import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
+import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, get, Load, LocalStack } from "../testbed/localStack";
 import { sshRun } from "../testbed/sshClient";
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -76,6 +81,42 @@ async function onRealNodes(work: string): Promise<void> {
     say(`remove field: ${remove.requests} requests, ${remove.failed} failed ${remove.failures.slice(0, 3).join(" | ")}`);
     figure("migration_remove_field_requests", remove.requests);
     figure("migration_remove_field_failed_requests", remove.failed);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const DR_APPS = 20;
+
+/** `pulumi up` of a whole suite onto empty nodes, as a recovery runs it. */
+async function disasterRecovery(work: string): Promise<void> {
+  const cluster = await startCluster({ appNodeCount: 2 });
+  try {
+    const stack = new LocalStack(cluster, path.join(work, "dr"));
+    stack.appSecrets = {}; // the fixture's copies list no secrets
+    const names = Array.from({ length: DR_APPS }, (_, i) => `dr-app-${String(i + 1).padStart(2, "0")}`);
+    say(`disaster recovery: ${DR_APPS} apps onto ${cluster.appNodes.length} empty nodes in one run`);
+    const started = Date.now();
+    const r = await stack.up(fixtureFleetCatalog(names, "v1", 8500));
+    const failed = r.ran.filter((x) => !x.ok);
+    say(`dr: ${r.ran.length} steps, ${failed.length} failed, ${r.skipped.length} skipped, ${r.ran.reduce((n, x) => n + x.failedDials, 0)} dials refused and dialled again${r.error ? `; first failure: ${r.error}` : ""}`);
+    // Until every app answers through nginx on its domain (a failed rollout never does: bounded).
+    const serving = new Set<string>();
+    while (r.ok && serving.size < names.length && Date.now() - started < 30 * 60_000) {
+      for (const name of names.filter((n) => !serving.has(n))) {
+        if ((await get(`http://${cluster.staticHost.address}/healthz`, `${name}.example.edu`)).status === 200) serving.add(name);
+      }
+    }
+    say(`dr: ${serving.size} of ${names.length} apps serve through nginx`);
+    figure("dr_seconds_20_apps", serving.size === names.length ? (Date.now() - started) / 1000 : Number.NaN);
+    figure("dr_failed_steps", failed.length + r.skipped.length);
+    const peaks: number[] = [];
+    for (const node of cluster.appNodes) {
+      const s = summarizeHeavyLog(await heavyLogOf(cluster, node));
+      say(`dr: ${node.name}: ${s.started} heavy commands, at most ${s.peak} at once (slots used: ${s.highestSlot}; the node has ${os.cpus().length} CPUs here)`);
+      peaks.push(s.peak);
+    }
+    figure("dr_peak_parallel_stage_per_node", Math.max(...peaks));
   } finally {
     await cluster.stop();
   }
@@ -169,16 +210,21 @@ const values = (name: string) => figures.find(([n]) => n === name)?.[1];
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
   try {
-    await onRealNodes(work);
-    await offline(work);
+    // `npm run bench -- dr` (or rollout, offline): that part alone.
+    const only = process.argv[2];
+    if (!only || only === "rollout") await onRealNodes(work);
+    if (!only || only === "dr") await disasterRecovery(work);
+    if (!only || only === "offline") await offline(work);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
-    "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
-  // The headline figures first, in a fixed order, then every other one in the order measured.
+    "naive_rollout_failed_requests", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
+    "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
+  // The headline figures first, in a fixed order, then every other one in the order measured
+  // (`npm run bench -- dr` and the like measure a part: only its figures).
   const measured = new Map(figures);
-  for (const name of [...order, ...figures.map(([n]) => n).filter((n) => !order.includes(n))]) process.stdout.write(`${name}: ${measured.get(name)}\n`);
+  for (const name of [...order, ...figures.map(([n]) => n).filter((n) => !order.includes(n))].filter((n) => measured.has(n))) process.stdout.write(`${name}: ${measured.get(name)}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -64,6 +64,10 @@ const nodes = z.strictObject({
     // Pinned on purpose: a `mostRecent` lookup would replace every node whenever Canonical publishes.
     ami,
     rootVolumeGb: z.number().int().min(8).max(1000).default(20),
+    // How many heavy stage commands (clone, virtualenv, pip, collectstatic) run at once on a
+    // node, however many apps stage together (a recovery stages them all): 0 or absent = the
+    // node's CPU count. Cloud-init writes it into the node's config file (render/cloudInit.ts).
+    heavyJobs: z.number().int().min(0).max(256).optional(),
 });
 
 const staticHost = z.strictObject({
@@ -299,7 +303,7 @@ export function describeIssue(issue: z.core.$ZodIssue, got: unknown, secret = fa
         case "too_big":
             return `must be <= ${issue.maximum} (${shown})`;
         case "invalid_type":
-            return got === undefined ? "is required (missing)" : `must be ${issue.expected === "object" ? "a mapping" : `a ${issue.expected}`} (${shown})`;
+            return got === undefined ? "is required (missing)" : `must be ${issue.expected === "object" ? "a mapping" : issue.expected === "int" ? "an integer" : `a ${issue.expected}`} (${shown})`;
         case "invalid_union":
             return `${issue.message} (${shown})`;
         default:

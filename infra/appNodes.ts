@@ -14,6 +14,8 @@ export interface AppNodesArgs {
     /** Pinned AMI (a lookup would replace every node whenever a new image appears). */
     ami: string;
     rootVolumeGb: number;
+    /** Heavy-work slots per node (fleet:nodes.heavyJobs; absent: the CPU count). */
+    heavyJobs?: number;
     /** One subnet per zone; node i goes to subnet i mod n. */
     subnetIds: pulumi.Input<string>[];
     securityGroupId: pulumi.Input<string>;
@@ -48,7 +50,7 @@ export class AppNodes extends pulumi.ComponentResource {
                 stack: args.stack, name: nodeName, role: "app-node", ami: args.ami, instanceType: args.instanceType,
                 rootVolumeGb: args.rootVolumeGb, subnetId: args.subnetIds[i % args.subnetIds.length],
                 securityGroupId: args.securityGroupId, keyName: args.sshKey.keyName, deployPublicKey: args.sshKey.publicKey,
-                associatePublicIp: args.publicAddresses, iamInstanceProfile: profile.name,
+                associatePublicIp: args.publicAddresses, iamInstanceProfile: profile.name, heavyJobs: args.heavyJobs,
             }, this);
             const host = args.publicAddresses ? instance.publicIp : instance.privateIp;
             const connection = deployConnection(host, args.sshKey.privateKey, args.publicAddresses ? undefined : args.bastion);

@@ -49,7 +49,7 @@ export function buildInfrastructure(
         subnetId: network.publicSubnetIds[0], securityGroupId: network.staticHostSecurityGroupId, address: network.staticHostAddress, sshKey,
     }, opts);
     const appNodes = new AppNodes("app-nodes", {
-        stack, count: cfg.nodes.count, instanceType: cfg.nodes.instanceType, ami: cfg.nodes.ami, rootVolumeGb: cfg.nodes.rootVolumeGb,
+        stack, count: cfg.nodes.count, instanceType: cfg.nodes.instanceType, ami: cfg.nodes.ami, rootVolumeGb: cfg.nodes.rootVolumeGb, heavyJobs: cfg.nodes.heavyJobs,
         subnetIds: network.appSubnetIds, securityGroupId: network.appNodeSecurityGroupId, sshKey,
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
         appBucketArns: storage.bucketArns,

@@ -45,6 +45,8 @@ export interface InstanceSpec {
     deployPublicKey: pulumi.Input<string>;
     associatePublicIp: boolean;
     iamInstanceProfile?: pulumi.Input<string>;
+    /** App nodes: fleet:nodes.heavyJobs (render/cloudInit.ts). */
+    heavyJobs?: number;
 }
 
 export function fleetInstance(spec: InstanceSpec, parent: pulumi.Resource): aws.ec2.Instance {
@@ -62,7 +64,7 @@ export function fleetInstance(spec: InstanceSpec, parent: pulumi.Resource): aws.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: spec.rootVolumeGb, deleteOnTermination: true },
         // Public key only: user data is stored and shown in clear text.
-        userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey })),
+        userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey, heavyJobs: spec.heavyJobs })),
         tags,
         volumeTags: tags,
     }, { parent });

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { APPS_ROOT, NGINX_CONF_DIR, WEB_ROOT } from "../rollout/layout";
+import { APPS_ROOT, NGINX_CONF_DIR, NODE_CONFIG_FILE, WEB_ROOT } from "../rollout/layout";
 import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
 export type MachineRole = "app-node" | "static-host";
@@ -35,6 +35,8 @@ export interface CloudInitArgs {
     role: MachineRole;
     /** OpenSSH public key authorised for the deploy user. */
     deployPublicKey: string;
+    /** App nodes: heavy-work slots (fleet:nodes.heavyJobs); 0 or absent: the node's CPU count. */
+    heavyJobs?: number;
 }
 
 export function renderCloudInit(args: CloudInitArgs): string {
@@ -43,7 +45,7 @@ export function renderCloudInit(args: CloudInitArgs): string {
         throw new Error("cloud-init: deployPublicKey must be one OpenSSH public key line");
     }
     const writeFiles = args.role === "app-node"
-        ? [{ path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit() }]
+        ? [{ path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit() }, ...nodeConfigFile(args.heavyJobs)]
         : [{ path: `${NGINX_CONF_DIR}/00-default.conf`, permissions: "0644", content: NGINX_DEFAULT_SERVER }];
     const runcmd = args.role === "app-node"
         ? [["install", "-d", "-m", "0755", APPS_ROOT], ["systemctl", "daemon-reload"]]
@@ -73,6 +75,19 @@ export function renderCloudInit(args: CloudInitArgs): string {
         runcmd,
     };
     return "#cloud-config\n" + stringify(doc, { lineWidth: 0 });
+}
+
+/**
+ * The node's own settings, read by the rollout scripts (node/rollout/lib.sh: heavy_jobs). Only
+ * when something is set: without the file the scripts use their defaults, and the user data of
+ * nodes that set nothing stays as it was (a change of user data makes AWS stop and start the
+ * instance, and cloud-init writes files on an instance's first boot only: a new value reaches
+ * new nodes, such as a recovery's or replaced ones).
+ */
+function nodeConfigFile(heavyJobs: number | undefined): { path: string; permissions: string; content: string }[] {
+    if (!heavyJobs) return [];
+    if (!Number.isInteger(heavyJobs) || heavyJobs < 0) throw new Error("cloud-init: heavyJobs must be a whole number >= 0");
+    return [{ path: NODE_CONFIG_FILE, permissions: "0644", content: `# fleet:nodes in the stack file: at most HEAVY_JOBS heavy stage commands at once on this node\nHEAVY_JOBS=${heavyJobs}\n` }];
 }
 
 /** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for

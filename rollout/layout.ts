@@ -14,6 +14,13 @@ export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
 /** The nginx host: certificates and private keys (root only). */
 export const NGINX_TLS_DIR = "/etc/nginx/fleet-tls";
 
+/** Every app node: the node's own settings (cloud-init writes it from fleet:nodes; KEY=value lines). */
+export const NODE_CONFIG_FILE = "/etc/fleet/node.conf";
+/** Every app node: the heavy-work slots (flock files; on /run, so a reboot leaves none held). */
+export const HEAVY_SLOTS_DIR = "/run/fleet/heavy-work";
+/** Every app node: one line per heavy-work start and end ("<epoch seconds> start|end <slot> <app> <what>"). */
+export const HEAVY_WORK_LOG = "/var/log/fleet/heavy-work.log";
+
 /** The scripts directory of one scripts version on a host, shared by every app there. The `_` is
  *  in no catalog name: stacks deployed before kept each app's copy in SCRIPTS_ROOT/<app>, which
  *  the upgrade deletes (`rm -rf SCRIPTS_ROOT/<app>`, docs/rollout.md) without reaching this one. */
@@ -32,4 +39,7 @@ export function staticDir(webRoot: string, app: string): string {
 export const SHELL_LAYOUT: Record<string, string> = {
   FLEET_ROOT: APPS_ROOT,
   FLEET_WEB_ROOT: WEB_ROOT,
+  FLEET_NODE_CONFIG: NODE_CONFIG_FILE,
+  FLEET_HEAVY_SLOTS: HEAVY_SLOTS_DIR,
+  FLEET_HEAVY_LOG: HEAVY_WORK_LOG,
 };

@@ -63,6 +63,8 @@ export interface Cluster {
   gitBaseUrl: string;
   /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
   exec(node: NodeHandle, command: string, opts?: { asUser?: string }): Promise<ExecResult>;
+  /** What the node's sshd logged so far (connections it dropped past MaxStartups, ...). */
+  sshdLog(node: NodeHandle): string;
   /** Kills everything the cluster started, removes its network and files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -224,11 +226,12 @@ function exitAsError(child: ChildProcess, what: string, logFile: string): Promis
 }
 
 /** Starts one node and waits until its sshd answers with a banner. */
-async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number): Promise<RunningNode> {
+async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number, sshdSettings: string[] = []): Promise<RunningNode> {
   const state = path.join(slot.dir, "nodes", handle.name);
   fs.mkdirSync(state, { recursive: true });
   fs.copyFileSync(path.join(slot.dir, "keys", "deploy.pub"), path.join(state, "deploy.pub"));
   for (const file of ["hosts", "gitconfig"]) fs.copyFileSync(path.join(slot.dir, file), path.join(state, file));
+  if (sshdSettings.length > 0) fs.writeFileSync(path.join(state, "sshd.conf"), sshdSettings.map((l) => `${l}\n`).join(""));
   const log = fs.openSync(path.join(state, "init.log"), "a");
   // setpriv --pdeathsig + unshare --kill-child: if this test process dies, the
   // node dies with it, whatever the way it ends.
@@ -408,6 +411,9 @@ export interface ClusterOptions {
   appNodeCount?: number;
   /** owner/name -> a local git repository (bare or not) to serve in place of the fixture. */
   repositories?: Record<string, string>;
+  /** sshd's MaxStartups on the app nodes (its default, 10:30:100, when absent): a small one
+   *  makes the nodes refuse connections as a loaded sshd does. */
+  sshMaxStartups?: string;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -416,6 +422,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     throw new Error(`startCluster: appNodeCount must be an integer from 1 to 200, got ${appNodeCount}`);
   }
   if (process.getuid?.() !== 0) throw new Error("startCluster: the e2e cluster needs root (namespaces, sshd, nginx)");
+  if (opts.sshMaxStartups !== undefined && !/^\d+(:\d+:\d+)?$/.test(opts.sshMaxStartups)) {
+    throw new Error(`startCluster: sshMaxStartups must be sshd's start[:rate:full], got ${JSON.stringify(opts.sshMaxStartups)}`);
+  }
+  const appSshd = opts.sshMaxStartups ? [`MaxStartups ${opts.sshMaxStartups}`] : [];
   const slot = await claimSlot();
   const staticHost: NodeHandle = { name: "static", address: `${slot.subnet}.10` };
   const appNodes: NodeHandle[] = Array.from({ length: appNodeCount }, (_, i) => ({
@@ -458,7 +468,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     pgStarted.then((p) => (postgres = p), () => undefined);
     const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
       Promise.all(
-        [startNode(slot, staticHost, "static", 10), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i))].map((p) =>
+        [startNode(slot, staticHost, "static", 10), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i, appSshd))].map((p) =>
           p.then((n) => (started.push(n), n)),
         ),
       ),
@@ -510,6 +520,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           ? ["runuser", "-u", execOpts.asUser, "--", "/bin/sh", "-c", command]
           : ["/bin/sh", "-c", command];
         return run("nsenter", [...nsenter, ...inner], { allowFailure: true, env: { ...NODE_ENV, HOME: "/root" } });
+      },
+      sshdLog: (node) => {
+        initPidOf(node);
+        const file = path.join(slot.dir, "nodes", node.name, "sshd.log");
+        return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
       },
       stop,
     };

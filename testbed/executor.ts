@@ -8,13 +8,16 @@
  * and a failed resource keeps its old state, so the next run tries it again. Nothing is
  * copied by hand: the commands and their stdin are the plan's.
  *
- * Connections are the plan's: host, port, user, proxy and private key.
+ * Connections are the plan's: host, port, user, proxy and private key, and its dialErrorLimit:
+ * a connection sshd refuses or drops before authentication (MaxStartups under load) is dialled
+ * again as the provider dials (testbed/sshClient.ts runSsh); a command that ran never runs twice.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { diffPlans, Plan, PlanChange, PlanResource } from "../offline/plan";
+import { runSsh } from "./sshClient";
 
 export const REMOTE_COMMAND = "command:remote:Command";
 export const REMOTE_COPY = "command:remote:CopyToRemote";
@@ -40,6 +43,8 @@ export interface Ran {
   stdout: string;
   stderr: string;
   ms: number;
+  /** Dials sshd refused or dropped before authentication (retried as the provider does; all of them when none got through). */
+  failedDials: number;
 }
 
 export interface ApplyResult {
@@ -178,6 +183,7 @@ interface Connection {
   port?: number;
   user?: string;
   privateKey?: string;
+  dialErrorLimit?: number;
   proxy?: { host: string; port?: number; user?: string; privateKey?: string };
 }
 
@@ -190,10 +196,11 @@ function keyFile(key: string | undefined, dir: string): string {
 }
 
 function sshArgs(c: Connection, keyDir: string): string[] {
-  const common = ["-o", "BatchMode=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+  // No LogLevel: runSsh sets the client's (its log decides retries); the jump host's ssh says errors only.
+  const common = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
   const args = [...common, "-i", keyFile(c.privateKey, keyDir), "-p", String(c.port ?? 22)];
   if (c.proxy) {
-    const jump = ["ssh", ...common, "-i", keyFile(c.proxy.privateKey ?? c.privateKey, keyDir), "-p", String(c.proxy.port ?? 22), "-W", "%h:%p", `${c.proxy.user ?? "root"}@${c.proxy.host}`].join(" ");
+    const jump = ["ssh", ...common, "-o", "LogLevel=ERROR", "-i", keyFile(c.proxy.privateKey ?? c.privateKey, keyDir), "-p", String(c.proxy.port ?? 22), "-W", "%h:%p", `${c.proxy.user ?? "root"}@${c.proxy.host}`].join(" ");
     args.push("-o", `ProxyCommand=${jump}`);
   }
   // @pulumi/command's default user is root; the program must set it.
@@ -222,27 +229,16 @@ async function runStep(r: PlanResource, op: Operation, opts: ExecutorOptions, ra
     input = typeof r.inputs.stdin === "string" ? r.inputs.stdin : "";
   }
   opts.log?.(`${op} ${r.name}`);
-  const child = spawn("ssh", [...sshArgs(conn, opts.keyDir), command], { stdio: ["pipe", "pipe", "pipe"] });
-  opts.onStart?.(r, op, () => child.kill("SIGKILL"));
-  const result = await collect(child, input);
-  const entry: Ran = { name: r.name, urn: r.urn, op, command, ok: result.code === 0, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started };
+  const result = await runSsh([...sshArgs(conn, opts.keyDir), command], input, {
+    dialErrorLimit: conn.dialErrorLimit,
+    onStart: (interrupt) => opts.onStart?.(r, op, interrupt),
+    onRetry: (failed, limit, reason) => opts.log?.(`${r.name}: Dial ${failed}/${limit} failed: retrying (${reason})`),
+  });
+  const entry: Ran = { name: r.name, urn: r.urn, op, command, ok: result.code === 0, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started, failedDials: result.dialFailures };
   ran.push(entry);
   opts.onDone?.(entry);
   opts.log?.(`${entry.ok ? "ok" : "FAILED"} ${op} ${r.name} (${entry.ms} ms)${entry.ok ? "" : `: ${result.stderr.trim().split("\n").slice(-2).join(" | ")}`}`);
   return entry.ok;
-}
-
-function collect(child: ChildProcess, input: string | Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 255, stdout, stderr }));
-    child.stdin!.on("error", () => undefined);
-    child.stdin!.end(input);
-  });
 }
 
 function capture(cmd: string, args: string[]): Promise<Buffer> {

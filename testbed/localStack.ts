@@ -10,7 +10,9 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
-import { Plan, runPlan } from "../offline/plan";
+import { parse as parseYaml } from "yaml";
+import { Plan, PlanResource, runPlan } from "../offline/plan";
+import { NODE_CONFIG_FILE } from "../rollout/layout";
 import { appIdentity } from "../config/identity";
 import type { TlsFiles } from "../config/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
@@ -60,11 +62,24 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
   ].join("\n");
 }
 
+/** A catalog of the fixture app under each of `names` (on its own domain, database, user and
+ *  port from `firstPort` on), all at `tag` on the alpha stack: a fleet of real apps. */
+export function fixtureFleetCatalog(names: string[], tag: string, firstPort: number): string {
+  const lines = ["apps:"];
+  names.forEach((name, i) => lines.push(
+    `  - name: ${name}`, "    repo: uni-it/polls", `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
+    "    wsgi: pollsite.wsgi:application", `    port: ${firstPort + i}`, "    healthCheck: /healthz", "    tags:", `      ${STACK}: ${tag}`,
+  ));
+  return `${lines.join("\n")}\n`;
+}
+
 export interface LocalStackOptions {
   /** fleet:appSecrets: per app, the values of its `secrets` (default: the e2e app's API_TOKEN). */
   appSecrets?: Record<string, Record<string, string>>;
   /** fleet:deploy keys over the test bed's own (which clone from the cluster, with pipMode system). */
   deploy?: Record<string, unknown>;
+  /** fleet:nodes keys over the test bed's own (count, instance type, AMI): heavyJobs. */
+  nodes?: { heavyJobs?: number };
 }
 
 /** fleet:deploy on the test bed: clones from the cluster's repositories, no package index. */
@@ -79,6 +94,8 @@ export class LocalStack {
   /** More values of the app's `secrets` (fleet:appSecrets) than API_TOKEN, by name. */
   secrets: Record<string, string> = {};
   private masterReady = false;
+  /** Nodes whose first boot (the files cloud-init writes) has been played. */
+  private readonly booted = new Set<string>();
 
   private readonly keyDir: string;
 
@@ -114,7 +131,7 @@ export class LocalStack {
       // The program's deploy key is the test bed's key (the mock would invent one).
       overrides: { "deploy-key-key": { privateKeyOpenssh: this.cluster.privateKeyPem } },
       config: {
-        "fleet:nodes": JSON.stringify({ count: this.cluster.appNodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9" }),
+        "fleet:nodes": JSON.stringify({ count: this.cluster.appNodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9", ...this.options.nodes }),
         "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
         "fleet:appSecrets": JSON.stringify(this.stackAppSecrets()),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
@@ -126,9 +143,29 @@ export class LocalStack {
   async up(catalog: string, opts: Pick<ExecutorOptions, "onStart" | "onDone"> = {}): Promise<ApplyResult> {
     const desired = await this.plan(catalog);
     await this.ensureMasterUser(desired);
+    await this.firstBoot(desired);
     const result = await apply(this.state, desired, { keyDir: this.keyDir, log: this.log, ...opts });
     this.state = result.state;
     return result;
+  }
+
+  /**
+   * What cloud-init does on a node's first boot that the rollout's scripts read: the node's own
+   * config file, from the user data the plan gives the node's EC2 instance (so fleet:nodes reaches
+   * the test nodes the way it reaches EC2 ones). Once per node, as cloud-init writes files once.
+   */
+  private async firstBoot(plan: Plan): Promise<void> {
+    for (const node of this.cluster.appNodes.filter((n) => !this.booted.has(n.name))) {
+      const instance = plan.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === node.name);
+      if (!instance) throw new Error(`the plan declares no instance ${node.name}`);
+      const file = nodeConfigOf(instance);
+      if (file !== undefined) {
+        const content = Buffer.from(file).toString("base64");
+        const r = await this.cluster.exec(node, `mkdir -p "$(dirname ${NODE_CONFIG_FILE})" && echo ${content} | base64 -d >${NODE_CONFIG_FILE}`);
+        if (r.code !== 0) throw new Error(`${node.name}: writing ${NODE_CONFIG_FILE} failed: ${r.stderr.trim()}`);
+      }
+      this.booted.add(node.name);
+    }
   }
 
   /** RDS creates its master user: here the local PostgreSQL gets the plan's, like RDS (no superuser). */
@@ -195,6 +232,12 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
   async nginxReleaseOverTls(ca: string): Promise<string> {
     return releaseOf(await get(`https://${this.cluster.staticHost.address}/`, DOMAIN, { ca }));
   }
+}
+
+/** The node config file's content in an instance's cloud-config user data, if it writes one. */
+function nodeConfigOf(instance: PlanResource): string | undefined {
+  const doc = parseYaml(String(instance.inputs.userData ?? "")) as { write_files?: { path: string; content: string }[] } | null;
+  return doc?.write_files?.find((f) => f.path === NODE_CONFIG_FILE)?.content;
 }
 
 export interface Answer {

@@ -11,7 +11,8 @@
 # Usage: node-init.sh NAME ADDRESS/PREFIX ROLE DEPLOY_USER STATE_DIR
 #   ROLE       app | static (static also runs nginx)
 #   STATE_DIR  host directory holding deploy.pub (the deploy user's key), hosts
-#              (lines for /etc/hosts), gitconfig (lines for /etc/gitconfig) and
+#              (lines for /etc/hosts), gitconfig (lines for /etc/gitconfig),
+#              optionally sshd.conf (more sshd settings, such as MaxStartups), and
 #              receiving sshd.log
 set -eu
 
@@ -80,6 +81,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin no
 CONF
+if [ -f "$state/sshd.conf" ]; then cat "$state/sshd.conf" >>/etc/ssh/sshd_config.d/00-fleet-e2e.conf; fi
 
 if [ "$role" = static ]; then
   # The static host, as cloud-init leaves it: Debian's nginx, which includes

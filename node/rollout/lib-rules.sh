@@ -5,6 +5,9 @@
 # The remote layout.
 FLEET_ROOT=/srv
 FLEET_WEB_ROOT=/var/www
+FLEET_NODE_CONFIG=/etc/fleet/node.conf
+FLEET_HEAVY_SLOTS=/run/fleet/heavy-work
+FLEET_HEAVY_LOG=/var/log/fleet/heavy-work.log
 
 # install.sh's stdin: the environment file, this line, then the git access.
 FLEET_GIT_ACCESS_MARKER=@@fleet-git-access

@@ -151,3 +151,71 @@ lock() {
 has_systemd() {
   [ -d /run/systemd/system ]
 }
+
+# heavy WHAT CMD...: runs CMD (a clone, a virtualenv, pip, a Django process such as collectstatic)
+# in one of the node's heavy-work slots, so that however many apps stage at once (a recovery
+# starts them all together), at most HEAVY_JOBS such commands run on this node and its memory
+# and CPUs are not exhausted. HEAVY_JOBS: the node's configuration (heavy_jobs), else the CPU
+# count. A slot is a flock(1) on a file: the kernel releases it with the last process holding
+# it, so a killed step frees its slot without anyone cleaning up. The wait is logged once; every
+# start and end goes to the node's heavy-work log (what `npm run bench` measures parallelism from).
+# WHAT names the work in those lines (one word). Returns CMD's status; CMD runs in a subshell,
+# so a `die` inside it ends CMD and the slot is still released and logged.
+heavy() {
+  _heavy_what=$1
+  shift
+  heavy_acquire "$(heavy_jobs)" "$_heavy_what"
+  heavy_event start "$_heavy_what"
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  _heavy_rc=$?
+  set -e
+  heavy_event end "$_heavy_what"
+  exec 8>&-
+  return "$_heavy_rc"
+}
+
+# heavy_jobs: how many heavy-work slots this node has: HEAVY_JOBS=N in the node's configuration
+# file (fleet:nodes.heavyJobs, written by cloud-init), or the CPU count when the file, the line
+# or its value (0) says nothing (nodes built before the setting existed, the local test bed).
+heavy_jobs() {
+  _jobs=$(sed -n 's/^HEAVY_JOBS=\([0-9][0-9]*\)$/\1/p' "$FLEET_NODE_CONFIG" 2>/dev/null | tail -n 1)
+  if [ "${_jobs:-0}" -gt 0 ]; then echo "$_jobs"; else nproc; fi
+}
+
+# heavy_acquire N WHAT: holds one of N slots on fd 8 (HEAVY_SLOT says which). flock cannot wait
+# for "any one of N" files, so a waiter polls them; but only one waiter at a time (the one holding
+# the queue lock, fd 7): the others sleep in the kernel, and 200 waiting stages cost a node no more
+# than one.
+heavy_acquire() {
+  for _dir in "$FLEET_HEAVY_SLOTS" "$(dirname "$FLEET_HEAVY_LOG")"; do
+    [ -w "$_dir" ] || sudo install -d -m 0755 -o "$(id -u)" "$_dir"
+  done
+  heavy_try "$1" && return 0
+  log "${APP_NAME:-?} ${tag:-}: $2 waiting for one of $1 heavy-work slots"
+  exec 7>>"$FLEET_HEAVY_SLOTS/queue"
+  flock 7
+  until heavy_try "$1"; do sleep 0.2; done
+  # Not inherited by the heavy command: the next waiter may poll at once.
+  exec 7>&-
+}
+
+# heavy_try N: takes a free slot on fd 8 if there is one (HEAVY_SLOT); false when all N are held.
+heavy_try() {
+  HEAVY_SLOT=1
+  while [ "$HEAVY_SLOT" -le "$1" ]; do
+    exec 8>>"$FLEET_HEAVY_SLOTS/slot-$HEAVY_SLOT"
+    if flock -n 8; then return 0; fi
+    exec 8>&-
+    HEAVY_SLOT=$((HEAVY_SLOT + 1))
+  done
+  return 1
+}
+
+# heavy_event start|end WHAT: one line in the node's heavy-work log.
+heavy_event() {
+  printf '%s %s %s %s %s\n' "$(date +%s.%N)" "$1" "$HEAVY_SLOT" "${APP_NAME:-?}" "$2" >>"$FLEET_HEAVY_LOG"
+}

@@ -72,11 +72,11 @@ fi
 mirror=$APP_DIR/repo.git
 if [ ! -d "$mirror/refs" ]; then
   rm -rf "$mirror"
-  git clone --quiet --mirror -- "$url" "$mirror.tmp"
+  heavy clone git clone --quiet --mirror -- "$url" "$mirror.tmp"
   mv "$mirror.tmp" "$mirror"
 else
   git --git-dir="$mirror" remote set-url origin "$url"
-  git --git-dir="$mirror" fetch --quiet --prune --tags origin
+  heavy fetch git --git-dir="$mirror" fetch --quiet --prune --tags origin
 fi
 commit=$(git --git-dir="$mirror" rev-parse --verify --quiet "refs/tags/$tag^{commit}") ||
   die "tag $tag does not exist in $url"
@@ -111,16 +111,16 @@ if [ ! -f "$venv/.fleet-complete" ]; then
   log "$APP_NAME $tag: building virtualenv $hash"
   rm -rf "$venv"
   if [ "$pip_mode" = system ]; then
-    python3 -m venv --system-site-packages "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-index -r "$partial/requirements.txt"
+    heavy virtualenv python3 -m venv --system-site-packages "$venv"
+    heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check --no-index -r "$partial/requirements.txt"
   else
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$partial/requirements.txt"
+    heavy virtualenv python3 -m venv "$venv"
+    heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$partial/requirements.txt"
     "$venv/bin/python" -c 'import gunicorn' 2>/dev/null ||
-      "$venv/bin/pip" install --quiet --disable-pip-version-check gunicorn
+      heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check gunicorn
     # Media in the app's S3 bucket (fleet_platform_settings) needs django-storages with boto3.
     "$venv/bin/python" -c 'import storages.backends.s3boto3' 2>/dev/null ||
-      "$venv/bin/pip" install --quiet --disable-pip-version-check 'django-storages[s3]'
+      heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check 'django-storages[s3]'
   fi
   touch "$venv/.fleet-complete"
 else
@@ -136,9 +136,9 @@ printf '%s\n' "$hash" >"$partial/.fleet/venv-hash"
 cp "$here/platform_settings_module.py" "$partial/fleet_platform_settings.py"
 printf '%s\n' "$platform_choice" >"$partial/.fleet/platform"
 sudo install -d -o "$APP" -g "$APP" -m 0755 "$partial/.fleet/static"
-run_or_die "$APP_NAME $tag: collectstatic" manage "$partial" collectstatic --noinput
-preflight "$partial"
-release_python "$partial" "$here/fleet_migrations.py" known >"$partial/.fleet/migrations-known"
+heavy collectstatic run_or_die "$APP_NAME $tag: collectstatic" manage "$partial" collectstatic --noinput
+heavy preflight preflight "$partial"
+heavy migrations release_python "$partial" "$here/fleet_migrations.py" known >"$partial/.fleet/migrations-known"
 
 touch "$partial/.fleet/staged"
 rm -rf "$rel"

@@ -64,7 +64,7 @@ describe("rehearse: the assets a page links", () => {
 });
 
 describe("rehearse: the one-line reason of a failed release", () => {
-  const ran = (name: string, ok: boolean, stderr: string): Ran => ({ name, urn: name, op: "create", command: "", ok, stdout: "", stderr, ms: 1 });
+  const ran = (name: string, ok: boolean, stderr: string): Ran => ({ name, urn: name, op: "create", command: "", ok, stdout: "", stderr, ms: 1, failedDials: 0 });
   const result = (r: Ran[], skipped: string[] = []): ApplyResult => ({ state: EMPTY_STATE, ran: r, skipped, ok: false });
 
   it("is the script's own `fleet: error:` line, not the traceback's last line", () => {
