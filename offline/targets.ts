@@ -52,6 +52,12 @@ const INFRA_COMPONENT = "fleet:infra:";
 const SITE_RESOURCES = new Set(["fleet:infra:EdgeHost::nginx-config", "fleet:infra:EdgeHost::nginx-keys"]);
 const NODE_MEDIA_POLICY = /^node-media-(.+)$/;
 const PORT_RULE = /-app-(\d+)$/;
+/**
+ * The most URNs a target list may have: the workflow passes them to pulumi/actions as one input,
+ * an environment variable of at most 128 KiB (Linux MAX_ARG_STRLEN) at up to ~170 bytes a URN.
+ * A change that large is most of the stack anyway: a full `up` costs no more.
+ */
+export const MAX_TARGETS = 500;
 /** `tag: latest` is resolved against GitHub by a full `up` only (index.ts): the offline plan leaves it out. */
 const LATEST = "latest";
 
@@ -161,6 +167,7 @@ export function computeTargets(req: TargetRequest): TargetDecision {
   }
   // A resource the new plan lacks is deleted by targeting it; one neither plan has is nothing to target.
   if (urns.size === 0) return { kind: "none", reason: "the offline plan shows no change and no app's entry or secret changed" };
+  if (urns.size > MAX_TARGETS) return { kind: "full", reason: `${urns.size} resources to target, more than ${MAX_TARGETS}: a full up costs no more` };
   return { kind: "targets", urns: [...urns].sort() };
 }
 
