@@ -12,8 +12,8 @@ import * as fs from "fs";
 import { parseArgs } from "util";
 import { AppForStack, appsForStack, Catalog, loadCatalogFile, portMoveErrors } from "../config/catalog";
 import { knownStacks, shownPath, stackAppsFile, stackCiphertexts, StackFileError } from "../config/stackFiles";
-import { diffPlans, Plan, PlanChange, PlanError, renderChanges, renderTree, runPlan } from "../offline/plan";
-import { computeTargets, renderTargets } from "../offline/targets";
+import { diffPlans, PlanError, renderChanges, renderTree, runPlan } from "../offline/plan";
+import { computeTargets, fullWithoutTheDiff, renderTargets, TargetContext } from "../offline/targets";
 
 const USAGE = "usage: npm run plan -- --stack <stack> [--apps FILE] [--json] [--base-apps FILE] [--base-stack FILE] [--targets [--changed-files FILE]]";
 
@@ -66,7 +66,13 @@ function parse(): Args | undefined {
 }
 
 /** Both catalogs, when both are valid (an invalid one is the plan's to report, with every problem). */
-function catalogs(args: Args): { base: Catalog; next: Catalog; nextFile: string } | undefined {
+interface Catalogs {
+  base: Catalog;
+  next: Catalog;
+  nextFile: string;
+}
+
+function catalogs(args: Args): Catalogs | undefined {
   const nextFile = args.apps ?? shownPath(stackAppsFile(args.stack));
   const stacks = { knownStacks: knownStacks() };
   const next = loadCatalogFile(nextFile, stacks).catalog;
@@ -99,15 +105,15 @@ function readChangedFiles(file: string): string[] {
   }
 }
 
-function targets(args: Args, base: Plan, next: Plan, changes: PlanChange[], both: NonNullable<ReturnType<typeof catalogs>>): string {
+function targetContext(args: Args, both: Catalogs): TargetContext {
   const baseApps = appsForStack(both.base, args.stack);
   const nextApps = appsForStack(both.next, args.stack);
-  return renderTargets(computeTargets({
-    base, next, changes, baseApps, nextApps,
+  return {
+    baseApps, nextApps,
     editedApps: editedApps(baseApps, nextApps),
     changedSecrets: changedSecrets(args),
     changedFiles: args.changedFiles ? readChangedFiles(args.changedFiles) : undefined,
-  }));
+  };
 }
 
 async function main(): Promise<void> {
@@ -121,14 +127,20 @@ async function main(): Promise<void> {
     const moves = portMoveErrors(both.base, both.next, both.nextFile, args.stack);
     if (moves.length > 0) die(moves.join("\n"));
   }
+  const context = args.targets && both ? targetContext(args, both) : undefined;
+  const full = context && fullWithoutTheDiff(context);
+  if (full) {
+    process.stdout.write(`${renderTargets({ kind: "full", reason: full })}\n`);
+    return;
+  }
   const withBase = Boolean(args.baseApps || args.baseStack);
   const [plan, base] = await Promise.all([
     runPlan({ stack: args.stack, appsFile: args.apps }),
     withBase ? runPlan({ stack: args.stack, appsFile: args.baseApps ?? args.apps, stackFile: args.baseStack }) : Promise.resolve(undefined),
   ]);
   const changes = base ? diffPlans(base, plan) : undefined;
-  if (args.targets && base && changes && both) {
-    process.stdout.write(`${targets(args, base, plan, changes, both)}\n`);
+  if (context && base && changes) {
+    process.stdout.write(`${renderTargets(computeTargets({ ...context, base, next: plan, changes }))}\n`);
     return;
   }
   if (args.json) {

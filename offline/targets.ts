@@ -31,10 +31,8 @@ export interface TargetApp {
   tag: string;
 }
 
-export interface TargetRequest {
-  base: Plan;
-  next: Plan;
-  changes: PlanChange[];
+/** What the change is besides the plans' diff. */
+export interface TargetContext {
   /** The stack's apps in the base and the new catalog. */
   baseApps: TargetApp[];
   nextApps: TargetApp[];
@@ -44,6 +42,12 @@ export interface TargetRequest {
   changedSecrets: string[];
   /** Files changed since the base commit (git diff --name-only), when known. */
   changedFiles?: string[];
+}
+
+export interface TargetRequest extends TargetContext {
+  base: Plan;
+  next: Plan;
+  changes: PlanChange[];
 }
 
 /** The type prefix of the infrastructure's components: they are never an app's own. */
@@ -133,8 +137,8 @@ function secretOwner(path: string): { app: string; sites: boolean } | undefined 
   return m ? { app: m[2], sites: m[1] === "tls" } : undefined;
 }
 
-/** Why the change needs a full `up`, before looking at the diff; undefined when it may not. */
-function fullBeforeTheDiff(req: TargetRequest): string | undefined {
+/** Why the change needs a full `up` whatever the diff says (no plan needed); undefined when it may not. */
+export function fullWithoutTheDiff(req: TargetContext): string | undefined {
   const program = (req.changedFiles ?? []).filter((f) => f && !NOT_THE_PROGRAM.some((re) => re.test(f)));
   if (program.length > 0) return `the program changed (${listed(program)}): the offline diff runs today's code on both sides and cannot see what a code change does`;
   const latest = [...new Set([...req.baseApps, ...req.nextApps].filter((a) => a.tag === LATEST).map((a) => a.name))];
@@ -146,7 +150,7 @@ function fullBeforeTheDiff(req: TargetRequest): string | undefined {
 
 /** The targets of a change, or a full `up` with its reason, or nothing to do. */
 export function computeTargets(req: TargetRequest): TargetDecision {
-  const early = fullBeforeTheDiff(req);
+  const early = fullWithoutTheDiff(req);
   if (early) return { kind: "full", reason: early };
   const ownership = new Ownership([req.base, req.next], [...req.baseApps, ...req.nextApps]);
   const infrastructure = req.changes.filter((c) => ownership.of(c.urn) === "infrastructure");
