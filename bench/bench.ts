@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { diffPlans, runPlan } from "../offline/plan";
+import { diffPlans, runPlan, runPlanMeasured } from "../offline/plan";
 import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
@@ -81,8 +81,8 @@ async function onRealNodes(work: string): Promise<void> {
   }
 }
 
-/** A catalog of `n` generated apps on alpha; `bumped` gets tag v1.0.1 instead of v1.0.0. */
-function generatedCatalog(n: number, bumped?: string): string {
+/** A catalog of `n` generated apps on `stack` (alpha); `bumped` gets tag v1.0.1 instead of v1.0.0. */
+function generatedCatalog(n: number, bumped?: string, stack = "alpha"): string {
   const lines = ["apps:"];
   for (let i = 1; i <= n; i++) {
     const name = `app-${String(i).padStart(3, "0")}`;
@@ -94,7 +94,7 @@ function generatedCatalog(n: number, bumped?: string): string {
       "    wsgi: site.wsgi:application",
       `    port: ${8100 + i}`,
       "    tags:",
-      `      alpha: ${name === bumped ? "v1.0.1" : "v1.0.0"}`,
+      `      ${stack}: ${name === bumped ? "v1.0.1" : "v1.0.0"}`,
     );
   }
   return `${lines.join("\n")}\n`;
@@ -121,7 +121,34 @@ async function offline(work: string): Promise<void> {
     await runPlan({ stack: "alpha", appsFile: file });
     figure(`plan_seconds_${n}_apps`, Number(process.hrtime.bigint() - started) / 1e9);
   }
+  await onProduction(write);
 }
+
+/**
+ * Production (3 nodes over two zones) with 20 and 200 generated apps. 200 apps at 3 workers
+ * each do not fit production's t3.medium nodes (the plan's capacity check refuses it), so the
+ * stack file is production's with nodes a fleet of that size would have: m6i.4xlarge.
+ */
+async function onProduction(write: (file: string, text: string) => string): Promise<void> {
+  const stackText = fs.readFileSync(path.join(__dirname, "..", "Pulumi.production.yaml"), "utf8");
+  const sized = stackText.replace(/^(\s*instanceType:\s*)t3\.medium\s*$/m, "$1m6i.4xlarge");
+  if (sized === stackText) throw new Error("Pulumi.production.yaml: no `instanceType: t3.medium` under fleet:nodes to size for 200 apps");
+  const stackFile = write("Pulumi.production.yaml", sized);
+  for (const n of [20, 200]) {
+    say(`offline plan of production with ${n} apps`);
+    const appsFile = write(`apps-production-${n}.yaml`, generatedCatalog(n, undefined, "production"));
+    const started = process.hrtime.bigint();
+    const { plan, usage } = await runPlanMeasured({ stack: "production", appsFile, stackFile });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    figure(`plan_seconds_${n}_apps_production`, seconds);
+    figure(`plan_mb_${n}_apps_production`, usage.maxRssMb);
+    if (n === 200) figure("resources_200_apps_production", plan.resources.length);
+  }
+  const ratio = Number(values("plan_seconds_200_apps_production")) / Number(values("plan_seconds_20_apps_production"));
+  figure("plan_200_over_20_production", ratio);
+}
+
+const values = (name: string) => figures.find(([n]) => n === name)?.[1];
 
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
@@ -133,8 +160,9 @@ async function main(): Promise<void> {
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
     "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "plan_seconds_20_apps", "plan_seconds_200_apps"];
-  const values = new Map(figures);
-  for (const name of order) process.stdout.write(`${name}: ${values.get(name)}\n`);
+  // The headline figures first, in a fixed order, then every other one in the order measured.
+  const measured = new Map(figures);
+  for (const name of [...order, ...figures.map(([n]) => n).filter((n) => !order.includes(n))]) process.stdout.write(`${name}: ${measured.get(name)}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -3,7 +3,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ChangeOp, Plan, PlanChange, PlanRequest, PlanResource, SECRET_TEXT } from "./planTypes";
+import { ChangeOp, Plan, PlanChange, PlanRequest, PlanResource, PlanResult, SECRET_TEXT } from "./planTypes";
 
 export * from "./planTypes";
 
@@ -11,8 +11,30 @@ const WORKER = path.join(__dirname, "planWorker.ts");
 
 export class PlanError extends Error {}
 
+/**
+ * The plan process's V8 heap. Most of what the SDK allocates under mocks is short-lived (the
+ * wire format of every input, serialized and decoded again): with the default limit (a quarter
+ * of the machine's memory) V8 lets it pile up to 2 GB for 200 apps, while what is alive stays
+ * under 300 MB. A bound keeps the plan in 1 GB; a much larger catalog can raise it.
+ */
+const HEAP_ENV = "FLEET_PLAN_HEAP_MB";
+const DEFAULT_HEAP_MB = 768;
+
+function planHeapMb(): number {
+  const text = process.env[HEAP_ENV];
+  if (text === undefined || text === "") return DEFAULT_HEAP_MB;
+  if (!/^[1-9][0-9]{2,5}$/.test(text)) throw new PlanError(`${HEAP_ENV}=${text}: must be a number of megabytes from 100 to 999999`);
+  return Number(text);
+}
+
 /** Runs index.ts under runtime mocks in a fresh process and returns every resource it declared. */
 export async function runPlan(request: PlanRequest): Promise<Plan> {
+  return (await runPlanMeasured(request)).plan;
+}
+
+/** runPlan, with what the plan's process cost (peak memory, CPU time). */
+export async function runPlanMeasured(request: PlanRequest): Promise<PlanResult> {
+  const heapMb = planHeapMb();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-plan-"));
   const requestFile = path.join(tmp, "request.json");
   const resultFile = path.join(tmp, "result.json");
@@ -21,15 +43,16 @@ export async function runPlan(request: PlanRequest): Promise<Plan> {
     await new Promise<void>((resolve, reject) => {
       execFile(
         process.execPath,
-        ["-r", "ts-node/register/transpile-only", WORKER, requestFile, resultFile],
+        [`--max-old-space-size=${heapMb}`, "-r", "ts-node/register/transpile-only", WORKER, requestFile, resultFile],
         { cwd: path.resolve(__dirname, ".."), maxBuffer: 64 * 1024 * 1024 },
         (err, _stdout, stderr) => {
-          if (err) reject(new PlanError(stderr.trim().split("\n").filter(Boolean).join("\n") || err.message));
-          else resolve();
+          if (!err) resolve();
+          else if (/heap out of memory|Reached heap limit/.test(stderr)) reject(new PlanError(`the offline plan needed more than its ${heapMb} MB heap: run it again with ${HEAP_ENV}=${heapMb * 2}`));
+          else reject(new PlanError(stderr.trim().split("\n").filter(Boolean).join("\n") || err.message));
         },
       );
     });
-    return JSON.parse(fs.readFileSync(resultFile, "utf8")) as Plan;
+    return JSON.parse(fs.readFileSync(resultFile, "utf8")) as PlanResult;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

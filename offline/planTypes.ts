@@ -40,6 +40,18 @@ export interface Plan {
   warnings?: string[];
 }
 
+/** What one plan cost its process (the worker's result file carries it beside the plan). */
+export interface PlanUsage {
+  maxRssMb: number;
+  cpuSeconds: number;
+}
+
+/** The worker's result file. */
+export interface PlanResult {
+  plan: Plan;
+  usage: PlanUsage;
+}
+
 export type ChangeOp = "create" | "update" | "delete";
 
 export interface PlanChange {
