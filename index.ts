@@ -4,6 +4,7 @@
 // stack config says how big things are, and the components (infra/, app/) map that onto AWS.
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./app/appDeployment";
+import { HostScripts } from "./app/hostScripts";
 import { AppRepository, sshHost } from "./app/appRepository";
 import { AppForStack, LATEST } from "./config/catalog";
 import { GithubClient, GithubError } from "./github/api";
@@ -77,7 +78,7 @@ const cloneHostKeys: Promise<string[]> =
     ? githubApi.sshKnownHosts(cloneHost).catch(runError)
     : Promise.resolve([]);
 
-/** What a stage step reads on stdin: the deploy key, then the clone host's known_hosts lines. */
+/** What the stage part of an install step reads on stdin: the deploy key, then the clone host's known_hosts lines. */
 function gitAccess(privateKey: pulumi.Output<string>): pulumi.Output<string> {
   return pulumi.secret(pulumi.all([privateKey, cloneHostKeys]).apply(([key, hosts]) => `${key.trimEnd()}\n${hosts.map((h) => `${h}\n`).join("")}`));
 }
@@ -88,11 +89,15 @@ const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.nam
  *  file reader has checked that each app of this stack has every one it lists). */
 const appSecrets: pulumi.Output<Record<string, Record<string, string>>> = pulumi.output(config.getSecretObject<Record<string, Record<string, string>>>("appSecrets") ?? {});
 
+/** The rollout's scripts, once on every host (app nodes and the nginx host), shared by every app. */
+const hostScripts = [...infra.appNodes.nodes, infra.staticHost.host].map((h) => new HostScripts(h, settings.sshUser));
+
 function deploy(app: AppForStack): AppDeployment {
   return new AppDeployment(app.name, {
     app,
     nodes: infra.appNodes.nodes,
     staticHost: infra.staticHost.host,
+    scripts: hostScripts,
     database: {
       engine: infra.database.engine,
       address: infra.database.address,

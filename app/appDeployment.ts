@@ -8,21 +8,21 @@
 //    nothing goes that way; values are arguments (non-secret) or stdin (secret).
 //  - A failed command's error repeats the command and its output: no secret is ever in a
 //    command line; steps reading a secret on stdin log nothing and keep stdout/stderr secret.
-//  - A fresh instance refuses SSH for a while and dial retries do not wait: the first step on
-//    each host retries without limit (dialErrorLimit -1) inside a timeout, then waits for cloud-init.
+//  - A fresh instance refuses SSH for a while: HostScripts (one per host, shared by every app)
+//    makes the first contact and copies the scripts; every step here depends on it.
 //  - triggers replace, other inputs update (here: create again); every input is deterministic.
 //    The instance id is a trigger, so a replaced instance gets every step again; deletedWith
 //    the instance keeps delete commands from aiming at a host that is gone.
+//  - A step merged from older ones carries their names as aliases (Step.formerNames): Pulumi
+//    matches it to their state instead of deleting them, so their delete commands never run
+//    on the upgrade (docs/rollout.md, "Stacks deployed before the merged steps").
 //  - The connection user defaults to root: it is always set.
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import type { FleetHost } from "../infra/machine";
-import { ROLLOUT_SCRIPTS_DIR } from "../render/shellCommand";
 import type { AppForStack } from "../config/catalog";
+import { hostAnchor, hostConnection, HostScripts } from "./hostScripts";
 import {
   DATABASE,
   DATABASE_PORT,
@@ -31,7 +31,7 @@ import {
   DEFAULT_DEPLOY_SETTINGS,
   DeploySettings,
   envFileText,
-  forgetCommand,
+  installStdin,
   parseServing,
   platformEnv,
   renderCommand,
@@ -41,10 +41,9 @@ import {
   STATIC_HOST,
   StdinKind,
   Step,
-  waitCommand,
 } from "../rollout/plan";
 
-type ConnectionArgs = command.types.input.remote.ConnectionArgs;
+export { rolloutFiles, scriptsVersion } from "./hostScripts";
 
 export interface DeployDatabase {
   engine: DbEngine;
@@ -58,6 +57,8 @@ export interface AppDeploymentArgs {
   app: AppForStack;
   nodes: FleetHost[];
   staticHost: FleetHost;
+  /** The rollout's scripts on each of those hosts (one HostScripts per host, shared by every app). */
+  scripts: HostScripts[];
   database: DeployDatabase;
   /** Values of the app's `secrets` (from secret stack config), by name. */
   secrets?: Record<string, pulumi.Input<string>>;
@@ -73,24 +74,6 @@ export interface AppDeploymentArgs {
   media: { bucket: pulumi.Input<string>; region: string };
 }
 
-/** How long the first step on a host keeps trying to reach SSH (a booting instance). */
-const FIRST_CONTACT_TIMEOUT = "20m";
-
-/** The files the rollout copies to every host: all of node/rollout (and nothing of node/provision,
- *  whose changes must not re-run every app's steps). */
-export function rolloutFiles(dir: string = ROLLOUT_SCRIPTS_DIR): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
-}
-
-/** A hash of the rollout's files: a changed script is a new scripts directory on the nodes. */
-export function scriptsVersion(dir: string = ROLLOUT_SCRIPTS_DIR): string {
-  const hash = createHash("sha256");
-  for (const file of rolloutFiles(dir)) {
-    hash.update(file).update("\0").update(fs.readFileSync(path.join(dir, file))).update("\0");
-  }
-  return hash.digest("hex").slice(0, 16);
-}
-
 export class AppDeployment extends pulumi.ComponentResource {
   /** The tag now serving on every node (from the last node's switch). */
   public readonly tag: pulumi.Output<string>;
@@ -102,76 +85,59 @@ export class AppDeployment extends pulumi.ComponentResource {
     // The database.sh engine is the database's own, whatever the settings say.
     const settings: DeploySettings = { ...DEFAULT_DEPLOY_SETTINGS, ...(args.settings ?? {}), dbEngine: args.database.engine };
     const app = args.app;
-    const plan = rolloutPlan(app, args.nodes.map((n) => n.name), scriptsVersion(), settings);
     const hosts = new Map<string, FleetHost>([...args.nodes.map((n): [string, FleetHost] => [n.name, n]), [STATIC_HOST, args.staticHost]]);
+    const scriptsOn = (host: FleetHost): HostScripts => {
+      const found = args.scripts.find((s) => s.host === host);
+      if (!found) throw new pulumi.RunError(`${app.name}: no HostScripts for host ${host.name}`);
+      return found;
+    };
+    const plan = rolloutPlan(app, args.nodes.map((n) => n.name), scriptsOn(args.staticHost).version, settings);
 
     const dbPassword = new random.RandomPassword(`${app.name}-db-password`, { length: 32, special: false }, { parent: this });
     const secretKey = new random.RandomPassword(`${app.name}-secret-key`, { length: 64, special: false }, { parent: this });
     const stdin = this.stdinSources(args, dbPassword.result, secretKey.result);
 
-    const staticConn = pulumi.output(args.staticHost.connection);
+    const firstConn = pulumi.output(args.nodes[0].connection);
     const addresses = pulumi.all({
       ...Object.fromEntries([...hosts].map(([n, h]) => [n, pulumi.output(h.privateIp)])),
       [DATABASE]: pulumi.output(args.database.address),
       [DATABASE_PORT]: pulumi.output(args.database.port).apply(String),
       // The connection is secret as a whole (it holds the key); its user and port are not,
       // and must not make every command line secret (previews would hide them).
-      [SSH_USER]: pulumi.unsecret(staticConn.apply((c) => c.user ?? settings.sshUser)),
-      [SSH_PORT]: pulumi.unsecret(staticConn.apply((c) => String(c.port ?? 22))),
+      [SSH_USER]: pulumi.unsecret(firstConn.apply((c) => c.user ?? settings.sshUser)),
+      [SSH_PORT]: pulumi.unsecret(firstConn.apply((c) => String(c.port ?? 22))),
     });
 
-    const made = new Map<string, pulumi.CustomResource>();
+    const made = new Map<string, command.remote.Command>();
     for (const step of plan.steps) {
       const host = hosts.get(step.host)!;
-      const anchor = host.instance ?? (host.ready instanceof pulumi.CustomResource ? host.ready : undefined);
-      const resourceOpts: pulumi.CustomResourceOptions = {
-        parent: this,
-        dependsOn: [...step.dependsOn.map((d) => made.get(d)!), ...this.outsideDependencies(step, host, args)],
-        deletedWith: anchor,
-      };
-      const connection = pulumi.output(host.connection).apply((c): ConnectionArgs => ({
-        ...c,
-        user: c.user ?? settings.sshUser,
-        // Only the first contact waits for a booting host; later steps fail fast.
-        ...(step.phase === "wait" ? { dialErrorLimit: -1, perDialTimeout: 15 } : {}),
-      }));
-      const triggers = anchor ? [anchor.id] : undefined;
-      if (step.phase === "copy") {
-        made.set(step.name, new command.remote.CopyToRemote(step.name, {
-          connection, triggers, source: new pulumi.asset.FileArchive(ROLLOUT_SCRIPTS_DIR), remotePath: plan.scriptsDir,
-        }, resourceOpts));
-        continue;
-      }
-      const create = step.run
-        ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.run!, a))
-        : pulumi.output(waitCommand(app.name));
+      const anchor = hostAnchor(host);
       const secretStdin = step.stdin !== undefined;
       made.set(step.name, new command.remote.Command(step.name, {
-        connection,
-        triggers,
-        create,
-        delete: step.remove
-          ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a))
-          : step.phase === "wait" ? forgetCommand(app.name) : undefined,
+        connection: hostConnection(host, settings.sshUser),
+        triggers: anchor ? [anchor.id] : undefined,
+        create: addresses.apply((a) => renderCommand(plan.scriptsDir, step.run!, a)),
+        delete: step.remove ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a)) : undefined,
         stdin: step.stdin ? stdin[step.stdin] : undefined,
         addPreviousOutputInEnv: false,
         logging: secretStdin ? "none" : "stdoutAndStderr",
       }, {
-        ...resourceOpts,
+        parent: this,
+        dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!), ...this.outsideDependencies(step, args)],
+        deletedWith: anchor,
+        aliases: (step.formerNames ?? []).map((former) => ({ name: former })),
         additionalSecretOutputs: secretStdin ? ["stdout", "stderr"] : [],
-        customTimeouts: step.phase === "wait" ? { create: FIRST_CONTACT_TIMEOUT, update: FIRST_CONTACT_TIMEOUT } : undefined,
       }));
     }
 
-    const serving = (made.get(plan.servingStep) as command.remote.Command).stdout.apply((s) => parseServing(s));
+    const serving = made.get(plan.servingStep)!.stdout.apply((s) => parseServing(s));
     this.tag = serving.apply((s) => s?.tag ?? app.tag);
     this.commit = serving.apply((s) => s?.commit ?? "");
     this.registerOutputs({ tag: this.tag, commit: this.commit });
   }
 
   /** Dependencies outside the component: the host's provisioning, the nginx site. */
-  private outsideDependencies(step: Step, host: FleetHost, args: AppDeploymentArgs): pulumi.Resource[] {
-    if (step.phase === "wait" && host.ready) return [host.ready];
+  private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
     if ((step.phase === "static" || step.phase === "switch") && args.siteReady) return [args.siteReady];
     return [];
   }
@@ -191,12 +157,12 @@ export class AppDeployment extends pulumi.ComponentResource {
       const media = { bucket, region: args.media.region };
       return envFileText({ ...app.env, ...secrets, ...platformEnv(app, { engine: db.engine, host, port, password: pw }, key, media, args.https) });
     });
-    const staticKey = pulumi.output(args.staticHost.connection).apply((c) => c.privateKey ?? "");
+    // static.sh on the nginx host pulls the files from the first node with that node's key.
+    const nodeKey = pulumi.output(args.nodes[0].connection).apply((c) => c.privateKey ?? "");
     return {
-      env: pulumi.secret(env),
+      install: pulumi.secret(pulumi.all([env, pulumi.output(args.deployKey ?? "")]).apply(([e, git]) => installStdin(e, git))),
       database: pulumi.secret(pulumi.all([db.masterUsername, db.masterPassword, dbPassword]).apply(([u, p, a]) => databaseStdin(u, p, a))),
-      deployKey: pulumi.secret(pulumi.output(args.deployKey ?? "")),
-      staticKey: pulumi.secret(pulumi.output(staticKey)),
+      nodeKey: pulumi.secret(nodeKey),
     };
   }
 }

@@ -3,7 +3,8 @@
 //    nodes use to clone the release tags;
 //  - on the one stack that manages repositories (fleet:github.manageRepositories, production as
 //    shipped): the branch model develop -> alpha -> production with develop as the default,
-//    alpha and production protected, and a tag ruleset so only allowed actors cut release tags.
+//    alpha and production protected by one branch ruleset, and a tag ruleset so only allowed
+//    actors cut release tags.
 //
 // The repository itself is not created or adopted: it exists, with its issues and history, and
 // belongs to the app's team. Branches that already exist must be imported once (docs/github.md).
@@ -88,22 +89,29 @@ export class AppRepository extends pulumi.ComponentResource {
     }
     new github.BranchDefault(`${name}-default-branch`, { repository, branch: branches.develop.branch }, child);
 
-    for (const branch of PROTECTED_BRANCHES) {
-      new github.BranchProtection(
-        `${name}-${branch}-protection`,
-        {
-          repositoryId: repository,
-          pattern: branches[branch].branch,
-          requiredPullRequestReviews: [{ requiredApprovingReviewCount: cfg.requiredReviews, dismissStaleReviews: true }],
-          requiredStatusChecks: cfg.statusChecks.length > 0 ? [{ strict: true, contexts: cfg.statusChecks }] : undefined,
-          allowsForcePushes: false,
-          allowsDeletions: false,
-          // Admins too: a deploy branch that admins may push to directly is not protected.
-          enforceAdmins: true,
+    // One branch ruleset for both protected branches enforces what a branch protection each did:
+    // reviewed pull requests (stale approvals dismissed), the status checks on an up-to-date
+    // branch, no force push, no deletion; and, with no bypass actors, for admins too.
+    new github.RepositoryRuleset(
+      `${name}-protected-branches`,
+      {
+        repository,
+        name: "fleet protected branches",
+        target: "branch",
+        enforcement: "active",
+        conditions: { refName: { includes: PROTECTED_BRANCHES.map((b) => pulumi.interpolate`refs/heads/${branches[b].branch}`), excludes: [] } },
+        rules: {
+          pullRequest: { requiredApprovingReviewCount: cfg.requiredReviews, dismissStaleReviewsOnPush: true },
+          requiredStatusChecks: cfg.statusChecks.length > 0
+            ? { strictRequiredStatusChecksPolicy: true, requiredChecks: cfg.statusChecks.map((context) => ({ context })) }
+            : undefined,
+          nonFastForward: true,
+          deletion: true,
         },
-        child,
-      );
-    }
+        bypassActors: [],
+      },
+      child,
+    );
 
     new github.RepositoryRuleset(
       `${name}-release-tags`,

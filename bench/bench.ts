@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { diffPlans, runPlan, runPlanMeasured } from "../offline/plan";
+import { diffPlans, Plan, runPlan, runPlanMeasured } from "../offline/plan";
 import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
@@ -22,9 +22,9 @@ const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const figures: [string, string][] = [];
 const figure = (name: string, value: number | string) => figures.push([name, typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value]);
 
-/** The slowest node's stage step of a run, in seconds (they run in parallel). */
+/** The slowest node's install (prepare + stage) step of a run, in seconds (they run in parallel). */
 function stageSeconds(r: ApplyResult): number {
-  const stages = r.ran.filter((x) => x.name.startsWith(`${APP}-stage-`));
+  const stages = r.ran.filter((x) => x.name.startsWith(`${APP}-install-`));
   if (stages.length === 0) throw new Error("no stage step ran");
   return Math.max(...stages.map((x) => x.ms)) / 1000;
 }
@@ -58,7 +58,7 @@ async function onRealNodes(work: string): Promise<void> {
     say("back to v1, then v1 -> v2 the old Fabric way under the same load");
     must(await stack.up("v1"), "rollback to v1");
     const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
-    const scripts = scriptsDir(APP, scriptsVersion());
+    const scripts = scriptsDir(scriptsVersion());
     const naiveLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP_IDENTITY.osUser} v2`, script)));
     const naive = await naiveLoad.stop();
@@ -100,6 +100,18 @@ function generatedCatalog(n: number, bumped?: string, stack = "alpha"): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The most resources any one app of the plan has: those named for it (`<app>-...`, `<app>_...`),
+ *  its components included; what every app shares (machines, HostScripts, the stack's roles) is not counted. */
+function resourcesPerApp(plan: Plan, apps: number): number {
+  const counts = new Map<string, number>();
+  for (const r of plan.resources) {
+    const m = /^(app-\d{3})[-_]/.exec(r.name) ?? /^(app-\d{3})$/.exec(r.name);
+    if (m) counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+  }
+  if (counts.size !== apps) throw new Error(`expected ${apps} apps in the production plan, found ${counts.size}`);
+  return Math.max(...counts.values());
+}
+
 async function offline(work: string): Promise<void> {
   const write = (file: string, text: string) => {
     const p = path.join(work, file);
@@ -113,6 +125,10 @@ async function offline(work: string): Promise<void> {
   const inside = (urn: string) => urn.includes("fleet:app:AppDeployment") && urn.split("::").pop()!.startsWith("app-017-");
   figure("changes_for_one_tag_bump", changes.length);
   figure("changes_outside_bumped_app", changes.filter((c) => !inside(c.urn)).length);
+
+  say("offline plan of production (3 nodes) with a generated 20-app catalog: resources per app");
+  const production = await runPlan({ stack: "production", appsFile: write("apps-20-production.yaml", generatedCatalog(20).replace(/^( +)alpha: /gm, "$1production: ")) });
+  figure("resources_per_app_production", resourcesPerApp(production, 20));
 
   for (const n of [20, 200]) {
     say(`offline plan of ${n} apps`);
@@ -159,7 +175,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
-    "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "plan_seconds_20_apps", "plan_seconds_200_apps"];
+    "naive_rollout_failed_requests", "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
   // The headline figures first, in a fixed order, then every other one in the order measured.
   const measured = new Map(figures);
   for (const name of [...order, ...figures.map(([n]) => n).filter((n) => !order.includes(n))]) process.stdout.write(`${name}: ${measured.get(name)}\n`);

@@ -27,6 +27,10 @@ export const OVERRIDE_NAMES = ["database", "hosts", "static", "secretKey", "prox
 const OVERRIDE_WORD = `(none|${OVERRIDE_NAMES.join("|")})`;
 const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 
+/** The line that ends the environment file and starts the git access (deploy key, known_hosts)
+ *  in the stdin of install.sh: no environment line (NAME='value') and no key line looks like it. */
+export const GIT_ACCESS_MARKER = "@@fleet-git-access";
+
 export const RULES = {
   /** An app's name in the catalog: a DNS label, part of paths and nginx file names; never an
    *  identity on a machine (config/identity.ts derives those). */

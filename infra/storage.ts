@@ -1,7 +1,13 @@
 // Media storage: one S3 bucket per app (so IAM can give each app exactly its own), each
-// with the public access block fully on, versioning, server-side encryption and a
-// TLS-only policy; optionally replicated to a bucket in a recovery region. A recovery
-// stack can instead serve media straight from the replicas of the stack it replaces.
+// versioned and with a TLS-only policy; optionally replicated to a bucket in a recovery region.
+// A recovery stack can instead serve media straight from the replicas of the stack it replaces.
+// Per bucket only what per-app isolation needs; what AWS offers per account is set once:
+//  - public access: the account's S3 Block Public Access, all four settings on, covers every
+//    bucket of the account (kept when a stack is destroyed: other stacks may share the account);
+//  - encryption at rest: S3 applies SSE-S3 to every bucket and every new object since 5 January
+//    2023 (docs.aws.amazon.com/AmazonS3/latest/userguide/UsingServerSideEncryption.html), which
+//    is what the per-bucket AES256 configuration set: nothing per bucket;
+//  - replication: one role and one policy for the stack, naming its buckets by their pattern.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
@@ -82,7 +88,8 @@ export class Storage extends pulumi.ComponentResource {
         this.mediaRegion = mediaBucketRegion(args);
         const problem = checkBucketNames(args);
         if (problem) throw new pulumi.RunError(problem);
-        const replicationRole = args.replicationRegion && !args.mediaFromStack ? this.replicationRole() : undefined;
+        const publicAccess = args.mediaFromStack ? undefined : this.accountPublicAccessBlock();
+        const replication = args.replicationRegion && !args.mediaFromStack ? this.replicationRole() : undefined;
 
         for (const app of [...args.apps].sort()) {
             if (args.mediaFromStack) {
@@ -92,70 +99,85 @@ export class Storage extends pulumi.ComponentResource {
                 this.bucketArns[app] = pulumi.output(`arn:aws:s3:::${bucket}`);
                 continue;
             }
-            const primary = this.secureBucket(appResourceName(app, "media"), mediaBucketName(args.bucketPrefix, args.stack, app), app);
+            const primary = this.secureBucket(appResourceName(app, "media"), mediaBucketName(args.bucketPrefix, args.stack, app), app, publicAccess);
             this.buckets[app] = primary.bucket.bucket;
             this.bucketArns[app] = primary.bucket.arn;
-            if (replicationRole && args.replicationRegion) {
-                this.replicate(app, primary, replicationRole, args.replicationRegion);
+            if (replication && args.replicationRegion) {
+                this.replicate(app, primary, replication, args.replicationRegion, publicAccess);
             }
         }
         this.registerOutputs({ buckets: this.buckets, replicaBuckets: this.replicaBuckets });
     }
 
-    /** A bucket with every protection the policy pack checks, each as its own resource. */
-    private secureBucket(name: string, bucketName: string, app: string, region?: string): SecureBucket {
-        const child = { parent: this };
+    /** The account's S3 Block Public Access, every setting on: no bucket of the account can be made public. */
+    private accountPublicAccessBlock(): aws.s3.AccountPublicAccessBlock {
+        return new aws.s3.AccountPublicAccessBlock("account-public-access", {
+            blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
+        }, { parent: this, retainOnDelete: true });
+    }
+
+    /** A bucket with what the policy pack checks per bucket: versioning and the TLS-only policy. */
+    private secureBucket(name: string, bucketName: string, app: string, publicAccess?: pulumi.Resource, region?: string): SecureBucket {
         const bucket = new aws.s3.Bucket(name, {
             bucket: bucketName, region, forceDestroy: false, tags: fleetTags(this.args.stack, name, { app, role: "storage" }),
         }, { parent: this, protect: this.args.protect });
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
-            bucket: bucket.id, region, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
-        }, child);
         const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
             bucket: bucket.id, region, versioningConfiguration: { status: "Enabled" },
-        }, child);
-        // SSE-S3: encrypted at rest with no KMS key to manage, and replication needs no key grants.
-        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
-            bucket: bucket.id, region, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-        }, child);
+        }, { parent: this });
         new aws.s3.BucketPolicy(`${name}-tls-only`, {
             bucket: bucket.id, region, policy: bucket.arn.apply((arn) => JSON.stringify(tlsOnlyPolicy(arn))),
-        }, { parent: this, dependsOn: [publicAccess] });
+        }, { parent: this, dependsOn: publicAccess ? [publicAccess] : [] });
         return { bucket, versioning };
     }
 
-    private replicate(app: string, primary: SecureBucket, role: aws.iam.Role, region: string): void {
+    private replicate(app: string, primary: SecureBucket, replication: Replication, region: string, publicAccess?: pulumi.Resource): void {
         const replicaName = appResourceName(app, "media-replica");
-        const replica = this.secureBucket(replicaName, replicaBucketName(this.args.bucketPrefix, this.args.stack, app), app, region);
+        const replica = this.secureBucket(replicaName, replicaBucketName(this.args.bucketPrefix, this.args.stack, app), app, publicAccess, region);
         this.replicaBuckets[app] = replica.bucket.bucket;
-        const permissions = new aws.iam.RolePolicy(appResourceName(app, "media-replication-permissions"), {
-            role: role.name,
-            policy: pulumi.all([primary.bucket.arn, replica.bucket.arn]).apply(([src, dst]) => JSON.stringify(replicationPolicy(src, dst))),
-        }, { parent: this });
         // Replication needs versioning on both sides and the role's permissions in place.
         new aws.s3.BucketReplicationConfig(appResourceName(app, "media-replication"), {
             bucket: primary.bucket.id,
-            role: role.arn,
+            role: replication.role.arn,
             rules: [{
                 id: "media-to-recovery-region", status: "Enabled", filter: {},
                 deleteMarkerReplication: { status: "Enabled" },
                 destination: { bucket: replica.bucket.arn, storageClass: "STANDARD_IA" },
             }],
-        }, { parent: this, dependsOn: [primary.versioning, replica.versioning, permissions] });
+        }, { parent: this, dependsOn: [primary.versioning, replica.versioning, replication.permissions] });
     }
 
-    private replicationRole(): aws.iam.Role {
-        return new aws.iam.Role("media-replication", {
+    /** The stack's replication role and its one policy (every media bucket to its replica). */
+    private replicationRole(): Replication {
+        const role = new aws.iam.Role("media-replication", {
             assumeRolePolicy: JSON.stringify({
                 Version: "2012-10-17",
                 Statement: [{ Effect: "Allow", Principal: { Service: "s3.amazonaws.com" }, Action: "sts:AssumeRole" }],
             }),
             tags: fleetTags(this.args.stack, "media-replication", { role: "storage" }),
         }, { parent: this });
+        const { bucketPrefix, stack } = this.args;
+        const permissions = new aws.iam.RolePolicy("media-replication-permissions", {
+            role: role.name,
+            policy: JSON.stringify(replicationPolicy(bucketArn(mediaBucketName(bucketPrefix, stack, "*")), bucketArn(replicaBucketName(bucketPrefix, stack, "*")))),
+        }, { parent: this });
+        return { role, permissions };
     }
 }
 
-/** What S3 replication needs on the source and destination; nothing more. Pure. */
+interface Replication {
+    role: aws.iam.Role;
+    permissions: aws.iam.RolePolicy;
+}
+
+/** The ARN of a bucket name (or of a name pattern with `*`). Pure. */
+export function bucketArn(name: string): string {
+    return `arn:aws:s3:::${name}`;
+}
+
+/** What S3 replication needs on the source and destination; nothing more. The stack's policy
+ *  names its buckets by pattern (`<prefix>-<stack>-*-media`, replicas `...-media-dr`): one
+ *  policy for any number of apps (a role's inline policies hold at most 10,240 characters), and
+ *  S3 assumes the role only for the replication rules this stack writes. Pure. */
 export function replicationPolicy(sourceArn: string, destinationArn: string): Record<string, unknown> {
     return {
         Version: "2012-10-17",

@@ -50,6 +50,7 @@ export const T = {
     bucket: "aws:s3/bucket:Bucket",
     bucketV2: "aws:s3/bucketV2:BucketV2",
     publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    accountPublicAccessBlock: "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock",
     versioning: "aws:s3/bucketVersioning:BucketVersioning",
     versioningV2: "aws:s3/bucketVersioningV2:BucketVersioningV2",
     encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -207,7 +208,7 @@ const noSecretsInUserData: ResourceRule = {
 
 /** AWS resource types that take tags; settings-only types (rules attachments, bucket configs) do not. */
 const UNTAGGABLE = new Set<string>([
-    T.publicAccessBlock, T.versioning, T.versioningV2, T.encryption, T.encryptionV2, T.bucketPolicy,
+    T.publicAccessBlock, T.accountPublicAccessBlock, T.versioning, T.versioningV2, T.encryption, T.encryptionV2, T.bucketPolicy,
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ec2/eipAssociation:EipAssociation", "aws:ec2/route:Route", T.legacyRule,
@@ -271,15 +272,39 @@ const deniesPlainHttp = (p: PolicyRecord) => list(parsePolicy(p.inputs.policy).S
     return st.Effect === "Deny" && (secure === "false" || secure === false);
 });
 
+const blocksAll = (p: PolicyRecord) => ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].every((k) => p.inputs[k] === true);
+
+/** Every bucket is covered by a public access block with all four settings on: the account's
+ *  (S3 Block Public Access, which covers every bucket of the account) or its own. */
+const publicAccessBlocked: StackRule = {
+    name: "s3-public-access-blocked",
+    description: "Every bucket is covered by a public access block with all four settings on (the account's, or its own).",
+    check(all) {
+        if (all.some((r) => r.type === T.accountPublicAccessBlock && blocksAll(r))) return [];
+        return all.filter(isBucket)
+            .filter((b) => !settingsFor(b, all, [T.publicAccessBlock]).some(blocksAll))
+            .map((b) => ({ resource: b.name, message: "no public access block with blockPublicAcls, blockPublicPolicy, ignorePublicAcls and restrictPublicBuckets all true, on the account or the bucket" }));
+    },
+};
+
+/** S3 encrypts every bucket with SSE-S3 at least (since 5 January 2023, and it cannot be turned
+ *  off): a bucket without its own configuration is encrypted; one with it must name a real algorithm. */
+const encrypted: StackRule = {
+    name: "s3-encrypted",
+    description: "Every bucket encrypts objects at rest: S3's own SSE-S3, or a configuration naming AES256 or KMS.",
+    check(all) {
+        const sound = (e: PolicyRecord) => list(e.inputs.rules).some((rule) => ["AES256", "aws:kms", "aws:kms:dsse"].includes(String(obj(obj(rule).applyServerSideEncryptionByDefault).sseAlgorithm)));
+        return all.filter(isBucket)
+            .filter((b) => settingsFor(b, all, [T.encryption, T.encryptionV2]).some((e) => !sound(e)))
+            .map((b) => ({ resource: b.name, message: "a default server-side encryption configuration names no known algorithm (AES256, aws:kms, aws:kms:dsse)" }));
+    },
+};
+
 export const STACK_RULES: StackRule[] = [
-    bucketRule("s3-public-access-blocked", "Every bucket has a public access block with all four settings on.", [T.publicAccessBlock],
-        (p) => ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].every((k) => p.inputs[k] === true),
-        "no public access block with blockPublicAcls, blockPublicPolicy, ignorePublicAcls and restrictPublicBuckets all true"),
+    publicAccessBlocked,
     bucketRule("s3-versioned", "Every bucket keeps old versions (a deleted or overwritten file can be recovered).", [T.versioning, T.versioningV2],
         (v) => obj(v.inputs.versioningConfiguration).status === "Enabled", "versioning is not Enabled"),
-    bucketRule("s3-encrypted", "Every bucket encrypts objects at rest by default.", [T.encryption, T.encryptionV2],
-        (e) => list(e.inputs.rules).some((rule) => ["AES256", "aws:kms", "aws:kms:dsse"].includes(String(obj(obj(rule).applyServerSideEncryptionByDefault).sseAlgorithm))),
-        "no default server-side encryption"),
+    encrypted,
     bucketRule("s3-tls-only", "Every bucket's policy denies requests that do not use TLS.", [T.bucketPolicy], deniesPlainHttp,
         "no bucket policy denying aws:SecureTransport=false"),
 ];

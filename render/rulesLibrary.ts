@@ -3,7 +3,7 @@
 // catalog and the plan do. Pure; `npm run generate` writes it, and a test fails when the
 // committed file is stale.
 import * as path from "path";
-import { Rule, RULES } from "../config/patterns";
+import { GIT_ACCESS_MARKER, Rule, RULES } from "../config/patterns";
 import { SHELL_LAYOUT } from "../rollout/layout";
 import { ROLLOUT_SCRIPTS_DIR, shellQuote } from "./shellCommand";
 
@@ -40,6 +40,9 @@ export function renderRulesLibrary(): string {
     "",
     "# The remote layout.",
     ...Object.entries(SHELL_LAYOUT).map(([k, v]) => `${k}=${shellQuote(v)}`),
+    "",
+    "# install.sh's stdin: the environment file, this line, then the git access.",
+    `FLEET_GIT_ACCESS_MARKER=${shellQuote(GIT_ACCESS_MARKER)}`,
     "",
     "# The patterns (POSIX extended regular expressions a whole value must match).",
     ...Object.entries(RULES).map(([name, rule]) => `${patternVariable(name)}=${shellQuote(rule.ere)}`),

@@ -5,7 +5,7 @@
 
 /** App nodes: each app lives in APPS_ROOT/<app> (releases/, venvs/, shared/, current, previous). */
 export const APPS_ROOT = "/srv";
-/** Every host: the rollout's scripts, per app and scripts version (SCRIPTS_ROOT/<app>/scripts-<version>). */
+/** Every host: the rollout's scripts, once per host and scripts version (SCRIPTS_ROOT/scripts_<version>). */
 export const SCRIPTS_ROOT = `${APPS_ROOT}/fleet`;
 /** The nginx host: the static files of app X are served from WEB_ROOT/X/static/. */
 export const WEB_ROOT = "/var/www";
@@ -14,9 +14,11 @@ export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
 /** The nginx host: certificates and private keys (root only). */
 export const NGINX_TLS_DIR = "/etc/nginx/fleet-tls";
 
-/** The scripts directory of one app and scripts version. */
-export function scriptsDir(app: string, scriptsVersion: string): string {
-  return `${SCRIPTS_ROOT}/${app}/scripts-${scriptsVersion}`;
+/** The scripts directory of one scripts version on a host, shared by every app there. The `_` is
+ *  in no catalog name: stacks deployed before kept each app's copy in SCRIPTS_ROOT/<app>, which
+ *  the upgrade deletes (`rm -rf SCRIPTS_ROOT/<app>`, docs/rollout.md) without reaching this one. */
+export function scriptsDir(scriptsVersion: string): string {
+  return `${SCRIPTS_ROOT}/scripts_${scriptsVersion}`;
 }
 
 /** Where the nginx host keeps one app's static files. */

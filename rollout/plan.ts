@@ -11,11 +11,12 @@
 //    its old release when the health check fails and fails the step, so no further node moves;
 //  - migrate "contract" once every node serves the release: a rollback's newer migrations
 //    are unapplied only when no node runs the newer code any more (zero failed requests);
-//  - prune to keepReleases on every node last (current and previous are always kept).
+//  - prune to keepReleases on each node right after its switch (current and previous are always kept).
 // Every input is a pure function of the catalog, the node names and addresses and the
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
 import type { AppForStack, OverrideName, Overrides } from "../config/catalog";
 import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN, OVERRIDE_NAMES } from "../config/catalog";
+import { GIT_ACCESS_MARKER } from "../config/patterns";
 import { appIdentity } from "../config/identity";
 import { STATIC_URL } from "../render/nginx";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
@@ -69,11 +70,11 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
 
 /** The host name steps use for the nginx host. */
 export const STATIC_HOST = "static-host";
-/** Placeholders the component resolves from Outputs: the database endpoint, the SSH user and port of the nginx host. */
+/** Placeholders the component resolves from Outputs: the database endpoint, the SSH user and port of the first node (static.sh pulls from it). */
 export const DATABASE = "@database";
 export const DATABASE_PORT = "@database-port";
-export const SSH_USER = "@static-ssh-user";
-export const SSH_PORT = "@static-ssh-port";
+export const SSH_USER = "@node-ssh-user";
+export const SSH_PORT = "@node-ssh-port";
 
 /** An argument: a literal, or the address of a host (known to Pulumi only as an Output). */
 export type Arg = string | { addressOf: string };
@@ -83,30 +84,36 @@ export interface Invocation {
   args: Arg[];
 }
 
-/** What a step reads on stdin; the component supplies it as a Pulumi secret. */
-export type StdinKind = "env" | "database" | "deployKey" | "staticKey";
+/** What a step reads on stdin; the component supplies it as a Pulumi secret. "install": the
+ *  environment file, then GIT_ACCESS_MARKER, then the git access (installStdin). */
+export type StdinKind = "install" | "database" | "nodeKey";
 
-export type Phase = "wait" | "copy" | "webroot" | "prepare" | "database" | "stage" | "static" | "expand" | "switch" | "contract" | "prune";
+export type Phase = "install" | "database" | "static" | "expand" | "switch" | "contract";
 
 export interface Step {
-  /** Unique in the stack: "<app>-<phase>[-<host>]". */
+  /** Unique in the stack: "<app>-<what>[-<host>]". */
   name: string;
   phase: Phase;
   /** A node name, or STATIC_HOST. */
   host: string;
-  /** The command run on create (and on any change of inputs: no separate update). */
-  run?: Invocation;
+  /** The commands run on create (and on any change of inputs: no separate update), in order,
+   *  each only after the one before it succeeded. */
+  run?: Invocation[];
   /** The command run when the step is deleted (the app left the stack). */
   remove?: Invocation;
   stdin?: StdinKind;
   /** Names of the steps that must succeed first. */
   dependsOn: string[];
+  /** Names this step had in stacks deployed before it was merged from them (Pulumi aliases): the
+   *  step takes over their state, so their delete commands (the app's user and home, its static
+   *  files) never run on the upgrade. */
+  formerNames?: string[];
 }
 
 export interface RolloutPlan {
   app: string;
   tag: string;
-  /** The directory the scripts are copied to on every host. */
+  /** The directory the scripts are copied to on every host (once per host: HostScripts). */
   scriptsDir: string;
   steps: Step[];
   /** The step whose stdout ("TAG COMMIT") says what serves once the rollout is complete. */
@@ -115,64 +122,72 @@ export interface RolloutPlan {
 
 export class RolloutError extends Error {}
 
-/** The ordered steps of one app's rollout on `nodes` (app nodes, in switch order). */
+/**
+ * The ordered steps of one app's rollout on `nodes` (app nodes, in switch order): per node one
+ * install (prepare + stage) and one switch (switch + prune), per app database, static, expand and
+ * contract. The scripts are on every host before any of these runs (HostScripts, one per host).
+ */
 export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings): RolloutPlan {
   checkInputs(app, nodes, scriptsVersion);
   const a = app.name;
   // The scripts get the app's derived OS user (their paths follow from it), never the catalog name.
   const id = appIdentity(a);
   const user = id.osUser;
-  const name = (phase: Phase, host?: string) => (host ? `${a}-${phase}-${host}` : `${a}-${phase}`);
+  const name = (what: string, host?: string) => (host ? `${a}-${what}-${host}` : `${a}-${what}`);
   const first = nodes[0];
   const steps: Step[] = [];
   const add = (s: Step) => steps.push(s);
 
-  for (const host of [...nodes, STATIC_HOST]) {
-    add({ name: name("wait", host), phase: "wait", host, dependsOn: [] });
-    add({ name: name("copy", host), phase: "copy", host, dependsOn: [name("wait", host)] });
-  }
   add({
-    name: name("webroot"), phase: "webroot", host: STATIC_HOST, dependsOn: [name("copy", STATIC_HOST)],
-    run: { script: "webroot.sh", args: [user] }, remove: { script: "webroot.sh", args: ["--remove", user] },
+    name: name("database"), phase: "database", host: first, stdin: "database", dependsOn: [],
+    run: [{ script: "database.sh", args: [settings.dbEngine, id.database, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] }],
   });
   for (const node of nodes) {
+    // prepare.sh then stage.sh, one stdin for both: a changed environment alone reruns this step,
+    // whose stage part returns at once for a release already staged.
     add({
-      name: name("prepare", node), phase: "prepare", host: node, stdin: "env", dependsOn: [name("copy", node)],
-      run: { script: "prepare.sh", args: [user, { addressOf: node }, String(app.port), app.wsgi, String(workersOf(app, settings)), String(timeoutOf(app, settings))] },
+      name: name("install", node), phase: "install", host: node, stdin: "install", dependsOn: [],
+      formerNames: [name("prepare", node)],
+      run: [{
+        script: "install.sh",
+        args: [
+          user, { addressOf: node }, String(app.port), app.wsgi, String(workersOf(app, settings)), String(timeoutOf(app, settings)),
+          app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode, overridesArg(app.overrides), app.deployChecks, app.healthCheck,
+        ],
+      }],
       remove: { script: "prepare.sh", args: ["--remove", user] },
     });
   }
+  // On the nginx host, which owns the web root: made, then filled from the first node.
   add({
-    name: name("database"), phase: "database", host: first, stdin: "database", dependsOn: [name("prepare", first)],
-    run: { script: "database.sh", args: [settings.dbEngine, id.database, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] },
+    name: name("publish"), phase: "static", host: STATIC_HOST, stdin: "nodeKey",
+    dependsOn: nodes.map((n) => name("install", n)),
+    formerNames: [name("webroot")],
+    run: [
+      { script: "webroot.sh", args: [user] },
+      { script: "static.sh", args: [user, app.tag, { addressOf: first }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
+    ],
+    remove: { script: "webroot.sh", args: ["--remove", user] },
   });
-  for (const node of nodes) {
-    add({
-      name: name("stage", node), phase: "stage", host: node, stdin: "deployKey", dependsOn: [name("prepare", node)],
-      run: { script: "stage.sh", args: [user, app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode, overridesArg(app.overrides), app.deployChecks, app.healthCheck] },
-    });
-  }
-  add({
-    name: name("static"), phase: "static", host: first, stdin: "staticKey",
-    dependsOn: [...nodes.map((n) => name("stage", n)), name("webroot")],
-    run: { script: "static.sh", args: [user, app.tag, { addressOf: STATIC_HOST }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
-  });
-  let before = name("static");
+  let before = name("publish");
   const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [user, app.tag, phase, ...migrationArgs(app, settings)] });
   if (app.migrations) {
     add({
-      name: name("expand"), phase: "expand", host: first, dependsOn: [name("static"), name("database")],
-      run: migrate("expand"),
+      name: name("expand"), phase: "expand", host: first, dependsOn: [name("publish"), name("database")],
+      run: [migrate("expand")],
     });
     before = name("expand");
   }
+  // Each node prunes right after its own switch: prune.sh always keeps the serving and the
+  // previous release (what a later failure or the contract step may still need).
+  const prune: Invocation = { script: "prune.sh", args: [user, String(app.keepReleases), app.tag] };
   for (const node of nodes) {
     add({
       name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database")],
-      run: {
+      run: [{
         script: "switch.sh",
         args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
-      },
+      }, prune],
     });
     before = name("switch", node);
   }
@@ -180,17 +195,10 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   if (app.migrations) {
     add({
       name: name("contract"), phase: "contract", host: first, dependsOn: [servingStep],
-      run: migrate("contract"),
-    });
-    before = name("contract");
-  }
-  for (const node of nodes) {
-    add({
-      name: name("prune", node), phase: "prune", host: node, dependsOn: [before],
-      run: { script: "prune.sh", args: [user, String(app.keepReleases), app.tag] },
+      run: [migrate("contract")],
     });
   }
-  return { app: a, tag: app.tag, scriptsDir: scriptsDir(a, scriptsVersion), steps, servingStep };
+  return { app: a, tag: app.tag, scriptsDir: scriptsDir(scriptsVersion), steps, servingStep };
 }
 
 /** migrate.sh's limits and acknowledgements: the app's own, else fleet:deploy's. */
@@ -214,25 +222,20 @@ export function timeoutOf(app: Pick<AppForStack, "timeout">, settings: Pick<Depl
 }
 
 /** The fixed first command on a fresh host: wait for cloud-init (when the host has it: the
- *  machines' own wait-for-cloud-init.sh, inline), then make the app's scripts directory. The
- *  rollout's scripts cannot do this: they are not there yet. */
-export function waitCommand(app: string): string {
-  checkName("app", app);
+ *  machines' own wait-for-cloud-init.sh, inline), then make the scripts' root. The rollout's
+ *  scripts cannot do this: they are not there yet. */
+export function waitCommand(): string {
   return [
     "set -e",
     provisionCommand("wait-for-cloud-init.sh"),
-    `sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT} ${shellQuote(`${SCRIPTS_ROOT}/${app}`)}`,
+    `sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT}`,
   ].join("\n");
 }
 
-/** The last command on a host when the app leaves the stack: its scripts directory goes. */
-export function forgetCommand(app: string): string {
-  checkName("app", app);
-  return `sudo rm -rf -- ${shellQuote(`${SCRIPTS_ROOT}/${app}`)}`;
-}
-
-/** The command line of an invocation, every argument quoted for sh. */
-export function renderCommand(scriptsDir: string, inv: Invocation, addresses: Record<string, string>): string {
+/** The command line of one invocation, or of several run one after the other (`&&`), every
+ *  argument quoted for sh. */
+export function renderCommand(scriptsDir: string, inv: Invocation | Invocation[], addresses: Record<string, string>): string {
+  if (Array.isArray(inv)) return inv.map((i) => renderCommand(scriptsDir, i, addresses)).join(" && ");
   const args = inv.args.map((arg) => {
     if (typeof arg === "string") return arg;
     const value = addresses[arg.addressOf];
@@ -329,6 +332,13 @@ export function envFileText(values: Record<string, string>): string {
       return `${k}='${values[k].replace(/'/g, `'\\''`)}'\n`;
     })
     .join("");
+}
+
+/** stdin of install.sh: the environment file (prepare.sh's), the marker line, then the git
+ *  access (stage.sh's: the deploy key and known_hosts lines, or nothing). */
+export function installStdin(envFile: string, gitAccess: string): string {
+  if (envFile.split("\n").includes(GIT_ACCESS_MARKER)) throw new RolloutError(`the environment file holds the line ${GIT_ACCESS_MARKER}`);
+  return `${envFile}${GIT_ACCESS_MARKER}\n${gitAccess}`;
 }
 
 /** stdin of database.sh: master user, master password, app password, one a line. */

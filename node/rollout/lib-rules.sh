@@ -6,6 +6,9 @@
 FLEET_ROOT=/srv
 FLEET_WEB_ROOT=/var/www
 
+# install.sh's stdin: the environment file, this line, then the git access.
+FLEET_GIT_ACCESS_MARKER=@@fleet-git-access
+
 # The patterns (POSIX extended regular expressions a whole value must match).
 FLEET_PATTERN_APP='[a-z][a-z0-9-]{1,30}[a-z0-9]'
 FLEET_PATTERN_OS_USER='app_[a-z][a-z0-9-]{1,25}[a-z0-9]'

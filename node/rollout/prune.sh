@@ -43,5 +43,5 @@ for venv in "$VENVS"/*/; do
     removed=$((removed + 1))
   fi
 done
-log "$APP_NAME: kept $keep newest releases (and current, previous); removed $removed"
-printf 'kept=%s removed=%s\n' "$(find "$RELEASES" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l)" "$removed"
+# Only on stderr: prune runs in the switch step, whose stdout is switch.sh's "TAG COMMIT".
+log "$APP_NAME: kept $keep newest releases (and current, previous): $(find "$RELEASES" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l) on this node; removed $removed"

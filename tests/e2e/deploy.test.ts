@@ -131,7 +131,7 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.equal((await get(`http://${cluster.staticHost.address}${v1Stylesheet}`, DOMAIN)).status, 200);
     // Only this release's steps ran: nothing of the machines, the database or the nginx site.
     assert.deepEqual([...new Set(ranNames(result).map((n) => n.replace(/-node-\d$/, "-*")))].sort(),
-      [`${APP}-contract`, `${APP}-expand`, `${APP}-prune-*`, `${APP}-stage-*`, `${APP}-static`, `${APP}-switch-*`]);
+      [`${APP}-contract`, `${APP}-expand`, `${APP}-install-*`, `${APP}-publish`, `${APP}-switch-*`]);
   });
 
   it("v3's migration fails: the rollout stops with a clear message and no node switches", async () => {
@@ -224,7 +224,7 @@ describe("e2e: rollouts on real local nodes", function () {
     const { result, failed, failures } = await upUnderLoad(stack, catalog);
     assertOk(result);
     assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
-    assert.deepEqual(ranNames(result).sort(), [`${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
+    assert.deepEqual(ranNames(result).sort(), [`${APP}-install-node-1`, `${APP}-install-node-2`]);
     for (const [i, n] of cluster.appNodes.entries()) {
       // The file, and what gunicorn's settings (re-read on reload) give the workers from it.
       const seen = await cluster.exec(n, `grep '^GREETING=' ${HOME}/shared/env; cd / && runuser -u ${APP_IDENTITY.osUser} -- ${HOME}/current/.fleet/venv/bin/python -c "import runpy; print([e for e in runpy.run_path('${HOME}/shared/gunicorn.conf.py')['raw_env'] if e.startswith('GREETING=')])"`);
@@ -261,7 +261,7 @@ describe("e2e: rollouts on real local nodes", function () {
       const r = await stack.up(catalog);
       assertOk(r);
       // The key, nginx, and the app's environment (SITE_URL is https now): no release step.
-      assert.deepEqual(ranNames(r).sort(), ["nginx-config", "nginx-keys", `${APP}-prepare-node-1`, `${APP}-prepare-node-2`]);
+      assert.deepEqual(ranNames(r).sort(), ["nginx-config", "nginx-keys", `${APP}-install-node-1`, `${APP}-install-node-2`]);
       assert.ok(r.ran.every((x) => !x.command.includes("PRIVATE KEY")), "a key is on a command line");
       for (const n of cluster.appNodes) {
         assert.equal((await cluster.exec(n, `grep '^SITE_URL=' ${HOME}/shared/env`)).stdout.trim(), `SITE_URL='https://${DOMAIN}'`);
@@ -296,7 +296,7 @@ describe("e2e: rollouts on real local nodes", function () {
   it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
     const r = await stack.up("apps: []\n");
     assertOk(r);
-    assert.ok(ranNames(r).includes(`${APP}-prepare-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"), ranNames(r).join(" "));
+    assert.ok(ranNames(r).includes(`${APP}-install-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"), ranNames(r).join(" "));
     for (const n of cluster.appNodes) {
       const x = await cluster.exec(n, `test -e ${HOME} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP_IDENTITY.osUser} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
       assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
@@ -326,7 +326,7 @@ for v in ${HOME}/venvs/*/; do [ -x "$v/bin/python" ] && [ ! -f "$v/.fleet-comple
 pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     const first = await stack.up("v1", {
       onStart: (r, _op, interrupt) => {
-        if (r.name !== `${APP}-stage-node-1`) return;
+        if (r.name !== `${APP}-install-node-1`) return;
         const poll = async () => {
           for (let i = 0; i < 300 && !killed; i++) {
             killed = (await cluster.exec(node1, killWhileBuilding)).code === 0;
@@ -344,7 +344,7 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
 
     const second = await stack.up("v1");
     assertOk(second);
-    assert.ok(ranNames(second).includes(`${APP}-stage-node-1`));
+    assert.ok(ranNames(second).includes(`${APP}-install-node-1`));
     for (const n of cluster.appNodes) {
       assert.equal(await stack.currentOn(n), "v1");
       assert.equal(await stack.nodeRelease(n), "v1");

@@ -30,7 +30,7 @@ function catalog(apps: string[]): string {
 
 /** The app's DATABASE_URL, as the plan writes it into its environment file. */
 function databaseUrl(plan: Plan, app: string): URL {
-  const prepare = plan.resources.find((r) => r.name === `${app}-prepare-node-1`);
+  const prepare = plan.resources.find((r) => r.name === `${app}-install-node-1`);
   const line = /^DATABASE_URL='([^']+)'$/m.exec(String(prepare?.inputs.stdin));
   assert.ok(line, `no DATABASE_URL for ${app}`);
   return new URL(line[1]);

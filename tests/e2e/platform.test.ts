@@ -99,7 +99,7 @@ function post(url: string, host: string, body: string): Promise<{ status: number
 
 /** The stage step's lines of the preflight (and the platform's report) on the first node. */
 function stageLines(r: ApplyResult): string[] {
-  const stage = r.ran.find((x) => x.name === `${APP}-stage-node-1`);
+  const stage = r.ran.find((x) => x.name === `${APP}-install-node-1`);
   assert.ok(stage, "the stage step did not run");
   return stage.stderr.split("\n").filter((l) => /^fleet: (error|warning|platform)/.test(l));
 }
@@ -192,7 +192,7 @@ describe("e2e: the preflight names the app, the tag, the setting and the fix, be
     const r = await stack.up(catalog);
     assert.equal(r.ok, false, "the release was not stopped");
     // The summary's last line, without the executor's "<step>: " prefix of a one-line error.
-    assert.match(((r.error ?? "").split("\n").pop() ?? "").replace(/^polls-stage-node-\d: /, ""), error);
+    assert.match(((r.error ?? "").split("\n").pop() ?? "").replace(/^polls-install-node-\d: /, ""), error);
     assert.ok(!r.ran.some((x) => x.name.includes("-switch-")), "a node switched");
     for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v11");
     return stageLines(r);

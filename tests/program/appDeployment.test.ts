@@ -78,17 +78,26 @@ describe("AppDeployment in the program's plan", function () {
       }
       if (s.inputs.stdin !== undefined) assert.equal(s.inputs.logging, "none", `${s.name} reads a secret and logs`);
     }
-    const env = String(step("polls-prepare-node-1").inputs.stdin);
+    const env = String(step("polls-install-node-1").inputs.stdin);
     assert.match(env, new RegExp(`^API_TOKEN='${SECRET_VALUE}'$`, "m"));
     assert.match(env, /^DATABASE_URL='postgres:\/\/app_polls:[A-Za-z0-9]{32}@.+:5432\/app_polls'$/m);
     assert.match(env, /^SECRET_KEY='[A-Za-z0-9]{32,}'$/m); // the mock's fake value is shorter than the 64 asked for
     assert.match(String(step("polls-database").inputs.stdin), new RegExp(`^fleetadmin\\n${rds.inputs.password}\\n[A-Za-z0-9]{32}\\n$`));
   });
 
-  it("waits for a booting host without a dial limit, behind the infrastructure's readiness step", () => {
-    for (const s of steps.filter((x) => x.name.includes("-wait-"))) {
+  it("waits for a booting host once per host (not per app), without a dial limit, behind the infrastructure's readiness step", () => {
+    const waits = p.resources.filter((r) => r.parent?.includes("fleet:app:HostScripts") && r.name.endsWith("-scripts-wait"));
+    assert.deepEqual(waits.map((w) => w.name).sort(), ["node-1-scripts-wait", "node-2-scripts-wait", "node-3-scripts-wait", "static-host-scripts-wait"]);
+    for (const s of waits) {
       assert.equal((s.inputs.connection as { dialErrorLimit?: number }).dialErrorLimit, -1);
       assert.ok(s.dependsOn.some((d) => d.endsWith("-ready")), `${s.name} does not wait for the host's ready step`);
+    }
+    const copies = p.resources.filter((r) => r.type === "command:remote:CopyToRemote");
+    assert.equal(copies.length, 4, "one copy of the scripts per host, whatever the number of apps");
+    // every app step on a host runs after that host's copy
+    for (const s of steps) {
+      const hostName = s.name.match(/-(node-\d)$/)?.[1] ?? (s.name.endsWith("-publish") ? "static-host" : "node-1");
+      assert.ok(s.dependsOn.some((d) => d.endsWith(`::${hostName}-scripts-copy`)), `${s.name} does not wait for the scripts on ${hostName}`);
     }
   });
 
@@ -98,7 +107,7 @@ describe("AppDeployment in the program's plan", function () {
     assert.ok(step("polls-switch-node-1").dependsOn.some((d) => d.endsWith("::nginx-config")));
     assert.ok(step("polls-switch-node-2").dependsOn.includes(urn("polls-switch-node-1")));
     assert.ok(step("polls-switch-node-3").dependsOn.includes(urn("polls-switch-node-2")));
-    assert.ok(!step("polls-stage-node-2").dependsOn.includes(urn("polls-stage-node-1")));
+    assert.ok(!step("polls-install-node-2").dependsOn.includes(urn("polls-install-node-1")));
   });
 
   it("a tag bump changes that app's release steps and nothing else, not even its machines' steps", async () => {
@@ -106,7 +115,7 @@ describe("AppDeployment in the program's plan", function () {
     assert.ok(changes.length > 0);
     for (const c of changes) {
       assert.equal(c.op, "update", c.urn);
-      assert.match(c.urn, /fleet:app:AppDeployment\$command:remote:Command::polls-(stage-node-\d|static|expand|switch-node-\d|contract|prune-node-\d)$/);
+      assert.match(c.urn, /fleet:app:AppDeployment\$command:remote:Command::polls-(install-node-\d|publish|expand|switch-node-\d|contract)$/);
       assert.deepEqual(c.keys, ["create"], c.urn);
     }
   });

@@ -65,23 +65,29 @@ describe("AppRepository (runtime mocks)", () => {
 
   it("protects alpha and production: reviewed pull requests, status checks, no force push, no deletion", async () => {
     const { byType } = await declare({ manageRepositories: true, statusChecks: ["ci / test", "plan"], requiredReviews: 2 });
-    const protections = byType("github:index/branchProtection:BranchProtection");
-    assert.deepEqual(protections.map((p) => p.inputs.pattern), ["alpha", "production"]);
-    for (const p of protections) {
-      assert.equal(p.inputs.repositoryId, "polls");
-      assert.equal(p.inputs.allowsForcePushes, false);
-      assert.equal(p.inputs.allowsDeletions, false);
-      assert.equal(p.inputs.enforceAdmins, true);
-      assert.deepEqual(p.inputs.requiredPullRequestReviews, [{ requiredApprovingReviewCount: 2, dismissStaleReviews: true }]);
-      assert.deepEqual(p.inputs.requiredStatusChecks, [{ strict: true, contexts: ["ci / test", "plan"] }]);
-    }
+    const rulesets = byType("github:index/repositoryRuleset:RepositoryRuleset").filter((r) => r.inputs.target === "branch");
+    assert.equal(rulesets.length, 1);
+    const [ruleset] = rulesets;
+    assert.equal(ruleset.inputs.repository, "polls");
+    assert.equal(ruleset.inputs.enforcement, "active");
+    assert.deepEqual(ruleset.inputs.conditions, { refName: { includes: ["refs/heads/alpha", "refs/heads/production"], excludes: [] } });
+    // no bypass actors: admins too (what enforceAdmins did)
+    assert.deepEqual(ruleset.inputs.bypassActors, []);
+    assert.deepEqual(ruleset.inputs.rules, {
+      pullRequest: { requiredApprovingReviewCount: 2, dismissStaleReviewsOnPush: true },
+      requiredStatusChecks: { strictRequiredStatusChecksPolicy: true, requiredChecks: [{ context: "ci / test" }, { context: "plan" }] },
+      nonFastForward: true,
+      deletion: true,
+    });
+    assert.deepEqual(byType("github:index/branchProtection:BranchProtection"), []);
     const none = await declare({ manageRepositories: true });
-    assert.equal(none.byType("github:index/branchProtection:BranchProtection")[0].inputs.requiredStatusChecks, undefined);
+    const rules = none.byType("github:index/repositoryRuleset:RepositoryRuleset").find((r) => r.inputs.target === "branch")!.inputs.rules as Record<string, unknown>;
+    assert.equal(rules.requiredStatusChecks, undefined);
   });
 
   it("lets only the allowed actors create, move or delete release tags", async () => {
     const { byType } = await declare({ manageRepositories: true, releaseTagPattern: "release-*", tagActors: [{ role: "maintain" }, { team: 42 }, { app: 7 }, { organizationAdmin: true }] });
-    const [ruleset, ...more] = byType("github:index/repositoryRuleset:RepositoryRuleset");
+    const [ruleset, ...more] = byType("github:index/repositoryRuleset:RepositoryRuleset").filter((r) => r.inputs.target === "tag");
     assert.equal(more.length, 0);
     assert.equal(ruleset.inputs.repository, "polls");
     assert.equal(ruleset.inputs.target, "tag");

@@ -1,4 +1,4 @@
-// Per-app sizing in the plan: `workers` and `timeout` reach prepare.sh, and `npm run plan` warns
+// Per-app sizing in the plan: `workers` and `timeout` reach prepare.sh (through install.sh), and `npm run plan` warns
 // (or stops, with one line) when the stack's apps' workers do not fit in an app node's memory.
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
@@ -36,9 +36,9 @@ describe("plan: per-app sizing and the capacity check", function () {
     const r = await plan(["--stack", "alpha", "--apps", catalog(2, 5), "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { resources: { name: string; inputs: { create?: string } }[]; warnings?: string[] };
-    const prepare = (app: string) => out.resources.find((x) => x.name === `${app}-prepare-node-1`)?.inputs.create ?? "";
-    assert.match(prepare("app-1"), /\/prepare\.sh app_app-1 \S+ \d+ site\.wsgi:application 5 120$/);
-    assert.match(prepare("app-2"), /\/prepare\.sh app_app-2 \S+ \d+ site\.wsgi:application 5 30$/);
+    const prepare = (app: string) => out.resources.find((x) => x.name === `${app}-install-node-1`)?.inputs.create ?? "";
+    assert.match(prepare("app-1"), /\/install\.sh app_app-1 \S+ \d+ site\.wsgi:application 5 120 /);
+    assert.match(prepare("app-2"), /\/install\.sh app_app-2 \S+ \d+ site\.wsgi:application 5 30 /);
     assert.deepEqual((out.warnings ?? []).filter((w) => w.includes("instanceType")), []);
   });
 

@@ -50,8 +50,8 @@ describe("plan: names that extend another app's name", function () {
   it("runs each app's scripts as its own user and database", () => {
     for (const app of APPS) {
       const { osUser, database } = appIdentity(app);
-      const prepare = plan.resources.find((r) => r.name === `${app}-prepare-node-1`);
-      assert.match(String(prepare?.inputs.create), new RegExp(`prepare\\.sh ${osUser} `));
+      const prepare = plan.resources.find((r) => r.name === `${app}-install-node-1`);
+      assert.match(String(prepare?.inputs.create), new RegExp(`install\\.sh ${osUser} `));
       const db = plan.resources.find((r) => r.name === `${app}-database`);
       assert.match(String(db?.inputs.create), new RegExp(`database\\.sh postgres ${database} `));
     }

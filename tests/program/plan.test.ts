@@ -171,7 +171,7 @@ describe("plan: where commands run, and what was left out", function () {
       assert.equal(r.inputs.connection, SECRET_TEXT, `${r.name}: the connection (with its key) stays secret`);
       assert.match(r.runsOn ?? "", /^deploy@\d+\.\d+\.\d+\.\d+( via deploy@\d+\.\d+\.\d+\.\d+)?$/, r.name);
     }
-    const nodeStep = remote.find((r) => r.name === "polls-stage-node-1");
+    const nodeStep = remote.find((r) => r.name === "polls-install-node-1");
     assert.match(nodeStep?.runsOn ?? "", / via deploy@/, "production nodes are reached through the nginx host");
     const text = renderTree(plan);
     assert.ok(text.includes(`on ${nodeStep?.runsOn}`));

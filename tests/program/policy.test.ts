@@ -68,9 +68,14 @@ describe("security policies over the infrastructure", () => {
         "ec2-volumes-encrypted": (r) => broken(r, T.instance, "static-host", (i) => void (i.rootBlockDevice = { encrypted: false })),
         "no-secrets-in-user-data": (r) => broken(r, T.instance, "node-1", (i) => void (i.userData = `${i.userData}\nwrite_files: [{content: "[secret]"}]`)),
         "fleet-tags": (r) => broken(r, "aws:ec2/subnet:Subnet", "app-a", (i) => void (i.tags = { stack: "production" })),
-        "s3-public-access-blocked": (r) => broken(r, T.publicAccessBlock, "blog_media-public-access", (i) => void (i.restrictPublicBuckets = false)),
+        "s3-public-access-blocked": (r) => broken(r, T.accountPublicAccessBlock, "account-public-access", (i) => void (i.restrictPublicBuckets = false)),
         "s3-versioned": (r) => broken(r, T.versioning, "wiki_media-versioning", (i) => void (i.versioningConfiguration = { status: "Suspended" })),
-        "s3-encrypted": (r) => broken(r, T.encryption, "blog_media-replica-encryption", () => null),
+        // No bucket has its own encryption configuration (S3's SSE-S3 covers them): one naming no algorithm breaks it.
+        "s3-encrypted": (r) => {
+            const bucket = named(r, T.bucket, "blog_media");
+            const inputs = { bucket: bucket.inputs.bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "none" } }] };
+            return [...r, { ...bucket, type: T.encryption, name: "blog_media-encryption", urn: `${bucket.urn}-encryption`, inputs }];
+        },
         "s3-tls-only": (r) => broken(r, T.bucketPolicy, "wiki_media-tls-only", (i) => void (i.policy = JSON.stringify({ Version: "2012-10-17", Statement: [] }))),
     };
 
@@ -113,11 +118,14 @@ describe("security policies over the infrastructure", () => {
         assert.deepEqual(checkAll(unprotected.records, { ...unprotected.ctx, stack: "alpha" }).filter((v) => v.policy.startsWith("rds-")), []);
     });
 
-    it("report a bucket left without its settings resources", () => {
-        const bare = production.records.filter((r) => !/^wiki_media-(public-access|versioning|encryption|tls-only)$/.test(r.name));
+    it("report a bucket left without its settings resources, and every bucket without the account's public access block", () => {
+        const bare = production.records.filter((r) => !/^wiki_media-(versioning|tls-only)$/.test(r.name));
         const violations = checkAll(bare, production.ctx).filter((v) => v.policy.startsWith("s3-"));
-        assert.deepEqual(violations.map((v) => `${v.policy}:${v.resource}`).sort(),
-            ["s3-encrypted:wiki_media", "s3-public-access-blocked:wiki_media", "s3-tls-only:wiki_media", "s3-versioned:wiki_media"]);
+        assert.deepEqual(violations.map((v) => `${v.policy}:${v.resource}`).sort(), ["s3-tls-only:wiki_media", "s3-versioned:wiki_media"]);
+        const open = production.records.filter((r) => r.type !== T.accountPublicAccessBlock);
+        const buckets = production.records.filter((r) => r.type === T.bucket).map((r) => r.name).sort();
+        assert.ok(buckets.length >= 4);
+        assert.deepEqual(checkAll(open, production.ctx).map((v) => `${v.policy}:${v.resource}`).sort(), buckets.map((b) => `s3-public-access-blocked:${b}`));
     });
 });
 

@@ -94,7 +94,8 @@ describe("policy pack served to the engine (policy/index.ts over gRPC)", functio
         const req = new AnalyzeStackRequest();
         req.setResourcesList([bucket, versioning]);
         const res = await call<AnalyzeStackRequest, AnalyzeResponse>(client.analyzeStack.bind(client), req);
-        assert.deepEqual(diagnostics(res).map(([policy]) => policy).sort(), ["s3-encrypted", "s3-public-access-blocked", "s3-tls-only"]);
+        // No encryption configuration is fine (S3 applies SSE-S3 to every bucket); no public access block, no TLS-only policy are not.
+        assert.deepEqual(diagnostics(res).map(([policy]) => policy).sort(), ["s3-public-access-blocked", "s3-tls-only"]);
         assert.ok(res.getDiagnosticsList().every((d) => d.getUrn() === bucket.getUrn()));
     });
 });

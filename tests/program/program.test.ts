@@ -10,6 +10,7 @@ import { parseDocument } from "yaml";
 import { Plan, PlanResource, runPlan } from "../../offline/plan";
 import { FakeGithub, META } from "../helpers/githubFake";
 import { issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
+import { GIT_ACCESS_MARKER } from "../../config/patterns";
 
 const ROOT = path.resolve(__dirname, "../..");
 const DEPLOYMENT = "fleet:app:AppDeployment";
@@ -53,14 +54,21 @@ async function planIn(dir: string, stack: string, reveal = false): Promise<Plan>
   }
 }
 
-/** The tag each app's first-node stage step checks out: "app -> tag". */
+/** The git access part of an install step's stdin (after the environment file and the marker line). */
+function gitAccessOf(stdin: string): string {
+  const marker = `${GIT_ACCESS_MARKER}\n`;
+  assert.ok(stdin.includes(marker), "no git access marker in the install stdin");
+  return stdin.slice(stdin.indexOf(marker) + marker.length);
+}
+
+/** The tag each app's first-node install step checks out: "app -> tag". */
 function stagedTags(plan: Plan): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const r of plan.resources.filter((x) => /-stage-node-1$/.test(x.name))) {
-    // stage.sh takes the app's OS user and the tag; the step is named after the app.
-    const m = /stage\.sh \S+ (\S+) /.exec(String(r.inputs.create));
+  for (const r of plan.resources.filter((x) => /-install-node-1$/.test(x.name))) {
+    // install.sh takes prepare.sh's six arguments (the app's OS user first), then the tag; the step is named after the app.
+    const m = /install\.sh (?:\S+ ){6}(\S+) /.exec(String(r.inputs.create));
     assert.ok(m, `${r.name}: ${String(r.inputs.create)}`);
-    out[r.name.replace(/-stage-node-1$/, "")] = m[1];
+    out[r.name.replace(/-install-node-1$/, "")] = m[1];
   }
   return out;
 }
@@ -96,7 +104,7 @@ describe("the program: a recovery stack", function () {
     assert.ok(plan.warnings?.some((w) => /manageRepositories is ignored on a recovery stack/.test(w)), String(plan.warnings));
     // the stack it replaces does manage them
     const production = await runPlan({ stack: "production" });
-    assert.ok(production.resources.some((r) => r.type === "github:index/branchProtection:BranchProtection"));
+    assert.ok(production.resources.some((r) => r.type === "github:index/repositoryRuleset:RepositoryRuleset" && r.inputs.target === "branch"));
   });
 
   it("with recovery.tags latest, asks for every app's newest release (left out, and said so, offline)", async () => {
@@ -113,9 +121,9 @@ describe("the program: GitHub wiring", function () {
   it("gives each app's stage steps that app's own deploy key, on stdin only", async () => {
     const plan = await runPlan({ stack: "alpha", revealSecrets: true });
     const keys = new Map<string, string>();
-    for (const r of plan.resources.filter((x) => /-stage-node-\d+$/.test(x.name))) {
-      const app = r.name.replace(/-stage-node-\d+$/, "");
-      const key = String(r.inputs.stdin);
+    for (const r of plan.resources.filter((x) => /-install-node-\d+$/.test(x.name))) {
+      const app = r.name.replace(/-install-node-\d+$/, "");
+      const key = gitAccessOf(String(r.inputs.stdin));
       assert.match(key, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/, r.name);
       assert.ok(!String(r.inputs.create).includes("PRIVATE KEY"), `${r.name}: the key is on the command line`);
       if (keys.has(app)) assert.equal(key, keys.get(app), `${app}: one key for all nodes`);
@@ -135,15 +143,15 @@ describe("the program: GitHub wiring", function () {
     const [alpha, production] = await Promise.all([runPlan({ stack: "alpha" }), runPlan({ stack: "production" })]);
     const kinds = (p: Plan) => [...new Set(p.resources.filter((r) => r.type.startsWith("github:")).map((r) => r.type.split(":").pop()))].sort();
     assert.deepEqual(kinds(alpha), ["RepositoryDeployKey"]);
-    assert.deepEqual(kinds(production), ["Branch", "BranchDefault", "BranchProtection", "RepositoryDeployKey", "RepositoryRuleset"]);
+    assert.deepEqual(kinds(production), ["Branch", "BranchDefault", "RepositoryDeployKey", "RepositoryRuleset"]);
   });
 
   it("clones from the GitHub Enterprise host the API lives on, unless a git URL template says otherwise", async () => {
     const ghe = JSON.stringify({ apiUrl: "https://github.example.edu/api/v3", prereleases: true });
     const plan = await runPlan({ stack: "alpha", config: { github: ghe } });
-    assert.match(String(byName(plan, "polls-stage-node-1").inputs.create), / git@github\.example\.edu:uni-it\/polls\.git /);
+    assert.match(String(byName(plan, "polls-install-node-1").inputs.create), / git@github\.example\.edu:uni-it\/polls\.git /);
     const own = await runPlan({ stack: "alpha", config: { github: ghe, deploy: JSON.stringify({ gitUrlTemplate: "https://git.example.edu/{repo}.git" }) } });
-    assert.match(String(byName(own, "polls-stage-node-1").inputs.create), / https:\/\/git\.example\.edu\/uni-it\/polls\.git /);
+    assert.match(String(byName(own, "polls-install-node-1").inputs.create), / https:\/\/git\.example\.edu\/uni-it\/polls\.git /);
   });
 });
 
@@ -170,7 +178,7 @@ describe("the program online: `latest` and the clone host's keys from GitHub", f
     assert.deepEqual(plan.outputs.latestTags, { "library-catalogue": "v3.13.0-rc.1" });
     assert.equal(stagedTags(plan)["library-catalogue"], "v3.13.0-rc.1");
     assert.deepEqual(plan.warnings ?? [], []);
-    const stdin = String(byName(plan, "polls-stage-node-1").inputs.stdin);
+    const stdin = gitAccessOf(String(byName(plan, "polls-install-node-1").inputs.stdin));
     const [key, hosts] = [stdin.slice(0, stdin.indexOf("-----END")), stdin.slice(stdin.indexOf("\n", stdin.indexOf("-----END")) + 1)];
     assert.match(key, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
     assert.equal(hosts, META.ssh_keys.map((k) => `github.com ${k}\n`).join(""));

@@ -101,7 +101,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
         const run = runStep(String(step.inputs.stdin));
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stderr, /database app_polls and its role are ready on 127\.0\.0\.9:3306/);
-        const prepare = plan.resources.find((r) => r.name === "polls-prepare-node-1");
+        const prepare = plan.resources.find((r) => r.name === "polls-install-node-1");
         const urlLine = /^DATABASE_URL='([^']+)'$/m.exec(String(prepare?.inputs.stdin));
         assert.ok(urlLine, "no DATABASE_URL in the app's environment");
         const url = new URL(urlLine[1]);
@@ -140,7 +140,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
         let named: Plan;
         const stepOf = (app: string) => named.resources.find((r) => r.name === `${app}-database`)!;
         const urlOf = (app: string) => {
-            const prepare = named.resources.find((r) => r.name === `${app}-prepare-node-1`);
+            const prepare = named.resources.find((r) => r.name === `${app}-install-node-1`);
             const url = new URL(/^DATABASE_URL='([^']+)'$/m.exec(String(prepare?.inputs.stdin))![1]);
             return { user: url.username, password: decodeURIComponent(url.password), database: url.pathname.slice(1) };
         };

@@ -43,7 +43,7 @@ describe("node scripts", () => {
       { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100, acknowledgeMigrations: [], overrides: ALL_OVERRIDES, deployChecks: "warn" },
       ["node-1", "node-2"], "00000000", DEFAULT_DEPLOY_SETTINGS,
     );
-    const used = new Set(plan.steps.flatMap((s) => [s.run?.script, s.remove?.script]).filter((s): s is string => !!s));
+    const used = new Set(plan.steps.flatMap((s) => [...(s.run ?? []).map((r) => r.script), s.remove?.script]).filter((s): s is string => !!s));
     for (const s of used) assert.ok(ROLLOUT_FILES.includes(s), `${s} is not in node/rollout (its changes would not re-run the steps)`);
     for (const f of ROLLOUT_FILES) assert.ok(fs.existsSync(path.join(DIR, f)), `${f} is missing`);
     // What the scripts source or hand to Python is versioned with them.

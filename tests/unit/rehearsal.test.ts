@@ -73,8 +73,8 @@ describe("rehearse: the one-line reason of a failed release", () => {
   });
 
   it("else the failed step and its last line; else what did not run", () => {
-    assert.equal(failureLine(result([ran("wiki-copy-node-1", false, "ssh: connect to host 10.0.0.1 port 22: Connection refused\n")])), "wiki-copy-node-1: ssh: connect to host 10.0.0.1 port 22: Connection refused");
-    assert.equal(failureLine(result([ran("wiki-copy-node-1", false, "")])), "wiki-copy-node-1: exited with an error and printed nothing");
+    assert.equal(failureLine(result([ran("node-1-scripts-copy", false, "ssh: connect to host 10.0.0.1 port 22: Connection refused\n")])), "node-1-scripts-copy: ssh: connect to host 10.0.0.1 port 22: Connection refused");
+    assert.equal(failureLine(result([ran("node-1-scripts-copy", false, "")])), "node-1-scripts-copy: exited with an error and printed nothing");
     assert.equal(failureLine(result([], ["wiki-switch-node-1"])), "not run, a step it depends on did not finish: wiki-switch-node-1");
   });
 });

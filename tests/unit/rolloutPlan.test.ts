@@ -7,7 +7,6 @@ import {
   DEFAULT_DEPLOY_SETTINGS,
   databaseStdin,
   envFileText,
-  forgetCommand,
   gitUrl,
   parseServing,
   platformEnv,
@@ -18,8 +17,12 @@ import {
   STATIC_HOST,
   Step,
   waitCommand,
+  installStdin,
 } from "../../rollout/plan";
 import { shellQuote } from "../../render/shellCommand";
+import { RULES_LIBRARY_FILE } from "../../render/rulesLibrary";
+import { GIT_ACCESS_MARKER } from "../../config/patterns";
+import * as fs from "fs";
 
 const APP: AppForStack = {
   name: "polls",
@@ -41,9 +44,9 @@ const APP: AppForStack = {
 };
 const NODES = ["node-1", "node-2", "node-3"];
 const VERSION = "0123456789abcdef";
-const ADDRESSES = {
+const ADDRESSES: Record<string, string> = {
   "node-1": "10.0.1.11", "node-2": "10.0.2.12", "node-3": "10.0.1.13", [STATIC_HOST]: "10.0.0.5",
-  [DATABASE]: "db.example.internal", "@database-port": "5432", "@static-ssh-user": "deploy", "@static-ssh-port": "22",
+  [DATABASE]: "db.example.internal", "@database-port": "5432", "@node-ssh-user": "deploy", "@node-ssh-port": "22",
 };
 
 const plan = (app: Partial<AppForStack> = {}, nodes = NODES) => rolloutPlan({ ...APP, ...app }, nodes, VERSION, DEFAULT_DEPLOY_SETTINGS);
@@ -66,27 +69,27 @@ function ancestors(p: RolloutPlan, name: string, seen = new Set<string>()): Set<
 }
 
 describe("rollout plan", () => {
-  it("stages on every node in parallel: no stage waits for another node's stage", () => {
+  it("installs (prepares, then stages) on every node in parallel: no install waits for anything of the app", () => {
     const p = plan();
     for (const n of NODES) {
-      const before = ancestors(p, `polls-stage-${n}`);
-      assert.deepEqual([...before].filter((s) => s.includes("-stage-")), []);
-      assert.ok(before.has(`polls-prepare-${n}`));
+      assert.deepEqual(step(p, `polls-install-${n}`).dependsOn, []);
+      assert.equal(command(p, `polls-install-${n}`),
+        `sh ${p.scriptsDir}/install.sh app_polls ${ADDRESSES[n]} 8123 pollsite.wsgi:application 3 30 v2 git@github.com:uni-it/polls.git index database,hosts,static,secretKey,proxy,storage,debug warn /healthz`);
     }
   });
 
-  it("publishes static files once, from the first node, after every node staged", () => {
+  it("publishes static files once, on the nginx host (web root, then the files pulled from the first node), after every node staged", () => {
     const p = plan();
     assert.equal(p.steps.filter((s) => s.phase === "static").length, 1);
-    assert.equal(step(p, "polls-static").host, "node-1");
-    const before = ancestors(p, "polls-static");
-    for (const n of NODES) assert.ok(before.has(`polls-stage-${n}`));
-    assert.equal(command(p, "polls-static"), `sh ${p.scriptsDir}/static.sh app_polls v2 10.0.0.5 deploy 22`);
+    assert.equal(step(p, "polls-publish").host, STATIC_HOST);
+    const before = ancestors(p, "polls-publish");
+    for (const n of NODES) assert.ok(before.has(`polls-install-${n}`));
+    assert.equal(command(p, "polls-publish"), `sh ${p.scriptsDir}/webroot.sh app_polls && sh ${p.scriptsDir}/static.sh app_polls v2 ${ADDRESSES["node-1"]} deploy 22`);
   });
 
   it("migrates once, on the first node, before any switch; contracts once after the last switch", () => {
     const p = plan();
-    assert.deepEqual(p.steps.filter((s) => s.run?.script === "migrate.sh").map((s) => [s.name, s.host]), [
+    assert.deepEqual(p.steps.filter((s) => s.run?.[0].script === "migrate.sh").map((s) => [s.name, s.host]), [
       ["polls-expand", "node-1"],
       ["polls-contract", "node-1"],
     ]);
@@ -120,43 +123,56 @@ describe("rollout plan", () => {
     assert.deepEqual(step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-1"]);
     assert.deepEqual(step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-2"]);
     assert.equal(p.servingStep, "polls-switch-node-3");
-    assert.equal(command(p, "polls-switch-node-2"), `sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30`);
+    assert.equal(command(p, "polls-switch-node-2"),
+      `sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30 && sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
   });
 
-  it("prunes every node to keepReleases only after the rollout is complete", () => {
+  it("prunes each node to keepReleases in its switch step, only once its switch succeeded", () => {
     const p = plan();
     for (const n of NODES) {
-      assert.ok(ancestors(p, `polls-prune-${n}`).has("polls-contract"));
-      assert.equal(command(p, `polls-prune-${n}`), `sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
+      const run = step(p, `polls-switch-${n}`).run!;
+      assert.deepEqual(run.map((r) => r.script), ["switch.sh", "prune.sh"]);
+      assert.deepEqual(run[1].args, ["app_polls", "3", "v2"]);
     }
+    assert.equal(p.steps.filter((s) => (s.run ?? []).some((r) => r.script === "prune.sh")).length, NODES.length);
   });
 
   it("an app without migrations has no migrate steps and still switches after static", () => {
     const p = plan({ migrations: false });
-    assert.equal(p.steps.filter((s) => s.run?.script === "migrate.sh").length, 0);
-    assert.ok(step(p, "polls-switch-node-1").dependsOn.includes("polls-static"));
-    assert.ok(step(p, "polls-prune-node-1").dependsOn.includes("polls-switch-node-3"));
+    assert.equal(p.steps.filter((s) => s.run?.[0].script === "migrate.sh").length, 0);
+    assert.ok(step(p, "polls-switch-node-1").dependsOn.includes("polls-publish"));
   });
 
-  it("waits for each host first, then copies the scripts there, before anything else runs on it", () => {
+  it("has per node one install and one switch, per app database, publish, expand and contract, nothing per host", () => {
     const p = plan();
-    for (const h of [...NODES, STATIC_HOST]) {
-      assert.deepEqual(step(p, `polls-wait-${h}`).dependsOn, []);
-      assert.deepEqual(step(p, `polls-copy-${h}`).dependsOn, [`polls-wait-${h}`]);
-    }
-    for (const s of p.steps.filter((x) => x.phase !== "wait" && x.phase !== "copy")) {
-      assert.ok(ancestors(p, s.name).has(`polls-copy-${s.host}`), `${s.name} runs before the scripts are on ${s.host}`);
-    }
+    const perNode = (n: string) => p.steps.filter((s) => s.host === n && !["polls-database", "polls-expand", "polls-contract"].includes(s.name)).map((s) => s.name);
+    for (const n of NODES) assert.deepEqual(perNode(n), [`polls-install-${n}`, `polls-switch-${n}`]);
+    assert.equal(p.steps.length, 2 * NODES.length + 4);
+    assert.equal(p.scriptsDir, `/srv/fleet/scripts_${VERSION}`, "one scripts directory per host and version, shared by every app");
+  });
+
+  it("takes over the state of the steps it was merged from: their delete commands never run on an upgrade", () => {
+    const p = plan();
+    const former = Object.fromEntries(p.steps.filter((s) => s.formerNames).map((s) => [s.name, s.formerNames]));
+    assert.deepEqual(former, {
+      "polls-install-node-1": ["polls-prepare-node-1"], "polls-install-node-2": ["polls-prepare-node-2"], "polls-install-node-3": ["polls-prepare-node-3"],
+      "polls-publish": ["polls-webroot"],
+    });
+    // Each takes over a step on the same host (a connection change would replace it and run the old delete).
+    assert.equal(step(p, "polls-publish").host, STATIC_HOST);
+    for (const n of NODES) assert.equal(step(p, `polls-install-${n}`).host, n);
+    // No new name is an old one (Pulumi matches by name before aliases).
+    const oldNames = ["prepare", "stage", "static", "webroot", "prune", "wait", "copy"];
+    for (const s of p.steps) assert.ok(!oldNames.some((o) => s.name.startsWith(`polls-${o}`)), s.name);
   });
 
   it("secrets reach only the steps that need them, and only on stdin", () => {
     const p = plan();
     const withStdin = p.steps.filter((s) => s.stdin).map((s) => `${s.name}:${s.stdin}`);
     assert.deepEqual(withStdin, [
-      "polls-prepare-node-1:env", "polls-prepare-node-2:env", "polls-prepare-node-3:env",
       "polls-database:database",
-      "polls-stage-node-1:deployKey", "polls-stage-node-2:deployKey", "polls-stage-node-3:deployKey",
-      "polls-static:staticKey",
+      "polls-install-node-1:install", "polls-install-node-2:install", "polls-install-node-3:install",
+      "polls-publish:nodeKey",
     ]);
   });
 
@@ -166,7 +182,7 @@ describe("rollout plan", () => {
     const a = render(plan({ tag: "v2" }));
     const b = render(plan({ tag: "v3" }));
     const changed = [...a.keys()].filter((k) => a.get(k) !== b.get(k)).map((k) => k.replace(/-node-\d$/, "-*"));
-    assert.deepEqual([...new Set(changed)].sort(), ["polls-contract", "polls-expand", "polls-prune-*", "polls-stage-*", "polls-static", "polls-switch-*"]);
+    assert.deepEqual([...new Set(changed)].sort(), ["polls-contract", "polls-expand", "polls-install-*", "polls-publish", "polls-switch-*"]);
   });
 
   it("names every step after the app, so two apps never collide", () => {
@@ -176,9 +192,9 @@ describe("rollout plan", () => {
 
   it("deletes the app's files from nodes and nginx host only when a step is removed", () => {
     const p = plan();
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-prepare-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-webroot").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove app_polls`);
-    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.phase).sort(), ["prepare", "prepare", "prepare", "webroot"]);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-install-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-publish").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove app_polls`);
+    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.name).sort(), ["polls-install-node-1", "polls-install-node-2", "polls-install-node-3", "polls-publish"]);
   });
 
   it("refuses what it cannot roll out, with one clear message", () => {
@@ -230,7 +246,7 @@ describe("rollout plan: values for the nodes", () => {
   });
 
   it("stage gets the overrides that are on, the deploy checks' policy and the health path (recorded in the release)", () => {
-    const stage = (app: Partial<AppForStack>) => plan(app).steps.find((s) => s.name === "polls-stage-node-1")!.run!.args.slice(4);
+    const stage = (app: Partial<AppForStack>) => plan(app).steps.find((s) => s.name === "polls-install-node-1")!.run![0].args.slice(9);
     assert.deepEqual(stage({}), ["database,hosts,static,secretKey,proxy,storage,debug", "warn", "/healthz"]);
     assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), ["database,static,secretKey,proxy,debug", "fail", "/healthz"]);
     const none = Object.fromEntries(Object.keys(ALL_OVERRIDES).map((k) => [k, false])) as typeof ALL_OVERRIDES;
@@ -255,10 +271,17 @@ describe("rollout plan: values for the nodes", () => {
   });
 
   it("the first command on a host only waits for cloud-init and makes the scripts directory", () => {
-    const w = waitCommand("polls");
+    const w = waitCommand();
     assert.match(w, /cloud-init status --wait/);
-    assert.match(w, /sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet \/srv\/fleet\/polls$/);
-    assert.throws(() => waitCommand("x;y"), /not allowed/);
-    assert.equal(forgetCommand("polls"), "sudo rm -rf -- /srv/fleet/polls");
+    assert.match(w, /sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet$/);
+  });
+
+  it("install.sh's stdin: the environment file, the marker line of config/patterns.ts, then the git access", () => {
+    const env = envFileText({ A: "1", B: "two words" });
+    assert.equal(installStdin(env, "KEY\nhost ssh-ed25519 AAA\n"), `A='1'\nB='two words'\n${GIT_ACCESS_MARKER}\nKEY\nhost ssh-ed25519 AAA\n`);
+    assert.equal(installStdin(env, ""), `${env}${GIT_ACCESS_MARKER}\n`);
+    assert.throws(() => installStdin(`${GIT_ACCESS_MARKER}\n`, ""), /holds the line/);
+    // lib-rules.sh has the same marker for install.sh (generated; a test fails when stale)
+    assert.match(fs.readFileSync(RULES_LIBRARY_FILE, "utf8"), new RegExp(`^FLEET_GIT_ACCESS_MARKER=${GIT_ACCESS_MARKER}$`, "m"));
   });
 });
