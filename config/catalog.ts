@@ -11,6 +11,7 @@ import { Document, isMap, isNode, isScalar, LineCounter, parseDocument, visit } 
 import type { Node as YamlNode } from "yaml";
 import { OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
 import { appIdentity } from "./identity";
+import { allocatePorts, AppPort, portMoves } from "./ports";
 
 export const NAME_PATTERN = ruleRegExp(RULES.app);
 export const REPO_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
@@ -68,8 +69,6 @@ export type DeployChecks = (typeof DEPLOY_CHECKS)[number];
 /** Limits of every YAML file the fleet reads (the catalog and the stack files). */
 export const MAX_FILE_BYTES = 1024 * 1024;
 export const MAX_ALIASES = 50;
-const PORT_MIN = 8100;
-const PORT_SPAN = 800;
 
 const pattern = (re: RegExp, what: string) =>
   z.string({ error: (i) => (i.input === undefined ? "is required" : `must be a string, ${what}`) }).regex(re, {
@@ -240,6 +239,14 @@ export interface AppForStack extends App {
 
 export interface Catalog {
   apps: App[];
+  /** Per app name, from the file: where its entry is (its `name:`) and whether it writes `port:`. */
+  entries?: Record<string, CatalogEntry>;
+}
+
+export interface CatalogEntry {
+  line: number;
+  col: number;
+  portWritten: boolean;
 }
 
 export interface CatalogError {
@@ -287,7 +294,12 @@ export function parseCatalog(text: string, file: string, options: ParseOptions =
   // Cross-app rules run over every app that is valid on its own, so one run reports all it can.
   errors.push(...semanticErrors(validParts(raw), raw, doc, options, at));
   if (errors.length > 0) return { errors: sortErrors(errors) };
-  return { catalog: applyDefaults(result.data as RawCatalog), errors: [] };
+  const data = result.data as RawCatalog;
+  const entries = Object.fromEntries(data.apps.map((a, i): [string, CatalogEntry] => {
+    const { line, col } = lines.linePos(offsetOf(doc, ["apps", i, "name"]));
+    return [a.name, { line, col, portWritten: a.port !== undefined }];
+  }));
+  return { catalog: { ...applyDefaults(data), entries }, errors: [] };
 }
 
 /** Reads and validates a catalog file; errors are formatted lines. */
@@ -308,19 +320,34 @@ export function appsForStack(catalog: Catalog, stack: string): AppForStack[] {
   return catalog.apps.filter((a) => a.tags[stack] !== undefined).map((a) => ({ ...a, tag: a.tags[stack] }));
 }
 
-/** A stable default port per app name, so adding or removing an app never moves another. */
-export function defaultPort(name: string): number {
-  let hash = 0x811c9dc5;
-  for (const ch of Buffer.from(name, "utf8")) {
-    hash = Math.imul(hash ^ ch, 0x01000193) >>> 0;
-  }
-  return PORT_MIN + (hash % PORT_SPAN);
+export { defaultPort } from "./ports";
+
+/** The ports of the apps that run on `stack`, and whether each entry writes its port. */
+function servingPorts(catalog: Catalog, stack: string): AppPort[] {
+  return appsForStack(catalog, stack).map((a) => ({ name: a.name, port: a.port, written: catalog.entries?.[a.name]?.portWritten ?? false }));
+}
+
+/**
+ * Apps serving on `stack` in both catalogs whose port `next` would move without its entry saying
+ * so (config/ports.ts): one line each, at the app's entry in `file`, with the fix. Moving a serving
+ * app's port is disruptive, so the plan against a base catalog refuses it.
+ */
+export function portMoveErrors(base: Catalog, next: Catalog, file: string, stack: string): string[] {
+  return portMoves(servingPorts(base, stack), servingPorts(next, stack)).map((m) => {
+    const at = next.entries?.[m.app] ?? { line: 1, col: 1 };
+    const why = m.wasWritten ? `its entry no longer writes "port: ${m.from}"` : "its port is derived, and an app before it in the catalog was added or removed";
+    return formatError({
+      file, line: at.line, col: at.col, where: `${m.app}.port`,
+      message: `would move from ${m.from} to ${m.to} on ${stack}, where it serves (${why}); add "port: ${m.from}" to ${m.app}'s entry to keep it`,
+    });
+  });
 }
 
 function applyDefaults(raw: RawCatalog): Catalog {
   const d = raw.defaults ?? {};
+  const ports = allocatePorts(raw.apps);
   return {
-    apps: raw.apps.map((a) => ({
+    apps: raw.apps.map((a, i) => ({
       name: a.name,
       repo: a.repo,
       domain: a.domain,
@@ -332,7 +359,7 @@ function applyDefaults(raw: RawCatalog): Catalog {
       secrets: [...(a.secrets ?? [])],
       healthCheck: a.healthCheck ?? d.healthCheck ?? BUILTIN_DEFAULTS.healthCheck,
       keepReleases: a.keepReleases ?? d.keepReleases ?? BUILTIN_DEFAULTS.keepReleases,
-      port: a.port ?? defaultPort(a.name),
+      port: ports[i],
       acknowledgeMigrations: [...(a.acknowledgeMigrations ?? [])],
       ...(a.migrationLockTimeout !== undefined ? { migrationLockTimeout: a.migrationLockTimeout } : {}),
       ...(a.migrationStatementTimeout !== undefined ? { migrationStatementTimeout: a.migrationStatementTimeout } : {}),
@@ -493,9 +520,8 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
     if (sameIdentity !== undefined) report(["apps", i, "name"], `derives the same OS user and database (${identity}) as apps[${sameIdentity}] (${names.get(sameIdentity)}): change one name's first 18 characters`);
     else seen.identity.set(identity, i);
     unique("domain", app.domain, "domain");
-    // A repeated name already said it; its derived port repeating too is the same mistake.
+    // Written ports never move, so two equal ones cannot both hold; derived ones probe past each other (config/ports.ts).
     if (app.port !== undefined) unique("port", String(app.port), "port");
-    else if (!duplicateName) unique("port", String(defaultPort(app.name)), "port (derived from the name; set `port:` to choose another)");
     checkEnv(["apps", i, "env"], app.env);
     checkTags(app.tags, ["apps", i, "tags"], stacks, report);
     const dup = (app.secrets ?? []).find((s, j, all) => all.indexOf(s) !== j);

@@ -30,6 +30,8 @@ export interface StackDocument {
     values: Record<string, unknown>;
     /** Paths ("fleet:appSecrets.polls.SENTRY_DSN") whose value is `secure:` in the file. */
     secretPaths: Set<string>;
+    /** The same paths -> their ciphertext: a changed secret changes it (the plan sees only placeholders). */
+    ciphertexts: Map<string, string>;
     /** Lines about the file as a whole (YAML syntax, top-level keys): nothing else is checked then. */
     errors: string[];
     /** Whether the file exists (a stack's config may also come from the engine alone). */
@@ -74,10 +76,10 @@ function isSecure(v: unknown): v is { secure: string } {
 /** A YAML alias inside the value it names: the value would be infinite. */
 class AliasCycle extends Error {}
 
-/** Replaces `secure:` values (at any depth) by the placeholder, noting where they were. */
-function stripSecure(v: unknown, path: (string | number)[], secrets: Set<string>, within: object[] = []): unknown {
+/** Replaces `secure:` values (at any depth) by the placeholder, noting where they were and their ciphertext. */
+function stripSecure(v: unknown, path: (string | number)[], secrets: Map<string, string>, within: object[] = []): unknown {
     if (isSecure(v)) {
-        secrets.add(pathKey(path));
+        secrets.set(pathKey(path), v.secure);
         return SECURE_PLACEHOLDER;
     }
     if (typeof v !== "object" || v === null) return v;
@@ -101,7 +103,7 @@ export function parseStackFile(text: string | undefined, file: string): StackDoc
         return { file, line: p.line, col: p.col, where, message };
     };
     const stackDoc: StackDocument = {
-        file, values: {}, secretPaths: new Set(), errors: [], exists,
+        file, values: {}, secretPaths: new Set(), ciphertexts: new Map(), errors: [], exists,
         locate: (path, onKey = false) => position(offsetOf(doc, ["config", ...path], onKey)),
         has: (path) => isNode(doc.getIn(["config", ...path], true)),
     };
@@ -138,7 +140,8 @@ export function parseStackFile(text: string | undefined, file: string): StackDoc
     if (stackDoc.errors.length > 0) return stackDoc;
     const raw = (doc.toJS({ maxAliasCount: MAX_ALIASES }) as { config?: Record<string, unknown> } | null)?.config ?? {};
     try {
-        for (const [key, value] of Object.entries(raw)) stackDoc.values[key] = stripSecure(value, [key], stackDoc.secretPaths);
+        for (const [key, value] of Object.entries(raw)) stackDoc.values[key] = stripSecure(value, [key], stackDoc.ciphertexts);
+        stackDoc.secretPaths = new Set(stackDoc.ciphertexts.keys());
     } catch (err) {
         if (!(err instanceof AliasCycle)) throw err;
         stackDoc.values = {};

@@ -71,6 +71,20 @@ export function readStackConfig(stack: string, dir: string = projectDir(), file?
   return { values, secretKeys };
 }
 
+/** The `secure:` values of a stack file (or `file` in its place): path -> ciphertext. */
+export function stackCiphertexts(stack: string, dir: string = projectDir(), file?: string): Map<string, string> {
+  const { shown, text } = stackFileText(stack, dir, file);
+  const doc = parseStackFile(text, shown);
+  if (doc.errors.length > 0) throw new StackFileError(doc.errors.join("\n"));
+  return doc.ciphertexts;
+}
+
+/** The catalog a stack plans with: its fleet:appsFile, else apps.yaml (a path inside `dir`). */
+export function stackAppsFile(stack: string, dir: string = projectDir(), file?: string): string {
+  const appsFile = readStackConfig(stack, dir, file).values["fleet:appsFile"];
+  return path.resolve(dir, appsFile ?? "apps.yaml");
+}
+
 /**
  * Checks a stack file on disk (or `file` in its place) against its catalog (fleet:appsFile, else
  * apps.yaml), as the program would. Catalog problems are the catalog check's to report: an

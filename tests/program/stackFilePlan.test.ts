@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { Plan, PlanChange } from "../../offline/plan";
 import { ROOT, runTool } from "../helpers/githubTools";
+import { projectCopy } from "../helpers/projectCopy";
 
 const ALPHA = fs.readFileSync(path.join(ROOT, "Pulumi.alpha.yaml"), "utf8");
 const F = "Pulumi.alpha.yaml";
@@ -19,13 +20,10 @@ function edited(edits: [string, string][]): string {
   }, ALPHA);
 }
 
-/** A copy of the project whose alpha stack file is `text` (index.ts copied: its __dirname is the project). */
+/** A copy of the project whose alpha stack file is `text`. */
 function projectWithAlpha(text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-stackfile-"));
+  const dir = projectCopy({ [F]: text });
   dirs.push(dir);
-  fs.copyFileSync(path.join(ROOT, "index.ts"), path.join(dir, "index.ts"));
-  for (const entry of fs.readdirSync(ROOT).filter((e) => !e.startsWith(".") && e !== "index.ts" && e !== F)) fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
-  fs.writeFileSync(path.join(dir, F), text);
   return dir;
 }
 

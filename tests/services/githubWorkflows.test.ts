@@ -104,7 +104,8 @@ describe("GitHub Actions workflows", () => {
 
   it("deploy: on merge to main, up on alpha, then production behind its environment, with the PR link as message", () => {
     const w = workflow("deploy.yml");
-    assert.deepEqual(w.on, { push: { branches: ["main"] } });
+    assert.deepEqual(w.on, { push: { branches: ["main"] }, workflow_dispatch: { inputs: { full: { description: "pulumi up on every resource, not only the changed apps'", type: "boolean", default: false } } } });
+    assert.equal(w.jobs.context.if, "github.ref == 'refs/heads/main'");
     const up = (job: string) => w.jobs[job].steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
     assert.deepEqual([up("alpha")?.with?.command, up("alpha")?.with?.["stack-name"]], ["up", "${{ vars.PULUMI_ORG }}/alpha"]);
     assert.deepEqual([up("production")?.with?.command, up("production")?.with?.["stack-name"]], ["up", "${{ vars.PULUMI_ORG }}/production"]);
@@ -114,6 +115,27 @@ describe("GitHub Actions workflows", () => {
     const script = String(w.jobs.context.steps[0].with?.script);
     assert.match(script, /listPullRequestsAssociatedWithCommit/);
     assert.match(script, /pr\.html_url/);
+  });
+
+  it("deploy: each stack's up targets what the offline plan against the last successful deploy changed", () => {
+    const w = workflow("deploy.yml");
+    assert.match(String(w.jobs.context.steps[0].with?.script), /listWorkflowRuns\(\{ owner, repo, workflow_id: "deploy\.yml", branch: "main", status: "success", per_page: 1 \}\)/);
+    for (const job of ["alpha", "production"]) {
+      const all = w.jobs[job].steps;
+      assert.equal(all.find((s) => s.uses === "actions/checkout@v4")?.with?.["fetch-depth"], 0, job);
+      const targets = all.find((s) => s.run?.includes("deploy-targets.sh"));
+      assert.equal(targets?.run, `bash .github/deploy-targets.sh ${job} "$BASE_SHA" "$FULL"`);
+      assert.deepEqual(targets?.env, { BASE_SHA: "${{ needs.context.outputs.base }}", FULL: "${{ inputs.full == true }}" });
+      const up = all.find((s) => s.uses?.startsWith("pulumi/actions@"));
+      assert.ok(all.indexOf(targets!) < all.indexOf(up!), `${job}: the targets come before the up`);
+      assert.equal(up?.if, "steps.targets.outputs.mode != 'none'");
+      assert.equal(up?.with?.target, "${{ steps.targets.outputs.targets }}");
+      assert.equal(up?.with?.["target-dependents"], "${{ steps.targets.outputs.mode == 'targets' }}");
+    }
+    const script = path.join(DIR, "..", "deploy-targets.sh");
+    const lint = spawnSync("shellcheck", ["-s", "bash", script], { encoding: "utf8" });
+    assert.equal(lint.status, 0, lint.stdout);
+    assert.match(fs.readFileSync(script, "utf8"), /npm run --silent plan -- --stack "\$stack" --base-apps "\$work\/base-apps\.yaml" --base-stack "\$work\/base-stack\.yaml" \\\n\s+--changed-files "\$work\/changed-files" --targets/);
   });
 
   it("every step that previews or updates a stack passes the policy pack", () => {
