@@ -19,7 +19,7 @@ export interface ToolRun {
 export function runTool(tool: "release" | "tags" | "plan" | "check-apps", args: string[], env: Record<string, string>): Promise<ToolRun> {
   const script = path.join(ROOT, "cli", `${tool}.ts`);
   return new Promise((resolve) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", script, ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -30,7 +30,7 @@ describe("ports through npm run plan (production)", function () {
 
   it("200 generated apps without port: plan, each on its own port", async () => {
     assert.ok(stackFile.includes("m5.4xlarge"));
-    const run = await runTool("plan", ["--stack", "production", "--apps", path.join(dir, "apps-200.yaml"), "--json"], { FLEET_PROJECT_DIR: dir, FLEET_PLAN_HEAP_MB: "1536" });
+    const run = await runTool("plan", ["--stack", "production", "--apps", path.join(dir, "apps-200.yaml"), "--json"], { FLEET_PROJECT_DIR: dir });
     assert.equal(run.code, 0, run.stderr);
     const plan = JSON.parse(run.stdout) as Plan;
     const ports = plan.resources.filter((r) => r.type.endsWith("SecurityGroupIngressRule") && /^app-node-in-app-\d+$/.test(r.name)).map((r) => r.inputs.fromPort);
