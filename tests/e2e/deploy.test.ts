@@ -18,6 +18,8 @@ import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, Lo
 import { issue, makeCa, removeCa } from "../helpers/certificates";
 import { pushTag } from "./fixtureTags";
 import { tlsFileNames } from "../../render/nginx";
+import { scriptsVersion } from "../../app/hostScripts";
+import { scriptsDir } from "../../rollout/layout";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 /** The fixture app's home on the nodes. */
@@ -362,7 +364,8 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     const [node1, gitHost] = [cluster.appNodes[0], cluster.staticHost];
     const hostKey = (await cluster.exec(gitHost, "cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout.trim().split(" ").slice(0, 2).join(" ");
     assert.match(hostKey, /^ssh-ed25519 \S+$/);
-    const scripts = (await cluster.exec(node1, `ls -d /srv/fleet/${APP}/scripts-*`)).stdout.trim();
+    const scripts = scriptsDir(scriptsVersion());
+    assert.equal((await cluster.exec(node1, `test -f ${scripts}/stage.sh && echo there`)).stdout.trim(), "there", `no ${scripts}/stage.sh on ${node1.name}`);
     const url = `ssh://${cluster.sshUser}@${gitHost.address}${cluster.fixtureRepoPath}`;
     const stage = (knownHosts: string) => sshRun(cluster, node1, `sh ${scripts}/stage.sh ${APP_IDENTITY.osUser} v2 ${url} system`, `${cluster.privateKeyPem.trimEnd()}\n${knownHosts}`);
 

@@ -12,6 +12,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { appIdentity } from "../../config/identity";
+import { scriptsVersion } from "../../app/hostScripts";
+import { scriptsDir } from "../../rollout/layout";
 import { Plan } from "../../offline/plan";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { get, LocalStack } from "../../testbed/localStack";
@@ -94,7 +96,8 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
     assert.notEqual(await onNode(`id -u ${appIdentity("root").osUser}`), "0");
     assert.equal(await onNode("getent passwd 0 | cut -d: -f1"), "root");
     assert.equal(await onNode(`id -u ${cluster.sshUser} >/dev/null && runuser -u ${cluster.sshUser} -- sudo -n true && echo sudo`), "sudo");
-    assert.equal(await onNode(`stat -c %U /srv/fleet/fleet /srv/fleet/shared`), `${cluster.sshUser}\n${cluster.sshUser}`);
+    // Apps named fleet and shared take nothing of the scripts every app's steps run (one directory per host).
+    assert.equal(await onNode(`stat -c %U /srv/fleet ${scriptsDir(scriptsVersion())}`), `${cluster.sshUser}\n${cluster.sshUser}`);
   });
 
   it("an app's user cannot sudo, is in no admin group, and cannot read another app's environment file", async () => {
@@ -139,7 +142,7 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
       assert.equal(await onNode(`test -e ${id.home} && echo home; test -e /srv/fleet/${gone} && echo scripts; id ${id.osUser} >/dev/null 2>&1 && echo user; true`), "", `${gone} left things behind`);
     }
     const fleet = appIdentity("fleet");
-    assert.equal(await onNode(`test -f ${fleet.home}/shared/env && ls -d /srv/fleet/fleet/scripts-* | wc -l`), "1");
+    assert.equal(await onNode(`test -f ${fleet.home}/shared/env && test -f ${scriptsDir(scriptsVersion())}/switch.sh && echo kept`), "kept", "fleet's environment or the host's scripts went with shared or deploy");
     assert.equal(await onNode(`id -u ${cluster.sshUser} >/dev/null && echo present`), "present");
     for (const app of left) assert.equal((await get(`http://${cluster.staticHost.address}/`, `${app}.example.edu`)).status, 200, `${app} stopped serving`);
     // The SSH user still runs every step: bring deploy back.
