@@ -71,7 +71,7 @@ describe("database.sh against a real MariaDB (fleet:database.engine: mysql)", fu
 
     /** The step's exact command, its scripts directory being this repository's copy. */
     function runStep(stdin: string, which: PlanResource = step) {
-        const command = String(which.inputs.create).replace(/\/srv\/fleet\/[a-z0-9-]+\/scripts-[0-9a-f]+\//, `${ROLLOUT_SCRIPTS_DIR}/`);
+        const command = String(which.inputs.create).replace(/\/srv\/fleet\/scripts_[0-9a-f]+\//, `${ROLLOUT_SCRIPTS_DIR}/`);
         return spawnSync("sh", ["-c", command], { input: stdin, encoding: "utf8" });
     }
 
