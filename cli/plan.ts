@@ -85,16 +85,18 @@ function entryOnStack(app: AppForStack): string {
   return JSON.stringify({ ...app, tags: undefined });
 }
 
+/** The keys of either map whose values differ (present in one only included), sorted. */
+function differingKeys(before: Map<string, string>, after: Map<string, string>): string[] {
+  return [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k)).sort();
+}
+
 function editedApps(base: AppForStack[], next: AppForStack[]): string[] {
-  const before = new Map(base.map((a) => [a.name, entryOnStack(a)]));
-  const after = new Map(next.map((a) => [a.name, entryOnStack(a)]));
-  return [...new Set([...before.keys(), ...after.keys()])].filter((n) => before.get(n) !== after.get(n)).sort();
+  return differingKeys(new Map(base.map((a) => [a.name, entryOnStack(a)])), new Map(next.map((a) => [a.name, entryOnStack(a)])));
 }
 
 function changedSecrets(args: Args): string[] {
   const next = stackCiphertexts(args.stack);
-  const base = args.baseStack ? stackCiphertexts(args.stack, undefined, args.baseStack) : next;
-  return [...new Set([...base.keys(), ...next.keys()])].filter((p) => base.get(p) !== next.get(p)).sort();
+  return differingKeys(args.baseStack ? stackCiphertexts(args.stack, undefined, args.baseStack) : next, next);
 }
 
 function readChangedFiles(file: string): string[] {
