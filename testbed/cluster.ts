@@ -8,7 +8,7 @@
  *   bridge fe2eNbr 10.213.N.1/24   the "VPC"; PostgreSQL listens here (the "RDS")
  *   static host    10.213.N.10     sshd + nginx
  *   node-i         10.213.N.(10+i) sshd
- *   state          /var/lib/fleet-e2e/cluster-N (keys, fixture repo, database, logs)
+ *   state          /var/lib/fleet-e2e/cluster-N-<netns> (keys, fixture repo, database, logs)
  * Each node is testbed/node-init.sh running as PID 1 of new PID, mount, network,
  * UTS and IPC namespaces (see that script for what is private to a node).
  *
@@ -87,6 +87,8 @@ interface Slot {
   dir: string;
   subnet: string; // "10.213.N"
   bridge: string;
+  /** The claim on the slot (see holdSlot); closed last when the cluster stops. */
+  holder: net.Server;
 }
 
 interface RunningNode {
@@ -143,21 +145,47 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function slotOf(index: number): Slot {
+/**
+ * Slot N's state lives in cluster-N-<network namespace>: the slot is a claim on the network
+ * (bridge fe2eNbr, 10.213.N.0/24), so two runs in different network namespaces may both use N.
+ */
+function slotOf(index: number, holder: net.Server): Slot {
+  const netns = /\d+/.exec(fs.readlinkSync("/proc/self/ns/net"))?.[0] ?? "0";
   return {
     index,
-    dir: path.join(STATE_ROOT, `cluster-${index}`),
+    dir: path.join(STATE_ROOT, `cluster-${index}-${netns}`),
     subnet: `10.213.${index}`,
     bridge: `fe2e${index}br`,
+    holder,
   };
 }
 
 /**
- * Removes what a dead run left behind (its processes died with it: see pdeathsig).
+ * Holds slot N for this process, or resolves undefined when another run holds it. The claim
+ * is an abstract Unix socket: it lives in the network namespace, where the bridge and the
+ * addresses it guards live, whatever PID or mount namespace each run is in (a CI sandbox
+ * beside a developer's run sees neither the other's processes nor its files), and the kernel
+ * drops it when its process dies, however it dies.
+ */
+function holdSlot(index: number): Promise<net.Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", (err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? resolve(undefined) : reject(err)));
+    server.listen(`\0fleet-e2e-slot-${index}`, () => resolve(server.unref()));
+  });
+}
+
+/**
+ * Removes what a dead run of this slot left behind (its processes died with it: see
+ * pdeathsig): the bridge, host ends of veth pairs, the state directory.
  * Also the last step of a normal stop.
  */
 async function removeSlot(slot: Slot): Promise<void> {
   await run("ip", ["link", "del", slot.bridge], { allowFailure: true });
+  const links = await run("ip", ["-o", "link", "show"], { allowFailure: true });
+  for (const name of links.stdout.matchAll(/^\d+: ([^:@\s]+)/gm)) {
+    if (name[1].startsWith(`fe2e${slot.index}n`)) await run("ip", ["link", "del", name[1]], { allowFailure: true });
+  }
   fs.rmSync(slot.dir, { recursive: true, force: true });
   try {
     fs.rmdirSync(STATE_ROOT); // only when no other cluster is left
@@ -166,36 +194,21 @@ async function removeSlot(slot: Slot): Promise<void> {
   }
 }
 
-/**
- * Claims a free slot: a directory created atomically by renaming a prepared one
- * (rename fails when the target exists and is not empty), owned by this process.
- */
+/** Claims the first free slot; whatever it holds is a dead run's and is removed first. */
 async function claimSlot(): Promise<Slot> {
   for (let index = 0; index < MAX_SLOTS; index++) {
-    const slot = slotOf(index);
-    const ownerFile = path.join(slot.dir, "owner");
-    if (fs.existsSync(slot.dir)) {
-      const owner = Number(fs.existsSync(ownerFile) ? fs.readFileSync(ownerFile, "utf8") : "0");
-      if (owner && pidAlive(owner)) continue;
-      await removeSlot(slot);
-    }
-    fs.mkdirSync(STATE_ROOT, { recursive: true, mode: 0o755 });
-    const prepared = fs.mkdtempSync(path.join(STATE_ROOT, ".claim-"));
-    fs.writeFileSync(path.join(prepared, "owner"), String(process.pid));
-    fs.chmodSync(prepared, 0o755);
-    try {
-      fs.renameSync(prepared, slot.dir);
-      return slot;
-    } catch {
-      fs.rmSync(prepared, { recursive: true, force: true });
-    }
+    const holder = await holdSlot(index);
+    if (!holder) continue;
+    const slot = slotOf(index, holder);
+    await removeSlot(slot);
+    fs.mkdirSync(slot.dir, { recursive: true, mode: 0o755 });
+    fs.chmodSync(STATE_ROOT, 0o755);
+    return slot;
   }
-  throw new Error(`e2e cluster: all ${MAX_SLOTS} slots under ${STATE_ROOT} are in use`);
+  throw new Error(`e2e cluster: all ${MAX_SLOTS} slots are held by other runs (abstract sockets @fleet-e2e-slot-N)`);
 }
 
 async function createBridge(slot: Slot): Promise<void> {
-  // We own the slot, so a bridge of that name is a crashed run's leftover.
-  await run("ip", ["link", "del", slot.bridge], { allowFailure: true });
   await run("ip", ["link", "add", slot.bridge, "type", "bridge"]);
   await run("ip", ["addr", "add", `${slot.subnet}.1/24`, "dev", slot.bridge]);
   await run("ip", ["link", "set", slot.bridge, "up"]);
@@ -444,6 +457,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await Promise.all(started.map((n) => stopNode(n)));
     if (postgres) await killAndWait(postgres.process, "SIGQUIT"); // immediate shutdown
     await removeSlot(slot);
+    slot.holder.close();
   };
   // Last resort when the test runner exits without stop(): processes die by
   // pdeathsig; the bridge and the state directory are reclaimed by the next run.

@@ -130,6 +130,30 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
     assert.equal(other.stdout.trim(), "11", other.stderr);
   });
 
+  it("a run in another PID and mount namespace (a CI sandbox beside this one) takes another slot and leaves this one alone", async () => {
+    // The other run sees neither this run's processes nor its files: only the network is shared.
+    const script = `
+      const { startCluster } = require(${JSON.stringify(require.resolve("../../testbed/cluster"))});
+      const { sshRun } = require(${JSON.stringify(require.resolve("../../testbed/sshClient"))});
+      (async () => {
+        const other = await startCluster({ appNodeCount: 1, repositories: {} });
+        const r = await sshRun(other, other.appNodes[0], "hostname");
+        console.log(JSON.stringify({ db: other.postgres.host, node: other.appNodes[0].address, hostname: r.stdout.trim() }));
+        await other.stop();
+      })().catch((e) => { console.error(e.message); process.exit(1); });`;
+    const child = spawnSync("unshare", ["--pid", "--fork", "--mount", "--mount-proc", "sh", "-c",
+      'mkdir -p /var/lib/fleet-e2e && mount -t tmpfs tmpfs /var/lib/fleet-e2e && exec "$0" -r ts-node/register/transpile-only -e "$1"',
+      process.execPath, script], { encoding: "utf8", cwd: process.cwd(), timeout: 90_000 });
+    assert.equal(child.status, 0, child.stderr);
+    const other = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { db: string; node: string; hostname: string };
+    assert.equal(other.hostname, "node-1");
+    assert.notEqual(other.db, cluster.postgres.host, "both runs took the same slot");
+    for (const node of allNodes()) {
+      const r = await ssh(node, "hostname");
+      assert.equal(r.stdout.trim(), node.name, `${node.name} of this run no longer answers: ${r.stderr}`);
+    }
+  });
+
   it("stop() kills what the nodes ran and leaves no network, mount or file behind", async () => {
     const sleepers = () => spawnSync("pgrep", ["-fx", "sleep 600.25"], { encoding: "utf8" }).stdout.trim();
     const before = sleepers();
