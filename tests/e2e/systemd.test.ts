@@ -12,14 +12,11 @@ import * as path from "node:path";
 import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { pushTag } from "./fixtureTags";
+import { pushNewVenvTag, pushSlowImportTag, pushTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 const UNIT = `gunicorn@${APP_IDENTITY.osUser}`;
 const PIDFILE = `${APP_IDENTITY.home}/shared/run/gunicorn.pid`;
-/** Longer than the load's request timeout (10 s): a reload that made requests wait for the
- *  import (HUP) would fail them. */
-const SLOW_IMPORT_SECONDS = 12;
 
 function assertOk(r: ApplyResult): void {
   assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
@@ -107,7 +104,7 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
   });
 
   it("v1 -> v2-venv (new requirements, so a new virtualenv) under load: no failed request, a new master systemd follows, no restart", async () => {
-    pushTag(cluster, "v2", "v2-venv", "echo '# pinned by the e2e test' >> requirements.txt");
+    pushNewVenvTag(cluster, "v2", "v2-venv");
     const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${APP_IDENTITY.home}/current/.fleet/venv-hash`)).stdout.trim()));
     const venvsBefore = await venvs();
     await upUnderLoad("v2-venv");
@@ -116,7 +113,7 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
   });
 
   it(`v2-venv -> v2-slow (same virtualenv, an import of ${SLOW_IMPORT_SECONDS} s) under load: no request waits for the import`, async () => {
-    pushTag(cluster, "v2-venv", "v2-slow", `printf 'import time\\ntime.sleep(${SLOW_IMPORT_SECONDS})\\n' >> pollsite/wsgi.py`);
+    pushSlowImportTag(cluster, "v2-venv", "v2-slow");
     await upUnderLoad(catalogText("v2-slow", { env: { GREETING: "a new environment too" } }));
     masters = await assertReexeced("v2-slow", masters);
   });
