@@ -29,12 +29,15 @@ async function unitShow(cluster: Cluster, node: NodeHandle, ...props: string[]):
   return Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 }
 
-/** What a node's app looks like to systemd: state, main process, restarts; and gunicorn's own pidfile. */
+/** What a node's app looks like to systemd: state, main process, restarts, the run it is in (a
+ *  restart, by hand or not, starts another: InvocationID); and gunicorn's own pidfile. */
 async function serving(cluster: Cluster, node: NodeHandle) {
-  const u = await unitShow(cluster, node, "ActiveState", "SubState", "MainPID", "NRestarts", "UnitFileState");
+  const u = await unitShow(cluster, node, "ActiveState", "SubState", "MainPID", "NRestarts", "UnitFileState", "InvocationID");
   const pidfile = (await cluster.exec(node, `cat ${PIDFILE}`)).stdout.trim();
-  return { active: u.ActiveState, sub: u.SubState, mainPid: u.MainPID, restarts: u.NRestarts, enabled: u.UnitFileState, pidfile };
+  return { active: u.ActiveState, sub: u.SubState, mainPid: u.MainPID, restarts: u.NRestarts, enabled: u.UnitFileState, invocation: u.InvocationID, pidfile };
 }
+
+type Serving = Awaited<ReturnType<typeof serving>>;
 
 describe("e2e: systemd app nodes (the production process manager)", function () {
   this.timeout(E2E_TIMEOUT);
@@ -63,21 +66,23 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
   }
 
   /** Every node serves `tag` from a new master that systemd follows as the unit's main process,
-   *  with no restart of the unit; returns the masters. */
-  async function assertReexeced(tag: string, mastersBefore: string[]): Promise<string[]> {
+   *  in the same run of the unit (no restart); returns what the nodes look like now. */
+  async function assertReexeced(tag: string, before: Serving[]): Promise<Serving[]> {
     const after = await Promise.all(cluster.appNodes.map((n) => serving(cluster, n)));
     for (const [i, n] of cluster.appNodes.entries()) {
+      const [was, now] = [before[i], after[i]];
       assert.equal(await stack.nodeRelease(n), tag, n.name);
-      assert.deepEqual([after[i].active, after[i].sub, after[i].restarts], ["active", "running", "0"], `${n.name}: ${JSON.stringify(after[i])}`);
-      assert.notEqual(after[i].mainPid, mastersBefore[i], `${n.name}: the master is the old one`);
-      assert.equal(after[i].mainPid, after[i].pidfile, `${n.name}: systemd's main process is not gunicorn's master`);
-      const old = await cluster.exec(n, `test -d /proc/${mastersBefore[i]} && echo alive || true`);
-      assert.equal(old.stdout.trim(), "", `${n.name}: the old master ${mastersBefore[i]} still runs`);
+      assert.deepEqual([now.active, now.sub, now.restarts], ["active", "running", "0"], `${n.name}: ${JSON.stringify(now)}`);
+      assert.equal(now.invocation, was.invocation, `${n.name}: the unit was restarted`);
+      assert.notEqual(now.mainPid, was.mainPid, `${n.name}: the master is the old one`);
+      assert.equal(now.mainPid, now.pidfile, `${n.name}: systemd's main process is not gunicorn's master`);
+      const old = await cluster.exec(n, `test -d /proc/${was.mainPid} && echo alive || true`);
+      assert.equal(old.stdout.trim(), "", `${n.name}: the old master ${was.mainPid} still runs`);
     }
-    return after.map((s) => s.mainPid);
+    return after;
   }
 
-  let masters: string[] = [];
+  let masters: Serving[] = [];
 
   it("fresh deploy of v1: the unit from the plan's cloud-init runs gunicorn, enabled, hardened, logging to journald", async () => {
     assertOk(await stack.up("v1"));
@@ -100,7 +105,7 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
       assert.match(journal.stdout, /Listening at: http:\/\/[0-9.]+:\d+/, `${n.name}: journald has no gunicorn log`);
       assert.match(journal.stdout, /Booting worker with pid/, n.name);
     }
-    masters = (await Promise.all(cluster.appNodes.map((n) => serving(cluster, n)))).map((s) => s.mainPid);
+    masters = await Promise.all(cluster.appNodes.map((n) => serving(cluster, n)));
   });
 
   it("v1 -> v2-venv (new requirements, so a new virtualenv) under load: no failed request, a new master systemd follows, no restart", async () => {
