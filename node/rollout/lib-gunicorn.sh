@@ -63,6 +63,7 @@ _promoted() { [ "$(master_pid)" = "$1" ]; }
 
 # gunicorn_start: returns non-zero when no worker of a new master imported the app in time.
 gunicorn_start() {
+  _clear_marks
   # A master whose app failed to boot keeps its socket and pidfile while it exits; a new
   # one started meanwhile could not bind, and its pidfile would be taken for the old one's.
   _prev=$(cat "$PIDFILE" 2>/dev/null || true)
@@ -110,11 +111,19 @@ _log_since() {
     sudo -u "$APP" -- tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null
   fi
 }
-# _boot_error MARK: the last exception line gunicorn logged after MARK, i.e. why this start's
-# workers could not import the app. One line, not a traceback: what a failed step prints ends
-# up in Pulumi's error output.
-_boot_error() {
+# _last_exception MARK: the last exception line gunicorn logged after MARK.
+_last_exception() {
   _log_since "$1" | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(:|$)' | tail -n 1 | cut -c 1-200 || true
+}
+_exception_logged() { _exception=$(_last_exception "$1") && [ -n "$_exception" ]; }
+# _boot_error MARK: why this start's workers could not import the app: the last exception line
+# gunicorn logged after MARK. One line, not a traceback: what a failed step prints ends up in
+# Pulumi's error output. journald takes a service's output in asynchronously: a line the
+# master wrote before it exited may land a moment later, so wait for it a little.
+_boot_error() {
+  _exception=""
+  wait_until 5 _exception_logged "$1" || true
+  printf '%s' "$_exception"
 }
 
 gunicorn_stop() {
