@@ -64,10 +64,13 @@ export interface AppDeploymentArgs {
   secrets?: Record<string, pulumi.Input<string>>;
   /** Private key of the repository's deploy key, when git goes over SSH. */
   deployKey?: pulumi.Input<string>;
+  /** Private half of the app's publish key (EdgeHost.publishKeys): may only write its static files on the nginx host. */
+  publishKey: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
-  /** What must exist before static files are published and the first node switches
-   *  (the nginx host's site configuration). */
+  /** What must exist before the first node switches (the nginx host's site configuration). */
   siteReady?: pulumi.Resource;
+  /** What must exist before static files are published (the nginx host's publish access). */
+  publishReady?: pulumi.Resource;
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
   /** The app's media bucket and its region (infra/storage.ts). */
@@ -112,10 +115,11 @@ export class AppDeployment extends pulumi.ComponentResource {
     for (const step of plan.steps) {
       const host = hosts.get(step.host)!;
       const anchor = hostAnchor(host);
+      const rerunWith = (step.rerunWith ?? [step.host]).map((h) => hostAnchor(hosts.get(h)!));
       const secretStdin = step.stdin !== undefined;
       made.set(step.name, new command.remote.Command(step.name, {
         connection: hostConnection(host, settings.sshUser),
-        triggers: anchor ? [anchor.id] : undefined,
+        triggers: rerunWith.every((a) => a) ? rerunWith.map((a) => a!.id) : undefined,
         create: addresses.apply((a) => renderCommand(plan.scriptsDir, step.run!, a)),
         delete: step.remove ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a)) : undefined,
         stdin: step.stdin ? stdin[step.stdin] : undefined,
@@ -136,9 +140,10 @@ export class AppDeployment extends pulumi.ComponentResource {
     this.registerOutputs({ tag: this.tag, commit: this.commit });
   }
 
-  /** Dependencies outside the component: the host's provisioning, the nginx site. */
+  /** Dependencies outside the component: the nginx host's publish access, its site. */
   private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
-    if ((step.phase === "static" || step.phase === "switch") && args.siteReady) return [args.siteReady];
+    if (step.phase === "static" && args.publishReady) return [args.publishReady];
+    if (step.phase === "switch" && args.siteReady) return [args.siteReady];
     return [];
   }
 
@@ -157,12 +162,10 @@ export class AppDeployment extends pulumi.ComponentResource {
       const media = { bucket, region: args.media.region };
       return envFileText({ ...app.env, ...secrets, ...platformEnv(app, { engine: db.engine, host, port, password: pw }, key, media, args.https) });
     });
-    // static.sh on the nginx host pulls the files from the first node with that node's key.
-    const nodeKey = pulumi.output(args.nodes[0].connection).apply((c) => c.privateKey ?? "");
     return {
       install: pulumi.secret(pulumi.all([env, pulumi.output(args.deployKey ?? "")]).apply(([e, git]) => installStdin(e, git))),
       database: pulumi.secret(pulumi.all([db.masterUsername, db.masterPassword, dbPassword]).apply(([u, p, a]) => databaseStdin(u, p, a))),
-      nodeKey: pulumi.secret(nodeKey),
+      publishKey: pulumi.secret(pulumi.output(args.publishKey)),
     };
   }
 }
