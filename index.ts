@@ -90,7 +90,7 @@ const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.nam
 const appSecrets: pulumi.Output<Record<string, Record<string, string>>> = pulumi.output(config.getSecretObject<Record<string, Record<string, string>>>("appSecrets") ?? {});
 
 /** The rollout's scripts, once on every host (app nodes and the nginx host), shared by every app. */
-const hostScripts = [...infra.appNodes.nodes, infra.staticHost.host].map((h) => new HostScripts(h, settings.sshUser));
+const hostScripts = [...infra.appNodes.nodes, ...infra.edge.machines].map((h) => new HostScripts(h, settings.sshUser));
 
 function deploy(app: AppForStack): AppDeployment {
   return new AppDeployment(app.name, {
@@ -107,7 +107,8 @@ function deploy(app: AppForStack): AppDeployment {
     },
     secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
-    siteReady: infra.staticHost.nginxConfig,
+    // Every nginx host serves the app's domain before its files are published and a node switches.
+    siteReady: infra.edge.sites,
     https: https(app.name),
     media: { bucket: infra.storage.buckets[app.name], region: infra.storage.mediaRegion },
     settings,

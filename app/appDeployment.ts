@@ -66,8 +66,8 @@ export interface AppDeploymentArgs {
   deployKey?: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
   /** What must exist before static files are published and the first node switches
-   *  (the nginx host's site configuration). */
-  siteReady?: pulumi.Resource;
+   *  (every nginx host's site configuration). */
+  siteReady?: pulumi.Resource | pulumi.Resource[];
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
   /** The app's media bucket and its region (infra/storage.ts). */
@@ -138,7 +138,7 @@ export class AppDeployment extends pulumi.ComponentResource {
 
   /** Dependencies outside the component: the host's provisioning, the nginx site. */
   private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
-    if ((step.phase === "static" || step.phase === "switch") && args.siteReady) return [args.siteReady];
+    if ((step.phase === "static" || step.phase === "switch") && args.siteReady) return [args.siteReady].flat();
     return [];
   }
 
