@@ -14,9 +14,10 @@ import { parse as parseYaml } from "yaml";
 import { Plan, PlanResource, runPlan } from "../offline/plan";
 import { NODE_CONFIG_FILE } from "../rollout/layout";
 import { appIdentity } from "../config/identity";
+import { edgeHostNames } from "../infra/edgeHost";
 import type { TlsFiles } from "../config/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
-import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
+import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions, REMOTE_COMMAND } from "./executor";
 
 export const APP = "polls";
 /** The fixture app's OS user, home, web root and database on the nodes (never its catalog name). */
@@ -113,7 +114,9 @@ export class LocalStack {
 
   /** Logical resource name -> local address, as the mocks should answer. */
   addresses(): Record<string, string> {
-    const a: Record<string, string> = { "static-host": this.cluster.staticHost.address, database: this.cluster.postgres.host };
+    const a: Record<string, string> = { database: this.cluster.postgres.host };
+    // The plan's nginx hosts (static-host, static-host-2, ...) are the cluster's, in order.
+    edgeHostNames(this.cluster.staticHosts.length).forEach((name, i) => (a[name] = this.cluster.staticHosts[i].address));
     for (const n of this.cluster.appNodes) a[n.name] = n.address;
     return a;
   }
@@ -135,6 +138,8 @@ export class LocalStack {
         "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
         "fleet:appSecrets": JSON.stringify(this.stackAppSecrets()),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
+        // As many nginx hosts as the cluster has (with two or more, the plan puts a load balancer in front).
+        ...(this.cluster.staticHosts.length > 1 ? { "fleet:staticHost": JSON.stringify({ count: this.cluster.staticHosts.length }) } : {}),
       },
     });
   }
@@ -166,6 +171,21 @@ export class LocalStack {
       }
       this.booted.add(node.name);
     }
+  }
+
+  /**
+   * Runs remote commands of the applied state once more, each on `host` instead of where the plan
+   * runs it (same command, stdin and user): a step the plan does not declare there (yet). The
+   * state is unchanged.
+   */
+  async runOn(host: NodeHandle, names: string[]): Promise<ApplyResult> {
+    const resources = names.map((name) => {
+      const r = this.state.resources.find((x) => x.type === REMOTE_COMMAND && x.name === name);
+      if (!r) throw new Error(`the applied state has no remote command ${name}`);
+      const connection = { ...(r.inputs.connection as Record<string, unknown>), host: host.address };
+      return { ...r, urn: `${r.urn}@${host.name}`, dependsOn: [], inputs: { ...r.inputs, connection } };
+    });
+    return apply(EMPTY_STATE, { stack: this.state.stack, outputs: {}, resources }, { keyDir: this.keyDir, log: this.log });
   }
 
   /** RDS creates its master user: here the local PostgreSQL gets the plan's, like RDS (no superuser). */
