@@ -41,6 +41,9 @@ export async function waitForBalancer(stack: LocalStack, timeoutMs = 30_000): Pr
   }
 }
 
+/** The e2e test's and the bench's load around the loss: 10 s before, 50 s after. */
+export const EDGE_LOSS_WINDOW = { beforeMs: 10_000, afterMs: 50_000 };
+
 export interface EdgeLoss {
   requests: number;
   failed: number;
