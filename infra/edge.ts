@@ -119,6 +119,10 @@ export class EdgeBalancer extends pulumi.ComponentResource {
                 preserveClientIp: "true",
                 deregistrationDelay: EDGE_DEREGISTRATION_DELAY,
                 healthCheck: { enabled: true, ...EDGE_HEALTH_CHECK },
+                // A host the checks take out loses its connections at once (AWS's default, written
+                // down because the test bed's balancer does the same): a client waiting on a dead
+                // host gets an error and tries again instead of hanging.
+                targetHealthStates: [{ enableUnhealthyConnectionTermination: true }],
                 tags: tags(`${name}-${what}`),
             }, { parent: this });
             new aws.lb.Listener(`${name}-${what}`, {

@@ -6,7 +6,9 @@
  *    out after `unhealthyThreshold` failures and back after `healthyThreshold` successes; the
  *    interval is the NLB's divided by INTERVAL_SCALE, so a test run waits seconds, not minutes;
  *  - a connection stays with the host it was sent to: no retry on another host (no `option
- *    redispatch`; the NLB never moves a flow), so what a lost host costs is counted, not hidden.
+ *    redispatch`; the NLB never moves a flow), so what a lost host costs is counted, not hidden;
+ *  - a host the checks take out loses its connections at once (`shutdown-sessions`: the NLB's
+ *    connection termination for unhealthy targets, infra/edge.ts).
  * Unlike the NLB, haproxy does not keep the client's address (nginx logs the bridge's).
  */
 import { ChildProcess, spawn } from "node:child_process";
@@ -36,7 +38,7 @@ export interface Balancer {
 
 /** haproxy's configuration for `backends` behind `listen`. Pure. */
 export function renderHaproxyConfig(listen: string, backends: BalancerBackend[], socket: string): string {
-  const check = `check port ${EDGE_HEALTH_CHECK.port} inter ${(EDGE_HEALTH_CHECK.interval * 1000) / INTERVAL_SCALE}ms fall ${EDGE_HEALTH_CHECK.unhealthyThreshold} rise ${EDGE_HEALTH_CHECK.healthyThreshold}`;
+  const check = `on-marked-down shutdown-sessions check port ${EDGE_HEALTH_CHECK.port} inter ${(EDGE_HEALTH_CHECK.interval * 1000) / INTERVAL_SCALE}ms fall ${EDGE_HEALTH_CHECK.unhealthyThreshold} rise ${EDGE_HEALTH_CHECK.healthyThreshold}`;
   const lines = [
     "global",
     `    stats socket ${socket} mode 600 level admin`,

@@ -87,7 +87,10 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
         const groups = byType(production.resources, T.targetGroup);
         assert.deepEqual(groups.map((g) => [g.name, g.inputs.port, g.inputs.protocol, g.inputs.targetType, g.inputs.preserveClientIp]),
             [["edge-http", 80, "TCP", "instance", "true"], ["edge-https", 443, "TCP", "instance", "true"]]);
-        for (const g of groups) assert.deepEqual(g.inputs.healthCheck, { enabled: true, ...EDGE_HEALTH_CHECK });
+        for (const g of groups) {
+            assert.deepEqual(g.inputs.healthCheck, { enabled: true, ...EDGE_HEALTH_CHECK });
+            assert.deepEqual(g.inputs.targetHealthStates, [{ enableUnhealthyConnectionTermination: true }]);
+        }
         assert.deepEqual(EDGE_HEALTH_CHECK.protocol, "TCP");
         // each listener passes TCP through (no certificate on the balancer: TLS stays on nginx)
         const listeners = byType(production.resources, T.listener);
