@@ -62,7 +62,12 @@ const https = (app: string) => app in certificates;
  *  an app with a certificate in fleet:tls, http:// for the others. */
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
 
-const infra = buildInfrastructure(stackConfig, apps, certificates);
+/** What an nginx host needs before the balancer sends it traffic: every app's static files, which
+ *  each app's publish step puts on every host. The deployments are declared after the
+ *  infrastructure (their tags resolve first), so the list arrives later. */
+let deploymentsDeclared: (publishSteps: pulumi.Resource[]) => void = () => undefined;
+const publishSteps = new Promise<pulumi.Resource[]>((resolve) => (deploymentsDeclared = resolve));
+const infra = buildInfrastructure(stackConfig, apps, certificates, undefined, () => publishSteps);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */
@@ -90,13 +95,13 @@ const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.nam
 const appSecrets: pulumi.Output<Record<string, Record<string, string>>> = pulumi.output(config.getSecretObject<Record<string, Record<string, string>>>("appSecrets") ?? {});
 
 /** The rollout's scripts, once on every host (app nodes and the nginx host), shared by every app. */
-const hostScripts = [...infra.appNodes.nodes, infra.staticHost.host].map((h) => new HostScripts(h, settings.sshUser));
+const hostScripts = [...infra.appNodes.nodes, ...infra.edge.machines].map((h) => new HostScripts(h, settings.sshUser));
 
 function deploy(app: AppForStack): AppDeployment {
   return new AppDeployment(app.name, {
     app,
     nodes: infra.appNodes.nodes,
-    staticHost: infra.staticHost.host,
+    edgeHosts: infra.edge.machines,
     scripts: hostScripts,
     database: {
       engine: infra.database.engine,
@@ -107,9 +112,10 @@ function deploy(app: AppForStack): AppDeployment {
     },
     secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
-    publishKey: infra.staticHost.publishKeys[app.name],
-    siteReady: infra.staticHost.nginxConfig,
-    publishReady: infra.staticHost.publishAccess,
+    publishKey: infra.edge.publishKeys[app.name],
+    // Every nginx host serves the app's domain before a node switches, and lets its key in before it publishes.
+    siteReady: infra.edge.sites,
+    publishReady: infra.edge.publishAccess,
     https: https(app.name),
     media: { bucket: infra.storage.buckets[app.name], region: infra.storage.mediaRegion },
     settings,
@@ -128,6 +134,8 @@ const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, clien
     });
     return { latest: resolved.latest, deployments: deployable.map((a) => [a.name, deploy(a)] as const) };
   });
+// A failed rollout fails the program on its own; the registrations must not wait for it forever.
+void rollout.then((r) => deploymentsDeclared(r.deployments.map(([, d]) => d.published)), () => deploymentsDeclared([]));
 
 export const infrastructure = infrastructureOutputs(infra);
 /** What `latest` meant on this run, per app that asked for it (the audit trail of a moving tag). */

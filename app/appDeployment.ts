@@ -38,7 +38,6 @@ import {
   rolloutPlan,
   SSH_PORT,
   SSH_USER,
-  STATIC_HOST,
   StdinKind,
   Step,
 } from "../rollout/plan";
@@ -56,7 +55,8 @@ export interface DeployDatabase {
 export interface AppDeploymentArgs {
   app: AppForStack;
   nodes: FleetHost[];
-  staticHost: FleetHost;
+  /** Every nginx host (host 1, STATIC_HOST, first): each gets the app's static files. */
+  edgeHosts: FleetHost[];
   /** The rollout's scripts on each of those hosts (one HostScripts per host, shared by every app). */
   scripts: HostScripts[];
   database: DeployDatabase;
@@ -67,10 +67,10 @@ export interface AppDeploymentArgs {
   /** Private half of the app's publish key (EdgeHost.publishKeys): may only write its static files on the nginx host. */
   publishKey: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
-  /** What must exist before the first node switches (the nginx host's site configuration). */
-  siteReady?: pulumi.Resource;
-  /** What must exist before static files are published (the nginx host's publish access). */
-  publishReady?: pulumi.Resource;
+  /** What must exist before the first node switches (every nginx host's site configuration). */
+  siteReady?: pulumi.Resource | pulumi.Resource[];
+  /** What must exist before static files are published (every nginx host's publish access). */
+  publishReady?: pulumi.Resource | pulumi.Resource[];
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
   /** The app's media bucket and its region (infra/storage.ts). */
@@ -82,19 +82,21 @@ export class AppDeployment extends pulumi.ComponentResource {
   public readonly tag: pulumi.Output<string>;
   /** The commit now serving on every node. */
   public readonly commit: pulumi.Output<string>;
+  /** The step that puts the release's static files on every nginx host. */
+  public readonly published: command.remote.Command;
 
   constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:app:AppDeployment", name, {}, opts);
     // The database.sh engine is the database's own, whatever the settings say.
     const settings: DeploySettings = { ...DEFAULT_DEPLOY_SETTINGS, ...(args.settings ?? {}), dbEngine: args.database.engine };
     const app = args.app;
-    const hosts = new Map<string, FleetHost>([...args.nodes.map((n): [string, FleetHost] => [n.name, n]), [STATIC_HOST, args.staticHost]]);
+    const hosts = new Map<string, FleetHost>([...args.nodes, ...args.edgeHosts].map((h): [string, FleetHost] => [h.name, h]));
     const scriptsOn = (host: FleetHost): HostScripts => {
       const found = args.scripts.find((s) => s.host === host);
       if (!found) throw new pulumi.RunError(`${app.name}: no HostScripts for host ${host.name}`);
       return found;
     };
-    const plan = rolloutPlan(app, args.nodes.map((n) => n.name), scriptsOn(args.staticHost).version, settings);
+    const plan = rolloutPlan(app, args.nodes.map((n) => n.name), scriptsOn(args.nodes[0]).version, settings, args.edgeHosts.map((h) => h.name));
 
     const dbPassword = new random.RandomPassword(`${app.name}-db-password`, { length: 32, special: false }, { parent: this });
     const secretKey = new random.RandomPassword(`${app.name}-secret-key`, { length: 64, special: false }, { parent: this });
@@ -134,6 +136,7 @@ export class AppDeployment extends pulumi.ComponentResource {
       }));
     }
 
+    this.published = made.get(plan.steps.find((s) => s.phase === "static")!.name)!;
     const serving = made.get(plan.servingStep)!.stdout.apply((s) => parseServing(s));
     this.tag = serving.apply((s) => s?.tag ?? app.tag);
     this.commit = serving.apply((s) => s?.commit ?? "");
@@ -142,8 +145,8 @@ export class AppDeployment extends pulumi.ComponentResource {
 
   /** Dependencies outside the component: the nginx host's publish access, its site. */
   private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
-    if (step.phase === "static" && args.publishReady) return [args.publishReady];
-    if (step.phase === "switch" && args.siteReady) return [args.siteReady];
+    if (step.phase === "static" && args.publishReady) return [args.publishReady].flat();
+    if (step.phase === "switch" && args.siteReady) return [args.siteReady].flat();
     return [];
   }
 

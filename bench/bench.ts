@@ -12,6 +12,8 @@
 // step started as soon as it may (pulumi up's unbounded parallelism), until each serves through
 // nginx; how many steps failed (or could not run after a failure), and the most heavy-work slots held at once on a node, from the
 // nodes' own logs.
+// The edge: two nginx hosts behind the test bed's stand-in for the NLB (haproxy, health-checked TCP
+// passthrough); one host lost (its machine killed) under continuous load through the balancer.
 // Offline plan: how many resources a one-tag bump changes in a 50-app catalog, and how long
 // the plan of 20 and of 200 apps takes.
 import * as fs from "fs";
@@ -22,6 +24,7 @@ import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
 import { startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
+import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";
 import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
 import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, get, Load, LocalStack } from "../testbed/localStack";
 import { sshRun } from "../testbed/sshClient";
@@ -150,6 +153,23 @@ async function disasterRecovery(work: string): Promise<void> {
   }
 }
 
+/** Losing one of two nginx hosts under load through the balancer: requests sent, and failed. */
+async function edgeHostLoss(work: string): Promise<void> {
+  const cluster = await startCluster({ appNodeCount: 1, staticHostCount: 2 });
+  try {
+    const stack = new LocalStack(cluster, path.join(work, "edge"));
+    say("edge: v1 on one node behind two nginx hosts and the balancer");
+    must(await stack.up("v1"), "v1");
+    say(`edge: killing ${cluster.staticHosts[1].name} after ${EDGE_LOSS_WINDOW.beforeMs / 1000} s of load, ${EDGE_LOSS_WINDOW.afterMs / 1000} s more after it`);
+    const loss = await loseEdgeHostUnderLoad(stack, cluster.staticHosts[1], EDGE_LOSS_WINDOW);
+    say(`edge: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; balancer: ${JSON.stringify(loss.states)}; ${loss.failures.slice(0, 3).join(" | ")}`);
+    figure("edge_host_loss_requests", loss.requests);
+    figure("edge_host_loss_failed_requests", loss.failed);
+  } finally {
+    await cluster.stop();
+  }
+}
+
 /** A catalog of `n` generated apps on `stack` (alpha); `bumped` gets tag v1.0.1 instead of v1.0.0. */
 function generatedCatalog(n: number, bumped?: string, stack = "alpha"): string {
   const lines = ["apps:"];
@@ -241,11 +261,12 @@ const values = (name: string) => figures.find(([n]) => n === name)?.[1];
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
   try {
-    // `npm run bench -- dr` (or rollout, systemd, offline): that part alone.
+    // `npm run bench -- dr` (or rollout, systemd, edge, offline): that part alone.
     const only = process.argv[2];
     if (!only || only === "rollout") await onRealNodes(work);
     if (!only || only === "systemd") await onSystemdNodes(work);
     if (!only || only === "dr") await disasterRecovery(work);
+    if (!only || only === "edge") await edgeHostLoss(work);
     if (!only || only === "offline") await offline(work);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -70,7 +70,14 @@ const nodes = z.strictObject({
     heavyJobs: z.number().int().min(0).max(256).optional(),
 });
 
+/** The most nginx hosts a stack may have: the public subnets span two zones, and hosts alternate between them. */
+export const MAX_EDGE_HOSTS = 4;
+
 const staticHost = z.strictObject({
+    // How many nginx hosts serve the apps. 1: the host and its Elastic IP are the entry point
+    // (alpha). 2 or more: a Network Load Balancer over the hosts in both zones (production), so
+    // losing one host stops no app (docs/infrastructure.md, "The edge").
+    count: z.number().int().min(1).max(MAX_EDGE_HOSTS).default(1),
     instanceType: instanceType.default("t3.micro"),
     ami: ami.optional(),
     rootVolumeGb: z.number().int().min(8).max(1000).default(20),
@@ -128,7 +135,7 @@ const stackConfigSchema = z.strictObject({
     network,
     adminCidrs: z.array(cidr).min(1),
     nodes,
-    staticHost: staticHost.default({ instanceType: "t3.micro", rootVolumeGb: 20 }),
+    staticHost: staticHost.default({ count: 1, instanceType: "t3.micro", rootVolumeGb: 20 }),
     database,
     storage: storage.default({ bucketPrefix: "fleet" }),
     recovery: recovery.optional(),

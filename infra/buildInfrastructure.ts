@@ -8,6 +8,7 @@ import { Network } from "./network";
 import { SshKey } from "./sshKey";
 import { mediaFromStack, StackConfig } from "../config/stackConfig";
 import { EdgeHost } from "./edgeHost";
+import { BeforeTraffic, Edge } from "./edge";
 import { Storage } from "./storage";
 import { TlsFiles } from "../config/tlsConfig";
 
@@ -18,6 +19,9 @@ export interface Infrastructure {
     network: Network;
     sshKey: SshKey;
     appNodes: AppNodes;
+    /** Every nginx host, and the load balancer over them when there are two or more. */
+    edge: Edge;
+    /** Host 1 of the edge: the Elastic IP, the SSH bastion of private nodes. */
     staticHost: EdgeHost;
     database: Database;
     storage: Storage;
@@ -25,10 +29,11 @@ export interface Infrastructure {
 
 /**
  * `certificates`: per app name, the certificate and key (a secret) its domain is served with over
- * HTTPS (config/tlsConfig.ts); other apps are served over plain HTTP.
+ * HTTPS (config/tlsConfig.ts); other apps are served over plain HTTP. `beforeTraffic`: per nginx
+ * host, what must have run there before the load balancer sends it traffic (infra/edge.ts).
  */
 export function buildInfrastructure(
-    cfg: StackConfig, apps: InfraApp[], certificates?: Record<string, TlsFiles>, opts?: pulumi.ComponentResourceOptions,
+    cfg: StackConfig, apps: InfraApp[], certificates?: Record<string, TlsFiles>, opts?: pulumi.ComponentResourceOptions, beforeTraffic?: BeforeTraffic,
 ): Infrastructure {
     const stack = cfg.stack;
     const network = new Network("network", {
@@ -44,24 +49,33 @@ export function buildInfrastructure(
         stack, ...cfg.database, subnetIds: network.databaseSubnetIds, securityGroupId: network.databaseSecurityGroupId,
         recovery: cfg.recovery?.database, protect: cfg.protect,
     }, opts);
-    const staticHost = new EdgeHost("static-host", {
-        stack, instanceType: cfg.staticHost.instanceType, ami: cfg.staticHost.ami ?? cfg.nodes.ami, rootVolumeGb: cfg.staticHost.rootVolumeGb,
-        subnetId: network.publicSubnetIds[0], securityGroupId: network.staticHostSecurityGroupId, address: network.staticHostAddress, sshKey,
+    const edge = new Edge({
+        stack, count: cfg.staticHost.count, instanceType: cfg.staticHost.instanceType, ami: cfg.staticHost.ami ?? cfg.nodes.ami, rootVolumeGb: cfg.staticHost.rootVolumeGb,
+        vpcId: network.vpcId, subnetIds: network.publicSubnetIds, securityGroupId: network.staticHostSecurityGroupId, address: network.staticHostAddress, sshKey,
     }, opts);
+    const staticHost = edge.hosts[0];
     const appNodes = new AppNodes("app-nodes", {
         stack, count: cfg.nodes.count, instanceType: cfg.nodes.instanceType, ami: cfg.nodes.ami, rootVolumeGb: cfg.nodes.rootVolumeGb, heavyJobs: cfg.nodes.heavyJobs,
         subnetIds: network.appSubnetIds, securityGroupId: network.appNodeSecurityGroupId, sshKey,
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
         appBucketArns: storage.bucketArns,
     }, opts);
-    staticHost.publishSites({ apps, nodeIps: appNodes.privateIps, certificates });
-    return { network, sshKey, appNodes, staticHost, database, storage };
+    // The same server blocks on every nginx host; each takes traffic only once they are there.
+    edge.publishSites({ apps, nodeIps: appNodes.privateIps, certificates });
+    edge.sendTraffic(beforeTraffic);
+    return { network, sshKey, appNodes, edge, staticHost, database, storage };
 }
 
 /** The stack outputs the infrastructure contributes; nothing secret (the password stays inside). */
 export function infrastructureOutputs(infra: Infrastructure) {
     return {
+        /** Where the apps' DNS records point: the load balancer's DNS name (CNAME or alias), or
+         *  with one nginx host its Elastic IP (A record). */
+        publicAddress: infra.edge.publicAddress,
+        /** Host 1's Elastic IP: the SSH bastion (and, with one nginx host, the entry point). */
         staticHostIp: infra.staticHost.publicIp,
+        /** Every nginx host's private address, host 1 first. */
+        edgeHosts: Object.fromEntries(infra.edge.machines.map((h) => [h.name, h.privateIp])),
         nodeAddresses: Object.fromEntries(infra.appNodes.nodes.map((n) => [n.name, n.privateIp])),
         databaseEndpoint: pulumi.interpolate`${infra.database.address}:${infra.database.port}`,
         mediaBuckets: infra.storage.buckets,

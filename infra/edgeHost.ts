@@ -1,10 +1,11 @@
-// The nginx host: the only machine the internet reaches. It serves each app's static files
-// and proxies the app's domain to every app node; its config is generated from the catalog
-// (render/nginx.ts) and published with `nginx -t` before a graceful reload.
+// An nginx host: the only kind of machine the internet reaches. It serves each app's static
+// files and proxies the app's domain to every app node; its config is generated from the
+// catalog (render/nginx.ts) and published with `nginx -t` before a graceful reload. A stack has
+// fleet:staticHost.count of them (infra/edge.ts): host 1, `static-host`, has the Elastic IP and
+// is the SSH bastion; the others have their own public address.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
 import { NginxApp, NginxOptions, renderKeys, renderSites } from "../render/nginx";
 import { renderAccess } from "../render/publishAccess";
@@ -15,6 +16,17 @@ import { TlsFiles } from "../config/tlsConfig";
 
 export const STATIC_HOST_NAME = "static-host";
 
+/** The nginx hosts' names: static-host (host 1 keeps the name it always had), static-host-2, ... */
+export function edgeHostNames(count: number): string[] {
+    return Array.from({ length: count }, (_, i) => (i === 0 ? STATIC_HOST_NAME : `${STATIC_HOST_NAME}-${i + 1}`));
+}
+
+/** An nginx host as the steps that run on it (and the load balancer) see it. */
+export interface EdgeMachine extends FleetMachine {
+    /** The EC2 instance's id: a replaced host has a new one (triggers, target registration). */
+    instanceId: pulumi.Output<string>;
+}
+
 export interface EdgeHostArgs {
     stack: string;
     instanceType: string;
@@ -22,8 +34,9 @@ export interface EdgeHostArgs {
     rootVolumeGb: number;
     subnetId: pulumi.Input<string>;
     securityGroupId: pulumi.Input<string>;
-    /** The Elastic IP (from Network) that DNS points at; associated with this host. */
-    address: aws.ec2.Eip;
+    /** Host 1: the Elastic IP (from Network), associated with this host and its only public
+     *  address. The other hosts: absent, they get an address of their own at launch. */
+    address?: aws.ec2.Eip;
     sshKey: SshKey;
 }
 
@@ -51,42 +64,51 @@ export interface SitesArgs extends PublishPaths {
     nginx?: Omit<NginxOptions, "tlsDir">;
 }
 
+export interface AccessArgs {
+    /** Per app name: the public half of its publish key. */
+    publicKeys: Record<string, pulumi.Input<string>>;
+    /** The app nodes' private addresses: the only ones a publish key works from. */
+    nodeIps: pulumi.Input<string>[];
+    /** Where the apps' static directories live (WEB_ROOT; tests their own). */
+    webRoot?: string;
+}
+
 export class EdgeHost extends pulumi.ComponentResource {
-    public readonly host: FleetMachine;
-    /** The Elastic IP, available once it is associated with this host. */
+    public readonly host: EdgeMachine;
+    /** Host 1: the Elastic IP, available once it is associated with this host; others: their own address. */
     public readonly publicIp: pulumi.Output<string>;
     /** Proxy settings for reaching private app nodes through this host ("bastion" SSH). */
     public readonly bastion: pulumi.Output<ProxyConnectionArgs>;
     /** The publish step, once publishSites ran: static uploads and app switches may dependsOn it. */
     public nginxConfig?: command.remote.Command;
-    /** Per app, once publishSites ran: the private half of its publish key (a secret), which may
-     *  only write that app's static files here (render/publishAccess.ts). */
-    public readonly publishKeys: Record<string, pulumi.Output<string>> = {};
-    /** The access step, once publishSites ran: the apps' publish steps dependsOn it. */
+    /** The access step, once grantPublishAccess ran: the apps' publish steps dependsOn it. */
     public publishAccess?: command.remote.Command;
 
     private readonly instance: aws.ec2.Instance;
 
     constructor(name: string, args: EdgeHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The nginx host, which is also the SSH bastion of private nodes. It was declared as
+        // Host 1 is also the SSH bastion of private nodes. It was declared as
         // fleet:infra:StaticHost: the alias keeps existing stacks from replacing it.
-        super("fleet:infra:EdgeHost", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "fleet:infra:StaticHost" }] });
+        const aliases = name === STATIC_HOST_NAME ? [{ type: "fleet:infra:StaticHost" }] : [];
+        super("fleet:infra:EdgeHost", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...aliases] });
         this.instance = fleetInstance({
-            stack: args.stack, name: STATIC_HOST_NAME, role: "static-host", ami: args.ami, instanceType: args.instanceType,
+            stack: args.stack, name, role: "static-host", ami: args.ami, instanceType: args.instanceType,
             rootVolumeGb: args.rootVolumeGb, subnetId: args.subnetId, securityGroupId: args.securityGroupId,
             keyName: args.sshKey.keyName, deployPublicKey: args.sshKey.publicKey,
-            // Its only public address is the Elastic IP, so a connection never dials a stale one.
-            associatePublicIp: false,
+            // With the Elastic IP as its only public address, a connection never dials a stale one.
+            associatePublicIp: args.address === undefined,
         }, this);
-        const association = new aws.ec2.EipAssociation(STATIC_HOST_NAME, {
+        const association = args.address && new aws.ec2.EipAssociation(name, {
             allocationId: args.address.allocationId, instanceId: this.instance.id,
         }, { parent: this });
         // Read through the association so whatever uses the address waits until it routes here.
-        this.publicIp = pulumi.all([association.id, args.address.publicIp]).apply(([, ip]) => ip);
+        this.publicIp = association && args.address
+            ? pulumi.all([association.id, args.address.publicIp]).apply(([, ip]) => ip)
+            : this.instance.publicIp;
 
         const connection = deployConnection(this.publicIp, args.sshKey.privateKey);
-        const ready = readyCommand(STATIC_HOST_NAME, this.instance, connection, ["nginx"], this, [association]);
-        this.host = { name: STATIC_HOST_NAME, privateIp: this.instance.privateIp, connection, ready };
+        const ready = readyCommand(name, this.instance, connection, ["nginx"], this, association ? [association] : []);
+        this.host = { name, privateIp: this.instance.privateIp, connection, ready, instanceId: this.instance.id };
         // The proxy hop waits for the host to be provisioned (the deploy user exists only then).
         this.bastion = pulumi.secret(pulumi.all([ready.id, connection]).apply(([, c]): ProxyConnectionArgs => ({
             host: c.host, user: c.user, privateKey: c.privateKey, dialErrorLimit: -1,
@@ -106,8 +128,7 @@ export class EdgeHost extends pulumi.ComponentResource {
         const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
         const publish = publishCommand("sites", args);
-        this.publishAccess = this.grantPublishAccess(args);
-        this.nginxConfig = new command.remote.Command("nginx-config", {
+        this.nginxConfig = new command.remote.Command(this.stepName("nginx-config"), {
             connection: this.host.connection,
             create: publish,
             update: publish,
@@ -119,32 +140,33 @@ export class EdgeHost extends pulumi.ComponentResource {
     }
 
     /**
-     * Per app a publish key, and the access step that lets each key only write its app's static
-     * files here (render/publishAccess.ts): apart from the server blocks, as the apps' publish
-     * steps need it before any node serves, and the server blocks may wait for what serves.
+     * The access step: lets each app's publish key (made once for every host: Edge) only write
+     * that app's static files here (render/publishAccess.ts). Apart from the server blocks: the
+     * apps' publish steps need it before any node serves.
      */
-    private grantPublishAccess(args: SitesArgs): command.remote.Command {
-        const publicKeys = Object.fromEntries(args.apps.map((a) => {
-            const key = new tls.PrivateKey(`${a.name}-publish-key`, { algorithm: "ED25519" }, { parent: this });
-            this.publishKeys[a.name] = pulumi.secret(key.privateKeyOpenssh);
-            return [a.name, key.publicKeyOpenssh];
-        }));
-        const grant = publishCommand("access", { webRoot: args.nginx?.staticRoot ?? args.webRoot });
-        return new command.remote.Command("publish-access", {
+    public grantPublishAccess(args: AccessArgs): command.remote.Command {
+        const grant = publishCommand("access", { webRoot: args.webRoot });
+        this.publishAccess = new command.remote.Command(this.stepName("publish-access"), {
             connection: this.host.connection,
             create: grant,
             update: grant,
-            stdin: pulumi.all([pulumi.all(args.nodeIps), pulumi.all(publicKeys)]).apply(([ips, keys]) =>
-                renderAccess(args.apps.map((a) => ({ name: a.name, publicKey: keys[a.name] })), ips, args.nginx?.staticRoot ?? args.webRoot)),
+            stdin: pulumi.all([pulumi.all(args.nodeIps), pulumi.all(args.publicKeys)]).apply(([ips, keys]) =>
+                renderAccess(Object.entries(keys).map(([name, publicKey]) => ({ name, publicKey })), ips, args.webRoot)),
             // A replaced host starts without the fleet's files: grant again.
             triggers: [this.instance.id],
         }, { parent: this, dependsOn: [this.host.ready] });
+        return this.publishAccess;
+    }
+
+    /** Host 1's steps keep the names they always had (nginx-config); the others' carry the host's. */
+    private stepName(what: string): string {
+        return this.host.name === STATIC_HOST_NAME ? what : `${this.host.name}-${what}`;
     }
 
     /** The private keys, alone and secret, before the server blocks that use them. */
     private publishTlsKeys(certificates: Record<string, TlsFiles>, paths: PublishPaths): command.remote.Command {
         const publish = publishCommand("keys", paths);
-        return new command.remote.Command("nginx-keys", {
+        return new command.remote.Command(this.stepName("nginx-keys"), {
             connection: this.host.connection,
             create: publish,
             update: publish,

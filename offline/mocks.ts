@@ -49,6 +49,8 @@ function fakeOutputs(type: string, name: string, inputs: State, opts: MockOption
       };
     case "aws:ec2/eip:Eip":
       return { arn, publicIp: address ?? fakeIp(name, true), allocationId: `eipalloc-${digest(name).slice(0, 8)}` };
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return { arn, dnsName: `${name}-${digest(name).slice(0, 16)}.elb.${opts.region}.amazonaws.com`, zoneId: "Z2IFOLAFXWLO4F" };
     case "aws:rds/instance:Instance": {
       const port = (inputs.port as number | undefined) ?? (String(inputs.engine).startsWith("mysql") ? 3306 : 5432);
       const host = address ?? `${name}.abcdefghij.${opts.region}.rds.amazonaws.com`;

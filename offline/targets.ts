@@ -8,7 +8,8 @@
 //     (config/identity.ts appResourceName: buckets, replication), the nodes' media policy
 //     `node-media-<app>` (infra/appNodes.ts) and the security group rules of the app's port,
 //     `<tier>-<in|out>-app-<port>` (infra/network.ts).
-// The nginx host's sites (infra/edgeHost.ts `nginx-config`, and `nginx-keys` for fleet:tls) are
+// The nginx hosts' sites (infra/edgeHost.ts `nginx-config`, and `nginx-keys` for fleet:tls, on
+// host 1; `<host>-nginx-config` and `<host>-nginx-keys` on the others) are
 // rendered from every app's domain, port and certificate: a per-app change legitimately updates
 // them, and --target-dependents then takes every resource that depends on them along.
 // Anything else that changed is infrastructure: a full `up`.
@@ -52,8 +53,9 @@ export interface TargetRequest extends TargetContext {
 
 /** The type prefix of the infrastructure's components: they are never an app's own. */
 const INFRA_COMPONENT = "fleet:infra:";
-/** The nginx host's sites: every app's server block, certificates and keys (infra/edgeHost.ts). */
-const SITE_RESOURCES = new Set(["fleet:infra:EdgeHost::nginx-config", "fleet:infra:EdgeHost::nginx-keys"]);
+/** The nginx hosts' sites: every app's server block, certificates and keys (infra/edgeHost.ts), on every host. */
+const SITE_COMPONENT = "fleet:infra:EdgeHost";
+const SITE_STEP = /^(?:static-host-\d+-)?nginx-(?:config|keys)$/;
 const NODE_MEDIA_POLICY = /^node-media-(.+)$/;
 const PORT_RULE = /-app-(\d+)$/;
 /**
@@ -102,7 +104,7 @@ class Ownership {
     for (const x of chain.slice(0, -1)) {
       const app = this.appOfInfraResource(x, top.type);
       if (app) return { app };
-      if (SITE_RESOURCES.has(`${top.type}::${x.name}`)) return "sites";
+      if (top.type === SITE_COMPONENT && SITE_STEP.test(x.name)) return "sites";
     }
     return "infrastructure";
   }

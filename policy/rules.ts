@@ -211,7 +211,7 @@ const UNTAGGABLE = new Set<string>([
     T.publicAccessBlock, T.accountPublicAccessBlock, T.versioning, T.versioningV2, T.encryption, T.encryptionV2, T.bucketPolicy,
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    "aws:ec2/eipAssociation:EipAssociation", "aws:ec2/route:Route", T.legacyRule,
+    "aws:ec2/eipAssociation:EipAssociation", "aws:ec2/route:Route", T.legacyRule, "aws:lb/targetGroupAttachment:TargetGroupAttachment",
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
 ]);
 

@@ -130,8 +130,8 @@ export class RolloutError extends Error {}
  * install (prepare + stage) and one switch (switch + prune), per app database, static, expand and
  * contract. The scripts are on every host before any of these runs (HostScripts, one per host).
  */
-export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings): RolloutPlan {
-  checkInputs(app, nodes, scriptsVersion);
+export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings, edges: string[] = [STATIC_HOST]): RolloutPlan {
+  checkInputs(app, nodes, scriptsVersion, edges);
   const a = app.name;
   // The scripts get the app's derived OS user (their paths follow from it), never the catalog name.
   const id = appIdentity(a);
@@ -166,10 +166,10 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   // nginx host: its replacement publishes again (stacks deployed before ran this step there, so
   // the trigger, and with it the step's state, stays the same on the upgrade). No delete command.
   add({
-    name: name("publish"), phase: "static", host: first, rerunWith: [STATIC_HOST], stdin: "publishKey",
+    name: name("publish"), phase: "static", host: first, rerunWith: edges, stdin: "publishKey",
     dependsOn: nodes.map((n) => name("install", n)),
     formerNames: [name("webroot")],
-    run: [{ script: "static.sh", args: [user, app.tag, { addressOf: SSH_PORT }, { addressOf: STATIC_HOST }] }],
+    run: [{ script: "static.sh", args: [user, app.tag, { addressOf: SSH_PORT }, ...edges.map((e) => ({ addressOf: e }))] }],
   });
   let before = name("publish");
   const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [user, app.tag, phase, ...migrationArgs(app, settings)] });
@@ -361,12 +361,15 @@ function checkName(what: string, value: string) {
   if (!NAME_PATTERN.test(value)) throw new RolloutError(`${what} name ${JSON.stringify(value)} is not allowed: use ${NAME_PATTERN.source}`);
 }
 
-function checkInputs(app: AppForStack, nodes: string[], scriptsVersion: string) {
+function checkInputs(app: AppForStack, nodes: string[], scriptsVersion: string, edges: string[]) {
   checkName("app", app.name);
   if (app.tag === LATEST) throw new RolloutError(`${app.name}: tag "latest" must be resolved to a release tag before the rollout`);
   if (nodes.length === 0) throw new RolloutError(`${app.name}: no app nodes to deploy to`);
   for (const n of nodes) checkName("node", n);
   if (new Set(nodes).size !== nodes.length) throw new RolloutError(`${app.name}: a node is listed twice`);
-  if (nodes.includes(STATIC_HOST)) throw new RolloutError(`${STATIC_HOST} is the nginx host, not an app node`);
+  if (edges.length === 0) throw new RolloutError(`${app.name}: no nginx host to publish to`);
+  for (const e of edges) checkName("nginx host", e);
+  const both = nodes.find((n) => edges.includes(n) || n === STATIC_HOST);
+  if (both) throw new RolloutError(`${both} is an nginx host, not an app node`);
   if (!/^[0-9a-f]{8,64}$/.test(scriptsVersion)) throw new RolloutError(`scripts version ${JSON.stringify(scriptsVersion)} must be hex`);
 }

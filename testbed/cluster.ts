@@ -7,7 +7,10 @@
  * Layout of one cluster (slot N, so several test runs can share the machine):
  *   bridge fe2eNbr 10.213.N.1/24   the "VPC"; PostgreSQL listens here (the "RDS")
  *   static host    10.213.N.10     sshd + nginx
+ *   static-k       10.213.N.(220+k) sshd + nginx, nginx host k >= 2 (staticHostCount)
  *   node-i         10.213.N.(10+i) sshd
+ *   balancer       10.213.N.1:80, :443  haproxy on the host side of the bridge, with two or more
+ *                  nginx hosts: what the AWS Network Load Balancer does (testbed/balancer.ts)
  *   state          /var/lib/fleet-e2e/cluster-N-<netns> (keys, fixture repo, database, logs)
  * Each node is testbed/node-init.sh running as PID 1 of new PID, mount, network,
  * UTS and IPC namespaces (see that script for what is private to a node). With the option
@@ -21,6 +24,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { NGINX_CONF_DIR } from "../rollout/layout";
+import { Balancer, startBalancer } from "./balancer";
 
 export interface NodeHandle {
   name: string;
@@ -41,8 +45,12 @@ export interface Cluster {
   appNodes: NodeHandle[];
   /** The app nodes' process manager (ClusterOptions.init). */
   init: NodeInit;
-  /** nginx runs here, listening on <address>:80; sites go into nginxConfDir. */
+  /** nginx runs here, listening on <address>:80; sites go into nginxConfDir. Host 1 of staticHosts. */
   staticHost: NodeHandle;
+  /** Every nginx host (staticHostCount of them), host 1 first. */
+  staticHosts: NodeHandle[];
+  /** With two or more nginx hosts: the TCP balancer in front of them. */
+  balancer?: Balancer;
   /** Non-root, key login only, passwordless sudo. */
   sshUser: string;
   sshPort: number;
@@ -71,6 +79,8 @@ export interface Cluster {
   gitBaseUrl: string;
   /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
   exec(node: NodeHandle, command: string, opts?: { asUser?: string }): Promise<ExecResult>;
+  /** Loses a machine at once: its PID 1 killed, every process, mount and its network gone with it. */
+  kill(node: NodeHandle): Promise<void>;
   /** What the node's sshd logged so far (connections it dropped past MaxStartups, ...). */
   sshdLog(node: NodeHandle): string;
   /** Kills everything the cluster started, removes its network and files. Idempotent. */
@@ -480,6 +490,8 @@ export interface ClusterOptions {
   /** The app nodes' PID 1: "plain" (sshd) or "systemd" (systemd, running sshd and the apps'
    *  gunicorn@ units as production does). Default: FLEET_E2E_INIT, else "plain". */
   init?: NodeInit;
+  /** nginx hosts (1 by default); with two or more, a balancer in front of them (Cluster.balancer). */
+  staticHostCount?: number;
 }
 
 /** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on systemd nodes), else plain. */
@@ -490,6 +502,15 @@ function nodeInitOf(opts: ClusterOptions): NodeInit {
     throw new Error(`${from} must be one of ${NODE_INITS.join(", ")}, got ${JSON.stringify(init)}`);
   }
   return init as NodeInit;
+}
+
+/** The address of nginx host k (1-based): host 1 where it always was, the others above the app nodes' range. */
+function staticHostAddress(subnet: string, k: number): string {
+  return `${subnet}.${staticHostNumber(k)}`;
+}
+
+function staticHostNumber(k: number): number {
+  return k === 1 ? 10 : 220 + k;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -503,14 +524,23 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   }
   const appSshd = opts.sshMaxStartups ? [`MaxStartups ${opts.sshMaxStartups}`] : [];
   const init = nodeInitOf(opts);
+  const staticHostCount = opts.staticHostCount ?? 1;
+  if (!Number.isInteger(staticHostCount) || staticHostCount < 1 || staticHostCount > 9) {
+    throw new Error(`startCluster: staticHostCount must be an integer from 1 to 9, got ${staticHostCount}`);
+  }
   const slot = await claimSlot();
-  const staticHost: NodeHandle = { name: "static", address: `${slot.subnet}.10` };
+  const staticHosts: NodeHandle[] = Array.from({ length: staticHostCount }, (_, i) => ({
+    name: i === 0 ? "static" : `static-${i + 1}`,
+    address: staticHostAddress(slot.subnet, i + 1),
+  }));
+  const staticHost = staticHosts[0];
   const appNodes: NodeHandle[] = Array.from({ length: appNodeCount }, (_, i) => ({
     name: `node-${i + 1}`,
     address: `${slot.subnet}.${11 + i}`,
   }));
   const started: RunningNode[] = [];
   let postgres: Postgres | undefined;
+  let balancer: Balancer | undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopAll());
@@ -518,6 +548,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     process.removeListener("exit", onExit);
     // Killing a node's PID 1 makes the kernel kill every process of the node;
     // unshare, its parent, exits once all of them are gone.
+    await balancer?.stop();
     await Promise.all(started.map((n) => stopNode(n)));
     if (postgres) await killAndWait(postgres.process, "SIGQUIT"); // immediate shutdown
     await removeSlot(slot);
@@ -533,7 +564,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   try {
     fs.writeFileSync(
       path.join(slot.dir, "hosts"),
-      [staticHost, ...appNodes].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
+      [...staticHosts, ...appNodes].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
     );
     const repoNames = Object.keys(opts.repositories ?? { [FIXTURE_REPO]: "" });
     fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n${repoNames.map((r) => `\tdirectory = ${servedPathOf(slot, r)}\n`).join("")}`);
@@ -546,7 +577,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     pgStarted.then((p) => (postgres = p), () => undefined);
     const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
       Promise.all(
-        [startNode(slot, staticHost, "static", 10, "plain"), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd))].map((p) =>
+        [...staticHosts.map((n, i) => startNode(slot, n, "static", staticHostNumber(i + 1), "plain")), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd))].map((p) =>
           p.then((n) => (started.push(n), n)),
         ),
       ),
@@ -558,17 +589,21 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const keys = await keysMade;
     const repositories = await reposServed;
     const pg = await pgStarted;
+    if (staticHostCount > 1) balancer = await startBalancer(path.join(slot.dir, "balancer"), `${slot.subnet}.1`, staticHosts);
 
-    const initPidOf = (node: NodeHandle): number => {
+    const runningNode = (node: NodeHandle): RunningNode => {
       const found = started.find((n) => n.handle.name === node.name);
       if (!found) throw new Error(`e2e cluster: no node named ${node.name}`);
-      return found.initPid;
+      return found;
     };
+    const initPidOf = (node: NodeHandle): number => runningNode(node).initPid;
 
     return {
       appNodes,
       init,
       staticHost,
+      staticHosts,
+      balancer,
       sshUser: SSH_USER,
       sshPort: SSH_PORT,
       privateKeyPem: keys.pem,
@@ -600,6 +635,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           : ["/bin/sh", "-c", command];
         return run("nsenter", [...nsenter, ...inner], { allowFailure: true, env: { ...NODE_ENV, HOME: "/root" } });
       },
+      kill: (node) => stopNode(runningNode(node)),
       sshdLog: (node) => {
         initPidOf(node);
         const file = path.join(slot.dir, "nodes", node.name, "sshd.log");

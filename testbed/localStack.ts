@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { Plan, PlanResource, runPlan } from "../offline/plan";
 import { appIdentity } from "../config/identity";
+import { edgeHostNames } from "../infra/edgeHost";
 import type { TlsFiles } from "../config/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
 import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
@@ -112,7 +113,9 @@ export class LocalStack {
 
   /** Logical resource name -> local address, as the mocks should answer. */
   addresses(): Record<string, string> {
-    const a: Record<string, string> = { "static-host": this.cluster.staticHost.address, database: this.cluster.postgres.host };
+    const a: Record<string, string> = { database: this.cluster.postgres.host };
+    // The plan's nginx hosts (static-host, static-host-2, ...) are the cluster's, in order.
+    edgeHostNames(this.cluster.staticHosts.length).forEach((name, i) => (a[name] = this.cluster.staticHosts[i].address));
     for (const n of this.cluster.appNodes) a[n.name] = n.address;
     return a;
   }
@@ -134,6 +137,8 @@ export class LocalStack {
         "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
         "fleet:appSecrets": JSON.stringify(this.stackAppSecrets()),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
+        // As many nginx hosts as the cluster has (with two or more, the plan puts a load balancer in front).
+        ...(this.cluster.staticHosts.length > 1 ? { "fleet:staticHost": JSON.stringify({ count: this.cluster.staticHosts.length }) } : {}),
       },
     });
   }

@@ -88,13 +88,14 @@ describe("AppDeployment in the program's plan", function () {
 
   it("waits for a booting host once per host (not per app), without a dial limit, behind the infrastructure's readiness step", () => {
     const waits = p.resources.filter((r) => r.parent?.includes("fleet:app:HostScripts") && r.name.endsWith("-scripts-wait"));
-    assert.deepEqual(waits.map((w) => w.name).sort(), ["node-1-scripts-wait", "node-2-scripts-wait", "node-3-scripts-wait", "static-host-scripts-wait"]);
+    // production: three nodes and two nginx hosts
+    assert.deepEqual(waits.map((w) => w.name).sort(), ["node-1-scripts-wait", "node-2-scripts-wait", "node-3-scripts-wait", "static-host-2-scripts-wait", "static-host-scripts-wait"]);
     for (const s of waits) {
       assert.equal((s.inputs.connection as { dialErrorLimit?: number }).dialErrorLimit, -1);
       assert.ok(s.dependsOn.some((d) => d.endsWith("-ready")), `${s.name} does not wait for the host's ready step`);
     }
     const copies = p.resources.filter((r) => r.type === "command:remote:CopyToRemote");
-    assert.equal(copies.length, 4, "one copy of the scripts per host, whatever the number of apps");
+    assert.equal(copies.length, 5, "one copy of the scripts per host, whatever the number of apps");
     // every app step on a host runs after that host's copy
     for (const s of steps) {
       const hostName = s.name.match(/-(node-\d)$/)?.[1] ?? "node-1";

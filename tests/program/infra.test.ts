@@ -46,18 +46,20 @@ describe("infrastructure components (runtime mocks)", () => {
 
     it("builds both stacks from their stack files, one component per kind", () => {
         for (const b of [alpha, production]) {
-            for (const type of ["Network", "SshKey", "AppNodes", "EdgeHost", "Database", "Storage"]) {
+            for (const type of ["Network", "SshKey", "AppNodes", "Database", "Storage"]) {
                 assert.equal(byType(b.resources, `fleet:infra:${type}`).length, 1, `${b.cfg.stack}: ${type}`);
             }
+            // one component per nginx host (fleet:staticHost.count: alpha 1, production 2)
+            assert.equal(byType(b.resources, "fleet:infra:EdgeHost").length, b.cfg.staticHost.count, `${b.cfg.stack}: EdgeHost`);
             // Every AWS/command resource sits under one of the components.
             const components = new Set(b.resources.filter((r) => r.type.startsWith("fleet:infra:")).map((r) => r.urn));
             for (const r of b.resources.filter((x) => !x.type.startsWith("fleet:"))) assert.ok(components.has(r.parent), `${r.name} has a component parent`);
         }
     });
 
-    it("names the instances node-1..N and static-host (the e2e address map relies on it)", () => {
+    it("names the instances node-1..N and static-host, static-host-2, ... (the e2e address map relies on it)", () => {
         assert.deepEqual(byType(alpha.resources, INSTANCE).map((r) => r.name).sort(), ["node-1", "static-host"]);
-        assert.deepEqual(byType(production.resources, INSTANCE).map((r) => r.name).sort(), ["node-1", "node-2", "node-3", "static-host"]);
+        assert.deepEqual(byType(production.resources, INSTANCE).map((r) => r.name).sort(), ["node-1", "node-2", "node-3", "static-host", "static-host-2"]);
         assert.deepEqual(production.infra.appNodes.nodes.map((n) => n.name), ["node-1", "node-2", "node-3"]);
         assert.equal(production.infra.staticHost.host.name, "static-host");
     });
@@ -177,7 +179,7 @@ describe("infrastructure components (runtime mocks)", () => {
             assert.ok(!userData.includes(key.trim().split("\n")[1]), "no private key");
             assert.ok(!userData.includes(password), "no password");
             assert.match(userData, /name: deploy[\s\S]*NOPASSWD:ALL/);
-            assert.match(userData, i.name === "static-host" ? /- nginx/ : /gunicorn@\.service[\s\S]*- python3-venv|- python3-venv[\s\S]*gunicorn@\.service/);
+            assert.match(userData, i.name.startsWith("static-host") ? /- nginx/ : /gunicorn@\.service[\s\S]*- python3-venv|- python3-venv[\s\S]*gunicorn@\.service/);
         }
     });
 
@@ -211,7 +213,7 @@ describe("infrastructure components (runtime mocks)", () => {
 
     it("runs a readiness check on each machine before anything else uses it", () => {
         const ready = byType(production.resources, COMMAND).filter((c) => c.name.endsWith("-ready")).map((c) => c.name).sort();
-        assert.deepEqual(ready, ["node-1-ready", "node-2-ready", "node-3-ready", "static-host-ready"]);
+        assert.deepEqual(ready, ["node-1-ready", "node-2-ready", "node-3-ready", "static-host-2-ready", "static-host-ready"]);
         // private nodes are reached through the static host, so their check waits for it
         const nodeReady = named(production.resources, COMMAND, "node-1-ready");
         assert.ok(nodeReady.dependsOn.includes(named(production.resources, COMMAND, "static-host-ready").urn));

@@ -49,7 +49,7 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
     const { resources } = await recordBuild(() => {
       const scripts = [...nodes, staticHost].map((h) => new HostScripts(h, "deploy"));
       return new AppDeployment("polls", {
-        app, nodes, staticHost, scripts,
+        app, nodes, edgeHosts: [staticHost], scripts,
         database: { engine: "postgres", address: "db.internal", port: 5432, masterUsername: "fleetadmin", masterPassword: pulumi.secret("pw") },
         media: { bucket: "b", region: "eu-west-1" },
         publishKey: pulumi.secret("PUBLISH-KEY"),

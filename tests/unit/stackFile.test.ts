@@ -88,6 +88,14 @@ const cases: [string, [string, string][], string[]][] = [
         [`${F}:20:16: fleet:nodes.heavyJobs: must be an integer (got 1.5)`]],
     ["a heavyJobs as text", [["    rootVolumeGb: 20\n  fleet:staticHost:", "    rootVolumeGb: 20\n    heavyJobs: \"4\"\n  fleet:staticHost:"]],
         [`${F}:20:16: fleet:nodes.heavyJobs: must be a number (got "4")`]],
+    ["no nginx host at all", [["  fleet:staticHost:\n", "  fleet:staticHost:\n    count: 0\n"]],
+        [`${F}:21:12: fleet:staticHost.count: must be >= 1 (got 0)`]],
+    ["more nginx hosts than the edge takes", [["  fleet:staticHost:\n", "  fleet:staticHost:\n    count: 5\n"]],
+        [`${F}:21:12: fleet:staticHost.count: must be <= 4 (got 5)`]],
+    ["a host count as text or a fraction", [["  fleet:staticHost:\n", "  fleet:staticHost:\n    count: \"2\"\n"], ["    count: 1\n", "    count: 1.5\n"]], [
+        `${F}:14:12: fleet:nodes.count: must be an integer (got 1.5)`,
+        `${F}:21:12: fleet:staticHost.count: must be a number (got "2")`,
+    ]],
     ["AWS credentials in the stack file (never echoed)", [["  aws:region: eu-west-1\n", "  aws:region: eu-west-1\n  aws:secretKey: wJalrXUtnFEMI\n"]],
         [`${F}:5:3: aws:secretKey: AWS credentials never go in the stack file; allowed: the environment (AWS_PROFILE or AWS_* variables; OpenID Connect in CI)`]],
     ["no region", [["  aws:region: eu-west-1\n", ""]],
@@ -110,6 +118,12 @@ describe("stack file reader (config/stackFile.ts)", () => {
             assert.equal(report.settings?.infra.stack, stack);
         }
         assert.equal(check(ALPHA).settings?.github.prereleases, true);
+    });
+
+    it("gives alpha one nginx host (the default) and production two", () => {
+        assert.equal(check(ALPHA).settings?.infra.staticHost.count, 1);
+        assert.equal(check(fs.readFileSync(path.join(ROOT, "Pulumi.production.yaml"), "utf8"), "production").settings?.infra.staticHost.count, 2);
+        assert.equal(check(edited([["  fleet:staticHost:\n", "  fleet:staticHost:\n    count: 3\n"]])).settings?.infra.staticHost.count, 3);
     });
 
     for (const [what, edits, expected] of cases) {
