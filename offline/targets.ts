@@ -53,9 +53,12 @@ export interface TargetRequest extends TargetContext {
 
 /** The type prefix of the infrastructure's components: they are never an app's own. */
 const INFRA_COMPONENT = "fleet:infra:";
-/** The nginx hosts' sites: every app's server block, certificates and keys (infra/edgeHost.ts), on every host. */
+/** The nginx hosts' sites: every app's server block, certificates and keys, and the publish access
+ *  (infra/edgeHost.ts), on every host. */
 const SITE_COMPONENT = "fleet:infra:EdgeHost";
-const SITE_STEP = /^(?:static-host-\d+-)?nginx-(?:config|keys)$/;
+const SITE_STEP = /^(?:static-host-\d+-)?(?:nginx-(?:config|keys)|publish-access)$/;
+/** An app's publish key (infra/edge.ts), in host 1's component. */
+const PUBLISH_KEY = /^(.+)-publish-key$/;
 const NODE_MEDIA_POLICY = /^node-media-(.+)$/;
 const PORT_RULE = /-app-(\d+)$/;
 /**
@@ -114,6 +117,8 @@ class Ownership {
     if (prefix && this.names.has(prefix)) return prefix;
     const policy = component === "fleet:infra:AppNodes" ? NODE_MEDIA_POLICY.exec(r.name)?.[1] : undefined;
     if (policy && this.names.has(policy)) return policy;
+    const key = component === SITE_COMPONENT ? PUBLISH_KEY.exec(r.name)?.[1] : undefined;
+    if (key && this.names.has(key)) return key;
     const port = component === "fleet:infra:Network" ? PORT_RULE.exec(r.name)?.[1] : undefined;
     return port ? this.portOwner.get(Number(port)) : undefined;
   }

@@ -108,9 +108,11 @@ describe("AppDeployment in the program's plan", function () {
     const access = p.resources.find((r) => r.name === "publish-access")!;
     assert.ok(publish.dependsOn.includes(access.urn), "the access step authorises the key first");
     assert.equal(publish.runsOn, step("polls-install-node-1").runsOn);
-    // The nginx host's anchor, as its other steps have it (and as the step had when it ran there).
-    const edgeWait = p.resources.find((r) => r.name === "static-host-scripts-wait")!;
-    assert.deepEqual(publish.inputs.triggers, edgeWait.inputs.triggers, "a replaced nginx host gets the files again");
+    // Every nginx host's anchor, as its other steps have it (host 1's alone is what the step had
+    // when it ran there, one host on every stack before the edge).
+    const edgeAnchors = ["static-host", "static-host-2"].flatMap((h) => p.resources.find((r) => r.name === `${h}-scripts-wait`)!.inputs.triggers as string[]);
+    assert.deepEqual(publish.inputs.triggers, edgeAnchors, "a replaced nginx host gets the files again");
+    assert.match(String(publish.inputs.create), /static\.sh app_polls v1 22 \S+ \S+$/, "to both nginx hosts");
     assert.notDeepEqual(publish.inputs.triggers, step("polls-install-node-1").inputs.triggers);
     assert.equal(publish.inputs.delete, undefined, "the access step owns the static directory");
     const keys = p.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-publish-key")).map((r) => r.name).sort();

@@ -56,7 +56,9 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
         const hosts = byType(alpha.resources, T.edgeHost);
         assert.deepEqual(hosts.map((h) => h.name), ["static-host"]);
         assert.deepEqual(childrenOf(alpha.resources, hosts[0]), [
-            `${T.eipAssociation} static-host`, `${T.instance} static-host`, `${T.command} nginx-config`, `${T.command} static-host-ready`,
+            `${T.eipAssociation} static-host`, `${T.instance} static-host`, `${T.command} nginx-config`, `${T.command} publish-access`, `${T.command} static-host-ready`,
+            // the apps' publish keys, one per app for every host, live in host 1's component
+            ...Object.keys(alpha.infra.edge.publishKeys).sort().map((app) => `tls:index/privateKey:PrivateKey ${app}-publish-key`),
         ]);
         assert.equal(alpha.resources.filter((r) => r.type.startsWith("aws:lb/") || r.type === "fleet:infra:EdgeBalancer").length, 0);
         assert.equal(named(alpha.resources, T.instance, "static-host").inputs.associatePublicIpAddress, false);
@@ -71,7 +73,7 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
         const urnsOf = (b: Built) => b.resources.filter((r) => r.parent === named(b.resources, T.edgeHost, "static-host").urn).map((r) => r.urn.replace(/^urn:pulumi:\w+::/, "")).sort();
         assert.deepEqual(urnsOf(production), urnsOf(alpha));
         assert.deepEqual(childrenOf(production.resources, named(production.resources, T.edgeHost, "static-host-2")), [
-            `${T.instance} static-host-2`, `${T.command} static-host-2-nginx-config`, `${T.command} static-host-2-ready`,
+            `${T.instance} static-host-2`, `${T.command} static-host-2-nginx-config`, `${T.command} static-host-2-publish-access`, `${T.command} static-host-2-ready`,
         ]);
         assert.deepEqual([1, 2].map((i) => named(production.resources, T.instance, i === 1 ? "static-host" : "static-host-2").inputs.subnetId), ["public-a-id", "public-b-id"]);
         // the Elastic IP stays on host 1 (the bastion's address); host 2 has its own public address

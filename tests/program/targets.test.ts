@@ -108,7 +108,7 @@ describe("deploy targets on real offline plans (production)", function () {
     for (const u of had) assert.ok(urns.includes(u) && !present.has(u), u);
     assert.ok(urns.includes(`urn:pulumi:${STACK}::fleet::fleet:infra:EdgeHost$command:remote:Command::nginx-config`));
     // every nginx host's server blocks (production has two)
-    assert.deepEqual(urns.filter((u) => !had.includes(u)).map(nameOf), ["nginx-config", "static-host-2-nginx-config"]);
+    assert.deepEqual(urns.filter((u) => !had.includes(u)).map(nameOf), ["nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access"]);
   });
 
   it("an added app: its new resources and the sites (its server block), nothing else", async () => {
@@ -116,7 +116,7 @@ describe("deploy targets on real offline plans (production)", function () {
     const urns = targets(d);
     const newPort = apps(path.join(dir, "added.yaml")).find((a) => a.name === "new-app")!.port;
     const created = namedFor(next, "new-app", newPort);
-    assert.deepEqual(urns.filter((u) => !created.includes(u)).map(nameOf), ["nginx-config", "static-host-2-nginx-config"]);
+    assert.deepEqual(urns.filter((u) => !created.includes(u)).map(nameOf), ["nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access"]);
     assert.equal(urns.length, created.length + 2);
   });
 
