@@ -11,7 +11,7 @@ import { GithubClient, GithubError } from "./github/api";
 import { resolveTags } from "./github/resolveTags";
 import { GithubConfig } from "./config/githubConfig";
 import { loadProgramConfig } from "./config/load";
-import { buildInfrastructure, infrastructureOutputs } from "./infra/buildInfrastructure";
+import { buildInfrastructure, infrastructureOutputs, publishSites } from "./infra/buildInfrastructure";
 import { DEFAULT_DEPLOY_SETTINGS, DeploySettings, RolloutError, siteUrl } from "./rollout/plan";
 import { checkCapacity } from "./rollout/capacity";
 
@@ -62,7 +62,7 @@ const https = (app: string) => app in certificates;
  *  an app with a certificate in fleet:tls, http:// for the others. */
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
 
-const infra = buildInfrastructure(stackConfig, apps, certificates);
+const infra = buildInfrastructure(stackConfig, apps);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */
@@ -107,7 +107,6 @@ function deploy(app: AppForStack): AppDeployment {
     },
     secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
-    siteReady: infra.staticHost.nginxConfig,
     https: https(app.name),
     media: { bucket: infra.storage.buckets[app.name], region: infra.storage.mediaRegion },
     settings,
@@ -124,7 +123,11 @@ const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, clien
       void pulumi.log.warn(`${a.name}: tag "latest" is resolved only against GitHub (offline here): not deployed by this run`);
       return false;
     });
-    return { latest: resolved.latest, deployments: deployable.map((a) => [a.name, deploy(a)] as const) };
+    const deployments = deployable.map((a) => [a.name, deploy(a)] as const);
+    // The sites follow what serves: each app's upstream lists the nodes its switch steps passed
+    // on; an app not deployed by this run (offline `latest`) serves nowhere, so it has no site.
+    publishSites(infra, apps, Object.fromEntries(deployments.map(([name, d]) => [name, d.servingAddresses])), certificates);
+    return { latest: resolved.latest, deployments };
   });
 
 export const infrastructure = infrastructureOutputs(infra);

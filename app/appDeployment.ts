@@ -17,6 +17,11 @@
 //    matches it to their state instead of deleting them, so their delete commands never run
 //    on the upgrade (docs/rollout.md, "Stacks deployed before the merged steps").
 //  - The connection user defaults to root: it is always set.
+//  - What serves is what the engine recorded: a switch step is in the state only once its command
+//    exited 0, so `servingAddresses` reads each node's address through its switch step's id. That
+//    makes the nginx sites (which read it) wait for the switches, and a tag bump, which updates the
+//    switches in place (same id), leaves the sites unchanged, in a preview too (stdout would be
+//    unknown there until the step ran again).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
@@ -40,7 +45,6 @@ import {
   SSH_USER,
   STATIC_HOST,
   StdinKind,
-  Step,
 } from "../rollout/plan";
 
 export { rolloutFiles, scriptsVersion } from "./hostScripts";
@@ -65,9 +69,6 @@ export interface AppDeploymentArgs {
   /** Private key of the repository's deploy key, when git goes over SSH. */
   deployKey?: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
-  /** What must exist before static files are published and the first node switches
-   *  (the nginx host's site configuration). */
-  siteReady?: pulumi.Resource;
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
   /** The app's media bucket and its region (infra/storage.ts). */
@@ -79,6 +80,9 @@ export class AppDeployment extends pulumi.ComponentResource {
   public readonly tag: pulumi.Output<string>;
   /** The commit now serving on every node. */
   public readonly commit: pulumi.Output<string>;
+  /** The private addresses of the nodes this app serves on, each known once its switch step
+   *  succeeded there: the app's nginx upstream (render/nginx.ts Upstreams). */
+  public readonly servingAddresses: pulumi.Output<string[]>;
 
   constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:app:AppDeployment", name, {}, opts);
@@ -123,7 +127,7 @@ export class AppDeployment extends pulumi.ComponentResource {
         logging: secretStdin ? "none" : "stdoutAndStderr",
       }, {
         parent: this,
-        dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!), ...this.outsideDependencies(step, args)],
+        dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!)],
         deletedWith: anchor,
         aliases: (step.formerNames ?? []).map((former) => ({ name: former })),
         additionalSecretOutputs: secretStdin ? ["stdout", "stderr"] : [],
@@ -133,13 +137,8 @@ export class AppDeployment extends pulumi.ComponentResource {
     const serving = made.get(plan.servingStep)!.stdout.apply((s) => parseServing(s));
     this.tag = serving.apply((s) => s?.tag ?? app.tag);
     this.commit = serving.apply((s) => s?.commit ?? "");
-    this.registerOutputs({ tag: this.tag, commit: this.commit });
-  }
-
-  /** Dependencies outside the component: the host's provisioning, the nginx site. */
-  private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
-    if ((step.phase === "static" || step.phase === "switch") && args.siteReady) return [args.siteReady];
-    return [];
+    this.servingAddresses = pulumi.all(args.nodes.map((n) => pulumi.all([made.get(plan.servesAfter[n.name])!.id, n.privateIp]).apply(([, ip]) => ip)));
+    this.registerOutputs({ tag: this.tag, commit: this.commit, servingAddresses: this.servingAddresses });
   }
 
   /** What each kind of step reads on stdin, every value a Pulumi secret. */

@@ -51,6 +51,7 @@ export class AppNodes extends pulumi.ComponentResource {
                 rootVolumeGb: args.rootVolumeGb, subnetId: args.subnetIds[i % args.subnetIds.length],
                 securityGroupId: args.securityGroupId, keyName: args.sshKey.keyName, deployPublicKey: args.sshKey.publicKey,
                 associatePublicIp: args.publicAddresses, iamInstanceProfile: profile.name, heavyJobs: args.heavyJobs,
+                replaceToChange: true,
             }, this);
             const host = args.publicAddresses ? instance.publicIp : instance.privateIp;
             const connection = deployConnection(host, args.sshKey.privateKey, args.publicAddresses ? undefined : args.bastion);

@@ -23,13 +23,8 @@ export interface Infrastructure {
     storage: Storage;
 }
 
-/**
- * `certificates`: per app name, the certificate and key (a secret) its domain is served with over
- * HTTPS (config/tlsConfig.ts); other apps are served over plain HTTP.
- */
-export function buildInfrastructure(
-    cfg: StackConfig, apps: InfraApp[], certificates?: Record<string, TlsFiles>, opts?: pulumi.ComponentResourceOptions,
-): Infrastructure {
+/** Everything but the nginx host's sites, which follow the apps' rollouts (publishSites). */
+export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: pulumi.ComponentResourceOptions): Infrastructure {
     const stack = cfg.stack;
     const network = new Network("network", {
         stack, cidr: cfg.network.cidr, sshAccess: cfg.network.sshAccess, adminCidrs: cfg.adminCidrs,
@@ -54,8 +49,20 @@ export function buildInfrastructure(
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
         appBucketArns: storage.bucketArns,
     }, opts);
-    staticHost.publishSites({ apps, nodeIps: appNodes.privateIps, certificates });
     return { network, sshKey, appNodes, staticHost, database, storage };
+}
+
+/**
+ * Every app's site on the nginx host, its upstream the nodes it serves on (per app name, from
+ * AppDeployment.servingAddresses): published after the switch steps those are read through, so
+ * a node gets an app's traffic only once the app passed its health check there, and a node that
+ * leaves is out of every upstream (and drained) before the engine deletes anything (docs/infrastructure.md).
+ * `certificates`: per app name, the certificate and key its domain is served with over HTTPS.
+ */
+export function publishSites(
+    infra: Infrastructure, apps: InfraApp[], upstreams: Record<string, pulumi.Input<string[]>>, certificates?: Record<string, TlsFiles>,
+): void {
+    infra.staticHost.publishSites({ apps, upstreams, certificates });
 }
 
 /** The stack outputs the infrastructure contributes; nothing secret (the password stays inside). */

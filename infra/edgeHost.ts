@@ -1,6 +1,7 @@
 // The nginx host: the only machine the internet reaches. It serves each app's static files
-// and proxies the app's domain to every app node; its config is generated from the catalog
-// (render/nginx.ts) and published with `nginx -t` before a graceful reload.
+// and proxies the app's domain to the app nodes it serves on; its config is generated from the
+// catalog and those nodes (render/nginx.ts) and published with `nginx -t` before a graceful
+// reload, which waits for the old workers' requests (the drain before a node is deleted).
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -38,8 +39,9 @@ export interface PublishPaths {
 export interface SitesArgs extends PublishPaths {
     /** The apps; an app whose name is in `certificates` is served over HTTPS. */
     apps: Omit<NginxApp, "certificate">[];
-    /** The app nodes' private addresses: every app's upstream. */
-    nodeIps: pulumi.Input<string>[];
+    /** Per app, the nodes it serves on (AppDeployment.servingAddresses): the step waits for the
+     *  switch steps they are read through, and an app serving nowhere gets no site. */
+    upstreams: pulumi.Input<Record<string, pulumi.Input<string[]>>>;
     /** Per app name: its certificate chain and private key. Only the keys step gets the keys,
      *  as a secret; the certificates are public and stay readable in the plan. */
     certificates?: Record<string, TlsFiles>;
@@ -53,7 +55,7 @@ export class EdgeHost extends pulumi.ComponentResource {
     public readonly publicIp: pulumi.Output<string>;
     /** Proxy settings for reaching private app nodes through this host ("bastion" SSH). */
     public readonly bastion: pulumi.Output<ProxyConnectionArgs>;
-    /** The publish step, once publishSites ran: static uploads and app switches may dependsOn it. */
+    /** The publish step, once publishSites ran: after every app's switch steps (it reads what serves). */
     public nginxConfig?: command.remote.Command;
 
     private readonly instance: aws.ec2.Instance;
@@ -92,8 +94,8 @@ export class EdgeHost extends pulumi.ComponentResource {
     public publishSites(args: SitesArgs): command.remote.Command {
         const certificates = args.certificates ?? {};
         const keys = Object.keys(certificates).length > 0 ? this.publishKeys(certificates, args) : undefined;
-        // Sorted, deterministic text: an unchanged catalog, node set and certificates give
-        // identical stdin, so nothing runs.
+        // Sorted, deterministic text: an unchanged catalog, set of serving nodes and certificates
+        // give identical stdin, so nothing runs.
         const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
         const publish = publishCommand("sites", args);
@@ -101,7 +103,7 @@ export class EdgeHost extends pulumi.ComponentResource {
             connection: this.host.connection,
             create: publish,
             update: publish,
-            stdin: pulumi.all(args.nodeIps).apply((ips) => renderSites(args.apps, ips, pems, nginx)),
+            stdin: pulumi.output(args.upstreams).apply((upstreams) => renderSites(args.apps, upstreams, pems, nginx)),
             // A replaced host starts without the fleet's files: publish again.
             triggers: [this.instance.id],
         }, { parent: this, dependsOn: keys ? [this.host.ready, keys] : [this.host.ready] });

@@ -9,6 +9,7 @@
 //    that: a failed stage or a failed or refused migration stops the rollout before any switch;
 //  - switch one node at a time, each after the previous one: switch.sh puts a node back on
 //    its old release when the health check fails and fails the step, so no further node moves;
+//    a node enters the app's nginx upstream only after its switch succeeded (servesAfter);
 //  - migrate "contract" once every node serves the release: a rollback's newer migrations
 //    are unapplied only when no node runs the newer code any more (zero failed requests);
 //  - prune to keepReleases on each node right after its switch (current and previous are always kept).
@@ -118,6 +119,9 @@ export interface RolloutPlan {
   steps: Step[];
   /** The step whose stdout ("TAG COMMIT") says what serves once the rollout is complete. */
   servingStep: string;
+  /** Per node: the step after whose success the app serves there (its switch: switch.sh exits 0
+   *  only once the node answers the health check). Only then may nginx send the node traffic. */
+  servesAfter: Record<string, string>;
 }
 
 export class RolloutError extends Error {}
@@ -181,6 +185,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   // Each node prunes right after its own switch: prune.sh always keeps the serving and the
   // previous release (what a later failure or the contract step may still need).
   const prune: Invocation = { script: "prune.sh", args: [user, String(app.keepReleases), app.tag] };
+  const servesAfter: Record<string, string> = {};
   for (const node of nodes) {
     add({
       name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database")],
@@ -189,6 +194,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
         args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
       }, prune],
     });
+    servesAfter[node] = name("switch", node);
     before = name("switch", node);
   }
   const servingStep = before;
@@ -198,7 +204,7 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       run: [migrate("contract")],
     });
   }
-  return { app: a, tag: app.tag, scriptsDir: scriptsDir(scriptsVersion), steps, servingStep };
+  return { app: a, tag: app.tag, scriptsDir: scriptsDir(scriptsVersion), steps, servingStep, servesAfter };
 }
 
 /** migrate.sh's limits and acknowledgements: the app's own, else fleet:deploy's. */

@@ -10,7 +10,7 @@ import * as net from "net";
 import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
-import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames } from "../../render/nginx";
+import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames, Upstreams } from "../../render/nginx";
 import { publishCommand } from "../../infra/edgeHost";
 import { TlsFiles } from "../../config/tlsConfig";
 import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
@@ -20,9 +20,12 @@ const APPS: NginxApp[] = [
     { name: "blog", domain: "blog.example.edu", port: 8101 },
 ];
 
+/** Both apps serving on both nodes. */
+const BOTH: Upstreams = { blog: ["10.0.2.11", "10.0.3.12"], wiki: ["10.0.2.11", "10.0.3.12"] };
+
 describe("nginx config generation (pure)", () => {
-    it("writes one file per app, in name order, with an upstream of every node", () => {
-        const files = renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]);
+    it("writes one file per app, in name order, with an upstream of the nodes it serves on", () => {
+        const files = renderNginxFiles(APPS, BOTH);
         assert.deepEqual(Object.keys(files), ["fleet-blog.conf", "fleet-wiki.conf"]);
         const blog = files["fleet-blog.conf"];
         assert.match(blog, /upstream fleet_blog \{\n {4}server 10\.0\.2\.11:8101 max_fails=2 fail_timeout=5s;\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;/);
@@ -34,9 +37,21 @@ describe("nginx config generation (pure)", () => {
         assert.doesNotMatch(blog, /wiki/);
     });
 
+    it("lists exactly the nodes an app serves on: a node no app switched on is in no upstream, an app serving nowhere has no site", () => {
+        const files = renderNginxFiles(APPS, { blog: ["10.0.3.12"], wiki: [] });
+        assert.deepEqual(Object.keys(files), ["fleet-blog.conf"]);
+        assert.match(files["fleet-blog.conf"], /upstream fleet_blog \{\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;\n {4}keepalive 16;/);
+        assert.doesNotMatch(files["fleet-blog.conf"], /10\.0\.2\.11/);
+        assert.deepEqual(renderNginxFiles(APPS, {}), {});
+        // A certificate is published all the same: its key must outlive the time the app serves nowhere.
+        const input = renderSites(APPS, { blog: ["10.0.3.12"] }, { wiki: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n" });
+        assert.match(input, /@@fleet-file fleet-wiki-[0-9a-f]{12}\.crt\n/);
+        assert.doesNotMatch(input, /@@fleet-file fleet-wiki\.conf/);
+    });
+
     it("is deterministic: node and app order do not change the text", () => {
-        const a = renderPublishInput(renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]));
-        const b = renderPublishInput(renderNginxFiles([...APPS].reverse(), ["10.0.3.12", "10.0.2.11"]));
+        const a = renderPublishInput(renderNginxFiles(APPS, BOTH));
+        const b = renderPublishInput(renderNginxFiles([...APPS].reverse(), { wiki: ["10.0.3.12", "10.0.2.11"], blog: ["10.0.3.12", "10.0.2.11", "10.0.3.12"] }));
         assert.equal(a, b);
     });
 
@@ -46,12 +61,12 @@ describe("nginx config generation (pure)", () => {
     });
 
     it("refuses values that could inject nginx directives", () => {
-        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu; include /etc/passwd", port: 8101 }], ["10.0.0.1"]), /domain/);
-        assert.throws(() => renderNginxFiles([{ name: "Blog;", domain: "blog.example.edu", port: 8101 }], ["10.0.0.1"]), /app name/);
-        assert.throws(() => renderNginxFiles(APPS, ["10.0.0.1:80"]), /node address/);
-        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu", port: 80 }], ["10.0.0.1"]), /port/);
-        assert.throws(() => renderNginxFiles(APPS, []), /no app nodes/);
-        assert.throws(() => renderNginxFiles([APPS[0], { ...APPS[1], domain: APPS[0].domain }], ["10.0.0.1"]), /two apps/);
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu; include /etc/passwd", port: 8101 }], { blog: ["10.0.0.1"] }), /domain/);
+        assert.throws(() => renderNginxFiles([{ name: "Blog;", domain: "blog.example.edu", port: 8101 }], {}), /app name/);
+        assert.throws(() => renderNginxFiles(APPS, { blog: ["10.0.0.1:80"] }), /blog: node address "10\.0\.0\.1:80"/);
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu", port: 80 }], { blog: ["10.0.0.1"] }), /port/);
+        assert.throws(() => renderNginxFiles(APPS, { shop: ["10.0.0.1"] }), /upstream for "shop", which is not one of the apps/);
+        assert.throws(() => renderNginxFiles([APPS[0], { ...APPS[1], domain: APPS[0].domain }], {}), /two apps/);
     });
 });
 
@@ -165,7 +180,8 @@ http {
     /** What the EdgeHost component puts on the sites step's stdin. */
     input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}): string {
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
-        return renderSites(apps, this.nodes, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
+        const upstreams = Object.fromEntries(apps.map((a) => [a.name, this.nodes]));
+        return renderSites(apps, upstreams, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
     }
 
     /** Runs a step's exact command line (as the component declares it) through a shell, with the files on stdin. */
