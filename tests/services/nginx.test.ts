@@ -2,7 +2,7 @@
 // EdgeHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
 import { appIdentity } from "../../config/identity";
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
@@ -86,14 +86,23 @@ function freePort(): Promise<number> {
 interface Backend {
     server: http.Server;
     status: number;
+    /** How long it takes to answer a request for /slow. */
+    slowMs: number;
+    /** Called when a request arrives. */
+    onRequest?: (path: string) => void;
 }
 
 /** A stand-in app node: answers with its own address and the Host header it received. */
 function startBackend(host: string, port: number): Promise<Backend> {
-    const backend: Backend = { server: http.createServer(), status: 200 };
+    const backend: Backend = { server: http.createServer(), status: 200, slowMs: 0 };
     backend.server.on("request", (req, res) => {
-        res.writeHead(backend.status, { "content-type": "application/json" });
-        res.end(JSON.stringify({ node: host, host: req.headers.host, path: req.url }));
+        backend.onRequest?.(req.url ?? "");
+        const answer = () => {
+            res.writeHead(backend.status, { "content-type": "application/json" });
+            res.end(JSON.stringify({ node: host, host: req.headers.host, path: req.url }));
+        };
+        if (req.url === "/slow") setTimeout(answer, backend.slowMs);
+        else answer();
     });
     return new Promise((resolve) => backend.server.listen(port, host, () => resolve(backend)));
 }
@@ -177,10 +186,9 @@ http {
         return APPS.map((a) => ({ ...a, port: this.appPort }));
     }
 
-    /** What the EdgeHost component puts on the sites step's stdin. */
-    input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}): string {
+    /** What the EdgeHost component puts on the sites step's stdin (by default every app serves on every node). */
+    input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}, upstreams: Upstreams = Object.fromEntries(apps.map((a) => [a.name, this.nodes]))): string {
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
-        const upstreams = Object.fromEntries(apps.map((a) => [a.name, this.nodes]));
         return renderSites(apps, upstreams, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
     }
 
@@ -188,6 +196,20 @@ http {
     publish(stdin: string, mode: "keys" | "sites" = "sites") {
         const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf };
         return spawnSync("sh", ["-c", publishCommand(mode, paths)], { input: stdin, encoding: "utf8" });
+    }
+
+    /** publish, without blocking this process (whose stand-in nodes must go on answering meanwhile). */
+    publishAsync(stdin: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+        const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf };
+        return new Promise((resolve) => {
+            const child = spawn("sh", ["-c", publishCommand("sites", paths)]);
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.on("close", (status) => resolve({ status, stdout, stderr }));
+            child.stdin.end(stdin);
+        });
     }
 
     /** Both steps in the component's order: the keys (when there are any), then the sites. */
@@ -311,6 +333,27 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         assert.match(siteAsKey.stderr, /bad file name fleet-blog\.conf for keys/);
         assert.deepEqual(fs.readdirSync(confDir).sort(), previous);
         assert.match(fs.readFileSync(site.nginxConf, "utf8"), /include/);
+    });
+
+    it("drains a node taken out of an upstream: its request in flight is answered, and the publish returns only after it", async () => {
+        const [gone, stays] = nodes;
+        const only = (node: string) => site.input(apps(), {}, { blog: [node], wiki: [node] });
+        assert.equal(publish(only(gone)).status, 0);
+        backends[0].slowMs = 1500;
+        const arrived = new Promise<void>((resolve) => (backends[0].onRequest = (p) => p === "/slow" && resolve()));
+        const slow = get(listenPort, "blog.example.edu", "/slow").then((r) => ({ ...r, at: Date.now() }));
+        await arrived;
+        const run = await site.publishAsync(only(stays));
+        const publishedAt = Date.now();
+        backends[0].onRequest = undefined;
+        backends[0].slowMs = 0;
+        assert.equal(run.status, 0, run.stderr);
+        const answer = await slow;
+        assert.equal(answer.status, 200);
+        assert.equal(JSON.parse(answer.body).node, gone);
+        assert.ok(publishedAt >= answer.at, `the publish returned ${answer.at - publishedAt} ms before the request it drains was answered`);
+        assert.equal(JSON.parse((await get(listenPort, "blog.example.edu", "/")).body).node, stays);
+        assert.equal(publish(input(apps())).status, 0);
     });
 
     it("removes the file of an app that left the catalog and reloads gracefully (same master)", async () => {
