@@ -6,7 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
-import { NginxApp, NginxOptions, renderKeys, renderSites } from "../render/nginx";
+import { NginxApp, NginxOptions, renderKeys, renderSites, SITES_STEP } from "../render/nginx";
 import { provisionCommand } from "../render/shellCommand";
 import { NGINX_CONF_DIR, NGINX_TLS_DIR } from "../rollout/layout";
 import { SshKey } from "./sshKey";
@@ -99,7 +99,7 @@ export class EdgeHost extends pulumi.ComponentResource {
         const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
         const publish = publishCommand("sites", args);
-        this.nginxConfig = new command.remote.Command("nginx-config", {
+        this.nginxConfig = new command.remote.Command(SITES_STEP, {
             connection: this.host.connection,
             create: publish,
             update: publish,

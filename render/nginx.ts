@@ -40,6 +40,9 @@ export interface NginxOptions {
     clientMaxBodySize?: string;
 }
 
+/** The name of the step that publishes the sites on the nginx host (infra/edgeHost.ts). */
+export const SITES_STEP = "nginx-config";
+
 /** Per app name, the private addresses of the nodes it serves on (its upstream). */
 export type Upstreams = Record<string, string[]>;
 
