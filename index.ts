@@ -107,6 +107,8 @@ function deploy(app: AppForStack): AppDeployment {
     },
     secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
+    publishKey: infra.staticHost.publishKeys[app.name],
+    publishReady: infra.staticHost.publishAccess,
     https: https(app.name),
     media: { bucket: infra.storage.buckets[app.name], region: infra.storage.mediaRegion },
     settings,

@@ -45,6 +45,7 @@ import {
   SSH_USER,
   STATIC_HOST,
   StdinKind,
+  Step,
 } from "../rollout/plan";
 
 export { rolloutFiles, scriptsVersion } from "./hostScripts";
@@ -68,7 +69,12 @@ export interface AppDeploymentArgs {
   secrets?: Record<string, pulumi.Input<string>>;
   /** Private key of the repository's deploy key, when git goes over SSH. */
   deployKey?: pulumi.Input<string>;
+  /** Private half of the app's publish key (EdgeHost.publishKeys): may only write its static files on the nginx host. */
+  publishKey: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
+  /** What must exist before static files are published (the nginx host's publish access). The
+   *  nginx host's sites are not waited for: they follow the switches (servingAddresses). */
+  publishReady?: pulumi.Resource;
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
   /** The app's media bucket and its region (infra/storage.ts). */
@@ -116,10 +122,11 @@ export class AppDeployment extends pulumi.ComponentResource {
     for (const step of plan.steps) {
       const host = hosts.get(step.host)!;
       const anchor = hostAnchor(host);
+      const rerunWith = (step.rerunWith ?? [step.host]).map((h) => hostAnchor(hosts.get(h)!));
       const secretStdin = step.stdin !== undefined;
       made.set(step.name, new command.remote.Command(step.name, {
         connection: hostConnection(host, settings.sshUser),
-        triggers: anchor ? [anchor.id] : undefined,
+        triggers: rerunWith.every((a) => a) ? rerunWith.map((a) => a!.id) : undefined,
         create: addresses.apply((a) => renderCommand(plan.scriptsDir, step.run!, a)),
         delete: step.remove ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a)) : undefined,
         stdin: step.stdin ? stdin[step.stdin] : undefined,
@@ -127,7 +134,7 @@ export class AppDeployment extends pulumi.ComponentResource {
         logging: secretStdin ? "none" : "stdoutAndStderr",
       }, {
         parent: this,
-        dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!)],
+        dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!), ...this.outsideDependencies(step, args)],
         deletedWith: anchor,
         aliases: (step.formerNames ?? []).map((former) => ({ name: former })),
         additionalSecretOutputs: secretStdin ? ["stdout", "stderr"] : [],
@@ -139,6 +146,12 @@ export class AppDeployment extends pulumi.ComponentResource {
     this.commit = serving.apply((s) => s?.commit ?? "");
     this.servingAddresses = pulumi.all(args.nodes.map((n) => pulumi.all([made.get(plan.servesAfter[n.name])!.id, n.privateIp]).apply(([, ip]) => ip)));
     this.registerOutputs({ tag: this.tag, commit: this.commit, servingAddresses: this.servingAddresses });
+  }
+
+  /** Dependencies outside the component: the nginx host's publish access. */
+  private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
+    if (step.phase === "static" && args.publishReady) return [args.publishReady];
+    return [];
   }
 
   /** What each kind of step reads on stdin, every value a Pulumi secret. */
@@ -156,12 +169,10 @@ export class AppDeployment extends pulumi.ComponentResource {
       const media = { bucket, region: args.media.region };
       return envFileText({ ...app.env, ...secrets, ...platformEnv(app, { engine: db.engine, host, port, password: pw }, key, media, args.https) });
     });
-    // static.sh on the nginx host pulls the files from the first node with that node's key.
-    const nodeKey = pulumi.output(args.nodes[0].connection).apply((c) => c.privateKey ?? "");
     return {
       install: pulumi.secret(pulumi.all([env, pulumi.output(args.deployKey ?? "")]).apply(([e, git]) => installStdin(e, git))),
       database: pulumi.secret(pulumi.all([db.masterUsername, db.masterPassword, dbPassword]).apply(([u, p, a]) => databaseStdin(u, p, a))),
-      nodeKey: pulumi.secret(nodeKey),
+      publishKey: pulumi.secret(pulumi.output(args.publishKey)),
     };
   }
 }

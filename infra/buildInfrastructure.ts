@@ -49,6 +49,8 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: p
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
         appBucketArns: storage.bucketArns,
     }, opts);
+    // Before any app's publish step; the sites follow the rollouts (publishSites).
+    staticHost.grantPublishAccess({ apps, nodeIps: appNodes.privateIps });
     return { network, sshKey, appNodes, staticHost, database, storage };
 }
 

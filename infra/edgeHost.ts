@@ -5,10 +5,12 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
 import { NginxApp, NginxOptions, renderKeys, renderSites, SITES_STEP } from "../render/nginx";
+import { renderAccess } from "../render/publishAccess";
 import { provisionCommand } from "../render/shellCommand";
-import { NGINX_CONF_DIR, NGINX_TLS_DIR } from "../rollout/layout";
+import { NGINX_CONF_DIR, NGINX_TLS_DIR, PUBLISH_USER, WEB_ROOT } from "../rollout/layout";
 import { SshKey } from "./sshKey";
 import { TlsFiles } from "../config/tlsConfig";
 
@@ -34,6 +36,8 @@ export interface PublishPaths {
     tlsDir?: string;
     /** nginx main config to test and reload, when not nginx's built-in default. */
     nginxConf?: string;
+    /** Where the apps' static directories live (WEB_ROOT); the script creates and removes them. */
+    webRoot?: string;
 }
 
 export interface SitesArgs extends PublishPaths {
@@ -49,6 +53,14 @@ export interface SitesArgs extends PublishPaths {
     nginx?: Omit<NginxOptions, "tlsDir">;
 }
 
+export interface PublishAccessArgs extends Pick<PublishPaths, "webRoot"> {
+    apps: Pick<NginxApp, "name">[];
+    /** The app nodes' private addresses: where the apps' publish keys may come from. */
+    nodeIps: pulumi.Input<string>[];
+    /** Overrides for tests (the static root); AWS uses the defaults. */
+    nginx?: Pick<NginxOptions, "staticRoot">;
+}
+
 export class EdgeHost extends pulumi.ComponentResource {
     public readonly host: FleetMachine;
     /** The Elastic IP, available once it is associated with this host. */
@@ -57,6 +69,11 @@ export class EdgeHost extends pulumi.ComponentResource {
     public readonly bastion: pulumi.Output<ProxyConnectionArgs>;
     /** The publish step, once publishSites ran: after every app's switch steps (it reads what serves). */
     public nginxConfig?: command.remote.Command;
+    /** Per app, once grantPublishAccess ran: the private half of its publish key (a secret), which may
+     *  only write that app's static files here (render/publishAccess.ts). */
+    public readonly publishKeys: Record<string, pulumi.Output<string>> = {};
+    /** The access step, once grantPublishAccess ran: the apps' publish steps dependsOn it. */
+    public publishAccess?: command.remote.Command;
 
     private readonly instance: aws.ec2.Instance;
 
@@ -93,7 +110,7 @@ export class EdgeHost extends pulumi.ComponentResource {
      */
     public publishSites(args: SitesArgs): command.remote.Command {
         const certificates = args.certificates ?? {};
-        const keys = Object.keys(certificates).length > 0 ? this.publishKeys(certificates, args) : undefined;
+        const keys = Object.keys(certificates).length > 0 ? this.publishTlsKeys(certificates, args) : undefined;
         // Sorted, deterministic text: an unchanged catalog, set of serving nodes and certificates
         // give identical stdin, so nothing runs.
         const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
@@ -110,8 +127,32 @@ export class EdgeHost extends pulumi.ComponentResource {
         return this.nginxConfig;
     }
 
+    /**
+     * Per app a publish key, and the access step that lets each key only write its app's static
+     * files here (render/publishAccess.ts): apart from the server blocks, as the apps' publish
+     * steps need it before any node serves, and the server blocks wait for what serves.
+     */
+    public grantPublishAccess(args: PublishAccessArgs): command.remote.Command {
+        const publicKeys = Object.fromEntries(args.apps.map((a) => {
+            const key = new tls.PrivateKey(`${a.name}-publish-key`, { algorithm: "ED25519" }, { parent: this });
+            this.publishKeys[a.name] = pulumi.secret(key.privateKeyOpenssh);
+            return [a.name, key.publicKeyOpenssh];
+        }));
+        const grant = publishCommand("access", { webRoot: args.nginx?.staticRoot ?? args.webRoot });
+        this.publishAccess = new command.remote.Command("publish-access", {
+            connection: this.host.connection,
+            create: grant,
+            update: grant,
+            stdin: pulumi.all([pulumi.all(args.nodeIps), pulumi.all(publicKeys)]).apply(([ips, keys]) =>
+                renderAccess(args.apps.map((a) => ({ name: a.name, publicKey: keys[a.name] })), ips, args.nginx?.staticRoot ?? args.webRoot)),
+            // A replaced host starts without the fleet's files: grant again.
+            triggers: [this.instance.id],
+        }, { parent: this, dependsOn: [this.host.ready] });
+        return this.publishAccess;
+    }
+
     /** The private keys, alone and secret, before the server blocks that use them. */
-    private publishKeys(certificates: Record<string, TlsFiles>, paths: PublishPaths): command.remote.Command {
+    private publishTlsKeys(certificates: Record<string, TlsFiles>, paths: PublishPaths): command.remote.Command {
         const publish = publishCommand("keys", paths);
         return new command.remote.Command("nginx-keys", {
             connection: this.host.connection,
@@ -124,9 +165,13 @@ export class EdgeHost extends pulumi.ComponentResource {
 }
 
 /** The exact command line a publish step runs on the host (files go to its stdin). */
-export function publishCommand(mode: "keys" | "sites", paths: PublishPaths = {}): string {
+export function publishCommand(mode: "keys" | "sites" | "access", paths: PublishPaths = {}): string {
     const tlsDir = paths.tlsDir ?? NGINX_TLS_DIR;
-    const args = mode === "keys" ? [mode, tlsDir] : [mode, paths.confDir ?? NGINX_CONF_DIR, tlsDir, paths.nginxConf ?? ""];
+    const args = {
+        keys: [mode, tlsDir],
+        sites: [mode, paths.confDir ?? NGINX_CONF_DIR, tlsDir, paths.nginxConf ?? ""],
+        access: [mode, paths.webRoot ?? WEB_ROOT, PUBLISH_USER],
+    }[mode];
     while (args[args.length - 1] === "") args.pop();
     return provisionCommand("publish-nginx-config.sh", args);
 }

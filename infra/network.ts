@@ -130,7 +130,10 @@ export class Network extends pulumi.ComponentResource {
         const adminSsh = args.adminCidrs.map((cidr, i): RuleSpec => ({ name: `ssh-admin-${i + 1}`, description: `SSH from admin range ${cidr}`, port: 22, cidr }));
         const world = (port: number, what: string): RuleSpec => ({ name: what, description: `${what.toUpperCase()} from the internet`, port, cidr: "0.0.0.0/0" });
 
-        this.ingress("static-host", staticSg.id, [world(80, "http"), world(443, "https"), ...adminSsh]);
+        // The first node publishes each app's static files as the nginx host's publish user,
+        // whose keys may only rrsync into one app's static directory (render/publishAccess.ts).
+        const publishSsh: RuleSpec = { name: "ssh-publish", description: "SSH from the app nodes (static files, restricted publish keys)", port: 22, peer: nodeSg.id };
+        this.ingress("static-host", staticSg.id, [world(80, "http"), world(443, "https"), ...adminSsh, publishSsh]);
         this.ingress("app-node", nodeSg.id, [
             ...ports.map((port) => ({ name: `app-${port}`, description: `app port ${port} from the nginx host`, port, peer: staticSg.id })),
             ...(this.appNodesPublic ? adminSsh : [{ name: "ssh-bastion", description: "SSH from the nginx host (bastion)", port: 22, peer: staticSg.id }]),
@@ -146,6 +149,7 @@ export class Network extends pulumi.ComponentResource {
         ]);
         this.egress("app-node", nodeSg.id, [
             out(80, "http"), out(443, "https"), out(22, "git-ssh"),
+            { name: "ssh-publish", description: "SSH to the nginx host (static files)", port: 22, peer: staticSg.id },
             { name: `db-${args.databasePort}`, description: "database port", port: args.databasePort, peer: dbSg.id },
         ]);
         // The database initiates nothing: its group has no egress rule at all.

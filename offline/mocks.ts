@@ -4,6 +4,7 @@
 // print byte-identical JSON and a diff shows only what the catalog or the code changed.
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { ed25519KeyPair } from "./sshKeyPair";
 
 type State = Record<string, unknown>;
 
@@ -61,13 +62,13 @@ function fakeOutputs(type: string, name: string, inputs: State, opts: MockOption
     case "random:index/randomPassword:RandomPassword":
     case "random:index/randomString:RandomString":
       return { result: fakeSecretText(name, "result", (inputs.length as number | undefined) ?? 32) };
-    case "tls:index/privateKey:PrivateKey":
-      return {
-        privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${fakeSecretText(name, "pem", 64)}\n-----END PRIVATE KEY-----\n`,
-        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${fakeSecretText(name, "openssh", 64)}\n-----END OPENSSH PRIVATE KEY-----\n`,
-        publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA${digest(name, "pub").slice(0, 43)} ${name}\n`,
-        publicKeyFingerprintSha256: `SHA256:${digest(name, "fp").slice(0, 43)}`,
-      };
+    case "tls:index/privateKey:PrivateKey": {
+      // A real key pair (from the name): where the plan's commands run for real, a key's private
+      // half must open what its public half was authorised for.
+      const pair = ed25519KeyPair(Buffer.from(digest("ssh-key", name), "hex"));
+      const blob = Buffer.from(pair.publicKeyOpenssh.split(" ")[1], "base64");
+      return { ...pair, publicKeyFingerprintSha256: `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}` };
+    }
     default:
       return arn.includes(":aws:") && type.startsWith("aws:") ? { arn } : {};
   }

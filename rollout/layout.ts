@@ -9,6 +9,9 @@ export const APPS_ROOT = "/srv";
 export const SCRIPTS_ROOT = `${APPS_ROOT}/fleet`;
 /** The nginx host: the static files of app X are served from WEB_ROOT/X/static/. */
 export const WEB_ROOT = "/var/www";
+/** The nginx host: the unprivileged user the nodes publish static files as. Each app's publish key
+ *  may only run rrsync, write-only, into that app's static directory (render/publishAccess.ts). */
+export const PUBLISH_USER = "fleet-publish";
 /** The nginx host: the directory nginx includes, holding the fleet's server blocks. */
 export const NGINX_CONF_DIR = "/etc/nginx/conf.d";
 /** The nginx host: certificates and private keys (root only). */
@@ -39,6 +42,7 @@ export function staticDir(webRoot: string, app: string): string {
 export const SHELL_LAYOUT: Record<string, string> = {
   FLEET_ROOT: APPS_ROOT,
   FLEET_WEB_ROOT: WEB_ROOT,
+  FLEET_PUBLISH_USER: PUBLISH_USER,
   FLEET_NODE_CONFIG: NODE_CONFIG_FILE,
   FLEET_HEAVY_SLOTS: HEAVY_SLOTS_DIR,
   FLEET_HEAVY_LOG: HEAVY_WORK_LOG,

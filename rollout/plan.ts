@@ -88,8 +88,9 @@ export interface Invocation {
 }
 
 /** What a step reads on stdin; the component supplies it as a Pulumi secret. "install": the
- *  environment file, then GIT_ACCESS_MARKER, then the git access (installStdin). */
-export type StdinKind = "install" | "database" | "nodeKey";
+ *  environment file, then GIT_ACCESS_MARKER, then the git access (installStdin); "publishKey":
+ *  the app's publish key, which may only write its static files on the nginx hosts. */
+export type StdinKind = "install" | "database" | "publishKey";
 
 export type Phase = "install" | "database" | "static" | "expand" | "switch" | "contract";
 
@@ -99,6 +100,8 @@ export interface Step {
   phase: Phase;
   /** A node name, or STATIC_HOST. */
   host: string;
+  /** The hosts whose replacement runs the step again, when not `host`: where its effect lives. */
+  rerunWith?: string[];
   /** The commands run on create (and on any change of inputs: no separate update), in order,
    *  each only after the one before it succeeded. */
   run?: Invocation[];
@@ -164,16 +167,15 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       remove: { script: "prepare.sh", args: ["--remove", user] },
     });
   }
-  // On the nginx host, which owns the web root: made, then filled from the first node.
+  // From the first node into the app's static directory on the nginx host, which the host's
+  // access step (publish-access) makes, and removes when the app leaves. The files live on the
+  // nginx host: its replacement publishes again (stacks deployed before ran this step there, so
+  // the trigger, and with it the step's state, stays the same on the upgrade). No delete command.
   add({
-    name: name("publish"), phase: "static", host: STATIC_HOST, stdin: "nodeKey",
+    name: name("publish"), phase: "static", host: first, rerunWith: [STATIC_HOST], stdin: "publishKey",
     dependsOn: nodes.map((n) => name("install", n)),
     formerNames: [name("webroot")],
-    run: [
-      { script: "webroot.sh", args: [user] },
-      { script: "static.sh", args: [user, app.tag, { addressOf: first }, { addressOf: SSH_USER }, { addressOf: SSH_PORT }] },
-    ],
-    remove: { script: "webroot.sh", args: ["--remove", user] },
+    run: [{ script: "static.sh", args: [user, app.tag, { addressOf: SSH_PORT }, { addressOf: STATIC_HOST }] }],
   });
   let before = name("publish");
   const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [user, app.tag, phase, ...migrationArgs(app, settings)] });

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Publishes the fleet's nginx server blocks, certificates and private keys on the static host.
 #
-# Usage: publish-nginx-config.sh keys TLS_DIR                           < keys
-#        publish-nginx-config.sh sites CONF_DIR TLS_DIR [NGINX_CONF]    < server blocks, certificates
-#   CONF_DIR    directory nginx includes (created if missing)
-#   TLS_DIR     certificates and keys, root only (created)
-#   (both given by infra/edgeHost.ts, from the remote layout in rollout/layout.ts)
-#   NGINX_CONF  nginx main config to test and reload (default: nginx's built-in path)
+# Usage: publish-nginx-config.sh keys TLS_DIR                          < keys
+#        publish-nginx-config.sh sites CONF_DIR TLS_DIR [NGINX_CONF]   < server blocks, certificates
+#        publish-nginx-config.sh access WEB_ROOT PUBLISH_USER          < publish access
+#   CONF_DIR      directory nginx includes (created if missing)
+#   TLS_DIR       certificates and keys, root only (created)
+#   WEB_ROOT      where each app's static files live: WEB_ROOT/<app user>/static
+#   PUBLISH_USER  the unprivileged user the nodes publish static files as (created if missing)
+#   (all given by infra/edgeHost.ts, from the remote layout in rollout/layout.ts)
+#   NGINX_CONF    nginx main config to test and reload (default: nginx's built-in path)
 # Input (stdin): for each file a line "@@fleet-file NAME" followed by its text, then a final
 # line "@@fleet-end".
 #
@@ -21,6 +24,10 @@
 #   have theirs. Same input twice: the second run changes nothing and does not reload. After a
 #   reload it returns once the old workers have finished their requests (at most 60 s): a
 #   node taken out of every upstream has then no request in flight from this host.
+# access: NAME is fleet-publish-keys or fleet-web-roots (render/publishAccess.ts): the publish
+#   user's authorized_keys (root's file, so the user cannot widen it) and the app users whose
+#   static directories exist (made here, owned by the publish user); a directory whose app left
+#   the list is removed. Before any app publishes: the nodes' publish steps depend on it.
 set -eu
 # Keys pass through the work directory: nobody else may read them there.
 umask 077
@@ -45,10 +52,17 @@ case $MODE in
         NGINX_CONF=${4:-}
         NAMES='^fleet-[a-z0-9-]+(\.conf|-[0-9a-f]{12}\.crt)$'
         ;;
+    access)
+        WEB_ROOT=${2:-}
+        PUBLISH_USER=${3:-}
+        TLS_DIR=-
+        NAMES='^fleet-publish-keys$|^fleet-web-roots$'
+        ;;
     *) MODE= ;;
 esac
-if [ -z "$MODE" ] || [ -z "$TLS_DIR" ] || { [ "$MODE" = sites ] && [ -z "$CONF_DIR" ]; }; then
-    fail "usage: publish-nginx-config.sh keys TLS_DIR | sites CONF_DIR TLS_DIR [NGINX_CONF]"
+if [ -z "$MODE" ] || [ -z "$TLS_DIR" ] || { [ "$MODE" = sites ] && [ -z "$CONF_DIR" ]; } ||
+    { [ "$MODE" = access ] && { [ -z "$WEB_ROOT" ] || [ -z "$PUBLISH_USER" ]; }; }; then
+    fail "usage: publish-nginx-config.sh keys TLS_DIR | sites CONF_DIR TLS_DIR [NGINX_CONF] | access WEB_ROOT PUBLISH_USER"
 fi
 
 SUDO=
@@ -83,6 +97,56 @@ for f in "$WORK"/new/*; do
     [ -e "$f" ] || continue
     printf '%s\n' "$(basename "$f")" | grep -Eqx "$NAMES" || fail "bad file name $(basename "$f") for $MODE"
 done
+
+PUBLISH_HOME=/home/${PUBLISH_USER:-}
+
+check_user() {
+    printf '%s\n' "$1" | grep -Eqx '[a-z_][a-z0-9_-]{0,31}' || fail "bad app user name in fleet-web-roots: $1"
+}
+
+# The publish user (no password, not locked: sshd without PAM refuses a locked account), its
+# authorized_keys, and every listed app's static directory, which only it writes.
+grant_publish_access() {
+    if ! id -u "$PUBLISH_USER" >/dev/null 2>&1; then
+        $SUDO useradd --system --user-group --home-dir "$PUBLISH_HOME" --no-create-home --shell /bin/sh -p '*' "$PUBLISH_USER"
+    fi
+    $SUDO install -d -o root -g root -m 0755 "$PUBLISH_HOME" "$PUBLISH_HOME/.ssh" "$WEB_ROOT"
+    $SUDO install -o root -g root -m 0644 "$WORK/new/fleet-publish-keys" "$PUBLISH_HOME/.ssh/authorized_keys"
+    while read -r user; do
+        check_user "$user"
+        $SUDO install -d -o root -g root -m 0755 "$WEB_ROOT/$user"
+        $SUDO install -d -o "$PUBLISH_USER" -g "$PUBLISH_USER" -m 0755 "$WEB_ROOT/$user/static"
+        # Files published before there was a publish user (as the deploy user) become its own.
+        if [ -n "$($SUDO find "$WEB_ROOT/$user/static" ! -user "$PUBLISH_USER" -print -quit)" ]; then
+            $SUDO chown -R "$PUBLISH_USER:$PUBLISH_USER" "$WEB_ROOT/$user/static"
+        fi
+    done <"$WORK/new/fleet-web-roots"
+}
+
+# The static directories of apps that left the list go.
+remove_left_web_roots() {
+    if $SUDO test -f "$PUBLISH_HOME/web-roots"; then
+        $SUDO cat "$PUBLISH_HOME/web-roots" | while read -r user; do
+            grep -Fqx -- "$user" "$WORK/new/fleet-web-roots" && continue
+            check_user "$user"
+            $SUDO rm -rf -- "${WEB_ROOT:?}/$user"
+            echo "publish-nginx-config: removed $WEB_ROOT/$user (its app left)"
+        done
+    fi
+    $SUDO install -o root -g root -m 0644 "$WORK/new/fleet-web-roots" "$PUBLISH_HOME/web-roots"
+}
+
+if [ "$MODE" = access ]; then
+    for f in fleet-publish-keys fleet-web-roots; do
+        [ -f "$WORK/new/$f" ] || fail "input lacks $f"
+    done
+    # Every name checked before anything changes.
+    while read -r user; do check_user "$user"; done <"$WORK/new/fleet-web-roots"
+    grant_publish_access
+    remove_left_web_roots
+    echo "publish-nginx-config: publish access for $(wc -l <"$WORK/new/fleet-web-roots") app(s)"
+    exit 0
+fi
 
 $SUDO install -d -m 0700 "$TLS_DIR"
 

@@ -5,6 +5,7 @@
 # The remote layout.
 FLEET_ROOT=/srv
 FLEET_WEB_ROOT=/var/www
+FLEET_PUBLISH_USER=fleet-publish
 FLEET_NODE_CONFIG=/etc/fleet/node.conf
 FLEET_HEAVY_SLOTS=/run/fleet/heavy-work
 FLEET_HEAVY_LOG=/var/log/fleet/heavy-work.log

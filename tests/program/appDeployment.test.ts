@@ -1,6 +1,7 @@
 // AppDeployment as the program declares it (index.ts under runtime mocks, via the offline
 // plan): the @pulumi/command traps it must avoid, the order of its steps, where secrets go.
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -96,9 +97,36 @@ describe("AppDeployment in the program's plan", function () {
     assert.equal(copies.length, 4, "one copy of the scripts per host, whatever the number of apps");
     // every app step on a host runs after that host's copy
     for (const s of steps) {
-      const hostName = s.name.match(/-(node-\d)$/)?.[1] ?? (s.name.endsWith("-publish") ? "static-host" : "node-1");
+      const hostName = s.name.match(/-(node-\d)$/)?.[1] ?? "node-1";
       assert.ok(s.dependsOn.some((d) => d.endsWith(`::${hostName}-scripts-copy`)), `${s.name} does not wait for the scripts on ${hostName}`);
     }
+  });
+
+  it("publishes from the first node with the app's own publish key, which the nginx host's access step authorises; its trigger is the nginx host", () => {
+    const publish = step("polls-publish");
+    const access = p.resources.find((r) => r.name === "publish-access")!;
+    assert.ok(publish.dependsOn.includes(access.urn), "the access step authorises the key first");
+    assert.equal(publish.runsOn, step("polls-install-node-1").runsOn);
+    // The nginx host's anchor, as its other steps have it (and as the step had when it ran there).
+    const edgeWait = p.resources.find((r) => r.name === "static-host-scripts-wait")!;
+    assert.deepEqual(publish.inputs.triggers, edgeWait.inputs.triggers, "a replaced nginx host gets the files again");
+    assert.notDeepEqual(publish.inputs.triggers, step("polls-install-node-1").inputs.triggers);
+    assert.equal(publish.inputs.delete, undefined, "the access step owns the static directory");
+    const keys = p.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-publish-key")).map((r) => r.name).sort();
+    assert.deepEqual(keys, ["library-publish-key", "polls-publish-key"], "one key per app");
+    // The step's stdin is a private key whose public half the access step authorises for this app's directory only.
+    const publicOf = (name: string) => {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-key-")), "k");
+      fs.writeFileSync(file, String(step(name).inputs.stdin), { mode: 0o600 });
+      return execFileSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).trim();
+    };
+    const pollsKey = publicOf("polls-publish");
+    assert.notEqual(pollsKey, publicOf("library-publish"));
+    const lines = String(access.inputs.stdin).split("\n").filter((l) => l.includes(pollsKey));
+    assert.deepEqual(lines, [`restrict,from="${lines[0]?.match(/from="([^"]+)"/)?.[1]}",command="/usr/bin/rrsync -wo -no-del -munge /var/www/app_polls/static" ${pollsKey} fleet-publish polls`]);
+    // The fleet-wide key (every host's connection) reaches no host.
+    const fleetKey = String((step("polls-install-node-1").inputs.connection as { privateKey: string }).privateKey).trim();
+    for (const s of steps) assert.ok(!String(s.inputs.stdin ?? "").includes(fleetKey), `${s.name} hands the fleet-wide key to a host`);
   });
 
   it("chains the switches node after node, after the migration", () => {

@@ -38,6 +38,7 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
   this.timeout(60_000);
   let aliases: Map<string, string[]>;
   let hosts: Map<string, string>;
+  let deletes: Map<string, string | undefined>;
 
   before(async () => {
     installMocks();
@@ -51,9 +52,11 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
         app, nodes, staticHost, scripts,
         database: { engine: "postgres", address: "db.internal", port: 5432, masterUsername: "fleetadmin", masterPassword: pulumi.secret("pw") },
         media: { bucket: "b", region: "eu-west-1" },
+        publishKey: pulumi.secret("PUBLISH-KEY"),
       });
     });
     hosts = new Map(resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, String((r.revealed.connection as { host: string }).host)]));
+    deletes = new Map(resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.revealed.delete as string | undefined]));
   });
 
   it("the install steps take over the prepare steps (whose delete removes the app's user and home)", () => {
@@ -62,9 +65,13 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
     assert.equal(hosts.get("polls-install-node-2"), "10.0.2.12", "on the prepare step's own host");
   });
 
-  it("the publish step takes over the webroot step (whose delete removes the static files), on the nginx host", () => {
+  it("the publish step takes over the webroot step (whose delete removed the static files) and has no delete of its own", () => {
     assert.deepEqual(aliases.get("polls-publish"), ["polls-webroot"]);
-    assert.equal(hosts.get("polls-publish"), "10.0.0.5");
+    // It runs on the first node now; its trigger stays the nginx host's (tests/unit/rolloutPlan.test.ts),
+    // so the upgrade updates the state it takes over instead of replacing it (a replacement would
+    // run the old delete, webroot.sh --remove, after the new files were published).
+    assert.equal(hosts.get("polls-publish"), "10.0.1.11");
+    assert.equal(deletes.get("polls-publish"), undefined);
   });
 
   it("no other step is aliased, and no new step has an old step's name (Pulumi matches names before aliases)", () => {

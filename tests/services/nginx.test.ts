@@ -10,11 +10,17 @@ import * as net from "net";
 import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
+import { createHash } from "crypto";
 import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames, Upstreams } from "../../render/nginx";
+import { renderAccess } from "../../render/publishAccess";
+import { ed25519KeyPair } from "../../offline/sshKeyPair";
+import { PUBLISH_USER } from "../../rollout/layout";
 import { publishCommand } from "../../infra/edgeHost";
 import { TlsFiles } from "../../config/tlsConfig";
 import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
 
+/** A real public key per app (the publish key the EdgeHost component makes for it). */
+const publicKey = (app: string) => ed25519KeyPair(createHash("sha256").update(app).digest()).publicKeyOpenssh;
 const APPS: NginxApp[] = [
     { name: "wiki", domain: "wiki.example.edu", port: 8102 },
     { name: "blog", domain: "blog.example.edu", port: 8101 },
@@ -150,17 +156,23 @@ class TestNginx {
     readonly confDir: string;
     readonly tlsDir: string;
     readonly nginxConf: string;
+    /** The host's /etc as the publish script sees it: a copy, so the publish user it makes stays in the test. */
+    readonly etc: string;
+    readonly webRoot: string;
     backends: Backend[] = [];
     private constructor(readonly dir: string, readonly nodes: string[], readonly listenPort: number, readonly tlsPort: number, readonly appPort: number) {
         this.confDir = path.join(dir, "conf.d-not-yet");
         this.tlsDir = path.join(dir, "fleet-tls-not-yet");
         this.nginxConf = path.join(dir, "nginx.conf");
+        this.etc = path.join(dir, "etc");
+        this.webRoot = path.join(dir, "www");
     }
 
     static async start(nodes: string[]): Promise<TestNginx> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-nginx-"));
         fs.chmodSync(dir, 0o755); // workers run as nobody
         const site = new TestNginx(dir, nodes, await freePort(), await freePort(), await freePort());
+        execFileSync("cp", ["-a", "/etc", site.etc]);
         const staticDir = path.join(dir, "www", appIdentity("blog").osUser, "static", "css");
         fs.mkdirSync(staticDir, { recursive: true });
         fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
@@ -192,10 +204,16 @@ http {
         return renderSites(apps, upstreams, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
     }
 
-    /** Runs a step's exact command line (as the component declares it) through a shell, with the files on stdin. */
-    publish(stdin: string, mode: "keys" | "sites" = "sites") {
-        const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf };
-        return spawnSync("sh", ["-c", publishCommand(mode, paths)], { input: stdin, encoding: "utf8" });
+    /** Runs a step's exact command line (as the component declares it) through a shell, with the
+     *  files on stdin; /etc is the site's copy (a private mount namespace), so users it adds stay here. */
+    publish(stdin: string, mode: "keys" | "sites" | "access" = "sites") {
+        const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf, webRoot: this.webRoot };
+        return spawnSync("unshare", ["--mount", "sh", "-c", 'mount --bind "$0" /etc && exec sh -c "$1"', this.etc, publishCommand(mode, paths)], { input: stdin, encoding: "utf8" });
+    }
+
+    /** Runs a command as root in the site's /etc view (where the publish user exists). */
+    inEtc(command: string) {
+        return spawnSync("unshare", ["--mount", "sh", "-c", 'mount --bind "$0" /etc && exec sh -c "$1"', this.etc, command], { encoding: "utf8" });
     }
 
     /** publish, without blocking this process (whose stand-in nodes must go on answering meanwhile). */
@@ -244,6 +262,8 @@ describe("publish-nginx-config.sh against a real nginx", function () {
     let backends: Backend[];
     const nodes = ["127.0.0.2", "127.0.0.3"];
     const input = (apps: NginxApp[]) => site.input(apps);
+    /** The access step as the component runs it: a key per app, from the nodes' addresses. */
+    const access = (names: string[]) => site.publish(renderAccess(names.map((name) => ({ name, publicKey: publicKey(name) })), nodes, site.webRoot), "access");
     const publish = (stdin: string) => site.publish(stdin);
     const apps = () => site.apps();
     const masterPid = () => site.masterPid();
@@ -265,6 +285,29 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         assert.equal(body.host, "blog.example.edu", "Host header passed through");
         assert.equal(body.path, "/articles/1");
         assert.ok(nodes.includes(body.node));
+    });
+
+    it("grants the publish access: an unprivileged publish user whose root-owned keys may each only rrsync into one app's static directory", () => {
+        const run = access(["blog", "wiki"]);
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /publish access for 2 app\(s\)/);
+        const user = site.inEtc(`id -u ${PUBLISH_USER} && getent passwd ${PUBLISH_USER} | cut -d: -f6,7 && id -Gn ${PUBLISH_USER}`);
+        assert.equal(user.status, 0, user.stderr);
+        const [uid, homeShell, groups] = user.stdout.trim().split("\n");
+        assert.ok(Number(uid) > 0 && Number(uid) < 1000, `a system user, got uid ${uid}`);
+        assert.equal(homeShell, `/home/${PUBLISH_USER}:/bin/sh`);
+        assert.equal(groups, PUBLISH_USER, "no group but its own (no sudo)");
+        const keys = site.inEtc(`stat -c '%U %a' /home/${PUBLISH_USER}/.ssh/authorized_keys && cat /home/${PUBLISH_USER}/.ssh/authorized_keys`);
+        const [owner, ...lines] = keys.stdout.trim().split("\n");
+        assert.equal(owner, "root 644", "the publish user cannot widen its own keys");
+        assert.equal(lines.length, 2);
+        for (const app of ["blog", "wiki"]) {
+            const line = lines.find((l) => l.endsWith(` fleet-publish ${app}`));
+            const dir = path.join(site.webRoot, appIdentity(app).osUser, "static");
+            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -no-del -munge ${dir}" ${publicKey(app).trim()}`), line);
+            const owned = site.inEtc(`stat -c '%U %a' ${dir} && find ${dir} ! -user ${PUBLISH_USER} | wc -l`);
+            assert.deepEqual(owned.stdout.trim().split("\n"), [`${PUBLISH_USER} 755`, "0"], `${dir}: the publish user's, files published before too`);
+        }
     });
 
     it("serves static files itself, hashed names cached for a year, others for an hour", async () => {
@@ -356,12 +399,34 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         assert.equal(publish(input(apps())).status, 0);
     });
 
+    it("the access of an app that left the catalog: its static files and its key go, the others stay", () => {
+        const run = access(["blog"]);
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, new RegExp(`removed ${site.webRoot}/${appIdentity("wiki").osUser} \\(its app left\\)`));
+        assert.deepEqual(fs.readdirSync(site.webRoot), [appIdentity("blog").osUser]);
+        assert.ok(fs.existsSync(path.join(site.webRoot, appIdentity("blog").osUser, "static", "css", "site.0123456789ab.css")));
+        const keys = site.inEtc(`cat /home/${PUBLISH_USER}/.ssh/authorized_keys`).stdout;
+        assert.doesNotMatch(keys, /fleet-publish wiki/, "the key of the app that left no longer opens anything");
+        assert.match(keys, /fleet-publish blog/);
+        const again = access(["blog"]);
+        assert.equal(again.status, 0, again.stderr);
+        assert.doesNotMatch(again.stdout, /removed/);
+    });
+
+    it("refuses an access input with a path for a user name, changing nothing", () => {
+        const run = site.publish(`${FILE_MARKER}fleet-publish-keys\n${FILE_MARKER}fleet-web-roots\n../../etc\n${END_MARKER}\n`, "access");
+        assert.notEqual(run.status, 0);
+        assert.match(run.stderr, /bad app user name in fleet-web-roots: \.\.\/\.\.\/etc/);
+        assert.match(site.inEtc(`cat /home/${PUBLISH_USER}/.ssh/authorized_keys`).stdout, /fleet-publish blog/, "the keys stay as they were");
+    });
+
     it("removes the file of an app that left the catalog and reloads gracefully (same master)", async () => {
         const pid = masterPid();
         const run = publish(input(apps().filter((a) => a.name === "blog")));
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(fs.readdirSync(confDir), ["fleet-blog.conf"]);
         assert.equal(masterPid(), pid, "reload, not restart");
+
         assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);
     });
 });

@@ -78,13 +78,14 @@ describe("rollout plan", () => {
     }
   });
 
-  it("publishes static files once, on the nginx host (web root, then the files pulled from the first node), after every node staged", () => {
+  it("publishes static files once, from the first node to the nginx host with the app's publish key, after every node staged; the nginx host's replacement runs it again", () => {
     const p = plan();
     assert.equal(p.steps.filter((s) => s.phase === "static").length, 1);
-    assert.equal(step(p, "polls-publish").host, STATIC_HOST);
+    assert.equal(step(p, "polls-publish").host, "node-1");
+    assert.deepEqual(step(p, "polls-publish").rerunWith, [STATIC_HOST]);
     const before = ancestors(p, "polls-publish");
     for (const n of NODES) assert.ok(before.has(`polls-install-${n}`));
-    assert.equal(command(p, "polls-publish"), `sh ${p.scriptsDir}/webroot.sh app_polls && sh ${p.scriptsDir}/static.sh app_polls v2 ${ADDRESSES["node-1"]} deploy 22`);
+    assert.equal(command(p, "polls-publish"), `sh ${p.scriptsDir}/static.sh app_polls v2 22 ${ADDRESSES[STATIC_HOST]}`);
   });
 
   it("migrates once, on the first node, before any switch; contracts once after the last switch", () => {
@@ -152,7 +153,7 @@ describe("rollout plan", () => {
 
   it("has per node one install and one switch, per app database, publish, expand and contract, nothing per host", () => {
     const p = plan();
-    const perNode = (n: string) => p.steps.filter((s) => s.host === n && !["polls-database", "polls-expand", "polls-contract"].includes(s.name)).map((s) => s.name);
+    const perNode = (n: string) => p.steps.filter((s) => s.host === n && !["polls-database", "polls-publish", "polls-expand", "polls-contract"].includes(s.name)).map((s) => s.name);
     for (const n of NODES) assert.deepEqual(perNode(n), [`polls-install-${n}`, `polls-switch-${n}`]);
     assert.equal(p.steps.length, 2 * NODES.length + 4);
     assert.equal(p.scriptsDir, `/srv/fleet/scripts_${VERSION}`, "one scripts directory per host and version, shared by every app");
@@ -165,8 +166,10 @@ describe("rollout plan", () => {
       "polls-install-node-1": ["polls-prepare-node-1"], "polls-install-node-2": ["polls-prepare-node-2"], "polls-install-node-3": ["polls-prepare-node-3"],
       "polls-publish": ["polls-webroot"],
     });
-    // Each takes over a step on the same host (a connection change would replace it and run the old delete).
-    assert.equal(step(p, "polls-publish").host, STATIC_HOST);
+    // Each takes over a step with the same trigger (a changed trigger would replace it and run the
+    // old delete): the install steps on their own node; publish, which ran on the nginx host and
+    // now runs on the first node, keeps the nginx host's trigger.
+    assert.deepEqual(step(p, "polls-publish").rerunWith, [STATIC_HOST]);
     for (const n of NODES) assert.equal(step(p, `polls-install-${n}`).host, n);
     // No new name is an old one (Pulumi matches by name before aliases).
     const oldNames = ["prepare", "stage", "static", "webroot", "prune", "wait", "copy"];
@@ -179,7 +182,7 @@ describe("rollout plan", () => {
     assert.deepEqual(withStdin, [
       "polls-database:database",
       "polls-install-node-1:install", "polls-install-node-2:install", "polls-install-node-3:install",
-      "polls-publish:nodeKey",
+      "polls-publish:publishKey",
     ]);
   });
 
@@ -197,11 +200,10 @@ describe("rollout plan", () => {
     assert.equal(new Set(names).size, names.length);
   });
 
-  it("deletes the app's files from nodes and nginx host only when a step is removed", () => {
+  it("deletes the app's files from the nodes only when a step is removed (the nginx host's sites step removes its static files)", () => {
     const p = plan();
     assert.equal(renderCommand(p.scriptsDir, step(p, "polls-install-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-publish").remove!, ADDRESSES), `sh ${p.scriptsDir}/webroot.sh --remove app_polls`);
-    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.name).sort(), ["polls-install-node-1", "polls-install-node-2", "polls-install-node-3", "polls-publish"]);
+    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.name).sort(), ["polls-install-node-1", "polls-install-node-2", "polls-install-node-3"]);
   });
 
   it("refuses what it cannot roll out, with one clear message", () => {
