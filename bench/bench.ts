@@ -5,6 +5,9 @@
 // same upgrade done the old Fabric way on the same nodes and load, as the baseline.
 // Then v6 -> v7 (a RemoveField release) under the same load: the column is dropped after the
 // last switch, so the old code never misses it.
+// systemd: the same nodes with systemd as PID 1 (the production process manager, the plan's own
+// gunicorn@.service): v1, then a release with new requirements (a new virtualenv: a new master the
+// unit follows) and one with the same virtualenv and a slow import, each under the same load.
 // Disaster recovery: 20 apps (the fixture under 20 names) onto empty nodes in one run with every
 // step started as soon as it may (pulumi up's unbounded parallelism), until each serves through
 // nginx; how many steps failed (or could not run after a failure), and the most heavy-work slots held at once on a node, from the
@@ -24,6 +27,7 @@ import { ApplyResult } from "../testbed/executor";
 import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
 import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, get, Load, LocalStack } from "../testbed/localStack";
 import { sshRun } from "../testbed/sshClient";
+import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../tests/e2e/fixtureTags";
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const figures: [string, string][] = [];
@@ -103,6 +107,30 @@ async function nodeReplacement(work: string): Promise<void> {
     say(`node replacement: ${counts.requests} requests, ${counts.failed} failed in ${(Date.now() - started) / 1000} s ${counts.failures.slice(0, 3).join(" | ")}`);
     figure("node_replacement_requests", counts.requests);
     figure("node_replacement_failed_requests", counts.failed);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function onSystemdNodes(work: string): Promise<void> {
+  const cluster = await startCluster({ appNodeCount: 2, init: "systemd" });
+  try {
+    const stack = new LocalStack(cluster, path.join(work, "systemd"));
+    say("systemd nodes: fresh deploy of v1");
+    must(await stack.up("v1"), "v1 on systemd");
+    pushNewVenvTag(cluster, "v2", "v2-venv");
+    pushSlowImportTag(cluster, "v2-venv", "v2-slow");
+    const underLoad = async (tag: string, what: string, name: string) => {
+      say(`systemd nodes: ${what} under load`);
+      const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+      must(await stack.up(tag), tag);
+      const counts = await load.stop();
+      say(`systemd ${what}: ${counts.requests} requests, ${counts.failed} failed ${counts.failures.slice(0, 3).join(" | ")}`);
+      figure(`${name}_requests_systemd`, counts.requests);
+      figure(`${name}_failed_requests_systemd`, counts.failed);
+    };
+    await underLoad("v2-venv", "v1 -> v2-venv (new virtualenv)", "venv_change");
+    await underLoad("v2-slow", `v2-venv -> v2-slow (same virtualenv, a ${SLOW_IMPORT_SECONDS} s import)`, "slow_import_reload");
   } finally {
     await cluster.stop();
   }
@@ -235,9 +263,10 @@ const values = (name: string) => figures.find(([n]) => n === name)?.[1];
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
   try {
-    // `npm run bench -- dr` (or rollout, node, offline): that part alone.
+    // `npm run bench -- dr` (or rollout, systemd, node, offline): that part alone.
     const only = process.argv[2];
     if (!only || only === "rollout") await onRealNodes(work);
+    if (!only || only === "systemd") await onSystemdNodes(work);
     if (!only || only === "dr") await disasterRecovery(work);
     if (!only || only === "node") await nodeReplacement(work);
     if (!only || only === "offline") await offline(work);
@@ -245,7 +274,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
-    "naive_rollout_failed_requests", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
+    "naive_rollout_failed_requests", "venv_change_requests_systemd", "venv_change_failed_requests_systemd", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
     "node_replacement_requests", "node_replacement_failed_requests",
     "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
   // The headline figures first, in a fixed order, then every other one in the order measured

@@ -10,7 +10,9 @@
  *   node-i         10.213.N.(10+i) sshd
  *   state          /var/lib/fleet-e2e/cluster-N-<netns> (keys, fixture repo, database, logs)
  * Each node is testbed/node-init.sh running as PID 1 of new PID, mount, network,
- * UTS and IPC namespaces (see that script for what is private to a node).
+ * UTS and IPC namespaces (see that script for what is private to a node). With the option
+ * `init: "systemd"` the app nodes' PID 1 then becomes systemd (testbed/node-systemd.sh), in a
+ * cgroup namespace of its own: cgroup2 fleet-e2e-N-<netns>-<node>, removed when the node stops.
  *
  * Needs root and the Debian packages of .ci/install-debian-packages.sh.
  */
@@ -31,11 +33,17 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** What runs as an app node's PID 1: sshd alone, or systemd running sshd as a service. */
+export type NodeInit = "plain" | "systemd";
+export const NODE_INITS: readonly NodeInit[] = ["plain", "systemd"];
+
 export interface Cluster {
   appNodes: NodeHandle[];
   /** Machines started beside the app nodes, for a stack to take on as new nodes (a replacement, a
    *  larger count): like app nodes in every way, but no stack uses them until it is told to. */
   spareNodes: NodeHandle[];
+  /** The app nodes' process manager (ClusterOptions.init). */
+  init: NodeInit;
   /** nginx runs here, listening on <address>:80; sites go into nginxConfDir. */
   staticHost: NodeHandle;
   /** Non-root, key login only, passwordless sudo. */
@@ -94,6 +102,8 @@ interface Slot {
   dir: string;
   subnet: string; // "10.213.N"
   bridge: string;
+  /** Prefix of this slot's node cgroups (systemd nodes), under the host's cgroup2 hierarchy. */
+  cgroupPrefix: string;
   /** The claim on the slot (see holdSlot); closed last when the cluster stops. */
   holder: net.Server;
 }
@@ -103,6 +113,8 @@ interface RunningNode {
   process: ChildProcess;
   /** Host PID of the node's PID 1 (what nsenter joins). */
   initPid: number;
+  /** The node's cgroup2 directory (systemd nodes). */
+  cgroup?: string;
 }
 
 /** Runs a program to completion; rejects with its stderr when it fails. */
@@ -163,6 +175,7 @@ function slotOf(index: number, holder: net.Server): Slot {
     dir: path.join(STATE_ROOT, `cluster-${index}-${netns}`),
     subnet: `10.213.${index}`,
     bridge: `fe2e${index}br`,
+    cgroupPrefix: path.join(cgroup2Root(), `fleet-e2e-${index}-${netns}-`),
     holder,
   };
 }
@@ -192,6 +205,10 @@ async function removeSlot(slot: Slot): Promise<void> {
   const links = await run("ip", ["-o", "link", "show"], { allowFailure: true });
   for (const name of links.stdout.matchAll(/^\d+: ([^:@\s]+)/gm)) {
     if (name[1].startsWith(`fe2e${slot.index}n`)) await run("ip", ["link", "del", name[1]], { allowFailure: true });
+  }
+  for (const name of fs.readdirSync(path.dirname(slot.cgroupPrefix))) {
+    const dir = path.join(path.dirname(slot.cgroupPrefix), name);
+    if (dir.startsWith(slot.cgroupPrefix)) await removeCgroup(dir);
   }
   fs.rmSync(slot.dir, { recursive: true, force: true });
   try {
@@ -245,10 +262,42 @@ function exitAsError(child: ChildProcess, what: string, logFile: string): Promis
   return exited;
 }
 
+/**
+ * The host's cgroup2 hierarchy: /sys/fs/cgroup/unified beside cgroup v1's controllers (this
+ * machine), or /sys/fs/cgroup itself.
+ */
+function cgroup2Root(): string {
+  const hybrid = "/sys/fs/cgroup/unified";
+  return fs.existsSync(path.join(hybrid, "cgroup.procs")) ? hybrid : "/sys/fs/cgroup";
+}
+
+/** Removes a cgroup2 directory and those under it (only empty ones can go: the deepest first). */
+async function removeCgroup(dir: string): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await removeCgroup(path.join(dir, entry.name));
+  }
+  // The kernel lets a cgroup go once its last process is reaped, just after the node's end.
+  await waitFor(`cgroup ${dir} to empty`, 5000, () => {
+    try {
+      fs.rmdirSync(dir);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+      return undefined;
+    }
+  });
+}
+
 /** Starts one node and waits until its sshd answers with a banner. */
-async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number, sshdSettings: string[] = []): Promise<RunningNode> {
+async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number, init: NodeInit, sshdSettings: string[] = []): Promise<RunningNode> {
   const state = path.join(slot.dir, "nodes", handle.name);
   fs.mkdirSync(state, { recursive: true });
+  const cgroup = init === "systemd" ? `${slot.cgroupPrefix}${handle.name}` : undefined;
+  if (cgroup) {
+    fs.mkdirSync(cgroup);
+    fs.writeFileSync(path.join(state, "cgroup"), cgroup);
+  }
   fs.copyFileSync(path.join(slot.dir, "keys", "deploy.pub"), path.join(state, "deploy.pub"));
   for (const file of ["hosts", "gitconfig"]) fs.copyFileSync(path.join(slot.dir, file), path.join(state, file));
   if (sshdSettings.length > 0) fs.writeFileSync(path.join(state, "sshd.conf"), sshdSettings.map((l) => `${l}\n`).join(""));
@@ -262,7 +311,7 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
       "unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc", "--mount", "--propagation", "private",
       "--net", "--uts", "--ipc", "--",
       "/bin/sh", path.join(HERE, "node-init.sh"),
-      handle.name, `${handle.address}/24`, role, SSH_USER, state,
+      handle.name, `${handle.address}/24`, role, SSH_USER, state, init,
     ],
     { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
   );
@@ -291,7 +340,7 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
     }),
   ]);
   await Promise.race([exited, waitFor(`sshd on ${handle.name}`, 15000, () => sshBanner(handle.address))]);
-  return { handle, process: child, initPid };
+  return { handle, process: child, initPid, cgroup };
 }
 
 /** Resolves true once something at address:22 greets like an SSH server. */
@@ -425,6 +474,7 @@ async function stopNode(node: RunningNode): Promise<void> {
   const timer = setTimeout(() => node.process.kill("SIGKILL"), 10_000);
   await gone;
   clearTimeout(timer);
+  if (node.cgroup) await removeCgroup(node.cgroup);
 }
 
 export interface ClusterOptions {
@@ -436,6 +486,19 @@ export interface ClusterOptions {
   /** sshd's MaxStartups on the app nodes (its default, 10:30:100, when absent): a small one
    *  makes the nodes refuse connections as a loaded sshd does. */
   sshMaxStartups?: string;
+  /** The app nodes' PID 1: "plain" (sshd) or "systemd" (systemd, running sshd and the apps'
+   *  gunicorn@ units as production does). Default: FLEET_E2E_INIT, else "plain". */
+  init?: NodeInit;
+}
+
+/** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on systemd nodes), else plain. */
+function nodeInitOf(opts: ClusterOptions): NodeInit {
+  const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "plain";
+  if (!(NODE_INITS as readonly string[]).includes(init)) {
+    const from = opts.init !== undefined ? "startCluster: init" : "FLEET_E2E_INIT";
+    throw new Error(`${from} must be one of ${NODE_INITS.join(", ")}, got ${JSON.stringify(init)}`);
+  }
+  return init as NodeInit;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -452,6 +515,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     throw new Error(`startCluster: sshMaxStartups must be sshd's start[:rate:full], got ${JSON.stringify(opts.sshMaxStartups)}`);
   }
   const appSshd = opts.sshMaxStartups ? [`MaxStartups ${opts.sshMaxStartups}`] : [];
+  const init = nodeInitOf(opts);
   const slot = await claimSlot();
   const staticHost: NodeHandle = { name: "static", address: `${slot.subnet}.10` };
   const appNodes: NodeHandle[] = Array.from({ length: appNodeCount }, (_, i) => ({
@@ -500,7 +564,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     pgStarted.then((p) => (postgres = p), () => undefined);
     const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
       Promise.all(
-        [startNode(slot, staticHost, "static", 10), ...machines.map((n, i) => startNode(slot, n, "app", 11 + i, appSshd))].map((p) =>
+        [startNode(slot, staticHost, "static", 10, "plain"), ...machines.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd))].map((p) =>
           p.then((n) => (started.push(n), n)),
         ),
       ),
@@ -524,6 +588,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return {
       appNodes,
       spareNodes,
+      init,
       staticHost,
       sshUser: SSH_USER,
       sshPort: SSH_PORT,

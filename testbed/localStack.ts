@@ -12,7 +12,6 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { Plan, PlanResource, runPlan } from "../offline/plan";
-import { NODE_CONFIG_FILE } from "../rollout/layout";
 import { nodeNames } from "../infra/nodeNames";
 import { appIdentity } from "../config/identity";
 import type { TlsFiles } from "../config/tlsConfig";
@@ -175,21 +174,21 @@ export class LocalStack {
   }
 
   /**
-   * What cloud-init does on a node's first boot that the rollout's scripts read: the node's own
-   * config file, from the user data the plan gives the node's EC2 instance (so fleet:nodes reaches
-   * the test nodes the way it reaches EC2 ones). Once per node, as cloud-init writes files once.
+   * What cloud-init does on a node's first boot that the rollout's scripts and systemd read: the
+   * files of the user data the plan gives the node's EC2 instance (the node's config file, so
+   * fleet:nodes reaches the test nodes the way it reaches EC2 ones; gunicorn@.service), then,
+   * on a systemd node, its `systemctl daemon-reload`. Once per node, as cloud-init writes files once.
    */
   private async firstBoot(plan: Plan): Promise<void> {
     for (const [i, node] of this.nodes.entries()) {
       if (this.booted.has(node.name)) continue;
       const instance = plan.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === nodeName(i));
       if (!instance) throw new Error(`the plan declares no instance ${nodeName(i)}`);
-      const file = nodeConfigOf(instance);
-      if (file !== undefined) {
-        const content = Buffer.from(file).toString("base64");
-        const r = await this.cluster.exec(node, `mkdir -p "$(dirname ${NODE_CONFIG_FILE})" && echo ${content} | base64 -d >${NODE_CONFIG_FILE}`);
-        if (r.code !== 0) throw new Error(`${node.name}: writing ${NODE_CONFIG_FILE} failed: ${r.stderr.trim()}`);
-      }
+      const writes = writeFilesOf(instance).map((f) =>
+        `mkdir -p "$(dirname '${f.path}')" && echo ${Buffer.from(f.content).toString("base64")} | base64 -d >'${f.path}' && chmod ${f.permissions} '${f.path}'`);
+      if (this.cluster.init === "systemd") writes.push("systemctl daemon-reload");
+      const r = await this.cluster.exec(node, writes.join(" && ") || "true");
+      if (r.code !== 0) throw new Error(`${node.name}: playing cloud-init's files failed: ${r.stderr.trim()}`);
       this.booted.add(node.name);
     }
   }
@@ -264,9 +263,22 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
 const nodeName = (i: number): string => nodeNames(i + 1)[i];
 
 /** The node config file's content in an instance's cloud-config user data, if it writes one. */
-function nodeConfigOf(instance: PlanResource): string | undefined {
-  const doc = parseYaml(String(instance.inputs.userData ?? "")) as { write_files?: { path: string; content: string }[] } | null;
-  return doc?.write_files?.find((f) => f.path === NODE_CONFIG_FILE)?.content;
+interface WriteFile {
+  path: string;
+  permissions: string;
+  content: string;
+}
+
+/** The write_files of an instance's cloud-config, checked: they become shell words above. */
+function writeFilesOf(instance: PlanResource): WriteFile[] {
+  const doc = parseYaml(String(instance.inputs.userData ?? "")) as { write_files?: WriteFile[] } | null;
+  const files = doc?.write_files ?? [];
+  for (const f of files) {
+    if (!/^\/[A-Za-z0-9@._/-]+$/.test(f.path) || !/^0[0-7]{3}$/.test(f.permissions)) {
+      throw new Error(`${instance.name}'s cloud-init: write_files entry ${JSON.stringify(f.path)} (${f.permissions}): a path of [A-Za-z0-9@._/-] and a mode 0NNN are what the test bed plays`);
+    }
+  }
+  return files;
 }
 
 export interface Answer {

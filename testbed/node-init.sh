@@ -4,19 +4,22 @@
 # It runs as root and as PID 1 of fresh PID, mount, network, UTS and IPC namespaces,
 # so the node behaves like its own machine: its own address, hostname, users, /etc,
 # /srv, /var/www, /home, /run and /tmp, its own process table (pkill on one node does
-# not reach another). It sets all that up, then becomes the node's OpenSSH server.
+# not reach another). It sets all that up, then becomes the node's OpenSSH server, or
+# (INIT systemd) the node's systemd, which runs that OpenSSH server as a service.
 # When this process dies, the kernel kills everything started on the node and drops
 # its mounts and network interface: nothing is left on the machine.
 #
-# Usage: node-init.sh NAME ADDRESS/PREFIX ROLE DEPLOY_USER STATE_DIR
+# Usage: node-init.sh NAME ADDRESS/PREFIX ROLE DEPLOY_USER STATE_DIR [INIT]
 #   ROLE       app | static (static also runs nginx)
 #   STATE_DIR  host directory holding deploy.pub (the deploy user's key), hosts
 #              (lines for /etc/hosts), gitconfig (lines for /etc/gitconfig),
 #              optionally sshd.conf (more sshd settings, such as MaxStartups), and
 #              receiving sshd.log
+#   INIT       plain (the default: sshd is PID 1) | systemd (systemd is PID 1, in the
+#              cgroup2 directory STATE_DIR/cgroup names: testbed/node-systemd.sh)
 set -eu
 
-name=$1 cidr=$2 role=$3 deploy_user=$4 state=$5
+name=$1 cidr=$2 role=$3 deploy_user=$4 state=$5 init=${6:-plain}
 address=${cidr%/*}
 
 # The host moves our end of a veth pair in as eth0 right after starting us.
@@ -92,4 +95,9 @@ if [ "$role" = static ]; then
   nginx
 fi
 
-exec /usr/sbin/sshd -D -E "$state/sshd.log"
+if [ "$init" = plain ]; then
+  exec /usr/sbin/sshd -D -E "$state/sshd.log"
+fi
+# shellcheck source=node-systemd.sh
+. "$(dirname "$0")/node-systemd.sh"
+boot_systemd "$name" "$state"

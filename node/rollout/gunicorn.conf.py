@@ -1,6 +1,6 @@
 """gunicorn settings of one fleet app: /srv/APP/shared/gunicorn.conf.py (copied by prepare.sh).
 
-gunicorn reads this file again on every graceful reload (HUP) and re-exec (USR2), so the
+gunicorn reads this file again on every re-exec (USR2, the deployment's only reload), so the
 release it points at, the app's environment and the listen address are re-read each time:
   - chdir is the real path behind /srv/APP/current at (re)load time, so new workers import
     the new release while old workers finish their requests in the old one;
@@ -9,9 +9,13 @@ release it points at, the app's environment and the listen address are re-read e
   - bind, wsgi_app, workers and timeout come from shared/gunicorn.json (written by prepare.sh
     from the app's `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults).
 """
+import array
 import json
 import os
+import select
 import shlex
+import signal
+import socket
 import sys
 
 _shared = os.path.dirname(os.path.abspath(__file__))
@@ -68,10 +72,72 @@ timeout = int(_cfg["timeout"])
 graceful_timeout = 30
 
 
-def post_worker_init(worker):
-    # The deployment waits for this mark: a worker of this master has imported the app.
-    with open(os.path.join(_shared, "run", "booted.%d" % os.getppid()), "w", encoding="utf-8"):
+def _stderr_is_journal():
+    """Under systemd stderr is a journald stream (JOURNAL_STREAM names it: device:inode)."""
+    try:
+        st = os.fstat(2)
+    except OSError:
+        return False
+    return os.environ.get("JOURNAL_STREAM") == "%d:%d" % (st.st_dev, st.st_ino)
+
+
+if _stderr_is_journal():
+    errorlog = "-"  # journald keeps it (journalctl -u gunicorn@USER), with the unit's other lines
+
+
+def _pid_in(path):
+    try:
+        return int(_read(path, "0") or 0)
+    except ValueError:
+        return 0
+
+
+def _notify_systemd(state):
+    """sd_notify(3) then sd_notify_barrier(3): returns once systemd has processed STATE."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    done, barrier = os.pipe()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.connect(address)
+            s.sendall(state.encode())
+            s.sendmsg([b"BARRIER=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [barrier]))])
+        os.close(barrier)
+        barrier = -1
+        select.select([done], [], [], 5)  # systemd closes its copy once it processed what came before
+    finally:
+        os.close(done)
+        if barrier >= 0:
+            os.close(barrier)
+
+
+def _take_over(master):
+    """A re-exec'd master (USR2) whose workers all imported the app replaces the old master:
+    it becomes the unit's main process (systemd would otherwise take the old master's exit for
+    the service's end), then the old one stops gracefully (its workers finish their requests)."""
+    old = _pid_in(pidfile)
+    if _pid_in(pidfile + ".2") != master or old in (0, master):
+        return  # not a re-exec'd master, or the old one is gone already
+    _notify_systemd("MAINPID=%d" % master)
+    try:
+        os.kill(old, signal.SIGTERM)
+    except ProcessLookupError:
         pass
+
+
+def post_worker_init(worker):
+    # The deployment waits for these marks: run/booted.<master>/<worker>, one per worker of that
+    # master that imported the app. When the last one has, a re-exec'd master takes over.
+    master = os.getppid()
+    marks = os.path.join(_shared, "run", "booted.%d" % master)
+    os.makedirs(marks, exist_ok=True)
+    with open(os.path.join(marks, str(os.getpid())), "w", encoding="utf-8"):
+        pass
+    if len(os.listdir(marks)) >= worker.cfg.workers:
+        _take_over(master)
 
 
 def _forget_start_dir(server):

@@ -1,15 +1,14 @@
 # shellcheck shell=sh
 # Controlling one app's gunicorn; sourced after lib.sh and app_paths.
 #
-# With systemd (cloud nodes) the infrastructure installs the template unit gunicorn@.service:
-#   User=%i  Group=%i
-#   ExecStart=/srv/%i/current/.fleet/venv/bin/python /srv/%i/shared/gunicorn_main.py -c /srv/%i/shared/gunicorn.conf.py
-#   ExecReload=/bin/kill -HUP $MAINPID
-# Without systemd (the local test bed, or any plain machine) the master runs daemonised with
-# a pidfile and is signalled directly. Either way a reload that keeps the virtualenv is a HUP
-# (new workers import the new release, old ones finish their requests); a changed virtualenv
-# needs a new interpreter: USR2 re-exec (old and new masters share the socket, then the old
-# one stops gracefully), or a restart under systemd, which nginx's next upstream covers.
+# With systemd (cloud nodes) the infrastructure installs the template unit gunicorn@.service
+# (node/provision/gunicorn@.service: Type=notify, ExecReload=kill -USR2); without systemd (a
+# plain machine) the master runs daemonised with a pidfile and is signalled directly. Either
+# way every reload is gunicorn's re-exec, USR2: the new master (the interpreter of the release's
+# virtualenv, new or not) shares the socket with the old one, and once all its workers imported
+# the app it stops the old master gracefully (gunicorn.conf.py: post_worker_init; under systemd
+# it becomes the unit's main process first). So no request waits for an import (a HUP retires
+# the old workers as soon as new ones spawn) and none is refused (a restart closes the socket).
 
 GUNICORN_WAIT=30
 # Why the last gunicorn_start failed (an exception line from its log), for the caller's message.
@@ -33,10 +32,6 @@ gunicorn_running() {
   fi
 }
 
-workers_of() {
-  pgrep -P "$1" 2>/dev/null | sort || true
-}
-
 signal_app() {
   sudo -u "$APP" -- kill "-$1" "$2"
 }
@@ -56,38 +51,37 @@ wait_until() {
 _gone() { [ ! -d "/proc/$1" ]; }
 # _booted MASTER: a worker of MASTER has imported the app (gunicorn.conf.py's post_worker_init).
 _booted() { [ -d "/proc/$1" ] && [ -e "$SHARED/run/booted.$1" ]; }
-_old_workers_gone() {
-  for _w in $1; do
-    if [ -d "/proc/$_w" ]; then return 1; fi
-  done
-  return 0
-}
-_booted_or_gone() { _booted "$1" || _gone "$1"; }
 # After USR2 the new master writes PIDFILE.2 until the old one is gone, then renames it.
-_new_master_ready() {
-  _new=$(cat "$PIDFILE.2" 2>/dev/null || true)
-  [ -n "$_new" ] && [ "$_new" != "$1" ] && _booted "$_new"
+_new_master() { cat "$PIDFILE.2" 2>/dev/null || true; }
+# _reexec_settled OLD: the new master booted, or it is gone already (its app cannot boot).
+_reexec_settled() {
+  _p=$(_new_master)
+  if [ -n "$_p" ] && [ "$_p" != "$1" ]; then _new=$_p; fi
+  [ -n "$_new" ] && { _booted "$_new" || _gone "$_new"; }
 }
 _promoted() { [ "$(master_pid)" = "$1" ]; }
 
 # gunicorn_start: returns non-zero when no worker of a new master imported the app in time.
 gunicorn_start() {
-  if has_systemd; then
-    sudo systemctl start "gunicorn@$APP"
-    return
-  fi
+  _clear_marks
   # A master whose app failed to boot keeps its socket and pidfile while it exits; a new
   # one started meanwhile could not bind, and its pidfile would be taken for the old one's.
   _prev=$(cat "$PIDFILE" 2>/dev/null || true)
   if [ -n "$_prev" ]; then wait_until "$GUNICORN_WAIT" _not_gunicorn "$_prev" || true; fi
-  _log_size=$(sudo -u "$APP" -- stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0)
-  (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
-    -c "$SHARED/gunicorn.conf.py" --daemon)
+  _log_mark=$(_log_mark)
+  if has_systemd; then
+    # enable: the app comes back when the node reboots. start returns once gunicorn listens
+    # (READY=1); a master whose app cannot boot exits after that, and systemd retries it.
+    sudo systemctl enable --now --quiet "gunicorn@$APP" || true
+  else
+    (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
+      -c "$SHARED/gunicorn.conf.py" --daemon)
+  fi
   _seen=""
   wait_until "$GUNICORN_WAIT" _start_settled || true
   if ! _started; then
-    GUNICORN_FAILURE=$(_boot_error "$_log_size")
-    log "gunicorn of $APP_NAME did not start: ${GUNICORN_FAILURE:-no error in its log} (see $SHARED/log/gunicorn.log)"
+    GUNICORN_FAILURE=$(_boot_error "$_log_mark")
+    log "gunicorn of $APP_NAME did not start: ${GUNICORN_FAILURE:-no error in its log} (see $(_log_name))"
     return 1
   fi
 }
@@ -101,17 +95,40 @@ _start_settled() {
   _started && return 0
   [ -n "$_seen" ] && [ ! -d "/proc/$_seen" ]
 }
-# _boot_error OFFSET: the last exception line gunicorn logged after byte OFFSET, i.e. why
-# this start's workers could not import the app. One line, not a traceback: what a failed
-# step prints ends up in Pulumi's error output.
+# Where gunicorn logs (gunicorn.conf.py): journald under systemd, else a file in shared/log.
+_log_name() {
+  if has_systemd; then echo "journalctl -u gunicorn@$APP"; else echo "$SHARED/log/gunicorn.log"; fi
+}
+# _log_mark: where the log ends now (journald: a time, the file: its size), for _boot_error.
+_log_mark() {
+  if has_systemd; then date +%s; else sudo -u "$APP" -- stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0; fi
+}
+# _log_since MARK: what gunicorn logged after MARK.
+_log_since() {
+  if has_systemd; then
+    sudo journalctl --quiet --no-pager -o cat -u "gunicorn@$APP" --since "@$1" 2>/dev/null
+  else
+    sudo -u "$APP" -- tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null
+  fi
+}
+# _last_exception MARK: the last exception line gunicorn logged after MARK.
+_last_exception() {
+  _log_since "$1" | grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(:|$)' | tail -n 1 | cut -c 1-200 || true
+}
+_exception_logged() { _exception=$(_last_exception "$1") && [ -n "$_exception" ]; }
+# _boot_error MARK: why this start's workers could not import the app: the last exception line
+# gunicorn logged after MARK. One line, not a traceback: what a failed step prints ends up in
+# Pulumi's error output. journald takes a service's output in asynchronously: a line the
+# master wrote before it exited may land a moment later, so wait for it a little.
 _boot_error() {
-  sudo -u "$APP" -- tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null |
-    grep -E '^[A-Za-z_][A-Za-z0-9_.]*(Error|Exception)(:|$)' | tail -n 1 | cut -c 1-200 || true
+  _exception=""
+  wait_until 5 _exception_logged "$1" || true
+  printf '%s' "$_exception"
 }
 
 gunicorn_stop() {
   if has_systemd; then
-    sudo systemctl stop "gunicorn@$APP" || true
+    sudo systemctl disable --now --quiet "gunicorn@$APP" || true
     return
   fi
   _pid=$(master_pid)
@@ -121,50 +138,53 @@ gunicorn_stop() {
   fi
 }
 
-# gunicorn_reload same|new: HUP when the virtualenv is unchanged, else a new interpreter.
-# Starts gunicorn when it is not running (first release, or a master that died).
-# Returns non-zero when the new workers or master did not take over (the caller puts back).
+# gunicorn_reload same|new: a new master (USR2) with the release and environment `current` has
+# now, whether its virtualenv is the same or new (only a unit older than the re-exec needs to
+# know). Starts gunicorn when it is not running (first release, or a master that died).
+# Returns non-zero when the new master did not take over (the caller puts back).
 gunicorn_reload() {
   if ! gunicorn_running; then
     gunicorn_start
     return
   fi
   _clear_marks
-  if has_systemd; then
-    if [ "$1" = same ]; then sudo systemctl reload "gunicorn@$APP"; else sudo systemctl restart "gunicorn@$APP"; fi
-    return
-  fi
   _old=$(master_pid)
-  if [ "$1" = same ]; then
-    _before=$(workers_of "$_old")
-    # After the HUP either a new worker imports the release (and marks it again) or the
-    # worker fails to boot and the master exits; wait for one of the two, not for a guess.
-    sudo -u "$APP" -- rm -f "$SHARED/run/booted.$_old"
-    signal_app HUP "$_old"
-    wait_until "$GUNICORN_WAIT" _old_workers_gone "$_before" || { log "old workers of $APP_NAME did not stop"; return 1; }
-    wait_until "$GUNICORN_WAIT" _booted_or_gone "$_old" || true
+  if has_systemd && ! _unit_follows_reexec; then
+    # A node installed before the unit was Type=notify (cloud-init writes it on first boot
+    # only): systemd would take the old master's exit for the service's end. What that unit
+    # can do: its reload (HUP) for the same virtualenv, a restart for a new one.
+    if [ "$1" = same ]; then sudo systemctl reload "gunicorn@$APP"; else sudo systemctl restart "gunicorn@$APP"; fi
   else
-    signal_app USR2 "$_old"
-    if wait_until "$GUNICORN_WAIT" _new_master_ready "$_old"; then
-      _new=$(cat "$PIDFILE.2")
-      signal_app TERM "$_old"
-      wait_until "$GUNICORN_WAIT" _gone "$_old" || true
-      wait_until "$GUNICORN_WAIT" _promoted "$_new" || { log "the new gunicorn master of $APP_NAME ($_new) did not take over"; return 1; }
-    else
-      log "the new gunicorn master of $APP_NAME did not start (see $SHARED/log/gunicorn.log); the old one still serves"
+    _log_mark=$(_log_mark)
+    if has_systemd; then sudo systemctl reload "gunicorn@$APP"; else signal_app USR2 "$_old"; fi
+    _new=""
+    wait_until "$GUNICORN_WAIT" _reexec_settled "$_old" || true
+    if [ -z "$_new" ] || ! _booted "$_new"; then
+      GUNICORN_FAILURE=$(_boot_error "$_log_mark")
+      log "the new gunicorn master of $APP_NAME did not boot: ${GUNICORN_FAILURE:-no error in its log} (see $(_log_name)); the old one still serves"
+      if [ -n "$_new" ] && [ -d "/proc/$_new" ]; then signal_app TERM "$_new"; fi
       return 1
     fi
+    # The new master stops the old one once all its workers booted; the old one's workers
+    # finish their requests first (graceful_timeout, 30 s).
+    wait_until $((GUNICORN_WAIT * 2)) _gone "$_old" || { log "the old gunicorn master of $APP_NAME ($_old) did not stop"; return 1; }
+    wait_until "$GUNICORN_WAIT" _promoted "$_new" || { log "the new gunicorn master of $APP_NAME ($_new) did not take over"; return 1; }
   fi
   # A master whose new workers cannot boot exits; start afresh so the caller's health
   # check sees this release and the put-back path finds a running server.
   if ! gunicorn_running; then gunicorn_start || return 1; fi
 }
 
+# _unit_follows_reexec: the installed unit lets a re-exec'd master become its main process.
+_unit_follows_reexec() {
+  [ "$(systemctl show -p NotifyAccess --value "gunicorn@$APP" 2>/dev/null)" = all ]
+}
+
 # Boot marks of masters that are gone (their pids may come back for other processes).
 _clear_marks() {
   for _m in "$SHARED"/run/booted.*; do
     [ -e "$_m" ] || continue
-    if [ ! -d "/proc/${_m##*.}" ]; then sudo -u "$APP" -- rm -f "$_m"; fi
+    if [ ! -d "/proc/${_m##*.}" ]; then sudo -u "$APP" -- rm -rf "$_m"; fi
   done
 }
 

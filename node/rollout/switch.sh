@@ -2,7 +2,7 @@
 # switch.sh APP TAG ADDRESS PORT DOMAIN HEALTH_PATH HEALTH_SECONDS
 #
 # Moves this node to release TAG: atomic symlink swap of /srv/APP/current (ln -s + mv -T),
-# graceful gunicorn reload (HUP, or a new interpreter when the virtualenv changed), then a
+# graceful gunicorn reload (a new master, USR2: gunicorn.conf.py, lib-gunicorn.sh), then a
 # health check of this node's own gunicorn with the app's Host header. On failure the old
 # release is put back and reloaded, and the script fails, so the rollout moves no further node.
 # Already on TAG: only makes sure gunicorn runs and is healthy. Prints "TAG COMMIT".

@@ -16,7 +16,7 @@ import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
-import { pushTag } from "./fixtureTags";
+import { pushNewVenvTag, pushTag } from "./fixtureTags";
 import { tlsFileNames } from "../../render/nginx";
 import { scriptsVersion } from "../../app/hostScripts";
 import { scriptsDir } from "../../rollout/layout";
@@ -238,7 +238,7 @@ describe("e2e: rollouts on real local nodes", function () {
   });
 
   it("a release with changed requirements gets a new virtualenv and a new gunicorn master (USR2), with zero failed requests", async () => {
-    pushTag(cluster, "v5", "v5-venv", "echo '# pinned by the e2e test' >> requirements.txt");
+    pushNewVenvTag(cluster, "v5", "v5-venv");
     const masters = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/shared/run/gunicorn.pid`)).stdout.trim()));
     const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/current/.fleet/venv-hash`)).stdout.trim()));
     const [mastersBefore, venvsBefore] = [await masters(), await venvs()];

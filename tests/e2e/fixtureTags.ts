@@ -14,3 +14,17 @@ export function pushTag(cluster: Cluster, base: string, name: string, edit: stri
     fs.rmSync(clone, { recursive: true, force: true });
   }
 }
+
+/** Pushes tag NAME: BASE with changed requirements, so its release gets a new virtualenv. */
+export function pushNewVenvTag(cluster: Cluster, base: string, name: string): void {
+  pushTag(cluster, base, name, "echo '# pinned by the e2e test' >> requirements.txt");
+}
+
+/** How long pushSlowImportTag's app takes to import: longer than a Load's request timeout (10 s),
+ *  so a reload whose requests wait for the import (HUP) fails them. */
+export const SLOW_IMPORT_SECONDS = 12;
+
+/** Pushes tag NAME: BASE whose WSGI module takes SLOW_IMPORT_SECONDS to import (same virtualenv). */
+export function pushSlowImportTag(cluster: Cluster, base: string, name: string): void {
+  pushTag(cluster, base, name, `printf 'import time\\ntime.sleep(${SLOW_IMPORT_SECONDS})\\n' >> pollsite/wsgi.py`);
+}
