@@ -11,7 +11,7 @@ import { GithubClient, GithubError } from "./github/api";
 import { resolveTags } from "./github/resolveTags";
 import { GithubConfig } from "./config/githubConfig";
 import { loadProgramConfig } from "./config/load";
-import { buildInfrastructure, infrastructureOutputs } from "./infra/buildInfrastructure";
+import { buildInfrastructure, infrastructureOutputs, publishSites } from "./infra/buildInfrastructure";
 import { DEFAULT_DEPLOY_SETTINGS, DeploySettings, RolloutError, siteUrl } from "./rollout/plan";
 import { checkCapacity } from "./rollout/capacity";
 
@@ -62,12 +62,7 @@ const https = (app: string) => app in certificates;
  *  an app with a certificate in fleet:tls, http:// for the others. */
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
 
-/** What an nginx host needs before the balancer sends it traffic: every app's static files, which
- *  each app's publish step puts on every host. The deployments are declared after the
- *  infrastructure (their tags resolve first), so the list arrives later. */
-let deploymentsDeclared: (publishSteps: pulumi.Resource[]) => void = () => undefined;
-const publishSteps = new Promise<pulumi.Resource[]>((resolve) => (deploymentsDeclared = resolve));
-const infra = buildInfrastructure(stackConfig, apps, certificates, undefined, () => publishSteps);
+const infra = buildInfrastructure(stackConfig, apps);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */
@@ -113,8 +108,7 @@ function deploy(app: AppForStack): AppDeployment {
     secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
     deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
     publishKey: infra.edge.publishKeys[app.name],
-    // Every nginx host serves the app's domain before a node switches, and lets its key in before it publishes.
-    siteReady: infra.edge.sites,
+    // Every nginx host lets the app's key in before it publishes (the sites follow the switches).
     publishReady: infra.edge.publishAccess,
     https: https(app.name),
     media: { bucket: infra.storage.buckets[app.name], region: infra.storage.mediaRegion },
@@ -132,10 +126,14 @@ const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, clien
       void pulumi.log.warn(`${a.name}: tag "latest" is resolved only against GitHub (offline here): not deployed by this run`);
       return false;
     });
-    return { latest: resolved.latest, deployments: deployable.map((a) => [a.name, deploy(a)] as const) };
+    const deployments = deployable.map((a) => [a.name, deploy(a)] as const);
+    // The sites follow what serves: each app's upstream lists the nodes its switch steps passed
+    // on; an app not deployed by this run (offline `latest`) serves nowhere, so it has no site.
+    // A host (a replaced one, say) takes the balancer's traffic once every app's files are on it.
+    const published = deployments.map(([, d]) => d.published);
+    publishSites(infra, apps, Object.fromEntries(deployments.map(([name, d]) => [name, d.servingAddresses])), certificates, () => published);
+    return { latest: resolved.latest, deployments };
   });
-// A failed rollout fails the program on its own; the registrations must not wait for it forever.
-void rollout.then((r) => deploymentsDeclared(r.deployments.map(([, d]) => d.published)), () => deploymentsDeclared([]));
 
 export const infrastructure = infrastructureOutputs(infra);
 /** What `latest` meant on this run, per app that asked for it (the audit trail of a moving tag). */

@@ -17,6 +17,11 @@
 //    matches it to their state instead of deleting them, so their delete commands never run
 //    on the upgrade (docs/rollout.md, "Stacks deployed before the merged steps").
 //  - The connection user defaults to root: it is always set.
+//  - What serves is what the engine recorded: a switch step is in the state only once its command
+//    exited 0, so `servingAddresses` reads each node's address through its switch step's id. That
+//    makes the nginx sites (which read it) wait for the switches, and a tag bump, which updates the
+//    switches in place (same id), leaves the sites unchanged, in a preview too (stdout would be
+//    unknown there until the step ran again).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
@@ -67,9 +72,8 @@ export interface AppDeploymentArgs {
   /** Private half of the app's publish key (EdgeHost.publishKeys): may only write its static files on the nginx host. */
   publishKey: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
-  /** What must exist before the first node switches (every nginx host's site configuration). */
-  siteReady?: pulumi.Resource | pulumi.Resource[];
-  /** What must exist before static files are published (every nginx host's publish access). */
+  /** What must exist before static files are published (every nginx host's publish access). The
+   *  nginx hosts' sites are not waited for: they follow the switches (servingAddresses). */
   publishReady?: pulumi.Resource | pulumi.Resource[];
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
@@ -84,6 +88,9 @@ export class AppDeployment extends pulumi.ComponentResource {
   public readonly commit: pulumi.Output<string>;
   /** The step that puts the release's static files on every nginx host. */
   public readonly published: command.remote.Command;
+  /** The private addresses of the nodes this app serves on, each known once its switch step
+   *  succeeded there: the app's nginx upstream (render/nginx.ts Upstreams). */
+  public readonly servingAddresses: pulumi.Output<string[]>;
 
   constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:app:AppDeployment", name, {}, opts);
@@ -140,13 +147,13 @@ export class AppDeployment extends pulumi.ComponentResource {
     const serving = made.get(plan.servingStep)!.stdout.apply((s) => parseServing(s));
     this.tag = serving.apply((s) => s?.tag ?? app.tag);
     this.commit = serving.apply((s) => s?.commit ?? "");
-    this.registerOutputs({ tag: this.tag, commit: this.commit });
+    this.servingAddresses = pulumi.all(args.nodes.map((n) => pulumi.all([made.get(plan.servesAfter[n.name])!.id, n.privateIp]).apply(([, ip]) => ip)));
+    this.registerOutputs({ tag: this.tag, commit: this.commit, servingAddresses: this.servingAddresses });
   }
 
-  /** Dependencies outside the component: the nginx host's publish access, its site. */
+  /** Dependencies outside the component: the nginx host's publish access. */
   private outsideDependencies(step: Step, args: AppDeploymentArgs): pulumi.Resource[] {
     if (step.phase === "static" && args.publishReady) return [args.publishReady].flat();
-    if (step.phase === "switch" && args.siteReady) return [args.siteReady].flat();
     return [];
   }
 

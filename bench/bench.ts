@@ -14,6 +14,8 @@
 // nodes' own logs.
 // The edge: two nginx hosts behind the test bed's stand-in for the NLB (haproxy, health-checked TCP
 // passthrough); one host lost (its machine killed) under continuous load through the balancer.
+// Node replacement: a new machine replaces node-1 of a two-node stack under the same load (the
+// new node joins the upstream after its switch, the old one leaves and drains before it goes).
 // Offline plan: how many resources a one-tag bump changes in a 50-app catalog, and how long
 // the plan of 20 and of 200 apps takes.
 import * as fs from "fs";
@@ -88,6 +90,26 @@ async function onRealNodes(work: string): Promise<void> {
     say(`remove field: ${remove.requests} requests, ${remove.failed} failed ${remove.failures.slice(0, 3).join(" | ")}`);
     figure("migration_remove_field_requests", remove.requests);
     figure("migration_remove_field_failed_requests", remove.failed);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** A new machine replaces node-1 under continuous load through nginx, as `pulumi up --replace` of its instance would. */
+async function nodeReplacement(work: string): Promise<void> {
+  const cluster = await startCluster({ appNodeCount: 2, spareNodeCount: 1 });
+  try {
+    const stack = new LocalStack(cluster, path.join(work, "nodes"));
+    say("node replacement: v1 on two nodes, then a new machine replaces node-1 under load");
+    must(await stack.up("v1"), "v1");
+    stack.nodes = [cluster.spareNodes[0], cluster.appNodes[1]];
+    const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+    const started = Date.now();
+    must(await stack.up("v1"), "the replacement of node-1");
+    const counts = await load.stop();
+    say(`node replacement: ${counts.requests} requests, ${counts.failed} failed in ${(Date.now() - started) / 1000} s ${counts.failures.slice(0, 3).join(" | ")}`);
+    figure("node_replacement_requests", counts.requests);
+    figure("node_replacement_failed_requests", counts.failed);
   } finally {
     await cluster.stop();
   }
@@ -261,18 +283,20 @@ const values = (name: string) => figures.find(([n]) => n === name)?.[1];
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
   try {
-    // `npm run bench -- dr` (or rollout, systemd, edge, offline): that part alone.
+    // `npm run bench -- dr` (or rollout, systemd, edge, node, offline): that part alone.
     const only = process.argv[2];
     if (!only || only === "rollout") await onRealNodes(work);
     if (!only || only === "systemd") await onSystemdNodes(work);
     if (!only || only === "dr") await disasterRecovery(work);
     if (!only || only === "edge") await edgeHostLoss(work);
+    if (!only || only === "node") await nodeReplacement(work);
     if (!only || only === "offline") await offline(work);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
     "naive_rollout_failed_requests", "venv_change_requests_systemd", "venv_change_failed_requests_systemd", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
+    "node_replacement_requests", "node_replacement_failed_requests",
     "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
   // The headline figures first, in a fixed order, then every other one in the order measured
   // (`npm run bench -- dr` and the like measure a part: only its figures).

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
 import { SshKey } from "./sshKey";
 import { fleetTags } from "./awsTags";
+import { nodeNames } from "./nodeNames";
 
 export interface AppNodesArgs {
     stack: string;
@@ -27,10 +28,7 @@ export interface AppNodesArgs {
     appBucketArns: Record<string, pulumi.Input<string>>;
 }
 
-/** Names of the node instances; the e2e tests map exactly these to local addresses. */
-export function nodeNames(count: number): string[] {
-    return Array.from({ length: count }, (_, i) => `node-${i + 1}`);
-}
+export { nodeNames };
 
 export class AppNodes extends pulumi.ComponentResource {
     public readonly nodes: FleetMachine[];
@@ -51,6 +49,7 @@ export class AppNodes extends pulumi.ComponentResource {
                 rootVolumeGb: args.rootVolumeGb, subnetId: args.subnetIds[i % args.subnetIds.length],
                 securityGroupId: args.securityGroupId, keyName: args.sshKey.keyName, deployPublicKey: args.sshKey.publicKey,
                 associatePublicIp: args.publicAddresses, iamInstanceProfile: profile.name, heavyJobs: args.heavyJobs,
+                replaceToChange: true,
             }, this);
             const host = args.publicAddresses ? instance.publicIp : instance.privateIp;
             const connection = deployConnection(host, args.sshKey.privateKey, args.publicAddresses ? undefined : args.bastion);

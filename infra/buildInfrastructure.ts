@@ -27,14 +27,8 @@ export interface Infrastructure {
     storage: Storage;
 }
 
-/**
- * `certificates`: per app name, the certificate and key (a secret) its domain is served with over
- * HTTPS (config/tlsConfig.ts); other apps are served over plain HTTP. `beforeTraffic`: per nginx
- * host, what must have run there before the load balancer sends it traffic (infra/edge.ts).
- */
-export function buildInfrastructure(
-    cfg: StackConfig, apps: InfraApp[], certificates?: Record<string, TlsFiles>, opts?: pulumi.ComponentResourceOptions, beforeTraffic?: BeforeTraffic,
-): Infrastructure {
+/** Everything but the nginx hosts' sites, which follow the apps' rollouts (publishSites). */
+export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: pulumi.ComponentResourceOptions): Infrastructure {
     const stack = cfg.stack;
     const network = new Network("network", {
         stack, cidr: cfg.network.cidr, sshAccess: cfg.network.sshAccess, adminCidrs: cfg.adminCidrs,
@@ -60,10 +54,27 @@ export function buildInfrastructure(
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
         appBucketArns: storage.bucketArns,
     }, opts);
-    // The same server blocks on every nginx host; each takes traffic only once they are there.
-    edge.publishSites({ apps, nodeIps: appNodes.privateIps, certificates });
-    edge.sendTraffic(beforeTraffic);
+    // Before any app's publish step, on every nginx host; the sites follow the rollouts (publishSites).
+    edge.grantPublishAccess({ apps, nodeIps: appNodes.privateIps });
     return { network, sshKey, appNodes, edge, staticHost, database, storage };
+}
+
+/**
+ * Every app's site on the nginx host, its upstream the nodes it serves on (per app name, from
+ * AppDeployment.servingAddresses): published after the switch steps those are read through, so
+ * a node gets an app's traffic only once the app passed its health check there, and a node that
+ * leaves is out of every upstream (and drained) before the engine deletes anything (docs/infrastructure.md).
+ * `certificates`: per app name, the certificate and key its domain is served with over HTTPS.
+ * `beforeTraffic`: per nginx host, what must have run there before the load balancer sends it
+ * traffic (infra/edge.ts).
+ */
+export function publishSites(
+    infra: Infrastructure, apps: InfraApp[], upstreams: Record<string, pulumi.Input<string[]>>, certificates?: Record<string, TlsFiles>, beforeTraffic?: BeforeTraffic,
+): void {
+    // The same server blocks on every nginx host; each takes traffic only once it has them and
+    // what `beforeTraffic` names for it (every app's static files).
+    infra.edge.publishSites({ apps, upstreams, certificates });
+    infra.edge.sendTraffic(beforeTraffic);
 }
 
 /** The stack outputs the infrastructure contributes; nothing secret (the password stays inside). */

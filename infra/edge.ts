@@ -14,7 +14,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { fleetTags } from "./awsTags";
-import { EdgeHost, EdgeHostArgs, EdgeMachine, edgeHostNames, SitesArgs } from "./edgeHost";
+import { AccessArgs, EdgeHost, EdgeHostArgs, EdgeMachine, edgeHostNames, SitesArgs } from "./edgeHost";
 
 /** What the balancer passes through, one listener and target group each. */
 export const EDGE_PORTS = [{ name: "http", port: 80 }, { name: "https", port: 443 }] as const;
@@ -70,24 +70,28 @@ export class Edge {
         return this.hosts.map((h) => h.host);
     }
 
-    /** Per app, once publishSites ran: the private half of its publish key (a secret), which may
+    /** Per app, once grantPublishAccess ran: the private half of its publish key (a secret), which may
      *  only write that app's static files on the nginx hosts (render/publishAccess.ts). */
     public readonly publishKeys: Record<string, pulumi.Output<string>> = {};
-    /** Each host's publish-access step, once publishSites ran: what an app's publish waits for. */
+    /** Each host's publish-access step, once grantPublishAccess ran: what an app's publish waits for. */
     public publishAccess: command.remote.Command[] = [];
 
-    /** The same server blocks (and certificates) on every host, and the same publish access. */
+    /** The same server blocks (and certificates) on every host. */
     public publishSites(args: SitesArgs): command.remote.Command[] {
         this.sites = this.hosts.map((h) => h.publishSites(args));
-        // One key per app for every host, in host 1's component (the edge itself is none).
+        return this.sites;
+    }
+
+    /** Per app a publish key, one for every host (in host 1's component: the edge itself is
+     *  none), and on every host the access step that lets each key in. */
+    public grantPublishAccess(args: Omit<AccessArgs, "publicKeys"> & { apps: { name: string }[] }): command.remote.Command[] {
         const publicKeys = Object.fromEntries(args.apps.map((a) => {
             const key = new tls.PrivateKey(`${a.name}-publish-key`, { algorithm: "ED25519" }, { parent: this.hosts[0] });
             this.publishKeys[a.name] = pulumi.secret(key.privateKeyOpenssh);
             return [a.name, key.publicKeyOpenssh];
         }));
-        const webRoot = args.nginx?.staticRoot ?? args.webRoot;
-        this.publishAccess = this.hosts.map((h) => h.grantPublishAccess({ publicKeys, nodeIps: args.nodeIps, webRoot }));
-        return this.sites;
+        this.publishAccess = this.hosts.map((h) => h.grantPublishAccess({ publicKeys, nodeIps: args.nodeIps, webRoot: args.webRoot }));
+        return this.publishAccess;
     }
 
     /**

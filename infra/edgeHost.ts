@@ -1,13 +1,14 @@
 // An nginx host: the only kind of machine the internet reaches. It serves each app's static
-// files and proxies the app's domain to every app node; its config is generated from the
-// catalog (render/nginx.ts) and published with `nginx -t` before a graceful reload. A stack has
-// fleet:staticHost.count of them (infra/edge.ts): host 1, `static-host`, has the Elastic IP and
-// is the SSH bastion; the others have their own public address.
+// files and proxies the app's domain to the app nodes it serves on; its config is generated from
+// the catalog and those nodes (render/nginx.ts) and published with `nginx -t` before a graceful
+// reload, which waits for the old workers' requests (the drain before a node is deleted). A stack
+// has fleet:staticHost.count of them (infra/edge.ts): host 1, `static-host`, has the Elastic IP
+// and is the SSH bastion; the others have their own public address.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
-import { NginxApp, NginxOptions, renderKeys, renderSites } from "../render/nginx";
+import { NginxApp, NginxOptions, renderKeys, renderSites, SITES_STEP } from "../render/nginx";
 import { renderAccess } from "../render/publishAccess";
 import { provisionCommand } from "../render/shellCommand";
 import { NGINX_CONF_DIR, NGINX_TLS_DIR, PUBLISH_USER, WEB_ROOT } from "../rollout/layout";
@@ -55,8 +56,9 @@ export interface PublishPaths {
 export interface SitesArgs extends PublishPaths {
     /** The apps; an app whose name is in `certificates` is served over HTTPS. */
     apps: Omit<NginxApp, "certificate">[];
-    /** The app nodes' private addresses: every app's upstream. */
-    nodeIps: pulumi.Input<string>[];
+    /** Per app, the nodes it serves on (AppDeployment.servingAddresses): the step waits for the
+     *  switch steps they are read through, and an app serving nowhere gets no site. */
+    upstreams: pulumi.Input<Record<string, pulumi.Input<string[]>>>;
     /** Per app name: its certificate chain and private key. Only the keys step gets the keys,
      *  as a secret; the certificates are public and stay readable in the plan. */
     certificates?: Record<string, TlsFiles>;
@@ -79,7 +81,7 @@ export class EdgeHost extends pulumi.ComponentResource {
     public readonly publicIp: pulumi.Output<string>;
     /** Proxy settings for reaching private app nodes through this host ("bastion" SSH). */
     public readonly bastion: pulumi.Output<ProxyConnectionArgs>;
-    /** The publish step, once publishSites ran: static uploads and app switches may dependsOn it. */
+    /** The publish step, once publishSites ran: after every app's switch steps (it reads what serves). */
     public nginxConfig?: command.remote.Command;
     /** The access step, once grantPublishAccess ran: the apps' publish steps dependsOn it. */
     public publishAccess?: command.remote.Command;
@@ -123,16 +125,16 @@ export class EdgeHost extends pulumi.ComponentResource {
     public publishSites(args: SitesArgs): command.remote.Command {
         const certificates = args.certificates ?? {};
         const keys = Object.keys(certificates).length > 0 ? this.publishTlsKeys(certificates, args) : undefined;
-        // Sorted, deterministic text: an unchanged catalog, node set and certificates give
-        // identical stdin, so nothing runs.
+        // Sorted, deterministic text: an unchanged catalog, set of serving nodes and certificates
+        // give identical stdin, so nothing runs.
         const nginx: NginxOptions = { ...args.nginx, tlsDir: args.tlsDir ?? NGINX_TLS_DIR };
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
         const publish = publishCommand("sites", args);
-        this.nginxConfig = new command.remote.Command(this.stepName("nginx-config"), {
+        this.nginxConfig = new command.remote.Command(this.stepName(SITES_STEP), {
             connection: this.host.connection,
             create: publish,
             update: publish,
-            stdin: pulumi.all(args.nodeIps).apply((ips) => renderSites(args.apps, ips, pems, nginx)),
+            stdin: pulumi.output(args.upstreams).apply((upstreams) => renderSites(args.apps, upstreams, pems, nginx)),
             // A replaced host starts without the fleet's files: publish again.
             triggers: [this.instance.id],
         }, { parent: this, dependsOn: keys ? [this.host.ready, keys] : [this.host.ready] });

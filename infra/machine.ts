@@ -47,6 +47,10 @@ export interface InstanceSpec {
     iamInstanceProfile?: pulumi.Input<string>;
     /** App nodes: fleet:nodes.heavyJobs (render/cloudInit.ts). */
     heavyJobs?: number;
+    /** App nodes: another instance type or user data makes a new instance, created (and serving)
+     *  before the old one is deleted, instead of an in-place stop and start, which drops every
+     *  request the node has in flight (docs/infrastructure.md, "Replacing a node"). */
+    replaceToChange?: boolean;
 }
 
 export function fleetInstance(spec: InstanceSpec, parent: pulumi.Resource): aws.ec2.Instance {
@@ -65,9 +69,10 @@ export function fleetInstance(spec: InstanceSpec, parent: pulumi.Resource): aws.
         rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: spec.rootVolumeGb, deleteOnTermination: true },
         // Public key only: user data is stored and shown in clear text.
         userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey, heavyJobs: spec.heavyJobs })),
+        userDataReplaceOnChange: spec.replaceToChange,
         tags,
         volumeTags: tags,
-    }, { parent });
+    }, spec.replaceToChange ? { parent, replaceOnChanges: ["instanceType"], deleteBeforeReplace: false } : { parent });
 }
 
 /**

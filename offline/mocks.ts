@@ -85,13 +85,27 @@ function markSecrets(state: State, secretNames: string[]): State {
   return out;
 }
 
+/**
+ * A resource's id, the same for the same resource: a new one only where the cloud would make a
+ * new resource, so the ids other resources take as `triggers` replace them exactly when the engine
+ * would. An instance is another one on another machine (the address the test bed maps its name
+ * to), image or subnet; a remote command or copy is made again when its triggers change.
+ */
+function fakeId(type: string, name: string, inputs: State, opts: MockOptions): string {
+  if (type === "aws:ec2/instance:Instance") {
+    return `i-${digest(name, opts.addresses[name] ?? "", String(inputs.ami ?? ""), String(inputs.subnetId ?? "")).slice(0, 17)}`;
+  }
+  if (inputs.triggers !== undefined) return `${name}-${digest(JSON.stringify(inputs.triggers)).slice(0, 8)}`;
+  return `${name}-id`;
+}
+
 export class FleetMocks implements pulumi.runtime.Mocks {
   constructor(private readonly opts: MockOptions) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: State } {
     const inputs = (args.inputs ?? {}) as State;
     const state = { ...inputs, ...fakeOutputs(args.type, args.name, inputs, this.opts), ...(this.opts.overrides[args.name] ?? {}) };
-    const id = args.custom === false ? undefined : `${args.name}-id`;
+    const id = args.custom === false ? undefined : fakeId(args.type, args.name, inputs, this.opts);
     return { id, state: markSecrets(state, this.opts.secretOutputs.get(`${args.type}::${args.name}`) ?? []) };
   }
 

@@ -1,10 +1,15 @@
 // The nginx host's configuration, generated from the catalog. Pure: plain data in,
 // text out, so it is tested without Pulumi and fed to a real nginx in the tests.
 //
-// One file per app (fleet-<app>.conf) holding its upstream of every app node and its server
-// blocks; for an app with a certificate, fleet-<app>-<id>.crt and fleet-<app>-<id>.key too, <id>
-// naming the certificate, so a renewal writes new files beside the ones nginx still uses.
-// The publish script owns exactly those fleet-* files.
+// One file per app (fleet-<app>.conf) holding its upstream and its server blocks; for an app
+// with a certificate, fleet-<app>-<id>.crt and fleet-<app>-<id>.key too, <id> naming the
+// certificate, so a renewal writes new files beside the ones nginx still uses. The publish
+// script owns exactly those fleet-* files.
+//
+// An app's upstream lists the nodes it serves on (Upstreams), never every node that exists: a
+// node enters it once the app's switch step passed its health check there (app/appDeployment.ts)
+// and leaves it before the node is destroyed. An app that serves on no node has no file at all:
+// the edge host's default server closes the connection (444) as for any name no app claims.
 import { appIdentity } from "../config/identity";
 import { createHash } from "crypto";
 import { DOMAIN_PATTERN, NAME_PATTERN } from "../config/catalog";
@@ -35,6 +40,12 @@ export interface NginxOptions {
     clientMaxBodySize?: string;
 }
 
+/** The name of the step that publishes the sites on the nginx host (infra/edgeHost.ts). */
+export const SITES_STEP = "nginx-config";
+
+/** Per app name, the private addresses of the nodes it serves on (its upstream). */
+export type Upstreams = Record<string, string[]>;
+
 /** Start of each file in the publish script's stdin, followed by the file name. */
 export const FILE_MARKER = "@@fleet-file ";
 /** Last line of the stdin; its absence means the input was cut short. */
@@ -64,13 +75,15 @@ export function tlsFileNames(app: string, certificate: string): { certificate: s
     return { certificate: `fleet-${app}-${id}.crt`, privateKey: `fleet-${app}-${id}.key` };
 }
 
-/** Config text per file name, in app-name order (deterministic, so an unchanged catalog changes nothing). */
-export function renderNginxFiles(apps: NginxApp[], nodeIps: string[], options: NginxOptions = {}): Record<string, string> {
+/** Config text per file name, in app-name order (deterministic, so an unchanged catalog and
+ *  unchanged upstreams change nothing): one file per app that serves on at least one node. */
+export function renderNginxFiles(apps: NginxApp[], upstreams: Upstreams, options: NginxOptions = {}): Record<string, string> {
     const opts = { ...DEFAULTS, ...options };
-    checkInputs(apps, nodeIps);
+    checkInputs(apps, upstreams);
     const files: Record<string, string> = {};
     for (const app of [...apps].sort((a, b) => a.name.localeCompare(b.name))) {
-        files[nginxFileName(app.name)] = renderApp(app, [...nodeIps].sort(), opts);
+        const nodes = [...new Set(upstreams[app.name] ?? [])].sort();
+        if (nodes.length > 0) files[nginxFileName(app.name)] = renderApp(app, nodes, opts);
     }
     return files;
 }
@@ -85,9 +98,11 @@ export interface CertificateAndKey {
  * The publish script's stdin for the nginx host, in sites mode: each app's config (HTTPS for
  * the apps in `certificates`) and the certificate files. No key: those go through renderKeys.
  */
-export function renderSites(apps: Omit<NginxApp, "certificate">[], nodeIps: string[], certificates: Record<string, string>, options: NginxOptions = {}): string {
+export function renderSites(apps: Omit<NginxApp, "certificate">[], upstreams: Upstreams, certificates: Record<string, string>, options: NginxOptions = {}): string {
     const withTls = apps.map((a) => ({ ...a, certificate: certificates[a.name] }));
-    const files = renderNginxFiles(withTls, nodeIps, options);
+    const files = renderNginxFiles(withTls, upstreams, options);
+    // Every certificate, also of an app that serves nowhere yet: the publish script keeps only the
+    // keys of published certificates, and the keys step does not run again when the app comes up.
     for (const app of withTls.filter((a) => a.certificate !== undefined)) {
         files[tlsFileNames(app.name, app.certificate!).certificate] = app.certificate!;
     }
@@ -116,7 +131,7 @@ function checkAppName(name: string): void {
     if (!NAME_PATTERN.test(name)) throw new Error(`nginx config: app name ${JSON.stringify(name)} must match ${NAME_PATTERN}`);
 }
 
-function checkInputs(apps: NginxApp[], nodeIps: string[]): void {
+function checkInputs(apps: NginxApp[], upstreams: Upstreams): void {
     const seen = new Set<string>();
     for (const app of apps) {
         checkAppName(app.name);
@@ -125,10 +140,12 @@ function checkInputs(apps: NginxApp[], nodeIps: string[]): void {
         if (seen.has(app.domain)) throw new Error(`nginx config: domain ${app.domain} is used by two apps`);
         seen.add(app.domain);
     }
-    for (const ip of nodeIps) {
-        if (!IPV4.test(ip)) throw new Error(`nginx config: node address ${JSON.stringify(ip)} is not an IPv4 address`);
+    for (const [app, nodes] of Object.entries(upstreams)) {
+        if (!apps.some((a) => a.name === app)) throw new Error(`nginx config: an upstream for ${JSON.stringify(app)}, which is not one of the apps`);
+        for (const ip of nodes) {
+            if (!IPV4.test(ip)) throw new Error(`nginx config: ${app}: node address ${JSON.stringify(ip)} is not an IPv4 address`);
+        }
     }
-    if (apps.length > 0 && nodeIps.length === 0) throw new Error("nginx config: no app nodes to proxy to");
 }
 
 function renderApp(app: NginxApp, nodeIps: string[], opts: Required<NginxOptions>): string {

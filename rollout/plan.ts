@@ -9,6 +9,9 @@
 //    that: a failed stage or a failed or refused migration stops the rollout before any switch;
 //  - switch one node at a time, each after the previous one: switch.sh puts a node back on
 //    its old release when the health check fails and fails the step, so no further node moves;
+//    a node enters the app's nginx upstream only after its switch succeeded (servesAfter);
+//  - every step on a node waits for that node's install, and contract for every switch, not only
+//    through the chain: a node added or replaced runs its own steps while the others' stay done;
 //  - migrate "contract" once every node serves the release: a rollback's newer migrations
 //    are unapplied only when no node runs the newer code any more (zero failed requests);
 //  - prune to keepReleases on each node right after its switch (current and previous are always kept).
@@ -121,6 +124,9 @@ export interface RolloutPlan {
   steps: Step[];
   /** The step whose stdout ("TAG COMMIT") says what serves once the rollout is complete. */
   servingStep: string;
+  /** Per node: the step after whose success the app serves there (its switch: switch.sh exits 0
+   *  only once the node answers the health check). Only then may nginx send the node traffic. */
+  servesAfter: Record<string, string>;
 }
 
 export class RolloutError extends Error {}
@@ -183,24 +189,30 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   // Each node prunes right after its own switch: prune.sh always keeps the serving and the
   // previous release (what a later failure or the contract step may still need).
   const prune: Invocation = { script: "prune.sh", args: [user, String(app.keepReleases), app.tag] };
+  const servesAfter: Record<string, string> = {};
   for (const node of nodes) {
+    // Its own node's install too, not only through the chain: when a node is added or replaced,
+    // the steps before it in the chain did not change, and the engine would not wait for them.
     add({
-      name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database")],
+      name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database"), name("install", node)],
       run: [{
         script: "switch.sh",
         args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
       }, prune],
     });
+    servesAfter[node] = name("switch", node);
     before = name("switch", node);
   }
   const servingStep = before;
   if (app.migrations) {
+    // After every switch, not only the last: a replaced node-1 switches again while the last
+    // switch, unchanged, runs nothing.
     add({
-      name: name("contract"), phase: "contract", host: first, dependsOn: [servingStep],
+      name: name("contract"), phase: "contract", host: first, dependsOn: Object.values(servesAfter),
       run: [migrate("contract")],
     });
   }
-  return { app: a, tag: app.tag, scriptsDir: scriptsDir(scriptsVersion), steps, servingStep };
+  return { app: a, tag: app.tag, scriptsDir: scriptsDir(scriptsVersion), steps, servingStep, servesAfter };
 }
 
 /** migrate.sh's limits and acknowledgements: the app's own, else fleet:deploy's. */

@@ -43,6 +43,9 @@ export const NODE_INITS: readonly NodeInit[] = ["plain", "systemd"];
 
 export interface Cluster {
   appNodes: NodeHandle[];
+  /** Machines started beside the app nodes, for a stack to take on as new nodes (a replacement, a
+   *  larger count): like app nodes in every way, but no stack uses them until it is told to. */
+  spareNodes: NodeHandle[];
   /** The app nodes' process manager (ClusterOptions.init). */
   init: NodeInit;
   /** nginx runs here, listening on <address>:80; sites go into nginxConfDir. Host 1 of staticHosts. */
@@ -83,6 +86,10 @@ export interface Cluster {
   kill(node: NodeHandle): Promise<void>;
   /** What the node's sshd logged so far (connections it dropped past MaxStartups, ...). */
   sshdLog(node: NodeHandle): string;
+  /** Ends one machine as EC2 terminates an instance: every process on it dies at once. */
+  terminate(node: NodeHandle): Promise<void>;
+  /** Whether the machine runs (it was not terminated). */
+  isRunning(node: NodeHandle): boolean;
   /** Kills everything the cluster started, removes its network and files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -482,6 +489,8 @@ async function stopNode(node: RunningNode): Promise<void> {
 
 export interface ClusterOptions {
   appNodeCount?: number;
+  /** Machines to start beside the app nodes (Cluster.spareNodes; default none). */
+  spareNodeCount?: number;
   /** owner/name -> a local git repository (bare or not) to serve in place of the fixture. */
   repositories?: Record<string, string>;
   /** sshd's MaxStartups on the app nodes (its default, 10:30:100, when absent): a small one
@@ -518,6 +527,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   if (!Number.isInteger(appNodeCount) || appNodeCount < 1 || appNodeCount > 200) {
     throw new Error(`startCluster: appNodeCount must be an integer from 1 to 200, got ${appNodeCount}`);
   }
+  const spareNodeCount = opts.spareNodeCount ?? 0;
+  if (!Number.isInteger(spareNodeCount) || spareNodeCount < 0 || appNodeCount + spareNodeCount > 200) {
+    throw new Error(`startCluster: spareNodeCount must be a whole number, at most 200 machines with the app nodes, got ${spareNodeCount}`);
+  }
   if (process.getuid?.() !== 0) throw new Error("startCluster: the e2e cluster needs root (namespaces, sshd, nginx)");
   if (opts.sshMaxStartups !== undefined && !/^\d+(:\d+:\d+)?$/.test(opts.sshMaxStartups)) {
     throw new Error(`startCluster: sshMaxStartups must be sshd's start[:rate:full], got ${JSON.stringify(opts.sshMaxStartups)}`);
@@ -538,6 +551,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     name: `node-${i + 1}`,
     address: `${slot.subnet}.${11 + i}`,
   }));
+  const spareNodes: NodeHandle[] = Array.from({ length: spareNodeCount }, (_, i) => ({
+    name: `spare-${i + 1}`,
+    address: `${slot.subnet}.${11 + appNodeCount + i}`,
+  }));
+  const machines = [...appNodes, ...spareNodes];
   const started: RunningNode[] = [];
   let postgres: Postgres | undefined;
   let balancer: Balancer | undefined;
@@ -564,7 +582,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   try {
     fs.writeFileSync(
       path.join(slot.dir, "hosts"),
-      [...staticHosts, ...appNodes].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
+      [...staticHosts, ...machines].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
     );
     const repoNames = Object.keys(opts.repositories ?? { [FIXTURE_REPO]: "" });
     fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n${repoNames.map((r) => `\tdirectory = ${servedPathOf(slot, r)}\n`).join("")}`);
@@ -577,7 +595,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     pgStarted.then((p) => (postgres = p), () => undefined);
     const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
       Promise.all(
-        [...staticHosts.map((n, i) => startNode(slot, n, "static", staticHostNumber(i + 1), "plain")), ...appNodes.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd))].map((p) =>
+        [...staticHosts.map((n, i) => startNode(slot, n, "static", staticHostNumber(i + 1), "plain")), ...machines.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd))].map((p) =>
           p.then((n) => (started.push(n), n)),
         ),
       ),
@@ -597,9 +615,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return found;
     };
     const initPidOf = (node: NodeHandle): number => runningNode(node).initPid;
+    const terminated = new Set<string>();
 
     return {
       appNodes,
+      spareNodes,
       init,
       staticHost,
       staticHosts,
@@ -641,6 +661,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         const file = path.join(slot.dir, "nodes", node.name, "sshd.log");
         return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
       },
+      terminate: async (node) => {
+        terminated.add(node.name);
+        await stopNode(runningNode(node));
+      },
+      isRunning: (node) => !terminated.has(node.name) && pidAlive(initPidOf(node)),
       stop,
     };
   } catch (err) {

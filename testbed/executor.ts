@@ -2,11 +2,15 @@
  * Runs, for real and over SSH, the remote commands and copies an offline plan declares,
  * following @pulumi/command's lifecycle between the state (what was applied last) and the
  * desired plan: only what changed runs; a new resource runs `create`; a changed one runs
- * `update`, else `create` again; a change of `triggers` replaces it (`delete`, then
- * `create`); a removed one runs `delete`. Dependencies (the program's own, from the plan)
+ * `update`, else `create` again; a change of `triggers` replaces it as the engine does by
+ * default (create before delete): the new one's `create` runs among the creates, the old one's
+ * `delete` with the deletes; a removed one runs `delete`. The deletes come last, once every
+ * create and update succeeded, dependents first. Dependencies (the program's own, from the plan)
  * order everything; independent resources run in parallel; a failure stops its dependents,
  * and a failed resource keeps its old state, so the next run tries it again. Nothing is
- * copied by hand: the commands and their stdin are the plan's.
+ * copied by hand: the commands and their stdin are the plan's. Not modelled: `deletedWith` (a
+ * delete command on a machine that goes in the same run runs there first; the engine skips it)
+ * and the engine's pending deletes (a replacement whose run failed forgets the old one).
  *
  * Connections are the plan's: host, port, user, proxy and private key, and its dialErrorLimit:
  * a connection sshd refuses or drops before authentication (MaxStartups under load) is dialled
@@ -27,7 +31,7 @@ export interface ExecutorOptions {
   keyDir: string;
   /** Called when a resource starts; may return a function that interrupts it (tests). */
   onStart?(r: PlanResource, op: Operation, interrupt: () => void): void;
-  /** Called when a resource's command has ended, ok or not (rehearse starts its load on the first switch). */
+  /** Called when a resource's command has ended, ok or not (rehearse starts its load when the sites are published). */
   onDone?(ran: Ran): void;
   log?(line: string): void;
 }
@@ -77,18 +81,17 @@ export async function apply(state: Plan, desired: Plan, opts: ExecutorOptions): 
   const deps = dependencyMap(desired);
   const done = new Set<string>(desired.resources.map((r) => r.urn).filter((u) => !pending.has(u)));
   const running = new Map<string, Promise<void>>();
+  /** The old resources of replacements made: deleted with the deletes. */
+  const replaced: PlanResource[] = [];
   const runOne = async (change: PlanChange) => {
     const r = after.get(change.urn)!;
     const old = before.get(change.urn);
+    const replacing = change.op === "update" && change.keys.includes("triggers") && old !== undefined;
     let ok = true;
     if (isRemote(r)) {
-      if (change.op === "update" && change.keys.includes("triggers") && old) {
-        ok = await runStep(old, "delete", opts, ran);
-        if (ok) ok = await runStep(r, "create", opts, ran);
-      } else {
-        ok = await runStep(r, change.op === "update" && r.inputs.update !== undefined ? "update" : "create", opts, ran);
-      }
+      ok = await runStep(r, change.op === "update" && !replacing && r.inputs.update !== undefined ? "update" : "create", opts, ran);
     }
+    if (ok && replacing) replaced.push(old);
     if (ok) next.set(r.urn, r);
     else failed.add(r.urn);
   };
@@ -118,13 +121,13 @@ export async function apply(state: Plan, desired: Plan, opts: ExecutorOptions): 
 
   // Deletes last, dependents first, and only when everything else succeeded (as Pulumi does).
   if (failed.size === 0) {
-    for (const change of deleteOrder(changes.filter((c) => c.op === "delete"), state)) {
-      const r = before.get(change.urn)!;
+    const removed = changes.filter((c) => c.op === "delete").map((c) => before.get(c.urn)!);
+    for (const r of deleteOrder([...removed, ...replaced], state)) {
       if (isRemote(r) && !(await runStep(r, "delete", opts, ran))) {
         failed.add(r.urn);
         break;
       }
-      next.delete(r.urn);
+      if (!after.has(r.urn)) next.delete(r.urn);
     }
   }
 
@@ -159,10 +162,10 @@ function dependencyMap(plan: Plan): Map<string, string[]> {
 }
 
 /** Deletes in reverse dependency order of the state they were applied in. */
-function deleteOrder(deletes: PlanChange[], state: Plan): PlanChange[] {
+function deleteOrder(deletes: PlanResource[], state: Plan): PlanResource[] {
   const deps = dependencyMap(state);
   const left = new Map(deletes.map((d) => [d.urn, d]));
-  const order: PlanChange[] = [];
+  const order: PlanResource[] = [];
   while (left.size > 0) {
     const ready = [...left.keys()].filter((u) => ![...left.keys()].some((o) => o !== u && (deps.get(o) ?? []).includes(u)));
     const pick = ready.length > 0 ? ready : [...left.keys()];

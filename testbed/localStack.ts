@@ -12,6 +12,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { Plan, PlanResource, runPlan } from "../offline/plan";
+import { nodeNames } from "../infra/nodeNames";
 import { appIdentity } from "../config/identity";
 import { edgeHostNames } from "../infra/edgeHost";
 import type { TlsFiles } from "../config/tlsConfig";
@@ -93,9 +94,16 @@ export class LocalStack {
   tls?: Record<string, TlsFiles>;
   /** More values of the app's `secrets` (fleet:appSecrets) than API_TOKEN, by name. */
   secrets: Record<string, string> = {};
+  /** The machines that are the stack's app nodes node-1, node-2, ... in that order, as EC2
+   *  instances would be: by default the cluster's app nodes. Another machine in a place is a
+   *  replaced instance (a new address, a new id); a longer or shorter list, another node count. */
+  nodes: NodeHandle[];
   private masterReady = false;
-  /** Nodes whose first boot (the files cloud-init writes) has been played. */
+  /** Machines whose first boot (the files cloud-init writes) has been played. */
   private readonly booted = new Set<string>();
+  /** Machines the applied state has as nodes: those no plan has any more are terminated once an
+   *  `up` succeeded, as the engine deletes a replaced or removed instance last. */
+  private inState: NodeHandle[] = [];
 
   private readonly keyDir: string;
 
@@ -103,6 +111,7 @@ export class LocalStack {
     this.keyDir = path.join(workDir, "keys");
     fs.mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
     if (options.appSecrets) this.appSecrets = options.appSecrets;
+    this.nodes = [...cluster.appNodes];
   }
 
   /** fleet:appSecrets: the stack's, with the extra `secrets` values of the fixture app. */
@@ -116,7 +125,7 @@ export class LocalStack {
     const a: Record<string, string> = { database: this.cluster.postgres.host };
     // The plan's nginx hosts (static-host, static-host-2, ...) are the cluster's, in order.
     edgeHostNames(this.cluster.staticHosts.length).forEach((name, i) => (a[name] = this.cluster.staticHosts[i].address));
-    for (const n of this.cluster.appNodes) a[n.name] = n.address;
+    this.nodes.forEach((machine, i) => (a[nodeName(i)] = machine.address));
     return a;
   }
 
@@ -133,7 +142,7 @@ export class LocalStack {
       // The program's deploy key is the test bed's key (the mock would invent one).
       overrides: { "deploy-key-key": { privateKeyOpenssh: this.cluster.privateKeyPem } },
       config: {
-        "fleet:nodes": JSON.stringify({ count: this.cluster.appNodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9", ...this.options.nodes }),
+        "fleet:nodes": JSON.stringify({ count: this.nodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9", ...this.options.nodes }),
         "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
         "fleet:appSecrets": JSON.stringify(this.stackAppSecrets()),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
@@ -150,7 +159,23 @@ export class LocalStack {
     await this.firstBoot(desired);
     const result = await apply(this.state, desired, { keyDir: this.keyDir, log: this.log, ...opts });
     this.state = result.state;
+    await this.terminateLeftMachines(result.ok);
     return result;
+  }
+
+  /** After a successful `up`, the machines that are no node any more go, as the engine deletes
+   *  their instances after every other delete; after a failed one they stay (pending deletion). */
+  private async terminateLeftMachines(ok: boolean): Promise<void> {
+    const left = this.inState.filter((m) => !this.nodes.includes(m));
+    if (!ok) {
+      this.inState = [...left, ...this.nodes];
+      return;
+    }
+    for (const machine of left) {
+      this.log?.(`terminate ${machine.name} (${machine.address}): its instance is deleted`);
+      await this.cluster.terminate(machine);
+    }
+    this.inState = [...this.nodes];
   }
 
   /**
@@ -160,9 +185,10 @@ export class LocalStack {
    * on a systemd node, its `systemctl daemon-reload`. Once per node, as cloud-init writes files once.
    */
   private async firstBoot(plan: Plan): Promise<void> {
-    for (const node of this.cluster.appNodes.filter((n) => !this.booted.has(n.name))) {
-      const instance = plan.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === node.name);
-      if (!instance) throw new Error(`the plan declares no instance ${node.name}`);
+    for (const [i, node] of this.nodes.entries()) {
+      if (this.booted.has(node.name)) continue;
+      const instance = plan.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === nodeName(i));
+      if (!instance) throw new Error(`the plan declares no instance ${nodeName(i)}`);
       const writes = writeFilesOf(instance).map((f) =>
         `mkdir -p "$(dirname '${f.path}')" && echo ${Buffer.from(f.content).toString("base64")} | base64 -d >'${f.path}' && chmod ${f.permissions} '${f.path}'`);
       if (this.cluster.init === "systemd") writes.push("systemctl daemon-reload");
@@ -237,6 +263,9 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
     return releaseOf(await get(`https://${this.cluster.staticHost.address}/`, DOMAIN, { ca }));
   }
 }
+
+/** The program's name of the i-th app node (node-1, ...). */
+const nodeName = (i: number): string => nodeNames(i + 1)[i];
 
 /** The node config file's content in an instance's cloud-config user data, if it writes one. */
 interface WriteFile {

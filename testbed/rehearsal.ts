@@ -16,6 +16,7 @@ import { App, parseCatalog, TAG_PATTERN } from "../config/catalog";
 import { Cluster, startCluster } from "./cluster";
 import { ApplyResult, Ran } from "./executor";
 import { get, Load, LocalStack, STACK } from "./localStack";
+import { SITES_STEP } from "../render/nginx";
 
 export interface ReleaseResult {
   tag: string;
@@ -209,8 +210,9 @@ export class Rehearsal {
     try {
       const result = await stack.up(catalogFor(tag), {
         onDone: (ran) => {
-          // The load starts the moment the first release serves: its first node's switch.
-          if (ran.ok && ran.name.startsWith(`${app.name}-switch-`)) this.startLoad();
+          // The load starts the moment the first release serves through nginx: when the sites
+          // step has published the app's upstream, which follows the switches.
+          if (ran.ok && ran.name === SITES_STEP) this.startLoad();
           // Printed also when the expand step refuses the release: the refusal's migration is in it.
           if (ran.name === `${app.name}-expand`) migrations = migrationsOf(`${ran.stdout}\n${ran.stderr}`) ?? migrations;
         },

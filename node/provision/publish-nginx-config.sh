@@ -21,7 +21,9 @@
 #   `nginx -t`, and on failure puts the previous files back and fails; on success it reloads
 #   nginx gracefully and removes the keys no certificate uses any more. Keys never change
 #   under a certificate (a new certificate has a new <id>), so the previous files always
-#   have theirs. Same input twice: the second run changes nothing and does not reload.
+#   have theirs. Same input twice: the second run changes nothing and does not reload. After a
+#   reload it returns once the old workers have finished their requests (at most 60 s): a
+#   node taken out of every upstream has then no request in flight from this host.
 # access: NAME is fleet-publish-keys or fleet-web-roots (render/publishAccess.ts): the publish
 #   user's authorized_keys (root's file, so the user cannot widen it) and the app users whose
 #   static directories exist (made here, owned by the publish user); a directory whose app left
@@ -244,6 +246,27 @@ nginx_cmd -s reload
 i=0
 while [ "$i" -lt 100 ]; do
     if workers | grep -qvxF "$old_workers" && ! old_accepting; then break; fi
+    i=$((i + 1))
+    sleep 0.1
+done
+
+# The drain: the old workers finish the requests they have in flight (one to a node that has just
+# left an upstream, say) and exit. Only then may what they were talking to go away, which the
+# engine does after this step: it deletes replaced and removed nodes last (docs/infrastructure.md,
+# "Replacing or removing a node"). Bounded by nginx's proxy_read_timeout, 60 s (its default; the
+# sites set none): a node that has sent nothing for that long has failed the request already.
+old_alive() {
+    for p in $old_workers; do
+        case $(tr -d '\0' <"/proc/$p/cmdline" 2>/dev/null) in "nginx: worker process"*) return 0 ;; esac
+    done
+    return 1
+}
+i=0
+while old_alive; do
+    if [ "$i" -ge 600 ]; then
+        echo "publish-nginx-config: old nginx workers still busy after 60 s (a longer response); going on without them" >&2
+        break
+    fi
     i=$((i + 1))
     sleep 0.1
 done

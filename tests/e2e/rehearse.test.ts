@@ -111,7 +111,7 @@ describe("rehearse", function () {
     // What the expand step decided for each migration, as the release pull request should show it.
     assert.ok(report.results[0].migrations.some((m) => m.name === "polls.0001_initial" && m.class === "before-switch" && m.when === "expand"), JSON.stringify(report.results[0].migrations));
     assert.deepEqual(report.results[1].migrations.map((m) => [m.name, m.class, m.when]), [["polls.0002_question_summary", "before-switch", "expand"]]);
-    // The load runs from the first switch on: the upgrade is under load all the way.
+    // The load runs from the first release's site on (published after its switches): the upgrade is under load all the way.
     assert.ok(report.results[1].requests > 50, `only ${report.results[1].requests} requests during v2's rollout`);
     assert.match(r.stderr, /^rehearse: the first release serves: continuous GET \/ through nginx as polls\.example\.edu$/m);
     assertCleanedUp(r);

@@ -132,13 +132,36 @@ describe("AppDeployment in the program's plan", function () {
     for (const s of steps) assert.ok(!String(s.inputs.stdin ?? "").includes(fleetKey), `${s.name} hands the fleet-wide key to a host`);
   });
 
-  it("chains the switches node after node, after the migration and the nginx site", () => {
+  it("chains the switches node after node, after the migration", () => {
     const urn = (name: string) => step(name).urn;
     assert.ok(step("polls-switch-node-1").dependsOn.includes(urn("polls-expand")));
-    assert.ok(step("polls-switch-node-1").dependsOn.some((d) => d.endsWith("::nginx-config")));
     assert.ok(step("polls-switch-node-2").dependsOn.includes(urn("polls-switch-node-1")));
     assert.ok(step("polls-switch-node-3").dependsOn.includes(urn("polls-switch-node-2")));
     assert.ok(!step("polls-install-node-2").dependsOn.includes(urn("polls-install-node-1")));
+  });
+
+  it("the nginx sites follow what serves: each app's upstream is exactly the nodes of its switch steps, published after them", () => {
+    const sites = p.resources.find((r) => r.name === "nginx-config")!;
+    const stdin = String(sites.inputs.stdin);
+    for (const app of ["polls", "library"]) {
+      const switches = steps.filter((s) => s.name.startsWith(`${app}-switch-`));
+      assert.equal(switches.length, 3);
+      // After every switch (they are what it reads), and nothing of the app waits for the sites.
+      for (const s of switches) assert.ok(sites.dependsOn.includes(s.urn), `nginx-config does not wait for ${s.name}`);
+      for (const s of steps) assert.ok(!s.dependsOn.includes(sites.urn), `${s.name} waits for nginx-config: a cycle with the switches`);
+      const switched = switches.map((s) => /\/switch\.sh \S+ \S+ ([0-9.]+) /.exec(String(s.inputs.create))![1]).sort();
+      const file = new RegExp(`@@fleet-file fleet-${app}\\.conf\\n[^@]*?upstream fleet_${app} \\{\\n((?: {4}server .*\\n)+)`).exec(stdin);
+      assert.ok(file, `no upstream for ${app}`);
+      assert.deepEqual([...file[1].matchAll(/server ([0-9.]+):/g)].map((m) => m[1]).sort(), switched);
+    }
+  });
+
+  it("an app no switch step serves (tag latest, offline) has no site, and is in no upstream", async () => {
+    const latest = await runPlan({ stack: "production", appsFile: catalog(APPS("latest")), config: { "fleet:appSecrets": JSON.stringify({ polls: { API_TOKEN: SECRET_VALUE } }) } });
+    assert.ok(!latest.resources.some((r) => r.name.startsWith("polls-switch-")));
+    const stdin = String(latest.resources.find((r) => r.name === "nginx-config")!.inputs.stdin);
+    assert.ok(!stdin.includes("fleet-polls.conf") && !stdin.includes("polls.example.edu"), "polls has a site while it serves nowhere");
+    assert.match(stdin, /@@fleet-file fleet-library\.conf\n/);
   });
 
   it("a tag bump changes that app's release steps and nothing else, not even its machines' steps", async () => {

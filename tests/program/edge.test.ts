@@ -8,7 +8,7 @@ import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackCo
 
 installMocks(); // before the components load: resources register against these mocks
 
-import { buildInfrastructure, Infrastructure, infrastructureOutputs } from "../../infra/buildInfrastructure";
+import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
 import { BeforeTraffic, EDGE_HEALTH_CHECK } from "../../infra/edge";
 import { EdgeMachine } from "../../infra/edgeHost";
 import { runPlan } from "../../offline/plan";
@@ -32,7 +32,10 @@ interface Built {
 async function build(stack: string, beforeTraffic?: BeforeTraffic, more?: () => void): Promise<Built> {
     const cfg = stackConfigFromFile(stack);
     const { value, resources } = await recordBuild(() => {
-        const infra = buildInfrastructure(cfg, sampleApps(), undefined, undefined, beforeTraffic);
+        const apps = sampleApps();
+        const infra = buildInfrastructure(cfg, apps);
+        // Every app serving on every node (what the switch steps report, in the program).
+        publishSites(infra, apps, Object.fromEntries(apps.map((a) => [a.name, pulumi.all(infra.appNodes.privateIps)])), undefined, beforeTraffic);
         more?.();
         return infra;
     });

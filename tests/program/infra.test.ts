@@ -7,7 +7,7 @@ import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackCo
 installMocks(); // before the components load: resources register against these mocks
 
 import { appBucketPolicy } from "../../infra/appNodes";
-import { buildInfrastructure, Infrastructure, infrastructureOutputs } from "../../infra/buildInfrastructure";
+import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
 import { planSubnets } from "../../infra/network";
 import { renderNginxFiles, renderPublishInput } from "../../render/nginx";
 import { StackConfig } from "../../config/stackConfig";
@@ -28,7 +28,14 @@ interface Built {
 
 async function build(stack: string, overrides: Record<string, unknown> = {}, configStack = stack): Promise<Built> {
     const cfg = stackConfigFromFile(configStack, overrides, stack);
-    const { value, resources } = await recordBuild(() => buildInfrastructure(cfg, sampleApps()));
+    const { value, resources } = await recordBuild(() => {
+        const infra = buildInfrastructure(cfg, sampleApps());
+        // As if blog had switched on every node and wiki on the first one only (index.ts reads
+        // these from the apps' switch steps).
+        const ips = infra.appNodes.privateIps;
+        publishSites(infra, sampleApps(), { blog: pulumi.all(ips), wiki: pulumi.all([ips[0]]) });
+        return infra;
+    });
     return { cfg, infra: value, resources };
 }
 
@@ -199,10 +206,11 @@ describe("infrastructure components (runtime mocks)", () => {
         assert.match(String(resolved.databaseEndpoint), /:5432$/);
     });
 
-    it("publishes the nginx config generated from the catalog and the node addresses, deterministically", async () => {
+    it("publishes the nginx config generated from the catalog and the nodes each app serves on, deterministically", async () => {
         const cmd = named(production.resources, COMMAND, "nginx-config");
         const ips = await Promise.all(production.infra.appNodes.privateIps.map((ip) => valueOf(ip)));
-        assert.equal(cmd.inputs.stdin, renderPublishInput(renderNginxFiles(sampleApps(), ips)));
+        assert.equal(cmd.inputs.stdin, renderPublishInput(renderNginxFiles(sampleApps(), { blog: ips, wiki: [ips[0]] })));
+        assert.equal((String(cmd.inputs.stdin).match(/ server \d+\.\d+\.\d+\.\d+:/g) ?? []).length, 4, "3 nodes for blog, 1 for wiki");
         assert.equal(cmd.inputs.create, publishCommand("sites"));
         assert.equal(cmd.inputs.update, publishCommand("sites"));
         assert.ok(cmd.dependsOn.includes(named(production.resources, COMMAND, "static-host-ready").urn));

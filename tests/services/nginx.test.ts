@@ -2,7 +2,7 @@
 // EdgeHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
 import { appIdentity } from "../../config/identity";
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
@@ -11,7 +11,7 @@ import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
 import { createHash } from "crypto";
-import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames } from "../../render/nginx";
+import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames, Upstreams } from "../../render/nginx";
 import { renderAccess } from "../../render/publishAccess";
 import { ed25519KeyPair } from "../../offline/sshKeyPair";
 import { PUBLISH_USER } from "../../rollout/layout";
@@ -26,9 +26,12 @@ const APPS: NginxApp[] = [
     { name: "blog", domain: "blog.example.edu", port: 8101 },
 ];
 
+/** Both apps serving on both nodes. */
+const BOTH: Upstreams = { blog: ["10.0.2.11", "10.0.3.12"], wiki: ["10.0.2.11", "10.0.3.12"] };
+
 describe("nginx config generation (pure)", () => {
-    it("writes one file per app, in name order, with an upstream of every node", () => {
-        const files = renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]);
+    it("writes one file per app, in name order, with an upstream of the nodes it serves on", () => {
+        const files = renderNginxFiles(APPS, BOTH);
         assert.deepEqual(Object.keys(files), ["fleet-blog.conf", "fleet-wiki.conf"]);
         const blog = files["fleet-blog.conf"];
         assert.match(blog, /upstream fleet_blog \{\n {4}server 10\.0\.2\.11:8101 max_fails=2 fail_timeout=5s;\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;/);
@@ -40,9 +43,21 @@ describe("nginx config generation (pure)", () => {
         assert.doesNotMatch(blog, /wiki/);
     });
 
+    it("lists exactly the nodes an app serves on: a node no app switched on is in no upstream, an app serving nowhere has no site", () => {
+        const files = renderNginxFiles(APPS, { blog: ["10.0.3.12"], wiki: [] });
+        assert.deepEqual(Object.keys(files), ["fleet-blog.conf"]);
+        assert.match(files["fleet-blog.conf"], /upstream fleet_blog \{\n {4}server 10\.0\.3\.12:8101 max_fails=2 fail_timeout=5s;\n {4}keepalive 16;/);
+        assert.doesNotMatch(files["fleet-blog.conf"], /10\.0\.2\.11/);
+        assert.deepEqual(renderNginxFiles(APPS, {}), {});
+        // A certificate is published all the same: its key must outlive the time the app serves nowhere.
+        const input = renderSites(APPS, { blog: ["10.0.3.12"] }, { wiki: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n" });
+        assert.match(input, /@@fleet-file fleet-wiki-[0-9a-f]{12}\.crt\n/);
+        assert.doesNotMatch(input, /@@fleet-file fleet-wiki\.conf/);
+    });
+
     it("is deterministic: node and app order do not change the text", () => {
-        const a = renderPublishInput(renderNginxFiles(APPS, ["10.0.2.11", "10.0.3.12"]));
-        const b = renderPublishInput(renderNginxFiles([...APPS].reverse(), ["10.0.3.12", "10.0.2.11"]));
+        const a = renderPublishInput(renderNginxFiles(APPS, BOTH));
+        const b = renderPublishInput(renderNginxFiles([...APPS].reverse(), { wiki: ["10.0.3.12", "10.0.2.11"], blog: ["10.0.3.12", "10.0.2.11", "10.0.3.12"] }));
         assert.equal(a, b);
     });
 
@@ -52,12 +67,12 @@ describe("nginx config generation (pure)", () => {
     });
 
     it("refuses values that could inject nginx directives", () => {
-        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu; include /etc/passwd", port: 8101 }], ["10.0.0.1"]), /domain/);
-        assert.throws(() => renderNginxFiles([{ name: "Blog;", domain: "blog.example.edu", port: 8101 }], ["10.0.0.1"]), /app name/);
-        assert.throws(() => renderNginxFiles(APPS, ["10.0.0.1:80"]), /node address/);
-        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu", port: 80 }], ["10.0.0.1"]), /port/);
-        assert.throws(() => renderNginxFiles(APPS, []), /no app nodes/);
-        assert.throws(() => renderNginxFiles([APPS[0], { ...APPS[1], domain: APPS[0].domain }], ["10.0.0.1"]), /two apps/);
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu; include /etc/passwd", port: 8101 }], { blog: ["10.0.0.1"] }), /domain/);
+        assert.throws(() => renderNginxFiles([{ name: "Blog;", domain: "blog.example.edu", port: 8101 }], {}), /app name/);
+        assert.throws(() => renderNginxFiles(APPS, { blog: ["10.0.0.1:80"] }), /blog: node address "10\.0\.0\.1:80"/);
+        assert.throws(() => renderNginxFiles([{ name: "blog", domain: "blog.example.edu", port: 80 }], { blog: ["10.0.0.1"] }), /port/);
+        assert.throws(() => renderNginxFiles(APPS, { shop: ["10.0.0.1"] }), /upstream for "shop", which is not one of the apps/);
+        assert.throws(() => renderNginxFiles([APPS[0], { ...APPS[1], domain: APPS[0].domain }], {}), /two apps/);
     });
 });
 
@@ -77,14 +92,23 @@ function freePort(): Promise<number> {
 interface Backend {
     server: http.Server;
     status: number;
+    /** How long it takes to answer a request for /slow. */
+    slowMs: number;
+    /** Called when a request arrives. */
+    onRequest?: (path: string) => void;
 }
 
 /** A stand-in app node: answers with its own address and the Host header it received. */
 function startBackend(host: string, port: number): Promise<Backend> {
-    const backend: Backend = { server: http.createServer(), status: 200 };
+    const backend: Backend = { server: http.createServer(), status: 200, slowMs: 0 };
     backend.server.on("request", (req, res) => {
-        res.writeHead(backend.status, { "content-type": "application/json" });
-        res.end(JSON.stringify({ node: host, host: req.headers.host, path: req.url }));
+        backend.onRequest?.(req.url ?? "");
+        const answer = () => {
+            res.writeHead(backend.status, { "content-type": "application/json" });
+            res.end(JSON.stringify({ node: host, host: req.headers.host, path: req.url }));
+        };
+        if (req.url === "/slow") setTimeout(answer, backend.slowMs);
+        else answer();
     });
     return new Promise((resolve) => backend.server.listen(port, host, () => resolve(backend)));
 }
@@ -174,10 +198,10 @@ http {
         return APPS.map((a) => ({ ...a, port: this.appPort }));
     }
 
-    /** What the EdgeHost component puts on the sites step's stdin. */
-    input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}): string {
+    /** What the EdgeHost component puts on the sites step's stdin (by default every app serves on every node). */
+    input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}, upstreams: Upstreams = Object.fromEntries(apps.map((a) => [a.name, this.nodes]))): string {
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
-        return renderSites(apps, this.nodes, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
+        return renderSites(apps, upstreams, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
     }
 
     /** Runs a step's exact command line (as the component declares it) through a shell, with the
@@ -190,6 +214,20 @@ http {
     /** Runs a command as root in the site's /etc view (where the publish user exists). */
     inEtc(command: string) {
         return spawnSync("unshare", ["--mount", "sh", "-c", 'mount --bind "$0" /etc && exec sh -c "$1"', this.etc, command], { encoding: "utf8" });
+    }
+
+    /** publish, without blocking this process (whose stand-in nodes must go on answering meanwhile). */
+    publishAsync(stdin: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+        const paths = { confDir: this.confDir, tlsDir: this.tlsDir, nginxConf: this.nginxConf };
+        return new Promise((resolve) => {
+            const child = spawn("sh", ["-c", publishCommand("sites", paths)]);
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.on("close", (status) => resolve({ status, stdout, stderr }));
+            child.stdin.end(stdin);
+        });
     }
 
     /** Both steps in the component's order: the keys (when there are any), then the sites. */
@@ -338,6 +376,27 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         assert.match(siteAsKey.stderr, /bad file name fleet-blog\.conf for keys/);
         assert.deepEqual(fs.readdirSync(confDir).sort(), previous);
         assert.match(fs.readFileSync(site.nginxConf, "utf8"), /include/);
+    });
+
+    it("drains a node taken out of an upstream: its request in flight is answered, and the publish returns only after it", async () => {
+        const [gone, stays] = nodes;
+        const only = (node: string) => site.input(apps(), {}, { blog: [node], wiki: [node] });
+        assert.equal(publish(only(gone)).status, 0);
+        backends[0].slowMs = 1500;
+        const arrived = new Promise<void>((resolve) => (backends[0].onRequest = (p) => p === "/slow" && resolve()));
+        const slow = get(listenPort, "blog.example.edu", "/slow").then((r) => ({ ...r, at: Date.now() }));
+        await arrived;
+        const run = await site.publishAsync(only(stays));
+        const publishedAt = Date.now();
+        backends[0].onRequest = undefined;
+        backends[0].slowMs = 0;
+        assert.equal(run.status, 0, run.stderr);
+        const answer = await slow;
+        assert.equal(answer.status, 200);
+        assert.equal(JSON.parse(answer.body).node, gone);
+        assert.ok(publishedAt >= answer.at, `the publish returned ${answer.at - publishedAt} ms before the request it drains was answered`);
+        assert.equal(JSON.parse((await get(listenPort, "blog.example.edu", "/")).body).node, stays);
+        assert.equal(publish(input(apps())).status, 0);
     });
 
     it("the access of an app that left the catalog: its static files and its key go, the others stay", () => {

@@ -123,7 +123,14 @@ describe("rollout plan", () => {
     const p = plan();
     assert.deepEqual(step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-1"]);
     assert.deepEqual(step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-2"]);
+    // Directly, not only through the chain: a node added (or replaced) re-runs its own steps
+    // alone, the steps before it in the chain unchanged and done.
+    for (const n of NODES) assert.ok(step(p, `polls-switch-${n}`).dependsOn.includes(`polls-install-${n}`), n);
+    assert.deepEqual(step(p, "polls-contract").dependsOn, NODES.map((n) => `polls-switch-${n}`));
     assert.equal(p.servingStep, "polls-switch-node-3");
+    // A node serves (and enters the app's nginx upstream) only after its own switch, the step whose health check it passed.
+    assert.deepEqual(p.servesAfter, { "node-1": "polls-switch-node-1", "node-2": "polls-switch-node-2", "node-3": "polls-switch-node-3" });
+    for (const [node, name] of Object.entries(p.servesAfter)) assert.equal(step(p, name).host, node);
     assert.equal(command(p, "polls-switch-node-2"),
       `sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30 && sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
   });
