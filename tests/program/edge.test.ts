@@ -48,11 +48,14 @@ const childrenOf = (resources: Recorded[], parent: Recorded) => resources.filter
 describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => {
     let alpha: Built;
     let production: Built;
+    /** Each production nginx host's instance id, as the mocks answered. */
+    const ids: Record<string, string> = {};
 
     before(async () => {
         installMocks();
         alpha = await build("alpha");
         production = await build("production");
+        for (const m of production.infra.edge.machines) ids[m.name] = String(await valueOf(m.instanceId));
     });
 
     it("alpha keeps exactly today's edge: one host with its Elastic IP, no load balancer", async () => {
@@ -80,7 +83,7 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
         ]);
         assert.deepEqual([1, 2].map((i) => named(production.resources, T.instance, i === 1 ? "static-host" : "static-host-2").inputs.subnetId), ["public-a-id", "public-b-id"]);
         // the Elastic IP stays on host 1 (the bastion's address); host 2 has its own public address
-        assert.deepEqual(byType(production.resources, T.eipAssociation).map((a) => [a.name, a.inputs.instanceId]), [["static-host", "static-host-id"]]);
+        assert.deepEqual(byType(production.resources, T.eipAssociation).map((a) => [a.name, a.inputs.instanceId]), [["static-host", ids["static-host"]]]);
         assert.equal(named(production.resources, T.instance, "static-host-2").inputs.associatePublicIpAddress, true);
         assert.deepEqual(named(production.resources, T.instance, "static-host-2").inputs.vpcSecurityGroupIds, ["static-host-sg-id"]);
     });
@@ -110,8 +113,8 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
     it("production: every host in both target groups, each only after its own server blocks", () => {
         const attachments = byType(production.resources, T.attachment);
         assert.deepEqual(attachments.map((a) => [a.name, a.inputs.targetId, a.inputs.port]).sort(), [
-            ["static-host-2-http", "static-host-2-id", 80], ["static-host-2-https", "static-host-2-id", 443],
-            ["static-host-http", "static-host-id", 80], ["static-host-https", "static-host-id", 443],
+            ["static-host-2-http", ids["static-host-2"], 80], ["static-host-2-https", ids["static-host-2"], 443],
+            ["static-host-http", ids["static-host"], 80], ["static-host-https", ids["static-host"], 443],
         ]);
         for (const a of attachments) {
             const host = a.name.replace(/-https?$/, "");
@@ -124,7 +127,7 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
     it("production: the same server blocks on every host", () => {
         const [one, two] = [named(production.resources, T.command, "nginx-config"), named(production.resources, T.command, "static-host-2-nginx-config")];
         assert.deepEqual([two.inputs.create, two.inputs.update, two.inputs.stdin], [one.inputs.create, one.inputs.update, one.inputs.stdin]);
-        assert.deepEqual(two.inputs.triggers, ["static-host-2-id"], "a replaced host 2 gets them again");
+        assert.deepEqual(two.inputs.triggers, [ids["static-host-2"]], "a replaced host 2 gets them again");
         assert.ok(two.dependsOn.includes(named(production.resources, T.command, "static-host-2-ready").urn));
     });
 
@@ -142,7 +145,9 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
         const machines: EdgeMachine[] = production.infra.edge.machines;
         assert.deepEqual(machines.map((m) => m.name), ["static-host", "static-host-2"]);
         for (const m of machines) {
-            assert.equal(await valueOf(m.instanceId), `${m.name}-id`);
+            // the id the balancer registers (its attachments' targetId), an EC2 instance id
+            assert.match(String(await valueOf(m.instanceId)), /^i-[0-9a-f]{17}$/, m.name);
+            assert.equal(named(production.resources, T.attachment, `${m.name}-http`).inputs.targetId, await valueOf(m.instanceId));
             assert.match(await valueOf(m.privateIp), /^10\.\d+\.\d+\.\d+$/);
             assert.ok(await pulumi.isSecret(m.connection), `${m.name} connection is secret`);
             assert.equal(await valueOf(m.ready.urn), named(production.resources, T.command, `${m.name}-ready`).urn);
@@ -173,15 +178,21 @@ describe("the edge: nginx hosts and their load balancer (runtime mocks)", () => 
 describe("the edge in the whole program (offline plan)", function () {
     this.timeout(120000);
 
-    it("production: the rollout's scripts on every nginx host; every app's switches wait for the server blocks of both", async () => {
+    it("production: the rollout's scripts on every nginx host; the server blocks of both follow every app's switches, every publish waits for both hosts' access", async () => {
         const plan = await runPlan({ stack: "production" });
         const names = new Set(plan.resources.map((r) => r.name));
         for (const n of ["static-host-scripts-copy", "static-host-2-scripts-copy"]) assert.ok(names.has(n), n);
         const urnOf = (name: string) => plan.resources.find((r) => r.name === name)!.urn;
         const switches = plan.resources.filter((r) => /-switch-node-\d$/.test(r.name));
         assert.ok(switches.length > 0);
-        for (const s of switches) {
-            for (const sites of ["nginx-config", "static-host-2-nginx-config"]) assert.ok(s.dependsOn.includes(urnOf(sites)), `${s.name} waits for ${sites}`);
+        for (const sites of ["nginx-config", "static-host-2-nginx-config"]) {
+            const step = plan.resources.find((r) => r.name === sites)!;
+            for (const s of switches) assert.ok(step.dependsOn.includes(s.urn), `${sites} waits for ${s.name}`);
+        }
+        const publishes = plan.resources.filter((r) => r.type === "command:remote:Command" && /-publish$/.test(r.name));
+        assert.ok(publishes.length > 0);
+        for (const p of publishes) {
+            for (const access of ["publish-access", "static-host-2-publish-access"]) assert.ok(p.dependsOn.includes(urnOf(access)), `${p.name} waits for ${access}`);
         }
         assert.match(String(plan.outputs.infrastructure && (plan.outputs.infrastructure as { publicAddress?: string }).publicAddress), /\.elb\./);
     });

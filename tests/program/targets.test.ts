@@ -117,7 +117,7 @@ describe("deploy targets on real offline plans (production)", function () {
     const newPort = apps(path.join(dir, "added.yaml")).find((a) => a.name === "new-app")!.port;
     const created = namedFor(next, "new-app", newPort);
     assert.deepEqual(urns.filter((u) => !created.includes(u)).map(nameOf), ["nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access"]);
-    assert.equal(urns.length, created.length + 2);
+    assert.equal(urns.length, created.length + 4);
   });
 
   it("a changed app secret, which the plan cannot see: that app's resources whole", () => {
