@@ -298,7 +298,7 @@ describe("e2e: rollouts on real local nodes", function () {
   it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
     const r = await stack.up("apps: []\n");
     assertOk(r);
-    assert.ok(ranNames(r).includes(`${APP}-install-node-1`) && r.ran.every((x) => x.op === "delete" || x.name === "nginx-config"), ranNames(r).join(" "));
+    assert.ok(ranNames(r).includes(`${APP}-install-node-1`) && r.ran.every((x) => x.op === "delete" || ["nginx-config", "publish-access"].includes(x.name)), ranNames(r).join(" "));
     for (const n of cluster.appNodes) {
       const x = await cluster.exec(n, `test -e ${HOME} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP_IDENTITY.osUser} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
       assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
