@@ -21,6 +21,12 @@ set -eu
 
 name=$1 cidr=$2 role=$3 deploy_user=$4 state=$5 init=${6:-plain}
 address=${cidr%/*}
+# Read now: the test bed's own files may live under /tmp (a clone there), which the node's
+# private /tmp hides once it is mounted below.
+if [ "$init" = systemd ]; then
+  # shellcheck source=node-systemd.sh
+  . "$(dirname "$0")/node-systemd.sh"
+fi
 
 # The host moves our end of a veth pair in as eth0 right after starting us.
 tries=0
@@ -98,6 +104,4 @@ fi
 if [ "$init" = plain ]; then
   exec /usr/sbin/sshd -D -E "$state/sshd.log"
 fi
-# shellcheck source=node-systemd.sh
-. "$(dirname "$0")/node-systemd.sh"
 boot_systemd "$name" "$state"
