@@ -140,7 +140,7 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
         const r = await sshRun(other, other.appNodes[0], "hostname");
         console.log(JSON.stringify({ db: other.postgres.host, node: other.appNodes[0].address, hostname: r.stdout.trim() }));
         await other.stop();
-      })().catch((e) => { console.error(e.message); process.exit(1); });`;
+      })().catch((e) => { console.error(e.message); process.exitCode = 1; });`;
     const child = spawnSync("unshare", ["--pid", "--fork", "--mount", "--mount-proc", "sh", "-c",
       'mkdir -p /var/lib/fleet-e2e && mount -t tmpfs tmpfs /var/lib/fleet-e2e && exec "$0" -r ts-node/register/transpile-only -e "$1"',
       process.execPath, script], { encoding: "utf8", cwd: process.cwd(), timeout: 90_000 });
