@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./app/appDeployment";
 import { HostScripts } from "./app/hostScripts";
-import { AppRepository, sshHost } from "./app/appRepository";
+import { AppKeys } from "./app/appKeys";
+import { organizationRulesets, sshHost } from "./app/appRepository";
 import { AppForStack, LATEST } from "./config/catalog";
 import { GithubClient, GithubError } from "./github/api";
 import { resolveTags } from "./github/resolveTags";
@@ -62,7 +63,9 @@ const https = (app: string) => app in certificates;
  *  an app with a certificate in fleet:tls, http:// for the others. */
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
 
-const infra = buildInfrastructure(stackConfig, apps);
+/** Each app's key: its GitHub deploy key, which also publishes its static files (app/appKeys.ts). */
+const appKeys = new AppKeys("app-key-seed");
+const infra = buildInfrastructure(stackConfig, apps, (app) => appKeys.of(app).publicKey);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
 /** Whether the program asks GitHub anything on this run: not in the offline plan. */
@@ -83,7 +86,8 @@ function gitAccess(privateKey: pulumi.Output<string>): pulumi.Output<string> {
   return pulumi.secret(pulumi.all([privateKey, cloneHostKeys]).apply(([key, hosts]) => `${key.trimEnd()}\n${hosts.map((h) => `${h}\n`).join("")}`));
 }
 
-const appRepositories = new Map(apps.map((a) => [a.name, new AppRepository(a.name, { app: a.name, repo: a.repo, stack, github })]));
+// fleet:github.rulesets: organization: the guardrails once per owner, for every app of the stack.
+organizationRulesets(stack, apps, github);
 
 /** The values of an app's `secrets`: `fleet:appSecrets` maps app -> NAME -> secure value (the stack
  *  file reader has checked that each app of this stack has every one it lists). */
@@ -106,8 +110,9 @@ function deploy(app: AppForStack): AppDeployment {
       masterPassword: infra.database.masterPassword,
     },
     secrets: Object.fromEntries(app.secrets.map((n) => [n, appSecrets.apply((all) => all[app.name][n])])),
-    deployKey: gitAccess(appRepositories.get(app.name)!.privateKey),
-    publishKey: infra.edge.publishKeys[app.name],
+    repository: { repo: app.repo, stack, github, publicKey: appKeys.of(app.name).publicKey },
+    deployKey: gitAccess(appKeys.of(app.name).privateKey),
+    publishKey: appKeys.of(app.name).privateKey,
     // Every nginx host lets the app's key in before it publishes (the sites follow the switches).
     publishReady: infra.edge.publishAccess,
     https: https(app.name),
@@ -141,4 +146,4 @@ export const latestTags = rollout.then((r) => r.latest);
 /** Per app: the tag and commit now serving on every node (the audit trail beside Pulumi's history). */
 export const serving = rollout.then((r) => Object.fromEntries(r.deployments.map(([name, d]) => [name, { tag: d.tag, commit: d.commit }])));
 /** Per app: the public half of its deploy key on this stack, and whether this stack manages the repository. */
-export const repositories = Object.fromEntries([...appRepositories].map(([name, r]) => [name, { cloneUrl: r.cloneUrl, deployKey: r.publicKey, managed: r.managed }]));
+export const repositories = rollout.then((r) => Object.fromEntries(r.deployments.map(([name, d]) => [name, { cloneUrl: d.repository.cloneUrl, deployKey: appKeys.of(name).publicKey, managed: d.repository.managed }])));

@@ -28,6 +28,7 @@ import * as random from "@pulumi/random";
 import type { FleetHost } from "../infra/machine";
 import type { AppForStack } from "../config/catalog";
 import { hostAnchor, hostConnection, HostScripts } from "./hostScripts";
+import { AppRepository, AppRepositoryArgs, declareAppRepository } from "./appRepository";
 import {
   DATABASE,
   DATABASE_PORT,
@@ -67,9 +68,12 @@ export interface AppDeploymentArgs {
   database: DeployDatabase;
   /** Values of the app's `secrets` (from secret stack config), by name. */
   secrets?: Record<string, pulumi.Input<string>>;
-  /** Private key of the repository's deploy key, when git goes over SSH. */
+  /** The app's GitHub repository: its deploy key and, where this stack manages it, its guardrails. */
+  repository: Omit<AppRepositoryArgs, "app">;
+  /** What the install steps read after the environment: the app's private key (app/appKeys.ts),
+   *  then the clone host's known_hosts lines. */
   deployKey?: pulumi.Input<string>;
-  /** Private half of the app's publish key (EdgeHost.publishKeys): may only write its static files on the nginx host. */
+  /** The app's private key (app/appKeys.ts): on the nginx hosts it may only write the app's static files. */
   publishKey: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
   /** What must exist before static files are published (every nginx host's publish access). The
@@ -91,6 +95,8 @@ export class AppDeployment extends pulumi.ComponentResource {
   /** The private addresses of the nodes this app serves on, each known once its switch step
    *  succeeded there: the app's nginx upstream (render/nginx.ts Upstreams). */
   public readonly servingAddresses: pulumi.Output<string[]>;
+  /** The app's repository as the nodes see it (app/appRepository.ts). */
+  public readonly repository: AppRepository;
 
   constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:app:AppDeployment", name, {}, opts);
@@ -104,6 +110,7 @@ export class AppDeployment extends pulumi.ComponentResource {
       return found;
     };
     const plan = rolloutPlan(app, args.nodes.map((n) => n.name), scriptsOn(args.nodes[0]).version, settings, args.edgeHosts.map((h) => h.name));
+    this.repository = declareAppRepository({ ...args.repository, app: app.name }, this);
 
     const dbPassword = new random.RandomPassword(`${app.name}-db-password`, { length: 32, special: false }, { parent: this });
     const secretKey = new random.RandomPassword(`${app.name}-secret-key`, { length: 64, special: false }, { parent: this });

@@ -36,6 +36,10 @@ export const githubSchema = z.strictObject({
   requiredReviews: z.number().int().min(1).max(6).default(1),
   releaseTagPattern: z.string().regex(TAG_GLOB, "a tag pattern such as v* (letters, digits, '.', '_', '-', '/', '*')").default("v*"),
   tagActors: z.array(actor).default([{ role: "admin" }]),
+  // Where the branch and tag rulesets live: on each repository, or once per owner as organization
+  // rulesets naming the stack's repositories (GitHub Team or Enterprise; two resources for the
+  // fleet instead of two per app).
+  rulesets: z.enum(["repository", "organization"]).default("repository"),
   // The branch `develop` is cut from when it does not exist yet (only used at creation).
   sourceBranch: z.string().regex(BRANCH, "a branch name such as main").default("main"),
   // `tag: latest` on this stack may resolve to a pre-release (e.g. v2.0.0-rc.1).

@@ -24,6 +24,27 @@ export const DERIVED_SPAN = 800;
 export const PROBE_MIN = 10000;
 export const PROBE_SPAN = 22751;
 
+/** The ranges derived ports come from, inclusive: the security groups open them whole. */
+export const APP_PORT_RANGES: readonly { from: number; to: number }[] = [
+  { from: DERIVED_MIN, to: DERIVED_MIN + DERIVED_SPAN - 1 },
+  { from: PROBE_MIN, to: PROBE_MIN + PROBE_SPAN - 1 },
+];
+
+/**
+ * What the security groups must open for these app ports: each range of APP_PORT_RANGES some
+ * port falls in, whole, and each port outside them (written by hand) alone. One rule per range
+ * and not per app: a security group holds 60 rules by default, and an app added or removed then
+ * changes no rule (only the first app in a range adds one). Pure.
+ */
+export function appPortOpenings(ports: number[]): { ranges: { from: number; to: number }[]; single: number[] } {
+  const unique = [...new Set(ports)].sort((a, b) => a - b);
+  const inRange = (p: number) => APP_PORT_RANGES.some((r) => p >= r.from && p <= r.to);
+  return {
+    ranges: APP_PORT_RANGES.filter((r) => unique.some((p) => p >= r.from && p <= r.to)),
+    single: unique.filter((p) => !inRange(p)),
+  };
+}
+
 /** FNV-1a over the UTF-8 bytes of `text`. */
 function fnv1a(text: string): number {
   let hash = 0x811c9dc5;

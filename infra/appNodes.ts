@@ -25,7 +25,8 @@ export interface AppNodesArgs {
     publicAddresses: boolean;
     bastion?: pulumi.Input<ProxyConnectionArgs>;
     /** app -> ARN of its media bucket: the only S3 the nodes may touch. */
-    appBucketArns: Record<string, pulumi.Input<string>>;
+    /** The ARN pattern of the apps' media buckets (Storage.bucketArnPattern). */
+    mediaBucketArnPattern: string;
 }
 
 export { nodeNames };
@@ -60,7 +61,11 @@ export class AppNodes extends pulumi.ComponentResource {
         this.registerOutputs({ privateIps: this.privateIps });
     }
 
-    /** The nodes' role: one inline policy per app, each naming exactly that app's bucket. */
+    /**
+     * The nodes' role and its one media policy: the apps' buckets by their name pattern. Every app
+     * on a node gets the node's role, so a policy per app bucket isolated nothing, and IAM allows
+     * a role 10,240 characters of inline policy in all: about 30 apps' policies.
+     */
     private instanceRole(args: AppNodesArgs): aws.iam.Role {
         const role = new aws.iam.Role("node-role", {
             assumeRolePolicy: JSON.stringify({
@@ -69,17 +74,12 @@ export class AppNodes extends pulumi.ComponentResource {
             }),
             tags: fleetTags(args.stack, "node-role", { role: "app-node" }),
         }, { parent: this });
-        for (const app of Object.keys(args.appBucketArns).sort()) {
-            new aws.iam.RolePolicy(`node-media-${app}`, {
-                role: role.name,
-                policy: pulumi.output(args.appBucketArns[app]).apply((arn) => JSON.stringify(appBucketPolicy(arn))),
-            }, { parent: this });
-        }
+        new aws.iam.RolePolicy("node-media", { role: role.name, policy: JSON.stringify(appBucketPolicy(args.mediaBucketArnPattern)) }, { parent: this });
         return role;
     }
 }
 
-/** Read/write of one bucket's objects and listing of that bucket; nothing else. Pure. */
+/** Read/write of the objects of the buckets `bucketArn` names (one, or a pattern) and listing them; nothing else. Pure. */
 export function appBucketPolicy(bucketArn: string): Record<string, unknown> {
     return {
         Version: "2012-10-17",

@@ -27,8 +27,10 @@ export interface Infrastructure {
     storage: Storage;
 }
 
-/** Everything but the nginx hosts' sites, which follow the apps' rollouts (publishSites). */
-export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: pulumi.ComponentResourceOptions): Infrastructure {
+/** Everything but the nginx hosts' sites, which follow the apps' rollouts (publishSites).
+ *  `publicKeyOf`: the public half of an app's key (app/appKeys.ts), which the nginx hosts let
+ *  write that app's static files. */
+export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], publicKeyOf: (app: string) => pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): Infrastructure {
     const stack = cfg.stack;
     const network = new Network("network", {
         stack, cidr: cfg.network.cidr, sshAccess: cfg.network.sshAccess, adminCidrs: cfg.adminCidrs,
@@ -52,10 +54,10 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], opts?: p
         stack, count: cfg.nodes.count, instanceType: cfg.nodes.instanceType, ami: cfg.nodes.ami, rootVolumeGb: cfg.nodes.rootVolumeGb, heavyJobs: cfg.nodes.heavyJobs,
         subnetIds: network.appSubnetIds, securityGroupId: network.appNodeSecurityGroupId, sshKey,
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
-        appBucketArns: storage.bucketArns,
+        mediaBucketArnPattern: storage.bucketArnPattern,
     }, opts);
     // Before any app's publish step, on every nginx host; the sites follow the rollouts (publishSites).
-    edge.grantPublishAccess({ apps, nodeIps: appNodes.privateIps });
+    edge.grantPublishAccess({ publicKeys: Object.fromEntries(apps.map((a) => [a.name, publicKeyOf(a.name)])), nodeIps: appNodes.privateIps });
     return { network, sshKey, appNodes, edge, staticHost, database, storage };
 }
 

@@ -12,7 +12,6 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { fleetTags } from "./awsTags";
 import { AccessArgs, EdgeHost, EdgeHostArgs, EdgeMachine, edgeHostNames, SitesArgs } from "./edgeHost";
 
@@ -70,9 +69,6 @@ export class Edge {
         return this.hosts.map((h) => h.host);
     }
 
-    /** Per app, once grantPublishAccess ran: the private half of its publish key (a secret), which may
-     *  only write that app's static files on the nginx hosts (render/publishAccess.ts). */
-    public readonly publishKeys: Record<string, pulumi.Output<string>> = {};
     /** Each host's publish-access step, once grantPublishAccess ran: what an app's publish waits for. */
     public publishAccess: command.remote.Command[] = [];
 
@@ -82,15 +78,10 @@ export class Edge {
         return this.sites;
     }
 
-    /** Per app a publish key, one for every host (in host 1's component: the edge itself is
-     *  none), and on every host the access step that lets each key in. */
-    public grantPublishAccess(args: Omit<AccessArgs, "publicKeys"> & { apps: { name: string }[] }): command.remote.Command[] {
-        const publicKeys = Object.fromEntries(args.apps.map((a) => {
-            const key = new tls.PrivateKey(`${a.name}-publish-key`, { algorithm: "ED25519" }, { parent: this.hosts[0] });
-            this.publishKeys[a.name] = pulumi.secret(key.privateKeyOpenssh);
-            return [a.name, key.publicKeyOpenssh];
-        }));
-        this.publishAccess = this.hosts.map((h) => h.grantPublishAccess({ publicKeys, nodeIps: args.nodeIps, webRoot: args.webRoot }));
+    /** On every host the access step that lets each app's key (app/appKeys.ts, public half per
+     *  app name) write that app's static files. */
+    public grantPublishAccess(args: AccessArgs): command.remote.Command[] {
+        this.publishAccess = this.hosts.map((h) => h.grantPublishAccess(args));
         return this.publishAccess;
     }
 

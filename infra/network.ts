@@ -4,13 +4,14 @@
 //
 // Who may talk to whom:
 //   internet    -> static host : 80, 443 (nothing else is open to the world)
-//   static host -> app nodes   : each app's port
+//   static host -> app nodes   : the app port ranges in use (config/ports.ts), and ports written outside them
 //   app nodes   -> database    : the engine's port
 //   SSH         : from adminCidrs to every machine ("direct"), or from adminCidrs to the
 //                 static host and from there to the nodes ("bastion").
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
+import { appPortOpenings } from "../config/ports";
 
 export type SshAccess = "direct" | "bastion";
 
@@ -51,6 +52,8 @@ interface RuleSpec {
     name: string;
     description: string;
     port: number;
+    /** The range's last port (a rule for one port without it). */
+    toPort?: number;
     cidr?: string;
     peer?: pulumi.Input<string>;
 }
@@ -126,7 +129,12 @@ export class Network extends pulumi.ComponentResource {
         this.appNodeSecurityGroupId = nodeSg.id;
         this.databaseSecurityGroupId = dbSg.id;
 
-        const ports = [...new Set(args.appPorts)].sort((a, b) => a - b);
+        const openings = appPortOpenings(args.appPorts);
+        // The nginx hosts reach the apps' gunicorns: the ranges the ports come from, and the ports written outside them.
+        const appPorts = (verb: string, peer: pulumi.Input<string>): RuleSpec[] => [
+            ...openings.ranges.map((r) => ({ name: `app-ports-${r.from}-${r.to}`, description: `app ports ${r.from}-${r.to} ${verb}`, port: r.from, toPort: r.to, peer })),
+            ...openings.single.map((port) => ({ name: `app-${port}`, description: `app port ${port} ${verb}`, port, peer })),
+        ];
         const adminSsh = args.adminCidrs.map((cidr, i): RuleSpec => ({ name: `ssh-admin-${i + 1}`, description: `SSH from admin range ${cidr}`, port: 22, cidr }));
         const world = (port: number, what: string): RuleSpec => ({ name: what, description: `${what.toUpperCase()} from the internet`, port, cidr: "0.0.0.0/0" });
 
@@ -135,7 +143,7 @@ export class Network extends pulumi.ComponentResource {
         const publishSsh: RuleSpec = { name: "ssh-publish", description: "SSH from the app nodes (static files, restricted publish keys)", port: 22, peer: nodeSg.id };
         this.ingress("static-host", staticSg.id, [world(80, "http"), world(443, "https"), ...adminSsh, publishSsh]);
         this.ingress("app-node", nodeSg.id, [
-            ...ports.map((port) => ({ name: `app-${port}`, description: `app port ${port} from the nginx host`, port, peer: staticSg.id })),
+            ...appPorts("from the nginx host", staticSg.id),
             ...(this.appNodesPublic ? adminSsh : [{ name: "ssh-bastion", description: "SSH from the nginx host (bastion)", port: 22, peer: staticSg.id }]),
         ]);
         this.ingress("database", dbSg.id, [{ name: `db-${args.databasePort}`, description: "database port from app nodes", port: args.databasePort, peer: nodeSg.id }]);
@@ -144,7 +152,7 @@ export class Network extends pulumi.ComponentResource {
         const out = (port: number, what: string): RuleSpec => ({ name: what, description: `${what} to the internet`, port, cidr: "0.0.0.0/0" });
         this.egress("static-host", staticSg.id, [
             out(80, "http"), out(443, "https"),
-            ...ports.map((port) => ({ name: `app-${port}`, description: `app port ${port} to the nodes`, port, peer: nodeSg.id })),
+            ...appPorts("to the nodes", nodeSg.id),
             ...(this.appNodesPublic ? [] : [{ name: "ssh-nodes", description: "SSH to the nodes (bastion)", port: 22, peer: nodeSg.id }]),
         ]);
         this.egress("app-node", nodeSg.id, [
@@ -185,7 +193,7 @@ export class Network extends pulumi.ComponentResource {
         for (const r of rules) {
             const name = `${tier}-${direction}-${r.name}`;
             new Rule(name, {
-                securityGroupId: groupId, ipProtocol: "tcp", fromPort: r.port, toPort: r.port, description: r.description,
+                securityGroupId: groupId, ipProtocol: "tcp", fromPort: r.port, toPort: r.toPort ?? r.port, description: r.description,
                 cidrIpv4: r.cidr, referencedSecurityGroupId: r.peer, tags: fleetTags(this.stack, name, { role: tier }),
             }, { parent: this });
         }

@@ -73,8 +73,9 @@ export function tlsOnlyPolicy(bucketArn: string): Record<string, unknown> {
 export class Storage extends pulumi.ComponentResource {
     /** app -> bucket name the app stores its media in. */
     public readonly buckets: Record<string, pulumi.Output<string>> = {};
-    /** app -> ARN of that bucket (for the nodes' IAM). */
-    public readonly bucketArns: Record<string, pulumi.Output<string>> = {};
+    /** The ARN pattern of every app's media bucket (for the nodes' IAM): this stack's, or on a
+     *  recovery stack the replicas of the stack it replaces. */
+    public readonly bucketArnPattern: string;
     /** The region of every app's media bucket (mediaBucketRegion). */
     public readonly mediaRegion: string;
     /** app -> replica bucket name (when replicating). */
@@ -86,6 +87,7 @@ export class Storage extends pulumi.ComponentResource {
         super("fleet:infra:Storage", name, {}, opts);
         this.args = args;
         this.mediaRegion = mediaBucketRegion(args);
+        this.bucketArnPattern = bucketArn(args.mediaFromStack ? replicaBucketName(args.bucketPrefix, args.mediaFromStack, "*") : mediaBucketName(args.bucketPrefix, args.stack, "*"));
         const problem = checkBucketNames(args);
         if (problem) throw new pulumi.RunError(problem);
         const publicAccess = args.mediaFromStack ? undefined : this.accountPublicAccessBlock();
@@ -96,12 +98,10 @@ export class Storage extends pulumi.ComponentResource {
                 // Recovery: the replicas already hold the media; point the app at them.
                 const bucket = replicaBucketName(args.bucketPrefix, args.mediaFromStack, app);
                 this.buckets[app] = pulumi.output(bucket);
-                this.bucketArns[app] = pulumi.output(`arn:aws:s3:::${bucket}`);
                 continue;
             }
             const primary = this.secureBucket(appResourceName(app, "media"), mediaBucketName(args.bucketPrefix, args.stack, app), app, publicAccess);
             this.buckets[app] = primary.bucket.bucket;
-            this.bucketArns[app] = primary.bucket.arn;
             if (replication && args.replicationRegion) {
                 this.replicate(app, primary, replication, args.replicationRegion, publicAccess);
             }

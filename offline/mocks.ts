@@ -4,7 +4,7 @@
 // print byte-identical JSON and a diff shows only what the catalog or the code changed.
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { ed25519KeyPair } from "./sshKeyPair";
+import { ed25519KeyPair } from "../render/sshKeyPair";
 
 type State = Record<string, unknown>;
 
@@ -64,6 +64,11 @@ function fakeOutputs(type: string, name: string, inputs: State, opts: MockOption
     case "random:index/randomPassword:RandomPassword":
     case "random:index/randomString:RandomString":
       return { result: fakeSecretText(name, "result", (inputs.length as number | undefined) ?? 32) };
+    case "random:index/randomBytes:RandomBytes": {
+      // Deterministic bytes from the name (app/appKeys.ts derives every app's key from them).
+      const bytes = Buffer.from(digest("random-bytes", name), "hex").subarray(0, (inputs.length as number | undefined) ?? 32);
+      return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
     case "tls:index/privateKey:PrivateKey": {
       // A real key pair (from the name): where the plan's commands run for real, a key's private
       // half must open what its public half was authorised for.

@@ -13,7 +13,7 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames, Upstreams } from "../../render/nginx";
 import { renderAccess } from "../../render/publishAccess";
-import { ed25519KeyPair } from "../../offline/sshKeyPair";
+import { ed25519KeyPair } from "../../render/sshKeyPair";
 import { PUBLISH_USER } from "../../rollout/layout";
 import { publishCommand } from "../../infra/edgeHost";
 import { TlsFiles } from "../../config/tlsConfig";

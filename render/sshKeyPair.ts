@@ -1,8 +1,11 @@
-// A real ed25519 key pair from a seed, in the formats tls.PrivateKey outputs: the offline plan
-// answers a key resource with one, so a plan's keys work where they are used for real (the test
-// bed: a publish key's private half logs in where its public half is authorised) and two runs
-// of the plan still print the same text. Never a key for a real stack: the seed is the name.
-import { createPrivateKey, createPublicKey } from "crypto";
+// A real ed25519 key pair from a seed, in the formats tls.PrivateKey outputs. Pure.
+//  - Each app's key (its GitHub deploy key, which also publishes its static files) is derived
+//    from the stack's one secret seed (app/appKeys.ts): one resource for the stack instead of a
+//    key resource per app, and the same app always gets the same key while the seed stays.
+//  - The offline plan answers a tls.PrivateKey with the pair of a seed made from its name, so a
+//    plan's keys work where they are used for real (the test bed) and two runs print the same
+//    text. Never a key for a real stack: that seed is the name.
+import { createPrivateKey, createPublicKey, hkdfSync } from "crypto";
 
 export interface SshKeyPair {
   privateKeyOpenssh: string;
@@ -46,4 +49,14 @@ export function ed25519KeyPair(seed: Buffer, comment = ""): SshKeyPair {
     privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
     publicKeyOpenssh: `ssh-ed25519 ${publicBlob.toString("base64")}${comment ? ` ${comment}` : ""}\n`,
   };
+}
+
+/** What tells one app's key from another's in the derivation (HKDF's info); "v1" names the scheme. */
+const APP_KEY_INFO = "fleet app key v1:";
+
+/** The key pair of `app` from the stack's 32-byte seed: HKDF-SHA256 (RFC 5869), so no app's key
+ *  tells anything about the seed or another app's key. */
+export function appKeyPair(seed: Buffer, app: string): SshKeyPair {
+  if (seed.length !== 32) throw new Error("appKeyPair: the stack's key seed must be 32 bytes");
+  return ed25519KeyPair(Buffer.from(hkdfSync("sha256", seed, Buffer.alloc(0), `${APP_KEY_INFO}${app}`, 32)), `fleet-${app}`);
 }
