@@ -2,16 +2,17 @@
 // `--target URN ... --target-dependents`, or a full `up` and why. Pure (no I/O, no Pulumi).
 //
 // A changed resource belongs to an app, by structure and never by step names (the steps change):
-//   - the app's own components, AppDeployment and AppRepository, are top-level components named
-//     after the app (any type outside fleet:infra:*), and so is everything under them;
+//   - the app's own component, AppDeployment, is a top-level component named after the app (any
+//     type outside fleet:infra:*), and so is everything under it (its GitHub resources too);
 //   - in the infrastructure, what exists once per app: resources named `<app>_<what>`
-//     (config/identity.ts appResourceName: buckets, replication), the nodes' media policy
-//     `node-media-<app>` (infra/appNodes.ts) and the security group rules of the app's port,
-//     `<tier>-<in|out>-app-<port>` (infra/network.ts).
+//     (config/identity.ts appResourceName: buckets, replication), and the security group rules
+//     of a port written outside the app port ranges, `<tier>-<in|out>-app-<port>` (infra/network.ts;
+//     a range's rule is infrastructure: only the first app in it adds it).
 // The nginx hosts' sites (infra/edgeHost.ts `nginx-config`, and `nginx-keys` for fleet:tls, on
 // host 1; `<host>-nginx-config` and `<host>-nginx-keys` on the others) are
 // rendered from every app's domain, port and certificate: a per-app change legitimately updates
-// them, and --target-dependents then takes every resource that depends on them along.
+// them, and --target-dependents then takes every resource that depends on them along. So do the
+// organization rulesets of fleet:github.rulesets: organization, which name every app's repository.
 // Anything else that changed is infrastructure: a full `up`.
 //
 // What the diff cannot see is added by the caller: the secrets (a plan shows `[secret]`, so a
@@ -57,9 +58,11 @@ const INFRA_COMPONENT = "fleet:infra:";
  *  (infra/edgeHost.ts), on every host. */
 const SITE_COMPONENT = "fleet:infra:EdgeHost";
 const SITE_STEP = /^(?:static-host-\d+-)?(?:nginx-(?:config|keys)|publish-access)$/;
-/** An app's publish key (infra/edge.ts), in host 1's component. */
-const PUBLISH_KEY = /^(.+)-publish-key$/;
-const NODE_MEDIA_POLICY = /^node-media-(.+)$/;
+/** fleet:github.rulesets: organization (app/appRepository.ts): top-level rulesets per owner naming
+ *  every app's repository, and the provider of an owner other than github:owner. Like the sites,
+ *  an added or removed app legitimately updates them. */
+const ORGANIZATION_RULESET = "github:index/organizationRuleset:OrganizationRuleset";
+const OWNER_PROVIDER = { type: "pulumi:providers:github", name: /^github-/ };
 const PORT_RULE = /-app-(\d+)$/;
 /**
  * The most URNs a target list may have: the workflow passes them to pulumi/actions as one input,
@@ -102,6 +105,7 @@ class Ownership {
       top = this.byUrn.get(p)!;
       chain.push(top);
     }
+    if (top.type === ORGANIZATION_RULESET || (top.type === OWNER_PROVIDER.type && OWNER_PROVIDER.name.test(top.name))) return "sites";
     if (!top.type.startsWith(INFRA_COMPONENT)) return this.names.has(top.name) ? { app: top.name } : "infrastructure";
     // Inside the infrastructure: the resource itself or an ancestor below the component stands for one app.
     for (const x of chain.slice(0, -1)) {
@@ -115,10 +119,6 @@ class Ownership {
   private appOfInfraResource(r: PlanResource, component: string): string | undefined {
     const prefix = r.name.includes("_") ? r.name.slice(0, r.name.indexOf("_")) : undefined;
     if (prefix && this.names.has(prefix)) return prefix;
-    const policy = component === "fleet:infra:AppNodes" ? NODE_MEDIA_POLICY.exec(r.name)?.[1] : undefined;
-    if (policy && this.names.has(policy)) return policy;
-    const key = component === SITE_COMPONENT ? PUBLISH_KEY.exec(r.name)?.[1] : undefined;
-    if (key && this.names.has(key)) return key;
     const port = component === "fleet:infra:Network" ? PORT_RULE.exec(r.name)?.[1] : undefined;
     return port ? this.portOwner.get(Number(port)) : undefined;
   }

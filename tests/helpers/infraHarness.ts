@@ -9,6 +9,7 @@ import { ALL_OVERRIDES, AppForStack } from "../../config/catalog";
 import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../config/stackConfig";
 import { readStackConfig } from "../../config/stackFiles";
 import { PolicyRecord } from "../../policy/rules";
+import { appKeyPair } from "../../render/sshKeyPair";
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
 export const REGION = "eu-west-1";
@@ -101,3 +102,8 @@ export const named = (resources: Recorded[], type: string, name: string): Record
     if (!found) throw new Error(`no ${type} named ${name}; have: ${byType(resources, type).map((r) => r.name).join(", ")}`);
     return found;
 };
+
+/** An app's public key as app/appKeys.ts makes it (a fixed seed): what buildInfrastructure's nginx hosts let publish. */
+export function samplePublicKey(app: string): string {
+  return appKeyPair(Buffer.alloc(32, 1), app).publicKeyOpenssh.trim();
+}

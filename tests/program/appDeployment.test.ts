@@ -115,16 +115,20 @@ describe("AppDeployment in the program's plan", function () {
     assert.match(String(publish.inputs.create), /static\.sh app_polls v1 22 \S+ \S+$/, "to both nginx hosts");
     assert.notDeepEqual(publish.inputs.triggers, step("polls-install-node-1").inputs.triggers);
     assert.equal(publish.inputs.delete, undefined, "the access step owns the static directory");
-    const keys = p.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-publish-key")).map((r) => r.name).sort();
-    assert.deepEqual(keys, ["library-publish-key", "polls-publish-key"], "one key per app");
+    assert.deepEqual(p.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey").map((r) => r.name), ["deploy-key-key"], "the fleet's own key, and no key resource per app");
     // The step's stdin is a private key whose public half the access step authorises for this app's directory only.
     const publicOf = (name: string) => {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-key-")), "k");
       fs.writeFileSync(file, String(step(name).inputs.stdin), { mode: 0o600 });
-      return execFileSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).trim();
+      // type and key; the comment (fleet-<app>) is not part of the authorized line's key
+      return execFileSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).trim().split(" ").slice(0, 2).join(" ");
     };
     const pollsKey = publicOf("polls-publish");
     assert.notEqual(pollsKey, publicOf("library-publish"));
+    // One key per app: the publish key is the app's GitHub deploy key, which its installs clone with.
+    const deployKey = p.resources.find((r) => r.type === "github:index/repositoryDeployKey:RepositoryDeployKey" && r.name === "polls-deploy-key")!;
+    assert.equal(String(deployKey.inputs.key).split(" ").slice(0, 2).join(" "), pollsKey);
+    assert.ok(String(step("polls-install-node-2").inputs.stdin).includes(String(step("polls-publish").inputs.stdin).trim()));
     const lines = String(access.inputs.stdin).split("\n").filter((l) => l.includes(pollsKey));
     assert.deepEqual(lines, [`restrict,from="${lines[0]?.match(/from="([^"]+)"/)?.[1]}",command="/usr/bin/rrsync -wo -no-del -munge /var/www/app_polls/static" ${pollsKey} fleet-publish polls`]);
     // The fleet-wide key (every host's connection) reaches no host.

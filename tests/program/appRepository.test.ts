@@ -1,8 +1,8 @@
-// AppRepository under Pulumi's runtime mocks: what it declares on GitHub, and that the deploy
-// key's private half stays a secret.
+// An app's repository under Pulumi's runtime mocks: what it declares on GitHub (per repository,
+// and with fleet:github.rulesets: organization once per owner), under the app's component.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { AppRepository, sshHost } from "../../app/appRepository";
+import { AppRepository, declareAppRepository, organizationRulesets, sshHost } from "../../app/appRepository";
 import { DEFAULT_GITHUB_CONFIG, GithubConfig } from "../../config/githubConfig";
 import { decodeWire, recordUnderMocks, Recorder, settle } from "../../offline/recorder";
 
@@ -20,10 +20,6 @@ let recorder: Recorder;
 class Mocks implements pulumi.runtime.Mocks {
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
     const state: Record<string, unknown> = { ...args.inputs };
-    if (args.type === "tls:index/privateKey:PrivateKey") {
-      state.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nfake-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
-      state.publicKeyOpenssh = `ssh-ed25519 AAAAfake${args.name}\n`;
-    }
     return { id: `${args.name}-id`, state };
   }
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -35,18 +31,31 @@ function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
-/** Builds the component and waits until every child is registered. */
-async function declare(cfg: Partial<GithubConfig>, extra: { repo?: string; defaultOwner?: string } = {}): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
-  recorder.drain();
-  const repo = new AppRepository("polls", { app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, ...cfg }, defaultOwner: extra.defaultOwner ?? "uni-it" });
-  await value(repo.urn);
-  await value(repo.publicKey);
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetTestKey fleet-polls";
+
+/** The app's component, as AppDeployment is. */
+class AppComponent extends pulumi.ComponentResource {
+  constructor(name: string) {
+    super("fleet:app:AppDeployment", name, {});
+  }
+}
+
+async function recorded(): Promise<void> {
   await settle();
   registered.splice(0, registered.length, ...recorder.drain().map((r) => ({ type: r.type, name: r.name, parent: r.parent, provider: r.provider, inputs: decodeWire(r.wire, true) as Record<string, unknown> })));
+}
+
+/** Declares polls' repository under its component and waits until every child is registered. */
+async function declare(cfg: Partial<GithubConfig>, extra: { repo?: string; defaultOwner?: string } = {}): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
+  recorder.drain();
+  const parent = new AppComponent("polls");
+  const repo = declareAppRepository({ app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, ...cfg }, publicKey: PUBLIC_KEY, defaultOwner: extra.defaultOwner ?? "uni-it" }, parent);
+  await value(parent.urn);
+  await recorded();
   return { repo, byType: (t) => registered.filter((r) => r.type === t) };
 }
 
-describe("AppRepository (runtime mocks)", () => {
+describe("an app's repository (runtime mocks)", () => {
   before(() => {
     recorder = recordUnderMocks(() => new Mocks(), "fleet", "production");
   });
@@ -102,33 +111,57 @@ describe("AppRepository (runtime mocks)", () => {
     ]);
   });
 
-  it("a read-only deploy key per stack whose private half is a secret", async () => {
+  it("a read-only deploy key per stack: the app's public key", async () => {
     const { repo, byType } = await declare({ manageRepositories: true });
-    const [key] = byType("tls:index/privateKey:PrivateKey");
-    assert.equal(key.inputs.algorithm, "ED25519");
     const [deployKey, ...others] = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
     assert.equal(others.length, 0);
-    assert.deepEqual({ repository: deployKey.inputs.repository, readOnly: deployKey.inputs.readOnly, title: deployKey.inputs.title, key: deployKey.inputs.key }, { repository: "polls", readOnly: true, title: "fleet production: polls", key: "ssh-ed25519 AAAAfakepolls-deploy-key" });
-    assert.equal(await pulumi.isSecret(repo.privateKey), true);
-    assert.match(await value(repo.privateKey), /^-----BEGIN OPENSSH PRIVATE KEY-----\nfake-polls-deploy-key/);
-    assert.equal(await pulumi.isSecret(repo.publicKey), false);
+    assert.deepEqual({ repository: deployKey.inputs.repository, readOnly: deployKey.inputs.readOnly, title: deployKey.inputs.title, key: deployKey.inputs.key }, { repository: "polls", readOnly: true, title: "fleet production: polls", key: PUBLIC_KEY });
+    assert.equal(byType("tls:index/privateKey:PrivateKey").length, 0, "the key is the app's (app/appKeys.ts), not a resource of its own");
     assert.equal(repo.cloneUrl, "git@github.com:uni-it/polls.git");
   });
 
   it("on a stack that does not manage repositories: the deploy key alone", async () => {
     const { byType } = await declare({ manageRepositories: false });
     const types = [...new Set(registered.map((r) => r.type))].sort();
-    assert.deepEqual(types, ["fleet:github:AppRepository", "github:index/repositoryDeployKey:RepositoryDeployKey", "tls:index/privateKey:PrivateKey"]);
+    assert.deepEqual(types, ["fleet:app:AppDeployment", "github:index/repositoryDeployKey:RepositoryDeployKey"]);
     assert.equal(byType("github:index/branch:Branch").length, 0);
   });
 
-  it("every child is parented to the component; repositories go to the provider by name", async () => {
+  it("every resource is the app component's child, no component of its own; repositories go to the provider by name", async () => {
     const { byType } = await declare({ manageRepositories: true });
-    const urn = registered.filter((r) => r.type !== "fleet:github:AppRepository");
-    assert.ok(urn.length >= 8);
-    for (const r of urn) assert.match(r.parent, /fleet:github:AppRepository::polls$/, `${r.type} ${r.name}`);
+    const children = registered.filter((r) => r.type !== "fleet:app:AppDeployment");
+    assert.equal(children.length, 7);
+    for (const r of children) assert.match(r.parent, /fleet:app:AppDeployment::polls$/, `${r.type} ${r.name}`);
+    assert.equal(registered.filter((r) => r.type === "fleet:github:AppRepository").length, 0);
     // github:owner is uni-it: the default provider serves it, no extra provider
     assert.equal(byType("pulumi:providers:github").length, 0);
+  });
+
+  it("fleet:github.rulesets: organization: no ruleset on the repository, one pair per owner naming the stack's repositories", async () => {
+    const { byType } = await declare({ manageRepositories: true, rulesets: "organization" });
+    assert.equal(byType("github:index/repositoryRuleset:RepositoryRuleset").length, 0);
+    assert.equal(byType("github:index/branch:Branch").length, 3, "the branches stay per repository");
+    recorder.drain();
+    const cfg = { ...DEFAULT_GITHUB_CONFIG, manageRepositories: true, rulesets: "organization" as const, statusChecks: ["ci / test"], tagActors: [{ team: 42 }] };
+    const rulesets = organizationRulesets("production", [{ repo: "uni-it/polls" }, { repo: "uni-estates/room-booking" }, { repo: "uni-it/library-catalogue" }], cfg, "uni-it");
+    assert.equal(rulesets.length, 4);
+    await value(rulesets[3].urn);
+    await recorded();
+    const org = registered.filter((r) => r.type === "github:index/organizationRuleset:OrganizationRuleset");
+    assert.deepEqual(org.map((r) => r.name).sort(), ["github-uni-estates-protected-branches", "github-uni-estates-release-tags", "github-uni-it-protected-branches", "github-uni-it-release-tags"]);
+    const branches = org.find((r) => r.name === "github-uni-it-protected-branches")!;
+    assert.deepEqual(branches.inputs.conditions, { refName: { includes: ["refs/heads/alpha", "refs/heads/production"], excludes: [] }, repositoryName: { includes: ["library-catalogue", "polls"], excludes: [] } });
+    assert.equal(branches.inputs.name, "fleet production protected branches");
+    assert.deepEqual(branches.inputs.bypassActors, []);
+    assert.deepEqual((branches.inputs.rules as Record<string, unknown>).requiredStatusChecks, { strictRequiredStatusChecksPolicy: true, requiredChecks: [{ context: "ci / test" }] });
+    const tags = org.find((r) => r.name === "github-uni-estates-release-tags")!;
+    assert.deepEqual(tags.inputs.conditions, { refName: { includes: ["refs/tags/v*"], excludes: [] }, repositoryName: { includes: ["room-booking"], excludes: [] } });
+    assert.deepEqual(tags.inputs.bypassActors, [{ actorType: "Team", actorId: 42, bypassMode: "always" }]);
+    // Another owner's rulesets go through a provider for that owner; the default owner's through the default provider.
+    assert.match(tags.provider, /pulumi:providers:github::github-uni-estates::/);
+    assert.doesNotMatch(branches.provider, /github-uni-it/);
+    assert.deepEqual(organizationRulesets("production", [{ repo: "uni-it/polls" }], { ...cfg, rulesets: "repository" }, "uni-it"), []);
+    assert.deepEqual(organizationRulesets("production", [{ repo: "uni-it/polls" }], { ...cfg, manageRepositories: false }, "uni-it"), []);
   });
 
   it("a repository of another owner gets its own provider for that owner", async () => {

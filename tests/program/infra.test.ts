@@ -2,7 +2,7 @@
 // what each stack gets, where secrets go, and how a recovery config builds the database.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackConfigFromFile, valueOf } from "../helpers/infraHarness";
+import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackConfigFromFile, valueOf, samplePublicKey } from "../helpers/infraHarness";
 
 installMocks(); // before the components load: resources register against these mocks
 
@@ -29,7 +29,7 @@ interface Built {
 async function build(stack: string, overrides: Record<string, unknown> = {}, configStack = stack): Promise<Built> {
     const cfg = stackConfigFromFile(configStack, overrides, stack);
     const { value, resources } = await recordBuild(() => {
-        const infra = buildInfrastructure(cfg, sampleApps());
+        const infra = buildInfrastructure(cfg, sampleApps(), samplePublicKey);
         // As if blog had switched on every node and wiki on the first one only (index.ts reads
         // these from the apps' switch steps).
         const ips = infra.appNodes.privateIps;
@@ -127,8 +127,11 @@ describe("infrastructure components (runtime mocks)", () => {
         const rules = byType(production.resources, INGRESS);
         const world = rules.filter((r) => r.inputs.cidrIpv4 === "0.0.0.0/0");
         assert.deepEqual(world.map((r) => [tag(r, "role"), r.inputs.fromPort]).sort(), [["static-host", 443], ["static-host", 80]]);
+        // The sample apps' ports 8101 and 8102 are in the derived range: one rule for the range, both ways.
         const appPorts = rules.filter((r) => r.name.startsWith("app-node-in-app-"));
-        assert.deepEqual(appPorts.map((r) => [r.inputs.fromPort, r.inputs.referencedSecurityGroupId]), [[8101, "static-host-sg-id"], [8102, "static-host-sg-id"]]);
+        assert.deepEqual(appPorts.map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort, r.inputs.referencedSecurityGroupId]), [["app-node-in-app-ports-8100-8899", 8100, 8899, "static-host-sg-id"]]);
+        const toNodes = byType(production.resources, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").filter((r) => r.name.startsWith("static-host-out-app-"));
+        assert.deepEqual(toNodes.map((r) => [r.inputs.fromPort, r.inputs.toPort, r.inputs.referencedSecurityGroupId]), [[8100, 8899, "app-node-sg-id"]]);
         assert.deepEqual(named(production.resources, INGRESS, "database-in-db-5432").inputs.referencedSecurityGroupId, "app-node-sg-id");
         // bastion: nodes take SSH from the nginx host's group only; direct: from the admin ranges
         const ssh = (b: Built) => byType(b.resources, INGRESS).filter((r) => r.inputs.fromPort === 22 && tag(r, "role") === "app-node");
@@ -136,12 +139,16 @@ describe("infrastructure components (runtime mocks)", () => {
         assert.deepEqual(ssh(alpha).map((r) => r.inputs.cidrIpv4), alpha.cfg.adminCidrs);
     });
 
-    it("grants each app's bucket to the nodes with one policy per app, naming only that bucket", async () => {
+    it("grants the apps' buckets to the nodes with one policy naming the stack's media buckets by pattern", async () => {
         const policies = byType(alpha.resources, "aws:iam/rolePolicy:RolePolicy");
-        assert.deepEqual(policies.map((p) => p.name).sort(), ["node-media-blog", "node-media-wiki"]);
-        const blogArn = await valueOf(alpha.infra.storage.bucketArns.blog);
-        assert.deepEqual(JSON.parse(String(named(alpha.resources, "aws:iam/rolePolicy:RolePolicy", "node-media-blog").inputs.policy)), appBucketPolicy(blogArn));
-        assert.equal(blogArn, "arn:aws:s3:::uni-fleet-alpha-blog-media");
+        assert.deepEqual(policies.map((p) => p.name).sort(), ["node-media"]);
+        const pattern = "arn:aws:s3:::uni-fleet-alpha-*-media";
+        assert.deepEqual(JSON.parse(String(policies[0].inputs.policy)), appBucketPolicy(pattern));
+        // every app's bucket matches it, and neither a replica nor another stack's bucket does
+        const matches = (name: string) => new RegExp(`^${pattern.replace(/[.]/g, "\\.").replace("*", ".*")}$`).test(`arn:aws:s3:::${name}`);
+        assert.equal(await valueOf(alpha.infra.storage.buckets.blog), "uni-fleet-alpha-blog-media");
+        assert.ok(matches("uni-fleet-alpha-blog-media") && matches("uni-fleet-alpha-wiki-media"));
+        assert.ok(!matches("uni-fleet-alpha-blog-media-dr") && !matches("uni-fleet-production-blog-media"));
     });
 
     it("tags every AWS resource with stack and managed-by, and app where it belongs to one", () => {
@@ -265,6 +272,6 @@ describe("recovery stack configs", () => {
         assert.equal(byType(resources, BUCKET).length, 0);
         const name = replicaBucketName("uni-fleet", "production", "blog");
         assert.equal(await valueOf(infra.storage.buckets.blog), name);
-        assert.deepEqual(JSON.parse(String(named(resources, "aws:iam/rolePolicy:RolePolicy", "node-media-blog").inputs.policy)), appBucketPolicy(`arn:aws:s3:::${name}`));
+        assert.deepEqual(JSON.parse(String(named(resources, "aws:iam/rolePolicy:RolePolicy", "node-media").inputs.policy)), appBucketPolicy(`arn:aws:s3:::${replicaBucketName("uni-fleet", "production", "*")}`));
     });
 });

@@ -4,7 +4,7 @@
 import { strict as assert } from "assert";
 import * as aws from "@pulumi/aws";
 import { PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
-import { installMocks, named, recordBuild, Recorded, sampleApps, stackConfigFromFile } from "../helpers/infraHarness";
+import { installMocks, named, recordBuild, Recorded, sampleApps, stackConfigFromFile, samplePublicKey } from "../helpers/infraHarness";
 
 installMocks();
 
@@ -21,7 +21,7 @@ interface StackBuild {
 
 async function buildStack(stack: string, overrides: Record<string, unknown> = {}): Promise<StackBuild> {
     const cfg = stackConfigFromFile(stack, overrides);
-    const { resources } = await recordBuild(() => buildInfrastructure(cfg, sampleApps()));
+    const { resources } = await recordBuild(() => buildInfrastructure(cfg, sampleApps(), samplePublicKey));
     return { ctx: { stack, adminCidrs: cfg.adminCidrs }, records: resources };
 }
 
@@ -56,7 +56,7 @@ describe("security policies over the infrastructure", () => {
 
     // Each rule, broken on purpose in one resource of the production plan.
     const breakers: Record<string, (r: Recorded[]) => Recorded[]> = {
-        "no-world-open-ingress": (r) => broken(r, T.ingressRule, "app-node-in-app-8101", (i) => {
+        "no-world-open-ingress": (r) => broken(r, T.ingressRule, "app-node-in-app-ports-8100-8899", (i) => {
             i.cidrIpv4 = "0.0.0.0/0";
             delete i.referencedSecurityGroupId;
         }),

@@ -33,8 +33,14 @@ describe("ports through npm run plan (production)", function () {
     const run = await runTool("plan", ["--stack", "production", "--apps", path.join(dir, "apps-200.yaml"), "--json"], { FLEET_PROJECT_DIR: dir });
     assert.equal(run.code, 0, run.stderr);
     const plan = JSON.parse(run.stdout) as Plan;
-    const ports = plan.resources.filter((r) => r.type.endsWith("SecurityGroupIngressRule") && /^app-node-in-app-\d+$/.test(r.name)).map((r) => r.inputs.fromPort);
+    // Each app's port as its first node's switch step serves it (switch.sh APP TAG ADDRESS PORT ...).
+    const ports = plan.resources.filter((r) => /^app-\d{3}-switch-node-1$/.test(r.name)).map((r) => Number(String(r.inputs.create).split(" ")[5]));
+    assert.equal(ports.length, 200);
     assert.equal(new Set(ports).size, 200);
+    // The security groups open the port ranges, not a rule per app (at most 60 rules per group).
+    const appRules = plan.resources.filter((r) => r.type.endsWith("SecurityGroupIngressRule") && r.name.startsWith("app-node-in-app-"));
+    assert.deepEqual(appRules.map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort]).sort(), [["app-node-in-app-ports-10000-32750", 10000, 32750], ["app-node-in-app-ports-8100-8899", 8100, 8899]]);
+    for (const port of ports) assert.ok(appRules.some((r) => port >= Number(r.inputs.fromPort) && port <= Number(r.inputs.toPort)), `port ${port} is open`);
   });
 
   it("removing app-019, past whose port app-114 probed, is refused before anything is planned", async () => {

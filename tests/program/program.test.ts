@@ -104,7 +104,7 @@ describe("the program: a recovery stack", function () {
     assert.ok(plan.warnings?.some((w) => /manageRepositories is ignored on a recovery stack/.test(w)), String(plan.warnings));
     // the stack it replaces does manage them
     const production = await runPlan({ stack: "production" });
-    assert.ok(production.resources.some((r) => r.type === "github:index/repositoryRuleset:RepositoryRuleset" && r.inputs.target === "branch"));
+    assert.ok(production.resources.some((r) => r.type === "github:index/organizationRuleset:OrganizationRuleset" && r.inputs.target === "branch"));
   });
 
   it("with recovery.tags latest, asks for every app's newest release (left out, and said so, offline)", async () => {
@@ -143,7 +143,10 @@ describe("the program: GitHub wiring", function () {
     const [alpha, production] = await Promise.all([runPlan({ stack: "alpha" }), runPlan({ stack: "production" })]);
     const kinds = (p: Plan) => [...new Set(p.resources.filter((r) => r.type.startsWith("github:")).map((r) => r.type.split(":").pop()))].sort();
     assert.deepEqual(kinds(alpha), ["RepositoryDeployKey"]);
-    assert.deepEqual(kinds(production), ["Branch", "BranchDefault", "RepositoryDeployKey", "RepositoryRuleset"]);
+    // production as shipped keeps the rulesets at the organization (fleet:github.rulesets)
+    assert.deepEqual(kinds(production), ["Branch", "BranchDefault", "OrganizationRuleset", "RepositoryDeployKey"]);
+    const perRepository = await runPlan({ stack: "production", config: { github: JSON.stringify({ manageRepositories: true, rulesets: "repository" }) } });
+    assert.deepEqual(kinds(perRepository), ["Branch", "BranchDefault", "RepositoryDeployKey", "RepositoryRuleset"]);
   });
 
   it("clones from the GitHub Enterprise host the API lives on, unless a git URL template says otherwise", async () => {

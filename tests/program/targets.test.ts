@@ -87,7 +87,7 @@ describe("deploy targets on real offline plans (production)", function () {
     assert.ok(changes.length > 0);
     for (const c of changes) assert.ok(urns.includes(c.urn), c.urn);
     assert.deepEqual(urns, namedFor(base, "polls", port("polls")).sort());
-    assert.ok(urns.some((u) => u.endsWith("fleet:app:AppDeployment::polls")) && urns.some((u) => u.endsWith("fleet:github:AppRepository::polls")));
+    assert.ok(urns.some((u) => u.endsWith("fleet:app:AppDeployment::polls")) && urns.some((u) => u.endsWith("fleet:app:AppDeployment$github:index/repositoryDeployKey:RepositoryDeployKey::polls-deploy-key")));
     assert.ok(!urns.some((u) => /room-booking|library-catalogue|nginx/.test(u)));
     assert.ok(urns.length < base.resources.length / 3, `${urns.length} of ${base.resources.length}`);
   });
@@ -107,8 +107,12 @@ describe("deploy targets on real offline plans (production)", function () {
     const present = new Set(next.resources.map((r) => r.urn));
     for (const u of had) assert.ok(urns.includes(u) && !present.has(u), u);
     assert.ok(urns.includes(`urn:pulumi:${STACK}::fleet::fleet:infra:EdgeHost$command:remote:Command::nginx-config`));
-    // every nginx host's server blocks (production has two)
-    assert.deepEqual(urns.filter((u) => !had.includes(u)).map(nameOf), ["nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access"]);
+    // every nginx host's server blocks (production has two); room-booking was uni-estates' one
+    // repository, so that owner's organization rulesets and provider go with it
+    assert.deepEqual(urns.filter((u) => !had.includes(u)).map(nameOf), [
+      "nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access",
+      "github-uni-estates-protected-branches", "github-uni-estates-release-tags", "github-uni-estates",
+    ]);
   });
 
   it("an added app: its new resources and the sites (its server block), nothing else", async () => {
@@ -116,8 +120,11 @@ describe("deploy targets on real offline plans (production)", function () {
     const urns = targets(d);
     const newPort = apps(path.join(dir, "added.yaml")).find((a) => a.name === "new-app")!.port;
     const created = namedFor(next, "new-app", newPort);
-    assert.deepEqual(urns.filter((u) => !created.includes(u)).map(nameOf), ["nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access"]);
-    assert.equal(urns.length, created.length + 4);
+    // and uni-it's organization rulesets, which now name its repository too
+    assert.deepEqual(urns.filter((u) => !created.includes(u)).map(nameOf), [
+      "nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access", "github-uni-it-protected-branches", "github-uni-it-release-tags",
+    ]);
+    assert.equal(urns.length, created.length + 6);
   });
 
   it("a changed app secret, which the plan cannot see: that app's resources whole", () => {

@@ -7,17 +7,19 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "../../app/appDeployment";
 import { HostScripts } from "../../app/hostScripts";
+import { DEFAULT_GITHUB_CONFIG } from "../../config/githubConfig";
 import type { FleetHost } from "../../infra/machine";
 import { installMocks, recordBuild, sampleApps } from "../helpers/infraHarness";
 
 interface AliasRequest {
   getName(): string;
-  getAliasesList?(): { getUrn(): string; getSpec(): { getName(): string } | undefined }[];
+  getAliasesList?(): { getUrn(): string; getSpec(): { getName(): string; getParenturn(): string } | undefined }[];
   getAliasurnsList?(): string[];
 }
 
-/** Resource name -> the names it is aliased from, as the SDK sends them (alias specs or URNs). */
-function captureAliases(): Map<string, string[]> {
+/** Resource name -> the names it is aliased from, as the SDK sends them (alias specs or URNs);
+ *  `formerParents`: resource name -> the parent URNs it is aliased from. */
+function captureAliases(formerParents = new Map<string, string[]>()): Map<string, string[]> {
   const seen = new Map<string, string[]>();
   const monitor = (pulumi.runtime as unknown as { getMonitor(): { registerResource(req: AliasRequest, cb: unknown): unknown } }).getMonitor();
   const register = monitor.registerResource.bind(monitor);
@@ -25,6 +27,7 @@ function captureAliases(): Map<string, string[]> {
     const specs = (req.getAliasesList?.() ?? []).map((a) => a.getSpec()?.getName() || a.getUrn().split("::").pop() || "");
     const urns = (req.getAliasurnsList?.() ?? []).map((u) => u.split("::").pop() ?? "");
     seen.set(req.getName(), [...specs, ...urns].filter(Boolean));
+    formerParents.set(req.getName(), (req.getAliasesList?.() ?? []).map((a) => a.getSpec()?.getParenturn() ?? "").filter(Boolean));
     return register(req, cb);
   };
   return seen;
@@ -39,10 +42,12 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
   let aliases: Map<string, string[]>;
   let hosts: Map<string, string>;
   let deletes: Map<string, string | undefined>;
+  const formerParents = new Map<string, string[]>();
+  let githubResources: string[];
 
   before(async () => {
     installMocks();
-    aliases = captureAliases();
+    aliases = captureAliases(formerParents);
     const nodes = [host("node-1", "10.0.1.11"), host("node-2", "10.0.2.12")];
     const staticHost = host("static-host", "10.0.0.5");
     const app = { ...sampleApps()[0], name: "polls", migrations: true };
@@ -52,9 +57,11 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
         app, nodes, edgeHosts: [staticHost], scripts,
         database: { engine: "postgres", address: "db.internal", port: 5432, masterUsername: "fleetadmin", masterPassword: pulumi.secret("pw") },
         media: { bucket: "b", region: "eu-west-1" },
+        repository: { repo: "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, manageRepositories: true }, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleet fleet-polls", defaultOwner: "uni-it" },
         publishKey: pulumi.secret("PUBLISH-KEY"),
       });
     });
+    githubResources = resources.filter((r) => r.type.startsWith("github:")).map((r) => r.name).sort();
     hosts = new Map(resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, String((r.revealed.connection as { host: string }).host)]));
     deletes = new Map(resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.revealed.delete as string | undefined]));
   });
@@ -72,6 +79,13 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
     // run the old delete, webroot.sh --remove, after the new files were published).
     assert.equal(hosts.get("polls-publish"), "10.0.1.11");
     assert.equal(deletes.get("polls-publish"), undefined);
+  });
+
+  it("the GitHub resources keep the state they had under the AppRepository component", () => {
+    assert.deepEqual(githubResources, ["polls-alpha", "polls-default-branch", "polls-deploy-key", "polls-develop", "polls-production", "polls-protected-branches", "polls-release-tags"]);
+    for (const name of githubResources) {
+      assert.deepEqual(formerParents.get(name)?.map((u) => u.split("::").slice(-2).join("::")), ["fleet:github:AppRepository::polls"], name);
+    }
   });
 
   it("no other step is aliased, and no new step has an old step's name (Pulumi matches names before aliases)", () => {

@@ -20,6 +20,7 @@ describe("fleet:github config", () => {
       manageRepositories: false,
       statusChecks: [],
       requiredReviews: 1,
+      rulesets: "repository",
       releaseTagPattern: "v*",
       tagActors: [{ role: "admin" }],
       sourceBranch: "main",

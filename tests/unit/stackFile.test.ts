@@ -41,7 +41,7 @@ const cases: [string, [string, string][], string[]][] = [
     ], [
         `${F}:10:5: fleet:network.ipv6: unknown key; allowed: cidr, sshAccess`,
         `${F}:21:5: fleet:nodes.cuont: unknown key; allowed: count, instanceType, ami, rootVolumeGb, heavyJobs (did you mean count?)`,
-        `${F}:54:5: fleet:github.manageRepos: unknown key; allowed: manageRepositories, statusChecks, requiredReviews, releaseTagPattern, tagActors, sourceBranch, prereleases, apiUrl`,
+        `${F}:54:5: fleet:github.manageRepos: unknown key; allowed: manageRepositories, statusChecks, requiredReviews, releaseTagPattern, tagActors, rulesets, sourceBranch, prereleases, apiUrl`,
     ]],
     ["an unknown key in a recovery source (the union member it chose)", [["  fleet:storage:\n", "  fleet:recovery:\n    replaces: production\n    media: empty\n    database:\n      from: snapshot\n      snapshot: fleet-final\n      region: x\n  fleet:storage:\n"]],
         [`${F}:37:7: fleet:recovery.database.region: unknown key; allowed: from, snapshot`]],
