@@ -19,7 +19,7 @@ import { publishCommand } from "../../infra/edgeHost";
 import { TlsFiles } from "../../config/tlsConfig";
 import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
 
-/** A real public key per app (the publish key the EdgeHost component makes for it). */
+/** A real public key per app (as app/appKeys.ts derives them: its deploy key, which also publishes). */
 const publicKey = (app: string) => ed25519KeyPair(createHash("sha256").update(app).digest()).publicKeyOpenssh;
 const APPS: NginxApp[] = [
     { name: "wiki", domain: "wiki.example.edu", port: 8102 },
