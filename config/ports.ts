@@ -31,18 +31,14 @@ export const APP_PORT_RANGES: readonly { from: number; to: number }[] = [
 ];
 
 /**
- * What the security groups must open for these app ports: each range of APP_PORT_RANGES some
- * port falls in, whole, and each port outside them (written by hand) alone. One rule per range
- * and not per app: a security group holds 60 rules by default, and an app added or removed then
- * changes no rule (only the first app in a range adds one). Pure.
+ * What the security groups must open for these app ports: both ranges of APP_PORT_RANGES, whole
+ * (whether or not an app has a port there yet), and each port outside them (written by hand)
+ * alone. Rules per range and not per app: a security group holds 60 rules by default, and an app
+ * added or removed, or one whose first candidate was taken, changes no rule (no full `up`). Pure.
  */
-export function appPortOpenings(ports: number[]): { ranges: { from: number; to: number }[]; single: number[] } {
-  const unique = [...new Set(ports)].sort((a, b) => a - b);
+export function appPortOpenings(ports: number[]): { ranges: readonly { from: number; to: number }[]; single: number[] } {
   const inRange = (p: number) => APP_PORT_RANGES.some((r) => p >= r.from && p <= r.to);
-  return {
-    ranges: APP_PORT_RANGES.filter((r) => unique.some((p) => p >= r.from && p <= r.to)),
-    single: unique.filter((p) => !inRange(p)),
-  };
+  return { ranges: APP_PORT_RANGES, single: [...new Set(ports)].filter((p) => !inRange(p)).sort((a, b) => a - b) };
 }
 
 /** FNV-1a over the UTF-8 bytes of `text`. */

@@ -4,7 +4,7 @@
 //
 // Who may talk to whom:
 //   internet    -> static host : 80, 443 (nothing else is open to the world)
-//   static host -> app nodes   : the app port ranges in use (config/ports.ts), and ports written outside them
+//   static host -> app nodes   : the app port ranges (config/ports.ts), and ports written outside them
 //   app nodes   -> database    : the engine's port
 //   SSH         : from adminCidrs to every machine ("direct"), or from adminCidrs to the
 //                 static host and from there to the nodes ("bastion").

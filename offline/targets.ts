@@ -7,7 +7,7 @@
 //   - in the infrastructure, what exists once per app: resources named `<app>_<what>`
 //     (config/identity.ts appResourceName: buckets, replication), and the security group rules
 //     of a port written outside the app port ranges, `<tier>-<in|out>-app-<port>` (infra/network.ts;
-//     a range's rule is infrastructure: only the first app in it adds it).
+//     the ranges' rules are the same for every catalog).
 // The nginx hosts' sites (infra/edgeHost.ts `nginx-config`, and `nginx-keys` for fleet:tls, on
 // host 1; `<host>-nginx-config` and `<host>-nginx-keys` on the others) are
 // rendered from every app's domain, port and certificate: a per-app change legitimately updates

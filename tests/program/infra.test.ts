@@ -127,11 +127,13 @@ describe("infrastructure components (runtime mocks)", () => {
         const rules = byType(production.resources, INGRESS);
         const world = rules.filter((r) => r.inputs.cidrIpv4 === "0.0.0.0/0");
         assert.deepEqual(world.map((r) => [tag(r, "role"), r.inputs.fromPort]).sort(), [["static-host", 443], ["static-host", 80]]);
-        // The sample apps' ports 8101 and 8102 are in the derived range: one rule for the range, both ways.
+        // The sample apps' ports 8101 and 8102: the port ranges' rules, both ways, the same for every catalog.
         const appPorts = rules.filter((r) => r.name.startsWith("app-node-in-app-"));
-        assert.deepEqual(appPorts.map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort, r.inputs.referencedSecurityGroupId]), [["app-node-in-app-ports-8100-8899", 8100, 8899, "static-host-sg-id"]]);
+        assert.deepEqual(appPorts.map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort, r.inputs.referencedSecurityGroupId]), [
+            ["app-node-in-app-ports-8100-8899", 8100, 8899, "static-host-sg-id"], ["app-node-in-app-ports-10000-32750", 10000, 32750, "static-host-sg-id"],
+        ]);
         const toNodes = byType(production.resources, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").filter((r) => r.name.startsWith("static-host-out-app-"));
-        assert.deepEqual(toNodes.map((r) => [r.inputs.fromPort, r.inputs.toPort, r.inputs.referencedSecurityGroupId]), [[8100, 8899, "app-node-sg-id"]]);
+        assert.deepEqual(toNodes.map((r) => [r.inputs.fromPort, r.inputs.toPort, r.inputs.referencedSecurityGroupId]), [[8100, 8899, "app-node-sg-id"], [10000, 32750, "app-node-sg-id"]]);
         assert.deepEqual(named(production.resources, INGRESS, "database-in-db-5432").inputs.referencedSecurityGroupId, "app-node-sg-id");
         // bastion: nodes take SSH from the nginx host's group only; direct: from the admin ranges
         const ssh = (b: Built) => byType(b.resources, INGRESS).filter((r) => r.inputs.fromPort === 22 && tag(r, "role") === "app-node");

@@ -2,7 +2,7 @@
 // and a move by a removal or an insertion refused against the base catalog with the fix.
 import { strict as assert } from "assert";
 import { Catalog, parseCatalog, portMoveErrors } from "../../config/catalog";
-import { allocatePorts, candidatePort, defaultPort, PROBE_MIN, PROBE_SPAN } from "../../config/ports";
+import { allocatePorts, APP_PORT_RANGES, appPortOpenings, candidatePort, defaultPort, PROBE_MIN, PROBE_SPAN } from "../../config/ports";
 
 const STACKS = { knownStacks: ["alpha", "production"] };
 
@@ -138,5 +138,16 @@ describe("ports: against the base catalog", () => {
     assert.equal(errors.length, 1);
     assert.match(errors[0], /app-114\.port: would move from 20000 to \d+ on production, where it serves \(its entry no longer writes "port: 20000"\)/);
     assert.deepEqual(portMoveErrors(pinned, baseCatalog, "apps.yaml", "alpha"), []);
+  });
+});
+
+describe("ports: what the security groups open", () => {
+  it("both port ranges whole, whatever the catalog, and a written port outside them alone", () => {
+    assert.deepEqual(APP_PORT_RANGES, [{ from: 8100, to: 8899 }, { from: 10000, to: 32750 }]);
+    assert.deepEqual(appPortOpenings([]), { ranges: APP_PORT_RANGES, single: [] });
+    // every port allocatePorts derives falls in a range: 200 names, no rule of their own
+    const derived = allocatePorts(Array.from({ length: 200 }, (_, i) => ({ name: `app-${i}` })));
+    assert.deepEqual(appPortOpenings(derived).single, []);
+    assert.deepEqual(appPortOpenings([9000, 8101, 20000, 9000, 7000]), { ranges: APP_PORT_RANGES, single: [7000, 9000] });
   });
 });
