@@ -24,7 +24,7 @@ import * as path from "path";
 import { diffPlans, Plan, runPlan, runPlanMeasured } from "../offline/plan";
 import { scriptsVersion } from "../app/appDeployment";
 import { scriptsDir } from "../rollout/layout";
-import { startCluster } from "../testbed/cluster";
+import { Cluster, ClusterOptions, startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";
 import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
@@ -48,12 +48,21 @@ function must(r: ApplyResult, what: string): ApplyResult {
   return r;
 }
 
-async function onRealNodes(work: string): Promise<void> {
-  const cluster = await startCluster({ appNodeCount: 2 });
+/** A bench part's scene: a test-bed cluster, a LocalStack in `work/<dir>` with v1 deployed
+ *  (`what` says so), then `run`; the cluster is stopped whatever happens. */
+async function withV1(opts: ClusterOptions, work: string, dir: string, what: string, run: (cluster: Cluster, stack: LocalStack, v1: ApplyResult) => Promise<void>): Promise<void> {
+  const cluster = await startCluster(opts);
   try {
-    const stack = new LocalStack(cluster, path.join(work, "stack"));
-    say("fresh deploy of v1 (cold stage)");
-    const cold = must(await stack.up("v1"), "v1");
+    const stack = new LocalStack(cluster, path.join(work, dir));
+    say(what);
+    await run(cluster, stack, must(await stack.up("v1"), "v1"));
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function onRealNodes(work: string): Promise<void> {
+  await withV1({ appNodeCount: 2 }, work, "stack", "fresh deploy of v1 (cold stage)", async (cluster, stack, cold) => {
     say("v1 -> v2 under load");
     const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     must(await stack.up("v2"), "v2");
@@ -90,18 +99,12 @@ async function onRealNodes(work: string): Promise<void> {
     say(`remove field: ${remove.requests} requests, ${remove.failed} failed ${remove.failures.slice(0, 3).join(" | ")}`);
     figure("migration_remove_field_requests", remove.requests);
     figure("migration_remove_field_failed_requests", remove.failed);
-  } finally {
-    await cluster.stop();
-  }
+  });
 }
 
 /** A new machine replaces node-1 under continuous load through nginx, as `pulumi up --replace` of its instance would. */
 async function nodeReplacement(work: string): Promise<void> {
-  const cluster = await startCluster({ appNodeCount: 2, spareNodeCount: 1 });
-  try {
-    const stack = new LocalStack(cluster, path.join(work, "nodes"));
-    say("node replacement: v1 on two nodes, then a new machine replaces node-1 under load");
-    must(await stack.up("v1"), "v1");
+  await withV1({ appNodeCount: 2, spareNodeCount: 1 }, work, "nodes", "node replacement: v1 on two nodes, then a new machine replaces node-1 under load", async (cluster, stack) => {
     stack.nodes = [cluster.spareNodes[0], cluster.appNodes[1]];
     const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const started = Date.now();
@@ -110,17 +113,11 @@ async function nodeReplacement(work: string): Promise<void> {
     say(`node replacement: ${counts.requests} requests, ${counts.failed} failed in ${(Date.now() - started) / 1000} s ${counts.failures.slice(0, 3).join(" | ")}`);
     figure("node_replacement_requests", counts.requests);
     figure("node_replacement_failed_requests", counts.failed);
-  } finally {
-    await cluster.stop();
-  }
+  });
 }
 
 async function onSystemdNodes(work: string): Promise<void> {
-  const cluster = await startCluster({ appNodeCount: 2, init: "systemd" });
-  try {
-    const stack = new LocalStack(cluster, path.join(work, "systemd"));
-    say("systemd nodes: fresh deploy of v1");
-    must(await stack.up("v1"), "v1 on systemd");
+  await withV1({ appNodeCount: 2, init: "systemd" }, work, "systemd", "systemd nodes: fresh deploy of v1", async (cluster, stack) => {
     pushNewVenvTag(cluster, "v2", "v2-venv");
     pushSlowImportTag(cluster, "v2-venv", "v2-slow");
     const underLoad = async (tag: string, what: string, name: string) => {
@@ -134,9 +131,7 @@ async function onSystemdNodes(work: string): Promise<void> {
     };
     await underLoad("v2-venv", "v1 -> v2-venv (new virtualenv)", "venv_change");
     await underLoad("v2-slow", `v2-venv -> v2-slow (same virtualenv, a ${SLOW_IMPORT_SECONDS} s import)`, "slow_import_reload");
-  } finally {
-    await cluster.stop();
-  }
+  });
 }
 
 const DR_APPS = 20;
@@ -177,19 +172,13 @@ async function disasterRecovery(work: string): Promise<void> {
 
 /** Losing one of two nginx hosts under load through the balancer: requests sent, and failed. */
 async function edgeHostLoss(work: string): Promise<void> {
-  const cluster = await startCluster({ appNodeCount: 1, staticHostCount: 2 });
-  try {
-    const stack = new LocalStack(cluster, path.join(work, "edge"));
-    say("edge: v1 on one node behind two nginx hosts and the balancer");
-    must(await stack.up("v1"), "v1");
+  await withV1({ appNodeCount: 1, staticHostCount: 2 }, work, "edge", "edge: v1 on one node behind two nginx hosts and the balancer", async (cluster, stack) => {
     say(`edge: killing ${cluster.staticHosts[1].name} after ${EDGE_LOSS_WINDOW.beforeMs / 1000} s of load, ${EDGE_LOSS_WINDOW.afterMs / 1000} s more after it`);
     const loss = await loseEdgeHostUnderLoad(stack, cluster.staticHosts[1], EDGE_LOSS_WINDOW);
     say(`edge: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; balancer: ${JSON.stringify(loss.states)}; ${loss.failures.slice(0, 3).join(" | ")}`);
     figure("edge_host_loss_requests", loss.requests);
     figure("edge_host_loss_failed_requests", loss.failed);
-  } finally {
-    await cluster.stop();
-  }
+  });
 }
 
 /** A catalog of `n` generated apps on `stack` (alpha); `bumped` gets tag v1.0.1 instead of v1.0.0. */
