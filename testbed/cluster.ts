@@ -497,15 +497,16 @@ export interface ClusterOptions {
    *  makes the nodes refuse connections as a loaded sshd does. */
   sshMaxStartups?: string;
   /** The app nodes' PID 1: "plain" (sshd) or "systemd" (systemd, running sshd and the apps'
-   *  gunicorn@ units as production does). Default: FLEET_E2E_INIT, else "plain". */
+   *  gunicorn@ units as production does). Default: FLEET_E2E_INIT, else "systemd" (production's). */
   init?: NodeInit;
   /** nginx hosts (1 by default); with two or more, a balancer in front of them (Cluster.balancer). */
   staticHostCount?: number;
 }
 
-/** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on systemd nodes), else plain. */
+/** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on plain nodes), else systemd:
+ *  production's nodes always run systemd, so that is what the e2e suite proves by default. */
 function nodeInitOf(opts: ClusterOptions): NodeInit {
-  const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "plain";
+  const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "systemd";
   if (!(NODE_INITS as readonly string[]).includes(init)) {
     const from = opts.init !== undefined ? "startCluster: init" : "FLEET_E2E_INIT";
     throw new Error(`${from} must be one of ${NODE_INITS.join(", ")}, got ${JSON.stringify(init)}`);
