@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { pushNewVenvTag, pushSlowImportTag, pushTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
+import { pushBrokenTag, pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 const UNIT = `gunicorn@${APP_IDENTITY.osUser}`;
@@ -124,7 +124,7 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
   });
 
   it("a release whose app cannot start: the old master never stopped serving, the error comes from journald", async () => {
-    pushTag(cluster, "v2-slow", "v2-broken", "echo 'raise RuntimeError' >> pollsite/wsgi.py");
+    pushBrokenTag(cluster, "v2-slow", "v2-broken");
     const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const r = await stack.up("v2-broken");
     const { failed, failures } = await load.stop();
