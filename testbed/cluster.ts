@@ -13,9 +13,10 @@
  *                  nginx hosts: what the AWS Network Load Balancer does (testbed/balancer.ts)
  *   state          /var/lib/fleet-e2e/cluster-N-<netns> (keys, fixture repo, database, logs)
  * Each node is testbed/node-init.sh running as PID 1 of new PID, mount, network,
- * UTS and IPC namespaces (see that script for what is private to a node). With the option
- * `init: "systemd"` the app nodes' PID 1 then becomes systemd (testbed/node-systemd.sh), in a
- * cgroup namespace of its own: cgroup2 fleet-e2e-N-<netns>-<node>, removed when the node stops.
+ * UTS and IPC namespaces (see that script for what is private to a node). By default
+ * (`init: "systemd"`, as production's nodes) the app nodes' PID 1 then becomes systemd
+ * (testbed/node-systemd.sh), in a cgroup namespace of its own: cgroup2
+ * fleet-e2e-N-<netns>-<node>, removed when the node stops; `init: "plain"` leaves sshd PID 1.
  *
  * Needs root and the Debian packages of .ci/install-debian-packages.sh.
  */
