@@ -13,9 +13,10 @@
  *                  nginx hosts: what the AWS Network Load Balancer does (testbed/balancer.ts)
  *   state          /var/lib/fleet-e2e/cluster-N-<netns> (keys, fixture repo, database, logs)
  * Each node is testbed/node-init.sh running as PID 1 of new PID, mount, network,
- * UTS and IPC namespaces (see that script for what is private to a node). With the option
- * `init: "systemd"` the app nodes' PID 1 then becomes systemd (testbed/node-systemd.sh), in a
- * cgroup namespace of its own: cgroup2 fleet-e2e-N-<netns>-<node>, removed when the node stops.
+ * UTS and IPC namespaces (see that script for what is private to a node). By default
+ * (`init: "systemd"`, as production's nodes) the app nodes' PID 1 then becomes systemd
+ * (testbed/node-systemd.sh), in a cgroup namespace of its own: cgroup2
+ * fleet-e2e-N-<netns>-<node>, removed when the node stops; `init: "plain"` leaves sshd PID 1.
  *
  * Needs root and the Debian packages of .ci/install-debian-packages.sh.
  */
@@ -497,15 +498,16 @@ export interface ClusterOptions {
    *  makes the nodes refuse connections as a loaded sshd does. */
   sshMaxStartups?: string;
   /** The app nodes' PID 1: "plain" (sshd) or "systemd" (systemd, running sshd and the apps'
-   *  gunicorn@ units as production does). Default: FLEET_E2E_INIT, else "plain". */
+   *  gunicorn@ units as production does). Default: FLEET_E2E_INIT, else "systemd" (production's). */
   init?: NodeInit;
   /** nginx hosts (1 by default); with two or more, a balancer in front of them (Cluster.balancer). */
   staticHostCount?: number;
 }
 
-/** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on systemd nodes), else plain. */
+/** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on plain nodes), else systemd:
+ *  production's nodes always run systemd, so that is what the e2e suite proves by default. */
 function nodeInitOf(opts: ClusterOptions): NodeInit {
-  const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "plain";
+  const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "systemd";
   if (!(NODE_INITS as readonly string[]).includes(init)) {
     const from = opts.init !== undefined ? "startCluster: init" : "FLEET_E2E_INIT";
     throw new Error(`${from} must be one of ${NODE_INITS.join(", ")}, got ${JSON.stringify(init)}`);

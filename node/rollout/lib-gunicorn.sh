@@ -48,16 +48,41 @@ wait_until() {
   return 1
 }
 
+# _gone PID: no such process, not even a zombie: its parent has reaped it.
 _gone() { [ ! -d "/proc/$1" ]; }
 # _booted MASTER: a worker of MASTER has imported the app (gunicorn.conf.py's post_worker_init).
 _booted() { [ -d "/proc/$1" ] && [ -e "$SHARED/run/booted.$1" ]; }
-# After USR2 the new master writes PIDFILE.2 until the old one is gone, then renames it.
-_new_master() { cat "$PIDFILE.2" 2>/dev/null || true; }
+_parent_of() { sed -n 's/^PPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null; }
+# _new_master OLD: the master OLD's USR2 started, if it lives. It writes PIDFILE.2 until OLD is
+# gone, then renames it to PIDFILE. A PIDFILE.2 is only believed while its process is OLD's
+# child: gunicorn 20.1 leaves the file behind when a second worker fails to boot while the new
+# master halts (the HaltServer raised in its SIGCHLD handler escapes halt() before the unlink),
+# and the next reload must not take that dead master for its own.
+_new_master() {
+  _c=$(cat "$PIDFILE.2" 2>/dev/null || true)
+  if [ -n "$_c" ] && _is_gunicorn "$_c" && [ "$(_parent_of "$_c")" = "$1" ]; then printf '%s' "$_c"; return; fi
+  # Promoted already (OLD gone, the file renamed) before we looked.
+  _c=$(master_pid)
+  if [ -n "$1" ] && [ -n "$_c" ] && [ "$_c" != "$1" ]; then printf '%s' "$_c"; fi
+}
 # _reexec_settled OLD: the new master booted, or it is gone already (its app cannot boot).
 _reexec_settled() {
-  _p=$(_new_master)
-  if [ -n "$_p" ] && [ "$_p" != "$1" ]; then _new=$_p; fi
+  _p=$(_new_master "$1")
+  if [ -n "$_p" ]; then _new=$_p; fi
   [ -n "$_new" ] && { _booted "$_new" || _gone "$_new"; }
+}
+# _end_new_master NEW: ends a new master none of whose workers imported the app, and waits until
+# it is gone: while it lives, the old master ignores the next USR2 ("USR2 signal ignored. Child
+# exists.": the put-back would start nothing). TERM would not do: a master halting on its
+# workers' boot failure ignores it and may wait out graceful_timeout (30 s) for a worker it
+# already reaped (gunicorn 20.1). None of its workers accepted a connection (a worker accepts
+# only once it imported the app), so KILL, its workers first, loses no request.
+_end_new_master() {
+  [ -d "/proc/$1" ] || return 0
+  signal_app STOP "$1" 2>/dev/null || true # spawns no worker while its workers go
+  for _w in $(pgrep -P "$1" || true); do signal_app KILL "$_w" 2>/dev/null || true; done
+  signal_app KILL "$1" 2>/dev/null || true
+  wait_until "$GUNICORN_WAIT" _gone "$1" || log "the failed gunicorn master of $APP_NAME ($1) is still there"
 }
 _promoted() { [ "$(master_pid)" = "$1" ]; }
 
@@ -71,7 +96,10 @@ gunicorn_start() {
   _log_mark=$(_log_mark)
   if has_systemd; then
     # enable: the app comes back when the node reboots. start returns once gunicorn listens
-    # (READY=1); a master whose app cannot boot exits after that, and systemd retries it.
+    # (READY=1); a master whose app cannot boot exits after that, and systemd retries it, until
+    # its start limit (5 starts in 10 s) fails the unit, which then refuses every start, even
+    # with a release that boots: reset-failed clears that first.
+    sudo systemctl reset-failed --quiet "gunicorn@$APP" 2>/dev/null || true
     sudo systemctl enable --now --quiet "gunicorn@$APP" || true
   else
     (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
@@ -100,8 +128,10 @@ _log_name() {
   if has_systemd; then echo "journalctl -u gunicorn@$APP"; else echo "$SHARED/log/gunicorn.log"; fi
 }
 # _log_mark: where the log ends now (journald: a time, the file: its size), for _boot_error.
+# The time to the microsecond, as journald stamps entries: in whole seconds, what a master that
+# failed earlier in the same second logged would be taken for this start's error.
 _log_mark() {
-  if has_systemd; then date +%s; else sudo -u "$APP" -- stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0; fi
+  if has_systemd; then date +%s.%6N; else sudo -u "$APP" -- stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0; fi
 }
 # _log_since MARK: what gunicorn logged after MARK.
 _log_since() {
@@ -162,7 +192,7 @@ gunicorn_reload() {
     if [ -z "$_new" ] || ! _booted "$_new"; then
       GUNICORN_FAILURE=$(_boot_error "$_log_mark")
       log "the new gunicorn master of $APP_NAME did not boot: ${GUNICORN_FAILURE:-no error in its log} (see $(_log_name)); the old one still serves"
-      if [ -n "$_new" ] && [ -d "/proc/$_new" ]; then signal_app TERM "$_new"; fi
+      if [ -n "$_new" ]; then _end_new_master "$_new"; fi
       return 1
     fi
     # The new master stops the old one once all its workers booted; the old one's workers

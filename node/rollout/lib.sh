@@ -147,7 +147,8 @@ lock() {
   printf '%s\n' "$$" >"$_lockfile"
 }
 
-# has_systemd: true when systemd manages this machine (cloud nodes); the local test bed has none.
+# has_systemd: true when systemd manages this machine (cloud nodes, the test bed's default nodes;
+# its plain nodes have none).
 has_systemd() {
   [ -d /run/systemd/system ]
 }

@@ -16,7 +16,7 @@ import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
-import { pushNewVenvTag, pushTag } from "./fixtureTags";
+import { pushBrokenTag, pushNewVenvTag } from "./fixtureTags";
 import { tlsFileNames } from "../../render/nginx";
 import { scriptsVersion } from "../../app/hostScripts";
 import { scriptsDir } from "../../rollout/layout";
@@ -167,7 +167,7 @@ describe("e2e: rollouts on real local nodes", function () {
   });
 
   it("a release whose app cannot even start fails on the first node, which comes back on v2 (its gunicorn restarted)", async () => {
-    pushTag(cluster, "v2", "v2-broken", "echo 'raise RuntimeError' >> pollsite/wsgi.py");
+    pushBrokenTag(cluster, "v2", "v2-broken");
     const r = await stack.up("v2-broken");
     assert.equal(r.ok, false);
     // The reason, from gunicorn's log, is in the error: the worker's import raised RuntimeError.

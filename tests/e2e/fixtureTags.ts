@@ -28,3 +28,22 @@ export const SLOW_IMPORT_SECONDS = 12;
 export function pushSlowImportTag(cluster: Cluster, base: string, name: string): void {
   pushTag(cluster, base, name, `printf 'import time\\ntime.sleep(${SLOW_IMPORT_SECONDS})\\n' >> pollsite/wsgi.py`);
 }
+
+/**
+ * Pushes tag NAME: BASE whose WSGI module raises RuntimeError on import, in the way that trips
+ * gunicorn 20.1 up: one worker of a master fails at once, the others a second later, while that
+ * master halts. Their failure then escapes its halt() and it dies without removing its pidfile
+ * (PIDFILE.2 for a re-exec'd master), which the next reload, the put-back, must not take for its
+ * own new master (lib-gunicorn.sh: _new_master).
+ */
+export function pushBrokenTag(cluster: Cluster, base: string, name: string): void {
+  const lines = [
+    "import os, time",
+    "try:",
+    '    os.close(os.open("/tmp/fleet-e2e-broken-%d" % os.getppid(), os.O_CREAT | os.O_EXCL | os.O_WRONLY))',
+    "except FileExistsError:",
+    "    time.sleep(1)",
+    "raise RuntimeError",
+  ];
+  pushTag(cluster, base, name, `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(" ")} >> pollsite/wsgi.py`);
+}

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { pushNewVenvTag, pushSlowImportTag, pushTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
+import { pushBrokenTag, pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 const UNIT = `gunicorn@${APP_IDENTITY.osUser}`;
@@ -124,7 +124,7 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
   });
 
   it("a release whose app cannot start: the old master never stopped serving, the error comes from journald", async () => {
-    pushTag(cluster, "v2-slow", "v2-broken", "echo 'raise RuntimeError' >> pollsite/wsgi.py");
+    pushBrokenTag(cluster, "v2-slow", "v2-broken");
     const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const r = await stack.up("v2-broken");
     const { failed, failures } = await load.stop();
@@ -153,5 +153,75 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
       const s = await serving(cluster, n);
       assert.deepEqual([s.active, s.enabled, s.mainPid], ["active", "enabled", s.pidfile], `${n.name}: ${JSON.stringify(s)}`);
     }
+  });
+});
+
+/**
+ * A node whose gunicorn@.service predates the re-exec (cloud-init writes the unit on a node's first
+ * boot only): Type=simple, no NotifyAccess, ExecReload a HUP. systemd would take the old master's
+ * exit after a USR2 for the service's end, so lib-gunicorn.sh gives such a unit what it can do
+ * (_unit_follows_reexec false): its own reload (HUP) for the same virtualenv, a restart for a new one.
+ */
+describe("e2e: a systemd node with an older gunicorn@ unit (no NotifyAccess=all) still upgrades and puts back", function () {
+  this.timeout(E2E_TIMEOUT);
+  let cluster: Cluster;
+  let stack: LocalStack;
+  let work = "";
+  const node = () => cluster.appNodes[0];
+  before(async () => {
+    cluster = await startCluster({ appNodeCount: 1, init: "systemd" });
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
+    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+  });
+  after(async () => {
+    await cluster?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("v1 under the unit as it was before the re-exec (Type=simple, ExecReload HUP)", async () => {
+    assertOk(await stack.up("v1"));
+    // The unit the plan's cloud-init wrote, turned back into the old one, and gunicorn restarted
+    // under it; then wait until both workers of the new master imported the app.
+    const old = await cluster.exec(node(), `f=/etc/systemd/system/gunicorn@.service
+sed -i -e 's/^Type=notify$/Type=simple/' -e '/^NotifyAccess=/d' -e 's/kill -s USR2/kill -s HUP/' $f && systemctl daemon-reload && systemctl restart ${UNIT}
+for i in $(seq 150); do p=$(cat ${PIDFILE} 2>/dev/null) && [ "$(ls ${APP_IDENTITY.home}/shared/run/booted.$p 2>/dev/null | wc -l)" -ge 2 ] && exit 0; sleep 0.2; done; exit 1`);
+    assert.equal(old.code, 0, `the old unit did not start gunicorn: ${old.stderr}`);
+    const u = await unitShow(cluster, node(), "Type", "NotifyAccess", "ExecReload");
+    assert.deepEqual([u.Type, u.NotifyAccess], ["simple", "none"]);
+    assert.match(u.ExecReload, /-s HUP/);
+  });
+
+  it("v1 -> v2 (same virtualenv) under load: the unit's reload (HUP), no failed request, no restart", async () => {
+    const before = await serving(cluster, node());
+    const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+    const r = await stack.up("v2");
+    const { requests, failed, failures } = await load.stop();
+    assertOk(r);
+    assert.equal(failed, 0, `${failed} of ${requests} requests failed: ${failures.join(" | ")}`);
+    assert.equal(await stack.nodeRelease(node()), "v2");
+    const now = await serving(cluster, node());
+    assert.deepEqual([now.active, now.invocation, now.mainPid], ["active", before.invocation, before.mainPid], JSON.stringify(now));
+  });
+
+  it("v2 -> v2-venv (a new virtualenv): the unit restarts with the new interpreter", async () => {
+    pushNewVenvTag(cluster, "v2", "v2-venv");
+    const before = await serving(cluster, node());
+    assertOk(await stack.up("v2-venv"));
+    assert.equal(await stack.nodeRelease(node()), "v2-venv");
+    const now = await serving(cluster, node());
+    assert.equal(now.active, "active");
+    assert.notEqual(now.invocation, before.invocation, "the unit was not restarted");
+    assert.equal(now.mainPid, now.pidfile);
+  });
+
+  it("a release whose app cannot start is put back: v2-venv serves, the unit active", async () => {
+    pushBrokenTag(cluster, "v2-venv", "v2-venv-broken");
+    const r = await stack.up("v2-venv-broken");
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /polls v2-venv-broken failed its health check on [0-9.]+ \(.+\): put back v2-venv; no further node moves/);
+    assert.equal(await stack.nodeRelease(node()), "v2-venv");
+    const s = await serving(cluster, node());
+    assert.deepEqual([s.active, s.mainPid], ["active", s.pidfile], JSON.stringify(s));
+    assertOk(await stack.up("v2-venv"));
   });
 });
