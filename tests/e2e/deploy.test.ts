@@ -7,16 +7,15 @@
  */
 import { strict as assert } from "assert";
 import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { diffPlans } from "../../offline/plan";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
 import { pushBrokenTag, pushNewVenvTag } from "./fixtureTags";
+import { assertOk, withLocalStack } from "./testBed";
 import { tlsFileNames } from "../../render/nginx";
 import { scriptsVersion } from "../../app/hostScripts";
 import { scriptsDir } from "../../rollout/layout";
@@ -27,10 +26,6 @@ const HOME = APP_IDENTITY.home;
 
 function ranNames(r: ApplyResult): string[] {
   return r.ran.map((x) => x.name);
-}
-
-function assertOk(r: ApplyResult): void {
-  assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
 }
 
 async function migrationsApplied(stack: LocalStack): Promise<string[]> {
@@ -49,22 +44,6 @@ async function upUnderLoad(stack: LocalStack, catalog: string) {
   const result = await stack.up(catalog);
   const counts = await load.stop();
   return { result, ...counts };
-}
-
-/** A fresh two-node test bed and an empty stack for the enclosing describe(). */
-function withLocalStack(): { cluster: Cluster; stack: LocalStack } {
-  const bed = {} as { cluster: Cluster; stack: LocalStack };
-  let work = "";
-  before(async () => {
-    bed.cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
-    bed.stack = new LocalStack(bed.cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await bed.cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
-  return bed;
 }
 
 describe("e2e: rollouts on real local nodes", function () {

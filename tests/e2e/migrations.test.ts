@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, CatalogExtra, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
+import { assertOk } from "./testBed";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
 
@@ -20,10 +21,6 @@ interface Listed {
   name: string;
   class: string;
   when: string;
-}
-
-function assertOk(r: ApplyResult): void {
-  assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
 }
 
 /** The `fleet-migrations: {json}` line of the expand step. */

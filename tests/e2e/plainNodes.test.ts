@@ -6,35 +6,20 @@
  * that cannot start put back with the reason from the log file.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, startCluster } from "../../testbed/cluster";
-import { ApplyResult } from "../../testbed/executor";
+import { Cluster } from "../../testbed/cluster";
 import { APP_IDENTITY, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
 import { pushBrokenTag } from "./fixtureTags";
+import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 10 * 60 * 1000;
 const HOME = APP_IDENTITY.home;
 
-function assertOk(r: ApplyResult): void {
-  assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
-}
-
 describe("e2e: plain app nodes (no systemd: gunicorn daemonised, signalled directly)", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 1, init: "plain" });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 1, init: "plain" });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  before(() => ({ cluster, stack } = bed));
 
   const node = () => cluster.appNodes[0];
   /** The master in gunicorn's pidfile, if that process is alive. */

@@ -6,37 +6,16 @@
  * would otherwise fail only at the health check or in front of users.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
+import { Cluster, NodeHandle } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { S3_ACCESS_KEY, S3_SECRET_KEY, S3Server } from "../../testbed/s3Server";
 import { sshRun } from "../../testbed/sshClient";
 import { pushTag } from "./fixtureTags";
+import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
-
-function assertOk(r: ApplyResult): void {
-  assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
-}
-
-function withLocalStack(): { cluster: Cluster; stack: LocalStack } {
-  const bed = {} as { cluster: Cluster; stack: LocalStack };
-  let work = "";
-  before(async () => {
-    bed.cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-platform-"));
-    bed.stack = new LocalStack(bed.cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await bed.cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
-  return bed;
-}
 
 /** What runs of the app on a node: its current link, the previous link, a listener on its port. */
 async function leftOn(cluster: Cluster, node: NodeHandle): Promise<string> {

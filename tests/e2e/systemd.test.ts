@@ -6,21 +6,14 @@
  * through nginx, with no failed request and no restart of the unit.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
-import { ApplyResult } from "../../testbed/executor";
+import { Cluster, NodeHandle } from "../../testbed/cluster";
 import { APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
 import { pushBrokenTag, pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
+import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 const UNIT = `gunicorn@${APP_IDENTITY.osUser}`;
 const PIDFILE = `${APP_IDENTITY.home}/shared/run/gunicorn.pid`;
-
-function assertOk(r: ApplyResult): void {
-  assert.ok(r.ok, `the rollout failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
-}
 
 /** Properties of the app's unit on a node, as systemd reports them. */
 async function unitShow(cluster: Cluster, node: NodeHandle, ...props: string[]): Promise<Record<string, string>> {
@@ -41,18 +34,10 @@ type Serving = Awaited<ReturnType<typeof serving>>;
 
 describe("e2e: systemd app nodes (the production process manager)", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 2, init: "systemd" });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 2, init: "systemd" });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  before(() => ({ cluster, stack } = bed));
 
   /** `up` under continuous load through nginx; asserts it succeeded with no failed request. */
   async function upUnderLoad(catalog: string): Promise<number> {
@@ -164,19 +149,11 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
  */
 describe("e2e: a systemd node with an older gunicorn@ unit (no NotifyAccess=all) still upgrades and puts back", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 1, init: "systemd" });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
+  before(() => ({ cluster, stack } = bed));
   const node = () => cluster.appNodes[0];
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 1, init: "systemd" });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
 
   it("v1 under the unit as it was before the re-exec (Type=simple, ExecReload HUP)", async () => {
     assertOk(await stack.up("v1"));
