@@ -78,8 +78,12 @@ export function declareAppRepository(args: AppRepositoryArgs, parent: pulumi.Res
 }
 
 function providerFor(name: string, owner: string, args: AppRepositoryArgs, parent: pulumi.Resource, aliases: pulumi.Alias[]): github.Provider | undefined {
-  const defaultOwner = args.defaultOwner ?? new pulumi.Config("github").get("owner");
-  return defaultOwner === owner && !args.github.apiUrl ? undefined : ownerProvider(`${name}-github`, owner, args.github, { parent, aliases });
+  return servedByDefaultProvider(owner, args.github, args.defaultOwner) ? undefined : ownerProvider(`${name}-github`, owner, args.github, { parent, aliases });
+}
+
+/** Whether the default GitHub provider (github.com, `github:owner`) reaches this owner's repositories. */
+function servedByDefaultProvider(owner: string, cfg: GithubConfig, defaultOwner?: string): boolean {
+  return owner === (defaultOwner ?? new pulumi.Config("github").get("owner")) && !cfg.apiUrl;
 }
 
 /** A provider for one owner: github:token (a secret) when set, else the provider reads GITHUB_TOKEN itself. */
@@ -145,10 +149,9 @@ export function organizationRulesets(stack: string, apps: { repo: string }[], cf
     const [owner, repository] = splitRepo(a.repo);
     byOwner.set(owner, (byOwner.get(owner) ?? new Set()).add(repository));
   }
-  const ownerDefault = defaultOwner ?? new pulumi.Config("github").get("owner");
   return [...byOwner.keys()].sort().flatMap((owner) => {
     const repositoryName = { includes: [...byOwner.get(owner)!].sort(), excludes: [] };
-    const provider = owner === ownerDefault && !cfg.apiUrl ? undefined : ownerProvider(`github-${owner}`, owner, cfg, {});
+    const provider = servedByDefaultProvider(owner, cfg, defaultOwner) ? undefined : ownerProvider(`github-${owner}`, owner, cfg, {});
     const tags = releaseTagRuleset(cfg);
     return [
       new github.OrganizationRuleset(`github-${owner}-protected-branches`, {

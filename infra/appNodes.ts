@@ -24,8 +24,7 @@ export interface AppNodesArgs {
     /** true: nodes get public addresses and are reached directly; false: through `bastion`. */
     publicAddresses: boolean;
     bastion?: pulumi.Input<ProxyConnectionArgs>;
-    /** app -> ARN of its media bucket: the only S3 the nodes may touch. */
-    /** The ARN pattern of the apps' media buckets (Storage.bucketArnPattern). */
+    /** The ARN pattern of the apps' media buckets (Storage.bucketArnPattern): the only S3 the nodes may touch. */
     mediaBucketArnPattern: string;
 }
 
