@@ -22,19 +22,24 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { diffPlans, Plan, runPlan, runPlanMeasured } from "../offline/plan";
-import { scriptsVersion } from "../app/appDeployment";
-import { scriptsDir } from "../rollout/layout";
-import { Cluster, ClusterOptions, startCluster } from "../testbed/cluster";
+import { Cluster, ClusterOptions, NodeHandle, startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";
 import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
 import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, get, Load, LocalStack } from "../testbed/localStack";
-import { sshRun } from "../testbed/sshClient";
 import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../tests/e2e/fixtureTags";
+import { codeServedOn, naiveFabricDeploy } from "./realNodes";
+import { expectCommandsOk, expectFailure, expectLoad, expectOk, expectServing, expectStepsRan, expectThat, figureValue, LoadCounts, MIN_LOAD_REQUESTS } from "./scenario";
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const figures: [string, string][] = [];
-const figure = (name: string, value: number | string) => figures.push([name, typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value]);
+
+/** Every app node runs the app's gunicorn as the systemd unit (the part's point), else it fails. */
+async function mustRunUnderSystemd(cluster: Cluster): Promise<void> {
+  const runs = await Promise.all(cluster.appNodes.map((n) => cluster.exec(n, `systemctl is-active gunicorn@${APP_IDENTITY.osUser}`)));
+  expectCommandsOk(`gunicorn@${APP_IDENTITY.osUser} active under systemd`, Object.fromEntries(cluster.appNodes.map((n, i) => [n.name, runs[i]])));
+}
+const figure = (name: string, value: number | string) => figures.push([name, figureValue(name, value)]);
 
 /** The slowest node's install (prepare + stage) step of a run, in seconds (they run in parallel). */
 function stageSeconds(r: ApplyResult): number {
@@ -43,9 +48,18 @@ function stageSeconds(r: ApplyResult): number {
   return Math.max(...stages.map((x) => x.ms)) / 1000;
 }
 
-function must(r: ApplyResult, what: string): ApplyResult {
-  if (!r.ok) throw new Error(`${what} failed: ${r.error}`);
-  return r;
+const must = (r: ApplyResult, what: string): ApplyResult => expectOk(what, r);
+
+/** `tag` serves on every one of `nodes` (their own gunicorn, asked directly), else the part fails. */
+async function mustServe(what: string, nodes: NodeHandle[], tag: string): Promise<void> {
+  expectServing(what, await codeServedOn(nodes), tag);
+}
+
+/** The load's counts once stopped, said, and checked to have run through the scenario. */
+async function loadOf(what: string, load: Load): Promise<LoadCounts> {
+  const counts = await load.stop();
+  say(`${what}: ${counts.requests} requests, ${counts.failed} failed ${counts.failures.slice(0, 3).join(" | ")}`);
+  return expectLoad(what, counts);
 }
 
 /** A bench part's scene: a test-bed cluster, a LocalStack in `work/<dir>` with v1 deployed
@@ -63,40 +77,44 @@ async function withV1(opts: ClusterOptions, work: string, dir: string, what: str
 
 async function onRealNodes(work: string): Promise<void> {
   await withV1({ appNodeCount: 2 }, work, "stack", "fresh deploy of v1 (cold stage)", async (cluster, stack, cold) => {
+    expectStepsRan("the cold stage of v1", cold, `${APP}-install-`, cluster.appNodes.length);
+    await mustServe("v1", cluster.appNodes, "v1");
     say("v1 -> v2 under load");
     const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     must(await stack.up("v2"), "v2");
-    const rollout = await load.stop();
-    say(`rollout: ${rollout.requests} requests, ${rollout.failed} failed ${rollout.failures.slice(0, 3).join(" | ")}`);
+    const rollout = await loadOf("rollout", load);
+    await mustServe("the rollout to v2", cluster.appNodes, "v2");
     figure("rollout_requests", rollout.requests);
     figure("rollout_failed_requests", rollout.failed);
     // Warm: a new tag with the same requirements, staged without load, like the cold one
     // (v3 stages fine; its migration then fails and no node moves, which is all the better).
     say("stage v3 (warm: same requirements as v1 and v2)");
-    const warm = await stack.up("v3");
+    const warm = expectFailure("the warm stage of v3", await stack.up("v3"), /headline/);
+    expectStepsRan("the warm stage of v3", warm, `${APP}-install-`, cluster.appNodes.length);
+    await mustServe("v3's failed migration (no node moves)", cluster.appNodes, "v2");
     figure("stage_cold_s", stageSeconds(cold));
     figure("stage_warm_s", stageSeconds(warm));
     figure("stage_warm_over_cold", stageSeconds(warm) / stageSeconds(cold));
 
     say("back to v1, then v1 -> v2 the old Fabric way under the same load");
     must(await stack.up("v1"), "rollback to v1");
-    const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
-    const scripts = scriptsDir(scriptsVersion());
+    await mustServe("the rollback to v1", cluster.appNodes, "v1");
     const naiveLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
-    const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP_IDENTITY.osUser} v2`, script)));
-    const naive = await naiveLoad.stop();
-    say(`naive: ${naive.requests} requests, ${naive.failed} failed; e.g. ${naive.failures.slice(0, 3).join(" | ")}`);
-    runs.forEach((r, i) => say(`naive deploy on ${cluster.appNodes[i].name}: exit ${r.code}${r.code ? `: ${r.stderr.trim().split("\n").slice(-1)[0]}` : ""}`));
+    const runs = await naiveFabricDeploy(cluster, "v2");
+    const naive = await loadOf("naive", naiveLoad);
+    expectCommandsOk("the Fabric-style deploy of v2", runs);
+    await mustServe("the Fabric-style deploy of v2", cluster.appNodes, "v2");
     figure("naive_rollout_failed_requests", naive.failed);
 
     // A release that drops a column the old code reads (v7: RemoveField after v6): the drop
     // waits for the contract step, after the last switch.
     say("v1 -> v6, then v6 -> v7 (RemoveField) under load");
     must(await stack.up("v6"), "v6");
+    await mustServe("v6", cluster.appNodes, "v6");
     const removeLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     must(await stack.up("v7"), "v7");
-    const remove = await removeLoad.stop();
-    say(`remove field: ${remove.requests} requests, ${remove.failed} failed ${remove.failures.slice(0, 3).join(" | ")}`);
+    const remove = await loadOf("remove field", removeLoad);
+    await mustServe("v7 (RemoveField)", cluster.appNodes, "v7");
     figure("migration_remove_field_requests", remove.requests);
     figure("migration_remove_field_failed_requests", remove.failed);
   });
@@ -108,9 +126,10 @@ async function nodeReplacement(work: string): Promise<void> {
     stack.nodes = [cluster.spareNodes[0], cluster.appNodes[1]];
     const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     const started = Date.now();
-    must(await stack.up("v1"), "the replacement of node-1");
-    const counts = await load.stop();
-    say(`node replacement: ${counts.requests} requests, ${counts.failed} failed in ${(Date.now() - started) / 1000} s ${counts.failures.slice(0, 3).join(" | ")}`);
+    const replaced = must(await stack.up("v1"), "the replacement of node-1");
+    const counts = await loadOf(`node replacement (${(Date.now() - started) / 1000} s)`, load);
+    expectThat(replaced.ran.some((x) => x.op === "create"), "the replacement of node-1: nothing was created for the new machine");
+    await mustServe("the replacement of node-1", stack.nodes, "v1");
     figure("node_replacement_requests", counts.requests);
     figure("node_replacement_failed_requests", counts.failed);
   });
@@ -124,8 +143,9 @@ async function onSystemdNodes(work: string): Promise<void> {
       say(`systemd nodes: ${what} under load`);
       const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
       must(await stack.up(tag), tag);
-      const counts = await load.stop();
-      say(`systemd ${what}: ${counts.requests} requests, ${counts.failed} failed ${counts.failures.slice(0, 3).join(" | ")}`);
+      const counts = await loadOf(`systemd ${what}`, load);
+      await mustServe(`systemd ${what}`, cluster.appNodes, tag);
+      await mustRunUnderSystemd(cluster);
       figure(`${name}_requests_systemd`, counts.requests);
       figure(`${name}_failed_requests_systemd`, counts.failed);
     };
@@ -148,6 +168,7 @@ async function disasterRecovery(work: string): Promise<void> {
     const r = await stack.up(fixtureFleetCatalog(names, "v1", 8500));
     const failed = r.ran.filter((x) => !x.ok);
     say(`dr: ${r.ran.length} steps, ${failed.length} failed, ${r.skipped.length} skipped, ${r.ran.reduce((n, x) => n + x.failedDials, 0)} dials refused and dialled again${r.error ? `; first failure: ${r.error}` : ""}`);
+    expectThat(r.ran.length > 0, "disaster recovery: no step ran");
     // Until every app answers through nginx on its domain (a failed rollout never does: bounded).
     const serving = new Set<string>();
     while (r.ok && serving.size < names.length && Date.now() - started < 30 * 60_000) {
@@ -156,12 +177,14 @@ async function disasterRecovery(work: string): Promise<void> {
       }
     }
     say(`dr: ${serving.size} of ${names.length} apps serve through nginx`);
-    figure("dr_seconds_20_apps", serving.size === names.length ? (Date.now() - started) / 1000 : Number.NaN);
+    expectThat(serving.size === names.length, `disaster recovery: ${serving.size} of ${names.length} apps serve through nginx${r.error ? `; first failure: ${r.error}` : ""}`);
+    figure("dr_seconds_20_apps", (Date.now() - started) / 1000);
     figure("dr_failed_steps", failed.length + r.skipped.length);
     const peaks: number[] = [];
     for (const node of cluster.appNodes) {
       const s = summarizeHeavyLog(await heavyLogOf(cluster, node));
       say(`dr: ${node.name}: ${s.started} heavy commands, at most ${s.peak} at once (slots used: ${s.highestSlot}; the node has ${os.cpus().length} CPUs here)`);
+      expectThat(s.started >= DR_APPS, `disaster recovery: ${node.name}'s heavy-work log has ${s.started} commands, fewer than one per app (${DR_APPS}): the peak would not be the run's`);
       peaks.push(s.peak);
     }
     figure("dr_peak_parallel_stage_per_node", Math.max(...peaks));
@@ -176,6 +199,10 @@ async function edgeHostLoss(work: string): Promise<void> {
     say(`edge: killing ${cluster.staticHosts[1].name} after ${EDGE_LOSS_WINDOW.beforeMs / 1000} s of load, ${EDGE_LOSS_WINDOW.afterMs / 1000} s more after it`);
     const loss = await loseEdgeHostUnderLoad(stack, cluster.staticHosts[1], EDGE_LOSS_WINDOW);
     say(`edge: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; balancer: ${JSON.stringify(loss.states)}; ${loss.failures.slice(0, 3).join(" | ")}`);
+    expectLoad("edge", loss);
+    expectThat(loss.answeredAfterLoss >= MIN_LOAD_REQUESTS, `edge: ${loss.answeredAfterLoss} requests answered after ${cluster.staticHosts[1].name} was lost: the load did not go on after the loss`);
+    const lostState = loss.states[cluster.staticHosts[1].name] ?? "";
+    expectThat(/DOWN/.test(lostState), `edge: the balancer still has ${cluster.staticHosts[1].name} as ${lostState || "unknown"} at the end: the host was not lost`);
     figure("edge_host_loss_requests", loss.requests);
     figure("edge_host_loss_failed_requests", loss.failed);
   });
@@ -231,6 +258,7 @@ async function offline(work: string): Promise<void> {
   const bumped = await runPlan({ stack: "alpha", stackFile: alpha, appsFile: write("apps-50-bumped.yaml", generatedCatalog(50, "app-017")) });
   const changes = diffPlans(base, bumped);
   const inside = (urn: string) => urn.includes("fleet:app:AppDeployment") && urn.split("::").pop()!.startsWith("app-017-");
+  expectThat(changes.some((c) => inside(c.urn)), "offline: the tag bump of app-017 changed nothing of app-017: the bump did not reach the plan");
   figure("changes_for_one_tag_bump", changes.length);
   figure("changes_outside_bumped_app", changes.filter((c) => !inside(c.urn)).length);
 
@@ -238,7 +266,7 @@ async function offline(work: string): Promise<void> {
     say(`offline plan of ${n} apps`);
     const file = write(`apps-${n}.yaml`, generatedCatalog(n));
     const started = process.hrtime.bigint();
-    await runPlan({ stack: "alpha", stackFile: alpha, appsFile: file });
+    expectPlanOf(n, await runPlan({ stack: "alpha", stackFile: alpha, appsFile: file }));
     figure(`plan_seconds_${n}_apps`, Number(process.hrtime.bigint() - started) / 1e9);
   }
   await onProduction(write);
@@ -254,6 +282,7 @@ async function onProduction(write: (file: string, text: string) => string): Prom
     const started = process.hrtime.bigint();
     const { plan, usage } = await runPlanMeasured({ stack: "production", appsFile, stackFile });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    expectPlanOf(n, plan);
     plans.push({ plan, apps: n });
     figure(`plan_seconds_${n}_apps_production`, seconds);
     figure(`plan_mb_${n}_apps_production`, usage.maxRssMb);
@@ -262,6 +291,12 @@ async function onProduction(write: (file: string, text: string) => string): Prom
   figure("resources_per_app_production", resourcesPerApp(plans[0], plans[1]));
   const ratio = Number(values("plan_seconds_200_apps_production")) / Number(values("plan_seconds_20_apps_production"));
   figure("plan_200_over_20_production", ratio);
+}
+
+/** The plan holds the `n` generated apps (their deployments), else its timing is not of them. */
+function expectPlanOf(n: number, plan: Plan): void {
+  const apps = new Set(plan.resources.filter((r) => r.type === "fleet:app:AppDeployment").map((r) => r.name));
+  expectThat(apps.size === n, `offline: a plan of ${n} apps has ${apps.size} app deployments`);
 }
 
 const values = (name: string) => figures.find(([n]) => n === name)?.[1];
