@@ -1,6 +1,7 @@
 // fleet:database.engine mysql: the database step the program declares, run for real against
 // Debian's MariaDB with a master user that has RDS's master privileges (no SUPER), and the
 // DATABASE_URL the app gets checked against the result.
+// Needs root: mariadb-install-db runs the server as the mysql user.
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";

@@ -3,6 +3,7 @@
 // on a throwaway PostgreSQL 15. Each app's 0001 is applied through the classifier's own
 // `migrate`, then `classify` places every later migration: before-switch (expand),
 // after-switch (contract), or unsafe (refused unless acknowledged).
+// Needs root: the throwaway PostgreSQL runs as the postgres user (runuser).
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";

@@ -1,5 +1,6 @@
 // The nginx host's config: generated as pure text, then published with the exact command the
 // EdgeHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
+// Needs root: nginx, and the publish user in a private mount namespace (unshare --mount).
 import { appIdentity } from "../../config/identity";
 import { strict as assert } from "assert";
 import { execFileSync, spawn, spawnSync } from "child_process";
