@@ -8,15 +8,13 @@
  */
 import { strict as assert } from "assert";
 import { execFile } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { appIdentity } from "../../config/identity";
 import { scriptsVersion } from "../../app/hostScripts";
 import { scriptsDir } from "../../rollout/layout";
 import { Plan } from "../../offline/plan";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { get, LocalStack } from "../../testbed/localStack";
+import { withLocalStack } from "./testBed";
 
 const APPS = ["deploy", "root", "fleet", "shared", "fleetadmin", "news", "backup", "list", "proxy"];
 
@@ -56,17 +54,15 @@ function psqlAs(cluster: Cluster, user: string, password: string, database: stri
 
 describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)", function () {
   this.timeout(30 * 60 * 1000);
+  const bed = withLocalStack({ appNodeCount: 1 });
   let cluster: Cluster;
   let stack: LocalStack;
   let plan: Plan;
-  let work = "";
   const node = () => cluster.appNodes[0];
   const onNode = async (command: string) => (await cluster.exec(node(), command)).stdout.trim();
 
   before(async () => {
-    cluster = await startCluster({ appNodeCount: 1 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-isolation-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+    ({ cluster, stack } = bed);
     stack.appSecrets = {}; // these apps list no secrets
     // Three apps more per run, as apps join a stack: nine apps' first steps at once would open
     // more SSH connections to one node than sshd's MaxStartups lets in at a time.
@@ -75,10 +71,6 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
       assert.ok(r.ok, `the rollout of ${APPS.slice(n - 3, n).join(", ")} failed: ${r.error}\nskipped: ${r.skipped.join(", ")}`);
     }
     plan = await stack.plan(catalog(APPS));
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it("every app serves its own release through nginx, as its own user", async () => {

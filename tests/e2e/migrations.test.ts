@@ -7,13 +7,10 @@
  * cannot get its lock fails the release within its timeout while the site keeps serving.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, CatalogExtra, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { assertOk } from "./testBed";
+import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
 
@@ -35,18 +32,10 @@ function listed(r: ApplyResult): Listed[] {
 
 describe("e2e: migrations around the switch", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 2 });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-migrations-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  before(() => ({ cluster, stack } = bed));
 
   const columns = async () => (await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name")).split("\n").filter(Boolean);
   const applied = async () => (await stack.appQuery("SELECT name FROM django_migrations WHERE app = 'polls' ORDER BY name")).split("\n").filter(Boolean);

@@ -6,19 +6,17 @@
  * there would: what it can do, and everything it cannot.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { appIdentity } from "../../config/identity";
 import { PUBLISH_USER, staticDir, WEB_ROOT } from "../../rollout/layout";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { APP, get, LocalStack } from "../../testbed/localStack";
+import { withLocalStack } from "./testBed";
 
 describe("e2e: a node holds no key that logs in anywhere; an app's publish key only writes its static files", function () {
   this.timeout(15 * 60 * 1000);
+  const bed = withLocalStack({ appNodeCount: 2 });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
   const node = () => cluster.appNodes[0];
   const edge = () => cluster.staticHost;
   const appStatic = staticDir(WEB_ROOT, appIdentity(APP).osUser);
@@ -28,9 +26,7 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
   const onEdge = async (command: string) => (await cluster.exec(edge(), command)).stdout.trim();
 
   before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-publish-key-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+    ({ cluster, stack } = bed);
     const r = await stack.up("v1");
     assert.ok(r.ok, `deploying v1 failed: ${r.error}`);
     // The key as the plan hands it to the publish step (its stdin), placed on the node (/tmp is its own) as an
@@ -40,10 +36,6 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
     assert.match(key, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
     const placed = await cluster.exec(node(), `umask 077 && base64 -d >/tmp/k <<'KEY'\n${Buffer.from(key).toString("base64")}\nKEY`);
     assert.equal(placed.code, 0, placed.stderr);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it("the publish step put the release's static files on the nginx host, as the publish user", async () => {
