@@ -6,7 +6,8 @@
 // totals alone on the last line, `N passed, N failed`.
 //
 // npm run test:fast (`--fast`): no root and no nodes: tsc, eslint, unit, program, and the
-// services files that do not say `Needs root` in their header.
+// services files that do not say `Needs root` in their header. `npm test -- e2e` (or unit,
+// program, services): the phases named, alone, without tsc and eslint.
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -122,17 +123,28 @@ async function e2ePhase(files: string[], jobs: number): Promise<PhaseReport> {
   return { phase: "e2e", ok, seconds: since(started), files: counts };
 }
 
+const TEST_PHASES = ["unit", "program", "services", "e2e"];
+
+/** `--fast`, and the test phases named (`npm test -- e2e`: that phase alone, no tsc or eslint). */
+function parseArgs(args: string[]): { fast: boolean; only: string[] } {
+  const only = args.filter((a) => a !== "--fast");
+  const unknown = only.filter((a) => !TEST_PHASES.includes(a));
+  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}: --fast, or test phases to run alone (${TEST_PHASES.join(", ")})`);
+  return { fast: args.includes("--fast"), only };
+}
+
 async function main(): Promise<number> {
-  const fast = process.argv.includes("--fast");
+  const { fast, only } = parseArgs(process.argv.slice(2));
   const jobs = e2eJobs(process.env.FLEET_E2E_JOBS, os.cpus().length, os.totalmem() / 2 ** 30);
+  const wanted = (phase: string) => (only.length > 0 ? only.includes(phase) : phase !== "e2e" || !fast);
   const started = now();
-  const phases = await staticChecks();
+  const phases = only.length > 0 ? [] : await staticChecks();
   if (phases.every((p) => p.ok)) {
-    phases.push(await mochaPhase("unit", testFiles("unit")));
-    phases.push(await mochaPhase("program", testFiles("program")));
+    if (wanted("unit")) phases.push(await mochaPhase("unit", testFiles("unit")));
+    if (wanted("program")) phases.push(await mochaPhase("program", testFiles("program")));
     const services = testFiles("services");
-    phases.push(await mochaPhase("services", fast ? services.filter((f) => !NEEDS_ROOT.test(fs.readFileSync(path.join(ROOT, f), "utf8"))) : services));
-    if (!fast) phases.push(await e2ePhase(testFiles("e2e"), jobs));
+    if (wanted("services")) phases.push(await mochaPhase("services", fast ? services.filter((f) => !NEEDS_ROOT.test(fs.readFileSync(path.join(ROOT, f), "utf8"))) : services));
+    if (wanted("e2e")) phases.push(await e2ePhase(testFiles("e2e"), jobs));
   }
   process.stdout.write(renderReport(phases, since(started)));
   return totals(phases).failed === 0 ? 0 : 1;
