@@ -146,15 +146,15 @@ describe("the program: GitHub wiring", function () {
     assert.deepEqual(kinds(alpha), ["RepositoryDeployKey"]);
     // production as shipped keeps the rulesets at the organization (fleet:github.rulesets)
     assert.deepEqual(kinds(production), ["Branch", "BranchDefault", "OrganizationRuleset", "RepositoryDeployKey"]);
-    const perRepository = await shippedPlan({ stack: "production", config: { github: JSON.stringify({ manageRepositories: true, rulesets: "repository" }) } });
+    const perRepository = await runPlan({ stack: "production", config: { github: JSON.stringify({ manageRepositories: true, rulesets: "repository" }) } });
     assert.deepEqual(kinds(perRepository), ["Branch", "BranchDefault", "RepositoryDeployKey", "RepositoryRuleset"]);
   });
 
   it("clones from the GitHub Enterprise host the API lives on, unless a git URL template says otherwise", async () => {
     const ghe = JSON.stringify({ apiUrl: "https://github.example.edu/api/v3", prereleases: true });
-    const plan = await shippedPlan({ stack: "alpha", config: { github: ghe } });
+    const plan = await runPlan({ stack: "alpha", config: { github: ghe } });
     assert.match(String(byName(plan, "polls-install-node-1").inputs.create), / git@github\.example\.edu:uni-it\/polls\.git /);
-    const own = await shippedPlan({ stack: "alpha", config: { github: ghe, deploy: JSON.stringify({ gitUrlTemplate: "https://git.example.edu/{repo}.git" }) } });
+    const own = await runPlan({ stack: "alpha", config: { github: ghe, deploy: JSON.stringify({ gitUrlTemplate: "https://git.example.edu/{repo}.git" }) } });
     assert.match(String(byName(own, "polls-install-node-1").inputs.create), / https:\/\/git\.example\.edu\/uni-it\/polls\.git /);
   });
 });
