@@ -27,13 +27,18 @@ interface Finished {
   output: string;
 }
 
-/** Runs a command in the repository; its output goes through (inherit) or is kept (capture). */
-function run(cmd: string, args: string[], opts: { capture: boolean; env?: NodeJS.ProcessEnv }): Promise<Finished> {
+/** Runs a command in the repository; its output goes through (inherit) or is kept (capture), and
+ *  then also, as it comes, to `log` (a long e2e file can be followed there before it ends). */
+function run(cmd: string, args: string[], opts: { capture: boolean; env?: NodeJS.ProcessEnv; log?: string }): Promise<Finished> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: opts.capture ? ["ignore", "pipe", "pipe"] : "inherit" });
     let output = "";
-    child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+    const keep = (d: Buffer) => {
+      output += d.toString();
+      if (opts.log) fs.appendFileSync(opts.log, d);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
     child.on("error", (err) => resolve({ code: 127, output: `${output}${cmd}: ${err.message}\n` }));
     child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
   });
@@ -68,10 +73,10 @@ async function staticChecks(): Promise<PhaseReport[]> {
 }
 
 /** One mocha process over `files`; their counts from the reporter (none when it died first). */
-async function mocha(files: string[], capture: boolean): Promise<{ ok: boolean; output: string; files: FileCounts[] }> {
+async function mocha(files: string[], capture: boolean, log?: string): Promise<{ ok: boolean; output: string; files: FileCounts[] }> {
   const summary = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-test-")), "summary.json");
   try {
-    const r = await run(process.execPath, [bin("mocha"), "--reporter", REPORTER, ...files], { capture, env: { FLEET_TEST_SUMMARY: summary } });
+    const r = await run(process.execPath, [bin("mocha"), "--reporter", REPORTER, ...files], { capture, log, env: { FLEET_TEST_SUMMARY: summary } });
     const counts = fs.existsSync(summary) ? (JSON.parse(fs.readFileSync(summary, "utf8")) as FileCounts[]) : [];
     for (const c of counts) c.file = path.relative(ROOT, c.file);
     return { ok: r.code === 0 && counts.length > 0, output: r.output, files: counts };
@@ -103,12 +108,14 @@ async function e2ePhase(files: string[], jobs: number): Promise<PhaseReport> {
   process.stdout.write(`\n== e2e: ${files.length} files, ${jobs} at once (FLEET_E2E_JOBS), longest first\n`);
   const started = now();
   const counts: FileCounts[] = [];
+  const logs = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-logs-"));
   let ok = true;
   const worker = async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-      process.stdout.write(`-- e2e: ${file} started\n`);
+      const log = path.join(logs, `${path.basename(file, ".test.ts")}.log`);
+      process.stdout.write(`-- e2e: ${file} started (its output as it comes: ${log})\n`);
       const t = now();
-      const r = await mocha([file], true);
+      const r = await mocha([file], true, log);
       const seconds = since(t);
       process.stdout.write(`\n-- e2e: ${file} (${seconds.toFixed(1)} s)${r.ok ? "" : " FAILED"}\n${r.output}`);
       ok &&= r.ok;
