@@ -210,7 +210,8 @@ heavy_jobs() {
 # than one.
 heavy_acquire() {
   for _dir in "$FLEET_HEAVY_SLOTS" "$(dirname "$FLEET_HEAVY_LOG")"; do
-    [ -w "$_dir" ] || node_helper heavy-dirs
+    # On a node only root may make them (in /run and /var/log): the node helper does.
+    [ -w "$_dir" ] || mkdir -p "$_dir" 2>/dev/null || node_helper heavy-dirs
   done
   heavy_try "$1" && return 0
   log "${APP_NAME:-?} ${tag:-}: $2 waiting for one of $1 heavy-work slots"

@@ -97,9 +97,10 @@ refuse_platform_paths() {
 }
 
 # app_pip ARGS...: the virtualenv's pip, as the app's user (a wheel's or an sdist's build backend is
-# the app's code), without a cache (its home is not its to write).
+# the app's code), without a cache (its home is not its to write), in the release's directory: a
+# requirement such as ./vendor/x.whl is relative to it.
 app_pip() {
-  as_user env PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" "$@"
+  (cd "$partial" && as_user env PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" "$@")
 }
 
 # preflight RELEASE: fleet_preflight.py's findings, one line each; its first error (if any)
@@ -133,8 +134,6 @@ venv=$VENVS/$hash
 if [ ! -f "$venv/.fleet-complete" ]; then
   log "$APP_NAME $tag: building virtualenv $hash"
   node_helper build-dir "$APP" venv "$hash"
-  # pip in the release's directory: a requirement such as ./vendor/x.whl is relative to it.
-  cd "$partial"
   if [ "$pip_mode" = system ]; then
     heavy virtualenv as_user python3 -m venv --system-site-packages "$venv"
     heavy pip app_pip install --quiet --no-index -r "$partial/requirements.txt"
@@ -147,7 +146,6 @@ if [ ! -f "$venv/.fleet-complete" ]; then
     as_user "$venv/bin/python" -c 'import storages.backends.s3boto3' 2>/dev/null ||
       heavy pip app_pip install --quiet 'django-storages[s3]'
   fi
-  cd /
   node_helper seal "$APP" venv "$hash"
   touch "$venv/.fleet-complete"
 else
