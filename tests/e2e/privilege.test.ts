@@ -87,7 +87,8 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
     const uid = Number(await onNode(`id -u ${PROBE.osUser}`));
     // It ran (the test cannot pass vacuously): at stage (the import checks, compileall, Django's
     // commands, the preflight, the migration classifier) and under gunicorn.
-    for (const what of ["compileall", "manage.py collectstatic", "fleet_preflight.py", "fleet_migrations.py known", "gunicorn_main.py"]) {
+    // (`python -m compileall -q DIR`: while site runs the .pth, argv still says -m.)
+    for (const what of [`-m -q ${PROBE.home}/releases/.partial-v1-probe`, "manage.py collectstatic", "fleet_preflight.py", "fleet_migrations.py known", "gunicorn_main.py"]) {
       assert.ok(seen.some((r) => r.argv.includes(what)), `the probe never ran in ${what}: ${seen.map((r) => r.argv).join(" | ")}`);
     }
     for (const r of seen) {
