@@ -101,8 +101,10 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
     }
     assert.equal(await onNode("ls /etc/fleet-probe /home/deploy/.fleet-probe 2>/dev/null || true"), "", "the probe wrote outside its home");
     // The release and the virtualenv it built are the deploy user's, not writable by the app.
-    assert.equal(await onNode(`stat -c '%U:%G %a' ${PROBE.home}/releases/v1-probe ${PROBE.home}/releases/v1-probe/manage.py $(readlink -f ${PROBE.home}/releases/v1-probe/.fleet/venv)`),
-      [`deploy:${PROBE.osUser} 755`, `deploy:${PROBE.osUser} 644`, `deploy:${PROBE.osUser} 755`].join("\n"));
+    const release = `${PROBE.home}/releases/v1-probe`;
+    assert.equal(await onNode(`stat -c %U:%G ${release} ${release}/manage.py $(readlink -f ${release}/.fleet/venv)`), Array(3).fill(`deploy:${PROBE.osUser}`).join("\n"));
+    assert.equal(await onNode(`find ${release}/ $(readlink -f ${release}/.fleet/venv)/ \\( -perm /6022 -o -user ${PROBE.osUser} \\) ! -type l ! -path '*/.fleet/static*' | head -n 5`), "",
+      "the app's user owns or may write something of its code or virtualenv");
   });
 
   it("the deploy user's sudo is the node helper only: no shell, no file, no other user, no script of its own", async () => {
