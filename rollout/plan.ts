@@ -23,7 +23,7 @@ import { GIT_ACCESS_MARKER } from "../config/patterns";
 import { appIdentity } from "../config/identity";
 import { STATIC_URL } from "../render/nginx";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
-import { scriptsDir, SCRIPTS_ROOT } from "./layout";
+import { NODE_HELPER, scriptsDir, SCRIPTS_ROOT } from "./layout";
 
 export type PipMode = "index" | "system";
 export type DbEngine = "postgres" | "mysql";
@@ -237,12 +237,13 @@ export function timeoutOf(app: Pick<AppForStack, "timeout">, settings: Pick<Depl
 
 /** The fixed first command on a fresh host: wait for cloud-init (when the host has it: the
  *  machines' own wait-for-cloud-init.sh, inline), then make the scripts' root. The rollout's
- *  scripts cannot do this: they are not there yet. */
+ *  scripts cannot do this: they are not there yet. An app node's deploy user may only run the
+ *  node helper as root (render/cloudInit.ts), which has a command for it; the nginx hosts have none. */
 export function waitCommand(): string {
   return [
     "set -e",
     provisionCommand("wait-for-cloud-init.sh"),
-    `sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT}`,
+    `if [ -x ${NODE_HELPER} ]; then sudo -n ${NODE_HELPER} scripts-root; else sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT}; fi`,
   ].join("\n");
 }
 

@@ -9,6 +9,7 @@ FLEET_PUBLISH_USER=fleet-publish
 FLEET_NODE_CONFIG=/etc/fleet/node.conf
 FLEET_HEAVY_SLOTS=/run/fleet/heavy-work
 FLEET_HEAVY_LOG=/var/log/fleet/heavy-work.log
+FLEET_NODE_HELPER=/usr/local/sbin/fleet-node
 
 # install.sh's stdin: the environment file, this line, then the git access.
 FLEET_GIT_ACCESS_MARKER=@@fleet-git-access

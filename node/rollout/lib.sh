@@ -1,8 +1,14 @@
 # shellcheck shell=sh disable=SC2034 # the paths set here are used by the scripts that source this file
 # Shared helpers of the node-side scripts; sourced (after setting $here), never run.
 #
-# The scripts run as the SSH deploy user (passwordless sudo) and do app-level work as
-# the app's own system user, so app code never runs with the deploy user's rights.
+# The scripts run as the SSH deploy user. Its sudo allows one program, the node helper
+# ($FLEET_NODE_HELPER, node/provision/fleet-node.py: root-owned, from cloud-init), whose fixed,
+# argument-checked commands make the app's user and directories, write its environment file,
+# hand a finished build over, remove releases and drive gunicorn@APP. Everything that runs or
+# imports anything of a release (tar of its tree, pip and its build backends, the virtualenv's
+# python, compileall, manage.py, the preflight, the migration classifier, gunicorn) runs as the
+# app's own user through that helper (as_user, as_app), so app code never runs with the deploy
+# user's rights, nor root's. The deploy user itself runs git (no repository code) and moves files.
 # APP in these scripts is the app's OS user, derived by the plan from the catalog name
 # (config/identity.ts: app_<name>); its home is /srv/APP, its static files /var/www/APP.
 # Layout per app:  /srv/APP/{releases/TAG, venvs/HASH, shared/{env,run,log}, current, previous}
@@ -104,10 +110,21 @@ release_dir() {
   printf '%s/%s' "$RELEASES" "$(printf '%s' "$1" | tr '/' '+')"
 }
 
+# node_helper COMMAND ARGS...: the node helper as root (the deploy user's only sudo right).
+node_helper() {
+  sudo -n "$FLEET_NODE_HELPER" "$@"
+}
+
+# as_user CMD...: runs CMD as the app user (its home, no environment file), never as the deploy user.
+as_user() {
+  node_helper as "$APP" "$@"
+}
+
 # as_app CMD...: runs CMD as the app user with the app's environment file loaded.
 # The file is readable by the app user only; it is read inside the app user's shell.
 as_app() {
-  sudo -u "$APP" -H -- sh -c 'set -a; . "$0"; set +a; exec "$@"' "$ENV_FILE" "$@"
+  # shellcheck disable=SC2016 # expanded by the app user's shell
+  as_user sh -c 'set -a; . "$0"; set +a; exec "$@"' "$ENV_FILE" "$@"
 }
 
 # release_python RELEASE_DIR ARGS...: the release's Python (its venv), as the app user, in the
@@ -193,7 +210,8 @@ heavy_jobs() {
 # than one.
 heavy_acquire() {
   for _dir in "$FLEET_HEAVY_SLOTS" "$(dirname "$FLEET_HEAVY_LOG")"; do
-    [ -w "$_dir" ] || sudo install -d -m 0755 -o "$(id -u)" "$_dir"
+    # On a node only root may make them (in /run and /var/log): the node helper does.
+    [ -w "$_dir" ] || mkdir -p "$_dir" 2>/dev/null || node_helper heavy-dirs
   done
   heavy_try "$1" && return 0
   log "${APP_NAME:-?} ${tag:-}: $2 waiting for one of $1 heavy-work slots"

@@ -39,11 +39,10 @@ acks=${acks:--}
 lock migrate
 
 work=$(mktemp -d)
-trap 'sudo rm -rf "$work"' EXIT
-# What fleet_migrations.py writes (as the app user) goes to $out.
-out=$work/app
-chmod 0755 "$work"
-sudo install -d -o "$APP" -m 0755 "$out"
+# What fleet_migrations.py writes (as the app user) goes to $out, a directory of that user.
+out=$(as_user mktemp -d)
+trap 'rm -rf "$work"; as_user rm -rf "$out"' EXIT
+as_user chmod 0755 "$out"
 # applied FILE: the migrations the database has applied, sorted; a database that cannot be
 # read stops the script with its error (never an empty list that would look like a fresh one).
 applied() {

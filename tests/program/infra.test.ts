@@ -194,7 +194,13 @@ describe("infrastructure components (runtime mocks)", () => {
             assert.ok(userData.includes(publicKey), "public key authorised");
             assert.ok(!userData.includes(key.trim().split("\n")[1]), "no private key");
             assert.ok(!userData.includes(password), "no password");
-            assert.match(userData, /name: deploy[\s\S]*NOPASSWD:ALL/);
+            if (i.name.startsWith("static-host")) {
+                assert.match(userData, /name: deploy[\s\S]*NOPASSWD:ALL/);
+            } else {
+                // an app node's deploy user: the node helper only (render/cloudInit.ts)
+                assert.match(userData, /name: deploy[\s\S]*deploy ALL=\(root\) NOPASSWD: \/usr\/local\/sbin\/fleet-node/);
+                assert.doesNotMatch(userData, /NOPASSWD:ALL/);
+            }
             assert.match(userData, i.name.startsWith("static-host") ? /- nginx/ : /gunicorn@\.service[\s\S]*- python3-venv|- python3-venv[\s\S]*gunicorn@\.service/);
         }
     });

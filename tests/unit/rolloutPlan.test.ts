@@ -282,7 +282,8 @@ describe("rollout plan: values for the nodes", () => {
   it("the first command on a host only waits for cloud-init and makes the scripts directory", () => {
     const w = waitCommand();
     assert.match(w, /cloud-init status --wait/);
-    assert.match(w, /sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet$/);
+    // an app node through its node helper (its deploy user's only sudo right), an nginx host directly
+    assert.match(w, /if \[ -x \/usr\/local\/sbin\/fleet-node \]; then sudo -n \/usr\/local\/sbin\/fleet-node scripts-root; else sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet; fi$/);
   });
 
   it("install.sh's stdin: the environment file, the marker line of config/patterns.ts, then the git access", () => {
