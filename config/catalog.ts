@@ -241,12 +241,16 @@ export interface Catalog {
   apps: App[];
   /** Per app name, from the file: where its entry is (its `name:`) and whether it writes `port:`. */
   entries?: Record<string, CatalogEntry>;
+  /** The file, as its messages name it. */
+  file?: string;
 }
 
 export interface CatalogEntry {
   line: number;
   col: number;
   portWritten: boolean;
+  /** Where each stack's tag is written (stack -> line and column), for messages about a tag. */
+  tagAt?: Record<string, { line: number; col: number }>;
 }
 
 export interface CatalogError {
@@ -297,9 +301,10 @@ export function parseCatalog(text: string, file: string, options: ParseOptions =
   const data = result.data as RawCatalog;
   const entries = Object.fromEntries(data.apps.map((a, i): [string, CatalogEntry] => {
     const { line, col } = lines.linePos(offsetOf(doc, ["apps", i, "name"]));
-    return [a.name, { line, col, portWritten: a.port !== undefined }];
+    const tagAt = Object.fromEntries(Object.keys(a.tags).map((s) => [s, lines.linePos(offsetOf(doc, ["apps", i, "tags", s]))]));
+    return [a.name, { line, col, portWritten: a.port !== undefined, tagAt }];
   }));
-  return { catalog: { ...applyDefaults(data), entries }, errors: [] };
+  return { catalog: { ...applyDefaults(data), entries, file }, errors: [] };
 }
 
 /** Reads and validates a catalog file; errors are formatted lines. */

@@ -9,9 +9,9 @@
 // be secrets are never quoted.
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { appsForStack, AppForStack, Catalog, checkAliases, formatError, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
+import { appsForStack, AppForStack, Catalog, checkAliases, formatError, LATEST, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
 import { deploySchema, DeployOverrides } from "./deployConfig";
-import { explain as explainGithubIssue, GithubConfig, githubSchema } from "./githubConfig";
+import { explain as explainGithubIssue, GithubConfig, githubSchema, releaseTagMatcher } from "./githubConfig";
 import { catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
 import { SECURE_PLACEHOLDER } from "./secure";
 import { checkTlsConfig, TlsFiles } from "./tlsConfig";
@@ -48,6 +48,8 @@ export interface StackSettings {
     /** Per app with a certificate in fleet:tls: the PEM chain and key. */
     certificates: Record<string, TlsFiles>;
     appsFile: string;
+    /** The release tag rules the repositories have: `latest` resolves among the tags they protect. */
+    tagRules: TagRules;
 }
 
 export interface StackReport {
@@ -63,6 +65,15 @@ export interface StackContext {
     /** The catalog, when valid: fleet:tls and fleet:appSecrets name its apps. */
     catalog?: Catalog;
     now?: Date;
+    /** The stack whose fleet:github.manageRepositories writes the tag rules, and its
+     *  releaseTagPattern, when another stack's file says so (config/stackFiles.ts tagRules). */
+    tagRules?: TagRules;
+}
+
+/** Which tags the repositories' release tag rulesets protect, and which stack writes them. */
+export interface TagRules {
+    stack: string;
+    pattern: string;
 }
 
 // ---- parsing ----------------------------------------------------------------------------------
@@ -358,11 +369,13 @@ export function checkStack(doc: StackDocument, ctx: StackContext, values: Record
     const infra = state.region ? { ...state.infra, stack: ctx.stack, region: state.region } : undefined;
     for (const issue of infra ? checkCombinations(infra, { knownStacks: ctx.knownStacks }) : []) scope.error(issue.path, issue.message);
     const certificates = checkTls(values["fleet:tls"], scope, state);
+    checkReleaseTags(scope, state);
     const errors = scope.errors.sort(byPosition).map((e) => `${e.where}: ${e.message}`);
     const warnings = scope.warnings.sort((a, b) => byPosition({ where: a.split(": ")[0] }, { where: b.split(": ")[0] }));
     if (errors.length > 0 || !infra || !isComplete(infra) || !state.github || !state.deploy) return { errors, warnings };
     const appsFile = typeof values["fleet:appsFile"] === "string" ? values["fleet:appsFile"] : "apps.yaml";
-    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile }, errors, warnings };
+    const rules = tagRulesOf(state) ?? { stack: ctx.stack, pattern: state.github.releaseTagPattern };
+    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile, tagRules: rules }, errors, warnings };
 }
 
 function isComplete(infra: Partial<StackConfig>): infra is StackConfig {
@@ -443,6 +456,35 @@ function checkSecretValues(apps: AppForStack[], values: Record<string, unknown>,
         if (missing.length > 0) {
             scope.error(["fleet:appSecrets", ...(all[app.name] ? [app.name] : [])], `${app.name} lists secret(s) ${missing.join(", ")} in the catalog, with no value here; allowed: set each with pulumi config set --secret --path 'fleet:appSecrets.${app.name}.${missing[0]}' VALUE`);
         }
+    }
+}
+
+/** This stack's managed rules, else the rules another stack writes, else its own setting (the default v*). */
+function tagRulesOf(state: CheckState): TagRules | undefined {
+    if (!state.github) return undefined;
+    if (state.github.manageRepositories || !state.ctx.tagRules) return { stack: state.ctx.stack, pattern: state.github.releaseTagPattern };
+    return state.ctx.tagRules;
+}
+
+/**
+ * Every tag this stack deploys is one the release tag rulesets protect: anyone with write access
+ * could create or move any other, and new or replaced nodes would fetch it. Reported at the tag in
+ * the catalog. `latest` is resolved among the covered tags only (github/resolveTags.ts).
+ */
+function checkReleaseTags(scope: Scope, state: CheckState): void {
+    const catalog = state.ctx.catalog;
+    const rules = tagRulesOf(state);
+    if (!catalog || !rules || (state.values["fleet:recovery"] !== undefined && !state.infra.recovery)) return;
+    const covered = releaseTagMatcher(rules.pattern);
+    const stack = catalogStack({ stack: state.ctx.stack, recovery: state.infra.recovery });
+    for (const app of stackApps(catalog, { stack: state.ctx.stack, recovery: state.infra.recovery })) {
+        if (app.tag === LATEST || covered(app.tag)) continue;
+        const at = catalog.entries?.[app.name]?.tagAt?.[stack] ?? { line: 1, col: 1 };
+        const whose = rules.stack === state.ctx.stack ? "this stack's" : `stack ${rules.stack}'s`;
+        scope.errors.push({
+            where: `${catalog.file ?? "apps.yaml"}:${at.line}:${at.col}`,
+            message: `${app.name}.tags.${stack}: ${JSON.stringify(app.tag)} is not protected by the release tag rules (${whose} fleet:github.releaseTagPattern ${JSON.stringify(rules.pattern)}), so anyone with write access could create or move it and ${state.ctx.stack} would deploy it; allowed: a tag matching ${rules.pattern}, or "latest"`,
+        });
     }
 }
 

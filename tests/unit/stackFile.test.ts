@@ -4,7 +4,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { loadCatalogFile } from "../../config/catalog";
+import { loadCatalogFile, parseCatalog } from "../../config/catalog";
+import { releaseTagMatcher } from "../../config/githubConfig";
 import { ALLOWED_CONFIG_KEYS, checkStack, decodeEngineConfig, parseStackFile, StackReport } from "../../config/stackFile";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -163,6 +164,30 @@ describe("stack file reader (config/stackFile.ts)", () => {
         engine["github:owner"] = "1234";
         const bad = checkStack(doc, { stack: "alpha", knownStacks: ["alpha", "production"], catalog: CATALOG }, decodeEngineConfig(engine));
         assert.deepEqual(bad.errors, [`${F}:40:9: fleet:appSecrets.polls.SENTRY_DSN: must be a string, not a list; allowed: the secret's text: pulumi config set --secret --path 'fleet:appSecrets.polls.SENTRY_DSN' VALUE`]);
+    });
+
+    it("refuses a deployed tag the release tag rules do not protect, at the tag's line in the catalog", () => {
+        const shipped = fs.readFileSync(path.join(ROOT, "apps.yaml"), "utf8");
+        const loose = parseCatalog(shipped.replace("production: v1.3.2", 'production: "1.3"').replace("alpha: v1.4.0", "alpha: 99.0.0"), "apps.yaml", { knownStacks: ["alpha", "production"] }).catalog!;
+        const production = fs.readFileSync(path.join(ROOT, "Pulumi.production.yaml"), "utf8");
+        const managing = checkStack(parseStackFile(production, "Pulumi.production.yaml"), { stack: "production", knownStacks: ["alpha", "production"], catalog: loose, now: new Date("2026-12-01T00:00:00Z") });
+        assert.deepEqual(managing.errors, [
+            'apps.yaml:22:19: polls.tags.production: "1.3" is not protected by the release tag rules (this stack\'s fleet:github.releaseTagPattern "v*"), so anyone with write access could create or move it and production would deploy it; allowed: a tag matching v*, or "latest"',
+        ]);
+        // alpha does not manage the repositories: production's rules are the ones its tags need.
+        const ctx = { stack: "alpha", knownStacks: ["alpha", "production"], catalog: loose, now: new Date("2026-12-01T00:00:00Z"), tagRules: { stack: "production", pattern: "v*" } };
+        assert.deepEqual(checkStack(parseStackFile(ALPHA, F), ctx).errors, [
+            'apps.yaml:21:14: polls.tags.alpha: "99.0.0" is not protected by the release tag rules (stack production\'s fleet:github.releaseTagPattern "v*"), so anyone with write access could create or move it and alpha would deploy it; allowed: a tag matching v*, or "latest"',
+        ]);
+        assert.deepEqual(checkStack(parseStackFile(ALPHA, F), { ...ctx, tagRules: { stack: "production", pattern: "*" } }).errors, []);
+        // The settings carry the rules `latest` resolves against.
+        assert.deepEqual(check(ALPHA).settings?.tagRules, { stack: "alpha", pattern: "v*" });
+    });
+
+    it("reads a tag pattern as GitHub does (fnmatch, FNM_PATHNAME): * within one part, **/ across parts", () => {
+        const covers = (pattern: string, tag: string) => releaseTagMatcher(pattern)(tag);
+        assert.deepEqual(["v1.3", "v1.3.2", "v2.0.0-rc.1", "1.3", "99.0.0", "v1/hotfix", "release-v1"].map((t) => covers("v*", t)), [true, true, true, false, false, false, false]);
+        assert.deepEqual([covers("*", "1.3"), covers("*", "a/b"), covers("**/v*", "a/b/v1"), covers("**/v*", "v1"), covers("release/*", "release/1.0"), covers("v1.*", "v1x2")], [true, false, true, true, true, false]);
     });
 
     it("a file that is not a mapping, or whose config: is not one, is one line", () => {
