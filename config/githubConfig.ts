@@ -45,7 +45,8 @@ export const githubSchema = z.strictObject({
   // `tag: latest` on this stack may resolve to a pre-release (e.g. v2.0.0-rc.1).
   prereleases: z.boolean().default(false),
   // GitHub Enterprise Server: https://HOST/api/v3. Empty means github.com.
-  apiUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://github.example.edu/api/v3" }).optional(),
+  // https only: the token travels with every request.
+  apiUrl: z.url({ protocol: /^https$/, error: "an https URL such as https://github.example.edu/api/v3 (never http: the token travels with every request)" }).optional(),
 });
 
 /**
