@@ -11,6 +11,8 @@ const GIT_URL = ruleRegExp(RULES.gitUrl);
 
 /** user:password@ or token@ before an https host, user:password@ before any: a credential. */
 const CREDENTIAL = /^[a-z]+:\/\/[^/@]*:[^/@]*@|^https:\/\/[^/@]+@/;
+/** Whether a value carries a credential: its messages never show it. */
+export const hasCredential = (v: unknown): boolean => typeof v === "string" && CREDENTIAL.test(v);
 
 /** A template names the repository, and gives a git URL stage.sh accepts for every valid repository. */
 function validGitUrlTemplate(template: string): boolean {
@@ -26,7 +28,7 @@ const whole = (min: number, max: number) => {
 export const deploySchema = z.strictObject({
   gitUrlTemplate: z
     .string()
-    .refine((t) => !CREDENTIAL.test(t), { error: "carries a credential (a user:password or token before the host), which would be on every node's command lines and in the plan; allowed: no credential: the nodes clone with their deploy keys (git@host:{repo}.git)", abort: true })
+    .refine((t) => !hasCredential(t), { error: "carries a credential (a user:password or token before the host), which would be on every node's command lines and in the plan; allowed: no credential: the nodes clone with their deploy keys (git@host:{repo}.git)", abort: true })
     .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://host/, https://host/ or file:///, the host starting with a letter or digit, at most 1024 characters) containing {repo} or {name}"),
   pipMode: z.enum(["index", "system"]),
   healthSeconds: whole(1, 600),

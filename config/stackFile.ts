@@ -10,16 +10,20 @@
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { appsForStack, AppForStack, Catalog, checkAliases, formatError, LATEST, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
-import { deploySchema, DeployOverrides } from "./deployConfig";
+import { deploySchema, DeployOverrides, hasCredential } from "./deployConfig";
 import { explain as explainGithubIssue, GithubConfig, githubSchema, releaseTagMatcher } from "./githubConfig";
-import { catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
+import { AWS_REGIONS, catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
 import { SECURE_PLACEHOLDER } from "./secure";
 import { checkTlsConfig, TlsFiles } from "./tlsConfig";
 
 /** Keys Pulumi itself allows at the top of a stack file. */
 const FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"];
 
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const AWS_REGION = new RegExp(`^(${AWS_REGIONS.join("|")})$`);
+/** A security group holds 60 inbound rules; the nginx hosts' takes HTTP, HTTPS and the nodes' SSH besides one per admin range. */
+export const MAX_ADMIN_CIDRS = 57;
+/** The longest secret value: it goes into the app's environment file, one line each. */
+const MAX_SECRET_CHARS = 65536;
 const ACCOUNT_IDS = z.array(z.string().regex(/^\d{12}$/, "must be a 12-digit AWS account id (quote it)")).min(1);
 const CREDENTIAL_KEYS = ["aws:accessKey", "aws:secretKey", "aws:token"];
 
@@ -310,7 +314,7 @@ const infraSection = (section: (typeof STACK_CONFIG_KEYS)[number]): Validator =>
 /** The keys a stack file may have under config:, each with its validator. */
 const VALIDATORS: Record<string, Validator> = {
     "aws:region": (value, scope, key, state) => {
-        stringKey(AWS_REGION, "an AWS region such as eu-west-1")(value, scope, key, state);
+        stringKey(AWS_REGION, "an AWS region such as eu-west-1 (one AWS has)")(value, scope, key, state);
         if (typeof value === "string" && AWS_REGION.test(value)) state.region = value;
     },
     "aws:profile": stringKey(/^[A-Za-z0-9_.@+-]{1,64}$/, "the name of a profile in ~/.aws/config"),
@@ -327,7 +331,8 @@ const VALIDATORS: Record<string, Validator> = {
         state.github = scope.zod(githubSchema, value ?? {}, [key], (issue) => explainGithubIssue(issue));
     },
     "fleet:deploy": (value, scope, key, state) => {
-        state.deploy = scope.zod(deploySchema, value ?? {}, [key], describeIssue);
+        // A URL with a credential in it is a secret: said, never shown.
+        state.deploy = scope.zod(deploySchema, value ?? {}, [key], (issue, got, secret) => describeIssue(issue, got, secret || hasCredential(got)));
     },
     "fleet:appSecrets": (value, scope, key, state) => checkAppSecrets(value, scope, key, state),
     // Needs the apps of this stack, so it runs last (checkStack).
@@ -366,6 +371,7 @@ export function checkStack(doc: StackDocument, ctx: StackContext, values: Record
         if (values[`fleet:${section}`] === undefined) infraSection(section)(undefined, scope, `fleet:${section}`, state);
     }
     checkAdminCidrs(values["fleet:adminCidrs"], scope);
+    checkRecoveryTime(state, scope);
     const infra = state.region ? { ...state.infra, stack: ctx.stack, region: state.region } : undefined;
     for (const issue of infra ? checkCombinations(infra, { knownStacks: ctx.knownStacks }) : []) scope.error(issue.path, issue.message);
     const certificates = checkTls(values["fleet:tls"], scope, state);
@@ -390,10 +396,19 @@ function byPosition(a: { where: string }, b: { where: string }): number {
     return la - lb || ca - cb;
 }
 
+/** A point-in-time restore to a time that has not come yet fails at the engine, mid-recovery. */
+function checkRecoveryTime(state: CheckState, scope: Scope): void {
+    const source = state.infra.recovery?.database;
+    const now = state.ctx.now ?? new Date();
+    if (source?.from !== "pointInTime" || source.time === undefined || Date.parse(source.time) <= now.getTime()) return;
+    scope.error(["fleet:recovery", "database", "time"], `${JSON.stringify(source.time)} is in the future (now ${now.toISOString()}); allowed: a past time within the backup retention, or no time (the latest restorable)`);
+}
+
 /** AWS refuses a rule with host bits or a repeated rule; SSH from everywhere is legal but dangerous. */
 function checkAdminCidrs(value: unknown, scope: Scope): void {
     if (!Array.isArray(value)) return;
     const key = "fleet:adminCidrs";
+    if (value.length > MAX_ADMIN_CIDRS) scope.error([key], `has ${value.length} ranges, more than the nginx hosts' security group holds (60 rules, 3 of them for HTTP, HTTPS and the nodes); allowed: at most ${MAX_ADMIN_CIDRS}: merge ranges`);
     value.forEach((c: unknown, i) => {
         if (typeof c !== "string") return;
         if (c.includes(":")) {
@@ -440,6 +455,9 @@ function checkAppSecrets(value: unknown, scope: Scope, key: string, state: Check
             } else if (typeof secret !== "string") {
                 // Never the value: it is a secret even when it is not a string.
                 scope.error(path, `must be a string, not ${secret === null ? "null" : Array.isArray(secret) ? "a list" : `a ${typeof secret}`}; allowed: the secret's text: pulumi config set --secret --path '${key}.${app}.${name}' VALUE`);
+            } else if (/[\r\n\0]/.test(secret) || secret.length > MAX_SECRET_CHARS) {
+                // Caught on the decrypted value too: the program checks the engine's config before declaring anything.
+                scope.error(path, `must be one line of at most ${MAX_SECRET_CHARS} characters (no newline or NUL: the environment file holds one NAME='value' a line); allowed: a single-line value, e.g. base64 of a multi-line one`);
             } else if (scope.secretInFile(path) === false) {
                 scope.warn(path, `is plain text in the stack file (and in git): set it as a secret: pulumi config set --secret --path '${key}.${app}.${name}' VALUE`);
             }
