@@ -291,7 +291,9 @@ export function parseCatalog(text: string, file: string, options: ParseOptions =
     return { errors: [{ file, line: 1, col: 1, where: "catalog", message: `is larger than ${MAX_FILE_BYTES} bytes` }] };
   }
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true, merge: false });
-  const syntaxErrors = doc.errors.map((e) => at(e.pos[0], "catalog", yamlMessage(e.code, e.message)));
+  // Nesting that exhausted the parser leaves dozens of errors in its wake: the cause alone says it.
+  const overflow = doc.errors.filter((e) => /call stack/i.test(e.message)).slice(0, 1);
+  const syntaxErrors = (overflow.length > 0 ? overflow : doc.errors).map((e) => at(e.pos[0], "catalog", yamlMessage(e.code, e.message)));
   if (syntaxErrors.length > 0) return { errors: syntaxErrors };
   const aliasError = checkAliases(doc, at);
   if (aliasError) return { errors: [aliasError] };
