@@ -22,6 +22,7 @@ import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN, OVERRIDE_NAMES } from "../confi
 import { GIT_ACCESS_MARKER } from "../config/patterns";
 import { appIdentity } from "../config/identity";
 import { STATIC_URL } from "../render/nginx";
+import { DEPLOY_USER } from "../render/cloudInit";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
 import { NODE_HELPER, scriptsDir, SCRIPTS_ROOT } from "./layout";
 
@@ -65,7 +66,7 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
   // 64 leaves room for apps with more code and libraries than the fixture.
   workerMemoryMb: 64,
   dbEngine: "postgres",
-  sshUser: "deploy",
+  sshUser: DEPLOY_USER,
   migrationLockTimeout: 3,
   migrationStatementTimeout: 600,
   migrationRetries: 3,
