@@ -46,8 +46,9 @@ export const RULES = {
   gitUrl: { label: "git url", ere: "(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+" },
   /** A Python dotted module path (DJANGO_SETTINGS_MODULE). */
   dotted: { label: "module", ere: `${IDENT}(\\.${IDENT})*` },
-  /** module:callable of the WSGI application. */
-  wsgi: { label: "wsgi", ere: `${IDENT}(\\.${IDENT})*:${IDENT}` },
+  /** module:callable of the WSGI application, or `django`: Django's own handler under the platform's
+   *  settings module (node/rollout/gunicorn.conf.py), for an app whose wsgi.py cannot be used as is. */
+  wsgi: { label: "wsgi", ere: `(django|${IDENT}(\\.${IDENT})*:${IDENT})` },
   /** A lowercase host name: labels, a letter first in the last one, 253 at most. */
   domain: { label: "domain", ere: `(${LABEL}\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?`, maxLength: 253 },
   /** The URL path of an app's health check. */

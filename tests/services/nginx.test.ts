@@ -304,7 +304,7 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         for (const app of ["blog", "wiki"]) {
             const line = lines.find((l) => l.endsWith(` fleet-publish ${app}`));
             const dir = path.join(site.webRoot, appIdentity(app).osUser, "static");
-            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -no-del -munge ${dir}" ${publicKey(app).trim()}`), line);
+            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -munge ${dir}" ${publicKey(app).trim()}`), line);
             const owned = site.inEtc(`stat -c '%U %a' ${dir} && find ${dir} ! -user ${PUBLISH_USER} | wc -l`);
             assert.deepEqual(owned.stdout.trim().split("\n"), [`${PUBLISH_USER} 755`, "0"], `${dir}: the publish user's, files published before too`);
         }
