@@ -112,7 +112,7 @@ if [ ! -f "$venv/.fleet-complete" ]; then
   rm -rf "$venv"
   if [ "$pip_mode" = system ]; then
     heavy virtualenv python3 -m venv --system-site-packages "$venv"
-    heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check --no-index -r "$partial/requirements.txt"
+    heavy pip pip_no_index "$venv" "$partial/requirements.txt"
   else
     heavy virtualenv python3 -m venv "$venv"
     heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$partial/requirements.txt"

@@ -29,6 +29,9 @@ const APPS: NginxApp[] = [
 /** Both apps serving on both nodes. */
 const BOTH: Upstreams = { blog: ["10.0.2.11", "10.0.3.12"], wiki: ["10.0.2.11", "10.0.3.12"] };
 
+/** A release's commit: its own static files are under /static/<commit>/ (node/rollout/static.sh). */
+const RELEASE_COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
 describe("nginx config generation (pure)", () => {
     it("writes one file per app, in name order, with an upstream of the nodes it serves on", () => {
         const files = renderNginxFiles(APPS, BOTH);
@@ -177,6 +180,9 @@ class TestNginx {
         fs.mkdirSync(staticDir, { recursive: true });
         fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
         fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");
+        const releaseDir = path.join(dir, "www", appIdentity("blog").osUser, "static", RELEASE_COMMIT, "css");
+        fs.mkdirSync(releaseDir, { recursive: true });
+        fs.writeFileSync(path.join(releaseDir, "site.css"), "body{color:red}\n");
         execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
         const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
         fs.writeFileSync(site.nginxConf, `pid ${dir}/nginx.pid;
@@ -310,13 +316,15 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         }
     });
 
-    it("serves static files itself, hashed names cached for a year, others for an hour", async () => {
+    it("serves static files itself, a release's own files and hashed names cached for a year, others for an hour", async () => {
         const hashed = await get(listenPort, "blog.example.edu", "/static/css/site.0123456789ab.css");
         assert.equal(hashed.status, 200);
         assert.equal(hashed.body, "body{}\n");
         assert.equal(hashed.headers["cache-control"], "public, max-age=31536000, immutable");
         const plain = await get(listenPort, "blog.example.edu", "/static/css/site.css");
         assert.equal(plain.headers["cache-control"], "public, max-age=3600");
+        const own = await get(listenPort, "blog.example.edu", `/static/${RELEASE_COMMIT}/css/site.css`);
+        assert.deepEqual([own.status, own.body, own.headers["cache-control"]], [200, "body{color:red}\n", "public, max-age=31536000, immutable"]);
     });
 
     it("spreads requests over the nodes and skips a node that answers 503 or is down", async () => {
