@@ -96,7 +96,8 @@ preflight() {
 }
 
 partial=$RELEASES/.partial-$(basename "$rel")
-rm -rf "$partial"
+# A partial build a failed preflight left holds the app user's collected files (.fleet/static): sudo.
+sudo rm -rf -- "$partial"
 mkdir -p "$partial/.fleet"
 git --git-dir="$mirror" archive "$commit" | tar -x -C "$partial"
 [ -f "$partial/manage.py" ] || die "$tag has no manage.py at the top of the repository"
@@ -141,7 +142,7 @@ heavy preflight preflight "$partial"
 heavy migrations release_python "$partial" "$here/fleet_migrations.py" known >"$partial/.fleet/migrations-known"
 
 touch "$partial/.fleet/staged"
-rm -rf "$rel"
+sudo rm -rf -- "$rel"
 mv -T "$partial" "$rel"
 log "$APP_NAME $tag staged ($commit)"
 printf '%s %s\n' "$tag" "$commit"
