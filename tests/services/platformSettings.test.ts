@@ -131,3 +131,21 @@ describe("error_line (lib.sh): a failed command's error, not a hint or a traceba
     assert.equal(errorLine("something broke\n  detail\n"), "something broke");
   });
 });
+
+describe("pip_no_index (lib.sh, pipMode system): a requirement no installed package provides names the Debian package", () => {
+  it("pip's `No matching distribution` becomes the cause and the fix: python3-NAME or pipMode index", function () {
+    this.timeout(120000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-pip-"));
+    try {
+      assert.equal(spawnSync(PYTHON, ["-m", "venv", "--system-site-packages", path.join(dir, "venv")]).status, 0);
+      // Django is Debian's (installed); the other is in no Debian package this machine has.
+      fs.writeFileSync(path.join(dir, "requirements.txt"), "Django\nFleet_No_Such.Package==0.5.0\n");
+      const r = spawnSync("sh", ["-c", `here=.; . ./lib.sh; APP_NAME=polls tag=v1; pip_no_index "$0" "$1"`, path.join(dir, "venv"), path.join(dir, "requirements.txt")], { cwd: ROLLOUT, encoding: "utf8" });
+      assert.notEqual(r.status, 0);
+      assert.equal(r.stderr.trim().split("\n").pop(),
+        "fleet: error: polls v1: no Python package on this node provides Fleet_No_Such.Package==0.5.0 (fleet:deploy.pipMode system installs from the machine's packages only): install Debian's python3-fleet-no-such-package on the nodes, or set fleet:deploy.pipMode to index");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
