@@ -151,7 +151,7 @@ const appSchema = z.strictObject(
     repo: pattern(REPO_PATTERN, "a GitHub repository as owner/name (letters, digits, '-' in the owner; '.', '_', '-' also in the name)"),
     domain: pattern(DOMAIN_PATTERN, "a lowercase host name such as polls.example.edu (no wildcard, no port, no scheme)"),
     settings: pattern(DOTTED_PATTERN, "a Python dotted module path such as mysite.settings, at most 200 characters"),
-    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application, at most 200 characters"),
+    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application (at most 200 characters), or django (Django's own WSGI handler under the platform's settings, for a wsgi.py that sets its own DJANGO_SETTINGS_MODULE)"),
     tags: z.record(z.string(), tagValue, { error: "must be a map of stack: tag" }),
     secrets: z
       .array(pattern(ENV_NAME_PATTERN, "an environment name matching ^[A-Z_][A-Z0-9_]*$"), { error: "must be a list of names" })

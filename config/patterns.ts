@@ -53,8 +53,9 @@ export const RULES = {
   /** A Python dotted module path (DJANGO_SETTINGS_MODULE); long enough for any real one, short
    *  enough for every command line it is on. */
   dotted: { label: "module", ere: `${IDENT}(\\.${IDENT})*`, maxLength: 200 },
-  /** module:callable of the WSGI application. */
-  wsgi: { label: "wsgi", ere: `${IDENT}(\\.${IDENT})*:${IDENT}`, maxLength: 200 },
+  /** module:callable of the WSGI application, or `django`: Django's own handler under the platform's
+   *  settings module (node/rollout/gunicorn.conf.py), for an app whose wsgi.py cannot be used as is. */
+  wsgi: { label: "wsgi", ere: `(django|${IDENT}(\\.${IDENT})*:${IDENT})`, maxLength: 200 },
   /** A lowercase host name: labels, a letter first in the last one, 253 at most. */
   domain: { label: "domain", ere: `(${LABEL}\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?`, maxLength: 253 },
   /** The URL path of an app's health check. */

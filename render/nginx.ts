@@ -54,6 +54,11 @@ export const END_MARKER = "@@fleet-end";
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 /** Django's ManifestStaticFilesStorage inserts a 12-hex-digit content hash before the extension. */
 const HASHED_FILE_REGEX = "\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$";
+/** The URL path nginx serves every app's collected static files at: each release's under
+ *  STATIC_URL<commit>/, the STATIC_URL the platform's settings give it (platform_settings_module.py). */
+export const STATIC_URL = "/static/";
+/** A release's own files (node/rollout/static.sh), never changed once published: a SHA-1 or SHA-256 commit. */
+const RELEASE_FILE_REGEX = `^${STATIC_URL}[0-9a-f]{40}([0-9a-f]{24})?/`;
 
 const DEFAULTS: Required<NginxOptions> = {
     listenPort: 80,
@@ -196,8 +201,9 @@ ${servers}
     keepalive 16;
 }
 
-# Hashed static names never change content: cache them for good; others briefly.
+# A release's own files and hashed names never change content: cache them for good; others briefly.
 map $uri $fleet_${id}_static_cache_control {
+    "~${RELEASE_FILE_REGEX}" "public, max-age=31536000, immutable";
     "~${HASHED_FILE_REGEX}" "public, max-age=31536000, immutable";
     default "public, max-age=3600";
 }
@@ -235,9 +241,6 @@ server {
 ${siteBody(app, id, opts, hsts)}}
 `;
 }
-
-/** The URL path nginx serves every app's collected static files at (the apps' STATIC_URL). */
-export const STATIC_URL = "/static/";
 
 /** What both kinds of server do: static files from disk, everything else to the app nodes. */
 function siteBody(app: NginxApp, id: string, opts: Required<NginxOptions>, staticHeader: string): string {

@@ -290,6 +290,15 @@ function cgroup2Root(): string {
   return fs.existsSync(path.join(hybrid, "cgroup.procs")) ? hybrid : "/sys/fs/cgroup";
 }
 
+/** Whether this machine has the cgroup2 hierarchy systemd nodes need (mounted where cgroup2Root looks). */
+export function hasCgroup2(mounts: string = fs.readFileSync("/proc/mounts", "utf8")): boolean {
+  const root = cgroup2Root();
+  return mounts.split("\n").some((line) => {
+    const [, mountPoint, type] = line.split(" ");
+    return type === "cgroup2" && mountPoint === root;
+  });
+}
+
 /** Removes a cgroup2 directory and those under it (only empty ones can go: the deepest first). */
 async function removeCgroup(dir: string): Promise<void> {
   if (!fs.existsSync(dir)) return;
@@ -514,7 +523,7 @@ export interface ClusterOptions {
 
 /** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on plain nodes), else systemd:
  *  production's nodes always run systemd, so that is what the e2e suite proves by default. */
-function nodeInitOf(opts: ClusterOptions): NodeInit {
+export function nodeInitOf(opts: ClusterOptions): NodeInit {
   const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "systemd";
   if (!(NODE_INITS as readonly string[]).includes(init)) {
     const from = opts.init !== undefined ? "startCluster: init" : "FLEET_E2E_INIT";

@@ -340,7 +340,7 @@ function releaseOf(a: Answer): string {
 
 /** The hashed stylesheet a page links to. */
 export function stylesheetOf(body: string): string | undefined {
-  return /href="(\/static\/polls\/app\.[0-9a-f]{12}\.css)"/.exec(body)?.[1];
+  return /href="(\/static\/(?:[0-9a-f]{40}\/)?polls\/app\.[0-9a-f]{12}\.css)"/.exec(body)?.[1];
 }
 
 /** What a Load counts as answered: 200 only (the e2e pages), unless told otherwise. */

@@ -55,6 +55,24 @@ run_or_die() {
   die "$_what failed: $_err"
 }
 
+# pip_no_index PIP_COMMAND...: runs a `pip install --no-index` (fleet:deploy.pipMode system: the
+# machine's Python packages only). A requirement none of them provides fails as the cause and the
+# fix: the Debian package that would (apt-cache's python3-NAME naming), or the package index.
+pip_no_index() {
+  _out=$(mktemp)
+  if "$@" >"$_out" 2>&1; then
+    rm -f "$_out"
+    return 0
+  fi
+  tail -n 30 "$_out" >&2
+  _req=$(sed -n 's/.*No matching distribution found for \([^ ]*\).*/\1/p' "$_out" | head -n 1)
+  _err=$(error_line <"$_out")
+  rm -f "$_out"
+  [ -n "$_req" ] || die "$APP_NAME $tag: pip install failed: $_err"
+  _deb=python3-$(printf '%s' "$_req" | sed 's/[][<>=!~;@ ].*//' | tr 'A-Z_.' 'a-z--')
+  die "$APP_NAME $tag: no Python package on this node provides $_req (fleet:deploy.pipMode system installs from the machine's packages only): install Debian's $_deb on the nodes, or set fleet:deploy.pipMode to index"
+}
+
 # check_arg WHAT VALUE PATTERN: VALUE must match the extended regexp PATTERN in full (in the C
 # locale, where [a-z] means what it means in JavaScript).
 check_arg() {

@@ -136,7 +136,7 @@ if [ ! -f "$venv/.fleet-complete" ]; then
   node_helper build-dir "$APP" venv "$hash"
   if [ "$pip_mode" = system ]; then
     heavy virtualenv as_user python3 -m venv --system-site-packages "$venv"
-    heavy pip app_pip install --quiet --no-index -r "$partial/requirements.txt"
+    heavy pip pip_no_index app_pip install --quiet --no-index -r "$partial/requirements.txt"
   else
     heavy virtualenv as_user python3 -m venv "$venv"
     heavy pip app_pip install --quiet -r "$partial/requirements.txt"

@@ -71,11 +71,13 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
     assert.equal(await onEdge(`find / -xdev -name evil.conf 2>/dev/null | grep -v '^${appStatic}/' | wc -l`), "0");
   });
 
-  it("cannot delete the older releases' files (no --delete)", async () => {
-    const before = await onEdge(`find ${appStatic} -type f | wc -l`);
-    const r = await withKey(`mkdir -p /tmp/empty && rsync -rt --delete -e "$ssh" /tmp/empty/ ${PUBLISH_USER}@${edge().address}:. 2>&1; echo "exit=$?"`);
-    assert.match(r.stdout, /exit=[1-9]/);
-    assert.equal(await onEdge(`find ${appStatic} -type f | wc -l`), before);
+  it("deletes nothing outside the app's static directory (its deletes prune old releases there only)", async () => {
+    const outside = [`${WEB_ROOT}/keep-me`, `${WEB_ROOT}/app_other/static/keep-me`];
+    assert.equal((await cluster.exec(edge(), `mkdir -p ${WEB_ROOT}/app_other/static && for f in ${outside.join(" ")}; do echo x >$f; done`)).code, 0);
+    for (const target of ["../../app_other/static/", "../", `${WEB_ROOT}/`]) {
+      await withKey(`mkdir -p /tmp/empty && rsync -r --delete -e "$ssh" /tmp/empty/ ${PUBLISH_USER}@${edge().address}:${target} 2>&1`);
+    }
+    assert.equal(await onEdge(`ls ${outside.join(" ")} | wc -l`), "2");
   });
 
   it("cannot plant a symlink that nginx would follow out of the directory", async () => {

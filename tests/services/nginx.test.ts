@@ -51,6 +51,9 @@ const LONG_APPS: NginxApp[] = [
     { name: "mid", domain: domainOf(47, "m"), port: 8300 },
 ];
 
+/** A release's commit: its own static files are under /static/<commit>/ (node/rollout/static.sh). */
+const RELEASE_COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
 describe("nginx config generation (pure)", () => {
     it("writes one file per app, in name order, with an upstream of the nodes it serves on", () => {
         const files = renderNginxFiles(APPS, BOTH);
@@ -208,6 +211,9 @@ class TestNginx {
         fs.mkdirSync(staticDir, { recursive: true });
         fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
         fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");
+        const releaseDir = path.join(dir, "www", appIdentity("blog").osUser, "static", RELEASE_COMMIT, "css");
+        fs.mkdirSync(releaseDir, { recursive: true });
+        fs.writeFileSync(path.join(releaseDir, "site.css"), "body{color:red}\n");
         execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
         const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
         fs.writeFileSync(site.nginxConf, `pid ${dir}/nginx.pid;
@@ -335,19 +341,21 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         for (const app of ["blog", "wiki"]) {
             const line = lines.find((l) => l.endsWith(` fleet-publish ${app}`));
             const dir = path.join(site.webRoot, appIdentity(app).osUser, "static");
-            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -no-del -munge ${dir}" ${publicKey(app).trim()}`), line);
+            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -munge ${dir}" ${publicKey(app).trim()}`), line);
             const owned = site.inEtc(`stat -c '%U %a' ${dir} && find ${dir} ! -user ${PUBLISH_USER} | wc -l`);
             assert.deepEqual(owned.stdout.trim().split("\n"), [`${PUBLISH_USER} 755`, "0"], `${dir}: the publish user's, files published before too`);
         }
     });
 
-    it("serves static files itself, hashed names cached for a year, others for an hour", async () => {
+    it("serves static files itself, a release's own files and hashed names cached for a year, others for an hour", async () => {
         const hashed = await get(listenPort, "blog.example.edu", "/static/css/site.0123456789ab.css");
         assert.equal(hashed.status, 200);
         assert.equal(hashed.body, "body{}\n");
         assert.equal(hashed.headers["cache-control"], "public, max-age=31536000, immutable");
         const plain = await get(listenPort, "blog.example.edu", "/static/css/site.css");
         assert.equal(plain.headers["cache-control"], "public, max-age=3600");
+        const own = await get(listenPort, "blog.example.edu", `/static/${RELEASE_COMMIT}/css/site.css`);
+        assert.deepEqual([own.status, own.body, own.headers["cache-control"]], [200, "body{color:red}\n", "public, max-age=31536000, immutable"]);
     });
 
     it("spreads requests over the nodes and skips a node that answers 503 or is down", async () => {

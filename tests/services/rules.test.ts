@@ -46,8 +46,8 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
     reject: ["", "a..b", ".a", "a.", "9a", "a-b", "a.b:c", "a b", "a".repeat(201)],
   },
   wsgi: {
-    accept: ["mysite.wsgi:application", "app:app", "_a.b:C_1"],
-    reject: ["", "mysite.wsgi", "a:b:c", "a..b:c", "a.:c", ":app", "a:9b", "a:b.c", "a b:c", "a:b\n", `${"a".repeat(200)}:b`],
+    accept: ["mysite.wsgi:application", "app:app", "_a.b:C_1", "django"],
+    reject: ["", "mysite.wsgi", "Django", "djangos", "django:", "django\n", "a:b:c", "a..b:c", "a.:c", ":app", "a:9b", "a:b.c", "a b:c", "a:b\n", `${"a".repeat(200)}:b`],
   },
   domain: {
     accept: ["polls.example.edu", "a.b", "x-1.example.co.uk", `${"a".repeat(63)}.edu`, `${Array(50).fill("abcd").join(".")}.edu`],

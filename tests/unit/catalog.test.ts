@@ -88,6 +88,15 @@ describe("catalog: good files", () => {
     assert.deepEqual(errors(withLine("settings: pollsite.settings", "settings: a.b_c.production")), []);
   });
 
+  it("wsgi: django (Django's own handler under the platform's settings) beside module:callable; no other bare word", () => {
+    const { catalog: cat, errors: errs } = parseCatalog(withLine("wsgi: pollsite.wsgi:application", "wsgi: django"), "apps.yaml", STACKS);
+    assert.deepEqual(errs, []);
+    assert.equal(cat!.apps[0].wsgi, "django");
+    for (const bad of ["Django", "django.core.wsgi", "djangos"]) {
+      assert.match(onlyError(withLine("wsgi: pollsite.wsgi:application", `wsgi: ${bad}`)), /^apps\.yaml:6:11: polls\.wsgi: .*module:callable .*, or django /, bad);
+    }
+  });
+
   it("appsForStack keeps only apps with a tag on that stack", () => {
     const text = catalog([], []).replace("apps:\n", "apps:\n  - {name: other, repo: a/b, domain: o.example.edu, settings: o.s, wsgi: 'o.w:app', tags: {production: v2}}\n");
     const cat = parseCatalog(text, "apps.yaml", STACKS).catalog!;
