@@ -1,0 +1,9 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("case_add_default", "0001_initial")]
+
+    operations = [
+        migrations.AddField("item", "size", models.IntegerField(default=0)),
+    ]
