@@ -4,7 +4,7 @@
 // file's line, and the rollout (rollout/plan.ts) takes the values it returns over its defaults.
 import { z } from "zod";
 import type { DeploySettings } from "../rollout/plan";
-import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS } from "./catalog";
+import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS, migrationSmallTableRows } from "./catalog";
 import { RULES, ruleRegExp } from "./patterns";
 
 const GIT_URL = ruleRegExp(RULES.gitUrl);
@@ -33,6 +33,7 @@ export const deploySchema = z.strictObject({
   migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
   migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
   migrationRetries: whole(0, 10),
+  migrationSmallTableRows,
   sshUser: z.string().refine((v) => SSH_USER.test(v) && v !== "root", `must be a user name other than root (${SSH_USER.source})`),
 }).partial();
 

@@ -35,6 +35,7 @@ export interface CatalogExtra {
   acknowledgeMigrations?: string[];
   migrationLockTimeout?: number;
   migrationRetries?: number;
+  migrationSmallTableRows?: number;
   secrets?: string[];
   lines?: string[];
 }
@@ -57,6 +58,7 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
     ...(extra.acknowledgeMigrations ? [`    acknowledgeMigrations: [${extra.acknowledgeMigrations.join(", ")}]`] : []),
     ...(extra.migrationLockTimeout !== undefined ? [`    migrationLockTimeout: ${extra.migrationLockTimeout}`] : []),
     ...(extra.migrationRetries !== undefined ? [`    migrationRetries: ${extra.migrationRetries}`] : []),
+    ...(extra.migrationSmallTableRows !== undefined ? [`    migrationSmallTableRows: ${extra.migrationSmallTableRows}`] : []),
     "    tags:",
     `      ${STACK}: ${tag}`,
     "",

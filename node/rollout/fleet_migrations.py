@@ -22,8 +22,8 @@ Run with a release's Python, in that release, with the app's environment (as the
         lock_timeout/statement_timeout (PostgreSQL) or lock_wait_timeout (MySQL) set on the
         migration's connection, retried RETRIES times with back-off when a lock is not granted;
         forwards keeps a constant default as the column's database default (KEPT-DEFAULT lines)
-  fleet_migrations.py drop-defaults LOCK STATEMENT RETRIES TABLE.COLUMN...
-        drops those kept defaults (contract), with the same limits
+  fleet_migrations.py drop-defaults LOCK STATEMENT RETRIES FILE
+        drops the kept defaults FILE lists, TABLE.COLUMN a line (contract), with the same limits
 ACKS: the migrations apps.yaml acknowledges for the app, "label.name,label.name" or "-".
 Uses only APIs present from Django 3.2 to 5.x (the loader, the recorder, the executor, the
 operations' state_forwards/database_forwards, the schema editor's collected SQL).
@@ -879,7 +879,7 @@ def drop_defaults(columns):
     quote = conn.ops.quote_name
     with conn.cursor() as cursor:
         for item in columns:
-            table, column = item.split(".", 1)
+            table, column = item.rsplit(".", 1)
             cursor.execute("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT" % (quote(table), quote(column)))
     print("fleet: dropped the database defaults kept until contract: %s" % " ".join(columns), file=sys.stderr)
 
@@ -928,7 +928,7 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
 USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING]]"
          " | unapply-plan ACKS SMALL_ROWS ENTRIES_OUT EXPAND_OUT LABEL:NAME..."
          " | migrate LOCK STATEMENT RETRIES forwards|backwards|to ITEM..."
-         " | drop-defaults LOCK STATEMENT RETRIES TABLE.COLUMN...")
+         " | drop-defaults LOCK STATEMENT RETRIES FILE")
 
 if __name__ == "__main__":
     args = sys.argv[1:]
@@ -938,8 +938,8 @@ if __name__ == "__main__":
         classify(*args[1:])
     elif len(args) >= 6 and args[0] == "unapply-plan":
         unapply_plan(args[1], args[2], args[3], args[4], args[5:])
-    elif len(args) >= 5 and args[0] == "drop-defaults":
-        migrate(args[1], args[2], args[3], "drop-defaults", args[4:])
+    elif len(args) == 5 and args[0] == "drop-defaults":
+        migrate(args[1], args[2], args[3], "drop-defaults", [line.strip() for line in open(args[4]) if line.strip()])
     elif len(args) >= 6 and args[0] == "migrate" and args[4] in ("forwards", "backwards", "to"):
         migrate(args[1], args[2], args[3], args[4], args[5:])
     else:
