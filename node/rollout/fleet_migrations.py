@@ -292,9 +292,17 @@ def locking(ctx, table, reason, recipe):
 
 
 def constant_default(field):
-    """Django's default of a field when it is one constant value (a callable gives each row
-    its own value: no database default can stand in for it)."""
-    return field.has_default() and not callable(field.default)
+    """Whether the value Django adds a NOT NULL column with is one constant: the field's default
+    when not callable (a callable gives each row its own value: no database default can stand
+    in for it), or the empty string of a blank text field without a default (Django's own
+    effective default), never None."""
+    if field.has_default():
+        return not callable(field.default) and field.default is not None
+    return field.blank and field.empty_strings_allowed and not field.null
+
+
+def default_value(field):
+    return field.default if field.has_default() else ""
 
 
 def index_verdict(index, ctx):
@@ -312,8 +320,8 @@ def judge_add_field(op, label, before, after, ctx, sql):
         reason = "adds nullable column %s (the old code does not know it)" % where
     elif has_db_default(field):
         reason = "adds column %s with a database default" % where
-    elif constant_default(op.field) and op.field.default is not None:
-        reason = "adds NOT NULL column %s with Django's default %r, kept as its database default until contract (the old code's inserts get it)" % (where, op.field.default)
+    elif constant_default(op.field):
+        reason = "adds NOT NULL column %s with Django's default %r, kept as its database default until contract (the old code's inserts get it)" % (where, default_value(op.field))
         rewrite = KEEP_DEFAULT
     else:
         return refused(ctx, table, "adds NOT NULL column %s without a database default, so the old code's inserts fail" % where, RECIPES["not-null"])
@@ -561,7 +569,11 @@ def judge_operations(operations, label, state, ctx):
             verdicts.append((op, verdict))
         ctx.follow(op, label, state, after)
         state = after
-    return combine(verdicts), state
+    op, verdict = combine(verdicts)
+    rewrites = [v.rewrite for _, v in verdicts if v.rewrite]
+    if rewrites and verdict.cls == BEFORE and verdict is not NOTHING_SERVES:
+        verdict.rewrite = rewrites[0]
+    return (op, verdict), state
 
 
 def combine(verdicts):

@@ -248,11 +248,12 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     const r = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_add_default.0002_item_size"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.size$/m);
-    const oldInsert = psql("INSERT INTO case_add_default_item (name) VALUES ('written by the old code') RETURNING size");
+    assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.label$/m);
+    const oldInsert = psql("INSERT INTO case_add_default_item (name) VALUES ('written by the old code') RETURNING size || '|' || label");
     assert.equal(oldInsert.status, 0, oldInsert.stderr);
-    assert.equal(oldInsert.stdout.trim(), "0");
+    assert.equal(oldInsert.stdout.trim(), "0|");
     const kept = path.join(pg.dir, "kept-defaults");
-    fs.writeFileSync(kept, "case_add_default_item.size\n");
+    fs.writeFileSync(kept, "case_add_default_item.size\ncase_add_default_item.label\n");
     const dropped = classifier(env(), ["drop-defaults", "5", "60", "0", kept]);
     assert.equal(dropped.code, 0, dropped.stderr);
     const after = psql("INSERT INTO case_add_default_item (name) VALUES ('old code, after contract')");

@@ -6,4 +6,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField("item", "size", models.IntegerField(default=0)),
+        # No default, but blank: Django adds the column with '' (its effective default).
+        migrations.AddField("item", "label", models.CharField(max_length=20, blank=True)),
     ]
