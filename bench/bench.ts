@@ -4,7 +4,9 @@
 // through nginx, staging cold (first install) and warm (new tag, same requirements), and the
 // same upgrade done the old Fabric way on the same nodes and load, as the baseline.
 // Then v6 -> v7 (a RemoveField release) under the same load: the column is dropped after the
-// last switch, so the old code never misses it.
+// last switch, so the old code never misses it. Then v7 -> v8 (a NOT NULL field with a constant
+// default) while the old code inserts rows: the default is kept until contract. And the lock time
+// of locking migrations at migrationSmallTableRows rows, the default's measurement.
 // systemd: the same nodes with systemd as PID 1 (the production process manager, the plan's own
 // gunicorn@.service): v1, then a release with new requirements (a new virtualenv: a new master the
 // unit follows) and one with the same virtualenv and a slow import, each under the same load.
@@ -22,6 +24,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { diffPlans, Plan, runPlan, runPlanMeasured } from "../offline/plan";
+import { DEFAULT_DEPLOY_SETTINGS } from "../rollout/plan";
 import { Cluster, ClusterOptions, NodeHandle, startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";
@@ -117,7 +120,53 @@ async function onRealNodes(work: string): Promise<void> {
     await mustServe("v7 (RemoveField)", cluster.appNodes, "v7");
     figure("migration_remove_field_requests", remove.requests);
     figure("migration_remove_field_failed_requests", remove.failed);
+
+    await addDefaultUnderInserts(cluster, stack);
+    await smallTableLock(stack);
   });
+}
+
+/** v7 -> v8 (a NOT NULL field with a constant default, no acknowledgement) while the old code
+ *  inserts rows (/ask) and pages load: the platform keeps the default from expand to contract. */
+async function addDefaultUnderInserts(cluster: Cluster, stack: LocalStack): Promise<void> {
+  say("v7 -> v8 (AddField with a constant default) while the old code inserts rows");
+  const inserts = new Load(`http://${cluster.staticHost.address}/ask`, DOMAIN, 2);
+  const pages = new Load(`http://${cluster.staticHost.address}/`, DOMAIN, 2);
+  const r = must(await stack.up("v8"), "v8");
+  const written = await inserts.stop();
+  const read = await pages.stop();
+  // The scenario really ran: expand kept the default, contract dropped it, the old code inserted.
+  const expand = r.ran.find((x) => x.name === `${APP}-expand`)?.stderr ?? "";
+  const contract = r.ran.find((x) => x.name === `${APP}-contract`)?.stderr ?? "";
+  if (!/kept the database default of polls_question\.votes until contract/.test(expand)) throw new Error(`v8's expand step kept no default: ${expand}`);
+  if (!/dropped the database defaults kept since expand: polls_question\.votes/.test(contract)) throw new Error(`v8's contract step dropped no default: ${contract}`);
+  if (written.requests < 20) throw new Error(`only ${written.requests} inserts ran during v7 -> v8`);
+  say(`add default: ${written.requests} inserts (${written.failed} failed), ${read.requests} page requests (${read.failed} failed) ${[...written.failures, ...read.failures].slice(0, 3).join(" | ")}`);
+  figure("migration_add_default_requests", written.requests + read.requests);
+  figure("migration_add_default_failed_requests", written.failed + read.failed);
+}
+
+/** How long the locking operations a small table may take (migrationSmallTableRows) hold their
+ *  lock on the test bed's PostgreSQL, at the default threshold: the slowest of a non-concurrent
+ *  index, a unique constraint and int -> bigint (AutoField -> BigAutoField: a rewrite). */
+async function smallTableLock(stack: LocalStack): Promise<void> {
+  const rows = DEFAULT_DEPLOY_SETTINGS.migrationSmallTableRows;
+  say(`lock time of locking migrations on a table of ${rows} rows`);
+  const ms = await stack.appQuery(`
+CREATE TABLE fleet_bench_lock (id serial PRIMARY KEY, text varchar(200) NOT NULL, published timestamptz NOT NULL);
+INSERT INTO fleet_bench_lock (text, published) SELECT 'question ' || g, now() - g * interval '1 minute' FROM generate_series(1, ${rows}) g;
+ANALYZE fleet_bench_lock;
+CREATE FUNCTION pg_temp.lock_ms(statement text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE started timestamptz := clock_timestamp();
+BEGIN EXECUTE statement; RETURN extract(epoch FROM clock_timestamp() - started)::numeric * 1000; END $$;
+SELECT greatest(pg_temp.lock_ms('CREATE INDEX fleet_bench_lock_text ON fleet_bench_lock (text)'),
+  pg_temp.lock_ms('ALTER TABLE fleet_bench_lock ADD CONSTRAINT fleet_bench_lock_published UNIQUE (published)'),
+  pg_temp.lock_ms('ALTER TABLE fleet_bench_lock ALTER COLUMN id TYPE bigint'));
+DROP TABLE fleet_bench_lock;`);
+  const measured = Number(ms);
+  if (!ms || !Number.isFinite(measured) || measured <= 0) throw new Error(`the lock time was not measured: ${JSON.stringify(ms)}`);
+  figure("migration_small_table_rows", rows);
+  figure("migration_small_table_lock_ms", measured);
 }
 
 /** A new machine replaces node-1 under continuous load through nginx, as `pulumi up --replace` of its instance would. */
@@ -316,7 +365,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
-    "naive_rollout_failed_requests", "venv_change_requests_systemd", "venv_change_failed_requests_systemd", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
+    "naive_rollout_failed_requests", "migration_add_default_failed_requests", "migration_small_table_lock_ms", "migration_small_table_rows", "venv_change_requests_systemd", "venv_change_failed_requests_systemd", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
     "node_replacement_requests", "node_replacement_failed_requests",
     "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
   // The headline figures first, in a fixed order, then every other one in the order measured

@@ -121,7 +121,13 @@ const seconds = (max: number) =>
     .min(1, { error: `must be from 1 to ${max} seconds` })
     .max(max, { error: `must be from 1 to ${max} seconds` });
 /** Limits of the migration connection (the defaults come from fleet:deploy). */
-export const MIGRATION_LIMITS = { migrationLockTimeout: 3600, migrationStatementTimeout: 86400 } as const;
+export const MIGRATION_LIMITS = { migrationLockTimeout: 3600, migrationStatementTimeout: 86400, migrationSmallTableRows: 100_000_000 } as const;
+/** Rows: a table of at most this many may take a locking migration (index, unique, type change). */
+export const migrationSmallTableRows = z
+  .number({ error: `must be a whole number of rows from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows}` })
+  .int({ error: `must be a whole number of rows from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows}` })
+  .min(0, { error: `must be from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows} rows` })
+  .max(MIGRATION_LIMITS.migrationSmallTableRows, { error: `must be from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows} rows` });
 const migrationRetries = z
   .number({ error: "must be a whole number from 0 to 10" })
   .int({ error: "must be a whole number from 0 to 10" })
@@ -164,6 +170,7 @@ const appSchema = z.strictObject(
     migrationLockTimeout: seconds(MIGRATION_LIMITS.migrationLockTimeout).optional(),
     migrationStatementTimeout: seconds(MIGRATION_LIMITS.migrationStatementTimeout).optional(),
     migrationRetries: migrationRetries.optional(),
+    migrationSmallTableRows: migrationSmallTableRows.optional(),
     port: z
       .number({ error: "must be a whole number from 1024 to 65535" })
       .int({ error: "must be a whole number from 1024 to 65535" })
@@ -230,6 +237,8 @@ export interface App {
   migrationLockTimeout?: number;
   migrationStatementTimeout?: number;
   migrationRetries?: number;
+  /** Rows up to which a table may take a locking migration; absent: fleet:deploy's. */
+  migrationSmallTableRows?: number;
   /** gunicorn's worker processes per node; absent: the stack's fleet:deploy.gunicornWorkers. */
   workers?: number;
   /** Seconds a request may take before gunicorn restarts its worker; absent: fleet:deploy.gunicornTimeout. */
@@ -378,6 +387,7 @@ function applyDefaults(raw: RawCatalog): Catalog {
       ...(a.migrationLockTimeout !== undefined ? { migrationLockTimeout: a.migrationLockTimeout } : {}),
       ...(a.migrationStatementTimeout !== undefined ? { migrationStatementTimeout: a.migrationStatementTimeout } : {}),
       ...(a.migrationRetries !== undefined ? { migrationRetries: a.migrationRetries } : {}),
+      ...(a.migrationSmallTableRows !== undefined ? { migrationSmallTableRows: a.migrationSmallTableRows } : {}),
       ...(a.workers !== undefined ? { workers: a.workers } : {}),
       ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
       overrides: { ...ALL_OVERRIDES, ...d.overrides, ...a.overrides } as Overrides,

@@ -4,7 +4,7 @@
 // file's line, and the rollout (rollout/plan.ts) takes the values it returns over its defaults.
 import { z } from "zod";
 import type { DeploySettings } from "../rollout/plan";
-import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS } from "./catalog";
+import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS, migrationSmallTableRows } from "./catalog";
 import { RULES, ruleRegExp } from "./patterns";
 
 const GIT_URL = ruleRegExp(RULES.gitUrl);
@@ -38,6 +38,7 @@ export const deploySchema = z.strictObject({
   migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
   migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
   migrationRetries: whole(0, 10),
+  migrationSmallTableRows,
 }).partial();
 
 /** The settings a stack file gives; the rest are the rollout's defaults. Not the SSH user: cloud-init

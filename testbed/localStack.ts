@@ -36,6 +36,7 @@ export interface CatalogExtra {
   acknowledgeMigrations?: string[];
   migrationLockTimeout?: number;
   migrationRetries?: number;
+  migrationSmallTableRows?: number;
   secrets?: string[];
   lines?: string[];
 }
@@ -58,6 +59,7 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
     ...(extra.acknowledgeMigrations ? [`    acknowledgeMigrations: [${extra.acknowledgeMigrations.join(", ")}]`] : []),
     ...(extra.migrationLockTimeout !== undefined ? [`    migrationLockTimeout: ${extra.migrationLockTimeout}`] : []),
     ...(extra.migrationRetries !== undefined ? [`    migrationRetries: ${extra.migrationRetries}`] : []),
+    ...(extra.migrationSmallTableRows !== undefined ? [`    migrationSmallTableRows: ${extra.migrationSmallTableRows}`] : []),
     "    tags:",
     `      ${STACK}: ${tag}`,
     "",

@@ -122,7 +122,7 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
       git -C /srv/clone/polls -c advice.detachedHead=false checkout -q v2 && ls /srv/clone/polls/polls/migrations`);
     assert.equal(r.code, 0, r.stderr);
     const [tags, ...migrations] = r.stdout.trim().split("\n");
-    assert.equal(tags.trim(), "v1 v10 v11 v2 v3 v4 v5 v6 v7 v8 v9");
+    assert.equal(tags.trim(), "v1 v10 v11 v12 v2 v3 v4 v5 v6 v7 v8 v9");
     assert.deepEqual(migrations, ["0001_initial.py", "0002_question_summary.py", "__init__.py"]);
     // an app's own system user (as a deployment creates one) may read it too
     const other = await ssh(node, `sudo useradd --system --no-create-home fixture-reader &&

@@ -158,6 +158,7 @@ describe("catalog: each bad value is one precise line", () => {
     ["migration lock timeout 0", "    tags:", "    migrationLockTimeout: 0\n    tags:", /^apps\.yaml:7:27: polls\.migrationLockTimeout: must be from 1 to 3600 seconds/],
     ["migration statement timeout 1.5", "    tags:", "    migrationStatementTimeout: 1.5\n    tags:", /polls\.migrationStatementTimeout: must be a whole number of seconds from 1 to 86400/],
     ["migration retries 11", "    tags:", "    migrationRetries: 11\n    tags:", /polls\.migrationRetries: must be from 0 to 10/],
+    ["small-table rows 1.5", "    tags:", "    migrationSmallTableRows: 1.5\n    tags:", /polls\.migrationSmallTableRows: must be a whole number of rows from 0 to 100000000/],
     ["override name misspelt", "    tags:", "    overrides: { storag: false }\n    tags:", /^apps\.yaml:7:18: polls\.overrides\.storag: unknown key; allowed keys: database, hosts, static, secretKey, proxy, storage, debug$/],
     ["override not a bool", "    tags:", '    overrides: { storage: "no" }\n    tags:', /polls\.overrides\.storage: must be true or false$/],
     ["deployChecks unknown", "    tags:", "    deployChecks: strict\n    tags:", /polls\.deployChecks: must be "warn" or "fail"$/],
