@@ -70,8 +70,14 @@ def key_of(migration):
 
 
 def known():
+    """Every migration this code knows, by name: its graph's, and those a squashed migration
+    replaces (applying a squash records them too, and a release may have deleted their files:
+    the code still knows them, through the squash's `replaces`)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    for label, name in sorted(loader.graph.nodes):
+    names = set(loader.graph.nodes)
+    for squashed in loader.replacements.values():
+        names.update(squashed.replaces)
+    for label, name in sorted(names):
         print("%s.%s" % (label, name))
 
 
