@@ -75,9 +75,15 @@ export const MAX_ALIASES = 50;
 /** How deep collections may nest: the catalog needs 5 levels, a stack file 6. */
 export const MAX_DEPTH = 32;
 
+/** A value as an error line quotes it: whole when short, else its start and its length (the line stays one readable line). */
+function quoted(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 120 ? text : `${text.slice(0, 60)}..." (${String(value).length} characters)`;
+}
+
 const pattern = (re: RegExp, what: string) =>
   z.string({ error: (i) => (i.input === undefined ? "is required" : `must be a string, ${what}`) }).regex(re, {
-    error: (i) => `${JSON.stringify(i.input)} is not allowed: ${what}`,
+    error: (i) => `${quoted(i.input)} is not allowed: ${what}`,
   });
 
 const tagValue = pattern(
@@ -157,7 +163,7 @@ const appSchema = z.strictObject(
     repo: pattern(REPO_PATTERN, "a GitHub repository as owner/name (letters, digits, '-' in the owner; '.', '_', '-' also in the name)"),
     domain: pattern(DOMAIN_PATTERN, "a lowercase host name such as polls.example.edu (no wildcard, no port, no scheme)"),
     settings: pattern(DOTTED_PATTERN, "a Python dotted module path such as mysite.settings, at most 200 characters"),
-    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application (at most 200 characters), or django (Django's own WSGI handler under the platform's settings, for a wsgi.py that sets its own DJANGO_SETTINGS_MODULE)"),
+    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application, or django (Django's own WSGI handler under the platform's settings, for a wsgi.py that sets its own DJANGO_SETTINGS_MODULE), at most 200 characters"),
     tags: z.record(z.string(), tagValue, { error: "must be a map of stack: tag" }),
     secrets: z
       .array(pattern(ENV_NAME_PATTERN, "an environment name matching ^[A-Z_][A-Z0-9_]*$"), { error: "must be a list of names" })
