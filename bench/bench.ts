@@ -29,7 +29,7 @@ import { Cluster, ClusterOptions, NodeHandle, startCluster } from "../testbed/cl
 import { ApplyResult } from "../testbed/executor";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";
 import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
-import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, get, Load, LocalStack } from "../testbed/localStack";
+import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, fixtureFleetRepo, get, Load, LocalStack } from "../testbed/localStack";
 import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../tests/e2e/fixtureTags";
 import { codeServedOn, naiveFabricDeploy } from "./realNodes";
 import { expectCommandsOk, expectFailure, expectLoad, expectOk, expectServing, expectStepsRan, expectThat, figureValue, LoadCounts, MIN_LOAD_REQUESTS } from "./scenario";
@@ -214,6 +214,7 @@ async function disasterRecovery(work: string): Promise<void> {
     const names = Array.from({ length: DR_APPS }, (_, i) => `dr-app-${String(i + 1).padStart(2, "0")}`);
     say(`disaster recovery: ${DR_APPS} apps onto ${cluster.appNodes.length} empty nodes in one run`);
     const started = Date.now();
+    cluster.serveFixtureAs(names.map(fixtureFleetRepo));
     const r = await stack.up(fixtureFleetCatalog(names, "v1", 8500));
     const failed = r.ran.filter((x) => !x.ok);
     say(`dr: ${r.ran.length} steps, ${failed.length} failed, ${r.skipped.length} skipped, ${r.ran.reduce((n, x) => n + x.failedDials, 0)} dials refused and dialled again${r.error ? `; first failure: ${r.error}` : ""}`);

@@ -81,6 +81,9 @@ export interface Cluster {
    * `repo:` maps onto it.
    */
   gitBaseUrl: string;
+  /** Serves the fixture also as each of `repos` (owner/name): a fleet of fixture apps, one
+   *  repository each, as the catalog requires (one app per repository). */
+  serveFixtureAs(repos: string[]): void;
   /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
   exec(node: NodeHandle, command: string, opts?: { asUser?: string }): Promise<ExecResult>;
   /** Loses a machine at once: its PID 1 killed, every process, mount and its network gone with it. */
@@ -625,6 +628,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (failure) throw failure.reason;
     const keys = await keysMade;
     const repositories = await reposServed;
+    const fixturePath = (): string => {
+      const fixture = repositories[FIXTURE_REPO];
+      if (!fixture || opts.repositories) throw new Error("e2e cluster: this cluster serves other repositories, not the fixture");
+      return fixture;
+    };
     const pg = await pgStarted;
     if (staticHostCount > 1) balancer = await startBalancer(path.join(slot.dir, "balancer"), `${slot.subnet}.1`, staticHosts);
 
@@ -649,9 +657,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       privateKeyPath: keys.path,
       nginxConfDir: NGINX_CONF_DIR,
       get fixtureRepoPath(): string {
-        const fixture = repositories[FIXTURE_REPO];
-        if (!fixture || opts.repositories) throw new Error("e2e cluster: this cluster serves other repositories, not the fixture");
-        return fixture;
+        return fixturePath();
       },
       repositories,
       gitBaseUrl: `file://${path.join(slot.dir, "git")}`,
@@ -666,6 +672,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
             input: `ALTER ROLE postgres PASSWORD ${sqlLiteral(pw)};\n`,
           });
         },
+      },
+      serveFixtureAs(repos: string[]) {
+        const fixture = fixturePath();
+        for (const repo of repos) {
+          const served = servedPathOf(slot, repo);
+          if (fs.existsSync(served)) continue;
+          fs.mkdirSync(path.dirname(served), { recursive: true });
+          fs.symlinkSync(fixture, served);
+          repositories[repo] = served;
+        }
       },
       exec: (node, command, execOpts = {}) => {
         const nsenter = ["-t", String(initPidOf(node)), "-m", "-u", "-i", "-n", "-p", "--"];

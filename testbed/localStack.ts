@@ -66,12 +66,15 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
   ].join("\n");
 }
 
+/** The repository of a fleet app made of the fixture (the cluster serves it: serveFixtureAs). */
+export const fixtureFleetRepo = (name: string) => `uni-it/${name}`;
+
 /** A catalog of the fixture app under each of `names` (on its own domain, database, user and
  *  port from `firstPort` on), all at `tag` on the alpha stack: a fleet of real apps. */
 export function fixtureFleetCatalog(names: string[], tag: string, firstPort: number): string {
   const lines = ["apps:"];
   names.forEach((name, i) => lines.push(
-    `  - name: ${name}`, "    repo: uni-it/polls", `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
+    `  - name: ${name}`, `    repo: ${fixtureFleetRepo(name)}`, `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
     "    wsgi: pollsite.wsgi:application", `    port: ${firstPort + i}`, "    healthCheck: /healthz", "    tags:", `      ${STACK}: ${tag}`,
   ));
   return `${lines.join("\n")}\n`;

@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import { Cluster } from "../../testbed/cluster";
 import { heavyLogOf, parseHeavyLog, summarizeHeavyLog } from "../../testbed/heavyWork";
 import { ApplyResult } from "../../testbed/executor";
-import { fixtureFleetCatalog, get, LocalStack } from "../../testbed/localStack";
+import { fixtureFleetCatalog, fixtureFleetRepo, get, LocalStack } from "../../testbed/localStack";
 import { NODE_CONFIG_FILE } from "../../rollout/layout";
 import { withLocalStack } from "./testBed";
 
@@ -23,6 +23,7 @@ describe("e2e: heavy stage work is bounded per node (fleet:nodes.heavyJobs 2, si
   before(async () => {
     ({ cluster, stack } = bed);
     stack.appSecrets = {}; // these apps list no secrets
+    cluster.serveFixtureAs(APPS.map(fixtureFleetRepo));
     result = await stack.up(fixtureFleetCatalog(APPS, "v1", 8400));
   });
 

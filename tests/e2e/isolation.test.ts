@@ -13,7 +13,7 @@ import { scriptsVersion } from "../../app/hostScripts";
 import { scriptsDir } from "../../rollout/layout";
 import { Plan } from "../../offline/plan";
 import { Cluster } from "../../testbed/cluster";
-import { get, LocalStack } from "../../testbed/localStack";
+import { fixtureFleetRepo, get, LocalStack } from "../../testbed/localStack";
 import { withLocalStack } from "./testBed";
 
 const APPS = ["deploy", "root", "fleet", "shared", "fleetadmin", "news", "backup", "list", "proxy"];
@@ -22,7 +22,7 @@ const APPS = ["deploy", "root", "fleet", "shared", "fleetadmin", "news", "backup
 function catalog(apps: string[]): string {
   const lines = ["apps:"];
   apps.forEach((name) => {
-    lines.push(`  - name: ${name}`, "    repo: uni-it/polls", `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
+    lines.push(`  - name: ${name}`, `    repo: ${fixtureFleetRepo(name)}`, `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
       "    wsgi: pollsite.wsgi:application", `    port: ${8300 + APPS.indexOf(name)}`, "    healthCheck: /healthz", "    tags:", "      alpha: v1");
   });
   return `${lines.join("\n")}\n`;
@@ -64,6 +64,7 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
   before(async () => {
     ({ cluster, stack } = bed);
     stack.appSecrets = {}; // these apps list no secrets
+    cluster.serveFixtureAs(APPS.map(fixtureFleetRepo));
     // Three apps more per run, as apps join a stack: nine apps' first steps at once would open
     // more SSH connections to one node than sshd's MaxStartups lets in at a time.
     for (let n = 3; n <= APPS.length; n += 3) {

@@ -9,7 +9,8 @@ installMocks(); // before the components load: resources register against these 
 import { appBucketPolicy } from "../../infra/appNodes";
 import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
 import { planSubnets } from "../../infra/network";
-import { renderNginxFiles, renderPublishInput } from "../../render/nginx";
+import { renderSites } from "../../render/nginx";
+import { NGINX_TLS_DIR } from "../../rollout/layout";
 import { StackConfig } from "../../config/stackConfig";
 import { publishCommand } from "../../infra/edgeHost";
 import { replicaBucketName } from "../../infra/storage";
@@ -224,7 +225,7 @@ describe("infrastructure components (runtime mocks)", () => {
     it("publishes the nginx config generated from the catalog and the nodes each app serves on, deterministically", async () => {
         const cmd = named(production.resources, COMMAND, "nginx-config");
         const ips = await Promise.all(production.infra.appNodes.privateIps.map((ip) => valueOf(ip)));
-        assert.equal(cmd.inputs.stdin, renderPublishInput(renderNginxFiles(sampleApps(), { blog: ips, wiki: [ips[0]] })));
+        assert.equal(cmd.inputs.stdin, renderSites(sampleApps(), { blog: ips, wiki: [ips[0]] }, {}, { tlsDir: NGINX_TLS_DIR }));
         assert.equal((String(cmd.inputs.stdin).match(/ server \d+\.\d+\.\d+\.\d+:/g) ?? []).length, 4, "3 nodes for blog, 1 for wiki");
         assert.equal(cmd.inputs.create, publishCommand("sites"));
         assert.equal(cmd.inputs.update, publishCommand("sites"));

@@ -148,7 +148,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
         before(async () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-mysql-names-"));
             const file = path.join(dir, "apps.yaml");
-            fs.writeFileSync(file, ["apps:", ...["mysql", "fleetadmin"].flatMap((name, i) => [`  - name: ${name}`, "    repo: uni-it/x", `    domain: ${name}.example.edu`,
+            fs.writeFileSync(file, ["apps:", ...["mysql", "fleetadmin"].flatMap((name, i) => [`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`,
                 "    settings: s.settings", "    wsgi: s.wsgi:application", `    port: ${8500 + i}`, "    tags: { alpha: v1 }"]), ""].join("\n"));
             named = await runPlan({
                 stack: "alpha", appsFile: file, revealSecrets: true, addresses: { database: ADDRESS },
