@@ -132,11 +132,11 @@ fi
 if [ "$phase" = expand ]; then
   prior=-
   [ -f "$out/backwards.json" ] && prior=$out/backwards.json
-  # What the serving code knows (the release `current` points to), or none on a first deploy.
+  # What the serving code knows (the release `current` points to), or none on a first deploy:
+  # its record, which the app's user (the classifier) reads, as it reads every release's code.
   serving=none
   if [ -f "$CURRENT/.fleet/migrations-known" ]; then
-    cp "$CURRENT/.fleet/migrations-known" "$work/serving"
-    serving=$work/serving
+    serving=$(readlink -e "$CURRENT")/.fleet/migrations-known
   fi
   if ! py "$rel" classify "$APP_NAME" "$tag" "$acks" "$prior" "$out/forwards-expand" "$small_rows" "$serving" 2>"$work/why"; then
     grep '^fleet: ' "$work/why" >&2 || true
@@ -169,9 +169,11 @@ else
   fi
   run "$rel" migrate to all
   if [ -s "$rel/.fleet/kept-defaults" ]; then
-    sort -u "$rel/.fleet/kept-defaults" >"$work/kept-defaults"
-    run "$rel" drop-defaults "$work/kept-defaults"
-    log "$APP_NAME: dropped the database defaults kept since expand: $(paste -sd' ' - <"$work/kept-defaults")"
+    # In the release's record, which the app's user (drop-defaults) reads; $work is the deploy user's own.
+    sort -u -o "$rel/.fleet/kept-defaults" "$rel/.fleet/kept-defaults"
+    chmod 0644 "$rel/.fleet/kept-defaults"
+    run "$rel" drop-defaults "$rel/.fleet/kept-defaults"
+    log "$APP_NAME: dropped the database defaults kept since expand: $(paste -sd' ' - <"$rel/.fleet/kept-defaults")"
     rm -f "$rel/.fleet/kept-defaults"
   fi
 fi
