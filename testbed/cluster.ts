@@ -606,8 +606,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       path.join(slot.dir, "hosts"),
       [...staticHosts, ...machines].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
     );
-    const repoNames = Object.keys(opts.repositories ?? { [FIXTURE_REPO]: "" });
-    fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n${repoNames.map((r) => `\tdirectory = ${servedPathOf(slot, r)}\n`).join("")}`);
+    // The served repositories are root's; every node user may read them (GitHub checks no
+    // ownership). "*", not a list: serveFixtureAs adds repositories after the nodes started,
+    // and this git (2.39) has no "directory/*" prefix form.
+    fs.writeFileSync(path.join(slot.dir, "gitconfig"), "[safe]\n\tdirectory = *\n");
     // Everything that can overlap does: nodes need the key and the bridge, the
     // database needs initdb and the bridge, the repositories need nothing.
     const bridge = createBridge(slot);
