@@ -24,6 +24,9 @@ export async function waitForBalancer(stack: LocalStack, timeoutMs = 30_000): Pr
 /** The e2e test's and the bench's load around the loss: 10 s before, 50 s after. */
 export const EDGE_LOSS_WINDOW = { beforeMs: 10_000, afterMs: 50_000 };
 
+/** Clients of the load through the balancer while a host is lost (each one request at a time). */
+export const EDGE_LOAD_CLIENTS = 4;
+
 export interface EdgeLoss {
   requests: number;
   failed: number;
@@ -40,7 +43,7 @@ export interface EdgeLoss {
  */
 export async function loseEdgeHostUnderLoad(stack: LocalStack, lost: NodeHandle, opts: { beforeMs: number; afterMs: number }): Promise<EdgeLoss> {
   const balancer = await waitForBalancer(stack);
-  const load = new Load(`http://${balancer.address}/`, DOMAIN, 4, 600);
+  const load = new Load(`http://${balancer.address}/`, DOMAIN, EDGE_LOAD_CLIENTS, 600);
   await sleep(opts.beforeMs);
   const answeredBefore = load.requests - load.failed;
   await stack.cluster.kill(lost);
