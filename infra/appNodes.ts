@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
 import { SshKey } from "./sshKey";
 import { fleetTags } from "./awsTags";
-import { nodeNames } from "./nodeNames";
+import { nodeNames } from "../rollout/topology";
 
 export interface AppNodesArgs {
     stack: string;
@@ -28,7 +28,6 @@ export interface AppNodesArgs {
     mediaBucketArnPattern: string;
 }
 
-export { nodeNames };
 
 export class AppNodes extends pulumi.ComponentResource {
     public readonly nodes: FleetMachine[];

@@ -13,21 +13,8 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
-import { AccessArgs, EdgeHost, EdgeHostArgs, EdgeMachine, edgeHostNames, SitesArgs } from "./edgeHost";
-
-/** What the balancer passes through, one listener and target group each. */
-export const EDGE_PORTS = [{ name: "http", port: 80 }, { name: "https", port: 443 }] as const;
-
-/**
- * The NLB's checks of a host: a TCP connection to port 80, every 10 s; 2 failures take it out,
- * 2 successes put it (back) in. Port 80 for both target groups: nginx always listens there (the
- * default server), on 443 only once an app has a certificate, and the 443 group must not call
- * a healthy host dead on a stack without HTTPS apps.
- */
-export const EDGE_HEALTH_CHECK = { protocol: "TCP", port: "80", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 } as const;
-
-/** Seconds a leaving host keeps its open connections (the NLB's default, 300, outlasts any request here). */
-export const EDGE_DEREGISTRATION_DELAY = 30;
+import { AccessArgs, EdgeHost, EdgeHostArgs, EdgeMachine, SitesArgs } from "./edgeHost";
+import { EDGE_DEREGISTRATION_DELAY, EDGE_HEALTH_CHECK, EDGE_PORTS, edgeHostNames } from "../rollout/topology";
 
 /**
  * Per nginx host: what must have run on it before the balancer sends it traffic (every app's

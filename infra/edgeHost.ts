@@ -14,13 +14,7 @@ import { provisionCommand } from "../render/shellCommand";
 import { NGINX_CONF_DIR, NGINX_TLS_DIR, PUBLISH_USER, WEB_ROOT } from "../rollout/layout";
 import { SshKey } from "./sshKey";
 import { TlsFiles } from "../config/tlsConfig";
-
-export const STATIC_HOST_NAME = "static-host";
-
-/** The nginx hosts' names: static-host (host 1 keeps the name it always had), static-host-2, ... */
-export function edgeHostNames(count: number): string[] {
-    return Array.from({ length: count }, (_, i) => (i === 0 ? STATIC_HOST_NAME : `${STATIC_HOST_NAME}-${i + 1}`));
-}
+import { STATIC_HOST_NAME } from "../rollout/topology";
 
 /** An nginx host as the steps that run on it (and the load balancer) see it. */
 export interface EdgeMachine extends FleetMachine {

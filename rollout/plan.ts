@@ -17,6 +17,7 @@
 //  - prune to keepReleases on each node right after its switch (current and previous are always kept).
 // Every input is a pure function of the catalog, the node names and addresses and the
 // scripts' version: an unchanged app yields identical commands, so `pulumi up` runs nothing.
+import { STATIC_HOST_NAME } from "./topology";
 import type { AppForStack, OverrideName, Overrides } from "../config/catalog";
 import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN, OVERRIDE_NAMES } from "../config/catalog";
 import { GIT_ACCESS_MARKER } from "../config/patterns";
@@ -81,8 +82,8 @@ export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
   migrationSmallTableRows: 10000,
 };
 
-/** The host name steps use for the nginx host. */
-export const STATIC_HOST = "static-host";
+/** The host name steps use for the nginx host (host 1). */
+export const STATIC_HOST = STATIC_HOST_NAME;
 /** Placeholders the component resolves from Outputs: the database endpoint, the SSH user and port of the first node (static.sh pulls from it). */
 export const DATABASE = "@database";
 export const DATABASE_PORT = "@database-port";

@@ -15,7 +15,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { EDGE_HEALTH_CHECK, EDGE_PORTS } from "../infra/edge";
+import { EDGE_HEALTH_CHECK, EDGE_PORTS } from "../rollout/topology";
 
 const HAPROXY = "/usr/sbin/haproxy";
 /** The NLB checks every 10 s; the balancer every 10 s / INTERVAL_SCALE. */

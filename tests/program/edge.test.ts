@@ -9,7 +9,8 @@ import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackCo
 installMocks(); // before the components load: resources register against these mocks
 
 import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
-import { BeforeTraffic, EDGE_HEALTH_CHECK } from "../../infra/edge";
+import { BeforeTraffic } from "../../infra/edge";
+import { EDGE_HEALTH_CHECK } from "../../rollout/topology";
 import { EdgeMachine } from "../../infra/edgeHost";
 import { shippedPlan } from "../helpers/shippedPlan";
 
