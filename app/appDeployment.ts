@@ -48,7 +48,6 @@ import {
   Step,
 } from "../rollout/plan";
 
-export { rolloutFiles, scriptsVersion } from "./hostScripts";
 
 export interface DeployDatabase {
   engine: DbEngine;

@@ -9,33 +9,15 @@
 //    at a host that is gone.
 //  - Older scripts versions stay on the host: the delete commands in the state of every app's
 //    steps name the directory of the version they were made with.
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { ConnectionArgs, FleetHost } from "../infra/machine";
-import { ROLLOUT_SCRIPTS_DIR } from "../render/shellCommand";
+import { provisionFile, ROLLOUT_SCRIPTS_DIR, scriptsVersion } from "../node/scripts";
 import { scriptsDir } from "../rollout/layout";
 import { waitCommand } from "../rollout/plan";
 
 /** How long the first step on a host keeps trying to reach SSH (a booting instance). */
 const FIRST_CONTACT_TIMEOUT = "20m";
-
-/** The files the rollout copies to every host: all of node/rollout (and nothing of node/provision,
- *  whose changes must not re-run every app's steps). */
-export function rolloutFiles(dir: string = ROLLOUT_SCRIPTS_DIR): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
-}
-
-/** A hash of the rollout's files: a changed script is a new scripts directory on the hosts. */
-export function scriptsVersion(dir: string = ROLLOUT_SCRIPTS_DIR): string {
-  const hash = createHash("sha256");
-  for (const file of rolloutFiles(dir)) {
-    hash.update(file).update("\0").update(fs.readFileSync(path.join(dir, file))).update("\0");
-  }
-  return hash.digest("hex").slice(0, 16);
-}
 
 /** What lives and dies with a host (its instance, else its ready step), as triggers and deletedWith use it. */
 export function hostAnchor(host: FleetHost): pulumi.CustomResource | undefined {
@@ -66,7 +48,7 @@ export class HostScripts extends pulumi.ComponentResource {
     const wait = new command.remote.Command(`${host.name}-scripts-wait`, {
       connection: hostConnection(host, sshUser, { dialErrorLimit: -1, perDialTimeout: 15 }),
       triggers,
-      create: waitCommand(),
+      create: waitCommand(provisionFile("wait-for-cloud-init.sh")),
       addPreviousOutputInEnv: false,
     }, {
       parent: this,

@@ -2,7 +2,7 @@
 // the Fabric-style baseline deploy, and which code each node's gunicorn serves.
 import * as fs from "fs";
 import * as path from "path";
-import { scriptsVersion } from "../app/appDeployment";
+import { scriptsVersion } from "../node/scripts";
 import { scriptsDir } from "../rollout/layout";
 import type { Cluster, ExecResult, NodeHandle } from "../testbed/cluster";
 import { APP_IDENTITY, DOMAIN, get, PORT } from "../testbed/localStack";

@@ -11,6 +11,7 @@ import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, rea
 import { NginxApp, NginxOptions, renderKeys, renderSites, SITES_STEP } from "../render/nginx";
 import { renderAccess } from "../render/publishAccess";
 import { provisionCommand } from "../render/shellCommand";
+import { provisionFile } from "../node/scripts";
 import { NGINX_CONF_DIR, NGINX_TLS_DIR, PUBLISH_USER, WEB_ROOT } from "../rollout/layout";
 import { SshKey } from "./sshKey";
 import { TlsFiles } from "../config/tlsConfig";
@@ -181,5 +182,5 @@ export function publishCommand(mode: "keys" | "sites" | "access", paths: Publish
         access: [mode, paths.webRoot ?? WEB_ROOT, PUBLISH_USER],
     }[mode];
     while (args[args.length - 1] === "") args.pop();
-    return provisionCommand("publish-nginx-config.sh", args);
+    return provisionCommand(provisionFile("publish-nginx-config.sh"), args);
 }

@@ -6,6 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DEPLOY_USER, MachineRole, renderCloudInit } from "../render/cloudInit";
 import { provisionCommand } from "../render/shellCommand";
+import { appNodeSources, provisionFile } from "../node/scripts";
 import { fleetTags } from "./awsTags";
 
 export type ConnectionArgs = command.types.input.remote.ConnectionArgs;
@@ -68,7 +69,7 @@ export function fleetInstance(spec: InstanceSpec, parent: pulumi.Resource): aws.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: spec.rootVolumeGb, deleteOnTermination: true },
         // Public key only: user data is stored and shown in clear text.
-        userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey, heavyJobs: spec.heavyJobs })),
+        userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey, heavyJobs: spec.heavyJobs }, appNodeSources())),
         userDataReplaceOnChange: spec.replaceToChange,
         tags,
         volumeTags: tags,
@@ -89,7 +90,7 @@ export function deployConnection(host: pulumi.Input<string>, privateKey: pulumi.
 export function readyCommand(name: string, instance: aws.ec2.Instance, connection: pulumi.Input<ConnectionArgs>, commands: string[], parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): command.remote.Command {
     return new command.remote.Command(`${name}-ready`, {
         connection,
-        create: provisionCommand("wait-for-cloud-init.sh", commands),
+        create: provisionCommand(provisionFile("wait-for-cloud-init.sh"), commands),
         triggers: [instance.id],
     }, { parent, dependsOn: [instance, ...dependsOn] });
 }

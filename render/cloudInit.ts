@@ -3,12 +3,10 @@
 // instance, and the aws provider stores it in clear text; only the PUBLIC half of the
 // deploy key is written here. App-level state (app users, releases, env files) is the
 // deploy component's job.
-import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
 import { APPS_ROOT, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
 import { RULES } from "../config/patterns";
-import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
 export type MachineRole = "app-node" | "static-host";
 
@@ -40,16 +38,24 @@ export interface CloudInitArgs {
     heavyJobs?: number;
 }
 
-export function renderCloudInit(args: CloudInitArgs): string {
+/** The texts of node/provision an app node's user data carries (node/scripts.ts appNodeSources). */
+export interface AppNodeSources {
+    /** gunicorn@.service, with @APPS_ROOT@ for the apps' directory. */
+    gunicornUnit: string;
+    /** fleet-node.py, with @NAME@ placeholders. */
+    nodeHelper: string;
+}
+
+export function renderCloudInit(args: CloudInitArgs, sources: AppNodeSources): string {
     const key = args.deployPublicKey.trim();
     if (!/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^\n]*)?$/.test(key)) {
         throw new Error("cloud-init: deployPublicKey must be one OpenSSH public key line");
     }
     const writeFiles = args.role === "app-node"
         ? [
-            { path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit() },
+            { path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit(sources.gunicornUnit) },
             ...nodeConfigFile(args.heavyJobs),
-            { path: NODE_HELPER, permissions: "0755", content: nodeHelper() },
+            { path: NODE_HELPER, permissions: "0755", content: nodeHelper(sources.nodeHelper) },
             { path: DEPLOY_SUDOERS_FILE, permissions: "0440", content: deploySudoers() },
         ]
         : [{ path: `${NGINX_CONF_DIR}/00-default.conf`, permissions: "0644", content: NGINX_DEFAULT_SERVER }];
@@ -118,7 +124,7 @@ export function deploySudoers(): string {
 
 /** node/provision/fleet-node.py with the layout and the app user's pattern put in: root never
  *  reads them from the deploy user's files. */
-export function nodeHelper(): string {
+export function nodeHelper(text: string): string {
     const values: Record<string, string> = {
         "@APPS_ROOT@": APPS_ROOT,
         "@SCRIPTS_ROOT@": SCRIPTS_ROOT,
@@ -127,7 +133,6 @@ export function nodeHelper(): string {
         "@OS_USER_PATTERN@": RULES.osUser.ere,
         "@NODE_HELPER@": NODE_HELPER,
     };
-    const text = fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "fleet-node.py"), "utf8");
     return text.replace(/@[A-Z_]+@/g, (p) => {
         const v = values[p];
         if (v === undefined) throw new Error(`fleet-node.py: unknown placeholder ${p}`);
@@ -138,6 +143,6 @@ export function nodeHelper(): string {
 /** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for
  *  @APPS_ROOT@. (Its comments stay as they are: the text is EC2 user data, and changing it
  *  would update every app node.) */
-function gunicornUnit(): string {
-    return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "gunicorn@.service"), "utf8").replaceAll(APPS_ROOT_PLACEHOLDER, APPS_ROOT);
+function gunicornUnit(text: string): string {
+    return text.replaceAll(APPS_ROOT_PLACEHOLDER, APPS_ROOT);
 }

@@ -5,7 +5,8 @@
 import * as path from "path";
 import { GIT_ACCESS_MARKER, Rule, RULES } from "../config/patterns";
 import { SHELL_LAYOUT } from "../rollout/layout";
-import { ROLLOUT_SCRIPTS_DIR, shellQuote } from "./shellCommand";
+import { shellQuote } from "./shellCommand";
+import { ROLLOUT_SCRIPTS_DIR } from "../node/scripts";
 
 export const RULES_LIBRARY_FILE = path.join(ROLLOUT_SCRIPTS_DIR, "lib-rules.sh");
 

@@ -25,6 +25,7 @@ import { appIdentity } from "../config/identity";
 import { STATIC_URL } from "../render/nginx";
 import { DEPLOY_USER } from "../render/cloudInit";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
+import type { ProvisionFile } from "../node/scripts";
 import { NODE_HELPER, scriptsDir, SCRIPTS_ROOT } from "./layout";
 
 export type PipMode = "index" | "system";
@@ -251,10 +252,10 @@ export function timeoutOf(app: Pick<AppForStack, "timeout">, settings: Pick<Depl
  *  machines' own wait-for-cloud-init.sh, inline), then make the scripts' root. The rollout's
  *  scripts cannot do this: they are not there yet. An app node's deploy user may only run the
  *  node helper as root (render/cloudInit.ts), which has a command for it; the nginx hosts have none. */
-export function waitCommand(): string {
+export function waitCommand(waitForCloudInit: ProvisionFile): string {
   return [
     "set -e",
-    provisionCommand("wait-for-cloud-init.sh"),
+    provisionCommand(waitForCloudInit),
     `if [ -x ${NODE_HELPER} ]; then sudo -n ${NODE_HELPER} scripts-root; else sudo install -d -o "$(id -un)" -m 0755 ${SCRIPTS_ROOT}; fi`,
   ].join("\n");
 }

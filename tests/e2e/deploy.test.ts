@@ -17,7 +17,7 @@ import { issue, makeCa, removeCa } from "../helpers/certificates";
 import { pushBrokenTag, pushNewVenvTag } from "./fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
 import { tlsFileNames } from "../../render/nginx";
-import { scriptsVersion } from "../../app/hostScripts";
+import { scriptsVersion } from "../../node/scripts";
 import { scriptsDir } from "../../rollout/layout";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;

@@ -9,7 +9,7 @@
 import { strict as assert } from "assert";
 import { execFile } from "node:child_process";
 import { appIdentity } from "../../config/identity";
-import { scriptsVersion } from "../../app/hostScripts";
+import { scriptsVersion } from "../../node/scripts";
 import { scriptsDir } from "../../rollout/layout";
 import { Plan } from "../../offline/plan";
 import { Cluster } from "../../testbed/cluster";

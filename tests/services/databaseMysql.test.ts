@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Plan, PlanResource, runPlan } from "../../offline/plan";
-import { ROLLOUT_SCRIPTS_DIR } from "../../render/shellCommand";
+import { ROLLOUT_SCRIPTS_DIR } from "../../node/scripts";
 
 const ADDRESS = "127.0.0.9";
 /** What RDS for MariaDB grants its master user (with GRANT OPTION), as documented in

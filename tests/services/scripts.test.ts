@@ -4,7 +4,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { rolloutFiles } from "../../app/appDeployment";
+import { rolloutFiles } from "../../node/scripts";
 import { DEFAULT_DEPLOY_SETTINGS, rolloutPlan } from "../../rollout/plan";
 import { ALL_OVERRIDES } from "../../config/catalog";
 

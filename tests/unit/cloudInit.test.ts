@@ -8,8 +8,11 @@ import * as path from "path";
 import { parse } from "yaml";
 import { DEPLOY_SUDOERS_FILE, DEPLOY_USER, renderCloudInit } from "../../render/cloudInit";
 import { NODE_CONFIG_FILE, NODE_HELPER } from "../../rollout/layout";
+import { appNodeSources } from "../../node/scripts";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy";
+/** The files as the program reads them (node/scripts.ts): the renderer is pure. */
+const SOURCES = appNodeSources();
 const DIR = path.join(__dirname, "..", "..", "node", "rollout");
 
 interface WriteFile { path: string; permissions: string; content: string }
@@ -18,7 +21,7 @@ const deployUserOf = (text: string) => (parse(text) as { users: (string | Record
 
 describe("cloud-init (render/cloudInit.ts)", () => {
   it("writes the node's heavyJobs into its config file, which lib.sh's heavy_jobs reads", () => {
-    const file = filesOf(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 3 })).find((f) => f.path === NODE_CONFIG_FILE);
+    const file = filesOf(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 3 }, SOURCES)).find((f) => f.path === NODE_CONFIG_FILE);
     assert.ok(file, `no ${NODE_CONFIG_FILE}`);
     assert.equal(file.permissions, "0644");
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-node-conf-"));
@@ -33,14 +36,14 @@ describe("cloud-init (render/cloudInit.ts)", () => {
   });
 
   it("writes no config file when heavyJobs is 0 or absent: the user data of such nodes is unchanged", () => {
-    const plain = renderCloudInit({ role: "app-node", deployPublicKey: KEY });
-    assert.equal(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 0 }), plain);
+    const plain = renderCloudInit({ role: "app-node", deployPublicKey: KEY }, SOURCES);
+    assert.equal(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 0 }, SOURCES), plain);
     assert.deepEqual(filesOf(plain).map((f) => f.path), ["/etc/systemd/system/gunicorn@.service", NODE_HELPER, DEPLOY_SUDOERS_FILE]);
-    assert.ok(!filesOf(renderCloudInit({ role: "static-host", deployPublicKey: KEY, heavyJobs: 3 })).some((f) => f.path === NODE_CONFIG_FILE), "the nginx host stages nothing");
+    assert.ok(!filesOf(renderCloudInit({ role: "static-host", deployPublicKey: KEY, heavyJobs: 3 }, SOURCES)).some((f) => f.path === NODE_CONFIG_FILE), "the nginx host stages nothing");
   });
 
   it("gives an app node's deploy user one sudo right: the root-owned node helper, rendered with the layout", () => {
-    const text = renderCloudInit({ role: "app-node", deployPublicKey: KEY });
+    const text = renderCloudInit({ role: "app-node", deployPublicKey: KEY }, SOURCES);
     assert.equal(deployUserOf(text).sudo, undefined, "no cloud-init sudo rule of its own");
     const sudoers = filesOf(text).find((f) => f.path === DEPLOY_SUDOERS_FILE);
     assert.ok(sudoers);
@@ -69,7 +72,7 @@ describe("cloud-init (render/cloudInit.ts)", () => {
   });
 
   it("leaves the nginx hosts' deploy user as it was (no app code runs there)", () => {
-    const text = renderCloudInit({ role: "static-host", deployPublicKey: KEY });
+    const text = renderCloudInit({ role: "static-host", deployPublicKey: KEY }, SOURCES);
     assert.equal(deployUserOf(text).sudo, "ALL=(ALL) NOPASSWD:ALL");
     assert.ok(!filesOf(text).some((f) => f.path === DEPLOY_SUDOERS_FILE || f.path === NODE_HELPER));
   });

@@ -7,7 +7,7 @@ import { createHash, randomInt } from "crypto";
 import * as fs from "fs";
 import { NAME_PATTERN, parseCatalog, formatError } from "../../config/catalog";
 import { appIdentity, appResourceName, bucketName, OS_USER_PATTERN } from "../../config/identity";
-import { ROLLOUT_SCRIPTS_DIR } from "../../render/shellCommand";
+import { ROLLOUT_SCRIPTS_DIR } from "../../node/scripts";
 
 /** Every account name this machine and Debian's base-passwd know. */
 function systemAccounts(): string[] {

@@ -23,6 +23,7 @@ import { shellQuote } from "../../render/shellCommand";
 import { RULES_LIBRARY_FILE } from "../../render/rulesLibrary";
 import { GIT_ACCESS_MARKER } from "../../config/patterns";
 import * as fs from "fs";
+import { provisionFile } from "../../node/scripts";
 
 const APP: AppForStack = {
   name: "polls",
@@ -281,7 +282,7 @@ describe("rollout plan: values for the nodes", () => {
   });
 
   it("the first command on a host only waits for cloud-init and makes the scripts directory", () => {
-    const w = waitCommand();
+    const w = waitCommand(provisionFile("wait-for-cloud-init.sh"));
     assert.match(w, /cloud-init status --wait/);
     // an app node through its node helper (its deploy user's only sudo right), an nginx host directly
     assert.match(w, /if \[ -x \/usr\/local\/sbin\/fleet-node \]; then sudo -n \/usr\/local\/sbin\/fleet-node scripts-root; else sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet; fi$/);
