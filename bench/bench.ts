@@ -30,7 +30,7 @@ import { ApplyResult } from "../testbed/executor";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";
 import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
 import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, fixtureFleetRepo, get, Load, LocalStack } from "../testbed/localStack";
-import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../tests/e2e/fixtureTags";
+import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../testbed/fixtureTags";
 import { codeServedOn, naiveFabricDeploy } from "./realNodes";
 import { expectCommandsOk, expectFailure, expectLoad, expectOk, expectServing, expectStepsRan, expectThat, figureValue, LoadCounts, MIN_LOAD_REQUESTS } from "./scenario";
 

@@ -397,7 +397,7 @@ async function makeKeys(slot: Slot): Promise<{ pem: string; path: string }> {
   return { pem: fs.readFileSync(key, "utf8"), path: key };
 }
 
-/** The repository the e2e tests deploy: tests/e2e/fixture, built by build-fixture.sh. */
+/** The repository the e2e tests deploy: testbed/fixture, built by build-fixture.sh. */
 export const FIXTURE_REPO = "uni-it/polls";
 
 const servedPathOf = (slot: Slot, repo: string) => path.join(slot.dir, "git", ...repo.split("/")) + ".git";
@@ -411,7 +411,7 @@ const servedPathOf = (slot: Slot, repo: string) => path.join(slot.dir, "git", ..
 async function serveRepositories(slot: Slot, sources: Record<string, string> | undefined): Promise<Record<string, string>> {
   if (!sources) {
     const repo = servedPathOf(slot, FIXTURE_REPO);
-    await run("/bin/sh", [path.join(HERE, "..", "tests", "e2e", "fixture", "build-fixture.sh"), repo]);
+    await run("/bin/sh", [path.join(HERE, "fixture", "build-fixture.sh"), repo]);
     return { [FIXTURE_REPO]: repo };
   }
   const served: Record<string, string> = {};

@@ -13,7 +13,7 @@ import { staticDir, WEB_ROOT } from "../../rollout/layout";
 import { linkedAssets } from "../../testbed/rehearsal";
 import { Cluster } from "../../testbed/cluster";
 import { APP, catalogText, DOMAIN, get, LocalStack } from "../../testbed/localStack";
-import { pushTag } from "./fixtureTags";
+import { pushTag } from "../../testbed/fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;

@@ -14,7 +14,7 @@ import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
-import { pushBrokenTag, pushNewVenvTag } from "./fixtureTags";
+import { pushBrokenTag, pushNewVenvTag } from "../../testbed/fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
 import { tlsFileNames } from "../../render/nginx";
 import { scriptsVersion } from "../../node/scripts";

@@ -1,6 +1,6 @@
 /**
  * Migrations around the switch, on real local nodes (real PostgreSQL, gunicorn, nginx, Django):
- * fixture tags v6..v10 and v12 each carry one kind of migration (tests/e2e/fixture/build-fixture.sh).
+ * fixture tags v6..v10 and v12 each carry one kind of migration (testbed/fixture/build-fixture.sh).
  * Before-switch migrations run in expand, after-switch ones in contract (after the last
  * switch); a field added with a constant default keeps it as its database default until
  * contract, so the old code's inserts go on; unsafe ones are refused before anything changes

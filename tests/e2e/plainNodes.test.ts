@@ -8,7 +8,7 @@
 import { strict as assert } from "assert";
 import { Cluster } from "../../testbed/cluster";
 import { APP_IDENTITY, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { pushBrokenTag } from "./fixtureTags";
+import { pushBrokenTag } from "../../testbed/fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 10 * 60 * 1000;

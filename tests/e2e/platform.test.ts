@@ -12,7 +12,7 @@ import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
 import { S3_ACCESS_KEY, S3_SECRET_KEY, S3Server } from "../../testbed/s3Server";
 import { sshRun } from "../../testbed/sshClient";
-import { pushTag } from "./fixtureTags";
+import { pushTag } from "../../testbed/fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;

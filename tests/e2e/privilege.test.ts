@@ -17,7 +17,7 @@ import { appIdentity } from "../../config/identity";
 import { NODE_HELPER } from "../../rollout/layout";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { get, LocalStack } from "../../testbed/localStack";
-import { pushTag } from "./fixtureTags";
+import { pushTag } from "../../testbed/fixtureTags";
 import { assertOk } from "./testBed";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
@@ -67,7 +67,7 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-privilege-"));
     const fixture = path.join(work, "polls.git");
-    execFileSync("sh", [path.join(__dirname, "fixture", "build-fixture.sh"), fixture]);
+    execFileSync("sh", [path.join(__dirname, "..", "..", "testbed", "fixture", "build-fixture.sh"), fixture]);
     cluster = await startCluster({ appNodeCount: 1, repositories: { "uni-it/polls": fixture, [PROBE_REPO]: fixture } });
     stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined, { appSecrets: {} });
     // v1's requirements (Django, gunicorn, psycopg2: the node's system packages) and the probe's wheel.

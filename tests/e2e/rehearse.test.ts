@@ -51,7 +51,7 @@ describe("rehearse", function () {
   before(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-rehearse-test-"));
     repo = path.join(work, "polls.git");
-    const built = spawn("sh", [path.join(ROOT, "tests", "e2e", "fixture", "build-fixture.sh"), repo], { stdio: "inherit" });
+    const built = spawn("sh", [path.join(ROOT, "testbed", "fixture", "build-fixture.sh"), repo], { stdio: "inherit" });
     // Its tags are ignored: rehearse deploys the tags it is given, on its own local stack.
     catalog = file("apps.yaml", ["apps:", ...ENTRY, "    tags: { production: v9.9.9 }", ""].join("\n"));
     return new Promise<void>((resolve, reject) => built.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`build-fixture.sh exited ${code}`)))));

@@ -8,7 +8,7 @@
 import { strict as assert } from "assert";
 import { Cluster, NodeHandle } from "../../testbed/cluster";
 import { APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { pushBrokenTag, pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "./fixtureTags";
+import { pushBrokenTag, pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../../testbed/fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;

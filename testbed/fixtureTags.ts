@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Cluster } from "../../testbed/cluster";
+import type { Cluster } from "./cluster";
 
 /** Pushes tag NAME to the fixture repository (or `repo`, a copy of it the cluster serves): BASE's
  *  tree changed by the shell EDIT, its code saying NAME. */
