@@ -1,18 +1,18 @@
 // The fleet: one Pulumi program for every Django app of every stack.
 //
 // Thin wiring only: the catalog (apps.yaml) says which app runs which tag on this stack, the
-// stack config says how big things are, and the components (infra/, app/) map that onto AWS.
+// stack config says how big things are, and the components (components/infra/, app/) map that onto AWS.
 import * as pulumi from "@pulumi/pulumi";
-import { AppDeployment } from "./app/appDeployment";
-import { HostScripts } from "./app/hostScripts";
-import { AppKeys } from "./app/appKeys";
-import { organizationRulesets, sshHost } from "./app/appRepository";
+import { AppDeployment } from "./components/app/appDeployment";
+import { HostScripts } from "./components/app/hostScripts";
+import { AppKeys } from "./components/app/appKeys";
+import { organizationRulesets, sshHost } from "./components/app/appRepository";
 import { AppForStack, LATEST } from "./config/catalog";
 import { GithubClient, GithubError } from "./github/api";
 import { resolveTags } from "./github/resolveTags";
 import { GithubConfig } from "./config/githubConfig";
 import { loadProgramConfig } from "./config/load";
-import { buildInfrastructure, infrastructureOutputs, publishSites } from "./infra/buildInfrastructure";
+import { buildInfrastructure, infrastructureOutputs, publishSites } from "./components/infra/buildInfrastructure";
 import { DEFAULT_DEPLOY_SETTINGS, DeploySettings, RolloutError, siteUrl } from "./rollout/plan";
 import { checkCapacity } from "./rollout/capacity";
 
@@ -63,7 +63,7 @@ const https = (app: string) => app in certificates;
  *  an app with a certificate in fleet:tls, http:// for the others. */
 export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
 
-/** Each app's key: its GitHub deploy key, which also publishes its static files (app/appKeys.ts). */
+/** Each app's key: its GitHub deploy key, which also publishes its static files (components/app/appKeys.ts). */
 const appKeys = new AppKeys("app-key-seed");
 const infra = buildInfrastructure(stackConfig, apps, (app) => appKeys.of(app).publicKey);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */

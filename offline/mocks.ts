@@ -65,7 +65,7 @@ function fakeOutputs(type: string, name: string, inputs: State, opts: MockOption
     case "random:index/randomString:RandomString":
       return { result: fakeSecretText(name, "result", (inputs.length as number | undefined) ?? 32) };
     case "random:index/randomBytes:RandomBytes": {
-      // Deterministic bytes from the name (app/appKeys.ts derives every app's key from them).
+      // Deterministic bytes from the name (components/app/appKeys.ts derives every app's key from them).
       const bytes = Buffer.from(digest("random-bytes", name), "hex").subarray(0, (inputs.length as number | undefined) ?? 32);
       return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
     }

@@ -6,9 +6,9 @@
 //     type outside fleet:infra:*), and so is everything under it (its GitHub resources too);
 //   - in the infrastructure, what exists once per app: resources named `<app>_<what>`
 //     (config/identity.ts appResourceName: buckets, replication), and the security group rules
-//     of a port written outside the app port ranges, `<tier>-<in|out>-app-<port>` (infra/network.ts;
+//     of a port written outside the app port ranges, `<tier>-<in|out>-app-<port>` (components/infra/network.ts;
 //     the ranges' rules are the same for every catalog).
-// The nginx hosts' sites (infra/edgeHost.ts `nginx-config`, and `nginx-keys` for fleet:tls, on
+// The nginx hosts' sites (components/infra/edgeHost.ts `nginx-config`, and `nginx-keys` for fleet:tls, on
 // host 1; `<host>-nginx-config` and `<host>-nginx-keys` on the others) are
 // rendered from every app's domain, port and certificate: a per-app change legitimately updates
 // them, and --target-dependents then takes every resource that depends on them along. So do the
@@ -59,10 +59,10 @@ export interface TargetRequest extends TargetContext {
 /** The type prefix of the infrastructure's components: they are never an app's own. */
 const INFRA_COMPONENT = "fleet:infra:";
 /** The nginx hosts' sites: every app's server block, certificates and keys, and the publish access
- *  (infra/edgeHost.ts), on every host. */
+ *  (components/infra/edgeHost.ts), on every host. */
 const SITE_COMPONENT = "fleet:infra:EdgeHost";
 const SITE_STEP = /^(?:static-host-\d+-)?(?:nginx-(?:config|keys)|publish-access)$/;
-/** fleet:github.rulesets: organization (app/appRepository.ts): top-level rulesets per owner naming
+/** fleet:github.rulesets: organization (components/app/appRepository.ts): top-level rulesets per owner naming
  *  every app's repository, and the provider of an owner other than github:owner. Like the sites,
  *  an added or removed app legitimately updates them. */
 const ORGANIZATION_RULESET = "github:index/organizationRuleset:OrganizationRuleset";

@@ -7,7 +7,7 @@
 // script owns exactly those fleet-* files.
 //
 // An app's upstream lists the nodes it serves on (Upstreams), never every node that exists: a
-// node enters it once the app's switch step passed its health check there (app/appDeployment.ts)
+// node enters it once the app's switch step passed its health check there (components/app/appDeployment.ts)
 // and leaves it before the node is destroyed. An app that serves on no node has no file at all:
 // the edge host's default server closes the connection (444) as for any name no app claims.
 import { appIdentity } from "../config/identity";
@@ -40,7 +40,7 @@ export interface NginxOptions {
     clientMaxBodySize?: string;
 }
 
-/** The name of the step that publishes the sites on the nginx host (infra/edgeHost.ts). */
+/** The name of the step that publishes the sites on the nginx host (components/infra/edgeHost.ts). */
 export const SITES_STEP = "nginx-config";
 
 /** Per app name, the private addresses of the nodes it serves on (its upstream). */

@@ -2,7 +2,7 @@
 // step (publish-nginx-config.sh access) installs for the publish user (rollout/layout.ts
 // PUBLISH_USER). Pure.
 //
-// Each app has a key of its own (infra/edgeHost.ts); the first node gets its private half on
+// Each app has a key of its own (components/infra/edgeHost.ts); the first node gets its private half on
 // stdin for the publish step only. On the nginx host its authorized_keys line lets it do one
 // thing: rrsync, write-only, into that app's static directory, from an app node's address
 // (no shell, no forwarding, no pty, no deletes, symlinks munged so nginx never follows one

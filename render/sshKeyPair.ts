@@ -1,6 +1,6 @@
 // A real ed25519 key pair from a seed, in the formats tls.PrivateKey outputs. Pure.
 //  - Each app's key (its GitHub deploy key, which also publishes its static files) is derived
-//    from the stack's one secret seed (app/appKeys.ts): one resource for the stack instead of a
+//    from the stack's one secret seed (components/app/appKeys.ts): one resource for the stack instead of a
 //    key resource per app, and the same app always gets the same key while the seed stays.
 //  - The offline plan answers a tls.PrivateKey with the pair of a seed made from its name, so a
 //    plan's keys work where they are used for real (the test bed) and two runs print the same

@@ -2,13 +2,13 @@
  * The test bed's stand-in for the AWS Network Load Balancer in front of the nginx hosts: a real
  * haproxy (Debian's) on the host side of the bridge, doing what the NLB does and nothing more:
  *  - TCP passthrough of 80 and 443 (TLS stays on nginx), no HTTP parsing;
- *  - health checks as infra/edge.ts configures the NLB's: a TCP connection to port 80, a host
+ *  - health checks as components/infra/edge.ts configures the NLB's: a TCP connection to port 80, a host
  *    out after `unhealthyThreshold` failures and back after `healthyThreshold` successes; the
  *    interval is the NLB's divided by INTERVAL_SCALE, so a test run waits seconds, not minutes;
  *  - a connection stays with the host it was sent to: no retry on another host (no `option
  *    redispatch`; the NLB never moves a flow), so what a lost host costs is counted, not hidden;
  *  - a host the checks take out loses its connections at once (`shutdown-sessions`: the NLB's
- *    connection termination for unhealthy targets, infra/edge.ts).
+ *    connection termination for unhealthy targets, components/infra/edge.ts).
  * Unlike the NLB, haproxy does not keep the client's address (nginx logs the bridge's).
  */
 import { ChildProcess, spawn } from "node:child_process";

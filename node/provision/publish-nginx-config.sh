@@ -8,7 +8,7 @@
 #   TLS_DIR       certificates and keys, root only (created)
 #   WEB_ROOT      where each app's static files live: WEB_ROOT/<app user>/static
 #   PUBLISH_USER  the unprivileged user the nodes publish static files as (created if missing)
-#   (all given by infra/edgeHost.ts, from the remote layout in rollout/layout.ts)
+#   (all given by components/infra/edgeHost.ts, from the remote layout in rollout/layout.ts)
 #   NGINX_CONF    nginx main config to test and reload (default: nginx's built-in path)
 # Input (stdin): for each file a line "@@fleet-file NAME" followed by its text, then a final
 # line "@@fleet-end".

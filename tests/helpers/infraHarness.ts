@@ -103,7 +103,7 @@ export const named = (resources: Recorded[], type: string, name: string): Record
     return found;
 };
 
-/** An app's public key as app/appKeys.ts makes it (a fixed seed): what buildInfrastructure's nginx hosts let publish. */
+/** An app's public key as components/app/appKeys.ts makes it (a fixed seed): what buildInfrastructure's nginx hosts let publish. */
 export function samplePublicKey(app: string): string {
   return appKeyPair(Buffer.alloc(32, 1), app).publicKeyOpenssh.trim();
 }

@@ -1,4 +1,4 @@
-// Each app's key from the stack's one seed (app/appKeys.ts, render/sshKeyPair.ts): a real
+// Each app's key from the stack's one seed (components/app/appKeys.ts, render/sshKeyPair.ts): a real
 // ed25519 key that OpenSSH reads, the same for the same seed and app, another for another app,
 // its private half a secret and its public half not. Runtime mocks (the seed) and ssh-keygen.
 import { strict as assert } from "assert";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { AppKeys } from "../../app/appKeys";
+import { AppKeys } from "../../components/app/appKeys";
 import { appKeyPair } from "../../render/sshKeyPair";
 import { installMocks, recordBuild, valueOf } from "../helpers/infraHarness";
 

@@ -2,7 +2,7 @@
 // and with fleet:github.rulesets: organization once per owner), under the app's component.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { AppRepository, declareAppRepository, organizationRulesets, sshHost } from "../../app/appRepository";
+import { AppRepository, declareAppRepository, organizationRulesets, sshHost } from "../../components/app/appRepository";
 import { DEFAULT_GITHUB_CONFIG, GithubConfig } from "../../config/githubConfig";
 import { decodeWire, recordUnderMocks, Recorder, settle } from "../../offline/recorder";
 
@@ -116,7 +116,7 @@ describe("an app's repository (runtime mocks)", () => {
     const [deployKey, ...others] = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
     assert.equal(others.length, 0);
     assert.deepEqual({ repository: deployKey.inputs.repository, readOnly: deployKey.inputs.readOnly, title: deployKey.inputs.title, key: deployKey.inputs.key }, { repository: "polls", readOnly: true, title: "fleet production: polls", key: PUBLIC_KEY });
-    assert.equal(byType("tls:index/privateKey:PrivateKey").length, 0, "the key is the app's (app/appKeys.ts), not a resource of its own");
+    assert.equal(byType("tls:index/privateKey:PrivateKey").length, 0, "the key is the app's (components/app/appKeys.ts), not a resource of its own");
     assert.equal(repo.cloneUrl, "git@github.com:uni-it/polls.git");
   });
 

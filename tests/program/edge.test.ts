@@ -8,10 +8,10 @@ import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackCo
 
 installMocks(); // before the components load: resources register against these mocks
 
-import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
-import { BeforeTraffic } from "../../infra/edge";
+import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../components/infra/buildInfrastructure";
+import { BeforeTraffic } from "../../components/infra/edge";
 import { EDGE_HEALTH_CHECK } from "../../rollout/topology";
-import { EdgeMachine } from "../../infra/edgeHost";
+import { EdgeMachine } from "../../components/infra/edgeHost";
 import { shippedPlan } from "../helpers/shippedPlan";
 
 const T = {

@@ -6,14 +6,14 @@ import { byType, installMocks, named, recordBuild, Recorded, sampleApps, stackCo
 
 installMocks(); // before the components load: resources register against these mocks
 
-import { appBucketPolicy } from "../../infra/appNodes";
-import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
-import { planSubnets } from "../../infra/network";
+import { appBucketPolicy } from "../../components/infra/appNodes";
+import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../components/infra/buildInfrastructure";
+import { planSubnets } from "../../components/infra/network";
 import { renderSites } from "../../render/nginx";
 import { NGINX_TLS_DIR } from "../../rollout/layout";
 import { StackConfig } from "../../config/stackConfig";
-import { publishCommand } from "../../infra/edgeHost";
-import { replicaBucketName } from "../../infra/storage";
+import { publishCommand } from "../../components/infra/edgeHost";
+import { replicaBucketName } from "../../components/infra/storage";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";

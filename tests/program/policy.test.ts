@@ -9,8 +9,8 @@ import { installMocks, named, recordBuild, Recorded, sampleApps, stackConfigFrom
 installMocks();
 
 import { shippedPlan } from "../helpers/shippedPlan";
-import { buildInfrastructure } from "../../infra/buildInfrastructure";
-import { fleetTags } from "../../infra/awsTags";
+import { buildInfrastructure } from "../../components/infra/buildInfrastructure";
+import { fleetTags } from "../../components/infra/awsTags";
 import { adminCidrsFromStackFile, resourcePolicies, stackOfUrn, stackPolicies } from "../../policy/pack";
 import { checkAll, formatViolation, PolicyContext, PolicyRecord, RULE_NAMES, T, Violation } from "../../policy/rules";
 

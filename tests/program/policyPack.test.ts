@@ -9,7 +9,7 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import { AnalyzeRequest, AnalyzeResponse, AnalyzerInfo, AnalyzerResource, AnalyzerResourceOptions, AnalyzeStackRequest } from "@pulumi/pulumi/proto/analyzer_pb";
-import { fleetTags } from "../../infra/awsTags";
+import { fleetTags } from "../../components/infra/awsTags";
 import { RULE_NAMES, T } from "../../policy/rules";
 
 const POLICY_DIR = path.resolve(__dirname, "../../policy");

@@ -166,6 +166,6 @@ describe("deploy targets on real offline plans (production)", function () {
     assert.deepEqual(out.stdout.trimEnd().split("\n"), namedFor(base, "polls", port("polls")).sort().map((u) => `--target ${u}`));
     const changed = file("changed-files", "apps.yaml\ninfra/network.ts\n");
     const full = await run(["--stack", STACK, "--apps", bumped, "--base-apps", shippedFile, "--changed-files", changed, "--targets"]);
-    assert.deepEqual([full.code, full.stdout], [0, "full: the program changed (infra/network.ts): the offline diff runs today's code on both sides and cannot see what a code change does\n"]);
+    assert.deepEqual([full.code, full.stdout], [0, "full: the program changed (components/infra/network.ts): the offline diff runs today's code on both sides and cannot see what a code change does\n"]);
   });
 });

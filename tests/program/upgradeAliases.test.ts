@@ -5,10 +5,10 @@
 // the SDK sends to the engine.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { AppDeployment } from "../../app/appDeployment";
-import { HostScripts } from "../../app/hostScripts";
+import { AppDeployment } from "../../components/app/appDeployment";
+import { HostScripts } from "../../components/app/hostScripts";
 import { DEFAULT_GITHUB_CONFIG } from "../../config/githubConfig";
-import type { FleetHost } from "../../infra/machine";
+import type { FleetHost } from "../../components/infra/machine";
 import { installMocks, recordBuild, sampleApps } from "../helpers/infraHarness";
 
 interface AliasRequest {

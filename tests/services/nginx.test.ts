@@ -16,11 +16,11 @@ import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, render
 import { renderAccess } from "../../render/publishAccess";
 import { ed25519KeyPair } from "../../render/sshKeyPair";
 import { PUBLISH_USER } from "../../rollout/layout";
-import { publishCommand } from "../../infra/edgeHost";
+import { publishCommand } from "../../components/infra/edgeHost";
 import { TlsFiles } from "../../config/tlsConfig";
 import { IssuedCertificate, issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
 
-/** A real public key per app (as app/appKeys.ts derives them: its deploy key, which also publishes). */
+/** A real public key per app (as components/app/appKeys.ts derives them: its deploy key, which also publishes). */
 const publicKey = (app: string) => ed25519KeyPair(createHash("sha256").update(app).digest()).publicKeyOpenssh;
 const APPS: NginxApp[] = [
     { name: "wiki", domain: "wiki.example.edu", port: 8102 },

@@ -1,7 +1,7 @@
 // What the test runner (tests/runner/run.ts) adds up and decides: totals that cannot read green
 // when a phase died, the closing report, the e2e files' start order and how many run at once.
 import { strict as assert } from "assert";
-import { e2eJobs, longestFirst, PhaseReport, renderReport, totals } from "../../tests/runner/summary";
+import { e2eJobs, longestFirst, PhaseReport, renderReport, totals } from "../runner/summary";
 
 const file = (name: string, passed: number, failed = 0, seconds = 1) => ({ file: name, passed, failed, pending: 0, seconds });
 

@@ -11,7 +11,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
-import { appResourceName, bucketName } from "../config/identity";
+import { appResourceName, bucketName } from "../../config/identity";
 
 export interface StorageArgs {
     stack: string;

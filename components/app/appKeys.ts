@@ -13,7 +13,7 @@
 // the publish access follow in the same update); docs/github.md.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { appKeyPair } from "../render/sshKeyPair";
+import { appKeyPair } from "../../render/sshKeyPair";
 
 export interface AppKey {
   /** OpenSSH private key: a secret. */

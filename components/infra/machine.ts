@@ -4,9 +4,9 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DEPLOY_USER, MachineRole, renderCloudInit } from "../render/cloudInit";
-import { provisionCommand } from "../render/shellCommand";
-import { appNodeSources, provisionFile } from "../node/scripts";
+import { DEPLOY_USER, MachineRole, renderCloudInit } from "../../render/cloudInit";
+import { provisionCommand } from "../../render/shellCommand";
+import { appNodeSources, provisionFile } from "../../node/scripts";
 import { fleetTags } from "./awsTags";
 
 export type ConnectionArgs = command.types.input.remote.ConnectionArgs;

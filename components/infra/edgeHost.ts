@@ -2,20 +2,20 @@
 // files and proxies the app's domain to the app nodes it serves on; its config is generated from
 // the catalog and those nodes (render/nginx.ts) and published with `nginx -t` before a graceful
 // reload, which waits for the old workers' requests (the drain before a node is deleted). A stack
-// has fleet:staticHost.count of them (infra/edge.ts): host 1, `static-host`, has the Elastic IP
+// has fleet:staticHost.count of them (components/infra/edge.ts): host 1, `static-host`, has the Elastic IP
 // and is the SSH bastion; the others have their own public address.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
-import { NginxApp, NginxOptions, renderKeys, renderSites, SITES_STEP } from "../render/nginx";
-import { renderAccess } from "../render/publishAccess";
-import { provisionCommand } from "../render/shellCommand";
-import { provisionFile } from "../node/scripts";
-import { NGINX_CONF_DIR, NGINX_TLS_DIR, PUBLISH_USER, WEB_ROOT } from "../rollout/layout";
+import { NginxApp, NginxOptions, renderKeys, renderSites, SITES_STEP } from "../../render/nginx";
+import { renderAccess } from "../../render/publishAccess";
+import { provisionCommand } from "../../render/shellCommand";
+import { provisionFile } from "../../node/scripts";
+import { NGINX_CONF_DIR, NGINX_TLS_DIR, PUBLISH_USER, WEB_ROOT } from "../../rollout/layout";
 import { SshKey } from "./sshKey";
-import { TlsFiles } from "../config/tlsConfig";
-import { STATIC_HOST_NAME } from "../rollout/topology";
+import { TlsFiles } from "../../config/tlsConfig";
+import { STATIC_HOST_NAME } from "../../rollout/topology";
 
 /** An nginx host as the steps that run on it (and the load balancer) see it. */
 export interface EdgeMachine extends FleetMachine {

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, readyCommand } from "./machine";
 import { SshKey } from "./sshKey";
 import { fleetTags } from "./awsTags";
-import { nodeNames } from "../rollout/topology";
+import { nodeNames } from "../../rollout/topology";
 
 export interface AppNodesArgs {
     stack: string;

@@ -26,7 +26,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import type { FleetHost } from "../infra/machine";
-import type { AppForStack } from "../config/catalog";
+import type { AppForStack } from "../../config/catalog";
 import { hostAnchor, hostConnection, HostScripts } from "./hostScripts";
 import { AppRepository, AppRepositoryArgs, declareAppRepository } from "./appRepository";
 import {
@@ -46,7 +46,7 @@ import {
   SSH_USER,
   StdinKind,
   Step,
-} from "../rollout/plan";
+} from "../../rollout/plan";
 
 
 export interface DeployDatabase {
@@ -69,10 +69,10 @@ export interface AppDeploymentArgs {
   secrets?: Record<string, pulumi.Input<string>>;
   /** The app's GitHub repository: its deploy key and, where this stack manages it, its guardrails. */
   repository: Omit<AppRepositoryArgs, "app">;
-  /** What the install steps read after the environment: the app's private key (app/appKeys.ts),
+  /** What the install steps read after the environment: the app's private key (components/app/appKeys.ts),
    *  then the clone host's known_hosts lines. */
   deployKey?: pulumi.Input<string>;
-  /** The app's private key (app/appKeys.ts): on the nginx hosts it may only write the app's static files. */
+  /** The app's private key (components/app/appKeys.ts): on the nginx hosts it may only write the app's static files. */
   publishKey: pulumi.Input<string>;
   settings?: Partial<DeploySettings>;
   /** What must exist before static files are published (every nginx host's publish access). The
@@ -80,7 +80,7 @@ export interface AppDeploymentArgs {
   publishReady?: pulumi.Resource | pulumi.Resource[];
   /** The nginx host serves the app over HTTPS (its SITE_URL says so). */
   https?: boolean;
-  /** The app's media bucket and its region (infra/storage.ts). */
+  /** The app's media bucket and its region (components/infra/storage.ts). */
   media: { bucket: pulumi.Input<string>; region: string };
 }
 
@@ -94,7 +94,7 @@ export class AppDeployment extends pulumi.ComponentResource {
   /** The private addresses of the nodes this app serves on, each known once its switch step
    *  succeeded there: the app's nginx upstream (render/nginx.ts Upstreams). */
   public readonly servingAddresses: pulumi.Output<string[]>;
-  /** The app's repository as the nodes see it (app/appRepository.ts). */
+  /** The app's repository as the nodes see it (components/app/appRepository.ts). */
   public readonly repository: AppRepository;
 
   constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {

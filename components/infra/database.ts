@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DatabaseRecovery } from "../config/stackConfig";
+import { DatabaseRecovery } from "../../config/stackConfig";
 import { fleetTags } from "./awsTags";
 
 export type Engine = "postgres" | "mysql";

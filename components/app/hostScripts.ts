@@ -12,9 +12,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { ConnectionArgs, FleetHost } from "../infra/machine";
-import { provisionFile, ROLLOUT_SCRIPTS_DIR, scriptsVersion } from "../node/scripts";
-import { scriptsDir } from "../rollout/layout";
-import { waitCommand } from "../rollout/plan";
+import { provisionFile, ROLLOUT_SCRIPTS_DIR, scriptsVersion } from "../../node/scripts";
+import { scriptsDir } from "../../rollout/layout";
+import { waitCommand } from "../../rollout/plan";
 
 /** How long the first step on a host keeps trying to reach SSH (a booting instance). */
 const FIRST_CONTACT_TIMEOUT = "20m";

@@ -1,5 +1,5 @@
 // One app's GitHub repository as the fleet needs it:
-//  - a read-only deploy key per stack: the app's key (app/appKeys.ts), whose private half the
+//  - a read-only deploy key per stack: the app's key (components/app/appKeys.ts), whose private half the
 //    nodes clone the release tags with;
 //  - on the one stack that manages repositories (fleet:github.manageRepositories, production as
 //    shipped): the branch model develop -> alpha -> production with develop as the default,
@@ -17,7 +17,7 @@
 // Branches are kept when an app leaves the catalog (retainOnDelete): they hold the team's work.
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { GithubConfig, rulesetActor } from "../config/githubConfig";
+import { GithubConfig, rulesetActor } from "../../config/githubConfig";
 
 /** The persistent branches, each cut from the one before it. */
 export const BRANCHES = ["develop", "alpha", "production"] as const;
@@ -33,7 +33,7 @@ export interface AppRepositoryArgs {
   repo: string;
   stack: string;
   github: GithubConfig;
-  /** The public half of the app's key (app/appKeys.ts): the deploy key. */
+  /** The public half of the app's key (components/app/appKeys.ts): the deploy key. */
   publicKey: pulumi.Input<string>;
   /**
    * The owner the default GitHub provider manages (`github:owner`; read from config when not

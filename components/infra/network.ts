@@ -11,7 +11,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
-import { appPortOpenings } from "../config/ports";
+import { appPortOpenings } from "../../config/ports";
 
 export type SshAccess = "direct" | "bastion";
 

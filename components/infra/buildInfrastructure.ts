@@ -2,15 +2,15 @@
 // index.ts calls buildInfrastructure once and hands the pieces to the per-app deployments.
 import * as pulumi from "@pulumi/pulumi";
 import { AppNodes } from "./appNodes";
-import { AppForStack } from "../config/catalog";
+import { AppForStack } from "../../config/catalog";
 import { Database, ENGINE_PORTS } from "./database";
 import { Network } from "./network";
 import { SshKey } from "./sshKey";
-import { mediaFromStack, StackConfig } from "../config/stackConfig";
+import { mediaFromStack, StackConfig } from "../../config/stackConfig";
 import { EdgeHost } from "./edgeHost";
 import { BeforeTraffic, Edge } from "./edge";
 import { Storage } from "./storage";
-import { TlsFiles } from "../config/tlsConfig";
+import { TlsFiles } from "../../config/tlsConfig";
 
 /** The parts of an app the infrastructure needs (AppForStack has them all). */
 export type InfraApp = Pick<AppForStack, "name" | "domain" | "port">;
@@ -28,7 +28,7 @@ export interface Infrastructure {
 }
 
 /** Everything but the nginx hosts' sites, which follow the apps' rollouts (publishSites).
- *  `publicKeyOf`: the public half of an app's key (app/appKeys.ts), which the nginx hosts let
+ *  `publicKeyOf`: the public half of an app's key (components/app/appKeys.ts), which the nginx hosts let
  *  write that app's static files. */
 export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], publicKeyOf: (app: string) => pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): Infrastructure {
     const stack = cfg.stack;
@@ -68,7 +68,7 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], publicKe
  * leaves is out of every upstream (and drained) before the engine deletes anything (docs/infrastructure.md).
  * `certificates`: per app name, the certificate and key its domain is served with over HTTPS.
  * `beforeTraffic`: per nginx host, what must have run there before the load balancer sends it
- * traffic (infra/edge.ts).
+ * traffic (components/infra/edge.ts).
  */
 export function publishSites(
     infra: Infrastructure, apps: InfraApp[], upstreams: Record<string, pulumi.Input<string[]>>, certificates?: Record<string, TlsFiles>, beforeTraffic?: BeforeTraffic,

@@ -14,7 +14,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { fleetTags } from "./awsTags";
 import { AccessArgs, EdgeHost, EdgeHostArgs, EdgeMachine, SitesArgs } from "./edgeHost";
-import { EDGE_DEREGISTRATION_DELAY, EDGE_HEALTH_CHECK, EDGE_PORTS, edgeHostNames } from "../rollout/topology";
+import { EDGE_DEREGISTRATION_DELAY, EDGE_HEALTH_CHECK, EDGE_PORTS, edgeHostNames } from "../../rollout/topology";
 
 /**
  * Per nginx host: what must have run on it before the balancer sends it traffic (every app's
@@ -65,7 +65,7 @@ export class Edge {
         return this.sites;
     }
 
-    /** On every host the access step that lets each app's key (app/appKeys.ts, public half per
+    /** On every host the access step that lets each app's key (components/app/appKeys.ts, public half per
      *  app name) write that app's static files. */
     public grantPublishAccess(args: AccessArgs): command.remote.Command[] {
         this.publishAccess = this.hosts.map((h) => h.grantPublishAccess(args));
