@@ -1,4 +1,4 @@
-// npm test: the whole check, fastest failures first: tsc and eslint (side by side), then the test
+// npm test: the whole check, fastest failures first: tsc, eslint and prettier (side by side), then the test
 // phases unit -> program -> services -> e2e, each phase's files found by glob (a new file is
 // picked up as it lands). The end-to-end files (root: real nodes) run several at once, each in
 // its own mocha process on its own test-bed slot (testbed/cluster.ts), longest first; their
@@ -7,7 +7,7 @@
 //
 // npm run test:fast (`--fast`): no root and no nodes: tsc, eslint, unit, program, and the
 // services files that do not say `Needs root` in their header. `npm test -- e2e` (or unit,
-// program, services): the phases named, alone, without tsc and eslint.
+// program, services): the phases named, alone, without tsc, eslint and prettier.
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -63,7 +63,12 @@ const since = (t: number) => (now() - t) / 1000;
 
 /** tsc and eslint side by side (each alone on a core), their output in that order. */
 async function staticChecks(): Promise<PhaseReport[]> {
-  const checks: [string, string, string[]][] = [["tsc", bin("tsc"), ["--noEmit"]], ["eslint", bin("eslint"), ["."]]];
+  const checks: [string, string, string[]][] = [
+    ["tsc", bin("tsc"), ["--noEmit"]],
+    ["eslint", bin("eslint"), ["."]],
+    // One formatter for the whole tree (npm run format writes what this checks).
+    ["prettier", bin("prettier"), ["--check", "--log-level", "warn", "**/*.{ts,mjs}"]],
+  ];
   const started = now();
   const results = await Promise.all(checks.map(async ([phase, cmd, args]) => ({ phase, ...(await run(cmd, args, { capture: true })), seconds: since(started) })));
   return results.map((r) => {
