@@ -164,7 +164,7 @@ describe("deploy targets on real offline plans (production)", function () {
     const out = await run(["--stack", STACK, "--apps", bumped, "--base-apps", shippedFile, "--targets"]);
     assert.equal(out.code, 0, out.stderr);
     assert.deepEqual(out.stdout.trimEnd().split("\n"), namedFor(base, "polls", port("polls")).sort().map((u) => `--target ${u}`));
-    const changed = file("changed-files", "apps.yaml\ninfra/network.ts\n");
+    const changed = file("changed-files", "apps.yaml\ncomponents/infra/network.ts\n");
     const full = await run(["--stack", STACK, "--apps", bumped, "--base-apps", shippedFile, "--changed-files", changed, "--targets"]);
     assert.deepEqual([full.code, full.stdout], [0, "full: the program changed (components/infra/network.ts): the offline diff runs today's code on both sides and cannot see what a code change does\n"]);
   });
