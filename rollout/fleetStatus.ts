@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { AppForStack } from "../config/catalog";
 import { appIdentity } from "../config/identity";
 import { NODE_DIR, shellQuote } from "../render/shellCommand";
-import { MAINTENANCE_MARKER } from "../render/nginx";
+import { MAINTENANCE_MARKER, SERVER_NAMES_FILE } from "../render/nginx";
 import { APPS_ROOT, NGINX_CONF_DIR } from "./layout";
 
 /** The read-only reader sent on stdin to every host (node/status/fleet_status.py). */
@@ -82,17 +82,19 @@ export function inventoryOf(stack: string, deployment: Deployment, apps: AppForS
   };
 }
 
-/** The command that reads a node: every app's release, gunicorn and health, as root (the homes are
- *  the app users'); the script comes on stdin. */
+/** The command that reads a node: every app's release, gunicorn and health, as the deploy user
+ *  itself, no sudo (its only sudo on an app node is the node helper, docs/infrastructure.md): the
+ *  deploy user owns each app's home, `current` and the sealed releases, gunicorn's pidfile is
+ *  world-readable and systemd answers is-active to anyone. The script comes on stdin. */
 export function nodeStatusCommand(node: StatusHost, apps: StatusApp[]): string {
   const specs = apps.map((a) => [a.user, node.address, String(a.port), a.domain, a.healthCheck].join(","));
-  return ["sudo", "-n", "python3", "-", "node", APPS_ROOT, ...specs].map(shellQuote).join(" ");
+  return ["python3", "-", "node", APPS_ROOT, ...specs].map(shellQuote).join(" ");
 }
 
 /** The command that reads an nginx host: each site's upstream and whether it is in maintenance
- *  (world-readable, no sudo). */
+ *  (world-readable, no sudo). The server-names file is the platform's, no app's site. */
 export function edgeStatusCommand(confDir = NGINX_CONF_DIR): string {
-  return ["python3", "-", "edge", confDir, MAINTENANCE_MARKER].map(shellQuote).join(" ");
+  return ["python3", "-", "edge", confDir, MAINTENANCE_MARKER, SERVER_NAMES_FILE].map(shellQuote).join(" ");
 }
 
 export interface NodeApp {

@@ -1,7 +1,7 @@
 """What runs on one host, read-only, as one JSON object on stdout (`npm run status`).
 
-    python3 - node ROOT APP,ADDRESS,PORT,DOMAIN,HEALTH_PATH ...   (an app node; root, to read the homes)
-    python3 - edge CONF_DIR MARKER                                  (an nginx host)
+    python3 - node ROOT APP,ADDRESS,PORT,DOMAIN,HEALTH_PATH ...   (an app node; as the deploy user, no sudo)
+    python3 - edge CONF_DIR MARKER SKIP                             (an nginx host; SKIP: the server-names file)
 
 Sent on stdin by rollout/fleetStatus.ts, never copied to the host: the same text reads every
 host whatever scripts version it has. It changes nothing: it reads files, asks systemd or the
@@ -85,9 +85,11 @@ def node(root, specs):
 UPSTREAM_SERVER = re.compile(r"^\s*server\s+([0-9.]+:[0-9]+)([^;]*);")
 
 
-def edge(conf_dir, marker):
+def edge(conf_dir, marker, skip):
     sites = {}
     for conf in sorted(glob.glob(os.path.join(conf_dir, "fleet-*.conf"))):
+        if os.path.basename(conf) == skip:
+            continue
         name = os.path.basename(conf)[len("fleet-"):-len(".conf")]
         text = read(conf) or ""
         upstream, weights = [], {}
@@ -110,10 +112,10 @@ def edge(conf_dir, marker):
 def main(argv):
     if len(argv) >= 2 and argv[0] == "node":
         print(json.dumps(node(argv[1], argv[2:]), sort_keys=True))
-    elif len(argv) == 3 and argv[0] == "edge":
-        print(json.dumps(edge(argv[1], argv[2]), sort_keys=True))
+    elif len(argv) == 4 and argv[0] == "edge":
+        print(json.dumps(edge(argv[1], argv[2], argv[3]), sort_keys=True))
     else:
-        sys.exit("usage: fleet_status.py node ROOT SPEC... | edge CONF_DIR MARKER")
+        sys.exit("usage: fleet_status.py node ROOT SPEC... | edge CONF_DIR MARKER SKIP")
 
 
 main(sys.argv[1:])

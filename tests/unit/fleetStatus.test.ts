@@ -8,7 +8,7 @@ import {
   Deployment, edgeStatusCommand, FleetReading, Inventory, inventoryOf, NodeApp, nodeStatusCommand, readFleet, renderStatus, servingOf, STATUS_SCRIPT, statusReport,
 } from "../../rollout/fleetStatus";
 import { deploymentOf } from "../../cli/status";
-import { MAINTENANCE_MARKER, renderNginxFiles } from "../../render/nginx";
+import { MAINTENANCE_MARKER, renderNginxFiles, SERVER_NAMES_FILE } from "../../render/nginx";
 
 const COMMIT1 = "1".repeat(40);
 const COMMIT2 = "2".repeat(40);
@@ -72,8 +72,8 @@ describe("status: the inventory of a stack's last deployment", () => {
 describe("status: the read-only commands", () => {
   it("reads a node as root with one spec per app (user, address, port, domain, health path), the script on stdin", () => {
     const inv = inventory();
-    assert.equal(nodeStatusCommand(inv.nodes[0], inv.apps), "sudo -n python3 - node /srv app_polls,10.0.0.11,8123,polls.example.edu,/healthz");
-    assert.equal(edgeStatusCommand(), "python3 - edge /etc/nginx/conf.d '# fleet: maintenance'");
+    assert.equal(nodeStatusCommand(inv.nodes[0], inv.apps), "python3 - node /srv app_polls,10.0.0.11,8123,polls.example.edu,/healthz");
+    assert.equal(edgeStatusCommand(), "python3 - edge /etc/nginx/conf.d '# fleet: maintenance' fleet-0-server-names.conf");
   });
 
   it("an unreadable host is a reading with its error, the others are read", async () => {
@@ -96,7 +96,9 @@ describe("status: the read-only commands", () => {
     try {
       const files = renderNginxFiles([{ name: "polls", domain: "polls.example.edu", port: 8123 }, { name: "wiki", domain: "wiki.example.edu", port: 8200, maintenance: true }], { polls: ["10.0.0.12", "10.0.0.11"], wiki: ["10.0.0.11"] });
       for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
-      const out = JSON.parse(execFileSync("python3", ["-", "edge", dir, MAINTENANCE_MARKER], { input: fs.readFileSync(STATUS_SCRIPT), encoding: "utf8" })) as { sites: Record<string, { upstream: string[]; maintenance: boolean }> };
+      const out = JSON.parse(execFileSync("python3", ["-", "edge", dir, MAINTENANCE_MARKER, SERVER_NAMES_FILE], { input: fs.readFileSync(STATUS_SCRIPT), encoding: "utf8" })) as { sites: Record<string, { upstream: string[]; maintenance: boolean }> };
+      assert.ok(SERVER_NAMES_FILE in files);
+      assert.deepEqual(Object.keys(out.sites).sort(), ["polls", "wiki"]);
       assert.deepEqual(out.sites.polls.upstream, ["10.0.0.11:8123", "10.0.0.12:8123"]);
       assert.deepEqual(out.sites.wiki.upstream, ["10.0.0.11:8200"]);
       assert.deepEqual([out.sites.polls.maintenance, out.sites.wiki.maintenance], [false, true]);
