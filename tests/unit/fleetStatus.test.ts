@@ -8,7 +8,7 @@ import {
   Deployment, edgeStatusCommand, FleetReading, Inventory, inventoryOf, NodeApp, nodeStatusCommand, readFleet, renderStatus, servingOf, STATUS_SCRIPT, statusReport,
 } from "../../rollout/fleetStatus";
 import { deploymentOf } from "../../cli/status";
-import { MAINTENANCE_MARKER, renderNginxFiles, SERVER_NAMES_FILE } from "../../render/nginx";
+import { MAINTENANCE_MARKER, renderNginxFiles, renderServerNames, SERVER_NAMES_FILE } from "../../render/nginx";
 
 const COMMIT1 = "1".repeat(40);
 const COMMIT2 = "2".repeat(40);
@@ -70,7 +70,7 @@ describe("status: the inventory of a stack's last deployment", () => {
 });
 
 describe("status: the read-only commands", () => {
-  it("reads a node as root with one spec per app (user, address, port, domain, health path), the script on stdin", () => {
+  it("reads a node as the deploy user (no sudo) with one spec per app (user, address, port, domain, health path), the script on stdin", () => {
     const inv = inventory();
     assert.equal(nodeStatusCommand(inv.nodes[0], inv.apps), "python3 - node /srv app_polls,10.0.0.11,8123,polls.example.edu,/healthz");
     assert.equal(edgeStatusCommand(), "python3 - edge /etc/nginx/conf.d '# fleet: maintenance' fleet-0-server-names.conf");
@@ -95,9 +95,10 @@ describe("status: the read-only commands", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-status-"));
     try {
       const files = renderNginxFiles([{ name: "polls", domain: "polls.example.edu", port: 8123 }, { name: "wiki", domain: "wiki.example.edu", port: 8200, maintenance: true }], { polls: ["10.0.0.12", "10.0.0.11"], wiki: ["10.0.0.11"] });
+      // As the sites step publishes them: the server-names file next to the sites.
+      files[SERVER_NAMES_FILE] = renderServerNames(["polls.example.edu", "wiki.example.edu"]);
       for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
       const out = JSON.parse(execFileSync("python3", ["-", "edge", dir, MAINTENANCE_MARKER, SERVER_NAMES_FILE], { input: fs.readFileSync(STATUS_SCRIPT), encoding: "utf8" })) as { sites: Record<string, { upstream: string[]; maintenance: boolean }> };
-      assert.ok(SERVER_NAMES_FILE in files);
       assert.deepEqual(Object.keys(out.sites).sort(), ["polls", "wiki"]);
       assert.deepEqual(out.sites.polls.upstream, ["10.0.0.11:8123", "10.0.0.12:8123"]);
       assert.deepEqual(out.sites.wiki.upstream, ["10.0.0.11:8200"]);
