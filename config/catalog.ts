@@ -29,6 +29,10 @@ export const MIGRATION_PATTERN = /^(?=.{1,200}$)[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0
 export const MAX_LIST_ENTRIES = 200;
 /** The word that means "the newest release tag", resolved from GitHub before deploying. */
 export const LATEST = "latest";
+/** The text of an app's maintenance page: one line of plain words and punctuation. It is written
+ *  into the nginx config and the page as is, so nothing nginx or HTML treats specially (quotes,
+ *  backslash, $, <, >, &, braces). */
+export const MAINTENANCE_MESSAGE_PATTERN = /^[A-Za-z0-9 .,:;!?()'/@_+-]{1,200}$/;
 
 /** Environment names the platform itself sets for every app: the catalog may not override them. */
 export const RESERVED_ENV = [
@@ -185,6 +189,8 @@ const appSchema = z.strictObject(
       .optional(),
     workers: wholeNumber(1, MAX_WORKERS).optional(),
     timeout: wholeNumber(1, MAX_TIMEOUT_SECONDS).optional(),
+    maintenance: z.boolean({ error: "must be true or false" }).optional(),
+    maintenanceMessage: pattern(MAINTENANCE_MESSAGE_PATTERN, "one line of 1 to 200 letters, digits, spaces and . , : ; ! ? ( ) ' / @ _ + -").optional(),
     ...shared,
   },
   { error: "must be a map with name, repo, domain, settings, wsgi and tags" },
@@ -252,6 +258,10 @@ export interface App {
   /** Which of the platform's settings the platform's settings module sets (all by default). */
   overrides: Overrides;
   deployChecks: DeployChecks;
+  /** The edge answers the app's requests with its maintenance page (HTTP 503); the nodes keep running. */
+  maintenance?: boolean;
+  /** The maintenance page's own words (else a generic sentence). */
+  maintenanceMessage?: string;
 }
 
 /** An app as it runs on one stack: its tag for that stack picked out. */
@@ -398,6 +408,8 @@ function applyDefaults(raw: RawCatalog): Catalog {
       ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
       overrides: { ...ALL_OVERRIDES, ...d.overrides, ...a.overrides } as Overrides,
       deployChecks: a.deployChecks ?? d.deployChecks ?? BUILTIN_DEFAULTS.deployChecks,
+      ...(a.maintenance ? { maintenance: true } : {}),
+      ...(a.maintenanceMessage !== undefined ? { maintenanceMessage: a.maintenanceMessage } : {}),
     })),
   };
 }

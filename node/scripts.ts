@@ -9,6 +9,8 @@ import * as path from "path";
 export const NODE_DIR = __dirname;
 export const ROLLOUT_SCRIPTS_DIR = path.join(NODE_DIR, "rollout");
 export const PROVISION_SCRIPTS_DIR = path.join(NODE_DIR, "provision");
+/** What `npm run status` runs on every host, read-only, sent on stdin. */
+export const STATUS_SCRIPT = path.join(NODE_DIR, "status", "fleet_status.py");
 
 /** A provisioning script (or unit, or helper) by its file name, with its text. */
 export interface ProvisionFile {
@@ -38,4 +40,9 @@ export function scriptsVersion(dir: string = ROLLOUT_SCRIPTS_DIR): string {
 /** What an app node's user data carries of node/provision (render/cloudInit.ts renders it). */
 export function appNodeSources(): { gunicornUnit: string; nodeHelper: string } {
   return { gunicornUnit: provisionFile("gunicorn@.service").text, nodeHelper: provisionFile("fleet-node.py").text };
+}
+
+/** node/status/fleet_status.py's text (rollout/fleetStatus.ts readFleet sends it). */
+export function statusScript(): string {
+  return fs.readFileSync(STATUS_SCRIPT, "utf8");
 }

@@ -244,6 +244,14 @@ async function runStep(r: PlanResource, op: Operation, opts: ExecutorOptions, ra
   return entry.ok;
 }
 
+/** Runs one command over a recorded connection (a step's `connection` input), as the steps run:
+ *  what `npm run status` reads the hosts with. The key goes to a 0600 file in keyDir, never a command line. */
+export async function runOverConnection(connection: unknown, command: string, stdin: string, keyDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const conn = connection as Connection;
+  const r = await runSsh([...sshArgs(conn, keyDir), command], stdin, { dialErrorLimit: conn.dialErrorLimit });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
 function capture(cmd: string, args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });

@@ -17,7 +17,10 @@ import { appIdentity } from "../config/identity";
 import { DEPLOY_USER } from "../render/cloudInit";
 import type { TlsFiles } from "../config/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
-import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
+import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions, runOverConnection } from "./executor";
+import { appsForStack, parseCatalog } from "../config/catalog";
+import { FleetReading, Inventory, inventoryOf, readFleet } from "../rollout/fleetStatus";
+import { statusScript } from "../node/scripts";
 
 export const APP = "polls";
 /** The fixture app's OS user, home, web root and database on the nodes (never its catalog name). */
@@ -249,6 +252,16 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
       child.kill("SIGTERM");
       await exited;
     };
+  }
+
+  /** What runs on the stack's hosts now, read as `npm run status` reads them (rollout/fleetStatus.ts),
+   *  against `catalog` (a tag or a catalog text) and the applied state. */
+  async status(catalog: string): Promise<{ inventory: Inventory; reading: FleetReading }> {
+    const text = catalog.includes("\n") ? catalog : catalogText(catalog);
+    const parsed = parseCatalog(text, "apps.yaml").catalog;
+    if (!parsed) throw new Error("status: the catalog does not parse");
+    const inventory = inventoryOf(STACK, this.state, appsForStack(parsed, STACK));
+    return { inventory, reading: await readFleet(inventory, (host, command, stdin) => runOverConnection(host.connection, command, stdin, this.keyDir), statusScript()) };
   }
 
   /** The release a node's <app home>/current points at ("" when none). */

@@ -17,6 +17,7 @@ import { Cluster, startCluster } from "./cluster";
 import { ApplyResult, Ran } from "./executor";
 import { get, Load, LocalStack, STACK } from "./localStack";
 import { SITES_STEP } from "../render/nginx";
+import { servingOf } from "../rollout/fleetStatus";
 
 export interface ReleaseResult {
   tag: string;
@@ -31,6 +32,9 @@ export interface ReleaseResult {
   error: string | null;
   /** What the release's migrations do, as the expand step classified them (node/rollout/fleet_migrations.py). */
   migrations: MigrationEntry[];
+  /** Per node, what serves after this release, read as `npm run status` reads it (rollout/fleetStatus.ts):
+   *  after a refused or put-back release, what kept serving. */
+  serving: Record<string, { tag: string | null; commit: string | null }>;
 }
 
 /** One migration of a release: its class and the step that runs it (or "refused"). */
@@ -227,7 +231,20 @@ export class Rehearsal {
     const failedRequests = (this.load?.failed ?? 0) - before.failed;
     for (const f of this.load?.failures.slice(before.failures) ?? []) this.opts.log(`${tag}: failed request: ${f}`);
     const assets = await this.checkAssets(tag);
-    return { tag, ok: error === null, seconds, requests, failedRequests, assets, error, migrations };
+    return { tag, ok: error === null, seconds, requests, failedRequests, assets, error, migrations, serving: await this.serving(stack, tag) };
+  }
+
+  /** What each node serves now; a node that cannot be read (or a stack the program refused before
+   *  it had hosts) has null. */
+  private async serving(stack: LocalStack, tag: string): Promise<ReleaseResult["serving"]> {
+    const { app, catalogFor } = this.opts.catalog;
+    try {
+      const { inventory, reading } = await stack.status(catalogFor(tag));
+      return servingOf(inventory, reading, app.name);
+    } catch (err) {
+      this.opts.log(`${tag}: what serves could not be read: ${(err as Error).message.split("\n")[0]}`);
+      return {};
+    }
   }
 
   private startLoad(): void {

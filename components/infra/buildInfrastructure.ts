@@ -13,7 +13,7 @@ import { Storage } from "./storage";
 import { TlsFiles } from "../../config/tlsConfig";
 
 /** The parts of an app the infrastructure needs (AppForStack has them all). */
-export type InfraApp = Pick<AppForStack, "name" | "domain" | "port">;
+export type InfraApp = Pick<AppForStack, "name" | "domain" | "port" | "maintenance" | "maintenanceMessage">;
 
 export interface Infrastructure {
     network: Network;

@@ -106,7 +106,13 @@ describe("rehearse", function () {
       assert.equal(x.failedRequests, 0, `${x.tag}: ${r.stderr}`);
       assert.deepEqual(x.assets, { checked: 1, broken: 0 }, x.tag);
       assert.ok(x.seconds > 0);
-      assert.deepEqual(Object.keys(x), ["tag", "ok", "seconds", "requests", "failedRequests", "assets", "error", "migrations"]);
+      assert.deepEqual(Object.keys(x), ["tag", "ok", "seconds", "requests", "failedRequests", "assets", "error", "migrations", "serving"]);
+      // What the nodes serve after the release, read on them as `npm run status` reads them.
+      assert.deepEqual(Object.keys(x.serving), ["node-1", "node-2"]);
+      for (const s of Object.values(x.serving)) {
+        assert.equal(s.tag, x.tag);
+        assert.match(s.commit ?? "", /^[0-9a-f]{40}$/);
+      }
     }
     // What the expand step decided for each migration, as the release pull request should show it.
     assert.ok(report.results[0].migrations.some((m) => m.name === "polls.0001_initial" && m.class === "before-switch" && m.when === "expand"), JSON.stringify(report.results[0].migrations));

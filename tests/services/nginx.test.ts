@@ -12,7 +12,7 @@ import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
 import { createHash } from "crypto";
-import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, SERVER_NAMES_FILE, serverNamesHash, tlsFileNames, Upstreams } from "../../render/nginx";
+import { accessLogFile, ACCESS_LOG_FIELDS, END_MARKER, FILE_MARKER, MAINTENANCE_RETRY_AFTER_SECONDS, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, SERVER_NAMES_FILE, serverNamesHash, tlsFileNames, Upstreams } from "../../render/nginx";
 import { renderAccess } from "../../render/publishAccess";
 import { ed25519KeyPair } from "../../render/sshKeyPair";
 import { PUBLISH_USER } from "../../rollout/layout";
@@ -238,7 +238,7 @@ http {
     /** What the EdgeHost component puts on the sites step's stdin (by default every app serves on every node). */
     input(apps: NginxApp[], certificates: Record<string, TlsFiles> = {}, upstreams: Upstreams = Object.fromEntries(apps.map((a) => [a.name, this.nodes]))): string {
         const pems = Object.fromEntries(Object.entries(certificates).map(([app, c]) => [app, c.certificate]));
-        return renderSites(apps, upstreams, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www") });
+        return renderSites(apps, upstreams, pems, { listenPort: this.listenPort, tlsPort: this.tlsPort, tlsDir: this.tlsDir, staticRoot: path.join(this.dir, "www"), accessLogDir: this.dir });
     }
 
     /** Runs a step's exact command line (as the component declares it) through a shell, with the
@@ -322,6 +322,34 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         assert.equal(body.host, "blog.example.edu", "Host header passed through");
         assert.equal(body.path, "/articles/1");
         assert.ok(nodes.includes(body.node));
+    });
+
+    it("maintenance: the app's requests get a 503 page from nginx (Retry-After, its name, its message), none reaches a node, its static files still serve; off again, the nodes answer", async () => {
+        const requests: string[] = [];
+        for (const b of backends) b.onRequest = (url) => requests.push(url);
+        const logFile = accessLogFile("blog", site.dir);
+        const logMark = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+        try {
+            const on = publish(input(apps().map((a) => (a.name === "blog" ? { ...a, maintenance: true, maintenanceMessage: "Back at 14:00 (database upgrade)." } : a))));
+            assert.equal(on.status, 0, on.stderr);
+            const page = await get(listenPort, "blog.example.edu", "/articles/1");
+            assert.equal(page.status, 503);
+            assert.equal(page.headers["retry-after"], String(MAINTENANCE_RETRY_AFTER_SECONDS));
+            assert.match(String(page.headers["content-type"]), /^text\/html/);
+            assert.match(page.body, /<h1>blog is down for maintenance<\/h1><p>Back at 14:00 \(database upgrade\)\.<\/p>/);
+            assert.equal((await get(listenPort, "blog.example.edu", "/static/css/site.css")).status, 200);
+            assert.equal((await get(listenPort, "wiki.example.edu", "/")).status, 200, "another app is not in maintenance");
+            assert.deepEqual(requests, ["/"], "only wiki's request reached a node");
+            // Its access log says nginx answered the page itself: no upstream.
+            const field = (line: string[], name: (typeof ACCESS_LOG_FIELDS)[number]) => line[ACCESS_LOG_FIELDS.indexOf(name)];
+            const logged = fs.readFileSync(logFile, "utf8").slice(logMark).trim().split("\n").map((l) => l.split(" ")).filter((l) => l.join(" ").endsWith('"GET /articles/1"'));
+            assert.deepEqual(logged.map((l) => [field(l, "status"), field(l, "upstream_addr")]), [["503", "-"]]);
+        } finally {
+            for (const b of backends) b.onRequest = undefined;
+            const off = publish(input(apps()));
+            assert.equal(off.status, 0, off.stderr);
+        }
+        assert.equal((await get(listenPort, "blog.example.edu", "/articles/1")).status, 200);
     });
 
     it("grants the publish access: an unprivileged publish user whose root-owned keys may each only rrsync into one app's static directory", () => {

@@ -53,6 +53,13 @@ describe("catalog: good files", () => {
     assert.equal(polls.env.POLLS_PER_PAGE, "20");
   });
 
+  it("maintenance and its message are kept as written; absent, the app is not in maintenance", () => {
+    const on = parseCatalog(catalog(["    maintenance: true", "    maintenanceMessage: Back at 14:00 (database upgrade)."]), "apps.yaml", STACKS).catalog!.apps[0];
+    assert.deepEqual([on.maintenance, on.maintenanceMessage], [true, "Back at 14:00 (database upgrade)."]);
+    const off = parseCatalog(catalog(), "apps.yaml", STACKS).catalog!.apps[0];
+    assert.deepEqual([off.maintenance, off.maintenanceMessage], [undefined, undefined]);
+  });
+
   it("applies built-in defaults when there is no defaults block", () => {
     const { catalog: cat } = parseCatalog(catalog(), "apps.yaml", STACKS);
     assert.deepEqual(
@@ -140,6 +147,9 @@ describe("catalog: each bad value is one precise line", () => {
     ["bad stack name", "alpha: v1.0.0", "Alpha: v1.0.0", /polls\.tags\.Alpha: stack name "Alpha" is not allowed/],
     ["unknown key (typo)", "    tags:", "    tag: {}\n    tags:", /^apps\.yaml:7:5: polls\.tag: unknown key; allowed keys: name, repo/],
     ["migrations not a bool", "    tags:", '    migrations: "yes"\n    tags:', /polls\.migrations: must be true or false/],
+    ["maintenance not a bool", "    tags:", "    maintenance: yes\n    tags:", /^apps\.yaml:7:18: polls\.maintenance: must be true or false$/],
+    ["maintenance message with html", "    tags:", '    maintenanceMessage: "<b>soon</b>"\n    tags:', /^apps\.yaml:7:25: polls\.maintenanceMessage: "<b>soon<\/b>" is not allowed: one line of 1 to 200 letters/],
+    ["maintenance message with a quote", "    tags:", "    maintenanceMessage: 'say \"hi\"'\n    tags:", /polls\.maintenanceMessage: .* is not allowed/],
     ["keepReleases 0", "    tags:", "    keepReleases: 0\n    tags:", /^apps\.yaml:7:19: polls\.keepReleases: must be >= 1/],
     ["keepReleases 1.5", "    tags:", "    keepReleases: 1.5\n    tags:", /polls\.keepReleases: must be a whole number >= 1/],
     ["health check without /", "    tags:", "    healthCheck: healthz\n    tags:", /polls\.healthCheck: "healthz" is not allowed: a URL path starting with '\/'/],

@@ -87,7 +87,7 @@ describe("rehearse: a release's migrations", () => {
   });
 
   it("are summed up on the release's line: name, class, and the step that runs it", () => {
-    const line = releaseLine({ tag: "v2", ok: true, seconds: 3, requests: 10, failedRequests: 0, assets: { checked: 1, broken: 0 }, error: null,
+    const line = releaseLine({ tag: "v2", ok: true, seconds: 3, requests: 10, failedRequests: 0, assets: { checked: 1, broken: 0 }, error: null, serving: {},
       migrations: [{ name: "wiki.0002_a", class: "before-switch", when: "expand" }, { name: "wiki.0003_b", class: "after-switch", when: "contract" }] });
     assert.equal(line, "v2: ok in 3 s; 10 requests, 0 failed, assets 1 checked, 0 broken; migrations: wiki.0002_a before-switch (expand), wiki.0003_b after-switch (contract)");
   });
