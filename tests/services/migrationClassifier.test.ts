@@ -1,6 +1,6 @@
 // The migration classifier (node/rollout/fleet_migrations.py) run for real: Debian's Django 3.2
 // against the case project in tests/services/migration-cases (one app per case), on SQLite and
-// on a throwaway PostgreSQL 15. Each app's 0001 is applied through the classifier's own
+// on a throwaway PostgreSQL 15 and MariaDB (the rewrites and the size query). Each app's 0001 is applied through the classifier's own
 // `migrate`, then `classify` places every later migration: before-switch (expand),
 // after-switch (contract), or unsafe (refused unless acknowledged).
 // Needs root: the throwaway PostgreSQL runs as the postgres user (runuser).
@@ -9,6 +9,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { LocalMariaDb } from "./localMariaDb";
 
 const CASES = path.join(__dirname, "migration-cases");
 const CLASSIFIER = path.join(__dirname, "..", "..", "node", "rollout", "fleet_migrations.py");
@@ -323,5 +324,57 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     } finally {
       holder.kill("SIGTERM");
     }
+  });
+});
+
+describe("migration classifier on MariaDB (Django 3.2 and mysqlclient from Debian)", function () {
+  this.timeout(180000);
+  let db: LocalMariaDb;
+  const env = () => ({ CASES_DATABASE: `mysql:${db.socket}` });
+  const sql = (statement: string) => db.root(`USE cases; ${statement}`);
+  before(async () => {
+    db = await LocalMariaDb.start();
+    db.root("CREATE DATABASE cases CHARACTER SET utf8mb4");
+    prepare(env());
+  });
+  after(async () => db?.stop());
+
+  it("keep-default: expand leaves Django's constant default on the new column (the old code's inserts get it); drop-defaults removes it", () => {
+    const entry = classifyAll(env()).listed.find((m) => m.name === "case_add_default.0002_item_size")!;
+    assert.equal(`${entry.class} ${entry.when} ${entry.rewrite}`, "before-switch expand keep-default");
+    const r = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_add_default.0002_item_size"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.size$/m);
+    sql("INSERT INTO case_add_default_item (name) VALUES ('written by the old code')");
+    assert.equal(sql("SELECT concat(size, '|', label) FROM case_add_default_item WHERE name = 'written by the old code'"), "0|");
+    const kept = path.join(db.dir, "kept-defaults");
+    fs.writeFileSync(kept, "case_add_default_item.size\ncase_add_default_item.label\n");
+    const dropped = classifier(env(), ["drop-defaults", "5", "60", "0", kept]);
+    assert.equal(dropped.code, 0, dropped.stderr);
+    assert.throws(() => sql("INSERT INTO case_add_default_item (name) VALUES ('old code, after contract')"), /Field 'size' doesn't have a default value/);
+  });
+
+  it("nullable-until-contract: MODIFY ... NULL with the constant default; the new code's inserts leave the column out; contract drops it", () => {
+    const { listed, relax } = classifyAll(env());
+    const entry = listed.find((m) => m.name === "case_remove_not_null.0002_remove_item_name")!;
+    assert.equal(`${entry.class} ${entry.when} ${entry.rewrite}`, "after-switch contract nullable-until-contract", entry.reason);
+    const file = path.join(db.dir, "relax");
+    fs.writeFileSync(file, relax.join("\n") + "\n");
+    const relaxed = classifier(env(), ["relax-columns", "5", "60", "0", file]);
+    assert.equal(relaxed.code, 0, relaxed.stderr);
+    sql("INSERT INTO case_remove_not_null_item (note) VALUES ('written by the new code')");
+    assert.equal(sql("SELECT concat(coalesce(name, 'NULL'), '|', flag) FROM case_remove_not_null_item WHERE note = 'written by the new code'"), "NULL|1");
+    const contract = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_remove_not_null.0002_remove_item_name"]);
+    assert.equal(contract.code, 0, contract.stderr);
+    assert.equal(sql("SELECT group_concat(column_name ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'cases' AND table_name = 'case_remove_not_null_item'"), "id,note");
+  });
+
+  it("sizes a table by counting up to the threshold (exact), above it by information_schema.tables", () => {
+    sql("INSERT INTO case_add_unique_item (name) SELECT concat('row ', seq) FROM seq_1_to_10050; ANALYZE TABLE case_add_unique_item");
+    const small = classifyAll(env(), "-", 20000).listed.find((m) => m.name === "case_add_unique.0002_item_code")!;
+    assert.equal(`${small.class} ${small.when}`, "before-switch expand", small.reason);
+    assert.match(small.reason, /case_add_unique_item is small \(10051 rows, at most 20000: migrationSmallTableRows\)/);
+    const refusal = classifyAll(env(), "-", 0).refusals.find((r) => r.includes(" case_add_unique.0002_item_code "));
+    assert.match(refusal ?? "", /\(case_add_unique_item: (about \d{5} rows|more than 10000 rows), above the 0 rows of migrationSmallTableRows\); safe recipe: /);
   });
 });
