@@ -3,8 +3,8 @@
 // Real nodes (testbed/, the e2e test bed, needs root): the v1 -> v2 rollout under continuous load
 // through nginx, staging cold (first install) and warm (new tag, same requirements), and the
 // same upgrade done the old Fabric way on the same nodes and load, as the baseline.
-// Then v6 -> v7 (a RemoveField release) under the same load: the column is dropped after the
-// last switch, so the old code never misses it. Then v7 -> v8 (a NOT NULL field with a constant
+// Migrations (`npm run bench -- migrations`, its own cluster): v6 -> v7 (a RemoveField release)
+// under the same load: the column is dropped after the last switch, so the old code never misses it. Then v7 -> v8 (a NOT NULL field with a constant
 // default) while the old code inserts rows: the default is kept until contract. And the lock time
 // of locking migrations at migrationSmallTableRows rows, the default's measurement.
 // systemd: the same nodes with systemd as PID 1 (the production process manager, the plan's own
