@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs, from Debian's packages, every package a test uses: what cloud-init
 # installs on the EC2 nodes (python3, venv, git, Django, gunicorn, psycopg2, sudo,
-# rsync, curl; django-storages with its boto3 backend for media in S3) plus the local stand-ins for the cloud (sshd for the nodes, nginx for
+# rsync, curl, mysqlclient for apps on MariaDB; django-storages with its boto3 backend for media in S3) plus the local stand-ins for the cloud (sshd for the nodes, nginx for
 # the static host, PostgreSQL and MariaDB for RDS, haproxy for the load balancer in front of the
 # nginx hosts), and openssl for the tests'
 # certificates, shellcheck for the scripts and workflows. Idempotent: when everything is present it touches nothing and does
@@ -20,7 +20,7 @@ if [ "${1:-}" = --check ]; then
 fi
 
 PACKAGES="openssh-server openssh-client nginx postgresql postgresql-client python3 python3-venv python3-pip
-python3-django gunicorn python3-psycopg2 git sudo rsync curl procps util-linux iproute2 openssl
+python3-django gunicorn python3-psycopg2 python3-mysqldb git sudo rsync curl procps util-linux iproute2 openssl
 mariadb-server mariadb-client shellcheck python3-django-storages python3-django-storages-boto3 python3-boto3
 haproxy"
 [ $# -eq 0 ] || PACKAGES=$*

@@ -3,8 +3,8 @@
 // Real nodes (testbed/, the e2e test bed, needs root): the v1 -> v2 rollout under continuous load
 // through nginx, staging cold (first install) and warm (new tag, same requirements), and the
 // same upgrade done the old Fabric way on the same nodes and load, as the baseline.
-// Then v6 -> v7 (a RemoveField release) under the same load: the column is dropped after the
-// last switch, so the old code never misses it. Then v7 -> v8 (a NOT NULL field with a constant
+// Migrations (`npm run bench -- migrations`, its own cluster): v6 -> v7 (a RemoveField release)
+// under the same load: the column is dropped after the last switch, so the old code never misses it. Then v7 -> v8 (a NOT NULL field with a constant
 // default) while the old code inserts rows: the default is kept until contract. And the lock time
 // of locking migrations at migrationSmallTableRows rows, the default's measurement.
 // systemd: the same nodes with systemd as PID 1 (the production process manager, the plan's own
@@ -32,7 +32,7 @@ import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
 import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, fixtureFleetRepo, get, Load, LocalStack } from "../testbed/localStack";
 import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../testbed/fixtureTags";
 import { codeServedOn, naiveFabricDeploy } from "./realNodes";
-import { expectCommandsOk, expectFailure, expectLoad, expectOk, expectServing, expectStepsRan, expectThat, figureValue, LoadCounts, MIN_LOAD_REQUESTS } from "./scenario";
+import { expectCommandsOk, expectFailure, expectLoad, expectOk, expectServing, expectStepsRan, expectThat, figureValue, LoadCounts, MIN_LOAD_REQUESTS, ScenarioError } from "./scenario";
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const figures: [string, string][] = [];
@@ -108,12 +108,17 @@ async function onRealNodes(work: string): Promise<void> {
     expectCommandsOk("the Fabric-style deploy of v2", runs);
     await mustServe("the Fabric-style deploy of v2", cluster.appNodes, "v2");
     figure("naive_rollout_failed_requests", naive.failed);
+  });
+}
 
-    // A release that drops a column the old code reads (v7: RemoveField after v6): the drop
-    // waits for the contract step, after the last switch.
-    say("v1 -> v6, then v6 -> v7 (RemoveField) under load");
+/** The migration gate on real nodes: v1 -> v6, then v6 -> v7 (RemoveField: the drop waits for the
+ *  contract step, after the last switch) under load, v7 -> v8 (keep-default) while the old code
+ *  inserts rows, and the lock time behind migrationSmallTableRows. */
+async function migrations(work: string): Promise<void> {
+  await withV1({ appNodeCount: 2 }, work, "migrations", "migrations: fresh deploy of v1, then v6", async (cluster, stack) => {
     must(await stack.up("v6"), "v6");
     await mustServe("v6", cluster.appNodes, "v6");
+    say("v6 -> v7 (RemoveField) under load");
     const removeLoad = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
     must(await stack.up("v7"), "v7");
     const remove = await loadOf("remove field", removeLoad);
@@ -133,14 +138,14 @@ async function addDefaultUnderInserts(cluster: Cluster, stack: LocalStack): Prom
   const inserts = new Load(`http://${cluster.staticHost.address}/ask`, DOMAIN, 2);
   const pages = new Load(`http://${cluster.staticHost.address}/`, DOMAIN, 2);
   const r = must(await stack.up("v8"), "v8");
-  const written = await inserts.stop();
-  const read = await pages.stop();
+  const written = expectLoad("the inserts during v7 -> v8", await inserts.stop());
+  const read = expectLoad("the page loads during v7 -> v8", await pages.stop());
+  await mustServe("v8 (AddField with a constant default)", cluster.appNodes, "v8");
   // The scenario really ran: expand kept the default, contract dropped it, the old code inserted.
   const expand = r.ran.find((x) => x.name === `${APP}-expand`)?.stderr ?? "";
   const contract = r.ran.find((x) => x.name === `${APP}-contract`)?.stderr ?? "";
-  if (!/kept the database default of polls_question\.votes until contract/.test(expand)) throw new Error(`v8's expand step kept no default: ${expand}`);
-  if (!/dropped the database defaults kept since expand: polls_question\.votes/.test(contract)) throw new Error(`v8's contract step dropped no default: ${contract}`);
-  if (written.requests < 20) throw new Error(`only ${written.requests} inserts ran during v7 -> v8`);
+  expectThat(/kept the database default of polls_question\.votes until contract/.test(expand), `v8's expand step kept no default: ${expand}`);
+  expectThat(/dropped the database defaults kept since expand: polls_question\.votes/.test(contract), `v8's contract step dropped no default: ${contract}`);
   say(`add default: ${written.requests} inserts (${written.failed} failed), ${read.requests} page requests (${read.failed} failed) ${[...written.failures, ...read.failures].slice(0, 3).join(" | ")}`);
   figure("migration_add_default_requests", written.requests + read.requests);
   figure("migration_add_default_failed_requests", written.failed + read.failed);
@@ -164,7 +169,7 @@ SELECT greatest(pg_temp.lock_ms('CREATE INDEX fleet_bench_lock_text ON fleet_ben
   pg_temp.lock_ms('ALTER TABLE fleet_bench_lock ALTER COLUMN id TYPE bigint'));
 DROP TABLE fleet_bench_lock;`);
   const measured = Number(ms);
-  if (!ms || !Number.isFinite(measured) || measured <= 0) throw new Error(`the lock time was not measured: ${JSON.stringify(ms)}`);
+  expectThat(Boolean(ms) && Number.isFinite(measured) && measured > 0, `the lock time was not measured: ${JSON.stringify(ms)}`);
   figure("migration_small_table_rows", rows);
   figure("migration_small_table_lock_ms", measured);
 }
@@ -349,19 +354,19 @@ function expectPlanOf(n: number, plan: Plan): void {
   expectThat(apps.size === n, `offline: a plan of ${n} apps has ${apps.size} app deployments`);
 }
 
+/** The bench's parts in the order a full run measures them; `npm run bench -- NAME` runs one. */
+const PARTS: Record<string, (work: string) => Promise<void>> = {
+  rollout: onRealNodes, migrations, systemd: onSystemdNodes, dr: disasterRecovery, edge: edgeHostLoss, node: nodeReplacement, offline,
+};
+
 const values = (name: string) => figures.find(([n]) => n === name)?.[1];
 
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
   try {
-    // `npm run bench -- dr` (or rollout, systemd, edge, node, offline): that part alone.
     const only = process.argv[2];
-    if (!only || only === "rollout") await onRealNodes(work);
-    if (!only || only === "systemd") await onSystemdNodes(work);
-    if (!only || only === "dr") await disasterRecovery(work);
-    if (!only || only === "edge") await edgeHostLoss(work);
-    if (!only || only === "node") await nodeReplacement(work);
-    if (!only || only === "offline") await offline(work);
+    if (only !== undefined && !(only in PARTS)) throw new ScenarioError(`no bench part named ${only} (allowed: ${Object.keys(PARTS).join(", ")})`);
+    for (const [name, part] of Object.entries(PARTS)) if (!only || only === name) await part(work);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -3,14 +3,15 @@
 Run with a release's Python, in that release, with the app's environment (as the app user):
   fleet_migrations.py known              every migration this release's code has, "label.name"
   fleet_migrations.py applied            the migrations the database has applied, "label.name"
-  fleet_migrations.py classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING]]
+  fleet_migrations.py classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING [RELAX_OUT]]]
         classifies every pending migration of this release (docs/rollout.md, "Migrations around
         the switch") by what the serving code meets (SERVING: a file of the migrations the
         serving release knows, "none" when none serves, "-" (default) the applied ones), prints
         one `fleet-migrations: {json}` line (PRIOR: a file of entries a rollback's
         `unapply-plan` wrote, or "-"), writes the migrations the expand step applies to
         EXPAND_OUT; exit 4 with one line per refusal on stderr, before anything changes.
-        SMALL_ROWS (default 0): a table of at most that many rows may take a locking operation
+        SMALL_ROWS (default 0): a table of at most that many rows may take a locking operation;
+        RELAX_OUT: the NOT NULL columns contract drops that expand makes nullable first
   fleet_migrations.py unapply-plan ACKS SMALL_ROWS ENTRIES_OUT EXPAND_OUT L:N...
         the backwards plan to those targets (N "zero" = none), one "label.name" a line; exit 3
         naming every irreversible operation, exit 4 for a refused one (a column or table it
@@ -24,10 +25,14 @@ Run with a release's Python, in that release, with the app's environment (as the
         forwards keeps a constant default as the column's database default (KEPT-DEFAULT lines)
   fleet_migrations.py drop-defaults LOCK STATEMENT RETRIES FILE
         drops the kept defaults FILE lists, TABLE.COLUMN a line (contract), with the same limits
+  fleet_migrations.py relax-columns LOCK STATEMENT RETRIES FILE
+        makes nullable (with the field's constant default) the columns FILE lists, as classify's
+        RELAX_OUT wrote them (expand), with the same limits
 ACKS: the migrations apps.yaml acknowledges for the app, "label.name,label.name" or "-".
 Uses only APIs present from Django 3.2 to 5.x (the loader, the recorder, the executor, the
 operations' state_forwards/database_forwards, the schema editor's collected SQL).
 """
+import copy
 import json
 import re
 import sys
@@ -59,6 +64,10 @@ NOT_PROVIDED = models.NOT_PROVIDED
 # The rewrite of an AddField with a constant default: the column keeps it as its database
 # default from expand until contract (django-pg-zero-downtime-migrations' keep-default).
 KEEP_DEFAULT = "keep-default"
+# The rewrite of a RemoveField of a NOT NULL column the serving code knows: expand makes the
+# column nullable (and gives it the field's constant default, if any) so the new code's inserts,
+# which leave it out, succeed; contract drops it, after the last switch.
+NULLABLE_UNTIL_CONTRACT = "nullable-until-contract"
 
 
 def connection():
@@ -95,10 +104,12 @@ class Verdict:
     """What one operation means for the code still serving: a class (None: state only, no
     SQL), why, and the safe way to get the same change when it is unsafe."""
 
-    def __init__(self, cls, reason, recipe="", loses_data=False, rewrite=None):
+    def __init__(self, cls, reason, recipe="", loses_data=False, rewrite=None, relaxed=None):
         self.cls, self.reason, self.recipe, self.loses_data = cls, reason, recipe, loses_data
-        # How the platform makes it safe when it runs (KEEP_DEFAULT), or None.
+        # How the platform makes it safe when it runs (KEEP_DEFAULT, NULLABLE_UNTIL_CONTRACT), or None.
         self.rewrite = rewrite
+        # The (table, column) pairs a NULLABLE_UNTIL_CONTRACT rewrite makes nullable in expand.
+        self.relaxed = relaxed
         # Passed because its table is small: the reason a migration shows first.
         self.locks = False
 
@@ -362,8 +373,15 @@ def judge_remove_field(op, label, before, after, ctx, sql):
     if not ctx.knows_column(table, field.column):
         return Verdict(BEFORE, "drops column %s, new in this plan (the old code never saw it)" % where)
     if not field.null and not has_db_default(field) and not field.primary_key:
-        return refused(ctx, table, "drops NOT NULL column %s: the new code's inserts leave it out and fail until it is gone" % where, RECIPES["remove-not-null"], loses_data=True)
+        if ctx.vendor not in RELAXABLE:
+            return refused(ctx, table, "drops NOT NULL column %s: the new code's inserts leave it out and fail until it is gone" % where, RECIPES["remove-not-null"], loses_data=True)
+        return Verdict(AFTER, "drops NOT NULL column %s that the old code reads and writes; made nullable%s in expand, so the new code's inserts, which leave it out, succeed until contract drops it" % (
+            where, " with the database default %r" % default_value(field) if constant_default(field) else ""), loses_data=True, rewrite=NULLABLE_UNTIL_CONTRACT, relaxed=[(table, field.column)])
     return Verdict(AFTER, "drops column %s that the old code reads and writes" % where, loses_data=True)
+
+
+# The engines whose columns the platform makes nullable in place (SQLite alters no column).
+RELAXABLE = ("postgresql", "mysql")
 
 
 def judge_alter_field(op, label, before, after, ctx, sql):
@@ -557,6 +575,8 @@ def judge_operation(op, label, before, after, ctx):
     if isinstance(op, ops.SeparateDatabaseAndState):
         return judge_operations(op.database_operations, label, before, ctx)[0]
     sql = None if isinstance(op, ops.RunPython) else operation_sql(op, label, before, after, ctx.conn)
+    if sql == [] and not isinstance(op, ops.RunSQL):
+        return STATE_ONLY  # the schema editor has nothing to run (choices, help_text, a Python default)
     for cls, rule in RULES:
         if isinstance(op, cls):
             return rule(op, label, before, after, ctx, sql)
@@ -576,9 +596,10 @@ def judge_operations(operations, label, state, ctx):
         ctx.follow(op, label, state, after)
         state = after
     op, verdict = combine(verdicts)
-    rewrites = [v.rewrite for _, v in verdicts if v.rewrite]
-    if rewrites and verdict.cls == BEFORE and verdict is not NOTHING_SERVES:
+    rewrites = [v.rewrite for _, v in verdicts if v.rewrite and v.cls == verdict.cls]
+    if rewrites and verdict.cls in (BEFORE, AFTER) and verdict is not NOTHING_SERVES:
         verdict.rewrite = rewrites[0]
+        verdict.relaxed = [column for _, v in verdicts for column in v.relaxed or []]
     return (op, verdict), state
 
 
@@ -627,7 +648,7 @@ class Entry:
 
     def json(self, unapply=False):
         out = {"name": self.key, "class": self.cls, "when": self.when, "reason": self.reason}
-        if self.verdict.rewrite and not unapply and self.when == EXPAND:
+        if self.verdict.rewrite and not unapply and self.when in (EXPAND, CONTRACT):
             out["rewrite"] = self.verdict.rewrite
         if unapply:
             out["unapply"] = True
@@ -661,12 +682,79 @@ def place_forwards(entries, acks, app, tag):
             e.when = CONTRACT if e.cls == AFTER else EXPAND
         late = [p for p in parents(e.migration, by_key) if p.when == CONTRACT]
         if e.when == EXPAND and late:
+            skipped = late_ancestors(e, by_key)
             if e.state_only:
                 e.when = CONTRACT
+            elif commutes(e.migration, [p.migration for p in skipped]):
+                e.reason += "; runs in expand ahead of %s (contract), whose models it does not touch" % ", ".join(p.key for p in skipped)
             else:
                 e.when = REFUSED_WHEN
                 e.refusal = "%s %s: %s runs before the switch but depends on %s, which runs after it: it cannot be ordered; make both after-switch (%s = \"after-switch\") or move the dependency" % (
                     app, tag, e.key, late[0].key, DECLARATION)
+
+
+def late_ancestors(entry, by_key):
+    """The pending migrations placed in contract that `entry` depends on, however indirectly."""
+    found, todo = [], [entry]
+    while todo:
+        for p in parents(todo.pop().migration, by_key):
+            if p not in found:
+                todo.append(p)
+                if p.when == CONTRACT:
+                    found.append(p)
+    return sorted(found, key=lambda p: p.key)
+
+
+def touched_models(operations, label):
+    """The models (label, name) the operations change, or None when one may touch anything
+    (RunPython, RunSQL, an operation of no model)."""
+    touched = set()
+    for op in operations:
+        if isinstance(op, ops.SeparateDatabaseAndState):
+            inner = touched_models(list(op.database_operations) + list(op.state_operations), label)
+            if inner is None:
+                return None
+            touched |= inner
+        elif isinstance(op, ops.fields.FieldOperation) or hasattr(op, "model_name"):
+            touched.add((label, op.model_name.lower()))
+        elif isinstance(op, ops.models.ModelOperation):
+            touched.update((label, name.lower()) for name in (op.name, getattr(op, "new_name", op.name)))
+        else:
+            return None
+        fields = [op.field] if getattr(op, "field", None) is not None else [f for _, f in getattr(op, "fields", [])]
+        for field in fields:
+            related = related_model(field, label)
+            if related is False:
+                return None
+            if related:
+                touched.add(related)
+    return touched
+
+
+def related_model(field, label):
+    """The (label, name) a relation points to, None for no relation, False when unknown."""
+    remote = getattr(field, "remote_field", None)
+    if remote is None:
+        return None
+    target = remote.model
+    if not isinstance(target, str):
+        return False
+    app, _, name = target.rpartition(".")
+    return (app or label, name.lower())
+
+
+def commutes(migration, skipped):
+    """Whether `migration` may be applied before the `skipped` ones it depends on (Django's
+    order is one line per app, not what the operations need): none of them runs code, and they
+    change disjoint models, so either order gives the same schema."""
+    mine = touched_models(migration.operations, migration.app_label)
+    if not mine:
+        return False
+    for other in skipped:
+        theirs = touched_models(other.operations, other.app_label)
+        if theirs is None or theirs & mine:
+            return False
+    return True
 
 
 def parents(migration, by_key):
@@ -686,12 +774,14 @@ def read_acks(text):
     return set() if text == "-" else set(filter(None, text.split(",")))
 
 
-def classify(app, tag, acks_text, prior, expand_out, small_rows="0", serving="-"):
+def classify(app, tag, acks_text, prior, expand_out, small_rows="0", serving="-", relax_out=None):
     """SERVING: a file of the migrations the serving release's code knows ("label.name" a
-    line), "none" when no release serves, "-" for the migrations applied to the database."""
+    line), "none" when no release serves, "-" for the migrations applied to the database.
+    RELAX_OUT: gets "label.name TABLE COLUMN" for each column expand makes nullable until
+    the contract migration drops it (NULLABLE_UNTIL_CONTRACT)."""
     conn = connection()
     executor = MigrationExecutor(conn)
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    plan = pending_plan(executor)
     known = known_schema(serving_state(executor, serving), conn)
     entries = classify_plan(plan, applied_state(executor), Context(conn, known, int(small_rows)))
     place_forwards(entries, read_acks(acks_text), app, tag)
@@ -701,6 +791,11 @@ def classify(app, tag, acks_text, prior, expand_out, small_rows="0", serving="-"
         for e in entries:
             if e.when == EXPAND:
                 out.write(e.key + "\n")
+    if relax_out:
+        with open(relax_out, "w") as out:
+            for e in entries:
+                if e.when == CONTRACT and e.verdict.rewrite == NULLABLE_UNTIL_CONTRACT:
+                    out.writelines("%s %s %s\n" % (e.key, table, column) for table, column in e.verdict.relaxed)
     report(entries)
 
 
@@ -850,11 +945,19 @@ def lock_not_granted(error):
     return bool(args) and args[0] in (1205,)  # ER_LOCK_WAIT_TIMEOUT (also metadata locks)
 
 
+def pending_plan(executor):
+    """Every migration not applied yet, in Django's order: expand may have applied one ahead of
+    the contract ones it depends on (commutes), which a plan to the leaf nodes takes as done."""
+    done = executor.loader.applied_migrations
+    order = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    return [(m, False) for m, _ in order if (m.app_label, m.name) not in done]
+
+
 def selected_plan(executor, direction, items):
     graph = executor.loader.graph
     if direction == "to":
         if items == ["all"]:
-            return executor.migration_plan(graph.leaf_nodes())
+            return pending_plan(executor)
         targets = [(s.partition(":")[0], None if s.partition(":")[2] == "zero" else s.partition(":")[2]) for s in items]
         return executor.migration_plan(targets)
     wanted = set(items)
@@ -888,6 +991,39 @@ def keeping_defaults(conn):
             return super().skip_default_on_alter(field)
 
     conn.SchemaEditorClass = KeepingDefaults
+
+
+def relax_columns(lines):
+    """Expand: each NOT NULL column a contract migration drops becomes nullable, with the field's
+    constant default as its database default when it has one (what the old code still reading
+    it expects), so the new code's inserts, which leave it out, succeed. A catalog change on
+    PostgreSQL; an online ALTER on MariaDB/MySQL. Django's own SQL for both engines."""
+    conn = connection()
+    loader = MigrationLoader(conn)
+    done = []
+    with conn.schema_editor(atomic=False) as editor:
+        for line in lines:
+            key, table, column = line.split()
+            label, _, name = key.partition(".")
+            state = loader.project_state((label, name), at_end=False)
+            model, field = column_in(state, table, column)
+            nullable = copy.copy(field)
+            nullable.null = True
+            changes, params = editor._alter_column_null_sql(model, field, nullable)
+            editor.execute(editor.sql_alter_column % {"table": editor.quote_name(table), "changes": changes}, params)
+            if constant_default(field):
+                editor.execute("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %%s" % (editor.quote_name(table), editor.quote_name(column)), [editor.effective_default(field)])
+            done.append("%s.%s" % (table, column))
+    print("fleet: made nullable until contract drops them: %s" % " ".join(done), file=sys.stderr)
+
+
+def column_in(state, table, column):
+    for model in state.apps.get_models():
+        if model._meta.db_table == table:
+            for field in model._meta.local_concrete_fields:
+                if field.column == column:
+                    return model, field
+    sys.exit("fleet: error: no column %s.%s in the project state before the migration that drops it" % (table, column))
 
 
 def drop_defaults(columns):
@@ -927,6 +1063,8 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
         try:
             if direction == "drop-defaults":
                 drop_defaults(items)
+            elif direction == "relax-columns":
+                relax_columns(items)
             else:
                 run_plan(direction, items)
             return
@@ -943,21 +1081,21 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
             pause *= 2
 
 
-USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING]]"
+USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING [RELAX_OUT]]]"
          " | unapply-plan ACKS SMALL_ROWS ENTRIES_OUT EXPAND_OUT LABEL:NAME..."
          " | migrate LOCK STATEMENT RETRIES forwards|backwards|to ITEM..."
-         " | drop-defaults LOCK STATEMENT RETRIES FILE")
+         " | drop-defaults|relax-columns LOCK STATEMENT RETRIES FILE")
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args in (["known"], ["applied"]):
         {"known": known, "applied": applied}[args[0]]()
-    elif 6 <= len(args) <= 8 and args[0] == "classify":
+    elif 6 <= len(args) <= 9 and args[0] == "classify":
         classify(*args[1:])
     elif len(args) >= 6 and args[0] == "unapply-plan":
         unapply_plan(args[1], args[2], args[3], args[4], args[5:])
-    elif len(args) == 5 and args[0] == "drop-defaults":
-        migrate(args[1], args[2], args[3], "drop-defaults", [line.strip() for line in open(args[4]) if line.strip()])
+    elif len(args) == 5 and args[0] in ("drop-defaults", "relax-columns"):
+        migrate(args[1], args[2], args[3], args[0], [line.strip() for line in open(args[4]) if line.strip()])
     elif len(args) >= 6 and args[0] == "migrate" and args[4] in ("forwards", "backwards", "to"):
         migrate(args[1], args[2], args[3], args[4], args[5:])
     else:

@@ -11,7 +11,8 @@
 #           the trailing LABEL.NAME arguments (apps.yaml's acknowledgeMigrations) do not
 #           acknowledge (a locking one only on a table above SMALL_TABLE_ROWS rows), then
 #           applies, with TAG's code, the before-switch ones; a column added with a constant
-#           default keeps it as its database default until contract. When the
+#           default keeps it as its database default until contract; a NOT NULL column that
+#           contract drops is made nullable here (the new code's inserts leave it out). When the
 #           database has migrations TAG's code does not know (a rollback) their classes flip:
 #           the reverse of an after-switch one (a dropped column comes back, empty) runs here
 #           and is refused unless acknowledged; an irreversible one refuses the rollback.
@@ -138,7 +139,7 @@ if [ "$phase" = expand ]; then
   if [ -f "$CURRENT/.fleet/migrations-known" ]; then
     serving=$(readlink -e "$CURRENT")/.fleet/migrations-known
   fi
-  if ! py "$rel" classify "$APP_NAME" "$tag" "$acks" "$prior" "$out/forwards-expand" "$small_rows" "$serving" 2>"$work/why"; then
+  if ! py "$rel" classify "$APP_NAME" "$tag" "$acks" "$prior" "$out/forwards-expand" "$small_rows" "$serving" "$out/relax" 2>"$work/why"; then
     grep '^fleet: ' "$work/why" >&2 || true
     refused=$(sed -n 's/^REFUSED //p' "$work/why" | paste -sd'|' - | sed 's/|/ | /g')
     [ -n "$refused" ] || die "cannot classify the migrations of $APP_NAME $tag: $(error_line <"$work/why"); nothing was changed"
@@ -159,6 +160,10 @@ if [ "$phase" = expand ]; then
   if [ -s "$out/forwards-expand" ]; then
     # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
     run "$rel" migrate forwards $(cat "$out/forwards-expand")
+  fi
+  if [ -s "$out/relax" ]; then
+    run "$rel" relax-columns "$out/relax"
+    log "$APP_NAME: made $(cut -d' ' -f2,3 --output-delimiter=. "$out/relax" | paste -sd' ' -) nullable until contract drops them: the new code's inserts leave them out (nullable-until-contract)"
   fi
 else
   [ -z "$refused_rollback" ] || die "refusing to roll $APP_NAME back to $tag: $refused_rollback; nothing was changed"

@@ -1,14 +1,15 @@
 // fleet:database.engine mysql: the database step the program declares, run for real against
 // Debian's MariaDB with a master user that has RDS's master privileges (no SUPER), and the
 // DATABASE_URL the app gets checked against the result.
-// Needs root: mariadb-install-db runs the server as the mysql user.
+// Needs root: mariadb-install-db runs the server as the mysql user (tests/services/localMariaDb.ts).
 import { strict as assert } from "assert";
-import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Plan, PlanResource, runPlan } from "../../offline/plan";
 import { ROLLOUT_SCRIPTS_DIR } from "../../node/scripts";
+import { LocalMariaDb } from "./localMariaDb";
 
 const ADDRESS = "127.0.0.9";
 /** What RDS for MariaDB grants its master user (with GRANT OPTION), as documented in
@@ -17,42 +18,6 @@ const ADDRESS = "127.0.0.9";
 const RDS_MASTER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, "
     + "CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, "
     + "ALTER ROUTINE, CREATE USER, EVENT, TRIGGER, REPLICATION SLAVE";
-
-class LocalMariaDb {
-    private server?: ChildProcess;
-    readonly socket: string;
-    private constructor(readonly dir: string) {
-        this.socket = path.join(dir, "sock");
-    }
-
-    static async start(): Promise<LocalMariaDb> {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-mariadb-"));
-        execFileSync("chown", ["mysql:mysql", dir]);
-        const db = new LocalMariaDb(dir);
-        execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${dir}/data`, "--user=mysql", "--auth-root-authentication-method=socket", "--skip-test-db"], { stdio: "ignore" });
-        db.server = spawn("mariadbd", ["--no-defaults", `--datadir=${dir}/data`, `--socket=${db.socket}`, `--pid-file=${dir}/pid`,
-            `--bind-address=${ADDRESS}`, "--port=3306", "--user=mysql", "--skip-name-resolve", `--log-error=${dir}/error.log`], { stdio: "ignore" });
-        for (let i = 0; i < 150 && !fs.existsSync(db.socket); i++) await new Promise((r) => setTimeout(r, 100));
-        if (!fs.existsSync(db.socket)) throw new Error(`mariadbd did not start: ${fs.readFileSync(`${dir}/error.log`, "utf8")}`);
-        return db;
-    }
-
-    /** SQL as root over the socket; the rows, tab-separated. */
-    root(sql: string): string {
-        return execFileSync("mariadb", ["--socket", this.socket, "-N", "-B"], { input: sql, encoding: "utf8" }).trim();
-    }
-
-    async stop(): Promise<void> {
-        const server = this.server;
-        if (server && server.exitCode === null) {
-            await new Promise<void>((resolve) => {
-                server.once("exit", () => resolve());
-                server.kill("SIGTERM");
-            });
-        }
-        fs.rmSync(this.dir, { recursive: true, force: true });
-    }
-}
 
 /** SQL over TCP as `user` (password through a defaults file, never an argument); status and output. */
 function asUser(user: string, password: string, sql: string, database?: string): { ok: boolean; out: string } {
@@ -77,7 +42,7 @@ describe("database.sh against a real MariaDB (fleet:database.engine: mysql)", fu
     }
 
     before(async () => {
-        db = await LocalMariaDb.start();
+        db = await LocalMariaDb.start(ADDRESS);
         plan = await runPlan({
             stack: "alpha", revealSecrets: true, addresses: { database: ADDRESS },
             config: { "fleet:database": JSON.stringify({ engine: "mysql", instanceClass: "db.t4g.micro" }) },

@@ -1,6 +1,6 @@
 // The migration classifier (node/rollout/fleet_migrations.py) run for real: Debian's Django 3.2
 // against the case project in tests/services/migration-cases (one app per case), on SQLite and
-// on a throwaway PostgreSQL 15. Each app's 0001 is applied through the classifier's own
+// on a throwaway PostgreSQL 15 and MariaDB (the rewrites and the size query). Each app's 0001 is applied through the classifier's own
 // `migrate`, then `classify` places every later migration: before-switch (expand),
 // after-switch (contract), or unsafe (refused unless acknowledged).
 // Needs root: the throwaway PostgreSQL runs as the postgres user (runuser).
@@ -9,6 +9,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { LocalMariaDb } from "./localMariaDb";
 
 const CASES = path.join(__dirname, "migration-cases");
 const CLASSIFIER = path.join(__dirname, "..", "..", "node", "rollout", "fleet_migrations.py");
@@ -36,13 +37,14 @@ function classifier(env: NodeJS.ProcessEnv, args: string[], timeout?: number) {
 function classifyAll(env: NodeJS.ProcessEnv, acks = "-", smallRows = 0, serving = "-") {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-classify-"));
   try {
-    const r = classifier(env, ["classify", "cases", "t1", acks, "-", path.join(out, "expand"), String(smallRows), serving]);
+    const r = classifier(env, ["classify", "cases", "t1", acks, "-", path.join(out, "expand"), String(smallRows), serving, path.join(out, "relax")]);
     const line = r.stdout.split("\n").find((l) => l.startsWith("fleet-migrations: "));
     assert.ok(line, `no fleet-migrations line: ${r.stdout}${r.stderr}`);
     const listed = (JSON.parse(line.slice("fleet-migrations: ".length)) as { migrations: Listed[] }).migrations;
     const refusals = r.stderr.split("\n").filter((l) => l.startsWith("REFUSED "));
     const expand = fs.readFileSync(path.join(out, "expand"), "utf8").split("\n").filter(Boolean);
-    return { code: r.code, listed, refusals, expand, stderr: r.stderr };
+    const relax = fs.readFileSync(path.join(out, "relax"), "utf8").split("\n").filter(Boolean);
+    return { code: r.code, listed, refusals, expand, relax, stderr: r.stderr };
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -66,7 +68,6 @@ const COMMON: Record<string, string> = {
   "case_history.0004_piece_ref_unique_remove_legacy": "before-switch expand",
   "case_add_unique.0002_item_code": "unsafe refused",
   "case_remove_nullable.0002_remove_item_note": "after-switch contract",
-  "case_remove_not_null.0002_remove_item_name": "unsafe refused",
   "case_rename.0002_rename_name_title": "unsafe refused",
   "case_rename_model.0002_rename_item_thing": "unsafe refused",
   "case_alter_longer.0002_alter_item_name": "before-switch expand",
@@ -95,6 +96,7 @@ function sharedCases(env: () => NodeJS.ProcessEnv) {
     for (const [name, expected] of Object.entries(COMMON)) assert.equal(got[name], expected, `${name}: ${listed.find((m) => m.name === name)?.reason}`);
     assert.ok(refusals.includes("REFUSED cases t1: case_add_not_null.0002_item_size (Add field size to item) adds NOT NULL column case_add_not_null_item.size without a database default, so the old code's inserts fail (case_add_not_null_item: 1 row); safe recipe: add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next; or acknowledge it in apps.yaml (acknowledgeMigrations: [case_add_not_null.0002_item_size])"), refusals.join("\n"));
     assert.match(refusals.join("\n"), /case_unordered\.0003_item_size runs before the switch but depends on case_unordered\.0002_remove_item_note, which runs after it: it cannot be ordered/);
+
     assert.equal(refusals.length, listed.filter((m) => m.when === "refused").length);
     assert.deepEqual(expand.sort(), listed.filter((m) => m.when === "expand").map((m) => m.name).sort());
     assert.match(listed.find((m) => m.name === "case_safemigrate.0002_remove_item_note")!.reason, /django-safemigrate's safe = before_deploy/);
@@ -128,7 +130,7 @@ function sharedCases(env: () => NodeJS.ProcessEnv) {
       assert.match(refusal, /\(case_\w+_item: 1 row, above the 0 rows of migrationSmallTableRows\); safe recipe: /);
     }
     // What is not only a lock stays refused on a small table.
-    for (const name of ["case_add_not_null.0002_item_size", "case_rename.0002_rename_name_title", "case_alter_shorter.0002_alter_item_name", "case_remove_not_null.0002_remove_item_name"]) {
+    for (const name of ["case_add_not_null.0002_item_size", "case_rename.0002_rename_name_title", "case_alter_shorter.0002_alter_item_name"]) {
       assert.equal(placed(small.listed)[name], "unsafe refused", name);
     }
   });
@@ -173,10 +175,13 @@ describe("migration classifier on SQLite (Django 3.2 from Debian)", function () 
     }
   });
 
-  it("SQLite is not PostgreSQL: an index build and varchar -> text are judged as there", () => {
-    const got = placed(classifyAll(env()).listed);
+  it("SQLite is not PostgreSQL: an index build and varchar -> text are judged as there; a NOT NULL column to drop cannot be made nullable in place", () => {
+    const { listed, relax } = classifyAll(env());
+    const got = placed(listed);
     assert.equal(got["case_add_index.0002_item_name_idx"], "before-switch expand");
     assert.equal(got["case_alter_text.0002_alter_item_name"], "unsafe refused");
+    assert.equal(got["case_remove_not_null.0002_remove_item_name"], "unsafe refused");
+    assert.deepEqual(relax, []);
   });
 });
 
@@ -229,6 +234,24 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     assert.equal(got["case_alter_text.0002_alter_item_name"], "before-switch expand");
   });
 
+  it("a before-switch migration that touches none of the models of the contract migrations it depends on runs in expand ahead of them; applied so, contract applies the rest", () => {
+    const { listed } = classifyAll(env());
+    const got = placed(listed);
+    assert.equal(got["case_reorder.0002_remove_item_note"], "after-switch contract");
+    // Only a choice and a Python default change: no SQL (on SQLite, a table rebuild).
+    assert.equal(got["case_reorder.0003_alter_item_kind"], "before-switch contract");
+    assert.equal(listed.find((m) => m.name === "case_reorder.0003_alter_item_kind")!.reason, "changes Django's state only (no SQL)");
+    assert.equal(got["case_reorder.0004_other_size"], "before-switch expand");
+    assert.match(listed.find((m) => m.name === "case_reorder.0004_other_size")!.reason, /; runs in expand ahead of case_reorder\.0002_remove_item_note, case_reorder\.0003_alter_item_kind \(contract\), whose models it does not touch$/);
+    const ahead = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_reorder.0004_other_size"]);
+    assert.equal(ahead.code, 0, ahead.stderr);
+    // A rerun of expand, and contract, still see the migrations it went ahead of as pending.
+    assert.deepEqual(classifyAll(env()).listed.map((m) => m.name).filter((m) => m.startsWith("case_reorder.")), ["case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind"]);
+    const rest = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind"]);
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.deepEqual(classifier(env(), ["applied"]).stdout.split("\n").filter((m) => m.startsWith("case_reorder.")), ["case_reorder.0001_initial", "case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind", "case_reorder.0004_other_size"]);
+  });
+
   it("judges against the serving release's migrations: columns it never saw are new, whatever the database has applied", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-serving-"));
     try {
@@ -261,6 +284,30 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     assert.match(after.stderr, /null value in column "size"/);
   });
 
+  it("nullable-until-contract: a NOT NULL column contract drops is made nullable in expand (with its constant default): the new code's inserts leave it out, the old code's still write it", () => {
+    const psql = (sql: string) => spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], { encoding: "utf8" });
+    const { listed, relax } = classifyAll(env());
+    const entry = listed.find((m) => m.name === "case_remove_not_null.0002_remove_item_name")!;
+    assert.equal(`${entry.class} ${entry.when} ${entry.rewrite}`, "after-switch contract nullable-until-contract", entry.reason);
+    assert.match(entry.reason, /drops NOT NULL column case_remove_not_null_item\.name that the old code reads and writes; made nullable in expand, so the new code's inserts, which leave it out, succeed until contract drops it/);
+    assert.deepEqual(relax, ["case_remove_not_null.0002_remove_item_name case_remove_not_null_item name", "case_remove_not_null.0002_remove_item_name case_remove_not_null_item flag"]);
+    const newInsert = "INSERT INTO case_remove_not_null_item (note) VALUES ('written by the new code') RETURNING coalesce(name, 'NULL') || '|' || flag";
+    assert.match(psql(newInsert).stderr, /null value in column "name"/, "the new code's insert fails before expand");
+    const file = path.join(pg.dir, "relax");
+    fs.writeFileSync(file, relax.join("\n") + "\n");
+    const relaxed = classifier(env(), ["relax-columns", "5", "60", "0", file]);
+    assert.equal(relaxed.code, 0, relaxed.stderr);
+    assert.match(relaxed.stderr, /fleet: made nullable until contract drops them: case_remove_not_null_item\.name case_remove_not_null_item\.flag/);
+    const inserted = psql(newInsert);
+    assert.equal(inserted.status, 0, inserted.stderr);
+    assert.equal(inserted.stdout.trim(), "NULL|true", "no name; the flag the old code expects");
+    const oldInsert = psql("INSERT INTO case_remove_not_null_item (name, note, flag) VALUES ('written by the old code', '', false)");
+    assert.equal(oldInsert.status, 0, oldInsert.stderr);
+    const contract = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_remove_not_null.0002_remove_item_name"]);
+    assert.equal(contract.code, 0, contract.stderr);
+    assert.equal(psql("SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'case_remove_not_null_item'").stdout.trim(), "id,note");
+  });
+
   it("a migration waiting for a lock another session holds gives up after its lock timeout and retries, exit 5", async () => {
     const holder = spawn("psql", ["-X", "-q", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases"], { stdio: ["pipe", "ignore", "ignore"] });
     holder.stdin!.write("BEGIN; LOCK TABLE case_add_nullable_item IN ACCESS SHARE MODE;\n");
@@ -277,5 +324,57 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     } finally {
       holder.kill("SIGTERM");
     }
+  });
+});
+
+describe("migration classifier on MariaDB (Django 3.2 and mysqlclient from Debian)", function () {
+  this.timeout(180000);
+  let db: LocalMariaDb;
+  const env = () => ({ CASES_DATABASE: `mysql:${db.socket}` });
+  const sql = (statement: string) => db.root(`USE cases; ${statement}`);
+  before(async () => {
+    db = await LocalMariaDb.start();
+    db.root("CREATE DATABASE cases CHARACTER SET utf8mb4");
+    prepare(env());
+  });
+  after(async () => db?.stop());
+
+  it("keep-default: expand leaves Django's constant default on the new column (the old code's inserts get it); drop-defaults removes it", () => {
+    const entry = classifyAll(env()).listed.find((m) => m.name === "case_add_default.0002_item_size")!;
+    assert.equal(`${entry.class} ${entry.when} ${entry.rewrite}`, "before-switch expand keep-default");
+    const r = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_add_default.0002_item_size"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.size$/m);
+    sql("INSERT INTO case_add_default_item (name) VALUES ('written by the old code')");
+    assert.equal(sql("SELECT concat(size, '|', label) FROM case_add_default_item WHERE name = 'written by the old code'"), "0|");
+    const kept = path.join(db.dir, "kept-defaults");
+    fs.writeFileSync(kept, "case_add_default_item.size\ncase_add_default_item.label\n");
+    const dropped = classifier(env(), ["drop-defaults", "5", "60", "0", kept]);
+    assert.equal(dropped.code, 0, dropped.stderr);
+    assert.throws(() => sql("INSERT INTO case_add_default_item (name) VALUES ('old code, after contract')"), /Field 'size' doesn't have a default value/);
+  });
+
+  it("nullable-until-contract: MODIFY ... NULL with the constant default; the new code's inserts leave the column out; contract drops it", () => {
+    const { listed, relax } = classifyAll(env());
+    const entry = listed.find((m) => m.name === "case_remove_not_null.0002_remove_item_name")!;
+    assert.equal(`${entry.class} ${entry.when} ${entry.rewrite}`, "after-switch contract nullable-until-contract", entry.reason);
+    const file = path.join(db.dir, "relax");
+    fs.writeFileSync(file, relax.join("\n") + "\n");
+    const relaxed = classifier(env(), ["relax-columns", "5", "60", "0", file]);
+    assert.equal(relaxed.code, 0, relaxed.stderr);
+    sql("INSERT INTO case_remove_not_null_item (note) VALUES ('written by the new code')");
+    assert.equal(sql("SELECT concat(coalesce(name, 'NULL'), '|', flag) FROM case_remove_not_null_item WHERE note = 'written by the new code'"), "NULL|1");
+    const contract = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_remove_not_null.0002_remove_item_name"]);
+    assert.equal(contract.code, 0, contract.stderr);
+    assert.equal(sql("SELECT group_concat(column_name ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'cases' AND table_name = 'case_remove_not_null_item'"), "id,note");
+  });
+
+  it("sizes a table by counting up to the threshold (exact), above it by information_schema.tables", () => {
+    sql("INSERT INTO case_add_unique_item (name) SELECT concat('row ', seq) FROM seq_1_to_10050; ANALYZE TABLE case_add_unique_item");
+    const small = classifyAll(env(), "-", 20000).listed.find((m) => m.name === "case_add_unique.0002_item_code")!;
+    assert.equal(`${small.class} ${small.when}`, "before-switch expand", small.reason);
+    assert.match(small.reason, /case_add_unique_item is small \(10051 rows, at most 20000: migrationSmallTableRows\)/);
+    const refusal = classifyAll(env(), "-", 0).refusals.find((r) => r.includes(" case_add_unique.0002_item_code "));
+    assert.match(refusal ?? "", /\(case_add_unique_item: (about \d{5} rows|more than 10000 rows), above the 0 rows of migrationSmallTableRows\); safe recipe: /);
   });
 });

@@ -12,6 +12,7 @@ class Migration(migrations.Migration):
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
                 ("name", models.CharField(max_length=100)),
                 ("note", models.CharField(max_length=100, null=True)),
+                ("flag", models.BooleanField(default=True)),
             ],
         ),
         migrations.RunPython(lambda apps, editor: apps.get_model(__name__.split(".")[0], "Item").objects.create(name="a row"), migrations.RunPython.noop),

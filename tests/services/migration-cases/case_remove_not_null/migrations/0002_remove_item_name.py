@@ -6,4 +6,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RemoveField("item", "name"),
+        migrations.RemoveField("item", "flag"),
     ]
