@@ -12,6 +12,7 @@ import type { Node as YamlNode } from "yaml";
 import { OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
 import { appIdentity } from "./identity";
 import { allocatePorts, AppPort, portMoves } from "./ports";
+import { Process, processesOf, processesSchema, PROCESS_NAME_PATTERN, Schedule, schedulesOf, schedulesSchema } from "./processes";
 
 export const NAME_PATTERN = ruleRegExp(RULES.app);
 export const REPO_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
@@ -165,6 +166,8 @@ const appSchema = z.strictObject(
       .optional(),
     workers: wholeNumber(1, MAX_WORKERS).optional(),
     timeout: wholeNumber(1, MAX_TIMEOUT_SECONDS).optional(),
+    processes: processesSchema.optional(),
+    schedules: schedulesSchema.optional(),
     ...shared,
   },
   { error: "must be a map with name, repo, domain, settings, wsgi and tags" },
@@ -230,6 +233,10 @@ export interface App {
   /** Which of the platform's settings the platform's settings module sets (all by default). */
   overrides: Overrides;
   deployChecks: DeployChecks;
+  /** Background processes on every app node, by name (config/processes.ts); absent: none. */
+  processes?: Process[];
+  /** Commands run on one node at each time of their cron (config/processes.ts). */
+  schedules?: Schedule[];
 }
 
 /** An app as it runs on one stack: its tag for that stack picked out. */
@@ -368,6 +375,8 @@ function applyDefaults(raw: RawCatalog): Catalog {
       ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
       overrides: { ...ALL_OVERRIDES, ...d.overrides, ...a.overrides } as Overrides,
       deployChecks: a.deployChecks ?? d.deployChecks ?? BUILTIN_DEFAULTS.deployChecks,
+      processes: processesOf(a.processes),
+      schedules: schedulesOf(a.schedules),
     })),
   };
 }
@@ -471,13 +480,16 @@ function typeMessage(issue: z.core.$ZodIssue, doc: Document, raw: unknown, path:
 function allowedKeys(path: Path): string[] {
   if (path.length === 0) return Object.keys(catalogSchema.shape);
   if (path[path.length - 1] === "overrides") return [...OVERRIDE_NAMES];
+  if (path[path.length - 2] === "processes") return ["command", "memoryMb", "stopSeconds"];
+  if (path[path.length - 2] === "schedules") return ["command", "cron"];
   if (path[0] === "defaults") return Object.keys(defaultsSchema.shape);
   return Object.keys(appSchema.shape);
 }
 
 function findBadRecordKey(raw: unknown, path: Path): string | undefined {
   const rec = getIn(raw, path);
-  if (rec && typeof rec === "object") return Object.keys(rec).find((k) => !ENV_NAME_PATTERN.test(k));
+  const names = ["processes", "schedules"].includes(String(path[path.length - 1])) ? PROCESS_NAME_PATTERN : ENV_NAME_PATTERN;
+  if (rec && typeof rec === "object") return Object.keys(rec).find((k) => !names.test(k));
   return undefined;
 }
 
