@@ -37,7 +37,7 @@ export const DEFAULT_STOP_SECONDS = 30;
 
 const commandValue = z
   .string({ error: "must be a command line (a string)" })
-  .max(RULES.command.maxLength, { error: `is longer than ${RULES.command.maxLength} characters` })
+  .max(RULES.command.maxLength, { error: `is longer than ${RULES.command.maxLength} characters`, abort: true })
   .regex(COMMAND_PATTERN, {
     error: (i) => `${JSON.stringify(i.input)} is not allowed: one line of words separated by spaces, each of letters, digits and _ . / = : , @ + - (no quotes, $, ;, |, &, <, >, %, backslash: the platform splits the words, no shell reads them)`,
   });
