@@ -31,9 +31,12 @@ def log(message):
 
 
 def occurrence_of(now):
-    """The timer's time (systemd 251+ gives it the run), to the minute: a cron's granularity."""
+    """The time the timer fired for, to the minute (a cron's granularity): the run starts within
+    seconds of it (AccuracySec=1s). systemd 251+ also passes TRIGGER_TIMER_REALTIME_USEC, but
+    systemd 252 keeps the first activation's value for a unit's later runs (seen on the test bed:
+    every run of a minutely timer got the same minute), so it is believed only when it is recent."""
     usec = os.environ.get("TRIGGER_TIMER_REALTIME_USEC")
-    t = int(usec) / 1e6 if usec else now
+    t = int(usec) / 1e6 if usec and abs(now - int(usec) / 1e6) < 30 else now
     return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(t - t % 60))
 
 
