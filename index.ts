@@ -123,7 +123,7 @@ function deploy(app: AppForStack): AppDeployment {
 
 // `latest` becomes the newest release tag on GitHub before anything is deployed. The offline
 // plan asks GitHub nothing (FLEET_GITHUB_OFFLINE=1): there such an app is shown, not deployed.
-const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, client: githubApi, offline: !githubOnline })
+const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, releaseTagPattern: stackSettings.tagRules.pattern, client: githubApi, offline: !githubOnline })
   .catch(runError)
   .then((resolved) => {
     const deployable = resolved.apps.filter((a) => {

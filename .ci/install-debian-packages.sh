@@ -7,12 +7,23 @@
 # certificates, shellcheck for the scripts and workflows. Idempotent: when everything is present it touches nothing and does
 # not even run `apt-get update`.
 # Services do not start on install here (policy-rc.d); testbed/cluster.ts starts them.
+#
+# --check [PACKAGE...]: installs nothing; prints "missing Debian packages: A B" and exits 1 when one
+# of them (of this list without names) is not installed, else exits 0 silently. `npm run rehearse`
+# asks this before it starts anything (testbed/prerequisites.ts), so the list lives here only.
 set -eu
+
+check_only=false
+if [ "${1:-}" = --check ]; then
+  check_only=true
+  shift
+fi
 
 PACKAGES="openssh-server openssh-client nginx postgresql postgresql-client python3 python3-venv python3-pip
 python3-django gunicorn python3-psycopg2 git sudo rsync curl procps util-linux iproute2 openssl
 mariadb-server mariadb-client shellcheck python3-django-storages python3-django-storages-boto3 python3-boto3
 haproxy"
+[ $# -eq 0 ] || PACKAGES=$*
 
 missing=""
 for pkg in $PACKAGES; do
@@ -20,6 +31,11 @@ for pkg in $PACKAGES; do
     missing="$missing $pkg"
   fi
 done
+
+if [ "$check_only" = true ]; then
+  [ -z "$missing" ] || { echo "missing Debian packages:$missing"; exit 1; }
+  exit 0
+fi
 
 if [ -z "$missing" ]; then
   echo "e2e dependencies: all present"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# naive-fabric-deploy.sh SCRIPTS_DIR APP TAG   (bench baseline only; never used to deploy)
+# naive-fabric-deploy.sh SCRIPTS_DIR APP_USER TAG   (bench baseline only; never used to deploy)
 #
 # The old Fabric way, on one node, as `npm run bench` measures it against the rollout: the
 # serving release directory is checked out to TAG in place, then pip install, collectstatic
@@ -11,10 +11,8 @@ here=$1
 . "$here/lib.sh"
 # shellcheck source=../node/rollout/lib-gunicorn.sh
 . "$here/lib-gunicorn.sh"
-check_app "$2"
-check_tag "$3"
-app_paths "$2"
-tag=$3
+# APP_USER is the app's OS user (app_<name>), as the rollout's scripts take it.
+app_release "$2" "$3"
 dir=$(readlink -f "$CURRENT")
 
 git --git-dir="$APP_DIR/repo.git" --work-tree="$dir" checkout -f "$tag" -- .

@@ -10,10 +10,11 @@
 // --changed-files names a file listing the paths changed since the base (git diff --name-only).
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { AppForStack, appsForStack, Catalog, loadCatalogFile, portMoveErrors } from "../config/catalog";
-import { knownStacks, shownPath, stackAppsFile, stackCiphertexts, StackFileError } from "../config/stackFiles";
+import { portMoveErrors } from "../config/catalog";
+import { knownStacks, StackFileError } from "../config/stackFiles";
 import { diffPlans, PlanError, renderChanges, renderTree, runPlan } from "../offline/plan";
-import { computeTargets, fullWithoutTheDiff, renderTargets, TargetContext } from "../offline/targets";
+import { loadCatalogs, planTargets, TargetSides } from "../offline/targetPlan";
+import { renderTargets } from "../offline/targets";
 
 const USAGE = "usage: npm run plan -- --stack <stack> [--apps FILE] [--json] [--base-apps FILE] [--base-stack FILE] [--targets [--changed-files FILE]]";
 
@@ -65,40 +66,6 @@ function parse(): Args | undefined {
   return args;
 }
 
-/** Both catalogs, when both are valid (an invalid one is the plan's to report, with every problem). */
-interface Catalogs {
-  base: Catalog;
-  next: Catalog;
-  nextFile: string;
-}
-
-function catalogs(args: Args): Catalogs | undefined {
-  const nextFile = args.apps ?? shownPath(stackAppsFile(args.stack));
-  const stacks = { knownStacks: knownStacks() };
-  const next = loadCatalogFile(nextFile, stacks).catalog;
-  const base = args.baseApps ? loadCatalogFile(args.baseApps, stacks).catalog : next;
-  return base && next ? { base, next, nextFile } : undefined;
-}
-
-/** An app's entry as this stack sees it: the other stacks' tags are not this stack's change. */
-function entryOnStack(app: AppForStack): string {
-  return JSON.stringify({ ...app, tags: undefined });
-}
-
-/** The keys of either map whose values differ (present in one only included), sorted. */
-function differingKeys(before: Map<string, string>, after: Map<string, string>): string[] {
-  return [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k)).sort();
-}
-
-function editedApps(base: AppForStack[], next: AppForStack[]): string[] {
-  return differingKeys(new Map(base.map((a) => [a.name, entryOnStack(a)])), new Map(next.map((a) => [a.name, entryOnStack(a)])));
-}
-
-function changedSecrets(args: Args): string[] {
-  const next = stackCiphertexts(args.stack);
-  return differingKeys(args.baseStack ? stackCiphertexts(args.stack, undefined, args.baseStack) : next, next);
-}
-
 function readChangedFiles(file: string): string[] {
   try {
     return fs.readFileSync(file, "utf8").split("\n").map((l) => l.trim()).filter(Boolean);
@@ -107,15 +74,8 @@ function readChangedFiles(file: string): string[] {
   }
 }
 
-function targetContext(args: Args, both: Catalogs): TargetContext {
-  const baseApps = appsForStack(both.base, args.stack);
-  const nextApps = appsForStack(both.next, args.stack);
-  return {
-    baseApps, nextApps,
-    editedApps: editedApps(baseApps, nextApps),
-    changedSecrets: changedSecrets(args),
-    changedFiles: args.changedFiles ? readChangedFiles(args.changedFiles) : undefined,
-  };
+function sidesOf(args: Args): TargetSides {
+  return { stack: args.stack, apps: args.apps, baseApps: args.baseApps, baseStack: args.baseStack, changedFiles: args.changedFiles ? readChangedFiles(args.changedFiles) : undefined };
 }
 
 async function main(): Promise<void> {
@@ -124,15 +84,14 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const both = args.baseApps || args.targets ? catalogs(args) : undefined;
+  const sides = sidesOf(args);
+  const both = args.baseApps || args.targets ? loadCatalogs(sides) : undefined;
   if (both && args.baseApps) {
     const moves = portMoveErrors(both.base, both.next, both.nextFile, args.stack);
     if (moves.length > 0) die(moves.join("\n"));
   }
-  const context = args.targets && both ? targetContext(args, both) : undefined;
-  const full = context && fullWithoutTheDiff(context);
-  if (full) {
-    process.stdout.write(`${renderTargets({ kind: "full", reason: full })}\n`);
+  if (args.targets && both) {
+    process.stdout.write(`${renderTargets(await planTargets(sides, both))}\n`);
     return;
   }
   const withBase = Boolean(args.baseApps || args.baseStack);
@@ -141,10 +100,6 @@ async function main(): Promise<void> {
     withBase ? runPlan({ stack: args.stack, appsFile: args.baseApps ?? args.apps, stackFile: args.baseStack }) : Promise.resolve(undefined),
   ]);
   const changes = base ? diffPlans(base, plan) : undefined;
-  if (context && base && changes) {
-    process.stdout.write(`${renderTargets(computeTargets({ ...context, base, next: plan, changes }))}\n`);
-    return;
-  }
   if (args.json) {
     process.stdout.write(`${JSON.stringify(changes ? { ...plan, changes } : plan, null, 2)}\n`);
     return;

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { checkTags, Rehearsal, RehearsalCatalog, rehearsalCatalog, RehearsalInputError, releaseLine } from "../testbed/rehearsal";
 import { HEALTH_PATH_PATTERN } from "../config/catalog";
+import { testBedProblem } from "../testbed/prerequisites";
 
 const USAGE = "usage: npm run rehearse -- --repo PATH --catalog FILE [--app NAME] --tags T1,T2,... [--path /] [--nodes 2] [--json]";
 const MAX_NODES = 8;
@@ -84,7 +85,9 @@ async function main(): Promise<void> {
     if (err instanceof RehearsalInputError) usageError(err.message);
     throw err;
   }
-  if (process.getuid?.() !== 0) usageError("needs root: it starts local nodes (namespaces, sshd, nginx, PostgreSQL) as the e2e tests do; run it with sudo");
+  // Root, cgroup2 for systemd nodes, the Debian packages: before anything starts, one line saying what to do.
+  const problem = testBedProblem({ appNodeCount: request.nodes });
+  if (problem !== undefined) usageError(problem);
 
   const log = (line: string) => process.stderr.write(`rehearse: ${line}\n`);
   const rehearsal = new Rehearsal({ ...request, log });

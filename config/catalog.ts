@@ -7,7 +7,7 @@
 // against a strict pattern here; the scripts quote as well, but they never see anything else.
 import * as fs from "fs";
 import { z } from "zod";
-import { Document, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
+import { Document, isCollection, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Node as YamlNode } from "yaml";
 import { OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
 import { appIdentity } from "./identity";
@@ -24,7 +24,10 @@ export const WSGI_PATTERN = ruleRegExp(RULES.wsgi);
 export const ENV_NAME_PATTERN = ruleRegExp(RULES.envName);
 export const HEALTH_PATH_PATTERN = ruleRegExp(RULES.healthPath);
 /** A Django migration as "app_label.name" (both Python identifiers; names may start with a digit). */
-export const MIGRATION_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+$/;
+export const MIGRATION_PATTERN = /^(?=.{1,200}$)[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+$/;
+/** The most entries of an app's list fields: each goes on a command line (acknowledgeMigrations) or
+ *  into the environment file; far above what a release needs. */
+export const MAX_LIST_ENTRIES = 200;
 /** The word that means "the newest release tag", resolved from GitHub before deploying. */
 export const LATEST = "latest";
 
@@ -70,10 +73,18 @@ export type DeployChecks = (typeof DEPLOY_CHECKS)[number];
 /** Limits of every YAML file the fleet reads (the catalog and the stack files). */
 export const MAX_FILE_BYTES = 1024 * 1024;
 export const MAX_ALIASES = 50;
+/** How deep collections may nest: the catalog needs 5 levels, a stack file 6. */
+export const MAX_DEPTH = 32;
+
+/** A value as an error line quotes it: whole when short, else its start and its length (the line stays one readable line). */
+function quoted(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 120 ? text : `${text.slice(0, 60)}..." (${String(value).length} characters)`;
+}
 
 const pattern = (re: RegExp, what: string) =>
   z.string({ error: (i) => (i.input === undefined ? "is required" : `must be a string, ${what}`) }).regex(re, {
-    error: (i) => `${JSON.stringify(i.input)} is not allowed: ${what}`,
+    error: (i) => `${quoted(i.input)} is not allowed: ${what}`,
   });
 
 const tagValue = pattern(
@@ -117,7 +128,13 @@ const seconds = (max: number) =>
     .min(1, { error: `must be from 1 to ${max} seconds` })
     .max(max, { error: `must be from 1 to ${max} seconds` });
 /** Limits of the migration connection (the defaults come from fleet:deploy). */
-export const MIGRATION_LIMITS = { migrationLockTimeout: 3600, migrationStatementTimeout: 86400 } as const;
+export const MIGRATION_LIMITS = { migrationLockTimeout: 3600, migrationStatementTimeout: 86400, migrationSmallTableRows: 100_000_000 } as const;
+/** Rows: a table of at most this many may take a locking migration (index, unique, type change). */
+export const migrationSmallTableRows = z
+  .number({ error: `must be a whole number of rows from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows}` })
+  .int({ error: `must be a whole number of rows from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows}` })
+  .min(0, { error: `must be from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows} rows` })
+  .max(MIGRATION_LIMITS.migrationSmallTableRows, { error: `must be from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows} rows` });
 const migrationRetries = z
   .number({ error: "must be a whole number from 0 to 10" })
   .int({ error: "must be a whole number from 0 to 10" })
@@ -146,18 +163,21 @@ const appSchema = z.strictObject(
     name: pattern(NAME_PATTERN, "lowercase letters, digits and '-', 3 to 32 long, matching ^[a-z][a-z0-9-]{1,30}[a-z0-9]$"),
     repo: pattern(REPO_PATTERN, "a GitHub repository as owner/name (letters, digits, '-' in the owner; '.', '_', '-' also in the name)"),
     domain: pattern(DOMAIN_PATTERN, "a lowercase host name such as polls.example.edu (no wildcard, no port, no scheme)"),
-    settings: pattern(DOTTED_PATTERN, "a Python dotted module path such as mysite.settings"),
-    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application"),
+    settings: pattern(DOTTED_PATTERN, "a Python dotted module path such as mysite.settings, at most 200 characters"),
+    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application, or django (Django's own WSGI handler under the platform's settings, for a wsgi.py that sets its own DJANGO_SETTINGS_MODULE), at most 200 characters"),
     tags: z.record(z.string(), tagValue, { error: "must be a map of stack: tag" }),
     secrets: z
       .array(pattern(ENV_NAME_PATTERN, "an environment name matching ^[A-Z_][A-Z0-9_]*$"), { error: "must be a list of names" })
+      .max(MAX_LIST_ENTRIES, { error: `has more than ${MAX_LIST_ENTRIES} entries; allowed: at most ${MAX_LIST_ENTRIES}` })
       .optional(),
     acknowledgeMigrations: z
-      .array(pattern(MIGRATION_PATTERN, "a Django migration as app_label.name, such as polls.0005_rename_text"), { error: "must be a list of migrations (app_label.name)" })
+      .array(pattern(MIGRATION_PATTERN, "a Django migration as app_label.name, such as polls.0005_rename_text, at most 200 characters"), { error: "must be a list of migrations (app_label.name)" })
+      .max(MAX_LIST_ENTRIES, { error: `has more than ${MAX_LIST_ENTRIES} entries (they go on the migration step's command line); allowed: at most ${MAX_LIST_ENTRIES}: drop the ones of releases every stack has passed` })
       .optional(),
     migrationLockTimeout: seconds(MIGRATION_LIMITS.migrationLockTimeout).optional(),
     migrationStatementTimeout: seconds(MIGRATION_LIMITS.migrationStatementTimeout).optional(),
     migrationRetries: migrationRetries.optional(),
+    migrationSmallTableRows: migrationSmallTableRows.optional(),
     port: z
       .number({ error: "must be a whole number from 1024 to 65535" })
       .int({ error: "must be a whole number from 1024 to 65535" })
@@ -226,6 +246,8 @@ export interface App {
   migrationLockTimeout?: number;
   migrationStatementTimeout?: number;
   migrationRetries?: number;
+  /** Rows up to which a table may take a locking migration; absent: fleet:deploy's. */
+  migrationSmallTableRows?: number;
   /** gunicorn's worker processes per node; absent: the stack's fleet:deploy.gunicornWorkers. */
   workers?: number;
   /** Seconds a request may take before gunicorn restarts its worker; absent: fleet:deploy.gunicornTimeout. */
@@ -248,12 +270,16 @@ export interface Catalog {
   apps: App[];
   /** Per app name, from the file: where its entry is (its `name:`) and whether it writes `port:`. */
   entries?: Record<string, CatalogEntry>;
+  /** The file, as its messages name it. */
+  file?: string;
 }
 
 export interface CatalogEntry {
   line: number;
   col: number;
   portWritten: boolean;
+  /** Where each stack's tag is written (stack -> line and column), for messages about a tag. */
+  tagAt?: Record<string, { line: number; col: number }>;
 }
 
 export interface CatalogError {
@@ -287,7 +313,9 @@ export function parseCatalog(text: string, file: string, options: ParseOptions =
     return { errors: [{ file, line: 1, col: 1, where: "catalog", message: `is larger than ${MAX_FILE_BYTES} bytes` }] };
   }
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true, merge: false });
-  const syntaxErrors = doc.errors.map((e) => at(e.pos[0], "catalog", yamlMessage(e.code, e.message)));
+  // Nesting that exhausted the parser leaves dozens of errors in its wake: the cause alone says it.
+  const overflow = doc.errors.filter((e) => /call stack/i.test(e.message)).slice(0, 1);
+  const syntaxErrors = (overflow.length > 0 ? overflow : doc.errors).map((e) => at(e.pos[0], "catalog", yamlMessage(e.code, e.message)));
   if (syntaxErrors.length > 0) return { errors: syntaxErrors };
   const aliasError = checkAliases(doc, at);
   if (aliasError) return { errors: [aliasError] };
@@ -304,9 +332,10 @@ export function parseCatalog(text: string, file: string, options: ParseOptions =
   const data = result.data as RawCatalog;
   const entries = Object.fromEntries(data.apps.map((a, i): [string, CatalogEntry] => {
     const { line, col } = lines.linePos(offsetOf(doc, ["apps", i, "name"]));
-    return [a.name, { line, col, portWritten: a.port !== undefined }];
+    const tagAt = Object.fromEntries(Object.keys(a.tags).map((s) => [s, lines.linePos(offsetOf(doc, ["apps", i, "tags", s]))]));
+    return [a.name, { line, col, portWritten: a.port !== undefined, tagAt }];
   }));
-  return { catalog: { ...applyDefaults(data), entries }, errors: [] };
+  return { catalog: { ...applyDefaults(data), entries, file }, errors: [] };
 }
 
 /** Reads and validates a catalog file; errors are formatted lines. */
@@ -371,6 +400,7 @@ function applyDefaults(raw: RawCatalog): Catalog {
       ...(a.migrationLockTimeout !== undefined ? { migrationLockTimeout: a.migrationLockTimeout } : {}),
       ...(a.migrationStatementTimeout !== undefined ? { migrationStatementTimeout: a.migrationStatementTimeout } : {}),
       ...(a.migrationRetries !== undefined ? { migrationRetries: a.migrationRetries } : {}),
+      ...(a.migrationSmallTableRows !== undefined ? { migrationSmallTableRows: a.migrationSmallTableRows } : {}),
       ...(a.workers !== undefined ? { workers: a.workers } : {}),
       ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
       overrides: { ...ALL_OVERRIDES, ...d.overrides, ...a.overrides } as Overrides,
@@ -386,11 +416,32 @@ type Path = (string | number)[];
 
 export function yamlMessage(code: string, message: string): string {
   if (code === "DUPLICATE_KEY") return "duplicate key: each key may appear once in a map";
+  if (code === "MULTIPLE_DOCS") return "a second YAML document (after a `---` line); allowed: one document per file";
+  // The parser recurses once per nesting level: thousands of `[` or `{` exhaust its stack.
+  if (/call stack/i.test(message)) return `collections nested too deeply; allowed: at most ${MAX_DEPTH} levels`;
   return `invalid YAML: ${message.split("\n")[0]}`;
 }
 
-/** Aliases are bounded so a "billion laughs" file is refused before it is expanded. */
+/** Collections nested deeper than MAX_DEPTH (no file of the fleet needs it; its readers recurse). */
+function checkDepth(doc: Document, at: At, where: string): CatalogError | undefined {
+  let found: CatalogError | undefined;
+  visit(doc, {
+    Collection(_key, node, path) {
+      const depth = path.filter((p) => isCollection(p)).length + 1;
+      if (depth > MAX_DEPTH && node.range) {
+        found = at(node.range[0], where, `collections nested too deeply; allowed: at most ${MAX_DEPTH} levels`);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** Aliases are bounded so a "billion laughs" file is refused before it is expanded; so is nesting. */
 export function checkAliases(doc: Document, at: At, where = "catalog"): CatalogError | undefined {
+  const deep = checkDepth(doc, at, where);
+  if (deep) return deep;
   let count = 0;
   let found: CatalogError | undefined;
   visit(doc, {
@@ -505,7 +556,7 @@ function getIn(raw: unknown, path: Path): unknown {
 /** Rules across fields and apps that a per-field schema cannot say. */
 function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: ParseOptions, at: At): CatalogError[] {
   const errors: CatalogError[] = [];
-  const seen = { name: new Map<string, number>(), domain: new Map<string, number>(), port: new Map<string, number>(), identity: new Map<string, number>() };
+  const seen = { name: new Map<string, number>(), domain: new Map<string, number>(), port: new Map<string, number>(), identity: new Map<string, number>(), repo: new Map<string, number>() };
   const stacks = options.knownStacks ? [...options.knownStacks].sort() : undefined;
   const report = (path: Path, message: string, onKey = false) =>
     errors.push(at(offsetOf(doc, path, onKey), describePath(path, raw), message));
@@ -532,6 +583,10 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
     if (sameIdentity !== undefined) report(["apps", i, "name"], `derives the same OS user and database (${identity}) as apps[${sameIdentity}] (${names.get(sameIdentity)}): change one name's first 18 characters`);
     else seen.identity.set(identity, i);
     unique("domain", app.domain, "domain");
+    // GitHub names are case-insensitive: two entries would declare the same branches, rulesets and deploy keys.
+    const sameRepo = seen.repo.get(app.repo.toLowerCase());
+    if (sameRepo !== undefined) report(["apps", i, "repo"], `${JSON.stringify(app.repo)} is already the repository of apps[${sameRepo}] (${names.get(sameRepo)}) (GitHub names ignore case): both would declare its branches, rules and keys; allowed: one app per repository`);
+    else seen.repo.set(app.repo.toLowerCase(), i);
     // Written ports never move, so two equal ones cannot both hold; derived ones probe past each other (config/ports.ts).
     if (app.port !== undefined) unique("port", String(app.port), "port");
     checkEnv(["apps", i, "env"], app.env);

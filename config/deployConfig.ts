@@ -4,11 +4,15 @@
 // file's line, and the rollout (rollout/plan.ts) takes the values it returns over its defaults.
 import { z } from "zod";
 import type { DeploySettings } from "../rollout/plan";
-import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS } from "./catalog";
+import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS, migrationSmallTableRows } from "./catalog";
 import { RULES, ruleRegExp } from "./patterns";
 
 const GIT_URL = ruleRegExp(RULES.gitUrl);
-const SSH_USER = ruleRegExp(RULES.sshUser);
+
+/** user:password@ or token@ before an https host, user:password@ before any: a credential. */
+const CREDENTIAL = /^[a-z]+:\/\/[^/@]*:[^/@]*@|^https:\/\/[^/@]+@/;
+/** Whether a value carries a credential: its messages never show it. */
+export const hasCredential = (v: unknown): boolean => typeof v === "string" && CREDENTIAL.test(v);
 
 /** A template names the repository, and gives a git URL stage.sh accepts for every valid repository. */
 function validGitUrlTemplate(template: string): boolean {
@@ -24,7 +28,8 @@ const whole = (min: number, max: number) => {
 export const deploySchema = z.strictObject({
   gitUrlTemplate: z
     .string()
-    .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://, https:// or file:///) containing {repo} or {name}"),
+    .refine((t) => !hasCredential(t), { error: "carries a credential (a user:password or token before the host), which would be on every node's command lines and in the plan; allowed: no credential: the nodes clone with their deploy keys (git@host:{repo}.git)", abort: true })
+    .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://host/, https://host/ or file:///, the host starting with a letter or digit, at most 1024 characters) containing {repo} or {name}"),
   pipMode: z.enum(["index", "system"]),
   healthSeconds: whole(1, 600),
   gunicornWorkers: whole(1, MAX_WORKERS),
@@ -33,8 +38,9 @@ export const deploySchema = z.strictObject({
   migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
   migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
   migrationRetries: whole(0, 10),
-  sshUser: z.string().refine((v) => SSH_USER.test(v) && v !== "root", `must be a user name other than root (${SSH_USER.source})`),
+  migrationSmallTableRows,
 }).partial();
 
-/** The settings a stack file gives; the rest are the rollout's defaults. */
-export type DeployOverrides = Partial<Omit<DeploySettings, "dbEngine">>;
+/** The settings a stack file gives; the rest are the rollout's defaults. Not the SSH user: cloud-init
+ *  makes the machines' one deploy user (render/cloudInit.ts DEPLOY_USER), the only one that exists. */
+export type DeployOverrides = Partial<Omit<DeploySettings, "dbEngine" | "sshUser">>;

@@ -45,8 +45,36 @@ export const githubSchema = z.strictObject({
   // `tag: latest` on this stack may resolve to a pre-release (e.g. v2.0.0-rc.1).
   prereleases: z.boolean().default(false),
   // GitHub Enterprise Server: https://HOST/api/v3. Empty means github.com.
-  apiUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://github.example.edu/api/v3" }).optional(),
+  // https only: the token travels with every request.
+  apiUrl: z.url({ protocol: /^https$/, error: "an https URL such as https://github.example.edu/api/v3 (never http: the token travels with every request)" }).optional(),
 });
+
+/**
+ * Whether a tag is one the release tag ruleset covers: its pattern read as GitHub reads ref
+ * patterns, Ruby's File.fnmatch with FNM_PATHNAME (docs/github.md): `*` any run of characters
+ * within one `/`-separated part, `**` then `/` any number of whole parts. Read narrowly where Ruby could
+ * differ: a `*` never stands for a part's leading `.` (FNM_DOTMATCH is off), so a tag this calls
+ * covered is covered.
+ */
+export function releaseTagMatcher(pattern: string): (tag: string) => boolean {
+  const escape = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  let re = "";
+  for (let i = 0; i < pattern.length; ) {
+    const atPartStart = i === 0 || pattern[i - 1] === "/";
+    if (pattern.startsWith("**/", i)) {
+      re += "(?:(?!\\.)[^/]*/)*";
+      i += 3;
+    } else if (pattern[i] === "*") {
+      while (pattern[i] === "*") i += 1;
+      re += atPartStart ? "(?!\\.)[^/]*" : "[^/]*";
+    } else {
+      re += escape(pattern[i]);
+      i += 1;
+    }
+  }
+  const compiled = new RegExp(`^${re}$`);
+  return (tag) => compiled.test(tag);
+}
 
 export type TagActor = z.infer<typeof actor>;
 export type GithubConfig = z.infer<typeof githubSchema>;

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { AppForStack, loadCatalogFile } from "./catalog";
 import { checkStack, decodeEngineConfig, parseStackFile, stackApps, StackSettings } from "./stackFile";
-import { knownStacks, shownPath } from "./stackFiles";
+import { knownStacks, shownPath, tagRules } from "./stackFiles";
 
 export interface ProgramConfig {
   settings: StackSettings;
@@ -30,7 +30,7 @@ export function loadProgramConfig(projectDir: string = process.cwd()): ProgramCo
   const appsFile = typeof values["fleet:appsFile"] === "string" ? values["fleet:appsFile"] : "apps.yaml";
   const catalog = loadCatalogFile(shownPath(path.resolve(projectDir, appsFile), projectDir), { knownStacks: stacks });
   const { shown, text } = stackFileOf(projectDir, stack);
-  const report = checkStack(parseStackFile(text, shown), { stack, knownStacks: stacks, catalog: catalog.catalog, now: new Date() }, values);
+  const report = checkStack(parseStackFile(text, shown), { stack, knownStacks: stacks, catalog: catalog.catalog, now: new Date(), tagRules: tagRules(projectDir) }, values);
   const errors = [...catalog.errors, ...report.errors];
   // RunError: Pulumi prints the message alone, without a stack trace.
   if (errors.length > 0 || !report.settings || !catalog.catalog) throw new pulumi.RunError(errors.join("\n"));

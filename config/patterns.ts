@@ -42,16 +42,24 @@ export const RULES = {
   database: { label: "database name", ere: "app_[a-z][a-z0-9_]{1,25}[a-z0-9]" },
   /** A git tag (git check-ref-format's rules, narrowed). */
   tag: { label: "tag", ere: "[A-Za-z0-9][A-Za-z0-9._/-]{0,127}", refuse: ["*..*", "*//*", "*.lock", "*/", "*."] },
-  /** Where a node clones an app from. */
-  gitUrl: { label: "git url", ere: "(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+" },
-  /** A Python dotted module path (DJANGO_SETTINGS_MODULE). */
-  dotted: { label: "module", ere: `${IDENT}(\\.${IDENT})*` },
-  /** module:callable of the WSGI application. */
-  wsgi: { label: "wsgi", ere: `${IDENT}(\\.${IDENT})*:${IDENT}` },
+  /** Where a node clones an app from. The host starts with a letter or digit (git and ssh read a
+   *  leading `-` as an option); no credential in it (an https user or a password): the URL is on
+   *  command lines and in the plan. */
+  gitUrl: {
+    label: "git url",
+    ere: "(git@[A-Za-z0-9][A-Za-z0-9.-]*:|ssh://([a-z_][a-z0-9_-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?/|https://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?/|file:///)[A-Za-z0-9._/@:+-]+",
+    maxLength: 1024,
+  },
+  /** A Python dotted module path (DJANGO_SETTINGS_MODULE); long enough for any real one, short
+   *  enough for every command line it is on. */
+  dotted: { label: "module", ere: `${IDENT}(\\.${IDENT})*`, maxLength: 200 },
+  /** module:callable of the WSGI application, or `django`: Django's own handler under the platform's
+   *  settings module (node/rollout/gunicorn.conf.py), for an app whose wsgi.py cannot be used as is. */
+  wsgi: { label: "wsgi", ere: `(django|${IDENT}(\\.${IDENT})*:${IDENT})`, maxLength: 200 },
   /** A lowercase host name: labels, a letter first in the last one, 253 at most. */
   domain: { label: "domain", ere: `(${LABEL}\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?`, maxLength: 253 },
   /** The URL path of an app's health check. */
-  healthPath: { label: "health path", ere: "/[A-Za-z0-9._~/-]*" },
+  healthPath: { label: "health path", ere: "/[A-Za-z0-9._~/-]*", maxLength: 200 },
   /** An environment variable's name. */
   envName: { label: "environment name", ere: "[A-Z_][A-Z0-9_]*" },
   /** A Unix user name for SSH (the deploy user). */

@@ -20,7 +20,52 @@ const cidr = z.string().regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,
     "must be an IPv4 CIDR like 203.0.113.0/24",
 );
-const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like eu-central-1");
+/** The AWS regions (commercial, GovCloud, China) as of 2025: a name of the right shape that is none
+ *  of them (eu-centrall-1) would fail at the first API call, after the plan looked fine. */
+export const AWS_REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1",
+    "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1",
+    "il-central-1", "me-south-1", "me-central-1", "af-south-1",
+    "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+    "us-gov-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1",
+] as const;
+export const AWS_REGION_MESSAGE = "must be an AWS region such as eu-central-1 (one AWS has: see docs/infrastructure.md)";
+const awsRegion = z.string().refine((r) => (AWS_REGIONS as readonly string[]).includes(r), AWS_REGION_MESSAGE);
+
+/** Which database user names an engine keeps for itself (RDS refuses them as the master user):
+ *  the engine's reserved words (PostgreSQL's "reserved" keywords; MySQL 8's reserved words a
+ *  master user name could be) and the names RDS uses itself. */
+const RESERVED_MASTER_USERS: Record<"postgres" | "mysql", readonly string[]> = {
+    postgres: [
+        "admin", "rdsadmin", "rdsrepladmin", "rdstopmgr", "rdsproxyadmin",
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast", "check", "collate",
+        "column", "constraint", "create", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "false", "fetch",
+        "for", "foreign", "from", "grant", "group", "having", "in", "initially", "intersect", "into", "lateral", "leading", "limit",
+        "localtime", "localtimestamp", "not", "null", "offset", "on", "only", "or", "order", "placing", "primary", "references",
+        "returning", "select", "some", "symmetric", "table", "then", "to", "trailing", "true", "union", "unique", "user", "using",
+        "variadic", "when", "where", "window", "with",
+    ],
+    mysql: [
+        "rdsadmin", "rdsrepladmin", "root", "mysql",
+        "accessible", "add", "all", "alter", "analyze", "and", "as", "asc", "before", "between", "bigint", "binary", "blob", "both",
+        "by", "call", "cascade", "case", "change", "char", "character", "check", "collate", "column", "condition", "constraint",
+        "continue", "convert", "create", "cross", "cube", "cursor", "database", "databases", "dec", "decimal", "declare", "default",
+        "delayed", "delete", "desc", "describe", "distinct", "div", "double", "drop", "dual", "each", "else", "elseif", "empty",
+        "enclosed", "escaped", "except", "exists", "exit", "explain", "false", "fetch", "float", "for", "force", "foreign", "from",
+        "fulltext", "function", "generated", "get", "grant", "group", "grouping", "groups", "having", "if", "ignore", "in", "index",
+        "infile", "inner", "inout", "insert", "int", "integer", "intersect", "interval", "into", "is", "iterate", "join", "key",
+        "keys", "kill", "lag", "lateral", "lead", "leading", "leave", "left", "like", "limit", "linear", "lines", "load", "lock",
+        "long", "loop", "match", "mod", "modifies", "natural", "not", "null", "numeric", "of", "on", "optimize", "option", "or",
+        "order", "out", "outer", "outfile", "over", "partition", "precision", "primary", "procedure", "purge", "range", "rank",
+        "read", "reads", "real", "recursive", "references", "regexp", "release", "rename", "repeat", "replace", "require",
+        "resignal", "restrict", "return", "revoke", "right", "rlike", "row", "rows", "schema", "schemas", "select", "sensitive",
+        "separator", "set", "show", "signal", "smallint", "spatial", "specific", "sql", "sqlexception", "sqlstate", "sqlwarning",
+        "ssl", "starting", "stored", "straightjoin", "system", "table", "terminated", "then", "tinyint", "to", "trailing", "trigger",
+        "true", "undo", "union", "unique", "unlock", "unsigned", "update", "usage", "use", "using", "values", "varbinary", "varchar",
+        "varying", "virtual", "when", "where", "while", "window", "with", "write", "xor", "zerofill",
+    ],
+};
 
 /** An IPv4 CIDR's address as a number and its prefix length (only for strings `cidr` accepts). */
 export function cidrParts(c: string): { address: number; prefix: number } {
@@ -55,7 +100,11 @@ const network = z.strictObject({
     sshAccess: z.enum(["direct", "bastion"]).default("direct"),
 });
 
-const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must be an EC2 instance type like t3.small");
+/** The EC2 naming grammar, family.size: a family (t3, m7i-flex, c6gn, u-6tb1) and one of the sizes
+ *  AWS uses. A type of this shape that AWS lacks still fails at launch; one the capacity table
+ *  (rollout/capacity.ts) does not know is only warned about there. */
+const INSTANCE_TYPE = /^(?:[a-z]+[0-9]+[a-z0-9]*(?:-[a-z0-9]+)?|u-[0-9]+tb[0-9]+)\.(?:nano|micro|small|medium|large|xlarge|[1-9][0-9]?xlarge|metal(?:-[1-9][0-9]?xl)?)$/;
+const instanceType = z.string().regex(INSTANCE_TYPE, "must be an EC2 instance type, family.size such as t3.small (sizes: nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal)");
 const ami = z.string().regex(/^ami-[0-9a-f]{8,17}$/, "must be a pinned AMI id like ami-0123456789abcdef0");
 
 const nodes = z.strictObject({
@@ -257,6 +306,9 @@ export function checkCombinations(cfg: Partial<StackConfig> & Pick<StackConfig, 
     }
     if (cfg.database?.backupReplicationRegion === cfg.region) {
         add(["fleet:database", "backupReplicationRegion"], `must differ from aws:region ${cfg.region} (the copies guard against losing that region)`);
+    }
+    if (cfg.database && RESERVED_MASTER_USERS[cfg.database.engine].includes(cfg.database.masterUsername)) {
+        add(["fleet:database", "masterUsername"], `${JSON.stringify(cfg.database.masterUsername)} is a name ${cfg.database.engine} on RDS reserves, which RDS refuses; allowed: another name, such as fleetadmin (the default)`);
     }
     if (cfg.database) {
         const versionIssue = engineVersionIssue(cfg.database);

@@ -9,17 +9,21 @@
 // be secrets are never quoted.
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { appsForStack, AppForStack, Catalog, checkAliases, formatError, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
-import { deploySchema, DeployOverrides } from "./deployConfig";
-import { explain as explainGithubIssue, GithubConfig, githubSchema } from "./githubConfig";
-import { catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
+import { appsForStack, AppForStack, Catalog, checkAliases, formatError, LATEST, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
+import { deploySchema, DeployOverrides, hasCredential } from "./deployConfig";
+import { explain as explainGithubIssue, GithubConfig, githubSchema, releaseTagMatcher } from "./githubConfig";
+import { AWS_REGIONS, catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
 import { SECURE_PLACEHOLDER } from "./secure";
 import { checkTlsConfig, TlsFiles } from "./tlsConfig";
 
 /** Keys Pulumi itself allows at the top of a stack file. */
 const FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"];
 
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const AWS_REGION = new RegExp(`^(${AWS_REGIONS.join("|")})$`);
+/** A security group holds 60 inbound rules; the nginx hosts' takes HTTP, HTTPS and the nodes' SSH besides one per admin range. */
+export const MAX_ADMIN_CIDRS = 57;
+/** The longest secret value: it goes into the app's environment file, one line each. */
+const MAX_SECRET_CHARS = 65536;
 const ACCOUNT_IDS = z.array(z.string().regex(/^\d{12}$/, "must be a 12-digit AWS account id (quote it)")).min(1);
 const CREDENTIAL_KEYS = ["aws:accessKey", "aws:secretKey", "aws:token"];
 
@@ -48,6 +52,8 @@ export interface StackSettings {
     /** Per app with a certificate in fleet:tls: the PEM chain and key. */
     certificates: Record<string, TlsFiles>;
     appsFile: string;
+    /** The release tag rules the repositories have: `latest` resolves among the tags they protect. */
+    tagRules: TagRules;
 }
 
 export interface StackReport {
@@ -63,6 +69,15 @@ export interface StackContext {
     /** The catalog, when valid: fleet:tls and fleet:appSecrets name its apps. */
     catalog?: Catalog;
     now?: Date;
+    /** The stack whose fleet:github.manageRepositories writes the tag rules, and its
+     *  releaseTagPattern, when another stack's file says so (config/stackFiles.ts tagRules). */
+    tagRules?: TagRules;
+}
+
+/** Which tags the repositories' release tag rulesets protect, and which stack writes them. */
+export interface TagRules {
+    stack: string;
+    pattern: string;
 }
 
 // ---- parsing ----------------------------------------------------------------------------------
@@ -299,7 +314,7 @@ const infraSection = (section: (typeof STACK_CONFIG_KEYS)[number]): Validator =>
 /** The keys a stack file may have under config:, each with its validator. */
 const VALIDATORS: Record<string, Validator> = {
     "aws:region": (value, scope, key, state) => {
-        stringKey(AWS_REGION, "an AWS region such as eu-west-1")(value, scope, key, state);
+        stringKey(AWS_REGION, "an AWS region such as eu-west-1 (one AWS has)")(value, scope, key, state);
         if (typeof value === "string" && AWS_REGION.test(value)) state.region = value;
     },
     "aws:profile": stringKey(/^[A-Za-z0-9_.@+-]{1,64}$/, "the name of a profile in ~/.aws/config"),
@@ -316,7 +331,8 @@ const VALIDATORS: Record<string, Validator> = {
         state.github = scope.zod(githubSchema, value ?? {}, [key], (issue) => explainGithubIssue(issue));
     },
     "fleet:deploy": (value, scope, key, state) => {
-        state.deploy = scope.zod(deploySchema, value ?? {}, [key], describeIssue);
+        // A URL with a credential in it is a secret: said, never shown.
+        state.deploy = scope.zod(deploySchema, value ?? {}, [key], (issue, got, secret) => describeIssue(issue, got, secret || hasCredential(got)));
     },
     "fleet:appSecrets": (value, scope, key, state) => checkAppSecrets(value, scope, key, state),
     // Needs the apps of this stack, so it runs last (checkStack).
@@ -355,14 +371,17 @@ export function checkStack(doc: StackDocument, ctx: StackContext, values: Record
         if (values[`fleet:${section}`] === undefined) infraSection(section)(undefined, scope, `fleet:${section}`, state);
     }
     checkAdminCidrs(values["fleet:adminCidrs"], scope);
+    checkRecoveryTime(state, scope);
     const infra = state.region ? { ...state.infra, stack: ctx.stack, region: state.region } : undefined;
     for (const issue of infra ? checkCombinations(infra, { knownStacks: ctx.knownStacks }) : []) scope.error(issue.path, issue.message);
     const certificates = checkTls(values["fleet:tls"], scope, state);
+    checkReleaseTags(scope, state);
     const errors = scope.errors.sort(byPosition).map((e) => `${e.where}: ${e.message}`);
     const warnings = scope.warnings.sort((a, b) => byPosition({ where: a.split(": ")[0] }, { where: b.split(": ")[0] }));
     if (errors.length > 0 || !infra || !isComplete(infra) || !state.github || !state.deploy) return { errors, warnings };
     const appsFile = typeof values["fleet:appsFile"] === "string" ? values["fleet:appsFile"] : "apps.yaml";
-    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile }, errors, warnings };
+    const rules = tagRulesOf(state) ?? { stack: ctx.stack, pattern: state.github.releaseTagPattern };
+    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile, tagRules: rules }, errors, warnings };
 }
 
 function isComplete(infra: Partial<StackConfig>): infra is StackConfig {
@@ -377,10 +396,19 @@ function byPosition(a: { where: string }, b: { where: string }): number {
     return la - lb || ca - cb;
 }
 
+/** A point-in-time restore to a time that has not come yet fails at the engine, mid-recovery. */
+function checkRecoveryTime(state: CheckState, scope: Scope): void {
+    const source = state.infra.recovery?.database;
+    const now = state.ctx.now ?? new Date();
+    if (source?.from !== "pointInTime" || source.time === undefined || Date.parse(source.time) <= now.getTime()) return;
+    scope.error(["fleet:recovery", "database", "time"], `${JSON.stringify(source.time)} is in the future (now ${now.toISOString()}); allowed: a past time within the backup retention, or no time (the latest restorable)`);
+}
+
 /** AWS refuses a rule with host bits or a repeated rule; SSH from everywhere is legal but dangerous. */
 function checkAdminCidrs(value: unknown, scope: Scope): void {
     if (!Array.isArray(value)) return;
     const key = "fleet:adminCidrs";
+    if (value.length > MAX_ADMIN_CIDRS) scope.error([key], `has ${value.length} ranges, more than the nginx hosts' security group holds (60 rules, 3 of them for HTTP, HTTPS and the nodes); allowed: at most ${MAX_ADMIN_CIDRS}: merge ranges`);
     value.forEach((c: unknown, i) => {
         if (typeof c !== "string") return;
         if (c.includes(":")) {
@@ -427,6 +455,9 @@ function checkAppSecrets(value: unknown, scope: Scope, key: string, state: Check
             } else if (typeof secret !== "string") {
                 // Never the value: it is a secret even when it is not a string.
                 scope.error(path, `must be a string, not ${secret === null ? "null" : Array.isArray(secret) ? "a list" : `a ${typeof secret}`}; allowed: the secret's text: pulumi config set --secret --path '${key}.${app}.${name}' VALUE`);
+            } else if (/[\r\n\0]/.test(secret) || secret.length > MAX_SECRET_CHARS) {
+                // Caught on the decrypted value too: the program checks the engine's config before declaring anything.
+                scope.error(path, `must be one line of at most ${MAX_SECRET_CHARS} characters (no newline or NUL: the environment file holds one NAME='value' a line); allowed: a single-line value, e.g. base64 of a multi-line one`);
             } else if (scope.secretInFile(path) === false) {
                 scope.warn(path, `is plain text in the stack file (and in git): set it as a secret: pulumi config set --secret --path '${key}.${app}.${name}' VALUE`);
             }
@@ -443,6 +474,35 @@ function checkSecretValues(apps: AppForStack[], values: Record<string, unknown>,
         if (missing.length > 0) {
             scope.error(["fleet:appSecrets", ...(all[app.name] ? [app.name] : [])], `${app.name} lists secret(s) ${missing.join(", ")} in the catalog, with no value here; allowed: set each with pulumi config set --secret --path 'fleet:appSecrets.${app.name}.${missing[0]}' VALUE`);
         }
+    }
+}
+
+/** This stack's managed rules, else the rules another stack writes, else its own setting (the default v*). */
+function tagRulesOf(state: CheckState): TagRules | undefined {
+    if (!state.github) return undefined;
+    if (state.github.manageRepositories || !state.ctx.tagRules) return { stack: state.ctx.stack, pattern: state.github.releaseTagPattern };
+    return state.ctx.tagRules;
+}
+
+/**
+ * Every tag this stack deploys is one the release tag rulesets protect: anyone with write access
+ * could create or move any other, and new or replaced nodes would fetch it. Reported at the tag in
+ * the catalog. `latest` is resolved among the covered tags only (github/resolveTags.ts).
+ */
+function checkReleaseTags(scope: Scope, state: CheckState): void {
+    const catalog = state.ctx.catalog;
+    const rules = tagRulesOf(state);
+    if (!catalog || !rules || (state.values["fleet:recovery"] !== undefined && !state.infra.recovery)) return;
+    const covered = releaseTagMatcher(rules.pattern);
+    const stack = catalogStack({ stack: state.ctx.stack, recovery: state.infra.recovery });
+    for (const app of stackApps(catalog, { stack: state.ctx.stack, recovery: state.infra.recovery })) {
+        if (app.tag === LATEST || covered(app.tag)) continue;
+        const at = catalog.entries?.[app.name]?.tagAt?.[stack] ?? { line: 1, col: 1 };
+        const whose = rules.stack === state.ctx.stack ? "this stack's" : `stack ${rules.stack}'s`;
+        scope.errors.push({
+            where: `${catalog.file ?? "apps.yaml"}:${at.line}:${at.col}`,
+            message: `${app.name}.tags.${stack}: ${JSON.stringify(app.tag)} is not protected by the release tag rules (${whose} fleet:github.releaseTagPattern ${JSON.stringify(rules.pattern)}), so anyone with write access could create or move it and ${state.ctx.stack} would deploy it; allowed: a tag matching ${rules.pattern}, or "latest"`,
+        });
     }
 }
 

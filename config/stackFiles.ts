@@ -7,7 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { Catalog, loadCatalogFile } from "./catalog";
-import { checkStack, parseStackFile, StackReport } from "./stackFile";
+import { checkStack, parseStackFile, StackReport, TagRules } from "./stackFile";
+import { githubSchema } from "./githubConfig";
 
 export { SECURE_PLACEHOLDER } from "./secure";
 
@@ -79,6 +80,27 @@ export function stackCiphertexts(stack: string, dir: string = projectDir(), file
   return doc.ciphertexts;
 }
 
+/**
+ * The tag rules the repositories have: those of the stack whose fleet:github says
+ * manageRepositories (its releaseTagPattern, default v*). Undefined when no stack file says so,
+ * or one cannot be read (its own check reports that).
+ */
+export function tagRules(dir: string = projectDir()): TagRules | undefined {
+  for (const stack of knownStacks(dir)) {
+    let value: unknown;
+    try {
+      const { shown, text } = stackFileText(stack, dir);
+      value = parseStackFile(text, shown).values["fleet:github"];
+    } catch (err) {
+      if (err instanceof StackFileError) continue;
+      throw err;
+    }
+    const github = githubSchema.safeParse(value ?? {});
+    if (github.success && github.data.manageRepositories) return { stack, pattern: github.data.releaseTagPattern };
+  }
+  return undefined;
+}
+
 /** The catalog a stack plans with: its fleet:appsFile, else apps.yaml (a path inside `dir`). */
 export function stackAppsFile(stack: string, dir: string = projectDir(), file?: string): string {
   const appsFile = readStackConfig(stack, dir, file).values["fleet:appsFile"];
@@ -102,5 +124,5 @@ export function checkStackFile(stack: string, options: { dir?: string; file?: st
   }
   const appsFile = doc.values["fleet:appsFile"];
   const catalog = options.catalog ?? loadCatalogFile(path.resolve(dir, typeof appsFile === "string" ? appsFile : "apps.yaml"), { knownStacks: knownStacks(dir) }).catalog;
-  return checkStack(doc, { stack, knownStacks: knownStacks(dir), catalog });
+  return checkStack(doc, { stack, knownStacks: knownStacks(dir), catalog, tagRules: tagRules(dir) });
 }

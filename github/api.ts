@@ -105,7 +105,7 @@ export class GithubClient {
   }
 
   /** The highest version tag (semver order; v1.2.3 and 1.2.3 alike), or undefined when there is none. */
-  async newestReleaseTag(repo: RepoRef, options: { prerelease: boolean; label?: string }): Promise<string | undefined> {
+  async newestReleaseTag(repo: RepoRef, options: { prerelease: boolean; label?: string; covered?: (tag: string) => boolean }): Promise<string | undefined> {
     return newestVersion(await this.listTags(repo, options.label ?? repoText(repo)), options);
   }
 

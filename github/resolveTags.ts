@@ -2,6 +2,7 @@
 // resolveTags() and exports what `latest` meant, so the stack's update history says which
 // release each app actually got.
 import { LATEST } from "../config/catalog";
+import { releaseTagMatcher } from "../config/githubConfig";
 import { GithubClient, GithubError, parseRepo } from "./api";
 
 /** What index.ts needs of an app on a stack. */
@@ -14,6 +15,8 @@ export interface TaggedApp {
 export interface ResolveOptions {
   /** Whether `latest` may be a pre-release on this stack (fleet:github.prereleases). */
   prerelease?: boolean;
+  /** fleet:github.releaseTagPattern of the rules: `latest` is only ever a tag they protect. */
+  releaseTagPattern?: string;
   client?: GithubClient;
   /**
    * Leave `latest` as it is, asking GitHub nothing: for the offline plan, which must work
@@ -39,10 +42,12 @@ export async function resolveTags<A extends TaggedApp>(apps: A[], stack: string,
   if (wanted.length === 0 || offline) return { apps, latest: Object.fromEntries(wanted.map((a) => [a.name, LATEST])) };
 
   const client = options.client ?? new GithubClient();
+  const pattern = options.releaseTagPattern;
+  const covered = pattern === undefined ? undefined : releaseTagMatcher(pattern);
   const results = await Promise.allSettled(
     wanted.map(async (a) => {
-      const tag = await client.newestReleaseTag(parseRepo(a.repo), { prerelease: !!options.prerelease, label: a.name });
-      if (!tag) throw new GithubError(`${a.name}: ${a.repo} has no release tags (like v1.2.3) for "latest" on stack ${stack}; pin a tag in apps.yaml`);
+      const tag = await client.newestReleaseTag(parseRepo(a.repo), { prerelease: !!options.prerelease, label: a.name, covered });
+      if (!tag) throw new GithubError(`${a.name}: ${a.repo} has no release tags (like v1.2.3${pattern ? `, matching the protected ${pattern}` : ""}) for "latest" on stack ${stack}; pin a tag in apps.yaml`);
       return [a.name, tag] as const;
     }),
   );

@@ -5,11 +5,14 @@ import * as semver from "semver";
  * The highest version among `tags` by semver precedence. Tags that are not versions ("nightly",
  * "v1.2", "release-3") are ignored; "v1.2.3" and "1.2.3" both count. Pre-releases take part only
  * when asked for. Equal versions ("v1.2.3" beside "1.2.3", or differing build metadata) are
- * broken by the tag text so the answer never depends on the order GitHub lists them in.
+ * broken by the tag text so the answer never depends on the order GitHub lists them in. With
+ * `covered`, only the tags it accepts (those the release tag rules protect) count.
  */
-export function newestVersion(tags: string[], options: { prerelease: boolean }): string | undefined {
+export function newestVersion(tags: string[], options: { prerelease: boolean; covered?: (tag: string) => boolean }): string | undefined {
   let best: { tag: string; version: semver.SemVer } | undefined;
   for (const tag of tags) {
+    // A tag the release tag rules do not protect is no release, whatever its version says.
+    if (options.covered && !options.covered(tag)) continue;
     const version = semver.parse(tag);
     if (!version || (version.prerelease.length > 0 && !options.prerelease)) continue;
     const order = best ? semver.compare(version, best.version) : 1;

@@ -17,6 +17,12 @@ export interface PlanRequest {
   overrides?: Record<string, Record<string, unknown>>;
   /** Tests that execute the planned commands need the real values; never the CLI. */
   revealSecrets?: boolean;
+  /**
+   * Show each secret as a keyed fingerprint instead of [secret] (`--targets`: the diff must see
+   * a changed secret without anything printing it). A random key per run, in the request file
+   * (mode 0600) only, so a fingerprint cannot be checked against a guess afterwards.
+   */
+  secretFingerprintKey?: string;
 }
 
 export interface PlanResource {

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { projectDir, projectName, readStackConfig } from "../config/stackFiles";
 import { FleetMocks } from "./mocks";
 import { PlanRequest, PlanResource, PlanResult, PlanUsage, Plan, SECRET_TEXT } from "./planTypes";
-import { decodeWire, recordUnderMocks, Registration, settle, unwrapSecret } from "./recorder";
+import { decodeWire, fingerprintSecrets, recordUnderMocks, Registration, SecretView, settle, unwrapSecret } from "./recorder";
 
 // The SDK takes a stack trace for every promise it makes (runtime/debuggable.js, to report leaks)
 // and for every resource (its source position), and ts-node's source-map-support maps each frame
@@ -40,7 +40,7 @@ function runsOn(inputs: Record<string, unknown>): string | undefined {
 }
 
 /** A registration as the plan shows it. */
-function planResource(r: Registration, reveal: boolean): PlanResource {
+function planResource(r: Registration, reveal: SecretView): PlanResource {
   const where = r.type.startsWith("command:remote:") ? runsOn(r.wire) : undefined;
   return {
     urn: r.urn,
@@ -93,10 +93,11 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   const program = require(path.join(dir, "index.ts")) as Record<string, unknown>;
   await settle();
   const outputs: Record<string, unknown> = {};
-  for (const key of Object.keys(program).sort()) outputs[key] = await plainOutput(program[key], !!req.revealSecrets);
+  for (const key of Object.keys(program).sort()) outputs[key] = await plainOutput(program[key], !!req.revealSecrets && !req.secretFingerprintKey);
   await settle();
 
-  const resources = recorder.drain().map((r) => planResource(r, !!req.revealSecrets));
+  const view: SecretView = req.secretFingerprintKey ? fingerprintSecrets(req.secretFingerprintKey) : !!req.revealSecrets;
+  const resources = recorder.drain().map((r) => planResource(r, view));
   resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
   const plan: Plan = { stack: req.stack, resources, outputs, ...(warnings.length > 0 ? { warnings: warnings.sort() } : {}) };
   const result: PlanResult = { plan, usage: usage() };

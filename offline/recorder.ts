@@ -4,6 +4,7 @@
 // Runtime mocks apply no resource transforms, so the only place that sees each resource's parent,
 // dependencies (explicit and implied by Output inputs), options and serialized inputs is the mock
 // monitor's registerResource: the recorder wraps it, and decodes the wire format of the inputs.
+import { createHmac } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_TEXT } from "./planTypes";
 
@@ -121,17 +122,30 @@ export async function settle(): Promise<void> {
 }
 
 /**
- * Wire-format values as plain JSON: object keys sorted, references as their URNs, unknowns as
- * "[unknown]", secrets as SECRET_TEXT or (reveal) their values. The dotted path of every secret
- * goes into `secretPaths` when given.
+ * How a decoded value shows a secret: as SECRET_TEXT (false), as itself (true), or as a keyed
+ * fingerprint of it (a function): equal secrets give equal text, so two plans compare through
+ * the mask, and nothing of the secret is written anywhere.
  */
-export function decodeWire(v: unknown, reveal: boolean, secretPaths?: string[], at = ""): unknown {
+export type SecretView = boolean | ((secret: unknown) => string);
+
+/** A SecretView that shows each secret as "[secret HMAC]" under a key only this run knows. */
+export function fingerprintSecrets(key: string): (secret: unknown) => string {
+  return (secret) => `${SECRET_TEXT.slice(0, -1)} ${createHmac("sha256", key).update(JSON.stringify(decodeWire(secret, true))).digest("hex")}]`;
+}
+
+/**
+ * Wire-format values as plain JSON: object keys sorted, references as their URNs, unknowns as
+ * "[unknown]", secrets as SECRET_TEXT, their values (reveal) or their fingerprints. The dotted
+ * path of every secret goes into `secretPaths` when given.
+ */
+export function decodeWire(v: unknown, reveal: SecretView, secretPaths?: string[], at = ""): unknown {
   if (Array.isArray(v)) return v.map((x, i) => decodeWire(x, reveal, secretPaths, `${at}[${i}]`));
   if (v === pulumi.runtime.unknownValue) return "[unknown]";
   if (v === null || typeof v !== "object") return v;
   const o = v as Record<string, unknown>;
   if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) {
     secretPaths?.push(at);
+    if (typeof reveal === "function") return reveal(o.value);
     return reveal ? decodeWire(o.value, reveal, undefined, at) : SECRET_TEXT;
   }
   if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialResourceSig) return o.urn;

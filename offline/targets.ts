@@ -15,10 +15,14 @@
 // organization rulesets of fleet:github.rulesets: organization, which name every app's repository.
 // Anything else that changed is infrastructure: a full `up`.
 //
-// What the diff cannot see is added by the caller: the secrets (a plan shows `[secret]`, so a
-// changed secret input, an app's `env` in its environment file for one, never differs), hence
-// every app whose catalog entry or fleet:appSecrets/fleet:tls values changed is targeted whole;
-// and code (both plans run the same checkout), hence a change to the program is a full `up`.
+// The diff compares every input, secret ones too: the plans of `--targets` show each secret as a
+// fingerprint under one random key (offline/targetPlan.ts), so a changed plain-text value under
+// fleet:appSecrets changes the app's environment step, and a renewed certificate changes the key
+// step (its file name embeds the certificate's hash), whatever else stays the same. What the diff
+// cannot see is added by the caller: a `secure:` value, which offline is the same placeholder on
+// both sides (its ciphertext is compared instead), hence every app whose catalog entry or
+// fleet:appSecrets/fleet:tls ciphertexts changed is targeted whole; and code (both plans run the
+// same checkout), hence a change to the program is a full `up`.
 import { Plan, PlanChange, PlanResource } from "./planTypes";
 
 export type TargetDecision =

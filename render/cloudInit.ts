@@ -6,7 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { APPS_ROOT, NGINX_CONF_DIR, NODE_CONFIG_FILE, WEB_ROOT } from "../rollout/layout";
+import { APPS_ROOT, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
+import { RULES } from "../config/patterns";
 import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
 export type MachineRole = "app-node" | "static-host";
@@ -45,7 +46,12 @@ export function renderCloudInit(args: CloudInitArgs): string {
         throw new Error("cloud-init: deployPublicKey must be one OpenSSH public key line");
     }
     const writeFiles = args.role === "app-node"
-        ? [{ path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit() }, ...nodeConfigFile(args.heavyJobs)]
+        ? [
+            { path: "/etc/systemd/system/gunicorn@.service", permissions: "0644", content: gunicornUnit() },
+            ...nodeConfigFile(args.heavyJobs),
+            { path: NODE_HELPER, permissions: "0755", content: nodeHelper() },
+            { path: DEPLOY_SUDOERS_FILE, permissions: "0440", content: deploySudoers() },
+        ]
         : [{ path: `${NGINX_CONF_DIR}/00-default.conf`, permissions: "0644", content: NGINX_DEFAULT_SERVER }];
     const runcmd = args.role === "app-node"
         ? [["install", "-d", "-m", "0755", APPS_ROOT], ["systemctl", "daemon-reload"]]
@@ -67,7 +73,8 @@ export function renderCloudInit(args: CloudInitArgs): string {
                 gecos: "fleet deployments (Pulumi remote commands)",
                 shell: "/bin/bash",
                 lock_passwd: true,
-                sudo: "ALL=(ALL) NOPASSWD:ALL",
+                // An app node's deploy user: DEPLOY_SUDOERS_FILE, the node helper only.
+                ...(args.role === "app-node" ? {} : { sudo: "ALL=(ALL) NOPASSWD:ALL" }),
                 ssh_authorized_keys: [key],
             },
         ],
@@ -88,6 +95,44 @@ function nodeConfigFile(heavyJobs: number | undefined): { path: string; permissi
     if (!heavyJobs) return [];
     if (!Number.isInteger(heavyJobs) || heavyJobs < 0) throw new Error("cloud-init: heavyJobs must be a whole number >= 0");
     return [{ path: NODE_CONFIG_FILE, permissions: "0644", content: `# fleet:nodes in the stack file: at most HEAVY_JOBS heavy stage commands at once on this node\nHEAVY_JOBS=${heavyJobs}\n` }];
+}
+
+/** An app node's sudoers rule of the deploy user (the only one it has). */
+export const DEPLOY_SUDOERS_FILE = "/etc/sudoers.d/90-fleet-deploy";
+
+/**
+ * What the deploy user may do as root on an app node: run the node helper, root-owned, written
+ * here, whose commands check every argument (node/provision/fleet-node.py). Not the rollout's
+ * scripts: the deploy user owns their copy, so a rule naming them would let it run anything.
+ * Nothing as another user either: the helper's `as` is how the scripts act as an app's user.
+ * env_reset (and no SETENV) leaves the caller no variable the helper or its Python would read.
+ */
+export function deploySudoers(): string {
+    return [
+        `# fleet (render/cloudInit.ts): the deploy user may run ${NODE_HELPER} as root, and nothing else.`,
+        `Defaults:${DEPLOY_USER} env_reset`,
+        `${DEPLOY_USER} ALL=(root) NOPASSWD: ${NODE_HELPER}`,
+        "",
+    ].join("\n");
+}
+
+/** node/provision/fleet-node.py with the layout and the app user's pattern put in: root never
+ *  reads them from the deploy user's files. */
+export function nodeHelper(): string {
+    const values: Record<string, string> = {
+        "@APPS_ROOT@": APPS_ROOT,
+        "@SCRIPTS_ROOT@": SCRIPTS_ROOT,
+        "@HEAVY_SLOTS_DIR@": HEAVY_SLOTS_DIR,
+        "@HEAVY_LOG_DIR@": path.posix.dirname(HEAVY_WORK_LOG),
+        "@OS_USER_PATTERN@": RULES.osUser.ere,
+        "@NODE_HELPER@": NODE_HELPER,
+    };
+    const text = fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "fleet-node.py"), "utf8");
+    return text.replace(/@[A-Z_]+@/g, (p) => {
+        const v = values[p];
+        if (v === undefined) throw new Error(`fleet-node.py: unknown placeholder ${p}`);
+        return v;
+    });
 }
 
 /** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for

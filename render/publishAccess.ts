@@ -30,9 +30,9 @@ export interface PublishingApp {
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
-/** The forced command of an app's publish key: rrsync into `dir` only. */
+/** The forced command of an app's publish key: rrsync into `dir` only (with deletes: static.sh prunes). */
 export function publishCommandOf(dir: string): string {
-  return `${RRSYNC} -wo -no-del -munge ${dir}`;
+  return `${RRSYNC} -wo -munge ${dir}`;
 }
 
 /** The two files, by name, in app-name order (an unchanged catalog gives identical text). */

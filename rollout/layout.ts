@@ -19,6 +19,9 @@ export const NGINX_TLS_DIR = "/etc/nginx/fleet-tls";
 
 /** Every app node: the node's own settings (cloud-init writes it from fleet:nodes; KEY=value lines). */
 export const NODE_CONFIG_FILE = "/etc/fleet/node.conf";
+/** Every app node: the one program the deploy user may run as root (sudo), root-owned, from cloud-init
+ *  (node/provision/fleet-node.py; docs/infrastructure.md, "Who runs what"). */
+export const NODE_HELPER = "/usr/local/sbin/fleet-node";
 /** Every app node: the heavy-work slots (flock files; on /run, so a reboot leaves none held). */
 export const HEAVY_SLOTS_DIR = "/run/fleet/heavy-work";
 /** Every app node: one line per heavy-work start and end ("<epoch seconds> start|end <slot> <app> <what>"). */
@@ -46,4 +49,5 @@ export const SHELL_LAYOUT: Record<string, string> = {
   FLEET_NODE_CONFIG: NODE_CONFIG_FILE,
   FLEET_HEAVY_SLOTS: HEAVY_SLOTS_DIR,
   FLEET_HEAVY_LOG: HEAVY_WORK_LOG,
+  FLEET_NODE_HELPER: NODE_HELPER,
 };

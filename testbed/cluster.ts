@@ -81,6 +81,9 @@ export interface Cluster {
    * `repo:` maps onto it.
    */
   gitBaseUrl: string;
+  /** Serves the fixture also as each of `repos` (owner/name): a fleet of fixture apps, one
+   *  repository each, as the catalog requires (one app per repository). */
+  serveFixtureAs(repos: string[]): void;
   /** Runs `sh -c command` inside the node's namespaces, as root or as opts.asUser. */
   exec(node: NodeHandle, command: string, opts?: { asUser?: string }): Promise<ExecResult>;
   /** Loses a machine at once: its PID 1 killed, every process, mount and its network gone with it. */
@@ -156,8 +159,16 @@ function run(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * How much longer than on an idle machine a wait of the test bed's own start and stop may take:
+ * these waits end as soon as what they wait for happens, and the bounds only catch what never
+ * will. Several e2e files run at once (npm test), beside whatever else the machine runs: a node's
+ * sshd or a cgroup's last process then takes many times its idle time, which is no failure.
+ */
+const LOADED_MACHINE_FACTOR = 6;
+
+async function waitFor<T>(what: string, idleTimeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + idleTimeoutMs * LOADED_MACHINE_FACTOR;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
@@ -280,6 +291,15 @@ function exitAsError(child: ChildProcess, what: string, logFile: string): Promis
 function cgroup2Root(): string {
   const hybrid = "/sys/fs/cgroup/unified";
   return fs.existsSync(path.join(hybrid, "cgroup.procs")) ? hybrid : "/sys/fs/cgroup";
+}
+
+/** Whether this machine has the cgroup2 hierarchy systemd nodes need (mounted where cgroup2Root looks). */
+export function hasCgroup2(mounts: string = fs.readFileSync("/proc/mounts", "utf8")): boolean {
+  const root = cgroup2Root();
+  return mounts.split("\n").some((line) => {
+    const [, mountPoint, type] = line.split(" ");
+    return type === "cgroup2" && mountPoint === root;
+  });
 }
 
 /** Removes a cgroup2 directory and those under it (only empty ones can go: the deepest first). */
@@ -507,7 +527,7 @@ export interface ClusterOptions {
 
 /** ClusterOptions.init, else FLEET_E2E_INIT (so any e2e file can run on plain nodes), else systemd:
  *  production's nodes always run systemd, so that is what the e2e suite proves by default. */
-function nodeInitOf(opts: ClusterOptions): NodeInit {
+export function nodeInitOf(opts: ClusterOptions): NodeInit {
   const init = opts.init ?? process.env.FLEET_E2E_INIT ?? "systemd";
   if (!(NODE_INITS as readonly string[]).includes(init)) {
     const from = opts.init !== undefined ? "startCluster: init" : "FLEET_E2E_INIT";
@@ -587,8 +607,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       path.join(slot.dir, "hosts"),
       [...staticHosts, ...machines].map((n) => `${n.address}\t${n.name}\n`).join("") + `${slot.subnet}.1\tdb\n`,
     );
-    const repoNames = Object.keys(opts.repositories ?? { [FIXTURE_REPO]: "" });
-    fs.writeFileSync(path.join(slot.dir, "gitconfig"), `[safe]\n${repoNames.map((r) => `\tdirectory = ${servedPathOf(slot, r)}\n`).join("")}`);
+    // The served repositories are root's; every node user may read them (GitHub checks no
+    // ownership). "*", not a list: serveFixtureAs adds repositories after the nodes started,
+    // and this git (2.39) has no "directory/*" prefix form.
+    fs.writeFileSync(path.join(slot.dir, "gitconfig"), "[safe]\n\tdirectory = *\n");
     // Everything that can overlap does: nodes need the key and the bridge, the
     // database needs initdb and the bridge, the repositories need nothing.
     const bridge = createBridge(slot);
@@ -609,6 +631,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (failure) throw failure.reason;
     const keys = await keysMade;
     const repositories = await reposServed;
+    const fixturePath = (): string => {
+      const fixture = repositories[FIXTURE_REPO];
+      if (!fixture || opts.repositories) throw new Error("e2e cluster: this cluster serves other repositories, not the fixture");
+      return fixture;
+    };
     const pg = await pgStarted;
     if (staticHostCount > 1) balancer = await startBalancer(path.join(slot.dir, "balancer"), `${slot.subnet}.1`, staticHosts);
 
@@ -633,9 +660,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       privateKeyPath: keys.path,
       nginxConfDir: NGINX_CONF_DIR,
       get fixtureRepoPath(): string {
-        const fixture = repositories[FIXTURE_REPO];
-        if (!fixture || opts.repositories) throw new Error("e2e cluster: this cluster serves other repositories, not the fixture");
-        return fixture;
+        return fixturePath();
       },
       repositories,
       gitBaseUrl: `file://${path.join(slot.dir, "git")}`,
@@ -650,6 +675,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
             input: `ALTER ROLE postgres PASSWORD ${sqlLiteral(pw)};\n`,
           });
         },
+      },
+      serveFixtureAs(repos: string[]) {
+        const fixture = fixturePath();
+        for (const repo of repos) {
+          const served = servedPathOf(slot, repo);
+          if (fs.existsSync(served)) continue;
+          fs.mkdirSync(path.dirname(served), { recursive: true });
+          fs.symlinkSync(fixture, served);
+          repositories[repo] = served;
+        }
       },
       exec: (node, command, execOpts = {}) => {
         const nsenter = ["-t", String(initPidOf(node)), "-m", "-u", "-i", "-n", "-p", "--"];

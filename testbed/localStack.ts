@@ -15,6 +15,7 @@ import { Plan, PlanResource, runPlan } from "../offline/plan";
 import { nodeNames } from "../infra/nodeNames";
 import { appIdentity } from "../config/identity";
 import { edgeHostNames } from "../infra/edgeHost";
+import { DEPLOY_USER } from "../render/cloudInit";
 import type { TlsFiles } from "../config/tlsConfig";
 import type { Cluster, NodeHandle } from "./cluster";
 import { apply, ApplyResult, EMPTY_STATE, ExecutorOptions } from "./executor";
@@ -35,6 +36,7 @@ export interface CatalogExtra {
   acknowledgeMigrations?: string[];
   migrationLockTimeout?: number;
   migrationRetries?: number;
+  migrationSmallTableRows?: number;
   secrets?: string[];
   lines?: string[];
 }
@@ -57,18 +59,22 @@ export function catalogText(tag: string, extra: CatalogExtra = {}): string {
     ...(extra.acknowledgeMigrations ? [`    acknowledgeMigrations: [${extra.acknowledgeMigrations.join(", ")}]`] : []),
     ...(extra.migrationLockTimeout !== undefined ? [`    migrationLockTimeout: ${extra.migrationLockTimeout}`] : []),
     ...(extra.migrationRetries !== undefined ? [`    migrationRetries: ${extra.migrationRetries}`] : []),
+    ...(extra.migrationSmallTableRows !== undefined ? [`    migrationSmallTableRows: ${extra.migrationSmallTableRows}`] : []),
     "    tags:",
     `      ${STACK}: ${tag}`,
     "",
   ].join("\n");
 }
 
+/** The repository of a fleet app made of the fixture (the cluster serves it: serveFixtureAs). */
+export const fixtureFleetRepo = (name: string) => `uni-it/${name}`;
+
 /** A catalog of the fixture app under each of `names` (on its own domain, database, user and
  *  port from `firstPort` on), all at `tag` on the alpha stack: a fleet of real apps. */
 export function fixtureFleetCatalog(names: string[], tag: string, firstPort: number): string {
   const lines = ["apps:"];
   names.forEach((name, i) => lines.push(
-    `  - name: ${name}`, "    repo: uni-it/polls", `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
+    `  - name: ${name}`, `    repo: ${fixtureFleetRepo(name)}`, `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
     "    wsgi: pollsite.wsgi:application", `    port: ${firstPort + i}`, "    healthCheck: /healthz", "    tags:", `      ${STACK}: ${tag}`,
   ));
   return `${lines.join("\n")}\n`;
@@ -189,8 +195,10 @@ export class LocalStack {
       if (this.booted.has(node.name)) continue;
       const instance = plan.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === nodeName(i));
       if (!instance) throw new Error(`the plan declares no instance ${nodeName(i)}`);
-      const writes = writeFilesOf(instance).map((f) =>
-        `mkdir -p "$(dirname '${f.path}')" && echo ${Buffer.from(f.content).toString("base64")} | base64 -d >'${f.path}' && chmod ${f.permissions} '${f.path}'`);
+      // The deploy user's sudo is what the user data gives it, not the test bed's own rule
+      // (node-init.sh's, a cloud image's default user's): on an app node, the node helper only.
+      const writes = [deploySudoOf(instance), ...writeFilesOf(instance).map((f) =>
+        `mkdir -p "$(dirname '${f.path}')" && echo ${Buffer.from(f.content).toString("base64")} | base64 -d >'${f.path}' && chmod ${f.permissions} '${f.path}'`)];
       if (this.cluster.init === "systemd") writes.push("systemctl daemon-reload");
       const r = await this.cluster.exec(node, writes.join(" && ") || "true");
       if (r.code !== 0) throw new Error(`${node.name}: playing cloud-init's files failed: ${r.stderr.trim()}`);
@@ -274,6 +282,20 @@ interface WriteFile {
   content: string;
 }
 
+/** node-init.sh's sudoers rule of the deploy user, the test bed's stand-in for a cloud image's. */
+const TESTBED_DEPLOY_SUDOERS = "/etc/sudoers.d/90-fleet-e2e-deploy";
+
+/** The command that gives the deploy user the sudo rule the instance's cloud-config `users` entry
+ *  gives it (none: the rule goes), in place of the test bed's. */
+function deploySudoOf(instance: PlanResource): string {
+  const doc = parseYaml(String(instance.inputs.userData ?? "")) as { users?: (string | { name?: string; sudo?: unknown })[] } | null;
+  const entry = (doc?.users ?? []).find((u): u is { name?: string; sudo?: unknown } => typeof u === "object" && u.name === DEPLOY_USER);
+  if (!entry) throw new Error(`${instance.name}'s cloud-init: no ${DEPLOY_USER} user`);
+  if (entry.sudo === undefined) return `rm -f ${TESTBED_DEPLOY_SUDOERS}`;
+  if (typeof entry.sudo !== "string" || !/^[A-Za-z0-9=(),: ]+$/.test(entry.sudo)) throw new Error(`${instance.name}'s cloud-init: the ${DEPLOY_USER} user's sudo ${JSON.stringify(entry.sudo)} is not what the test bed plays`);
+  return `printf '%s %s\\n' ${DEPLOY_USER} '${entry.sudo}' >${TESTBED_DEPLOY_SUDOERS}`;
+}
+
 /** The write_files of an instance's cloud-config, checked: they become shell words above. */
 function writeFilesOf(instance: PlanResource): WriteFile[] {
   const doc = parseYaml(String(instance.inputs.userData ?? "")) as { write_files?: WriteFile[] } | null;
@@ -323,7 +345,7 @@ function releaseOf(a: Answer): string {
 
 /** The hashed stylesheet a page links to. */
 export function stylesheetOf(body: string): string | undefined {
-  return /href="(\/static\/polls\/app\.[0-9a-f]{12}\.css)"/.exec(body)?.[1];
+  return /href="(\/static\/(?:[0-9a-f]{40}\/)?polls\/app\.[0-9a-f]{12}\.css)"/.exec(body)?.[1];
 }
 
 /** What a Load counts as answered: 200 only (the e2e pages), unless told otherwise. */

@@ -16,7 +16,9 @@
 # keys: NAME is fleet-<app>-<id>.key, where <id> names the certificate the key belongs to.
 #   Writes them into TLS_DIR (mode 0600), never removes any, never reloads. A separate step
 #   so that only the keys are secret: the server blocks stay readable in a plan.
-# sites: NAME is fleet-<app>.conf (into CONF_DIR) or fleet-<app>-<id>.crt (into TLS_DIR).
+# sites: NAME is fleet-<app>.conf (into CONF_DIR), fleet-0-server-names.conf (http-level settings
+#   sized for the sites' domains, into CONF_DIR: no app name starts with a digit) or
+#   fleet-<app>-<id>.crt (into TLS_DIR).
 #   The script owns those fleet-* files: it writes the given ones, removes the others, runs
 #   `nginx -t`, and on failure puts the previous files back and fails; on success it reloads
 #   nginx gracefully and removes the keys no certificate uses any more. Keys never change
@@ -277,4 +279,4 @@ for f in $($SUDO find "$TLS_DIR" -maxdepth 1 -type f -name 'fleet-*.key'); do
 done
 
 certificates=$(find "$WORK/new" -name 'fleet-*.crt' | wc -l)
-echo "publish-nginx-config: published $(find "$WORK/new" -name 'fleet-*.conf' | wc -l) file(s)$([ "$certificates" -eq 0 ] || echo " and $certificates certificate(s)"), nginx reloaded"
+echo "publish-nginx-config: published $(find "$WORK/new" -name 'fleet-[a-z]*.conf' | wc -l) file(s)$([ "$certificates" -eq 0 ] || echo " and $certificates certificate(s)"), nginx reloaded"

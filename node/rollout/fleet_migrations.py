@@ -3,12 +3,15 @@
 Run with a release's Python, in that release, with the app's environment (as the app user):
   fleet_migrations.py known              every migration this release's code has, "label.name"
   fleet_migrations.py applied            the migrations the database has applied, "label.name"
-  fleet_migrations.py classify APP TAG ACKS PRIOR EXPAND_OUT
+  fleet_migrations.py classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING]]
         classifies every pending migration of this release (docs/rollout.md, "Migrations around
-        the switch"), prints one `fleet-migrations: {json}` line (PRIOR: a file of entries a
-        rollback's `unapply-plan` wrote, or "-"), writes the migrations the expand step applies
-        to EXPAND_OUT; exit 4 with one line per refusal on stderr, before anything changes
-  fleet_migrations.py unapply-plan ACKS ENTRIES_OUT EXPAND_OUT L:N...
+        the switch") by what the serving code meets (SERVING: a file of the migrations the
+        serving release knows, "none" when none serves, "-" (default) the applied ones), prints
+        one `fleet-migrations: {json}` line (PRIOR: a file of entries a rollback's
+        `unapply-plan` wrote, or "-"), writes the migrations the expand step applies to
+        EXPAND_OUT; exit 4 with one line per refusal on stderr, before anything changes.
+        SMALL_ROWS (default 0): a table of at most that many rows may take a locking operation
+  fleet_migrations.py unapply-plan ACKS SMALL_ROWS ENTRIES_OUT EXPAND_OUT L:N...
         the backwards plan to those targets (N "zero" = none), one "label.name" a line; exit 3
         naming every irreversible operation, exit 4 for a refused one (a column or table it
         brings back empty), before anything changes; ENTRIES_OUT gets the plan's classes (JSON),
@@ -17,7 +20,10 @@ Run with a release's Python, in that release, with the app's environment (as the
   fleet_migrations.py migrate LOCK STATEMENT RETRIES to L:N...|all
         applies (or unapplies) exactly those migrations, or migrates to the targets, with
         lock_timeout/statement_timeout (PostgreSQL) or lock_wait_timeout (MySQL) set on the
-        migration's connection, retried RETRIES times with back-off when a lock is not granted
+        migration's connection, retried RETRIES times with back-off when a lock is not granted;
+        forwards keeps a constant default as the column's database default (KEPT-DEFAULT lines)
+  fleet_migrations.py drop-defaults LOCK STATEMENT RETRIES FILE
+        drops the kept defaults FILE lists, TABLE.COLUMN a line (contract), with the same limits
 ACKS: the migrations apps.yaml acknowledges for the app, "label.name,label.name" or "-".
 Uses only APIs present from Django 3.2 to 5.x (the loader, the recorder, the executor, the
 operations' state_forwards/database_forwards, the schema editor's collected SQL).
@@ -50,6 +56,9 @@ EXPAND, CONTRACT, REFUSED_WHEN = "expand", "contract", "refused"
 DECLARATION = "fleet_safe"
 SAFEMIGRATE = {"before_deploy": BEFORE, "always": BEFORE, "after_deploy": AFTER}
 NOT_PROVIDED = models.NOT_PROVIDED
+# The rewrite of an AddField with a constant default: the column keeps it as its database
+# default from expand until contract (django-pg-zero-downtime-migrations' keep-default).
+KEEP_DEFAULT = "keep-default"
 
 
 def connection():
@@ -61,8 +70,14 @@ def key_of(migration):
 
 
 def known():
+    """Every migration this code knows, by name: its graph's, and those a squashed migration
+    replaces (applying a squash records them too, and a release may have deleted their files:
+    the code still knows them, through the squash's `replaces`)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    for label, name in sorted(loader.graph.nodes):
+    names = set(loader.graph.nodes)
+    for squashed in loader.replacements.values():
+        names.update(squashed.replaces)
+    for label, name in sorted(names):
         print("%s.%s" % (label, name))
 
 
@@ -80,11 +95,16 @@ class Verdict:
     """What one operation means for the code still serving: a class (None: state only, no
     SQL), why, and the safe way to get the same change when it is unsafe."""
 
-    def __init__(self, cls, reason, recipe="", loses_data=False):
+    def __init__(self, cls, reason, recipe="", loses_data=False, rewrite=None):
         self.cls, self.reason, self.recipe, self.loses_data = cls, reason, recipe, loses_data
+        # How the platform makes it safe when it runs (KEEP_DEFAULT), or None.
+        self.rewrite = rewrite
+        # Passed because its table is small: the reason a migration shows first.
+        self.locks = False
 
 
 STATE_ONLY = Verdict(None, "changes Django's state only (no SQL)")
+NOTHING_SERVES = Verdict(BEFORE, "no code of the app serves on this database yet (none of its tables exist): nothing old meets it")
 RECIPES = {
     "not-null": "add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next",
     "rename": "add the new one beside the old in one release (write both, backfill), read the new one in the next, remove the old one after; or keep the database name (db_column / db_table)",
@@ -100,16 +120,119 @@ RECIPES = {
 
 
 class Context:
-    """What the rules need besides the operation: the database vendor and which tables are
-    new in this plan (nothing that serves reads or writes them yet)."""
+    """What the rules need besides the operation: the database vendor, what the code still
+    serving knows (its tables and their columns, by the names they have at this point of the
+    plan: anything else is new in this plan, so nothing that serves reads or writes it), the
+    tables the database has now (the only ones ever queried), and the small-table threshold."""
 
-    def __init__(self, conn, new_tables):
+    def __init__(self, conn, known, small_rows):
         self.conn = conn
         self.vendor = conn.vendor
-        self.new_tables = new_tables
+        self.known = {table: set(columns) for table, columns in known.items()}
+        # The name each known table has in the database now (a rename in the plan changes the
+        # name the next operations use, not the database's until it runs).
+        self.origin = {table: table for table in known}
+        self.existing = set(conn.introspection.table_names())
+        self.small_rows = small_rows
+        self.sizes = {}
+        # A first deploy, or a database without any of the serving code's tables.
+        self.nothing_serves = not known
 
     def is_new(self, table):
-        return table in self.new_tables
+        return table not in self.known
+
+    def knows_column(self, table, column):
+        return column in self.known.get(table, ())
+
+    def size(self, table):
+        """The table's Size, asked of the database once (never a table it does not have)."""
+        name = self.origin.get(table)
+        if name not in self.existing:
+            return None
+        if name not in self.sizes:
+            self.sizes[name] = table_size(self.conn, name, self.small_rows)
+        return self.sizes[name]
+
+    def small(self, table):
+        size = self.size(table)
+        return size is not None and size.rows <= self.small_rows
+
+    def size_note(self, table):
+        size = self.size(table)
+        return "%s: %s" % (table, size.text()) if size else "%s: size unknown" % table
+
+    def follow(self, op, label, before, after):
+        """Keeps the names of what the serving code knows in step with the plan."""
+        if isinstance(op, (ops.RenameModel, ops.AlterModelTable)):
+            old_name = op.old_name if isinstance(op, ops.RenameModel) else op.name
+            new_name = op.new_name if isinstance(op, ops.RenameModel) else op.name
+            old, new = model_of(before, label, old_name)._meta.db_table, model_of(after, label, new_name)._meta.db_table
+            if old != new and old in self.known:
+                self.known[new] = self.known.pop(old)
+                self.origin[new] = self.origin.pop(old)
+        elif isinstance(op, ops.DeleteModel):
+            table = model_of(before, label, op.name)._meta.db_table
+            self.known.pop(table, None)
+        elif isinstance(op, ops.RemoveField):
+            model, field = field_of(before, label, op.model_name, op.name)
+            self.known.get(model._meta.db_table, set()).discard(field.column)
+        elif isinstance(op, (ops.RenameField, ops.AlterField)):
+            old_name = op.old_name if isinstance(op, ops.RenameField) else op.name
+            new_name = op.new_name if isinstance(op, ops.RenameField) else op.name
+            model, old = field_of(before, label, op.model_name, old_name)
+            _, new = field_of(after, label, op.model_name, new_name)
+            columns = self.known.get(model._meta.db_table)
+            if columns is not None and old.column in columns and old.column != new.column:
+                columns.discard(old.column)
+                columns.add(new.column)
+
+
+# Every size check counts up to this many rows (or the threshold, when larger) exactly: cheap,
+# and the messages name small tables' sizes as they are.
+COUNTED_ROWS = 10000
+
+
+class Size:
+    """How many rows a table holds: exact when counted, else the catalog's estimate (PostgreSQL
+    pg_class.reltuples, MySQL information_schema.tables), or at least what was counted."""
+
+    def __init__(self, rows, kind):
+        self.rows, self.kind = rows, kind
+
+    def text(self):
+        unit = "row" if self.rows == 1 else "rows"
+        return {"exact": "%d %s", "estimate": "about %d %s", "at-least": "more than %d %s"}[self.kind] % (self.rows, unit)
+
+
+def table_size(conn, table, small_rows):
+    """Counts at most max(small_rows, COUNTED_ROWS) + 1 rows (exact where it decides); a larger
+    table is sized by the catalog, whose estimate may be stale or missing: reltuples is -1 on a
+    table PostgreSQL 14+ never analyzed, then relpages (at about 100 bytes a row) or the count."""
+    limit = max(small_rows, COUNTED_ROWS)
+    quoted = conn.ops.quote_name(table)
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) fleet_rows" % (quoted, limit + 1))
+        counted = cursor.fetchone()[0]
+        if counted <= limit:
+            return Size(counted, "exact")
+        estimate = catalog_rows(cursor, conn.vendor, table, quoted)
+    if estimate is not None and estimate > limit:
+        return Size(int(estimate), "estimate")
+    return Size(limit, "at-least")
+
+
+def catalog_rows(cursor, vendor, table, quoted):
+    if vendor == "postgresql":
+        cursor.execute("SELECT reltuples, relpages, current_setting('block_size')::int FROM pg_class WHERE oid = to_regclass(%s)", [quoted])
+        row = cursor.fetchone()
+        if row:
+            reltuples, relpages, block = row
+            return reltuples if reltuples >= 0 else relpages * block / 100.0
+    elif vendor == "mysql":
+        cursor.execute("SELECT table_rows FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table])
+        row = cursor.fetchone()
+        return row[0] if row else None
+    return None
 
 
 def model_of(state, label, name):
@@ -158,10 +281,38 @@ def blocking_index(sql, ctx):
     return None
 
 
-def populated(ctx, table):
-    with ctx.conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM %s LIMIT 1" % ctx.conn.ops.quote_name(table))
-        return cursor.fetchone() is not None
+def refused(ctx, table, reason, recipe, loses_data=False):
+    """Unsafe, the table's size said (what a refusal must name)."""
+    return Verdict(UNSAFE, "%s (%s)" % (reason, ctx.size_note(table)), recipe, loses_data)
+
+
+def locking(ctx, table, reason, recipe):
+    """An operation whose only harm is the lock it holds while it reads or rewrites the whole
+    table: harmless on a small table (migrationSmallTableRows), refused on a larger one."""
+    if ctx.small(table):
+        verdict = Verdict(BEFORE, "%s; %s is small (%s, at most %d: migrationSmallTableRows), so the lock is short" % (
+            reason, table, ctx.size(table).text(), ctx.small_rows))
+        verdict.locks = True
+        return verdict
+    return Verdict(UNSAFE, "%s (%s, above the %d rows of migrationSmallTableRows)" % (reason, ctx.size_note(table), ctx.small_rows), recipe)
+
+
+def constant_default(field):
+    """Whether the value Django adds a NOT NULL column with is one constant: the field's default
+    when not callable (a callable gives each row its own value: no database default can stand
+    in for it), or the empty string of a blank text field without a default (Django's own
+    effective default), never None."""
+    if field.has_default():
+        return not callable(field.default) and field.default is not None
+    return field.blank and field.empty_strings_allowed and not field.null
+
+
+def default_value(field):
+    return field.default if field.has_default() else ""
+
+
+def index_verdict(index, ctx):
+    return locking(ctx, index, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
 
 
 def judge_add_field(op, label, before, after, ctx, sql):
@@ -170,26 +321,48 @@ def judge_add_field(op, label, before, after, ctx, sql):
     if ctx.is_new(table) or field.many_to_many:
         return Verdict(BEFORE, "adds %s to a new table" % op.name if ctx.is_new(table) else "adds a many-to-many table")
     where = "%s.%s" % (table, field.column)
-    if not field.null and not has_db_default(field):
-        return Verdict(UNSAFE, "adds NOT NULL column %s without a database default, so the old code's inserts fail" % where, RECIPES["not-null"])
-    if field.unique and populated(ctx, table):
-        return Verdict(UNSAFE, "adds a unique column %s to a populated table" % where, RECIPES["unique"])
+    rewrite = None
+    if field.null:
+        reason = "adds nullable column %s (the old code does not know it)" % where
+    elif has_db_default(field):
+        reason = "adds column %s with a database default" % where
+    elif constant_default(op.field):
+        reason = "adds NOT NULL column %s with Django's default %r, kept as its database default until contract (the old code's inserts get it)" % (where, default_value(op.field))
+        rewrite = KEEP_DEFAULT
+    else:
+        return refused(ctx, table, "adds NOT NULL column %s without a database default, so the old code's inserts fail" % where, RECIPES["not-null"])
+    checks = []
+    if field.unique:
+        checks.append(locking(ctx, table, "adds a unique column %s" % where, RECIPES["unique"]))
     index = blocking_index(sql, ctx)
-    if index:
-        return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
-    return Verdict(BEFORE, "adds nullable column %s (the old code does not know it)" % where if field.null else "adds column %s with a database default" % where)
+    if index and not field.unique:
+        checks.append(index_verdict(index, ctx))
+    return strictest(Verdict(BEFORE, reason, rewrite=rewrite), checks)
+
+
+def strictest(verdict, checks):
+    """The first unsafe check, else the verdict with what the passed checks say."""
+    for check in checks:
+        if check.cls == UNSAFE:
+            return check
+    if checks:
+        verdict.reason = "; ".join([verdict.reason] + [c.reason for c in checks])
+        verdict.locks = True
+    return verdict
 
 
 def judge_remove_field(op, label, before, after, ctx, sql):
     model, field = field_of(before, label, op.model_name, op.name)
     table = model._meta.db_table
     if ctx.is_new(table):
-        return Verdict(BEFORE, "changes a new table")
+        return Verdict(BEFORE, "changes a table new in this plan")
     if field.many_to_many:
         return Verdict(AFTER, "drops the many-to-many table of %s that the old code reads" % op.name, loses_data=True)
     where = "%s.%s" % (table, field.column)
+    if not ctx.knows_column(table, field.column):
+        return Verdict(BEFORE, "drops column %s, new in this plan (the old code never saw it)" % where)
     if not field.null and not has_db_default(field) and not field.primary_key:
-        return Verdict(UNSAFE, "drops NOT NULL column %s: the new code's inserts leave it out and fail until it is gone" % where, RECIPES["remove-not-null"], loses_data=True)
+        return refused(ctx, table, "drops NOT NULL column %s: the new code's inserts leave it out and fail until it is gone" % where, RECIPES["remove-not-null"], loses_data=True)
     return Verdict(AFTER, "drops column %s that the old code reads and writes" % where, loses_data=True)
 
 
@@ -198,36 +371,73 @@ def judge_alter_field(op, label, before, after, ctx, sql):
     _, new = field_of(after, label, op.model_name, op.name)
     table = model._meta.db_table
     if ctx.is_new(table):
-        return Verdict(BEFORE, "changes a new table")
+        return Verdict(BEFORE, "changes a table new in this plan")
     where = "%s.%s" % (table, old.column)
+    if not ctx.knows_column(table, old.column) and not old.many_to_many:
+        return Verdict(BEFORE, "changes column %s, new in this plan (the old code never saw it)" % where)
     if old.column != new.column:
-        return Verdict(UNSAFE, "renames column %s to %s, which the old code still uses" % (where, new.column), RECIPES["rename"])
+        return refused(ctx, table, "renames column %s to %s, which the old code still uses" % (where, new.column), RECIPES["rename"])
     old_type, new_type = column_type(old, ctx.conn), column_type(new, ctx.conn)
+    verdicts = []
     if old_type != new_type and not safe_type_change(old_type, new_type, ctx.vendor):
-        return Verdict(UNSAFE, "changes the type of %s from %s to %s" % (where, old_type, new_type), RECIPES["type"])
+        change = "changes the type of %s from %s to %s" % (where, old_type, new_type)
+        if not widening(old_type, new_type):
+            return refused(ctx, table, change, RECIPES["type"])
+        verdicts.append(locking(ctx, table, change + " (every value fits: the table is rewritten under lock)", RECIPES["type"]))
     if old.null and not new.null:
-        return Verdict(UNSAFE, "makes %s NOT NULL while the old code may write NULL" % where, RECIPES["set-not-null"])
-    if new.unique and not old.unique and populated(ctx, table):
-        return Verdict(UNSAFE, "makes %s unique on a populated table" % where, RECIPES["unique"])
+        verdicts.append(locking(ctx, table, "makes %s NOT NULL (every row is checked under lock; the old code may still write NULL)" % where, RECIPES["set-not-null"]))
+    if new.unique and not old.unique:
+        verdicts.append(locking(ctx, table, "makes %s unique" % where, RECIPES["unique"]))
     index = blocking_index(sql, ctx)
-    if index:
-        return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
-    return Verdict(BEFORE, "alters %s compatibly" % where) if sql else STATE_ONLY
+    if index and not (new.unique and not old.unique):
+        verdicts.append(index_verdict(index, ctx))
+    if not verdicts:
+        return Verdict(BEFORE, "alters %s compatibly" % where) if sql else STATE_ONLY
+    return strictest(Verdict(BEFORE, "alters %s" % where), verdicts)
+
+
+INTEGERS = {"smallint": 1, "smallserial": 1, "integer": 2, "int": 2, "serial": 2, "bigint": 3, "bigserial": 3}
+NUMERIC = re.compile(r"^(numeric|decimal)\((\d+), ?(\d+)\)$")
+
+
+def plain_type(db_type):
+    return (db_type or "").lower().replace(" auto_increment", "").strip()
+
+
+def widening(old, new):
+    """A type change every old value survives and the old code still reads as it did (an
+    integer to a larger one, AutoField to BigAutoField; a longer varchar; more digits before
+    the decimal point): only its lock matters. Anything else may lose or change values."""
+    o, n = plain_type(old), plain_type(new)
+    if o in INTEGERS and n in INTEGERS:
+        return INTEGERS[n] >= INTEGERS[o]
+    a, b = VARCHAR.match(o), VARCHAR.match(n)
+    if a and (b or n in ("text", "longtext")):
+        return not b or int(b.group(1)) >= int(a.group(1))
+    a, b = NUMERIC.match(o), NUMERIC.match(n)
+    if a and b:
+        return a.group(3) == b.group(3) and int(b.group(2)) >= int(a.group(2))
+    return False
 
 
 def judge_rename_field(op, label, before, after, ctx, sql):
     model, old = field_of(before, label, op.model_name, op.old_name)
     _, new = field_of(after, label, op.model_name, op.new_name)
-    if old.column == new.column or ctx.is_new(model._meta.db_table):
+    table = model._meta.db_table
+    if old.column == new.column:
         return STATE_ONLY
-    return Verdict(UNSAFE, "renames column %s.%s to %s, which the old code still uses" % (model._meta.db_table, old.column, new.column), RECIPES["rename"])
+    if ctx.is_new(table) or not ctx.knows_column(table, old.column):
+        return Verdict(BEFORE, "renames column %s.%s, new in this plan (the old code never saw it)" % (table, old.column))
+    return refused(ctx, table, "renames column %s.%s to %s, which the old code still uses" % (table, old.column, new.column), RECIPES["rename"])
 
 
 def judge_table_rename(old_model, new_model, ctx):
     old, new = old_model._meta.db_table, new_model._meta.db_table
-    if old == new or ctx.is_new(old):
+    if old == new:
         return STATE_ONLY
-    return Verdict(UNSAFE, "renames table %s to %s, which the old code still uses" % (old, new), RECIPES["rename"])
+    if ctx.is_new(old):
+        return Verdict(BEFORE, "renames table %s, new in this plan (the old code never saw it)" % old)
+    return refused(ctx, old, "renames table %s to %s, which the old code still uses" % (old, new), RECIPES["rename"])
 
 
 def judge_rename_model(op, label, before, after, ctx, sql):
@@ -240,6 +450,8 @@ def judge_alter_table(op, label, before, after, ctx, sql):
 
 def judge_delete_model(op, label, before, after, ctx, sql):
     table = model_of(before, label, op.name)._meta.db_table
+    if ctx.is_new(table):
+        return Verdict(BEFORE, "drops table %s, new in this plan (the old code never saw it)" % table)
     return Verdict(AFTER, "drops table %s that the old code reads and writes" % table, loses_data=True)
 
 
@@ -247,7 +459,7 @@ def judge_add_index(op, label, before, after, ctx, sql):
     table = model_of(after, label, op.model_name)._meta.db_table
     if ctx.is_new(table) or type(op).__name__ == "AddIndexConcurrently" or ctx.vendor != "postgresql":
         return Verdict(BEFORE, "adds an index (online)")
-    return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % table, RECIPES["index"])
+    return index_verdict(table, ctx)
 
 
 def judge_add_constraint(op, label, before, after, ctx, sql):
@@ -255,25 +467,22 @@ def judge_add_constraint(op, label, before, after, ctx, sql):
     if ctx.is_new(table):
         return Verdict(BEFORE, "adds a constraint to a new table")
     if isinstance(op.constraint, models.UniqueConstraint):
-        if not populated(ctx, table):
-            return Verdict(BEFORE, "adds a unique constraint to an empty table")
-        return Verdict(UNSAFE, "adds unique constraint %s to populated table %s" % (op.constraint.name, table), RECIPES["unique"])
-    return Verdict(UNSAFE, "adds constraint %s to %s: every row is checked under lock and the old code may write rows it refuses" % (op.constraint.name, table), RECIPES["check"])
+        return locking(ctx, table, "adds unique constraint %s to %s" % (op.constraint.name, table), RECIPES["unique"])
+    return locking(ctx, table, "adds constraint %s to %s: every row is checked under lock and the old code may write rows it refuses" % (op.constraint.name, table), RECIPES["check"])
 
 
 def judge_together(op, label, before, after, ctx, sql):
     model = model_of(before, label, op.name)
+    table = model._meta.db_table
     old = set(getattr(model._meta, op.option_name, ()) or ())
     added = set(op.option_value or ()) - old
-    if not added or ctx.is_new(model._meta.db_table):
+    if not added or ctx.is_new(table):
         return Verdict(BEFORE, "drops %s" % op.option_name) if sql else STATE_ONLY
     if op.option_name == "unique_together":
-        if not populated(ctx, model._meta.db_table):
-            return Verdict(BEFORE, "adds unique_together to an empty table")
-        return Verdict(UNSAFE, "adds unique_together %s to populated table %s" % (sorted(added), model._meta.db_table), RECIPES["unique"])
+        return locking(ctx, table, "adds unique_together %s to %s" % (sorted(added), table), RECIPES["unique"])
     index = blocking_index(sql, ctx)
     if index:
-        return Verdict(UNSAFE, "builds an index on %s without CONCURRENTLY, so writes wait for it" % index, RECIPES["index"])
+        return index_verdict(index, ctx)
     return Verdict(BEFORE, "adds index_together (online)")
 
 
@@ -281,7 +490,7 @@ def judge_order_with_respect_to(op, label, before, after, ctx, sql):
     table = model_of(before, label, op.name)._meta.db_table
     if not op.order_with_respect_to or ctx.is_new(table):
         return Verdict(BEFORE, "changes order_with_respect_to") if sql else STATE_ONLY
-    return Verdict(UNSAFE, "adds NOT NULL column %s._order without a database default, so the old code's inserts fail" % table, RECIPES["not-null"])
+    return refused(ctx, table, "adds NOT NULL column %s._order without a database default, so the old code's inserts fail" % table, RECIPES["not-null"])
 
 
 RAW_DROP = re.compile(r"\bDROP\s+(COLUMN|TABLE)\b", re.I)
@@ -343,6 +552,8 @@ def operation_sql(op, label, before, after, conn):
 
 
 def judge_operation(op, label, before, after, ctx):
+    if ctx.nothing_serves:
+        return NOTHING_SERVES
     if isinstance(op, ops.SeparateDatabaseAndState):
         return judge_operations(op.database_operations, label, before, ctx)[0]
     sql = None if isinstance(op, ops.RunPython) else operation_sql(op, label, before, after, ctx.conn)
@@ -362,8 +573,13 @@ def judge_operations(operations, label, state, ctx):
         verdict = judge_operation(op, label, state, after, ctx)
         if verdict.cls is not None:
             verdicts.append((op, verdict))
+        ctx.follow(op, label, state, after)
         state = after
-    return combine(verdicts), state
+    op, verdict = combine(verdicts)
+    rewrites = [v.rewrite for _, v in verdicts if v.rewrite]
+    if rewrites and verdict.cls == BEFORE and verdict is not NOTHING_SERVES:
+        verdict.rewrite = rewrites[0]
+    return (op, verdict), state
 
 
 def combine(verdicts):
@@ -375,6 +591,7 @@ def combine(verdicts):
     if before and after:
         op, v = after[0]
         return op, Verdict(UNSAFE, "mixes additions with removals (%s)" % v.reason, RECIPES["split"], loses_data=True)
+    before = [v for v in before if v[1].locks] + [v for v in before if not v[1].locks]
     return (after or before or [(None, STATE_ONLY)])[0]
 
 
@@ -410,6 +627,8 @@ class Entry:
 
     def json(self, unapply=False):
         out = {"name": self.key, "class": self.cls, "when": self.when, "reason": self.reason}
+        if self.verdict.rewrite and not unapply and self.when == EXPAND:
+            out["rewrite"] = self.verdict.rewrite
         if unapply:
             out["unapply"] = True
         return out
@@ -418,11 +637,8 @@ class Entry:
 def classify_plan(plan, state, ctx):
     entries = []
     for migration, _ in plan:
-        declaration = declared(migration)
+        declaration = None if ctx.nothing_serves else declared(migration)
         (op, verdict), state = judge_operations(migration.operations, migration.app_label, state, ctx)
-        for created in migration.operations:
-            if isinstance(created, ops.CreateModel):
-                ctx.new_tables.add(model_of(state, migration.app_label, created.name)._meta.db_table)
         entries.append(Entry(migration, op, verdict, declaration))
     return entries
 
@@ -470,11 +686,14 @@ def read_acks(text):
     return set() if text == "-" else set(filter(None, text.split(",")))
 
 
-def classify(app, tag, acks_text, prior, expand_out):
+def classify(app, tag, acks_text, prior, expand_out, small_rows="0", serving="-"):
+    """SERVING: a file of the migrations the serving release's code knows ("label.name" a
+    line), "none" when no release serves, "-" for the migrations applied to the database."""
     conn = connection()
     executor = MigrationExecutor(conn)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    entries = classify_plan(plan, applied_state(executor), Context(conn, missing_tables(conn, executor)))
+    known = known_schema(serving_state(executor, serving), conn)
+    entries = classify_plan(plan, applied_state(executor), Context(conn, known, int(small_rows)))
     place_forwards(entries, read_acks(acks_text), app, tag)
     listed = (json.load(open(prior)) if prior != "-" else []) + [e.json() for e in entries]
     print("fleet-migrations: " + json.dumps({"app": app, "tag": tag, "migrations": listed}, separators=(",", ":")))
@@ -485,12 +704,36 @@ def classify(app, tag, acks_text, prior, expand_out):
     report(entries)
 
 
-def missing_tables(conn, executor):
-    """Tables of this release's models that the database does not have yet: new in this
-    release, so nothing that serves reads or writes them."""
+def serving_state(executor, serving):
+    """The project state the serving code knows: its migrations' (those this release has too;
+    a newer serving release's others are a rollback's, judged by unapply-plan)."""
+    if serving == "-":
+        return applied_state(executor)
+    if serving == "none":
+        return None
+    graph = executor.loader.graph
+    with open(serving) as listing:
+        keys = {tuple(line.strip().split(".", 1)) for line in listing if "." in line}
+    nodes = keys & set(graph.nodes)
+    if not nodes:
+        return None
+    children = {n: graph.node_map[n].children for n in nodes}
+    leaves = [n for n in nodes if not any(c.key in nodes for c in children[n])]
+    return executor.loader.project_state(leaves, at_end=True)
+
+
+def known_schema(state, conn):
+    """What the serving code reads and writes: its tables that the database has, with their
+    columns. Nothing when no release serves or none of its tables exist (a first deploy)."""
+    if state is None:
+        return {}
     have = set(conn.introspection.table_names())
-    models_now = executor.loader.project_state().apps.get_models(include_auto_created=True)
-    return {m._meta.db_table for m in models_now if m._meta.db_table not in have}
+    known = {}
+    for model in state.apps.get_models(include_auto_created=True):
+        table = model._meta.db_table
+        if table in have:
+            known[table] = {f.column for f in model._meta.local_concrete_fields}
+    return known
 
 
 def report(entries):
@@ -504,7 +747,11 @@ def report(entries):
         sys.exit(REFUSED)
 
 
-def unapply_plan(acks_text, entries_out, expand_out, specs):
+def schema_of(state):
+    return {m._meta.db_table: {f.column for f in m._meta.local_concrete_fields} for m in state.apps.get_models(include_auto_created=True)}
+
+
+def unapply_plan(acks_text, small_rows, entries_out, expand_out, specs):
     """A rollback flips the classes: what was after-switch (a dropped column) comes back
     before the switch, empty, so refused unless acknowledged; what was before-switch goes
     after it; unsafe stays unsafe."""
@@ -531,7 +778,9 @@ def unapply_plan(acks_text, entries_out, expand_out, specs):
     forwards = list(reversed(plan))
     first = forwards[0][0] if forwards else None
     state = executor.loader.project_state((first.app_label, first.name), at_end=False) if first else None
-    entries = classify_plan(forwards, state, Context(conn, set())) if first else []
+    # The older code knows the tables and columns of the state before the first migration
+    # unapplied; only those the database has now are ever queried.
+    entries = classify_plan(forwards, state, Context(conn, schema_of(state), int(small_rows))) if first else []
     place_backwards(entries, read_acks(acks_text))
     with open(entries_out, "w") as out:
         json.dump([e.json(unapply=True) for e in reversed(entries)], out)
@@ -616,8 +865,47 @@ def selected_plan(executor, direction, items):
     return [(m, True) for m in reversed(order) if key_of(m) in wanted and (m.app_label, m.name) in done]
 
 
+def keeping_defaults(conn):
+    """The schema editor of forwards runs (expand) leaves a constant default Django would drop
+    right after adding its column: the old code's inserts, which leave the column out, get it.
+    Prints KEPT-DEFAULT TABLE.COLUMN for migrate.sh, whose contract step drops it."""
+    base = conn.SchemaEditorClass
+
+    class KeepingDefaults(base):
+        adding = None
+
+        def add_field(self, model, field):
+            self.adding = (model, field)
+            try:
+                super().add_field(model, field)
+            finally:
+                self.adding = None
+
+        def skip_default_on_alter(self, field):
+            if self.adding and self.adding[1] is field and constant_default(field) and not has_db_default(field):
+                print("KEPT-DEFAULT %s.%s" % (self.adding[0]._meta.db_table, field.column))
+                return True
+            return super().skip_default_on_alter(field)
+
+    conn.SchemaEditorClass = KeepingDefaults
+
+
+def drop_defaults(columns):
+    """Contract: the defaults kept in expand go (Django's schema has none: nothing that serves
+    relies on them any more). ALTER ... DROP DEFAULT changes the catalog only, in both engines."""
+    conn = connection()
+    quote = conn.ops.quote_name
+    with conn.cursor() as cursor:
+        for item in columns:
+            table, column = item.rsplit(".", 1)
+            cursor.execute("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT" % (quote(table), quote(column)))
+    print("fleet: dropped the database defaults kept until contract: %s" % " ".join(columns), file=sys.stderr)
+
+
 def run_plan(direction, items):
     conn = connection()
+    if direction == "forwards":
+        keeping_defaults(conn)
     executor = MigrationExecutor(conn)
     plan = selected_plan(executor, direction, items)
     if not plan:
@@ -637,7 +925,10 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
     started = time.monotonic()
     for attempt in range(retries + 1):
         try:
-            run_plan(direction, items)
+            if direction == "drop-defaults":
+                drop_defaults(items)
+            else:
+                run_plan(direction, items)
             return
         except OperationalError as error:
             if not lock_not_granted(error):
@@ -652,18 +943,21 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
             pause *= 2
 
 
-USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT"
-         " | unapply-plan ACKS ENTRIES_OUT EXPAND_OUT LABEL:NAME..."
-         " | migrate LOCK STATEMENT RETRIES forwards|backwards|to ITEM...")
+USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING]]"
+         " | unapply-plan ACKS SMALL_ROWS ENTRIES_OUT EXPAND_OUT LABEL:NAME..."
+         " | migrate LOCK STATEMENT RETRIES forwards|backwards|to ITEM..."
+         " | drop-defaults LOCK STATEMENT RETRIES FILE")
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args in (["known"], ["applied"]):
         {"known": known, "applied": applied}[args[0]]()
-    elif len(args) == 6 and args[0] == "classify":
+    elif 6 <= len(args) <= 8 and args[0] == "classify":
         classify(*args[1:])
-    elif len(args) >= 5 and args[0] == "unapply-plan":
-        unapply_plan(args[1], args[2], args[3], args[4:])
+    elif len(args) >= 6 and args[0] == "unapply-plan":
+        unapply_plan(args[1], args[2], args[3], args[4], args[5:])
+    elif len(args) == 5 and args[0] == "drop-defaults":
+        migrate(args[1], args[2], args[3], "drop-defaults", [line.strip() for line in open(args[4]) if line.strip()])
     elif len(args) >= 6 and args[0] == "migrate" and args[4] in ("forwards", "backwards", "to"):
         migrate(args[1], args[2], args[3], args[4], args[5:])
     else:

@@ -3,7 +3,7 @@
 fleet_preflight.py DEPLOY_CHECKS HEALTH_PATH
 Run with the release's Python, in the release, with the app's environment (as the app user):
 finds what would otherwise fail only at the health check or in front of users, and says it as
-one line each, naming the app, the tag, the setting and the fix:
+one line each, naming the app, the tag, the setting (or the catalog's wsgi) and the fix:
   error: APP TAG: SETTING: what is wrong; what to do       (stage fails: no node switches)
   warning: APP TAG: SETTING: what is wrong; what to do     (listed; the release goes on)
 on stdout, after one "platform set: ..." line (what fleet_platform_settings set for the app).
@@ -12,6 +12,7 @@ check --deploy findings: errors fail; warnings are listed, and fail only with th
 `deployChecks: fail` (DEPLOY_CHECKS).
 """
 import importlib
+import json
 import os
 import re
 import sys
@@ -33,6 +34,10 @@ DOMAIN = ENV["ALLOWED_HOSTS"].split(",")[0]
 DEPLOY_CHECKS, HEALTH_PATH = sys.argv[1], sys.argv[2]
 NGINX_STATIC_URL = ENV["STATIC_URL"]
 RELEASE = os.getcwd()
+# prepare.sh's record of the catalog's `wsgi:` (module:callable, or django), beside releases/.
+GUNICORN_JSON = os.path.join(RELEASE, "..", "..", "shared", "gunicorn.json")
+# An assignment (not setdefault) that replaces the DJANGO_SETTINGS_MODULE gunicorn was given.
+FORCED_SETTINGS = re.compile(r"""^[ \t]*(?:os\.)?environ\s*\[\s*(['"])DJANGO_SETTINGS_MODULE\1\s*\]\s*=\s*(.+?)\s*(#.*)?$""", re.M)
 # The release's own files (not its virtualenv, not the collected files, not the record).
 SKIPPED_DIRS = {".fleet", ".git", "node_modules", "__pycache__", "venv", ".venv"}
 STATIC_TAG = re.compile(r"""{%\s*static\s+(['"])([^'"]+)\1""")
@@ -81,10 +86,37 @@ def check_allowed_hosts():
 
 
 def check_static_url():
-    if settings.STATIC_URL != NGINX_STATIC_URL:
-        report("error", "STATIC_URL", "is %r, but nginx serves the collected files at %s: every asset would answer 404"
-               % (settings.STATIC_URL, NGINX_STATIC_URL),
-               "set STATIC_URL = %r in %s, or turn overrides.static back on" % (NGINX_STATIC_URL, APP_SETTINGS))
+    # overrides.static on: the platform's settings set the release's own URL, whatever the app's say.
+    expected = importlib.import_module(ENV["DJANGO_SETTINGS_MODULE"]).release_static_url
+    if settings.STATIC_URL != expected:
+        report("error", "STATIC_URL", "is %r, but nginx serves this release's collected files at %s: every asset would answer 404"
+               % (settings.STATIC_URL, expected),
+               "remove STATIC_URL from %s and turn overrides.static back on (each release's files then have a URL of their own), or set STATIC_URL = %r there"
+               % (APP_SETTINGS, expected))
+
+
+def check_wsgi_module():
+    """An app's wsgi.py that assigns DJANGO_SETTINGS_MODULE would run gunicorn's workers without
+    the platform's settings module (and usually with a module only the app's authors' servers have)."""
+    try:
+        with open(GUNICORN_JSON, encoding="utf-8") as f:
+            wsgi = json.load(f)["wsgi"]
+    except (OSError, ValueError, KeyError):
+        return
+    if wsgi == "django":
+        return
+    base = os.path.join(RELEASE, *wsgi.split(":")[0].split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        forced = FORCED_SETTINGS.search(text)
+        if forced:
+            report("error", "wsgi", "%s:%d sets DJANGO_SETTINGS_MODULE = %s itself (not os.environ.setdefault): gunicorn would run the app without the platform's settings module"
+                   % (shown(path), text.count("\n", 0, forced.start()) + 1, forced.group(2)),
+                   "set `wsgi: django` for %s in apps.yaml (Django's own WSGI handler under the platform's settings)" % APP)
+        return
 
 
 def collected(name):
@@ -170,7 +202,7 @@ def main():
     print("platform set: %s" % (", ".join(getattr(platform, "platform_set", [])) or "nothing"))
     for line in getattr(platform, "platform_not_set", []):
         print("platform did not set: %s" % line)
-    for check in (check_debug, check_allowed_hosts, check_static_url, check_page_assets, check_ssl_redirect, check_committed_secret_key, check_deploy):
+    for check in (check_debug, check_allowed_hosts, check_static_url, check_wsgi_module, check_page_assets, check_ssl_redirect, check_committed_secret_key, check_deploy):
         check()
     for level, line in sorted(problems, key=lambda p: p[0] != "error"):
         print("%s: %s" % (level, line))

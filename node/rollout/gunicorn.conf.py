@@ -7,7 +7,7 @@ release it points at, the app's environment and the listen address are re-read e
   - raw_env is the app's environment file (written from stdin by prepare.sh) plus the
     release's own STATIC_ROOT (its ManifestStaticFilesStorage manifest), settings module and tag/commit;
   - bind, wsgi_app, workers and timeout come from shared/gunicorn.json (written by prepare.sh
-    from the app's `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults).
+    from the app's `wsgi`, `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults).
 """
 import array
 import json
@@ -60,8 +60,13 @@ def _app_env():
 _releases = os.path.join(_app_dir, "releases") + os.sep
 sys.path[:] = [_release] + [p for p in sys.path if not p.startswith(_releases)]
 
+# `wsgi: django` (apps.yaml): Django's own handler, never the app's wsgi.py, for an app whose
+# wsgi.py sets DJANGO_SETTINGS_MODULE itself (to a module only its authors' servers have): the
+# handler then runs under raw_env's DJANGO_SETTINGS_MODULE, the platform's settings module.
+DJANGO_WSGI = "django.core.wsgi:get_wsgi_application()"
+
 chdir = _release
-wsgi_app = _cfg["wsgi"]
+wsgi_app = DJANGO_WSGI if _cfg["wsgi"] == "django" else _cfg["wsgi"]
 bind = ["%s:%d" % (_cfg["address"], _cfg["port"])]
 workers = int(_cfg["workers"])
 raw_env = ["%s=%s" % kv for kv in sorted(_app_env().items())]

@@ -33,7 +33,7 @@ gunicorn_running() {
 }
 
 signal_app() {
-  sudo -u "$APP" -- kill "-$1" "$2"
+  as_user kill "-$1" "$2"
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.2 s.
@@ -99,10 +99,9 @@ gunicorn_start() {
     # (READY=1); a master whose app cannot boot exits after that, and systemd retries it, until
     # its start limit (5 starts in 10 s) fails the unit, which then refuses every start, even
     # with a release that boots: reset-failed clears that first.
-    sudo systemctl reset-failed --quiet "gunicorn@$APP" 2>/dev/null || true
-    sudo systemctl enable --now --quiet "gunicorn@$APP" || true
+    node_helper unit "$APP" start || true
   else
-    (cd / && sudo -u "$APP" -H -- "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
+    (cd / && as_user "$CURRENT/.fleet/venv/bin/python" "$SHARED/gunicorn_main.py" \
       -c "$SHARED/gunicorn.conf.py" --daemon)
   fi
   _seen=""
@@ -131,14 +130,14 @@ _log_name() {
 # The time to the microsecond, as journald stamps entries: in whole seconds, what a master that
 # failed earlier in the same second logged would be taken for this start's error.
 _log_mark() {
-  if has_systemd; then date +%s.%6N; else sudo -u "$APP" -- stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0; fi
+  if has_systemd; then date +%s.%6N; else as_user stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0; fi
 }
 # _log_since MARK: what gunicorn logged after MARK.
 _log_since() {
   if has_systemd; then
-    sudo journalctl --quiet --no-pager -o cat -u "gunicorn@$APP" --since "@$1" 2>/dev/null
+    node_helper journal "$APP" "$1" 2>/dev/null
   else
-    sudo -u "$APP" -- tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null
+    as_user tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null
   fi
 }
 # _last_exception MARK: the last exception line gunicorn logged after MARK.
@@ -158,7 +157,7 @@ _boot_error() {
 
 gunicorn_stop() {
   if has_systemd; then
-    sudo systemctl disable --now --quiet "gunicorn@$APP" || true
+    node_helper unit "$APP" stop || true
     return
   fi
   _pid=$(master_pid)
@@ -183,10 +182,10 @@ gunicorn_reload() {
     # A node installed before the unit was Type=notify (cloud-init writes it on first boot
     # only): systemd would take the old master's exit for the service's end. What that unit
     # can do: its reload (HUP) for the same virtualenv, a restart for a new one.
-    if [ "$1" = same ]; then sudo systemctl reload "gunicorn@$APP"; else sudo systemctl restart "gunicorn@$APP"; fi
+    if [ "$1" = same ]; then node_helper unit "$APP" reload; else node_helper unit "$APP" restart; fi
   else
     _log_mark=$(_log_mark)
-    if has_systemd; then sudo systemctl reload "gunicorn@$APP"; else signal_app USR2 "$_old"; fi
+    if has_systemd; then node_helper unit "$APP" reload; else signal_app USR2 "$_old"; fi
     _new=""
     wait_until "$GUNICORN_WAIT" _reexec_settled "$_old" || true
     if [ -z "$_new" ] || ! _booted "$_new"; then
@@ -214,7 +213,7 @@ _unit_follows_reexec() {
 _clear_marks() {
   for _m in "$SHARED"/run/booted.*; do
     [ -e "$_m" ] || continue
-    if [ ! -d "/proc/${_m##*.}" ]; then sudo -u "$APP" -- rm -rf "$_m"; fi
+    if [ ! -d "/proc/${_m##*.}" ]; then as_user rm -rf "$_m"; fi
   done
 }
 

@@ -9,6 +9,7 @@ FLEET_PUBLISH_USER=fleet-publish
 FLEET_NODE_CONFIG=/etc/fleet/node.conf
 FLEET_HEAVY_SLOTS=/run/fleet/heavy-work
 FLEET_HEAVY_LOG=/var/log/fleet/heavy-work.log
+FLEET_NODE_HELPER=/usr/local/sbin/fleet-node
 
 # install.sh's stdin: the environment file, this line, then the git access.
 FLEET_GIT_ACCESS_MARKER=@@fleet-git-access
@@ -18,9 +19,9 @@ FLEET_PATTERN_APP='[a-z][a-z0-9-]{1,30}[a-z0-9]'
 FLEET_PATTERN_OS_USER='app_[a-z][a-z0-9-]{1,25}[a-z0-9]'
 FLEET_PATTERN_DATABASE='app_[a-z][a-z0-9_]{1,25}[a-z0-9]'
 FLEET_PATTERN_TAG='[A-Za-z0-9][A-Za-z0-9._/-]{0,127}'
-FLEET_PATTERN_GIT_URL='(git@[A-Za-z0-9.-]+:|ssh://|https://|file:///)[A-Za-z0-9._/@:+-]+'
+FLEET_PATTERN_GIT_URL='(git@[A-Za-z0-9][A-Za-z0-9.-]*:|ssh://([a-z_][a-z0-9_-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?/|https://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?/|file:///)[A-Za-z0-9._/@:+-]+'
 FLEET_PATTERN_DOTTED='[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*'
-FLEET_PATTERN_WSGI='[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*'
+FLEET_PATTERN_WSGI='(django|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*)'
 FLEET_PATTERN_DOMAIN='([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?'
 FLEET_PATTERN_HEALTH_PATH='/[A-Za-z0-9._~/-]*'
 FLEET_PATTERN_ENV_NAME='[A-Z_][A-Z0-9_]*'
@@ -57,16 +58,19 @@ check_tag() {
 # check_git_url VALUE [WHAT]: VALUE must match RULES.gitUrl of config/patterns.ts (git url).
 check_git_url() {
   check_arg "${2:-git url}" "$1" "$FLEET_PATTERN_GIT_URL"
+  [ ${#1} -le 1024 ] || die "${2:-git url} '$1' is longer than 1024 characters"
 }
 
 # check_dotted VALUE [WHAT]: VALUE must match RULES.dotted of config/patterns.ts (module).
 check_dotted() {
   check_arg "${2:-module}" "$1" "$FLEET_PATTERN_DOTTED"
+  [ ${#1} -le 200 ] || die "${2:-module} '$1' is longer than 200 characters"
 }
 
 # check_wsgi VALUE [WHAT]: VALUE must match RULES.wsgi of config/patterns.ts (wsgi).
 check_wsgi() {
   check_arg "${2:-wsgi}" "$1" "$FLEET_PATTERN_WSGI"
+  [ ${#1} -le 200 ] || die "${2:-wsgi} '$1' is longer than 200 characters"
 }
 
 # check_domain VALUE [WHAT]: VALUE must match RULES.domain of config/patterns.ts (domain).
@@ -78,6 +82,7 @@ check_domain() {
 # check_health_path VALUE [WHAT]: VALUE must match RULES.healthPath of config/patterns.ts (health path).
 check_health_path() {
   check_arg "${2:-health path}" "$1" "$FLEET_PATTERN_HEALTH_PATH"
+  [ ${#1} -le 200 ] || die "${2:-health path} '$1' is longer than 200 characters"
 }
 
 # check_env_name VALUE [WHAT]: VALUE must match RULES.envName of config/patterns.ts (environment name).

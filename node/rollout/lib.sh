@@ -1,8 +1,14 @@
 # shellcheck shell=sh disable=SC2034 # the paths set here are used by the scripts that source this file
 # Shared helpers of the node-side scripts; sourced (after setting $here), never run.
 #
-# The scripts run as the SSH deploy user (passwordless sudo) and do app-level work as
-# the app's own system user, so app code never runs with the deploy user's rights.
+# The scripts run as the SSH deploy user. Its sudo allows one program, the node helper
+# ($FLEET_NODE_HELPER, node/provision/fleet-node.py: root-owned, from cloud-init), whose fixed,
+# argument-checked commands make the app's user and directories, write its environment file,
+# hand a finished build over, remove releases and drive gunicorn@APP. Everything that runs or
+# imports anything of a release (tar of its tree, pip and its build backends, the virtualenv's
+# python, compileall, manage.py, the preflight, the migration classifier, gunicorn) runs as the
+# app's own user through that helper (as_user, as_app), so app code never runs with the deploy
+# user's rights, nor root's. The deploy user itself runs git (no repository code) and moves files.
 # APP in these scripts is the app's OS user, derived by the plan from the catalog name
 # (config/identity.ts: app_<name>); its home is /srv/APP, its static files /var/www/APP.
 # Layout per app:  /srv/APP/{releases/TAG, venvs/HASH, shared/{env,run,log}, current, previous}
@@ -47,6 +53,24 @@ run_or_die() {
   _err=$(error_line <"$_out")
   rm -f "$_out"
   die "$_what failed: $_err"
+}
+
+# pip_no_index PIP_COMMAND...: runs a `pip install --no-index` (fleet:deploy.pipMode system: the
+# machine's Python packages only). A requirement none of them provides fails as the cause and the
+# fix: the Debian package that would (apt-cache's python3-NAME naming), or the package index.
+pip_no_index() {
+  _out=$(mktemp)
+  if "$@" >"$_out" 2>&1; then
+    rm -f "$_out"
+    return 0
+  fi
+  tail -n 30 "$_out" >&2
+  _req=$(sed -n 's/.*No matching distribution found for \([^ ]*\).*/\1/p' "$_out" | head -n 1)
+  _err=$(error_line <"$_out")
+  rm -f "$_out"
+  [ -n "$_req" ] || die "$APP_NAME $tag: pip install failed: $_err"
+  _deb=python3-$(printf '%s' "$_req" | sed 's/[][<>=!~;@ ].*//' | tr 'A-Z_.' 'a-z--')
+  die "$APP_NAME $tag: no Python package on this node provides $_req (fleet:deploy.pipMode system installs from the machine's packages only): install Debian's $_deb on the nodes, or set fleet:deploy.pipMode to index"
 }
 
 # check_arg WHAT VALUE PATTERN: VALUE must match the extended regexp PATTERN in full (in the C
@@ -104,10 +128,21 @@ release_dir() {
   printf '%s/%s' "$RELEASES" "$(printf '%s' "$1" | tr '/' '+')"
 }
 
+# node_helper COMMAND ARGS...: the node helper as root (the deploy user's only sudo right).
+node_helper() {
+  sudo -n "$FLEET_NODE_HELPER" "$@"
+}
+
+# as_user CMD...: runs CMD as the app user (its home, no environment file), never as the deploy user.
+as_user() {
+  node_helper as "$APP" "$@"
+}
+
 # as_app CMD...: runs CMD as the app user with the app's environment file loaded.
 # The file is readable by the app user only; it is read inside the app user's shell.
 as_app() {
-  sudo -u "$APP" -H -- sh -c 'set -a; . "$0"; set +a; exec "$@"' "$ENV_FILE" "$@"
+  # shellcheck disable=SC2016 # expanded by the app user's shell
+  as_user sh -c 'set -a; . "$0"; set +a; exec "$@"' "$ENV_FILE" "$@"
 }
 
 # release_python RELEASE_DIR ARGS...: the release's Python (its venv), as the app user, in the
@@ -193,7 +228,8 @@ heavy_jobs() {
 # than one.
 heavy_acquire() {
   for _dir in "$FLEET_HEAVY_SLOTS" "$(dirname "$FLEET_HEAVY_LOG")"; do
-    [ -w "$_dir" ] || sudo install -d -m 0755 -o "$(id -u)" "$_dir"
+    # On a node only root may make them (in /run and /var/log): the node helper does.
+    [ -w "$_dir" ] || mkdir -p "$_dir" 2>/dev/null || node_helper heavy-dirs
   done
   heavy_try "$1" && return 0
   log "${APP_NAME:-?} ${tag:-}: $2 waiting for one of $1 heavy-work slots"

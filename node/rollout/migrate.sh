@@ -1,19 +1,22 @@
 #!/bin/sh
-# migrate.sh APP TAG expand|contract LOCK_SECONDS STATEMENT_SECONDS RETRIES [LABEL.NAME...]
+# migrate.sh APP TAG expand|contract LOCK_SECONDS STATEMENT_SECONDS RETRIES SMALL_TABLE_ROWS [LABEL.NAME...]
 #
 # Brings the database to exactly the migrations release TAG knows; runs once per app and
 # release, from one node, as its own steps, around the switch (docs/rollout.md, "Migrations
 # around the switch"). fleet_migrations.py classifies every migration first, with Django's
-# own loader, executor and schema editor, before anything changes:
+# own loader, executor and schema editor, before anything changes, by what the code serving
+# now (the release `current` points to; none on a first deploy) meets:
 #  expand   (before any node switches) prints one `fleet-migrations: {json}` line (each
 #           migration's class and the step that runs it), refuses an unsafe migration that
 #           the trailing LABEL.NAME arguments (apps.yaml's acknowledgeMigrations) do not
-#           acknowledge, then applies, with TAG's code, the before-switch ones. When the
+#           acknowledge (a locking one only on a table above SMALL_TABLE_ROWS rows), then
+#           applies, with TAG's code, the before-switch ones; a column added with a constant
+#           default keeps it as its database default until contract. When the
 #           database has migrations TAG's code does not know (a rollback) their classes flip:
 #           the reverse of an after-switch one (a dropped column comes back, empty) runs here
 #           and is refused unless acknowledged; an irreversible one refuses the rollback.
 #  contract (after every node serves TAG) applies the rest (after-switch: what only the old
-#           code used), and unapplies a rollback's other migrations with the newer code
+#           code used), drops the defaults expand kept, and unapplies a rollback's other migrations with the newer code
 #           that knows them (the release served before, else the newest staged one that does).
 # Every run sets LOCK_SECONDS / STATEMENT_SECONDS as the migration connection's lock and
 # statement timeouts and retries RETRIES times when a lock is not granted: a migration that
@@ -24,26 +27,27 @@ here=$(dirname "$0")
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -ge 6 ] || die "usage: migrate.sh APP TAG expand|contract LOCK_SECONDS STATEMENT_SECONDS RETRIES [LABEL.NAME...]"
+[ $# -ge 7 ] || die "usage: migrate.sh APP TAG expand|contract LOCK_SECONDS STATEMENT_SECONDS RETRIES SMALL_TABLE_ROWS [LABEL.NAME...]"
 case $3 in expand | contract) ;; *) die "phase '$3' is not allowed (expand or contract)" ;; esac
 staged_release "$1" "$2"
 phase=$3
 check_arg "lock timeout" "$4" '[1-9][0-9]{0,3}'
 check_arg "statement timeout" "$5" '[1-9][0-9]{0,5}'
 check_arg "retries" "$6" '[0-9]{1,2}'
+check_arg "small-table rows" "$7" '[0-9]{1,9}'
 limits="$4 $5 $6"
-shift 6
+small_rows=$7
+shift 7
 for ack in "$@"; do check_arg "acknowledged migration" "$ack" '[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+'; done
 acks=$(printf '%s\n' "$@" | paste -sd, -)
 acks=${acks:--}
 lock migrate
 
 work=$(mktemp -d)
-trap 'sudo rm -rf "$work"' EXIT
-# What fleet_migrations.py writes (as the app user) goes to $out.
-out=$work/app
-chmod 0755 "$work"
-sudo install -d -o "$APP" -m 0755 "$out"
+# What fleet_migrations.py writes (as the app user) goes to $out, a directory of that user.
+out=$(as_user mktemp -d)
+trap 'rm -rf "$work"; as_user rm -rf "$out"' EXIT
+as_user chmod 0755 "$out"
 # applied FILE: the migrations the database has applied, sorted; a database that cannot be
 # read stops the script with its error (never an empty list that would look like a fresh one).
 applied() {
@@ -59,17 +63,25 @@ py() {
   shift
   release_python "$_code" "$here/fleet_migrations.py" "$@"
 }
-# run RELEASE DIRECTION ITEM...: (un)applies with the limits; a failure names the cause.
+# run RELEASE COMMAND ARG...: fleet_migrations.py's migrate (DIRECTION ITEM...) or
+# drop-defaults (FILE) with the limits; a failure names the cause. The defaults a forwards run
+# kept (KEPT-DEFAULT TABLE.COLUMN lines) are added to the release's .fleet/kept-defaults.
 run() {
   _code=$1
-  shift
+  _command=$2
+  shift 2
   # shellcheck disable=SC2086 # limits are three validated numbers
-  if ! py "$_code" migrate $limits "$@" >"$work/out" 2>&1; then
+  if ! py "$_code" "$_command" $limits "$@" >"$work/out" 2>&1; then
     tail -n 20 "$work/out" >&2
     if [ "$phase" = expand ]; then after="no node was switched"; else after="every node serves $tag; rerun to finish"; fi
-    die "migrating $APP_NAME to $tag failed: $(grep -v '^fleet: ' "$work/out" | error_line); $after"
+    die "migrating $APP_NAME to $tag failed: $(grep -v '^fleet: ' "$work/out" | grep -v '^KEPT-DEFAULT ' | error_line); $after"
   fi
-  cat "$work/out" >&2
+  sed -n 's/^KEPT-DEFAULT //p' "$work/out" | sort -u >"$work/kept"
+  if [ -s "$work/kept" ]; then
+    cat "$work/kept" >>"$rel/.fleet/kept-defaults"
+    log "$APP_NAME: kept the database default of $(paste -sd' ' - <"$work/kept") until contract: the old code's inserts leave the column out (keep-default)"
+  fi
+  grep -v '^KEPT-DEFAULT ' "$work/out" >&2 || true
 }
 sort "$rel/.fleet/migrations-known" >"$work/known"
 applied "$work/applied"
@@ -100,7 +112,7 @@ backwards_plan() {
     printf '%s:%s\n' "$label" "${name:-zero}"
   done >"$work/targets"
   # shellcheck disable=SC2046 # targets are label:name words (Python identifiers)
-  if py "$1" unapply-plan "$acks" "$out/backwards.json" "$out/backwards-expand" $(cat "$work/targets") >"$work/plan" 2>"$work/why"; then
+  if py "$1" unapply-plan "$acks" "$small_rows" "$out/backwards.json" "$out/backwards-expand" $(cat "$work/targets") >"$work/plan" 2>"$work/why"; then
     return 0
   else
     case $? in
@@ -120,7 +132,13 @@ fi
 if [ "$phase" = expand ]; then
   prior=-
   [ -f "$out/backwards.json" ] && prior=$out/backwards.json
-  if ! py "$rel" classify "$APP_NAME" "$tag" "$acks" "$prior" "$out/forwards-expand" 2>"$work/why"; then
+  # What the serving code knows (the release `current` points to), or none on a first deploy:
+  # its record, which the app's user (the classifier) reads, as it reads every release's code.
+  serving=none
+  if [ -f "$CURRENT/.fleet/migrations-known" ]; then
+    serving=$(readlink -e "$CURRENT")/.fleet/migrations-known
+  fi
+  if ! py "$rel" classify "$APP_NAME" "$tag" "$acks" "$prior" "$out/forwards-expand" "$small_rows" "$serving" 2>"$work/why"; then
     grep '^fleet: ' "$work/why" >&2 || true
     refused=$(sed -n 's/^REFUSED //p' "$work/why" | paste -sd'|' - | sed 's/|/ | /g')
     [ -n "$refused" ] || die "cannot classify the migrations of $APP_NAME $tag: $(error_line <"$work/why"); nothing was changed"
@@ -131,7 +149,7 @@ if [ "$phase" = expand ]; then
   if [ -s "$out/backwards-expand" ]; then
     log "$APP_NAME: unapplying $(paste -sd' ' - <"$out/backwards-expand") before the switch, with the code of $(cat "$newer/.fleet/tag")"
     # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
-    run "$newer" backwards $(cat "$out/backwards-expand")
+    run "$newer" migrate backwards $(cat "$out/backwards-expand")
   fi
   if [ -s "$work/extra" ]; then
     sort "$work/plan" >"$work/plan.sorted"
@@ -140,16 +158,24 @@ if [ "$phase" = expand ]; then
   fi
   if [ -s "$out/forwards-expand" ]; then
     # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
-    run "$rel" forwards $(cat "$out/forwards-expand")
+    run "$rel" migrate forwards $(cat "$out/forwards-expand")
   fi
 else
   [ -z "$refused_rollback" ] || die "refusing to roll $APP_NAME back to $tag: $refused_rollback; nothing was changed"
   if [ -s "$work/extra" ]; then
     log "$APP_NAME: unapplying $(paste -sd' ' - <"$work/plan") with the code of $(cat "$newer/.fleet/tag")"
     # shellcheck disable=SC2046 # targets are label:name words (Python identifiers)
-    run "$newer" to $(cat "$work/targets")
+    run "$newer" migrate to $(cat "$work/targets")
   fi
-  run "$rel" to all
+  run "$rel" migrate to all
+  if [ -s "$rel/.fleet/kept-defaults" ]; then
+    # In the release's record, which the app's user (drop-defaults) reads; $work is the deploy user's own.
+    sort -u -o "$rel/.fleet/kept-defaults" "$rel/.fleet/kept-defaults"
+    chmod 0644 "$rel/.fleet/kept-defaults"
+    run "$rel" drop-defaults "$rel/.fleet/kept-defaults"
+    log "$APP_NAME: dropped the database defaults kept since expand: $(paste -sd' ' - <"$rel/.fleet/kept-defaults")"
+    rm -f "$rel/.fleet/kept-defaults"
+  fi
 fi
 
 applied "$work/after"

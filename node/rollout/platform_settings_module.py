@@ -6,7 +6,8 @@ manage.py. It imports the app's own settings module (FLEET_APP_SETTINGS, the cat
 reads none of it from the environment runs unchanged (the route django-heroku took):
   database  DATABASES["default"] from DATABASE_URL (postgres or mysql)
   hosts     ALLOWED_HOSTS: the app's domain, which the health check and nginx send as Host
-  static    STATIC_URL (where nginx serves them: /static/) and STATIC_ROOT (the release's collected files)
+  static    STATIC_URL (where nginx serves this release's files: /static/<commit>/) and STATIC_ROOT (the
+            release's collected files)
   secretKey SECRET_KEY: the platform's generated key
   proxy     SECURE_PROXY_SSL_HEADER (nginx sends X-Forwarded-Proto) and the site in CSRF_TRUSTED_ORIGINS
   storage   media (the default storage) in the app's S3 bucket through django-storages
@@ -27,16 +28,26 @@ globals().update({name: getattr(_app, name) for name in getattr(_app, "__all__",
 
 
 
+def _recorded(name):
+    """What stage.sh recorded in this release's .fleet/NAME."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".fleet", name), encoding="utf-8") as f:
+        return f.read().strip()
+
+
 def _recorded_overrides():
     """The overrides stage.sh recorded in this release (.fleet/platform: "overrides=a,b ...")."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".fleet", "platform"), encoding="utf-8") as f:
-        words = dict(w.split("=", 1) for w in f.read().split())
+    words = dict(w.split("=", 1) for w in _recorded("platform").split())
     return set(words["overrides"].split(",")) - {"none"}
 
 
 # Which of the settings below the catalog leaves on (apps.yaml `overrides:`, all by default).
 platform_overrides = _recorded_overrides()
 _overrides = platform_overrides
+# Where nginx serves this release's collected files: a URL of its own (STATIC_URL/<commit>/, where
+# static.sh publishes them), so a page always gets the assets of the release that rendered it,
+# plain names or hashed, while nodes switch one by one and after a rollback. With overrides.static
+# off the app's STATIC_URL must be nginx's shared STATIC_URL (the preflight checks it).
+release_static_url = "%s%s/" % (_env["STATIC_URL"], _recorded("commit")) if "static" in _overrides else _env["STATIC_URL"]
 # What this module set, and what the catalog kept off or the release cannot have (stage prints both).
 platform_set = []
 platform_not_set = []
@@ -108,7 +119,7 @@ if "database" in _overrides:
 if "hosts" in _overrides:
     _set(ALLOWED_HOSTS=[h for h in _env["ALLOWED_HOSTS"].split(",") if h])
 if "static" in _overrides:
-    _set(STATIC_URL=_env["STATIC_URL"], STATIC_ROOT=_env["STATIC_ROOT"])
+    _set(STATIC_URL=release_static_url, STATIC_ROOT=_env["STATIC_ROOT"])
 if "secretKey" in _overrides:
     _set(SECRET_KEY=_env["SECRET_KEY"])
 if "proxy" in _overrides:

@@ -23,8 +23,7 @@ remove() {
   if [ -d "$APP_DIR" ] && id -u "$APP" >/dev/null 2>&1; then
     gunicorn_stop
   fi
-  sudo rm -rf -- "$APP_DIR"
-  if id -u "$APP" >/dev/null 2>&1; then sudo userdel "$APP"; fi
+  node_helper remove "$APP"
   log "$APP_NAME removed from this node"
 }
 
@@ -41,24 +40,15 @@ check_wsgi "$4"
 check_arg workers "$5" '[1-9][0-9]?'
 check_arg timeout "$6" '[1-9][0-9]{0,3}'
 app_paths "$1"
-deployer=$(id -un)
 
-if ! id -u "$APP" >/dev/null 2>&1; then
-  sudo useradd --system --user-group --home-dir "$APP_DIR" --no-create-home --shell /usr/sbin/nologin "$APP"
-fi
 # The app's code runs as this user: its own group only, no uid 0, no sudo (a user of this name
-# made by hand is not taken over as it is).
-[ "$(id -u "$APP")" != 0 ] || die "user $APP has uid 0: an app's user is an ordinary system user; remove it (userdel $APP) and rerun"
-[ "$(id -Gn "$APP")" = "$APP" ] || die "user $APP is also in group(s) $(id -Gn "$APP" | cut -d' ' -f2-): an app's user is in its own group only; remove it from the others (gpasswd -d $APP GROUP)"
-if sudo -n -l -U "$APP" 2>/dev/null | grep -q 'may run'; then die "user $APP may run sudo: an app's user may not; remove its sudoers rule"; fi
+# made by hand is not taken over as it is). The node helper makes it and checks that.
+node_helper user "$APP"
 # Code and virtualenvs belong to the deploy user and are only readable by the app, so the
-# app cannot rewrite its own code; run/ and log/ are the app's.
-sudo install -d -o "$deployer" -g "$APP" -m 0750 "$APP_DIR" "$RELEASES" "$VENVS" "$SHARED"
-# run/ is readable by all: the deploy user reads gunicorn's pidfile there to signal it.
-sudo install -d -o "$APP" -g "$APP" -m 0755 "$SHARED/run"
-sudo install -d -o "$APP" -g "$APP" -m 0750 "$SHARED/log"
-
-sudo install -o "$deployer" -g "$APP" -m 0640 "$here/gunicorn.conf.py" "$here/gunicorn_main.py" "$SHARED/"
+# app cannot rewrite its own code; run/ and log/ are the app's. run/ is readable by all: the
+# deploy user reads gunicorn's pidfile there to signal it.
+node_helper dirs "$APP"
+for file in gunicorn.conf.py gunicorn_main.py; do node_helper shared "$APP" "$file" <"$here/$file"; done
 printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s, "timeout": %s}\n' "$2" "$3" "$4" "$5" "$6" >"$SHARED/gunicorn.json.new"
 chmod 0644 "$SHARED/gunicorn.json.new"
 mv -f "$SHARED/gunicorn.json.new" "$SHARED/gunicorn.json"
@@ -68,11 +58,9 @@ new_env=$(mktemp "$SHARED/.env.XXXXXX")
 trap 'rm -f "$new_env"' EXIT
 cat >"$new_env"
 LC_ALL=C grep -Evq "^($FLEET_PATTERN_ENV_NAME='.*'|)$" "$new_env" && die "stdin must be NAME='value' lines"
-changed=yes
-if sudo cmp -s "$new_env" "$ENV_FILE"; then changed=no; fi
-sudo install -o "$APP" -g "$APP" -m 0600 "$new_env" "$ENV_FILE"
+changed=$(node_helper env "$APP" <"$new_env")
 
-if [ "$changed" = yes ] && [ -e "$CURRENT" ] && gunicorn_running; then
+if [ "$changed" = changed ] && [ -e "$CURRENT" ] && gunicorn_running; then
   log "environment of $APP_NAME changed: reloading gunicorn"
   gunicorn_reload same
 fi

@@ -28,18 +28,20 @@ trap 'rm -f "$old"' EXIT
 staged_newest_first | tail -n +"$((keep + 1))" >"$old"
 while IFS= read -r dir; do
   if [ "$dir" = "$current" ] || [ "$dir" = "$previous" ] || [ "$dir" = "$rolled_out" ]; then continue; fi
-  sudo rm -rf -- "$dir"
+  node_helper rm "$APP" release "${dir##*/}"
   removed=$((removed + 1))
 done <"$old"
-# A release dir's .fleet/static is the app user's: hence sudo above and below.
-find "$RELEASES" -mindepth 1 -maxdepth 1 -name '.partial-*' -exec sudo rm -rf -- {} +
+# A release's .fleet/static and a partial build are the app user's: hence the node helper.
+for partial in "$RELEASES"/.partial-*; do
+  if [ -e "$partial" ] || [ -L "$partial" ]; then node_helper rm "$APP" partial "${partial##*/.partial-}"; fi
+done
 
 in_use=$(for link in "$RELEASES"/*/.fleet/venv; do readlink -f "$link" 2>/dev/null || true; done)
 for venv in "$VENVS"/*/; do
   venv=${venv%/}
   [ -d "$venv" ] || continue
   if ! printf '%s\n' "$in_use" | grep -Fqx -- "$venv"; then
-    rm -rf -- "$venv"
+    node_helper rm "$APP" venv "${venv##*/}"
     removed=$((removed + 1))
   fi
 done

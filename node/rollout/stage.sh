@@ -69,6 +69,9 @@ if [ -s "$key" ]; then
   export GIT_SSH_COMMAND
 fi
 
+# Git runs as the deploy user, who holds the deploy key: a mirror clone, a fetch and an archive
+# run no code of the repository (no hook runs on a bare mirror, and archive checks nothing out
+# and applies no filter driver: those would come from the mirror's own config, which is ours).
 mirror=$APP_DIR/repo.git
 if [ ! -d "$mirror/refs" ]; then
   rm -rf "$mirror"
@@ -80,6 +83,25 @@ else
 fi
 commit=$(git --git-dir="$mirror" rev-parse --verify --quiet "refs/tags/$tag^{commit}") ||
   die "tag $tag does not exist in $url"
+
+# refuse_platform_paths: what the platform writes into a release is its own; a tree that holds it
+# (a committed .fleet symlink would make every write below land in another app's release) is
+# refused, never followed.
+refuse_platform_paths() {
+  if [ -e "$partial/.fleet" ] || [ -L "$partial/.fleet" ]; then
+    die "$tag has its own .fleet at the top of the repository: the platform keeps its record of the release under that name; remove it from the repository"
+  fi
+  if [ -e "$partial/fleet_platform_settings.py" ] || [ -L "$partial/fleet_platform_settings.py" ]; then
+    die "$tag has its own fleet_platform_settings.py at the top of the repository: the platform's settings module needs that name"
+  fi
+}
+
+# app_pip ARGS...: the virtualenv's pip, as the app's user (a wheel's or an sdist's build backend is
+# the app's code), without a cache (its home is not its to write), in the release's directory: a
+# requirement such as ./vendor/x.whl is relative to it.
+app_pip() {
+  (cd "$partial" && as_user env PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" "$@")
+}
 
 # preflight RELEASE: fleet_preflight.py's findings, one line each; its first error (if any)
 # is the step's error, so no node switches to a release that would fail there or in front of users.
@@ -95,53 +117,63 @@ preflight() {
   die "$_first"
 }
 
-partial=$RELEASES/.partial-$(basename "$rel")
-rm -rf "$partial"
-mkdir -p "$partial/.fleet"
-git --git-dir="$mirror" archive "$commit" | tar -x -C "$partial"
+# The release is unpacked and compiled, and its virtualenv built, by the app's user in fresh
+# directories of that user (fleet-node build-dir), which the node helper then seals: they become
+# the deploy user's, readable by the app and not writable by it, as its code always was.
+name=$(basename "$rel")
+partial=$RELEASES/.partial-$name
+node_helper build-dir "$APP" release "$name"
+git --git-dir="$mirror" archive "$commit" | as_user tar -x -C "$partial"
+refuse_platform_paths
 [ -f "$partial/manage.py" ] || die "$tag has no manage.py at the top of the repository"
 [ -f "$partial/requirements.txt" ] || die "$tag has no requirements.txt"
-printf '%s\n' "$tag" >"$partial/.fleet/tag"
-printf '%s\n' "$commit" >"$partial/.fleet/commit"
 
 # The virtualenv: same requirements, same Python, same mode -> same hash -> reused as is.
 hash=$({ cat "$partial/requirements.txt"; echo "$pip_mode"; python3 --version; } | sha256sum | cut -c1-16)
 venv=$VENVS/$hash
 if [ ! -f "$venv/.fleet-complete" ]; then
   log "$APP_NAME $tag: building virtualenv $hash"
-  rm -rf "$venv"
+  node_helper build-dir "$APP" venv "$hash"
   if [ "$pip_mode" = system ]; then
-    heavy virtualenv python3 -m venv --system-site-packages "$venv"
-    heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check --no-index -r "$partial/requirements.txt"
+    heavy virtualenv as_user python3 -m venv --system-site-packages "$venv"
+    heavy pip pip_no_index app_pip install --quiet --no-index -r "$partial/requirements.txt"
   else
-    heavy virtualenv python3 -m venv "$venv"
-    heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$partial/requirements.txt"
-    "$venv/bin/python" -c 'import gunicorn' 2>/dev/null ||
-      heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check gunicorn
+    heavy virtualenv as_user python3 -m venv "$venv"
+    heavy pip app_pip install --quiet -r "$partial/requirements.txt"
+    as_user "$venv/bin/python" -c 'import gunicorn' 2>/dev/null ||
+      heavy pip app_pip install --quiet gunicorn
     # Media in the app's S3 bucket (fleet_platform_settings) needs django-storages with boto3.
-    "$venv/bin/python" -c 'import storages.backends.s3boto3' 2>/dev/null ||
-      heavy pip "$venv/bin/pip" install --quiet --disable-pip-version-check 'django-storages[s3]'
+    as_user "$venv/bin/python" -c 'import storages.backends.s3boto3' 2>/dev/null ||
+      heavy pip app_pip install --quiet 'django-storages[s3]'
   fi
+  node_helper seal "$APP" venv "$hash"
   touch "$venv/.fleet-complete"
 else
   log "$APP_NAME $tag: reusing virtualenv $hash"
 fi
+as_user "$venv/bin/python" -m compileall -q "$partial" >/dev/null || true
+node_helper seal "$APP" release "$name"
+# Again now that nothing of the app's can write the tree: a build backend ran in it.
+refuse_platform_paths
+
+# The release's record, made fresh by the platform in the sealed tree.
+mkdir "$partial/.fleet"
+printf '%s\n' "$tag" >"$partial/.fleet/tag"
+printf '%s\n' "$commit" >"$partial/.fleet/commit"
 ln -sfn "$venv" "$partial/.fleet/venv"
 printf '%s\n' "$hash" >"$partial/.fleet/venv-hash"
-"$venv/bin/python" -m compileall -q "$partial" >/dev/null || true
 
 # The platform's settings module (DJANGO_SETTINGS_MODULE): the app's own settings, then what
 # only the platform knows (platform_settings_module.py says what and why).
-[ ! -e "$partial/fleet_platform_settings.py" ] || die "$tag has its own fleet_platform_settings.py at the top of the repository: the platform's settings module needs that name"
 cp "$here/platform_settings_module.py" "$partial/fleet_platform_settings.py"
 printf '%s\n' "$platform_choice" >"$partial/.fleet/platform"
-sudo install -d -o "$APP" -g "$APP" -m 0755 "$partial/.fleet/static"
+node_helper static-dir "$APP" "$name"
 heavy collectstatic run_or_die "$APP_NAME $tag: collectstatic" manage "$partial" collectstatic --noinput
 heavy preflight preflight "$partial"
 heavy migrations release_python "$partial" "$here/fleet_migrations.py" known >"$partial/.fleet/migrations-known"
 
 touch "$partial/.fleet/staged"
-rm -rf "$rel"
+node_helper rm "$APP" release "$name"
 mv -T "$partial" "$rel"
 log "$APP_NAME $tag staged ($commit)"
 printf '%s %s\n' "$tag" "$commit"

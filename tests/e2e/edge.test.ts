@@ -5,30 +5,20 @@
  * is lost, under continuous load through the balancer.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad, waitForBalancer } from "../../testbed/edge";
 import { DOMAIN, get, LocalStack, stylesheetOf } from "../../testbed/localStack";
+import { withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 
 describe("e2e: two nginx hosts behind a balancer, one of them lost under load", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 1, staticHostCount: 2 });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
 
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 1, staticHostCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-edge-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  before(() => ({ cluster, stack } = bed));
 
   it("deploys v1 with the same server blocks and static files on both nginx hosts", async () => {
     const r = await stack.up("v1");

@@ -5,33 +5,26 @@
  * own heavy-work log says how many heavy commands ran at once.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { heavyLogOf, parseHeavyLog, summarizeHeavyLog } from "../../testbed/heavyWork";
 import { ApplyResult } from "../../testbed/executor";
-import { fixtureFleetCatalog, get, LocalStack } from "../../testbed/localStack";
+import { fixtureFleetCatalog, fixtureFleetRepo, get, LocalStack } from "../../testbed/localStack";
 import { NODE_CONFIG_FILE } from "../../rollout/layout";
+import { withLocalStack } from "./testBed";
 
 const APPS = ["alder", "birch", "cedar", "hazel", "maple", "rowan"];
 
 describe("e2e: heavy stage work is bounded per node (fleet:nodes.heavyJobs 2, six apps at once)", function () {
   this.timeout(30 * 60 * 1000);
+  const bed = withLocalStack({ appNodeCount: 2 }, { nodes: { heavyJobs: 2 } });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
   let result: ApplyResult;
   before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-heavy-e2e-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined, { nodes: { heavyJobs: 2 } });
+    ({ cluster, stack } = bed);
     stack.appSecrets = {}; // these apps list no secrets
+    cluster.serveFixtureAs(APPS.map(fixtureFleetRepo));
     result = await stack.up(fixtureFleetCatalog(APPS, "v1", 8400));
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it("every app is deployed and serves through nginx", async () => {

@@ -1,19 +1,17 @@
 /**
  * Migrations around the switch, on real local nodes (real PostgreSQL, gunicorn, nginx, Django):
- * fixture tags v6..v10 each carry one kind of migration (tests/e2e/fixture/build-fixture.sh).
+ * fixture tags v6..v10 and v12 each carry one kind of migration (tests/e2e/fixture/build-fixture.sh).
  * Before-switch migrations run in expand, after-switch ones in contract (after the last
- * switch); unsafe ones are refused before anything changes unless apps.yaml acknowledges
- * them; a rollback past a RemoveField is refused unless acknowledged; a migration that
+ * switch); a field added with a constant default keeps it as its database default until
+ * contract, so the old code's inserts go on; unsafe ones are refused before anything changes
+ * unless apps.yaml acknowledges them; a rollback past a RemoveField is refused unless acknowledged; a migration that
  * cannot get its lock fails the release within its timeout while the site keeps serving.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
 import { APP, APP_IDENTITY, CatalogExtra, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
-import { assertOk } from "./testBed";
+import { assertOk, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
 
@@ -35,18 +33,10 @@ function listed(r: ApplyResult): Listed[] {
 
 describe("e2e: migrations around the switch", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 2 });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
-  before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-migrations-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  before(() => ({ cluster, stack } = bed));
 
   const columns = async () => (await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name")).split("\n").filter(Boolean);
   const applied = async () => (await stack.appQuery("SELECT name FROM django_migrations WHERE app = 'polls' ORDER BY name")).split("\n").filter(Boolean);
@@ -145,10 +135,27 @@ describe("e2e: migrations around the switch", function () {
     assertOk(await up("v7"));
   });
 
+  it("v7 -> v8 (a NOT NULL field with a constant default) while the old code inserts rows: no acknowledgement, the default kept until contract, 0 failed requests", async () => {
+    const inserts = new Load(`http://${cluster.staticHost.address}/ask`, DOMAIN, 2);
+    const { result, requests, failed, failures } = await underLoad("v8");
+    const written = await inserts.stop();
+    assertOk(result);
+    const entries = JSON.parse(result.ran.find((x) => x.name === `${APP}-expand`)!.stdout.split("\n").find((l) => l.startsWith("fleet-migrations: "))!.slice("fleet-migrations: ".length)) as { migrations: { name: string; class: string; when: string; rewrite?: string }[] };
+    assert.deepEqual(entries.migrations.map(({ name, class: cls, when, rewrite }) => ({ name, class: cls, when, rewrite })), [{ name: "polls.0005_question_votes", class: "before-switch", when: "expand", rewrite: "keep-default" }]);
+    const expand = result.ran.find((x) => x.name === `${APP}-expand`)!;
+    assert.match(expand.stderr, /kept the database default of polls_question\.votes until contract/);
+    assert.match(result.ran.find((x) => x.name === `${APP}-contract`)!.stderr, /dropped the database defaults kept since expand: polls_question\.votes/);
+    console.log(`      v7 -> v8: ${written.requests} inserts by the old and new code (${written.failed} failed), ${requests} page requests (${failed} failed)`);
+    assert.ok(written.requests > 20, `only ${written.requests} inserts`);
+    assert.equal(written.failed, 0, `failed inserts: ${written.failures.join(" | ")}`);
+    assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
+    assert.equal(await stack.appQuery("SELECT count(*) FROM polls_question WHERE votes <> 0"), "0");
+    assert.equal(await stack.appQuery("SELECT coalesce(column_default, 'none') FROM information_schema.columns WHERE table_name = 'polls_question' AND column_name = 'votes'"), "none", "the default is gone after contract");
+  });
+
   const unsafe: [string, string, RegExp][] = [
-    ["v8", "polls.0005_question_votes", /refusing to deploy polls v8: polls\.0005_question_votes \(Add field votes to question\) adds NOT NULL column polls_question\.votes without a database default, so the old code's inserts fail; safe recipe: add it with null=True .*backfill.*NOT NULL in the next; or acknowledge it in apps\.yaml \(acknowledgeMigrations: \[polls\.0005_question_votes\]\); nothing was changed/],
-    ["v9", "polls.0006_rename_text_title", /refusing to deploy polls v9: polls\.0006_rename_text_title \(Rename field text on question to title\) renames column polls_question\.text to title, which the old code still uses; safe recipe: add the new one beside the old .*; nothing was changed/],
-    ["v10", "polls.0007_alter_question_published", /refusing to deploy polls v10: polls\.0007_alter_question_published \(Alter field published on question\) changes the type of polls_question\.published from timestamp with time zone to date; safe recipe: add a column of the new type .*; nothing was changed/],
+    ["v9", "polls.0006_rename_text_title", /refusing to deploy polls v9: polls\.0006_rename_text_title \(Rename field text on question to title\) renames column polls_question\.text to title, which the old code still uses \(polls_question: \d+ rows\); safe recipe: add the new one beside the old .*; nothing was changed/],
+    ["v10", "polls.0007_alter_question_published", /refusing to deploy polls v10: polls\.0007_alter_question_published \(Alter field published on question\) changes the type of polls_question\.published from timestamp with time zone to date \(polls_question: \d+ rows\); safe recipe: add a column of the new type .*; nothing was changed/],
   ];
   for (const [tag, migration, message] of unsafe) {
     it(`${tag} (${migration}) is refused before any change with one line; acknowledged, it runs and says the old code was exposed`, async () => {
@@ -171,4 +178,13 @@ describe("e2e: migrations around the switch", function () {
       assert.deepEqual(await links(), [`${APP_IDENTITY.home}/releases/${tag}`, `${APP_IDENTITY.home}/releases/${tag}`]);
     });
   }
+
+  it("v12 (a NOT NULL column without a default on a populated table) is refused before any change, naming the migration, the table's size and the recipe", async () => {
+    const before = await snapshot();
+    const refused = await up("v12");
+    assert.equal(refused.ok, false);
+    assert.match(refused.error ?? "", /refusing to deploy polls v12: polls\.0008_question_rank \(Add field rank to question\) adds NOT NULL column polls_question\.rank without a database default, so the old code's inserts fail \(polls_question: \d+ rows\); safe recipe: add it with null=True .*; nothing was changed/);
+    assert.ok(!refused.ran.some((x) => x.name.includes("-switch-")));
+    assert.deepEqual(await snapshot(), before);
+  });
 });

@@ -7,14 +7,12 @@
  * its upstream lists while the new node's switch runs, and after; and when each step started.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { Cluster, NodeHandle, startCluster } from "../../testbed/cluster";
+import { Cluster, NodeHandle } from "../../testbed/cluster";
 import { ApplyResult, Operation, Ran } from "../../testbed/executor";
 import { APP, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
 import { PlanResource } from "../../offline/plan";
 import { nginxFileName, SITES_STEP } from "../../render/nginx";
+import { withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
 
@@ -73,9 +71,9 @@ function assertOrder(run: Run, switched: string | undefined, deleted: string): v
 
 describe("e2e: node replacement and node count changes under load", function () {
   this.timeout(E2E_TIMEOUT);
+  const bed = withLocalStack({ appNodeCount: 2, spareNodeCount: 2 });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
 
   /** The addresses the nginx host's upstream of the app lists now. */
   async function upstream(): Promise<string[]> {
@@ -86,16 +84,10 @@ describe("e2e: node replacement and node count changes under load", function () 
   const addresses = (nodes: NodeHandle[]) => nodes.map((n) => n.address).sort();
 
   before(async () => {
-    cluster = await startCluster({ appNodeCount: 2, spareNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-e2e-nodes-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+    ({ cluster, stack } = bed);
     const first = await stack.up("v1");
     assert.ok(first.ok, first.error);
     assert.deepEqual(await upstream(), addresses(cluster.appNodes));
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it("a new machine replaces node-1: traffic reaches it only after its switch passed, the old one leaves every upstream and drains before anything is deleted; 0 failed requests", async () => {

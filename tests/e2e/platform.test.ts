@@ -216,7 +216,7 @@ describe("e2e: the preflight names the app, the tag, the setting and the fix, be
   it("STATIC_URL other than the one nginx serves (overrides.static: false)", async () => {
     pushTag(cluster, "v11", "v11-assets", `sed -i 's#^STATIC_ROOT = .*#STATIC_ROOT = os.environ["STATIC_ROOT"]#' pollsite/settings.py`);
     await refused(catalogText("v11-assets", { lines: ["overrides: { static: false }"] }),
-      /^fleet: error: polls v11-assets: STATIC_URL: is '\/assets\/', but nginx serves the collected files at \/static\/: every asset would answer 404; set STATIC_URL = '\/static\/' in pollsite\.settings, or turn overrides\.static back on$/);
+      /^fleet: error: polls v11-assets: STATIC_URL: is '\/assets\/', but nginx serves this release's collected files at \/static\/: every asset would answer 404; remove STATIC_URL from pollsite\.settings and turn overrides\.static back on \(each release's files then have a URL of their own\), or set STATIC_URL = '\/static\/' there$/);
   });
 
   it("check --deploy warnings stop the release where the catalog asks (deployChecks: fail)", async () => {

@@ -6,19 +6,17 @@
  * there would: what it can do, and everything it cannot.
  */
 import { strict as assert } from "assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { appIdentity } from "../../config/identity";
 import { PUBLISH_USER, staticDir, WEB_ROOT } from "../../rollout/layout";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster } from "../../testbed/cluster";
 import { APP, get, LocalStack } from "../../testbed/localStack";
+import { withLocalStack } from "./testBed";
 
 describe("e2e: a node holds no key that logs in anywhere; an app's publish key only writes its static files", function () {
   this.timeout(15 * 60 * 1000);
+  const bed = withLocalStack({ appNodeCount: 2 });
   let cluster: Cluster;
   let stack: LocalStack;
-  let work = "";
   const node = () => cluster.appNodes[0];
   const edge = () => cluster.staticHost;
   const appStatic = staticDir(WEB_ROOT, appIdentity(APP).osUser);
@@ -28,9 +26,7 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
   const onEdge = async (command: string) => (await cluster.exec(edge(), command)).stdout.trim();
 
   before(async () => {
-    cluster = await startCluster({ appNodeCount: 2 });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-publish-key-"));
-    stack = new LocalStack(cluster, work, process.env.FLEET_E2E_LOG ? (l) => console.log(`      ${l}`) : undefined);
+    ({ cluster, stack } = bed);
     const r = await stack.up("v1");
     assert.ok(r.ok, `deploying v1 failed: ${r.error}`);
     // The key as the plan hands it to the publish step (its stdin), placed on the node (/tmp is its own) as an
@@ -40,10 +36,6 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
     assert.match(key, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
     const placed = await cluster.exec(node(), `umask 077 && base64 -d >/tmp/k <<'KEY'\n${Buffer.from(key).toString("base64")}\nKEY`);
     assert.equal(placed.code, 0, placed.stderr);
-  });
-  after(async () => {
-    await cluster?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it("the publish step put the release's static files on the nginx host, as the publish user", async () => {
@@ -79,11 +71,13 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
     assert.equal(await onEdge(`find / -xdev -name evil.conf 2>/dev/null | grep -v '^${appStatic}/' | wc -l`), "0");
   });
 
-  it("cannot delete the older releases' files (no --delete)", async () => {
-    const before = await onEdge(`find ${appStatic} -type f | wc -l`);
-    const r = await withKey(`mkdir -p /tmp/empty && rsync -rt --delete -e "$ssh" /tmp/empty/ ${PUBLISH_USER}@${edge().address}:. 2>&1; echo "exit=$?"`);
-    assert.match(r.stdout, /exit=[1-9]/);
-    assert.equal(await onEdge(`find ${appStatic} -type f | wc -l`), before);
+  it("deletes nothing outside the app's static directory (its deletes prune old releases there only)", async () => {
+    const outside = [`${WEB_ROOT}/keep-me`, `${WEB_ROOT}/app_other/static/keep-me`];
+    assert.equal((await cluster.exec(edge(), `mkdir -p ${WEB_ROOT}/app_other/static && for f in ${outside.join(" ")}; do echo x >$f; done`)).code, 0);
+    for (const target of ["../../app_other/static/", "../", `${WEB_ROOT}/`]) {
+      await withKey(`mkdir -p /tmp/empty && rsync -r --delete -e "$ssh" /tmp/empty/ ${PUBLISH_USER}@${edge().address}:${target} 2>&1`);
+    }
+    assert.equal(await onEdge(`ls ${outside.join(" ")} | wc -l`), "2");
   });
 
   it("cannot plant a symlink that nginx would follow out of the directory", async () => {

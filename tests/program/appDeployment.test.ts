@@ -130,7 +130,7 @@ describe("AppDeployment in the program's plan", function () {
     assert.equal(String(deployKey.inputs.key).split(" ").slice(0, 2).join(" "), pollsKey);
     assert.ok(String(step("polls-install-node-2").inputs.stdin).includes(String(step("polls-publish").inputs.stdin).trim()));
     const lines = String(access.inputs.stdin).split("\n").filter((l) => l.includes(pollsKey));
-    assert.deepEqual(lines, [`restrict,from="${lines[0]?.match(/from="([^"]+)"/)?.[1]}",command="/usr/bin/rrsync -wo -no-del -munge /var/www/app_polls/static" ${pollsKey} fleet-publish polls`]);
+    assert.deepEqual(lines, [`restrict,from="${lines[0]?.match(/from="([^"]+)"/)?.[1]}",command="/usr/bin/rrsync -wo -munge /var/www/app_polls/static" ${pollsKey} fleet-publish polls`]);
     // The fleet-wide key (every host's connection) reaches no host.
     const fleetKey = String((step("polls-install-node-1").inputs.connection as { privateKey: string }).privateKey).trim();
     for (const s of steps) assert.ok(!String(s.inputs.stdin ?? "").includes(fleetKey), `${s.name} hands the fleet-wide key to a host`);

@@ -11,7 +11,7 @@ installMocks(); // before the components load: resources register against these 
 import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
 import { BeforeTraffic, EDGE_HEALTH_CHECK } from "../../infra/edge";
 import { EdgeMachine } from "../../infra/edgeHost";
-import { runPlan } from "../../offline/plan";
+import { shippedPlan } from "../helpers/shippedPlan";
 
 const T = {
     instance: "aws:ec2/instance:Instance",
@@ -177,7 +177,7 @@ describe("the edge in the whole program (offline plan)", function () {
     this.timeout(120000);
 
     it("production: the rollout's scripts on every nginx host; the server blocks of both follow every app's switches, every publish waits for both hosts' access", async () => {
-        const plan = await runPlan({ stack: "production" });
+        const plan = await shippedPlan({ stack: "production" });
         const names = new Set(plan.resources.map((r) => r.name));
         for (const n of ["static-host-scripts-copy", "static-host-2-scripts-copy"]) assert.ok(names.has(n), n);
         const urnOf = (name: string) => plan.resources.find((r) => r.name === name)!.urn;

@@ -11,7 +11,7 @@ import { Plan, runPlan } from "../../offline/plan";
 const APPS = ["polls", "polls-replica", "polls-dr", "polls-media", "polls-media-dr"];
 
 function catalog(): string {
-  return ["apps:", ...APPS.flatMap((name, i) => [`  - name: ${name}`, "    repo: uni-it/polls", `    domain: ${name}.example.edu`, "    settings: s.settings",
+  return ["apps:", ...APPS.flatMap((name, i) => [`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: s.settings",
     "    wsgi: s.wsgi:application", `    port: ${8400 + i}`, "    tags: { production: v1 }"]), ""].join("\n");
 }
 

@@ -9,7 +9,8 @@ installMocks(); // before the components load: resources register against these 
 import { appBucketPolicy } from "../../infra/appNodes";
 import { buildInfrastructure, Infrastructure, infrastructureOutputs, publishSites } from "../../infra/buildInfrastructure";
 import { planSubnets } from "../../infra/network";
-import { renderNginxFiles, renderPublishInput } from "../../render/nginx";
+import { renderSites } from "../../render/nginx";
+import { NGINX_TLS_DIR } from "../../rollout/layout";
 import { StackConfig } from "../../config/stackConfig";
 import { publishCommand } from "../../infra/edgeHost";
 import { replicaBucketName } from "../../infra/storage";
@@ -194,7 +195,13 @@ describe("infrastructure components (runtime mocks)", () => {
             assert.ok(userData.includes(publicKey), "public key authorised");
             assert.ok(!userData.includes(key.trim().split("\n")[1]), "no private key");
             assert.ok(!userData.includes(password), "no password");
-            assert.match(userData, /name: deploy[\s\S]*NOPASSWD:ALL/);
+            if (i.name.startsWith("static-host")) {
+                assert.match(userData, /name: deploy[\s\S]*NOPASSWD:ALL/);
+            } else {
+                // an app node's deploy user: the node helper only (render/cloudInit.ts)
+                assert.match(userData, /name: deploy[\s\S]*deploy ALL=\(root\) NOPASSWD: \/usr\/local\/sbin\/fleet-node/);
+                assert.doesNotMatch(userData, /NOPASSWD:ALL/);
+            }
             assert.match(userData, i.name.startsWith("static-host") ? /- nginx/ : /gunicorn@\.service[\s\S]*- python3-venv|- python3-venv[\s\S]*gunicorn@\.service/);
         }
     });
@@ -218,7 +225,7 @@ describe("infrastructure components (runtime mocks)", () => {
     it("publishes the nginx config generated from the catalog and the nodes each app serves on, deterministically", async () => {
         const cmd = named(production.resources, COMMAND, "nginx-config");
         const ips = await Promise.all(production.infra.appNodes.privateIps.map((ip) => valueOf(ip)));
-        assert.equal(cmd.inputs.stdin, renderPublishInput(renderNginxFiles(sampleApps(), { blog: ips, wiki: [ips[0]] })));
+        assert.equal(cmd.inputs.stdin, renderSites(sampleApps(), { blog: ips, wiki: [ips[0]] }, {}, { tlsDir: NGINX_TLS_DIR }));
         assert.equal((String(cmd.inputs.stdin).match(/ server \d+\.\d+\.\d+\.\d+:/g) ?? []).length, 4, "3 nodes for blog, 1 for wiki");
         assert.equal(cmd.inputs.create, publishCommand("sites"));
         assert.equal(cmd.inputs.update, publishCommand("sites"));

@@ -4,7 +4,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { diffPlans, Plan, PlanResource, renderChanges, renderTree, runPlan, SECRET_TEXT } from "../../offline/plan";
+import { diffPlans, Plan, PlanResource, renderChanges, renderTree, SECRET_TEXT } from "../../offline/plan";
+import { shippedPlan } from "../helpers/shippedPlan";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -144,7 +145,7 @@ describe("plan: secrets", function () {
 
   it("no secret value appears anywhere in the printed plan (text or JSON)", async () => {
     for (const stack of ["alpha", "production"]) {
-      const [masked, revealed] = await Promise.all([runPlan({ stack }), runPlan({ stack, revealSecrets: true })]);
+      const [masked, revealed] = await Promise.all([shippedPlan({ stack }), shippedPlan({ stack, revealSecrets: true })]);
       const secrets = secretValues(masked, revealed).filter((s) => s.length >= 8);
       // The program's secrets (master password, app passwords, SECRET_KEYs, deploy keys, stdin
       // environment files) are there to be looked for: an empty list would prove nothing.
@@ -164,7 +165,7 @@ describe("plan: where commands run, and what was left out", function () {
   this.timeout(120000);
 
   it("shows each remote command's host (through the bastion in production) though its connection is secret", async () => {
-    const plan = await runPlan({ stack: "production" });
+    const plan = await shippedPlan({ stack: "production" });
     const remote = plan.resources.filter((r) => r.type.startsWith("command:remote:"));
     assert.ok(remote.length > 20);
     for (const r of remote) {
@@ -178,7 +179,7 @@ describe("plan: where commands run, and what was left out", function () {
   });
 
   it("warns, in text and JSON, about an app whose `latest` tag the offline plan cannot resolve", async () => {
-    const plan = await runPlan({ stack: "alpha" });
+    const plan = await shippedPlan({ stack: "alpha" });
     assert.deepEqual(plan.warnings?.filter((w) => w.includes("latest")).map((w) => w.split(":")[0]), ["library-catalogue"]);
     assert.ok(!plan.resources.some((r) => r.type === "fleet:app:AppDeployment" && r.name === "library-catalogue"));
     assert.match(renderTree(plan), /^warning: library-catalogue: tag "latest"/m);

@@ -8,7 +8,7 @@ import { installMocks, named, recordBuild, Recorded, sampleApps, stackConfigFrom
 
 installMocks();
 
-import { runPlan } from "../../offline/plan";
+import { shippedPlan } from "../helpers/shippedPlan";
 import { buildInfrastructure } from "../../infra/buildInfrastructure";
 import { fleetTags } from "../../infra/awsTags";
 import { adminCidrsFromStackFile, resourcePolicies, stackOfUrn, stackPolicies } from "../../policy/pack";
@@ -133,7 +133,7 @@ describe("security policies over the offline plans (index.ts)", function () {
     this.timeout(120000);
     for (const stack of ["alpha", "production"]) {
         it(`find nothing wrong in every resource of ${stack}'s plan`, async () => {
-            const plan = await runPlan({ stack });
+            const plan = await shippedPlan({ stack });
             const violations = checkAll(plan.resources, { stack, adminCidrs: adminCidrsFromStackFile(stack) });
             assert.deepEqual(violations.map(formatViolation), []);
         });

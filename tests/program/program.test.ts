@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseDocument } from "yaml";
 import { Plan, PlanResource, runPlan } from "../../offline/plan";
+import { shippedPlan } from "../helpers/shippedPlan";
 import { FakeGithub, META } from "../helpers/githubFake";
 import { issue, makeCa, removeCa, TestCa } from "../helpers/certificates";
 import { GIT_ACCESS_MARKER } from "../../config/patterns";
@@ -90,7 +91,7 @@ describe("the program: a recovery stack", function () {
 
   it("deploys the tags apps.yaml pins for the stack it replaces, onto a database from the snapshot", async () => {
     const plan = await planIn(recoveryStack("pinned"), "production-dr");
-    const production = await runPlan({ stack: "production" });
+    const production = await shippedPlan({ stack: "production" });
     assert.deepEqual(stagedTags(plan), stagedTags(production));
     assert.deepEqual(stagedTags(plan), { "library-catalogue": "v3.12.1", polls: "v1.3.2", "room-booking": "v1.9.7" });
     assert.equal(byName(plan, "database").inputs.snapshotIdentifier, "fleet-production-final");
@@ -103,7 +104,7 @@ describe("the program: a recovery stack", function () {
     assert.deepEqual([...new Set(github)], ["github:index/repositoryDeployKey:RepositoryDeployKey"]);
     assert.ok(plan.warnings?.some((w) => /manageRepositories is ignored on a recovery stack/.test(w)), String(plan.warnings));
     // the stack it replaces does manage them
-    const production = await runPlan({ stack: "production" });
+    const production = await shippedPlan({ stack: "production" });
     assert.ok(production.resources.some((r) => r.type === "github:index/organizationRuleset:OrganizationRuleset" && r.inputs.target === "branch"));
   });
 
@@ -119,7 +120,7 @@ describe("the program: GitHub wiring", function () {
   this.timeout(120000);
 
   it("gives each app's stage steps that app's own deploy key, on stdin only", async () => {
-    const plan = await runPlan({ stack: "alpha", revealSecrets: true });
+    const plan = await shippedPlan({ stack: "alpha", revealSecrets: true });
     const keys = new Map<string, string>();
     for (const r of plan.resources.filter((x) => /-install-node-\d+$/.test(x.name))) {
       const app = r.name.replace(/-install-node-\d+$/, "");
@@ -140,7 +141,7 @@ describe("the program: GitHub wiring", function () {
   });
 
   it("manages branches and rules on production only; alpha only has deploy keys", async () => {
-    const [alpha, production] = await Promise.all([runPlan({ stack: "alpha" }), runPlan({ stack: "production" })]);
+    const [alpha, production] = await Promise.all([shippedPlan({ stack: "alpha" }), shippedPlan({ stack: "production" })]);
     const kinds = (p: Plan) => [...new Set(p.resources.filter((r) => r.type.startsWith("github:")).map((r) => r.type.split(":").pop()))].sort();
     assert.deepEqual(kinds(alpha), ["RepositoryDeployKey"]);
     // production as shipped keeps the rulesets at the organization (fleet:github.rulesets)
@@ -177,7 +178,7 @@ describe("the program online: `latest` and the clone host's keys from GitHub", f
   });
 
   it("deploys the newest release for `latest` (alpha takes pre-releases), records it, and pins GitHub's host keys", async () => {
-    const plan = await runPlan({ stack: "alpha", revealSecrets: true });
+    const plan = await shippedPlan({ stack: "alpha", revealSecrets: true });
     assert.deepEqual(plan.outputs.latestTags, { "library-catalogue": "v3.13.0-rc.1" });
     assert.equal(stagedTags(plan)["library-catalogue"], "v3.13.0-rc.1");
     assert.deepEqual(plan.warnings ?? [], []);

@@ -1,6 +1,7 @@
 // fleet:database.engine mysql: the database step the program declares, run for real against
 // Debian's MariaDB with a master user that has RDS's master privileges (no SUPER), and the
 // DATABASE_URL the app gets checked against the result.
+// Needs root: mariadb-install-db runs the server as the mysql user.
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -147,7 +148,7 @@ CREATE DATABASE other_app; CREATE TABLE other_app.secrets (v TEXT);`);
         before(async () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-mysql-names-"));
             const file = path.join(dir, "apps.yaml");
-            fs.writeFileSync(file, ["apps:", ...["mysql", "fleetadmin"].flatMap((name, i) => [`  - name: ${name}`, "    repo: uni-it/x", `    domain: ${name}.example.edu`,
+            fs.writeFileSync(file, ["apps:", ...["mysql", "fleetadmin"].flatMap((name, i) => [`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`,
                 "    settings: s.settings", "    wsgi: s.wsgi:application", `    port: ${8500 + i}`, "    tags: { alpha: v1 }"]), ""].join("\n"));
             named = await runPlan({
                 stack: "alpha", appsFile: file, revealSecrets: true, addresses: { database: ADDRESS },

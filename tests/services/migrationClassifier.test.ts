@@ -3,6 +3,7 @@
 // on a throwaway PostgreSQL 15. Each app's 0001 is applied through the classifier's own
 // `migrate`, then `classify` places every later migration: before-switch (expand),
 // after-switch (contract), or unsafe (refused unless acknowledged).
+// Needs root: the throwaway PostgreSQL runs as the postgres user (runuser).
 import { strict as assert } from "assert";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -20,6 +21,7 @@ interface Listed {
   class: string;
   when: string;
   reason: string;
+  rewrite?: string;
 }
 
 const apps = () => fs.readdirSync(CASES).filter((d) => d.startsWith("case_")).sort();
@@ -29,11 +31,12 @@ function classifier(env: NodeJS.ProcessEnv, args: string[], timeout?: number) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Applies every case's 0001, then classifies the rest: the JSON line's entries and the refusals. */
-function classifyAll(env: NodeJS.ProcessEnv, acks = "-") {
+/** Classifies every pending migration (SMALL_ROWS: migrationSmallTableRows; SERVING: what the
+ *  serving code knows, "-" the applied migrations, "none" nothing): the JSON line's entries and the refusals. */
+function classifyAll(env: NodeJS.ProcessEnv, acks = "-", smallRows = 0, serving = "-") {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-classify-"));
   try {
-    const r = classifier(env, ["classify", "cases", "t1", acks, "-", path.join(out, "expand")]);
+    const r = classifier(env, ["classify", "cases", "t1", acks, "-", path.join(out, "expand"), String(smallRows), serving]);
     const line = r.stdout.split("\n").find((l) => l.startsWith("fleet-migrations: "));
     assert.ok(line, `no fleet-migrations line: ${r.stdout}${r.stderr}`);
     const listed = (JSON.parse(line.slice("fleet-migrations: ".length)) as { migrations: Listed[] }).migrations;
@@ -56,6 +59,11 @@ const placed = (listed: Listed[]) => Object.fromEntries(listed.map((m) => [m.nam
 const COMMON: Record<string, string> = {
   "case_add_nullable.0002_item_size": "before-switch expand",
   "case_add_not_null.0002_item_size": "unsafe refused",
+  "case_add_default.0002_item_size": "before-switch expand",
+  "case_alter_bigint.0002_alter_item_id_votes": "unsafe refused",
+  "case_history.0002_legacy_part": "before-switch expand",
+  "case_history.0003_rename_part_piece": "before-switch expand",
+  "case_history.0004_piece_ref_unique_remove_legacy": "before-switch expand",
   "case_add_unique.0002_item_code": "unsafe refused",
   "case_remove_nullable.0002_remove_item_note": "after-switch contract",
   "case_remove_not_null.0002_remove_item_name": "unsafe refused",
@@ -85,11 +93,44 @@ function sharedCases(env: () => NodeJS.ProcessEnv) {
     assert.equal(code, 4);
     const got = placed(listed);
     for (const [name, expected] of Object.entries(COMMON)) assert.equal(got[name], expected, `${name}: ${listed.find((m) => m.name === name)?.reason}`);
-    assert.ok(refusals.includes("REFUSED cases t1: case_add_not_null.0002_item_size (Add field size to item) adds NOT NULL column case_add_not_null_item.size without a database default, so the old code's inserts fail; safe recipe: add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next; or acknowledge it in apps.yaml (acknowledgeMigrations: [case_add_not_null.0002_item_size])"), refusals.join("\n"));
+    assert.ok(refusals.includes("REFUSED cases t1: case_add_not_null.0002_item_size (Add field size to item) adds NOT NULL column case_add_not_null_item.size without a database default, so the old code's inserts fail (case_add_not_null_item: 1 row); safe recipe: add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next; or acknowledge it in apps.yaml (acknowledgeMigrations: [case_add_not_null.0002_item_size])"), refusals.join("\n"));
     assert.match(refusals.join("\n"), /case_unordered\.0003_item_size runs before the switch but depends on case_unordered\.0002_remove_item_note, which runs after it: it cannot be ordered/);
     assert.equal(refusals.length, listed.filter((m) => m.when === "refused").length);
     assert.deepEqual(expand.sort(), listed.filter((m) => m.when === "expand").map((m) => m.name).sort());
     assert.match(listed.find((m) => m.name === "case_safemigrate.0002_remove_item_note")!.reason, /django-safemigrate's safe = before_deploy/);
+    // Renames and lossy type changes are refused whatever the size, and say it.
+    assert.match(refusals.join("\n"), /case_rename\.0002_rename_name_title .*renames column case_rename_item\.name to title, which the old code still uses \(case_rename_item: 1 row\); safe recipe:/);
+  });
+
+  it("a field added with a constant default is made safe: its database default is kept until contract (keep-default)", () => {
+    const entry = classifyAll(env()).listed.find((m) => m.name === "case_add_default.0002_item_size")!;
+    assert.equal(entry.rewrite, "keep-default");
+    assert.match(entry.reason, /adds NOT NULL column case_add_default_item\.size with Django's default 0, kept as its database default until contract/);
+  });
+
+  it("tables and columns the serving code never saw (created, renamed, dropped in the plan) are never queried nor refused", () => {
+    const { listed } = classifyAll(env());
+    const history = listed.filter((m) => m.name.startsWith("case_history."));
+    assert.deepEqual(history.map((m) => m.when), ["expand", "expand", "expand"], JSON.stringify(history));
+    assert.match(history[2].reason, /new in this plan|adds/);
+  });
+
+  it("locking operations pass on a table of at most migrationSmallTableRows rows, saying its size; above it they are refused with the size and the recipe", () => {
+    const locking = ["case_add_unique.0002_item_code", "case_unique_constraint.0002_item_name_unique", "case_alter_bigint.0002_alter_item_id_votes", "case_alter_not_null.0002_alter_item_note"];
+    const small = classifyAll(env(), "-", 10);
+    const large = classifyAll(env(), "-", 0);
+    for (const name of locking) {
+      const s = small.listed.find((m) => m.name === name)!;
+      assert.equal(`${s.class} ${s.when}`, "before-switch expand", `${name}: ${s.reason}`);
+      assert.match(s.reason, /is small \(1 row, at most 10: migrationSmallTableRows\), so the lock is short/);
+      const refusal = large.refusals.find((r) => r.includes(` ${name} `));
+      assert.ok(refusal, `${name} not refused above the threshold: ${large.refusals.join("\n")}`);
+      assert.match(refusal, /\(case_\w+_item: 1 row, above the 0 rows of migrationSmallTableRows\); safe recipe: /);
+    }
+    // What is not only a lock stays refused on a small table.
+    for (const name of ["case_add_not_null.0002_item_size", "case_rename.0002_rename_name_title", "case_alter_shorter.0002_alter_item_name", "case_remove_not_null.0002_remove_item_name"]) {
+      assert.equal(placed(small.listed)[name], "unsafe refused", name);
+    }
   });
 
   it("an acknowledged unsafe migration runs in expand and the output says the old code is exposed to it", () => {
@@ -118,6 +159,19 @@ describe("migration classifier on SQLite (Django 3.2 from Debian)", function () 
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   sharedCases(env);
+
+  it("a first deploy (no release serves, or none of the app's tables exist) refuses nothing, over histories with DeleteModel, renames and mixes", () => {
+    const fresh = { CASES_DATABASE: path.join(dir, "fresh.sqlite") };
+    for (const serving of ["none", "-"]) {
+      const { code, listed, refusals, expand } = classifyAll(fresh, "-", 0, serving);
+      assert.equal(code, 0, refusals.join("\n"));
+      assert.deepEqual(refusals, []);
+      assert.ok(listed.some((m) => m.name === "case_delete_model.0002_delete_item") && listed.some((m) => m.name === "case_raw_sql.0002_raw"));
+      for (const m of listed) assert.equal(`${m.class} ${m.when}`, "before-switch expand", `${m.name}: ${m.reason}`);
+      assert.equal(expand.length, listed.length);
+      assert.match(listed[0].reason, /no code of the app serves on this database yet/);
+    }
+  });
 
   it("SQLite is not PostgreSQL: an index build and varchar -> text are judged as there", () => {
     const got = placed(classifyAll(env()).listed);
@@ -173,6 +227,38 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     assert.equal(got["case_add_index.0002_item_name_idx"], "unsafe refused");
     assert.match(listed.find((m) => m.name === "case_add_index.0002_item_name_idx")!.reason, /without CONCURRENTLY/);
     assert.equal(got["case_alter_text.0002_alter_item_name"], "before-switch expand");
+  });
+
+  it("judges against the serving release's migrations: columns it never saw are new, whatever the database has applied", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-serving-"));
+    try {
+      // The serving code knows only case_history's 0001 (and no other case): every other case's table is new to it.
+      fs.writeFileSync(path.join(out, "known"), "case_history.0001_initial\n");
+      const { listed, refusals } = classifyAll(env(), "-", 0, path.join(out, "known"));
+      assert.equal(placed(listed)["case_rename.0002_rename_name_title"], "before-switch expand");
+      assert.equal(placed(listed)["case_remove_not_null.0002_remove_item_name"], "before-switch expand");
+      // Raw SQL without a reverse may touch anything the serving code uses: still refused.
+      assert.deepEqual(refusals.map((r) => r.split(" ")[3]), ["case_raw_sql.0002_raw"]);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("keep-default: expand leaves Django's constant default on the new column (the old code's inserts get it); drop-defaults removes it", () => {
+    const psql = (sql: string) => spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], { encoding: "utf8" });
+    const r = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_add_default.0002_item_size"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.size$/m);
+    assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.label$/m);
+    const oldInsert = psql("INSERT INTO case_add_default_item (name) VALUES ('written by the old code') RETURNING size || '|' || label");
+    assert.equal(oldInsert.status, 0, oldInsert.stderr);
+    assert.equal(oldInsert.stdout.trim(), "0|");
+    const kept = path.join(pg.dir, "kept-defaults");
+    fs.writeFileSync(kept, "case_add_default_item.size\ncase_add_default_item.label\n");
+    const dropped = classifier(env(), ["drop-defaults", "5", "60", "0", kept]);
+    assert.equal(dropped.code, 0, dropped.stderr);
+    const after = psql("INSERT INTO case_add_default_item (name) VALUES ('old code, after contract')");
+    assert.match(after.stderr, /null value in column "size"/);
   });
 
   it("a migration waiting for a lock another session holds gives up after its lock timeout and retries, exit 5", async () => {

@@ -1,5 +1,6 @@
 // The nginx host's config: generated as pure text, then published with the exact command the
 // EdgeHost component runs, against a real nginx (Debian's) on loopback with its own prefix.
+// Needs root: nginx, and the publish user in a private mount namespace (unshare --mount).
 import { appIdentity } from "../../config/identity";
 import { strict as assert } from "assert";
 import { execFileSync, spawn, spawnSync } from "child_process";
@@ -11,7 +12,7 @@ import * as tls from "tls";
 import * as os from "os";
 import * as path from "path";
 import { createHash } from "crypto";
-import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, tlsFileNames, Upstreams } from "../../render/nginx";
+import { END_MARKER, FILE_MARKER, NginxApp, renderKeys, renderNginxFiles, renderPublishInput, renderSites, SERVER_NAMES_FILE, serverNamesHash, tlsFileNames, Upstreams } from "../../render/nginx";
 import { renderAccess } from "../../render/publishAccess";
 import { ed25519KeyPair } from "../../render/sshKeyPair";
 import { PUBLISH_USER } from "../../rollout/layout";
@@ -28,6 +29,30 @@ const APPS: NginxApp[] = [
 
 /** Both apps serving on both nodes. */
 const BOTH: Upstreams = { blog: ["10.0.2.11", "10.0.3.12"], wiki: ["10.0.2.11", "10.0.3.12"] };
+
+/** A legal domain of exactly `length` characters under .edu: labels of at most 63 characters. */
+function domainOf(length: number, seed: string): string {
+    const labels: string[] = [];
+    // What the labels and their dots take before "edu".
+    for (let left = length - 3; left > 0;) {
+        let take = Math.min(63, left - 1);
+        if (left - (take + 1) === 1) take -= 1; // a label needs one character at least
+        labels.push(seed.repeat(take).slice(0, take));
+        left -= take + 1;
+    }
+    const name = [...labels, "edu"].join(".");
+    assert.equal(name.length, length);
+    return name;
+}
+
+/** Names at the limits: 253 characters (several, as a stack may have many), and 47 (the first a 64-byte bucket refuses is 46). */
+const LONG_APPS: NginxApp[] = [
+    ...["a", "b", "c", "d", "e", "f", "g", "h"].map((c, i) => ({ name: `long-${c}`, domain: domainOf(253, `${c}x${i}`), port: 8200 + i })),
+    { name: "mid", domain: domainOf(47, "m"), port: 8300 },
+];
+
+/** A release's commit: its own static files are under /static/<commit>/ (node/rollout/static.sh). */
+const RELEASE_COMMIT = "0123456789abcdef0123456789abcdef01234567";
 
 describe("nginx config generation (pure)", () => {
     it("writes one file per app, in name order, with an upstream of the nodes it serves on", () => {
@@ -64,6 +89,15 @@ describe("nginx config generation (pure)", () => {
     it("frames the files for the publish script and ends with the end marker", () => {
         const input = renderPublishInput({ "fleet-b.conf": "b\n", "fleet-a.conf": "a\n" });
         assert.equal(input, `${FILE_MARKER}fleet-a.conf\na\n${FILE_MARKER}fleet-b.conf\nb\n${END_MARKER}\n`);
+    });
+
+    it("sizes the server-names hash from the longest domain: four of it per bucket, up to 253 characters", () => {
+        assert.deepEqual(serverNamesHash(APPS.map((a) => a.domain)), { bucketSize: 256, maxSize: 512 });
+        assert.equal(serverNamesHash([domainOf(47, "m")]).bucketSize, 512);
+        assert.equal(serverNamesHash([domainOf(253, "x")]).bucketSize, 2048);
+        assert.equal(serverNamesHash(Array.from({ length: 300 }, (_, i) => `app${i}.example.edu`)).maxSize, 2048);
+        const input = renderSites(LONG_APPS, {}, {});
+        assert.match(input, new RegExp(`${FILE_MARKER}${SERVER_NAMES_FILE}\\n(#.*\\n)?server_names_hash_bucket_size 2048;\\nserver_names_hash_max_size 512;\\n`));
     });
 
     it("refuses values that could inject nginx directives", () => {
@@ -177,6 +211,9 @@ class TestNginx {
         fs.mkdirSync(staticDir, { recursive: true });
         fs.writeFileSync(path.join(staticDir, "site.0123456789ab.css"), "body{}\n");
         fs.writeFileSync(path.join(staticDir, "site.css"), "body{}\n");
+        const releaseDir = path.join(dir, "www", appIdentity("blog").osUser, "static", RELEASE_COMMIT, "css");
+        fs.mkdirSync(releaseDir, { recursive: true });
+        fs.writeFileSync(path.join(releaseDir, "site.css"), "body{color:red}\n");
         execFileSync("chmod", ["-R", "a+rX", path.join(dir, "www")]);
         const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `${t}_temp_path ${dir}/tmp_${t};`).join(" ");
         fs.writeFileSync(site.nginxConf, `pid ${dir}/nginx.pid;
@@ -278,7 +315,7 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         const run = publish(input(apps()));
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stdout, /published 2 file\(s\), nginx reloaded/);
-        assert.deepEqual(fs.readdirSync(confDir).sort(), ["fleet-blog.conf", "fleet-wiki.conf"]);
+        assert.deepEqual(fs.readdirSync(confDir).sort(), [SERVER_NAMES_FILE, "fleet-blog.conf", "fleet-wiki.conf"]);
         const res = await get(listenPort, "blog.example.edu", "/articles/1");
         assert.equal(res.status, 200);
         const body = JSON.parse(res.body);
@@ -304,19 +341,21 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         for (const app of ["blog", "wiki"]) {
             const line = lines.find((l) => l.endsWith(` fleet-publish ${app}`));
             const dir = path.join(site.webRoot, appIdentity(app).osUser, "static");
-            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -no-del -munge ${dir}" ${publicKey(app).trim()}`), line);
+            assert.ok(line?.startsWith(`restrict,from="127.0.0.2,127.0.0.3",command="/usr/bin/rrsync -wo -munge ${dir}" ${publicKey(app).trim()}`), line);
             const owned = site.inEtc(`stat -c '%U %a' ${dir} && find ${dir} ! -user ${PUBLISH_USER} | wc -l`);
             assert.deepEqual(owned.stdout.trim().split("\n"), [`${PUBLISH_USER} 755`, "0"], `${dir}: the publish user's, files published before too`);
         }
     });
 
-    it("serves static files itself, hashed names cached for a year, others for an hour", async () => {
+    it("serves static files itself, a release's own files and hashed names cached for a year, others for an hour", async () => {
         const hashed = await get(listenPort, "blog.example.edu", "/static/css/site.0123456789ab.css");
         assert.equal(hashed.status, 200);
         assert.equal(hashed.body, "body{}\n");
         assert.equal(hashed.headers["cache-control"], "public, max-age=31536000, immutable");
         const plain = await get(listenPort, "blog.example.edu", "/static/css/site.css");
         assert.equal(plain.headers["cache-control"], "public, max-age=3600");
+        const own = await get(listenPort, "blog.example.edu", `/static/${RELEASE_COMMIT}/css/site.css`);
+        assert.deepEqual([own.status, own.body, own.headers["cache-control"]], [200, "body{color:red}\n", "public, max-age=31536000, immutable"]);
     });
 
     it("spreads requests over the nodes and skips a node that answers 503 or is down", async () => {
@@ -420,11 +459,23 @@ describe("publish-nginx-config.sh against a real nginx", function () {
         assert.match(site.inEtc(`cat /home/${PUBLISH_USER}/.ssh/authorized_keys`).stdout, /fleet-publish blog/, "the keys stay as they were");
     });
 
+    it("serves the longest legal names (253 characters, 63-character labels) beside short ones, and a 47-character one", async () => {
+        const run = publish(input([...apps(), ...LONG_APPS.map((a) => ({ ...a, port: site.appPort }))]));
+        assert.equal(run.status, 0, run.stderr);
+        for (const a of [...LONG_APPS, APPS[1]]) {
+            const res = await get(listenPort, a.domain, "/");
+            assert.equal(res.status, 200, a.domain);
+            assert.equal(JSON.parse(res.body).host, a.domain);
+        }
+        // Back to the short names: the bucket shrinks again and nginx takes it.
+        assert.equal(publish(input(apps())).status, 0);
+    });
+
     it("removes the file of an app that left the catalog and reloads gracefully (same master)", async () => {
         const pid = masterPid();
         const run = publish(input(apps().filter((a) => a.name === "blog")));
         assert.equal(run.status, 0, run.stderr);
-        assert.deepEqual(fs.readdirSync(confDir), ["fleet-blog.conf"]);
+        assert.deepEqual(fs.readdirSync(confDir).sort(), [SERVER_NAMES_FILE, "fleet-blog.conf"]);
         assert.equal(masterPid(), pid, "reload, not restart");
 
         assert.equal((await get(listenPort, "blog.example.edu", "/")).status, 200);

@@ -37,6 +37,9 @@ const ENV = {
   AWS_S3_REGION_NAME: "eu-central-1",
 };
 
+/** The release's commit (stage.sh records it in .fleet/commit): its static files' URL. */
+const COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
 const PRINT = `
 import json, django
 from django.conf import settings as s
@@ -54,6 +57,7 @@ function release(overrides: string[]): string {
   fs.writeFileSync(path.join(dir, "mysite", "settings.py"), APP_SETTINGS);
   fs.copyFileSync(path.join(ROLLOUT, "platform_settings_module.py"), path.join(dir, "fleet_platform_settings.py"));
   fs.writeFileSync(path.join(dir, ".fleet", "platform"), `overrides=${overrides.join(",") || "none"} deployChecks=warn healthCheck=/\n`);
+  fs.writeFileSync(path.join(dir, ".fleet", "commit"), `${COMMIT}\n`);
   return dir;
 }
 
@@ -85,7 +89,7 @@ describe("the platform's settings module over an app's own settings (Django 3.2,
     );
     assert.equal(db.replica.NAME, "r", "the app's other databases stay");
     assert.deepEqual(seen.settings.ALLOWED_HOSTS, ["polls.example.edu"]);
-    assert.equal(seen.settings.STATIC_URL, "/static/");
+    assert.equal(seen.settings.STATIC_URL, `/static/${COMMIT}/`, "each release's files have a URL of their own");
     assert.equal(seen.settings.STATIC_ROOT, ENV.STATIC_ROOT);
     assert.equal(seen.settings.SECRET_KEY, "platform-key");
     assert.deepEqual(seen.settings.SECURE_PROXY_SSL_HEADER, ["HTTP_X_FORWARDED_PROTO", "https"]);
@@ -104,7 +108,9 @@ describe("the platform's settings module over an app's own settings (Django 3.2,
     assert.equal(seen.settings.DEFAULT_FILE_STORAGE, "django.core.files.storage.FileSystemStorage");
     assert.ok(!seen.set.includes("ALLOWED_HOSTS") && !seen.set.includes("DEFAULT_FILE_STORAGE"));
     assert.deepEqual(seen.notSet, ["hosts (overrides.hosts: false)", "storage (overrides.storage: false)"]);
+    assert.equal(seen.settings.STATIC_URL, `/static/${COMMIT}/`);
     const none = settingsOf([]);
+    assert.equal(none.settings.STATIC_URL, "/assets/", "overrides.static off: the app's own STATIC_URL");
     assert.deepEqual(none.set, []);
     assert.equal(none.settings.SECRET_KEY, "committed");
   });
@@ -123,5 +129,23 @@ describe("error_line (lib.sh): a failed command's error, not a hint or a traceba
     assert.equal(errorLine(chained), 'django.db.utils.ProgrammingError: column "h" does not exist');
     assert.equal(errorLine("Traceback (most recent call last):\n  File \"w\"\nRuntimeError\n"), "RuntimeError");
     assert.equal(errorLine("something broke\n  detail\n"), "something broke");
+  });
+});
+
+describe("pip_no_index (lib.sh, pipMode system): a requirement no installed package provides names the Debian package", () => {
+  it("pip's `No matching distribution` becomes the cause and the fix: python3-NAME or pipMode index", function () {
+    this.timeout(120000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-pip-"));
+    try {
+      assert.equal(spawnSync(PYTHON, ["-m", "venv", "--system-site-packages", path.join(dir, "venv")]).status, 0);
+      // Django is Debian's (installed); the other is in no Debian package this machine has.
+      fs.writeFileSync(path.join(dir, "requirements.txt"), "Django\nFleet_No_Such.Package==0.5.0\n");
+      const r = spawnSync("sh", ["-c", `here=.; . ./lib.sh; APP_NAME=polls tag=v1; pip_no_index "$0/bin/pip" install --quiet --no-index -r "$1"`, path.join(dir, "venv"), path.join(dir, "requirements.txt")], { cwd: ROLLOUT, encoding: "utf8" });
+      assert.notEqual(r.status, 0);
+      assert.equal(r.stderr.trim().split("\n").pop(),
+        "fleet: error: polls v1: no Python package on this node provides Fleet_No_Such.Package==0.5.0 (fleet:deploy.pipMode system installs from the machine's packages only): install Debian's python3-fleet-no-such-package on the nodes, or set fleet:deploy.pipMode to index");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

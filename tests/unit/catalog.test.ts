@@ -88,6 +88,15 @@ describe("catalog: good files", () => {
     assert.deepEqual(errors(withLine("settings: pollsite.settings", "settings: a.b_c.production")), []);
   });
 
+  it("wsgi: django (Django's own handler under the platform's settings) beside module:callable; no other bare word", () => {
+    const { catalog: cat, errors: errs } = parseCatalog(withLine("wsgi: pollsite.wsgi:application", "wsgi: django"), "apps.yaml", STACKS);
+    assert.deepEqual(errs, []);
+    assert.equal(cat!.apps[0].wsgi, "django");
+    for (const bad of ["Django", "django.core.wsgi", "djangos"]) {
+      assert.match(onlyError(withLine("wsgi: pollsite.wsgi:application", `wsgi: ${bad}`)), /^apps\.yaml:6:11: polls\.wsgi: .*module:callable .*, or django /, bad);
+    }
+  });
+
   it("appsForStack keeps only apps with a tag on that stack", () => {
     const text = catalog([], []).replace("apps:\n", "apps:\n  - {name: other, repo: a/b, domain: o.example.edu, settings: o.s, wsgi: 'o.w:app', tags: {production: v2}}\n");
     const cat = parseCatalog(text, "apps.yaml", STACKS).catalog!;
@@ -149,6 +158,7 @@ describe("catalog: each bad value is one precise line", () => {
     ["migration lock timeout 0", "    tags:", "    migrationLockTimeout: 0\n    tags:", /^apps\.yaml:7:27: polls\.migrationLockTimeout: must be from 1 to 3600 seconds/],
     ["migration statement timeout 1.5", "    tags:", "    migrationStatementTimeout: 1.5\n    tags:", /polls\.migrationStatementTimeout: must be a whole number of seconds from 1 to 86400/],
     ["migration retries 11", "    tags:", "    migrationRetries: 11\n    tags:", /polls\.migrationRetries: must be from 0 to 10/],
+    ["small-table rows 1.5", "    tags:", "    migrationSmallTableRows: 1.5\n    tags:", /polls\.migrationSmallTableRows: must be a whole number of rows from 0 to 100000000/],
     ["override name misspelt", "    tags:", "    overrides: { storag: false }\n    tags:", /^apps\.yaml:7:18: polls\.overrides\.storag: unknown key; allowed keys: database, hosts, static, secretKey, proxy, storage, debug$/],
     ["override not a bool", "    tags:", '    overrides: { storage: "no" }\n    tags:', /polls\.overrides\.storage: must be true or false$/],
     ["deployChecks unknown", "    tags:", "    deployChecks: strict\n    tags:", /polls\.deployChecks: must be "warn" or "fail"$/],
@@ -171,7 +181,7 @@ describe("catalog: each bad value is one precise line", () => {
   it("duplicate names, domains and ports across apps point at the second one", () => {
     const two = (a: string, b: string) =>
       `apps:\n  - {name: ${a.split(" ")[0]}, repo: a/b, domain: ${a.split(" ")[1]}, settings: s, wsgi: "w:app", tags: {alpha: v1}}\n` +
-      `  - {name: ${b.split(" ")[0]}, repo: a/b, domain: ${b.split(" ")[1]}, settings: s, wsgi: "w:app", tags: {alpha: v1}}\n`;
+      `  - {name: ${b.split(" ")[0]}, repo: a/c, domain: ${b.split(" ")[1]}, settings: s, wsgi: "w:app", tags: {alpha: v1}}\n`;
     assert.match(onlyError(two("polls a.example.edu", "polls b.example.edu")), /^apps\.yaml:3:12: polls\.name: name "polls" is already used by apps\[0\] \(polls\)$/);
     assert.match(onlyError(two("one a.example.edu", "two a.example.edu")), /^apps\.yaml:3:36: two\.domain: domain "a\.example\.edu" is already used by apps\[0\] \(one\)$/);
   });
@@ -179,7 +189,7 @@ describe("catalog: each bad value is one precise line", () => {
   it("two apps on one explicit port", () => {
     const text =
       `apps:\n  - {name: one, repo: a/b, domain: a.example.edu, settings: s, wsgi: "w:app", port: 9000, tags: {alpha: v1}}\n` +
-      `  - {name: two, repo: a/b, domain: b.example.edu, settings: s, wsgi: "w:app", port: 9000, tags: {alpha: v1}}\n`;
+      `  - {name: two, repo: a/c, domain: b.example.edu, settings: s, wsgi: "w:app", port: 9000, tags: {alpha: v1}}\n`;
     assert.match(onlyError(text), /^apps\.yaml:3:85: two\.port: port "9000" is already used by apps\[0\] \(one\)$/);
   });
 
@@ -229,5 +239,31 @@ describe("catalog: the JSON Schema for editors", () => {
     const app = committed.properties.apps.items;
     assert.equal(app.additionalProperties, false, "unknown keys are errors in editors too");
     assert.deepEqual([...app.required].sort(), ["domain", "name", "repo", "settings", "tags", "wsgi"]);
+  });
+});
+
+describe("catalog: values that used to fail later", () => {
+  it("refuses a second app on the same repository, in any case", () => {
+    const second = (repo: string) => [
+      "  - name: polls-two", `    repo: ${repo}`, "    domain: two.example.edu", "    settings: pollsite.settings", "    wsgi: pollsite.wsgi:application", "    tags:", "      alpha: v1.0.0",
+    ];
+    for (const repo of ["uni-it/polls", "Uni-IT/Polls"]) {
+      assert.match(onlyError(catalog([], []) + second(repo).join("\n") + "\n"), new RegExp(`^apps\\.yaml:10:11: polls-two\\.repo: "${repo}" is already the repository of apps\\[0\\] \\(polls\\) \\(GitHub names ignore case\\).*allowed: one app per repository$`));
+    }
+  });
+
+  it("refuses values longer than a command line carries: a 200,000-character wsgi, 4,000 acknowledged migrations", () => {
+    const long = onlyError(withLine("wsgi: pollsite.wsgi:application", `wsgi: ${"a".repeat(200_000)}:app`));
+    assert.match(long, /^apps\.yaml:6:11: polls\.wsgi: "a{59}\.\.\." \(200004 characters\) is not allowed: module:callable such as mysite\.wsgi:application, or django .*, at most 200 characters$/);
+    const many = Array.from({ length: 4000 }, (_, i) => `polls.${String(i).padStart(4, "0")}_x`);
+    assert.match(onlyError(catalog([`    acknowledgeMigrations: [${many.join(", ")}]`])), /^apps\.yaml:9:28: polls\.acknowledgeMigrations: has more than 200 entries .*allowed: at most 200/);
+  });
+
+  it("refuses several YAML documents and deep nesting in its own words", () => {
+    assert.deepEqual(errors(`${catalog()}---\napps: []\n`), ["apps.yaml:9:1: catalog: a second YAML document (after a `---` line); allowed: one document per file"]);
+    const deep = errors(`apps: ${"[".repeat(20000)}${"]".repeat(20000)}\n`);
+    assert.equal(deep.length, 1);
+    assert.match(deep[0], /^apps\.yaml:\d+:\d+: catalog: collections nested too deeply; allowed: at most 32 levels$/);
+    assert.match(onlyError(`apps: ${"[".repeat(40)}${"]".repeat(40)}\n`), /^apps\.yaml:1:\d+: catalog: collections nested too deeply; allowed: at most 32 levels$/);
   });
 });

@@ -172,6 +172,16 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
       assert.deepEqual(pre.latest, { polls: "v2.0.0-rc.10" });
     });
 
+    it("resolves `latest` only among the tags the release tag rules protect (a 99.0.0 beside v1.4.0 is no release under v*)", async () => {
+      gh.addRepo("uni-it/loose", { tags: ["v1.4.0", "99.0.0", "v1.3.0"] });
+      const loose = [{ name: "polls", repo: "uni-it/loose", tag: "latest" }];
+      assert.deepEqual((await resolveTags(loose, "alpha", { client: client(), releaseTagPattern: "v*" })).latest, { polls: "v1.4.0" });
+      assert.deepEqual((await resolveTags(loose, "alpha", { client: client(), releaseTagPattern: "*" })).latest, { polls: "99.0.0" });
+      await assert.rejects(resolveTags(loose, "alpha", { client: client(), releaseTagPattern: "release-*" }), {
+        message: 'polls: uni-it/loose has no release tags (like v1.2.3, matching the protected release-*) for "latest" on stack alpha; pin a tag in apps.yaml',
+      });
+    });
+
     it("asks GitHub nothing when offline or when no app says latest", async () => {
       const offline = await resolveTags(apps, "alpha", { client: client(), offline: true });
       assert.deepEqual(offline.apps, apps);

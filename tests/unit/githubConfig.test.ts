@@ -48,7 +48,7 @@ describe("fleet:github config", () => {
 
   it("refuses a bad tag pattern, a non-URL apiUrl and a wrong type", () => {
     assert.match(parseGithubConfig({ stack: "a", value: { releaseTagPattern: "refs/tags/v*" } }).error ?? "", /fleet:github\.releaseTagPattern: a tag pattern such as v\*/);
-    assert.match(parseGithubConfig({ stack: "a", value: { apiUrl: "github.example.edu" } }).error ?? "", /fleet:github\.apiUrl: an http\(s\) URL/);
+    assert.match(parseGithubConfig({ stack: "a", value: { apiUrl: "github.example.edu" } }).error ?? "", /fleet:github\.apiUrl: an https URL/);
     assert.match(parseGithubConfig({ stack: "a", value: { manageRepositories: "yes" } }).error ?? "", /fleet:github\.manageRepositories: .*boolean/);
     for (const bad of [{ requiredReviews: 0 }, { statusChecks: ["a\nb"] }]) {
       const { error } = parseGithubConfig({ stack: "a", value: bad });

@@ -126,7 +126,7 @@ describe("app identities (config/identity.ts)", () => {
 
   it("the catalog refuses two names whose shortened identities meet, in one line naming both", () => {
     const [a, b] = hashCollision();
-    const app = (name: string, port: number) => [`  - name: ${name}`, "    repo: uni-it/x", `    domain: ${name}.example.edu`, "    settings: s.settings",
+    const app = (name: string, port: number) => [`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: s.settings",
       "    wsgi: s.wsgi:application", `    port: ${port}`, "    tags: { alpha: v1 }"];
     const text = ["apps:", ...app(a, 8001), ...app(b, 8002), ""].join("\n");
     const errors = parseCatalog(text, "apps.yaml", { knownStacks: ["alpha"] }).errors.map(formatError);

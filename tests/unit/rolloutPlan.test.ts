@@ -97,25 +97,26 @@ describe("rollout plan", () => {
     for (const n of NODES) assert.ok(ancestors(p, `polls-switch-${n}`).has("polls-expand"));
     const contract = ancestors(p, "polls-contract");
     for (const n of NODES) assert.ok(contract.has(`polls-switch-${n}`));
-    // Lock timeout, statement timeout, retries (fleet:deploy's defaults), then the acknowledgements.
-    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 expand 3 600 3`);
-    assert.equal(command(p, "polls-contract"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 contract 3 600 3`);
+    // Lock timeout, statement timeout, retries, small-table rows (fleet:deploy's defaults), then the acknowledgements.
+    assert.equal(command(p, "polls-expand"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 expand 3 600 3 10000`);
+    assert.equal(command(p, "polls-contract"), `sh ${p.scriptsDir}/migrate.sh app_polls v2 contract 3 600 3 10000`);
   });
 
   it("gives migrate.sh the app's own migration limits and its acknowledged migrations, else fleet:deploy's", () => {
-    const p = plan({ migrationLockTimeout: 1, migrationRetries: 0, acknowledgeMigrations: ["polls.0005_question_votes", "polls.0006_rename"] });
+    const p = plan({ migrationLockTimeout: 1, migrationRetries: 0, migrationSmallTableRows: 0, acknowledgeMigrations: ["polls.0005_question_votes", "polls.0006_rename"] });
     for (const phase of ["expand", "contract"]) {
-      assert.equal(command(p, `polls-${phase}`), `sh ${p.scriptsDir}/migrate.sh app_polls v2 ${phase} 1 600 0 polls.0005_question_votes polls.0006_rename`);
+      assert.equal(command(p, `polls-${phase}`), `sh ${p.scriptsDir}/migrate.sh app_polls v2 ${phase} 1 600 0 0 polls.0005_question_votes polls.0006_rename`);
     }
-    const settings = { ...DEFAULT_DEPLOY_SETTINGS, ...deploySchema.parse({ migrationLockTimeout: 7, migrationStatementTimeout: 60, migrationRetries: 5 }) };
+    const settings = { ...DEFAULT_DEPLOY_SETTINGS, ...deploySchema.parse({ migrationLockTimeout: 7, migrationStatementTimeout: 60, migrationRetries: 5, migrationSmallTableRows: 500 }) };
     const q = rolloutPlan({ ...APP, acknowledgeMigrations: [] }, NODES, VERSION, settings);
-    assert.equal(command(q, "polls-expand"), `sh ${q.scriptsDir}/migrate.sh app_polls v2 expand 7 60 5`);
+    assert.equal(command(q, "polls-expand"), `sh ${q.scriptsDir}/migrate.sh app_polls v2 expand 7 60 5 500`);
   });
 
   it("fleet:deploy's migration limits are whole numbers in range, else a message naming the range", () => {
     const message = (raw: unknown) => deploySchema.safeParse(raw).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     assert.deepEqual(message({ migrationLockTimeout: 0 }), ["migrationLockTimeout: must be a whole number from 1 to 3600"]);
     assert.deepEqual(message({ migrationRetries: 11 }), ["migrationRetries: must be a whole number from 0 to 10"]);
+    assert.deepEqual(message({ migrationSmallTableRows: -1 }), ["migrationSmallTableRows: must be from 0 to 100000000 rows"]);
     assert.deepEqual(message({ migrationStatementTimeout: "10s" }), ["migrationStatementTimeout: must be a whole number from 1 to 86400"]);
   });
 
@@ -286,7 +287,8 @@ describe("rollout plan: values for the nodes", () => {
   it("the first command on a host only waits for cloud-init and makes the scripts directory", () => {
     const w = waitCommand();
     assert.match(w, /cloud-init status --wait/);
-    assert.match(w, /sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet$/);
+    // an app node through its node helper (its deploy user's only sudo right), an nginx host directly
+    assert.match(w, /if \[ -x \/usr\/local\/sbin\/fleet-node \]; then sudo -n \/usr\/local\/sbin\/fleet-node scripts-root; else sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet; fi$/);
   });
 
   it("install.sh's stdin: the environment file, the marker line of config/patterns.ts, then the git access", () => {

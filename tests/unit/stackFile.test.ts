@@ -4,7 +4,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { loadCatalogFile } from "../../config/catalog";
+import { loadCatalogFile, parseCatalog } from "../../config/catalog";
+import { releaseTagMatcher } from "../../config/githubConfig";
 import { ALLOWED_CONFIG_KEYS, checkStack, decodeEngineConfig, parseStackFile, StackReport } from "../../config/stackFile";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -163,6 +164,69 @@ describe("stack file reader (config/stackFile.ts)", () => {
         engine["github:owner"] = "1234";
         const bad = checkStack(doc, { stack: "alpha", knownStacks: ["alpha", "production"], catalog: CATALOG }, decodeEngineConfig(engine));
         assert.deepEqual(bad.errors, [`${F}:40:9: fleet:appSecrets.polls.SENTRY_DSN: must be a string, not a list; allowed: the secret's text: pulumi config set --secret --path 'fleet:appSecrets.polls.SENTRY_DSN' VALUE`]);
+    });
+
+    it("refuses a deployed tag the release tag rules do not protect, at the tag's line in the catalog", () => {
+        const shipped = fs.readFileSync(path.join(ROOT, "apps.yaml"), "utf8");
+        const loose = parseCatalog(shipped.replace("production: v1.3.2", 'production: "1.3"').replace("alpha: v1.4.0", "alpha: 99.0.0"), "apps.yaml", { knownStacks: ["alpha", "production"] }).catalog!;
+        const production = fs.readFileSync(path.join(ROOT, "Pulumi.production.yaml"), "utf8");
+        const managing = checkStack(parseStackFile(production, "Pulumi.production.yaml"), { stack: "production", knownStacks: ["alpha", "production"], catalog: loose, now: new Date("2026-12-01T00:00:00Z") });
+        assert.deepEqual(managing.errors, [
+            'apps.yaml:22:19: polls.tags.production: "1.3" is not protected by the release tag rules (this stack\'s fleet:github.releaseTagPattern "v*"), so anyone with write access could create or move it and production would deploy it; allowed: a tag matching v*, or "latest"',
+        ]);
+        // alpha does not manage the repositories: production's rules are the ones its tags need.
+        const ctx = { stack: "alpha", knownStacks: ["alpha", "production"], catalog: loose, now: new Date("2026-12-01T00:00:00Z"), tagRules: { stack: "production", pattern: "v*" } };
+        assert.deepEqual(checkStack(parseStackFile(ALPHA, F), ctx).errors, [
+            'apps.yaml:21:14: polls.tags.alpha: "99.0.0" is not protected by the release tag rules (stack production\'s fleet:github.releaseTagPattern "v*"), so anyone with write access could create or move it and alpha would deploy it; allowed: a tag matching v*, or "latest"',
+        ]);
+        assert.deepEqual(checkStack(parseStackFile(ALPHA, F), { ...ctx, tagRules: { stack: "production", pattern: "*" } }).errors, []);
+        // The settings carry the rules `latest` resolves against.
+        assert.deepEqual(check(ALPHA).settings?.tagRules, { stack: "alpha", pattern: "v*" });
+    });
+
+    it("reads a tag pattern as GitHub does (fnmatch, FNM_PATHNAME): * within one part, **/ across parts", () => {
+        const covers = (pattern: string, tag: string) => releaseTagMatcher(pattern)(tag);
+        assert.deepEqual(["v1.3", "v1.3.2", "v2.0.0-rc.1", "1.3", "99.0.0", "v1/hotfix", "release-v1"].map((t) => covers("v*", t)), [true, true, true, false, false, false, false]);
+        assert.deepEqual([covers("*", "1.3"), covers("*", "a/b"), covers("**/v*", "a/b/v1"), covers("**/v*", "v1"), covers("release/*", "release/1.0"), covers("v1.*", "v1x2")], [true, false, true, true, true, false]);
+    });
+
+    // Values that used to fail later (mid-`up`, in a shell, at AWS) instead of at the door.
+    const atTheDoor: [string, [string, string][], RegExp][] = [
+        ["a credential in the clone URL", [["  fleet:github:\n", "  fleet:deploy:\n    gitUrlTemplate: https://ci:ghp_abc123@github.example.edu/{repo}.git\n  fleet:github:\n"]],
+            /^Pulumi\.alpha\.yaml:\d+:21: fleet:deploy\.gitUrlTemplate: carries a credential .*; allowed: no credential/],
+        ["a token as the https user", [["  fleet:github:\n", "  fleet:deploy:\n    gitUrlTemplate: https://ghp_abc123@github.example.edu/{repo}.git\n  fleet:github:\n"]], /gitUrlTemplate: carries a credential/],
+        ["a clone host beginning with -", [["  fleet:github:\n", "  fleet:deploy:\n    gitUrlTemplate: git@-oProxyCommand=x:{repo}.git\n  fleet:github:\n"]], /gitUrlTemplate: must be a git URL .*the host starting with a letter or digit/],
+        ["fleet:deploy.sshUser, which nothing used", [["  fleet:github:\n", "  fleet:deploy:\n    sshUser: ubuntu\n  fleet:github:\n"]], /fleet:deploy\.sshUser: unknown key; allowed: gitUrlTemplate, /],
+        ["a plain-HTTP GitHub API URL", [["    prereleases: true\n", "    prereleases: true\n    apiUrl: http://github.example.edu/api/v3\n"]], /fleet:github\.apiUrl: an https URL .*never http/],
+        ["an unknown region", [["aws:region: eu-west-1", "aws:region: eu-centrall-1"]], /aws:region: is not allowed \(got "eu-centrall-1"\); allowed: an AWS region/],
+        ["an unknown replication region", [["    bucketPrefix: uni-fleet\n", "    bucketPrefix: uni-fleet\n    replicationRegion: xx-north-9\n"]], /fleet:storage\.replicationRegion: must be an AWS region/],
+        ["an instance type outside EC2's naming", [["instanceType: t3.small", "instanceType: t3.smal"]], /fleet:nodes\.instanceType: must be an EC2 instance type, family\.size/],
+        ["a master user name PostgreSQL reserves", [["    deletionProtection: false\n", "    deletionProtection: false\n    masterUsername: admin\n"]], /fleet:database\.masterUsername: "admin" is a name postgres on RDS reserves/],
+        ["rdsadmin on MySQL", [["engine: postgres", "engine: mysql"], ['engineVersion: "16"', 'engineVersion: "8.0"'], ["    deletionProtection: false\n", "    deletionProtection: false\n    masterUsername: rdsadmin\n"]], /masterUsername: "rdsadmin" is a name mysql on RDS reserves/],
+        ["more admin ranges than a security group holds", [["    - 192.0.2.0/24\n", Array.from({ length: 58 }, (_, i) => `    - 198.51.${i}.0/24\n`).join("")]], /fleet:adminCidrs: has 58 ranges, more than the nginx hosts' security group holds .*at most 57/],
+        ["a point-in-time recovery in the future", [["  fleet:storage:\n", "  fleet:recovery:\n    replaces: production\n    media: empty\n    database:\n      from: pointInTime\n      source: fleet-db\n      time: \"2027-01-01T00:00:00Z\"\n  fleet:storage:\n"]],
+            /fleet:recovery\.database\.time: "2027-01-01T00:00:00Z" is in the future/],
+        ["a multi-line plain secret", [[PLACEHOLDER_SECRET, "    polls:\n      SENTRY_DSN: \"secretpart-one\\nsecretpart-two\"\n"]], /fleet:appSecrets\.polls\.SENTRY_DSN: must be one line/],
+        ["a second YAML document", [["  github:owner: uni-it\n", "  github:owner: uni-it\n---\nconfig: {}\n"]], /^Pulumi\.alpha\.yaml:\d+:\d+: stack file: a second YAML document \(after a `---` line\); allowed: one document per file$/],
+        ["collections nested thousands deep", [["  github:owner: uni-it\n", `  github:owner: uni-it\n  foo:bar: ${"[".repeat(5000)}${"]".repeat(5000)}\n`]], /^Pulumi\.alpha\.yaml:\d+:\d+: stack file: collections nested too deeply; allowed: at most 32 levels$/],
+        ["collections nested 40 deep", [["  github:owner: uni-it\n", `  github:owner: uni-it\n  foo:bar: ${"[".repeat(40)}${"]".repeat(40)}\n`]], /^Pulumi\.alpha\.yaml:\d+:\d+: stack file: collections nested too deeply; allowed: at most 32 levels$/],
+    ];
+    for (const [what, edits, expected] of atTheDoor) {
+        it(`refuses at the door ${what}, in one line, no library wording`, () => {
+            const report = check(edited(edits));
+            assert.ok(report.errors.some((e) => expected.test(e)), report.errors.join("\n"));
+            assert.equal(report.settings, undefined);
+            for (const line of report.errors) assert.doesNotMatch(line, /\n|call stack|parseAllDocuments|ghp_abc123|secretpart/);
+        });
+    }
+
+    it("refuses a multi-line value of a `secure:` secret once decrypted (the program's config loading, before anything is declared), never showing it", () => {
+        const doc = parseStackFile(ALPHA, F);
+        const engine: Record<string, string> = {};
+        for (const [k, v] of Object.entries(doc.values)) engine[k] = typeof v === "string" ? v : JSON.stringify(v);
+        engine["fleet:appSecrets"] = JSON.stringify({ polls: { SENTRY_DSN: "decrypted\nsecret" }, "library-catalogue": { SENTRY_DSN: "a", LIBRARY_API_TOKEN: "b" } });
+        const report = checkStack(doc, { stack: "alpha", knownStacks: ["alpha", "production"], catalog: CATALOG }, decodeEngineConfig(engine));
+        assert.deepEqual(report.errors, [`${F}:40:9: fleet:appSecrets.polls.SENTRY_DSN: must be one line of at most 65536 characters (no newline or NUL: the environment file holds one NAME='value' a line); allowed: a single-line value, e.g. base64 of a multi-line one`]);
     });
 
     it("a file that is not a mapping, or whose config: is not one, is one line", () => {

@@ -5,5 +5,5 @@ class Migration(migrations.Migration):
     dependencies = [("case_add_not_null", "0001_initial")]
 
     operations = [
-        migrations.AddField("item", "size", models.IntegerField(default=0)),
+        migrations.AddField("item", "size", models.IntegerField()),
     ]
