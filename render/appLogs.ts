@@ -1,11 +1,11 @@
-// `npm run logs` (cli/logs.ts), the pure part: which journal units are an app's (its gunicorn, its
-// processes, its schedules' runs: node/rollout/processes.sh names them), the journalctl command
-// line each node runs, the ssh arguments that reach a node (through the bastion, the nginx host
+// `npm run logs` (cli/logs.ts), the pure part: the command each node runs (the node helper's
+// `logs`: the app's gunicorn, its processes and its schedules' runs), the ssh arguments that reach a node (through the bastion, the nginx host
 // 1, when the stack has one), the nodes from the stack's outputs, and one journal entry as a
 // line prefixed by its node and process.
 import { appIdentity } from "../config/identity";
 import { NAME_PATTERN } from "../config/catalog";
 import { PROCESS_NAME_PATTERN } from "../config/processes";
+import { NODE_HELPER } from "../rollout/layout";
 import { shellQuote } from "./shellCommand";
 
 /** The process name of the app's gunicorn, in `--process` and in the lines. */
@@ -23,23 +23,18 @@ export interface LogsQuery {
 export class LogsError extends Error {}
 
 export const SINCE_PATTERN = /^[1-9][0-9]{0,5}(s|m|h|d)$/;
-const SINCE_UNIT: Record<string, string> = { s: "s", m: "min", h: "h", d: "d" };
 
-/** The journal units of the app's `process` (all of them when absent), as journalctl -u patterns. */
-export function appUnits(app: string, process?: string): string[] {
-  const user = appIdentity(app).osUser;
-  if (process === WEB) return [`gunicorn@${user}.service`];
-  const name = process ?? "*";
-  return [...(process ? [] : [`gunicorn@${user}.service`]), `fleet-process-${user}:${name}.service`, `fleet-schedule-${user}:${name}.service`];
-}
+const SINCE_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
-/** The command a node runs: the app's journal as JSON lines (sudo: the deploy user is in no journal group). */
+/**
+ * The command a node runs: the node helper's `logs` (node/provision/fleet-node.py), the app's
+ * journal as JSON lines: the deploy user reads no journal itself (its one sudo right is the
+ * helper, which picks the app's units: gunicorn@, fleet-process-, fleet-schedule-).
+ */
 export function journalCommand(q: LogsQuery): string {
   checkQuery(q);
-  const units = appUnits(q.app, q.process).flatMap((u) => ["-u", u]);
-  const since = q.since ? ["--since", `-${q.since.slice(0, -1)}${SINCE_UNIT[q.since.slice(-1)]}`] : [];
-  const tail = q.follow ? ["--follow"] : [];
-  return ["sudo", "journalctl", "--no-pager", "--quiet", "-o", "json", ...units, ...since, ...tail].map(shellQuote).join(" ");
+  const since = q.since ? Number(q.since.slice(0, -1)) * SINCE_SECONDS[q.since.slice(-1)] : 0;
+  return ["sudo", "-n", NODE_HELPER, "logs", appIdentity(q.app).osUser, q.process ?? "-", String(since), q.follow ? "follow" : "once"].map(shellQuote).join(" ");
 }
 
 function checkQuery(q: LogsQuery): void {

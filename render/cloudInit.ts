@@ -8,6 +8,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { APPS_ROOT, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
 import { RULES } from "../config/patterns";
+import { PROCESS_LIMITS } from "../config/processes";
 import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
 export type MachineRole = "app-node" | "static-host";
@@ -116,8 +117,8 @@ export function deploySudoers(): string {
     ].join("\n");
 }
 
-/** node/provision/fleet-node.py with the layout and the app user's pattern put in: root never
- *  reads them from the deploy user's files. */
+/** node/provision/fleet-node.py with the layout, the app user's pattern and the rules of a
+ *  process's or schedule's values put in: root never reads them from the deploy user's files. */
 export function nodeHelper(): string {
     const values: Record<string, string> = {
         "@APPS_ROOT@": APPS_ROOT,
@@ -125,6 +126,14 @@ export function nodeHelper(): string {
         "@HEAVY_SLOTS_DIR@": HEAVY_SLOTS_DIR,
         "@HEAVY_LOG_DIR@": path.posix.dirname(HEAVY_WORK_LOG),
         "@OS_USER_PATTERN@": RULES.osUser.ere,
+        "@PROCESS_NAME_PATTERN@": RULES.processName.ere,
+        "@COMMAND_PATTERN@": RULES.command.ere,
+        "@COMMAND_MAX_LENGTH@": String(RULES.command.maxLength),
+        "@ON_CALENDAR_PATTERN@": RULES.onCalendar.ere,
+        "@PROCESS_MEMORY_MIN@": String(PROCESS_LIMITS.memoryMb.min),
+        "@PROCESS_MEMORY_MAX@": String(PROCESS_LIMITS.memoryMb.max),
+        "@PROCESS_STOP_MIN@": String(PROCESS_LIMITS.stopSeconds.min),
+        "@PROCESS_STOP_MAX@": String(PROCESS_LIMITS.stopSeconds.max),
         "@NODE_HELPER@": NODE_HELPER,
     };
     const text = fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "fleet-node.py"), "utf8");

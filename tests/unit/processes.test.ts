@@ -6,7 +6,7 @@ import { ALL_OVERRIDES, AppForStack, formatError, parseCatalog } from "../../con
 import { cronProblem, DEFAULT_PROCESS_MEMORY_MB, DEFAULT_STOP_SECONDS, onCalendar } from "../../config/processes";
 import { checkCapacity } from "../../rollout/capacity";
 import { DEFAULT_DEPLOY_SETTINGS, renderCommand, rolloutPlan } from "../../rollout/plan";
-import { appUnits, formatEntry, journalCommand, logsTargets, processOfUnit, sshArgs } from "../../render/appLogs";
+import { formatEntry, journalCommand, logsTargets, processOfUnit, sshArgs } from "../../render/appLogs";
 
 /** A one-app catalog with `lines` in the app's map (4-space indent). */
 function catalog(lines: string[]): string {
@@ -116,11 +116,9 @@ describe("the capacity check counts process memory", () => {
 
 describe("npm run logs: command lines and lines", () => {
   it("reads gunicorn, the processes and the schedules' runs of the app's OS user, or one of them", () => {
-    assert.equal(journalCommand({ app: "polls", since: "1h", follow: false }),
-      "sudo journalctl --no-pager --quiet -o json -u gunicorn@app_polls.service -u 'fleet-process-app_polls:*.service' -u 'fleet-schedule-app_polls:*.service' --since -1h");
-    assert.equal(journalCommand({ app: "polls", process: "web", follow: true }), "sudo journalctl --no-pager --quiet -o json -u gunicorn@app_polls.service --follow");
-    assert.deepEqual(appUnits("polls", "tick"), ["fleet-process-app_polls:tick.service", "fleet-schedule-app_polls:tick.service"]);
-    assert.match(journalCommand({ app: "polls", since: "15m", follow: false }), / --since -15min$/);
+    assert.equal(journalCommand({ app: "polls", since: "1h", follow: false }), "sudo -n /usr/local/sbin/fleet-node logs app_polls - 3600 once");
+    assert.equal(journalCommand({ app: "polls", process: "web", follow: true }), "sudo -n /usr/local/sbin/fleet-node logs app_polls web 0 follow");
+    assert.equal(journalCommand({ app: "polls", process: "tick", since: "15m", follow: false }), "sudo -n /usr/local/sbin/fleet-node logs app_polls tick 900 once");
     assert.throws(() => journalCommand({ app: "polls", since: "1h; reboot", follow: false }), /--since "1h; reboot" is not allowed: a number and s, m, h or d/);
     assert.throws(() => journalCommand({ app: "polls", process: "a*", follow: false }), /--process "a\*" is not allowed/);
     assert.throws(() => journalCommand({ app: "Polls", follow: false }), /app "Polls" is not an app name/);
