@@ -5,40 +5,11 @@
  * a refusal is the helper's one-line error and exit status 1.
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { nodeHelper } from "../../render/cloudInit";
-
-/** Loads the rendered helper as a module (not as __main__) and makes each call of the JSON list
- *  [[FUNCTION, ARG...], ...]: its exit status, what it printed and what it said on stderr. */
-const HARNESS = `
-import contextlib, importlib.util, io, json, sys
-spec = importlib.util.spec_from_file_location("fleet_node", sys.argv[1])
-helper = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(helper)
-results = []
-for fn, *args in json.loads(sys.argv[2]):
-    out, err, status = io.StringIO(), io.StringIO(), 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            result = getattr(helper, fn)(*args)
-            if isinstance(result, dict):
-                result = "".join("== %s\\n%s" % item for item in result.items())
-            if isinstance(result, str):
-                print(result, end="")
-        except SystemExit as e:
-            status = e.code
-    results.append({"status": status, "stdout": out.getvalue(), "stderr": err.getvalue()})
-print(json.dumps(results))
-`;
-
-interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
+import { callPython, PythonResult } from "../helpers/pythonModule";
 
 describe("fleet-node: an app's process and schedule units", () => {
   let dir = "";
@@ -50,13 +21,8 @@ describe("fleet-node: an app's process and schedule units", () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  /** The helper's functions called in one Python (each start of one costs seconds here). */
-  const calls = (list: unknown[][]): Result[] => {
-    const r = spawnSync("python3", ["-I", "-c", HARNESS, helper, JSON.stringify(list)], { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as Result[];
-  };
-  const call = (fn: string, ...args: unknown[]): Result => calls([[fn, ...args]])[0];
+  const calls = (list: unknown[][]): PythonResult[] => callPython(helper, list);
+  const call = (fn: string, ...args: unknown[]): PythonResult => calls([[fn, ...args]])[0];
   /** Each [pattern, function, args...] is refused with its one-line error, printing nothing. */
   const refused = (cases: [RegExp, string, ...unknown[]][]) => {
     const results = calls(cases.map(([, ...call]) => call));
