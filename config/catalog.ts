@@ -12,6 +12,7 @@ import type { Node as YamlNode } from "yaml";
 import { OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
 import { appIdentity } from "./identity";
 import { allocatePorts, AppPort, portMoves } from "./ports";
+import { Process, processesOf, processesSchema, PROCESS_NAME_PATTERN, Schedule, schedulesOf, schedulesSchema } from "./processes";
 
 export const NAME_PATTERN = ruleRegExp(RULES.app);
 export const REPO_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
@@ -191,6 +192,8 @@ const appSchema = z.strictObject(
     timeout: wholeNumber(1, MAX_TIMEOUT_SECONDS).optional(),
     maintenance: z.boolean({ error: "must be true or false" }).optional(),
     maintenanceMessage: pattern(MAINTENANCE_MESSAGE_PATTERN, "one line of 1 to 200 letters, digits, spaces and . , : ; ! ? ( ) ' / @ _ + -").optional(),
+    processes: processesSchema.optional(),
+    schedules: schedulesSchema.optional(),
     ...shared,
   },
   { error: "must be a map with name, repo, domain, settings, wsgi and tags" },
@@ -262,6 +265,10 @@ export interface App {
   maintenance?: boolean;
   /** The maintenance page's own words (else a generic sentence). */
   maintenanceMessage?: string;
+  /** Background processes on every app node, by name (config/processes.ts); absent: none. */
+  processes?: Process[];
+  /** Commands run on one node at each time of their cron (config/processes.ts). */
+  schedules?: Schedule[];
 }
 
 /** An app as it runs on one stack: its tag for that stack picked out. */
@@ -410,6 +417,8 @@ function applyDefaults(raw: RawCatalog): Catalog {
       deployChecks: a.deployChecks ?? d.deployChecks ?? BUILTIN_DEFAULTS.deployChecks,
       ...(a.maintenance ? { maintenance: true } : {}),
       ...(a.maintenanceMessage !== undefined ? { maintenanceMessage: a.maintenanceMessage } : {}),
+      processes: processesOf(a.processes),
+      schedules: schedulesOf(a.schedules),
     })),
   };
 }
@@ -534,13 +543,16 @@ function typeMessage(issue: z.core.$ZodIssue, doc: Document, raw: unknown, path:
 function allowedKeys(path: Path): string[] {
   if (path.length === 0) return Object.keys(catalogSchema.shape);
   if (path[path.length - 1] === "overrides") return [...OVERRIDE_NAMES];
+  if (path[path.length - 2] === "processes") return ["command", "memoryMb", "stopSeconds"];
+  if (path[path.length - 2] === "schedules") return ["command", "cron"];
   if (path[0] === "defaults") return Object.keys(defaultsSchema.shape);
   return Object.keys(appSchema.shape);
 }
 
 function findBadRecordKey(raw: unknown, path: Path): string | undefined {
   const rec = getIn(raw, path);
-  if (rec && typeof rec === "object") return Object.keys(rec).find((k) => !ENV_NAME_PATTERN.test(k));
+  const names = ["processes", "schedules"].includes(String(path[path.length - 1])) ? PROCESS_NAME_PATTERN : ENV_NAME_PATTERN;
+  if (rec && typeof rec === "object") return Object.keys(rec).find((k) => !names.test(k));
   return undefined;
 }
 

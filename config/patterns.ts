@@ -66,6 +66,13 @@ export const RULES = {
   sshUser: { label: "ssh user", ere: "[a-z_][a-z0-9_-]{0,31}" },
   /** The overrides that are on, as stage.sh gets them: a comma list, or none. */
   overrides: { label: "overrides", ere: `${OVERRIDE_WORD}(,${OVERRIDE_WORD})*`, refuse: ["none,*", "*,none", "*,none,*"] },
+  /** The name of an app's background process or schedule (config/processes.ts): part of a systemd unit's name. */
+  processName: { label: "process name", ere: "[a-z]([a-z0-9-]{0,30}[a-z0-9])?" },
+  /** A process's or schedule's command line: words of safe characters split on spaces, never a
+   *  shell's (no quotes, `$`, `;`, `|`, `&`, `<`, `>`, backslash; no `%`, which systemd expands). */
+  command: { label: "command", ere: "[A-Za-z0-9_./=:,@+-]+( +[A-Za-z0-9_./=:,@+-]+)*", maxLength: 500 },
+  /** A schedule's time as systemd's OnCalendar, rendered from its cron (config/processes.ts: onCalendar). */
+  onCalendar: { label: "calendar", ere: "([A-Z][a-z]{2}(,[A-Z][a-z]{2})* )?\\*-[0-9*,]+-[0-9*,]+ [0-9*,]+:[0-9*,]+:00 UTC" },
   /** A host the scripts connect to (the database, the nginx host): a name or an address. */
   host: { label: "host", ere: "[A-Za-z0-9]([A-Za-z0-9.-]{0,252})" },
 } as const satisfies Record<string, Rule>;

@@ -9,7 +9,7 @@ import { z } from "zod";
 
 /** The structured keys read from the `fleet` config namespace. */
 export const STACK_CONFIG_KEYS = [
-    "network", "adminCidrs", "nodes", "staticHost", "database", "storage", "recovery", "protect",
+    "network", "adminCidrs", "nodes", "staticHost", "database", "storage", "recovery", "protect", "logs",
 ] as const;
 export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
 /** fleet:* keys that other parts of the program read and check (the catalog file; the app
@@ -154,6 +154,17 @@ const storage = z.strictObject({
     replicationRegion: awsRegion.optional(),
 });
 
+/** The retentions a CloudWatch log group takes, in days (PutRetentionPolicy refuses any other). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+const logs = z.strictObject({
+    // How long each app's CloudWatch log group (/fleet/<stack>/<app>, infra/logGroups.ts) keeps
+    // what the nodes ship (node/provision/fleet-logship.py): longer than a node lives.
+    retentionDays: z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        error: `must be a retention CloudWatch takes, in days: ${LOG_RETENTION_DAYS.join(", ")}`,
+    }).default(30),
+});
+
 const databaseRecovery = z.discriminatedUnion("from", [
     z.strictObject({ from: z.literal("snapshot"), snapshot: z.string().regex(/^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9:-]{0,254}$/, "must be a DB snapshot identifier or ARN") }),
     z.strictObject({ from: z.literal("latestSnapshot"), sourceInstance: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "must be the DB instance identifier whose newest snapshot to use") }),
@@ -190,6 +201,7 @@ const stackConfigSchema = z.strictObject({
     recovery: recovery.optional(),
     // Pulumi `protect` on the stateful resources (database, buckets).
     protect: z.boolean().default(false),
+    logs: logs.default({ retentionDays: 30 }),
 });
 
 export type StackConfigBody = z.infer<typeof stackConfigSchema>;

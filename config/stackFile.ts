@@ -367,7 +367,7 @@ export function checkStack(doc: StackDocument, ctx: StackContext, values: Record
     for (const key of REQUIRED_KEYS.filter((k) => values[k] === undefined)) scope.error([key], `is required (missing); see docs/infrastructure.md, "Stack config keys"`);
     // Defaults for optional sections come from their schemas.
     for (const key of ["github", "deploy"] as const) if (values[`fleet:${key}`] === undefined) VALIDATORS[`fleet:${key}`](undefined, scope, `fleet:${key}`, state);
-    for (const section of ["staticHost", "storage", "protect"] as const) {
+    for (const section of ["staticHost", "storage", "protect", "logs"] as const) {
         if (values[`fleet:${section}`] === undefined) infraSection(section)(undefined, scope, `fleet:${section}`, state);
     }
     checkAdminCidrs(values["fleet:adminCidrs"], scope);

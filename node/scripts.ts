@@ -38,8 +38,12 @@ export function scriptsVersion(dir: string = ROLLOUT_SCRIPTS_DIR): string {
 }
 
 /** What an app node's user data carries of node/provision (render/cloudInit.ts renders it). */
-export function appNodeSources(): { gunicornUnit: string; nodeHelper: string } {
-  return { gunicornUnit: provisionFile("gunicorn@.service").text, nodeHelper: provisionFile("fleet-node.py").text };
+export function appNodeSources(): { gunicornUnit: string; nodeHelper: string; logShipper: string } {
+  return {
+    gunicornUnit: provisionFile("gunicorn@.service").text,
+    nodeHelper: provisionFile("fleet-node.py").text,
+    logShipper: provisionFile("fleet-logship.py").text,
+  };
 }
 
 /** node/status/fleet_status.py's text (rollout/fleetStatus.ts readFleet sends it). */

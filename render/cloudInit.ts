@@ -7,6 +7,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { APPS_ROOT, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
 import { RULES } from "../config/patterns";
+import { PROCESS_LIMITS } from "../config/processes";
 
 export type MachineRole = "app-node" | "static-host";
 
@@ -36,6 +37,14 @@ export interface CloudInitArgs {
     deployPublicKey: string;
     /** App nodes: heavy-work slots (fleet:nodes.heavyJobs); 0 or absent: the node's CPU count. */
     heavyJobs?: number;
+    /** App nodes: where fleet-logship sends the apps' journal (infra/logGroups.ts); absent: nowhere. */
+    logShipping?: LogShipping;
+}
+
+/** The CloudWatch log groups of the stack's apps: the prefix of their names and their region. */
+export interface LogShipping {
+    groupPrefix: string;
+    region: string;
 }
 
 /** The texts of node/provision an app node's user data carries (node/scripts.ts appNodeSources). */
@@ -44,6 +53,8 @@ export interface AppNodeSources {
     gunicornUnit: string;
     /** fleet-node.py, with @NAME@ placeholders. */
     nodeHelper: string;
+    /** fleet-logship.py, with @NAME@ placeholders. */
+    logShipper: string;
 }
 
 export function renderCloudInit(args: CloudInitArgs, sources: AppNodeSources): string {
@@ -57,10 +68,11 @@ export function renderCloudInit(args: CloudInitArgs, sources: AppNodeSources): s
             ...nodeConfigFile(args.heavyJobs),
             { path: NODE_HELPER, permissions: "0755", content: nodeHelper(sources.nodeHelper) },
             { path: DEPLOY_SUDOERS_FILE, permissions: "0440", content: deploySudoers() },
+            ...logShipperFiles(args.logShipping, sources.logShipper),
         ]
         : [{ path: `${NGINX_CONF_DIR}/00-default.conf`, permissions: "0644", content: NGINX_DEFAULT_SERVER }];
     const runcmd = args.role === "app-node"
-        ? [["install", "-d", "-m", "0755", APPS_ROOT], ["systemctl", "daemon-reload"]]
+        ? [["install", "-d", "-m", "0755", APPS_ROOT], ["systemctl", "daemon-reload"], ...(args.logShipping ? [["systemctl", "enable", "--now", LOG_SHIPPER_UNIT]] : [])]
         : [
             ["install", "-d", "-m", "0755", WEB_ROOT, NGINX_CONF_DIR],
             // Ubuntu's default site is also a default_server on :80; ours replaces it.
@@ -71,7 +83,7 @@ export function renderCloudInit(args: CloudInitArgs, sources: AppNodeSources): s
     const doc = {
         package_update: true,
         package_upgrade: false,
-        packages: [...BASE_PACKAGES, ...ROLE_PACKAGES[args.role]],
+        packages: [...BASE_PACKAGES, ...ROLE_PACKAGES[args.role], ...(args.role === "app-node" && args.logShipping ? LOG_SHIPPER_PACKAGES : [])],
         users: [
             "default",
             {
@@ -122,22 +134,75 @@ export function deploySudoers(): string {
     ].join("\n");
 }
 
-/** node/provision/fleet-node.py with the layout and the app user's pattern put in: root never
- *  reads them from the deploy user's files. */
+/** node/provision/fleet-node.py with the layout, the app user's pattern and the rules of a
+ *  process's or schedule's values put in: root never reads them from the deploy user's files. */
 export function nodeHelper(text: string): string {
-    const values: Record<string, string> = {
+    return fillPlaceholders("fleet-node.py", text, {
         "@APPS_ROOT@": APPS_ROOT,
         "@SCRIPTS_ROOT@": SCRIPTS_ROOT,
         "@HEAVY_SLOTS_DIR@": HEAVY_SLOTS_DIR,
         "@HEAVY_LOG_DIR@": path.posix.dirname(HEAVY_WORK_LOG),
         "@OS_USER_PATTERN@": RULES.osUser.ere,
         "@NODE_HELPER@": NODE_HELPER,
-    };
+        "@PROCESS_NAME_PATTERN@": RULES.processName.ere,
+        "@COMMAND_PATTERN@": RULES.command.ere,
+        "@COMMAND_MAX_LENGTH@": String(RULES.command.maxLength),
+        "@ON_CALENDAR_PATTERN@": RULES.onCalendar.ere,
+        "@PROCESS_MEMORY_MIN@": String(PROCESS_LIMITS.memoryMb.min),
+        "@PROCESS_MEMORY_MAX@": String(PROCESS_LIMITS.memoryMb.max),
+        "@PROCESS_STOP_MIN@": String(PROCESS_LIMITS.stopSeconds.min),
+        "@PROCESS_STOP_MAX@": String(PROCESS_LIMITS.stopSeconds.max),
+    });
+}
+
+/** A file of node/provision with its @PLACEHOLDERS@ put in (each one known, or an error). */
+function fillPlaceholders(file: string, text: string, values: Record<string, string>): string {
     return text.replace(/@[A-Z_]+@/g, (p) => {
         const v = values[p];
-        if (v === undefined) throw new Error(`fleet-node.py: unknown placeholder ${p}`);
+        if (v === undefined) throw new Error(`${file}: unknown placeholder ${p}`);
         return v;
     });
+}
+
+/** Where cloud-init puts the log shipper, and its unit. */
+export const LOG_SHIPPER = "/usr/local/sbin/fleet-logship";
+export const LOG_SHIPPER_UNIT = "fleet-logship.service";
+/** boto3 (CloudWatch Logs with the node's role) from the distribution, as every other package. */
+const LOG_SHIPPER_PACKAGES = ["python3-boto3"];
+
+/**
+ * node/provision/fleet-logship.py with the stack's group prefix and region, and its unit: root's
+ * (it reads every app's journal), restarted when it stops; nothing when the stack ships no logs.
+ */
+export function logShipperFiles(shipping: LogShipping | undefined, text: string): { path: string; permissions: string; content: string }[] {
+    if (!shipping) return [];
+    if (!/^\/[A-Za-z0-9_./-]+\/$/.test(shipping.groupPrefix) || !/^[a-z]{2}(-[a-z]+)+-[0-9]$/.test(shipping.region)) {
+        throw new Error(`cloud-init: log shipping to ${JSON.stringify(shipping.groupPrefix)} in ${JSON.stringify(shipping.region)}: a group prefix /a/b/ and an AWS region are what it takes`);
+    }
+    const script = fillPlaceholders("fleet-logship.py", text, { "@LOG_GROUP_PREFIX@": shipping.groupPrefix, "@AWS_REGION@": shipping.region, "@OS_USER_PATTERN@": RULES.osUser.ere });
+    const unit = [
+        "# fleet (render/cloudInit.ts): the apps' journal to their CloudWatch log groups",
+        "[Unit]",
+        "Description=fleet: the apps' logs to CloudWatch",
+        "After=network-online.target systemd-journald.service",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        `ExecStart=${LOG_SHIPPER}`,
+        "Restart=always",
+        "RestartSec=10",
+        "NoNewPrivileges=true",
+        "ProtectSystem=full",
+        "StateDirectory=fleet-logship",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+    return [
+        { path: LOG_SHIPPER, permissions: "0755", content: script },
+        { path: `/etc/systemd/system/${LOG_SHIPPER_UNIT}`, permissions: "0644", content: unit },
+    ];
 }
 
 /** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for

@@ -1,6 +1,7 @@
 // The plan's capacity check: do the gunicorn workers of every app on a stack fit in one app
 // node's memory? Every app runs on every node, so one node holds the sum over the stack's apps
-// of workers x the per-worker memory (fleet:deploy.workerMemoryMb). Pure: index.ts turns the
+// of workers x the per-worker memory (fleet:deploy.workerMemoryMb), plus each background process's
+// memoryMb (issue 20). Pure: index.ts turns the
 // warnings into pulumi.log.warn (shown by `npm run plan`) and the error into a RunError.
 import type { AppForStack } from "../config/catalog";
 import { DeploySettings, workersOf } from "./plan";
@@ -46,11 +47,19 @@ export function checkCapacity(input: CapacityInput): CapacityResult {
   }
   const perApp = apps.map((a) => ({ name: a.name, workers: workersOf(a, settings) }));
   const workers = perApp.reduce((sum, a) => sum + a.workers, 0);
-  const needed = workers * settings.workerMemoryMb;
+  // Every process runs on every node too, each with its memoryMb (its cgroup's MemoryMax).
+  const processMb = processMemoryMb(apps);
+  const needed = workers * settings.workerMemoryMb + processMb;
   if (needed <= memory) return { warnings: [] };
   const largest = [...perApp].sort((a, b) => b.workers - a.workers || (a.name < b.name ? -1 : 1)).slice(0, 3).map((a) => `${a.name} ${a.workers}`).join(", ");
-  const what = `${workers} gunicorn workers x ${settings.workerMemoryMb} MiB (fleet:deploy.workerMemoryMb) = ${needed} MiB on each app node, ${instanceType} has ${memory} MiB`;
+  const processes = processMb > 0 ? ` + ${processMb} MiB of processes (memoryMb)` : "";
+  const what = `${workers} gunicorn workers x ${settings.workerMemoryMb} MiB (fleet:deploy.workerMemoryMb)${processes} = ${needed} MiB on each app node, ${instanceType} has ${memory} MiB`;
   const fix = `lower \`workers\` in ${appsFile} (most: ${largest}) or choose a larger fleet:nodes.instanceType in ${stackFile}`;
   if (needed > 2 * memory) return { warnings: [], error: `${stackFile}: fleet:nodes.instanceType: ${what}, more than twice over: ${fix}` };
   return { warnings: [`${stackFile}: fleet:nodes.instanceType: ${what}: the workers may not fit; ${fix}`] };
+}
+
+/** The memory of the stack's background processes on one node (config/processes.ts: memoryMb). */
+export function processMemoryMb(apps: Pick<AppForStack, "processes">[]): number {
+  return apps.reduce((sum, a) => sum + (a.processes ?? []).reduce((s, p) => s + p.memoryMb, 0), 0);
 }

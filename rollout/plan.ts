@@ -27,6 +27,7 @@ import { DEPLOY_USER } from "../render/cloudInit";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
 import type { ProvisionFile } from "../node/scripts";
 import { NODE_HELPER, scriptsDir, SCRIPTS_ROOT } from "./layout";
+import { processesInvocation, processesRemoval } from "./processes";
 
 export type PipMode = "index" | "system";
 export type DbEngine = "postgres" | "mysql";
@@ -207,10 +208,13 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
     // the steps before it in the chain did not change, and the engine would not wait for them.
     add({
       name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database"), name("install", node)],
-      run: [{
+      // The app's processes and schedules (rollout/processes.ts): their programs checked in the
+      // staged release before the switch, restarted onto it right after.
+      run: [processesInvocation("check", user, app), {
         script: "switch.sh",
         args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
-      }, prune],
+      }, processesInvocation("apply", user, app), prune],
+      remove: processesRemoval(user),
     });
     servesAfter[node] = name("switch", node);
     before = name("switch", node);

@@ -370,7 +370,8 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
       return children ? Number(children.split(/\s+/)[0]) : undefined;
     }),
   ]);
-  await Promise.race([exited, waitFor(`sshd on ${handle.name}`, 15000, () => sshBanner(handle.address))]);
+  // 60 s: a systemd node boots in 2-3 s, but far longer on a machine shared by several test runs.
+  await Promise.race([exited, waitFor(`sshd on ${handle.name}`, 60000, () => sshBanner(handle.address))]);
   return { handle, process: child, initPid, cgroup };
 }
 

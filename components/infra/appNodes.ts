@@ -7,6 +7,8 @@ import { deployConnection, FleetMachine, fleetInstance, ProxyConnectionArgs, rea
 import { SshKey } from "./sshKey";
 import { fleetTags } from "./awsTags";
 import { nodeNames } from "../../rollout/topology";
+import { logShippingPolicy } from "./logGroups";
+import type { LogShipping } from "../../render/cloudInit";
 
 export interface AppNodesArgs {
     stack: string;
@@ -26,6 +28,8 @@ export interface AppNodesArgs {
     bastion?: pulumi.Input<ProxyConnectionArgs>;
     /** The ARN pattern of the apps' media buckets (Storage.bucketArnPattern): the only S3 the nodes may touch. */
     mediaBucketArnPattern: string;
+    /** The apps' CloudWatch log groups (infra/logGroups.ts): the only ones the nodes may write. */
+    logShipping: LogShipping;
 }
 
 
@@ -47,7 +51,7 @@ export class AppNodes extends pulumi.ComponentResource {
                 stack: args.stack, name: nodeName, role: "app-node", ami: args.ami, instanceType: args.instanceType,
                 rootVolumeGb: args.rootVolumeGb, subnetId: args.subnetIds[i % args.subnetIds.length],
                 securityGroupId: args.securityGroupId, keyName: args.sshKey.keyName, deployPublicKey: args.sshKey.publicKey,
-                associatePublicIp: args.publicAddresses, iamInstanceProfile: profile.name, heavyJobs: args.heavyJobs,
+                associatePublicIp: args.publicAddresses, iamInstanceProfile: profile.name, heavyJobs: args.heavyJobs, logShipping: args.logShipping,
                 replaceToChange: true,
             }, this);
             const host = args.publicAddresses ? instance.publicIp : instance.privateIp;
@@ -60,7 +64,8 @@ export class AppNodes extends pulumi.ComponentResource {
     }
 
     /**
-     * The nodes' role and its one media policy: the apps' buckets by their name pattern. Every app
+     * The nodes' role, its media policy (the apps' buckets by their name pattern) and its log
+     * policy (the apps' log groups by theirs). Every app
      * on a node gets the node's role, so a policy per app bucket isolated nothing, and IAM allows
      * a role 10,240 characters of inline policy in all: about 30 apps' policies.
      */
@@ -73,6 +78,7 @@ export class AppNodes extends pulumi.ComponentResource {
             tags: fleetTags(args.stack, "node-role", { role: "app-node" }),
         }, { parent: this });
         new aws.iam.RolePolicy("node-media", { role: role.name, policy: JSON.stringify(appBucketPolicy(args.mediaBucketArnPattern)) }, { parent: this });
+        new aws.iam.RolePolicy("node-logs", { role: role.name, policy: JSON.stringify(logShippingPolicy(args.logShipping.groupPrefix)) }, { parent: this });
         return role;
     }
 }

@@ -10,6 +10,7 @@ import { mediaFromStack, StackConfig } from "../../config/stackConfig";
 import { EdgeHost } from "./edgeHost";
 import { BeforeTraffic, Edge } from "./edge";
 import { Storage } from "./storage";
+import { logGroupPrefix, LogGroups } from "./logGroups";
 import { TlsFiles } from "../../config/tlsConfig";
 
 /** The parts of an app the infrastructure needs (AppForStack has them all). */
@@ -25,6 +26,8 @@ export interface Infrastructure {
     staticHost: EdgeHost;
     database: Database;
     storage: Storage;
+    /** Each app's CloudWatch log group. */
+    logs: LogGroups;
 }
 
 /** Everything but the nginx hosts' sites, which follow the apps' rollouts (publishSites).
@@ -41,6 +44,7 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], publicKe
         stack, region: cfg.region, bucketPrefix: cfg.storage.bucketPrefix, apps: apps.map((a) => a.name),
         replicationRegion: cfg.storage.replicationRegion, mediaFromStack: mediaFromStack(cfg), protect: cfg.protect,
     }, opts);
+    const logs = new LogGroups("logs", { stack, apps: apps.map((a) => a.name), retentionDays: cfg.logs.retentionDays }, opts);
     const database = new Database("database", {
         stack, ...cfg.database, subnetIds: network.databaseSubnetIds, securityGroupId: network.databaseSecurityGroupId,
         recovery: cfg.recovery?.database, protect: cfg.protect,
@@ -54,11 +58,11 @@ export function buildInfrastructure(cfg: StackConfig, apps: InfraApp[], publicKe
         stack, count: cfg.nodes.count, instanceType: cfg.nodes.instanceType, ami: cfg.nodes.ami, rootVolumeGb: cfg.nodes.rootVolumeGb, heavyJobs: cfg.nodes.heavyJobs,
         subnetIds: network.appSubnetIds, securityGroupId: network.appNodeSecurityGroupId, sshKey,
         publicAddresses: network.appNodesPublic, bastion: network.appNodesPublic ? undefined : staticHost.bastion,
-        mediaBucketArnPattern: storage.bucketArnPattern,
+        mediaBucketArnPattern: storage.bucketArnPattern, logShipping: { groupPrefix: logGroupPrefix(stack), region: cfg.region },
     }, opts);
     // Before any app's publish step, on every nginx host; the sites follow the rollouts (publishSites).
     edge.grantPublishAccess({ publicKeys: Object.fromEntries(apps.map((a) => [a.name, publicKeyOf(a.name)])), nodeIps: appNodes.privateIps });
-    return { network, sshKey, appNodes, edge, staticHost, database, storage };
+    return { network, sshKey, appNodes, edge, staticHost, database, storage, logs };
 }
 
 /**
@@ -93,5 +97,7 @@ export function infrastructureOutputs(infra: Infrastructure) {
         databaseEndpoint: pulumi.interpolate`${infra.database.address}:${infra.database.port}`,
         mediaBuckets: infra.storage.buckets,
         replicaBuckets: infra.storage.replicaBuckets,
+        /** Per app: the CloudWatch log group its nodes ship its journal to. */
+        logGroups: infra.logs.groups,
     };
 }

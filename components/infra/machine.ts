@@ -4,7 +4,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DEPLOY_USER, MachineRole, renderCloudInit } from "../../render/cloudInit";
+import { DEPLOY_USER, LogShipping, MachineRole, renderCloudInit } from "../../render/cloudInit";
 import { provisionCommand } from "../../render/shellCommand";
 import { appNodeSources, provisionFile } from "../../node/scripts";
 import { fleetTags } from "./awsTags";
@@ -48,6 +48,8 @@ export interface InstanceSpec {
     iamInstanceProfile?: pulumi.Input<string>;
     /** App nodes: fleet:nodes.heavyJobs (render/cloudInit.ts). */
     heavyJobs?: number;
+    /** App nodes: where their log shipper sends the apps' journal (render/cloudInit.ts). */
+    logShipping?: LogShipping;
     /** App nodes: another instance type or user data makes a new instance, created (and serving)
      *  before the old one is deleted, instead of an in-place stop and start, which drops every
      *  request the node has in flight (docs/infrastructure.md, "Replacing a node"). */
@@ -69,7 +71,7 @@ export function fleetInstance(spec: InstanceSpec, parent: pulumi.Resource): aws.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: spec.rootVolumeGb, deleteOnTermination: true },
         // Public key only: user data is stored and shown in clear text.
-        userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey, heavyJobs: spec.heavyJobs }, appNodeSources())),
+        userData: pulumi.output(spec.deployPublicKey).apply((deployPublicKey) => renderCloudInit({ role: spec.role, deployPublicKey, heavyJobs: spec.heavyJobs, logShipping: spec.logShipping }, appNodeSources())),
         userDataReplaceOnChange: spec.replaceToChange,
         tags,
         volumeTags: tags,

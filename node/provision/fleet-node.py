@@ -24,9 +24,18 @@ APPS_ROOT = "@APPS_ROOT@"
 SCRIPTS_ROOT = "@SCRIPTS_ROOT@"
 HEAVY_DIRS = ["@HEAVY_SLOTS_DIR@", "@HEAVY_LOG_DIR@"]
 OS_USER = re.compile(r"@OS_USER_PATTERN@")
+# An app's background process or schedule (config/processes.ts, config/patterns.ts): its name, its
+# command (words of safe characters: systemd splits them, no shell reads them) and its calendar.
+PROCESS_NAME = re.compile(r"@PROCESS_NAME_PATTERN@")
+COMMAND = re.compile(r"@COMMAND_PATTERN@")
+COMMAND_MAX = int("@COMMAND_MAX_LENGTH@")
+ON_CALENDAR = re.compile(r"@ON_CALENDAR_PATTERN@")
+MEMORY_MB = (int("@PROCESS_MEMORY_MIN@"), int("@PROCESS_MEMORY_MAX@"))
+STOP_SECONDS = (int("@PROCESS_STOP_MIN@"), int("@PROCESS_STOP_MAX@"))
+UNIT_DIR = "/etc/systemd/system"
 # A release directory's name (a tag with '/' flattened to '+') or a virtualenv's hash.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
-SHARED_FILES = ("gunicorn.conf.py", "gunicorn_main.py")
+SHARED_FILES = ("gunicorn.conf.py", "gunicorn_main.py", "fleet_run.sh", "fleet_schedule.py")
 # Where build-dir, seal and static-dir work: KIND -> (directory under the app's home, prefix).
 BUILDS = {"release": ("releases", ".partial-"), "venv": ("venvs", "")}
 # What rm removes: KIND -> (directory under the app's home, prefix).
@@ -37,6 +46,11 @@ UNIT_ACTIONS = {
     "reload": [["reload"]],
     "restart": [["restart"]],
 }
+# What `process APP NAME ACTION` does with a process's unit.
+PROCESS_ACTIONS = ("restart", "release", "log")
+UNIT_KINDS = ("process", "schedule")
+# `logs APP WHICH SINCE MODE`: WHICH is web, a process or schedule name, or - (all of the app's).
+LOG_MODES = {"once": [], "follow": ["--follow"]}
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -296,6 +310,189 @@ def cmd_journal(app, since):
     sys.exit(subprocess.run(["journalctl", "--quiet", "--no-pager", "-o", "cat", "-u", "gunicorn@%s.service" % app, "--since", "@" + since]).returncode)
 
 
+# ---- an app's processes and schedules (node/rollout/processes.sh) ---------------------------------
+# Each is a systemd unit of its own (its own cgroup) under a fixed name, whose text is rendered
+# here from checked values only: the caller names the app, the process and its numbers and words,
+# never a line of the unit.
+
+
+def check_process_name(name):
+    if not PROCESS_NAME.fullmatch(name):
+        die("process name '%s' is not allowed (must match %s)" % (name, PROCESS_NAME.pattern))
+
+
+def shown(value):
+    """VALUE in a one-line message: its start, a line break or a control character escaped."""
+    return value[:80].encode("unicode_escape").decode("ascii")
+
+
+def check_command(command):
+    if len(command) > COMMAND_MAX or not COMMAND.fullmatch(command):
+        die("command '%s' is not allowed (at most %d characters matching %s)" % (shown(command), COMMAND_MAX, COMMAND.pattern))
+
+
+def check_number(what, value, bounds):
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", value) or not bounds[0] <= int(value) <= bounds[1]:
+        die("%s '%s' is not allowed (a whole number from %d to %d)" % (what, value, bounds[0], bounds[1]))
+
+
+def unit_name(app, kind, name, suffix):
+    return "fleet-%s-%s:%s.%s" % (kind, app, name, suffix)
+
+
+def unit_files(app, kind, name):
+    return [unit_name(app, kind, name, s) for s in (("service",) if kind == "process" else ("service", "timer"))]
+
+
+def service_common(app):
+    """What every unit of the app's runs as, and where: the app's user in the serving release."""
+    home = home_of(app)
+    return ("User=%s\nGroup=%s\nWorkingDirectory=%s/current\nNoNewPrivileges=true\nPrivateTmp=true\nProtectSystem=full\n" % (app, app, home))
+
+
+def process_unit_text(app, name, memory_mb, stop_seconds, command):
+    """A process: restart on failure, SIGTERM then STOP_SECONDS then SIGKILL, MemoryMax, as APP in
+    APP's current release, through shared/fleet_run.sh (the app's environment, the release's Python)."""
+    check_process_name(name)
+    check_number("memory (MiB)", memory_mb, MEMORY_MB)
+    check_number("stop seconds", stop_seconds, STOP_SECONDS)
+    check_command(command)
+    home = home_of(app)
+    return (
+        "# fleet: process %(name)s of %(app)s, written by fleet-node (apps.yaml: processes)\n"
+        "[Unit]\nDescription=fleet %(app)s: process %(name)s\nAfter=network-online.target\n"
+        "ConditionPathExists=%(home)s/current\nStartLimitIntervalSec=0\n\n"
+        "[Service]\nType=exec\n%(common)sExecStart=/bin/sh %(home)s/shared/fleet_run.sh %(command)s\n"
+        "Restart=on-failure\nRestartSec=2\nKillSignal=SIGTERM\nTimeoutStopSec=%(stop)s\nMemoryMax=%(memory)sM\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    ) % {"name": name, "app": app, "home": home, "common": service_common(app), "command": command, "stop": stop_seconds, "memory": memory_mb}
+
+
+def schedule_unit_texts(app, name, on_calendar, command):
+    """A schedule: a timer on every node, and the one run it starts (fleet_schedule.py, through
+    fleet_run.sh --schedule, lets one node run each time: docs/rollout.md)."""
+    check_process_name(name)
+    if not ON_CALENDAR.fullmatch(on_calendar):
+        die("calendar '%s' is not allowed (must match %s)" % (shown(on_calendar), ON_CALENDAR.pattern))
+    check_command(command)
+    home = home_of(app)
+    values = {"name": name, "app": app, "home": home, "common": service_common(app), "command": command,
+              "calendar": on_calendar, "service": unit_name(app, "schedule", name, "service")}
+    service = (
+        "# fleet: one run of schedule %(name)s of %(app)s, started by its timer on every node; fleet_schedule.py lets one node run each time\n"
+        "[Unit]\nDescription=fleet %(app)s: schedule %(name)s\nConditionPathExists=%(home)s/current\n\n"
+        "[Service]\nType=oneshot\n%(common)sExecStart=/bin/sh %(home)s/shared/fleet_run.sh --schedule %(name)s %(command)s\n"
+    ) % values
+    timer = (
+        "# fleet: the times of schedule %(name)s of %(app)s (apps.yaml: schedules, cron in UTC)\n"
+        "[Unit]\nDescription=fleet %(app)s: times of schedule %(name)s\n\n"
+        "[Timer]\nOnCalendar=%(calendar)s\nAccuracySec=1s\nPersistent=false\nUnit=%(service)s\n\n"
+        "[Install]\nWantedBy=timers.target\n"
+    ) % values
+    return {unit_name(app, "schedule", name, "service"): service, unit_name(app, "schedule", name, "timer"): timer}
+
+
+def put_units(texts):
+    """Writes each unit whose text differs (root's, 0644), then reloads systemd; True if one changed."""
+    dfd = open_dir(UNIT_DIR)
+    changed = False
+    for unit, text in texts.items():
+        data = text.encode()
+        try:
+            fd = os.open(unit, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            with os.fdopen(fd, "rb") as f:
+                if f.read() == data:
+                    continue
+        except FileNotFoundError:
+            pass
+        tmp = ".%s.new" % unit
+        remove_entry(dfd, tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.rename(tmp, unit, src_dir_fd=dfd, dst_dir_fd=dfd)
+        changed = True
+    if changed:
+        systemctl("daemon-reload")
+    return changed
+
+
+def systemctl(*args, quiet=False):
+    return subprocess.run(["systemctl", *args], stderr=subprocess.DEVNULL if quiet else None).returncode
+
+
+def cmd_process_unit(app, name, memory_mb, stop_seconds, command):
+    """The unit of process NAME (enabled: it comes back after a reboot); prints changed or same.
+    processes.sh restarts it when it changed, did not run, or ran another release."""
+    app_user(app)
+    text = process_unit_text(app, name, memory_mb, stop_seconds, command)
+    changed = put_units({unit_name(app, "process", name, "service"): text})
+    systemctl("enable", "--quiet", unit_name(app, "process", name, "service"))
+    print("changed" if changed else "same")
+
+
+def cmd_schedule_unit(app, name, on_calendar, command):
+    """The units of schedule NAME, its timer enabled and started (restarted when it changed)."""
+    app_user(app)
+    changed = put_units(schedule_unit_texts(app, name, on_calendar, command))
+    timer = unit_name(app, "schedule", name, "timer")
+    systemctl("enable", "--quiet", timer)
+    sys.exit(systemctl("restart" if changed else "start", timer))
+
+
+def cmd_process(app, name, action):
+    """restart: a graceful stop (SIGTERM, its stop time, SIGKILL), then a start on `current`;
+    release: the directory its main process runs in (nothing when it does not run);
+    log: its last lines in the journal (a process that did not start says why)."""
+    check_process_name(name)
+    app_user(app)
+    unit = unit_name(app, "process", name, "service")
+    if action == "restart":
+        systemctl("reset-failed", "--quiet", unit, quiet=True)  # a unit that never failed
+        sys.exit(systemctl("restart", unit))
+    if action == "log":
+        sys.exit(subprocess.run(["journalctl", "--quiet", "--no-pager", "-o", "cat", "-n", "20", "-u", unit]).returncode)
+    shown = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", unit], capture_output=True, text=True).stdout.strip()
+    if shown not in ("", "0") and shown.isdigit():
+        try:
+            print(os.readlink("/proc/%s/cwd" % shown))
+        except OSError:
+            pass
+
+
+def cmd_unit_remove(app, kind, name):
+    """The units of a process or schedule disabled, stopped (a process gracefully) and removed.
+    The app's user may be gone already (the app was removed): its name is checked, not its entry."""
+    if not OS_USER.fullmatch(app):
+        die("app user '%s' is not allowed (must match %s)" % (app, OS_USER.pattern))
+    check_process_name(name)
+    units = unit_files(app, kind, name)
+    systemctl("disable", "--now", "--quiet", *units, quiet=True)
+    dfd = open_dir(UNIT_DIR)
+    for unit in units:
+        remove_entry(dfd, unit)
+    systemctl("daemon-reload")
+    systemctl("reset-failed", "--quiet", *units, quiet=True)
+
+
+def cmd_logs(app, which, since, mode):
+    """The app's journal as JSON lines (npm run logs): gunicorn's, its processes' and its schedules'
+    (WHICH -), or web's, or those of one process or schedule name; the last SINCE seconds (0: all)."""
+    if not OS_USER.fullmatch(app):
+        die("app user '%s' is not allowed (must match %s)" % (app, OS_USER.pattern))
+    if which != "-" and which != "web":
+        check_process_name(which)
+    if not re.fullmatch(r"[0-9]{1,12}", since):
+        die("since '%s' is not allowed (a number of seconds; 0: the whole journal)" % since)
+    web = ["gunicorn@%s.service" % app]
+    named = [unit_name(app, kind, which if which != "-" else "*", "service") for kind in UNIT_KINDS]
+    units = web if which == "web" else named if which != "-" else web + named
+    args = ["journalctl", "--no-pager", "--quiet", "-o", "json"] + [a for u in units for a in ("-u", u)]
+    if since != "0":
+        args += ["--since", "-%ss" % int(since)]
+    sys.exit(subprocess.run(args + LOG_MODES[mode]).returncode)
+
+
 def cmd_owned_dir(path):
     """A platform directory (the scripts' root, the heavy-work slots and log) of the deploy user."""
     user = caller()
@@ -339,7 +536,31 @@ COMMANDS = {
     "rm": (3, cmd_rm),
     "unit": (2, cmd_unit),
     "journal": (2, cmd_journal),
+    "process-unit": (5, cmd_process_unit),
+    "schedule-unit": (4, cmd_schedule_unit),
+    "process": (3, cmd_process),
+    "unit-remove": (3, cmd_unit_remove),
+    "logs": (4, cmd_logs),
 }
+# Arguments that must be one of a few words: COMMAND -> (argument's index, its words).
+CHOICES = {
+    "build-dir": (2, BUILDS), "seal": (2, BUILDS), "rm": (2, REMOVABLE),
+    "process": (3, PROCESS_ACTIONS), "unit-remove": (2, UNIT_KINDS), "logs": (4, LOG_MODES),
+}
+
+
+def check_args(args):
+    """The command and its number of arguments, and the arguments that must be one of a few words."""
+    if not args or args[0] not in COMMANDS:
+        die("usage: fleet-node %s | as APP CMD..." % " | ".join(COMMANDS))
+    count, fn = COMMANDS[args[0]]
+    if len(args) - 1 != count:
+        die("%s takes %d argument(s)" % (args[0], count))
+    if args[0] in CHOICES:
+        index, words = CHOICES[args[0]]
+        if args[index] not in words:
+            die("%s: '%s' is not allowed (%s)" % (args[0], args[index], ", ".join(words)))
+    return fn
 
 
 def main(args):
@@ -348,16 +569,7 @@ def main(args):
     if args[:1] == ["as"] and len(args) >= 3:
         cmd_as(args[1], args[2:])
         return
-    if not args or args[0] not in COMMANDS:
-        die("usage: fleet-node %s | as APP CMD..." % " | ".join(COMMANDS))
-    count, fn = COMMANDS[args[0]]
-    if len(args) - 1 != count:
-        die("%s takes %d argument(s)" % (args[0], count))
-    if args[0] in ("build-dir", "seal") and args[2] not in BUILDS:
-        die("kind '%s' is not allowed (%s)" % (args[2], ", ".join(BUILDS)))
-    if args[0] == "rm" and args[2] not in REMOVABLE:
-        die("kind '%s' is not allowed (%s)" % (args[2], ", ".join(REMOVABLE)))
-    fn(*args[1:])
+    check_args(args)(*args[1:])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ FLEET_PATTERN_HEALTH_PATH='/[A-Za-z0-9._~/-]*'
 FLEET_PATTERN_ENV_NAME='[A-Z_][A-Z0-9_]*'
 FLEET_PATTERN_SSH_USER='[a-z_][a-z0-9_-]{0,31}'
 FLEET_PATTERN_OVERRIDES='(none|database|hosts|static|secretKey|proxy|storage|debug)(,(none|database|hosts|static|secretKey|proxy|storage|debug))*'
+FLEET_PATTERN_PROCESS_NAME='[a-z]([a-z0-9-]{0,30}[a-z0-9])?'
+FLEET_PATTERN_COMMAND='[A-Za-z0-9_./=:,@+-]+( +[A-Za-z0-9_./=:,@+-]+)*'
+FLEET_PATTERN_ON_CALENDAR='([A-Z][a-z]{2}(,[A-Z][a-z]{2})* )?\*-[0-9*,]+-[0-9*,]+ [0-9*,]+:[0-9*,]+:00 UTC'
 FLEET_PATTERN_HOST='[A-Za-z0-9]([A-Za-z0-9.-]{0,252})'
 
 # check_app VALUE [WHAT]: VALUE must match RULES.app of config/patterns.ts (app name).
@@ -98,6 +101,22 @@ check_overrides() {
   case $1 in
     none,* | *,none | *,none,*) die "${2:-overrides} '$1' is not allowed" ;;
   esac
+}
+
+# check_process_name VALUE [WHAT]: VALUE must match RULES.processName of config/patterns.ts (process name).
+check_process_name() {
+  check_arg "${2:-process name}" "$1" "$FLEET_PATTERN_PROCESS_NAME"
+}
+
+# check_command VALUE [WHAT]: VALUE must match RULES.command of config/patterns.ts (command).
+check_command() {
+  check_arg "${2:-command}" "$1" "$FLEET_PATTERN_COMMAND"
+  [ ${#1} -le 500 ] || die "${2:-command} '$1' is longer than 500 characters"
+}
+
+# check_on_calendar VALUE [WHAT]: VALUE must match RULES.onCalendar of config/patterns.ts (calendar).
+check_on_calendar() {
+  check_arg "${2:-calendar}" "$1" "$FLEET_PATTERN_ON_CALENDAR"
 }
 
 # check_host VALUE [WHAT]: VALUE must match RULES.host of config/patterns.ts (host).

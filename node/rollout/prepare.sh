@@ -18,6 +18,8 @@ here=$(dirname "$0")
 remove() {
   check_os_user "$1"
   app_paths "$1"
+  # Its processes and schedules first (processes.sh), then gunicorn: nothing of the app keeps running.
+  sh "$here/processes.sh" remove "$1"
   if [ -d "$APP_DIR" ] && id -u "$APP" >/dev/null 2>&1; then
     gunicorn_stop
   fi

@@ -115,14 +115,14 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
     assert.match(wrong.stderr, /password authentication failed/);
   });
 
-  it("serves the fixture repository, tags v1..v11, to a clone on a node (by path and by URL)", async () => {
+  it("serves the fixture repository, tags v1..v11 and v20, to a clone on a node (by path and by URL)", async () => {
     const node = cluster.appNodes[0];
     const r = await ssh(node, `git ls-remote --tags --refs ${cluster.fixtureRepoPath} | sed 's#.*refs/tags/##' | sort | tr '\\n' ' '; echo
       sudo install -d -o ${cluster.sshUser} /srv/clone && git clone -q ${cluster.gitBaseUrl}/uni-it/polls.git /srv/clone/polls &&
       git -C /srv/clone/polls -c advice.detachedHead=false checkout -q v2 && ls /srv/clone/polls/polls/migrations`);
     assert.equal(r.code, 0, r.stderr);
     const [tags, ...migrations] = r.stdout.trim().split("\n");
-    assert.equal(tags.trim(), "v1 v10 v11 v12 v2 v3 v4 v5 v6 v7 v8 v9");
+    assert.equal(tags.trim(), "v1 v10 v11 v12 v2 v20 v3 v4 v5 v6 v7 v8 v9");
     assert.deepEqual(migrations, ["0001_initial.py", "0002_question_summary.py", "__init__.py"]);
     // an app's own system user (as a deployment creates one) may read it too
     const other = await ssh(node, `sudo useradd --system --no-create-home fixture-reader &&

@@ -66,7 +66,7 @@ describe("rehearse", function () {
       ["--path not a path", () => ["--repo", repo, "--catalog", catalog, "--tags", "v1", "--path", "polls"], /^rehearse: --path: "polls" is not allowed: a URL path starting with '\/'/],
       ["a repository that does not exist", () => ["--repo", path.join(work, "nope.git"), "--catalog", catalog, "--tags", "v1"], /^rehearse: --repo: \S+nope\.git does not exist$/],
       ["a directory that is no git repository", () => ["--repo", work, "--catalog", catalog, "--tags", "v1"], /^rehearse: --repo: \S+ is not a git repository$/],
-      ["a tag the repository lacks", () => ["--repo", repo, "--catalog", catalog, "--tags", "v1,v70"], /^rehearse: --tags: \S+polls\.git has no tag v70 \(git tag -l there lists 12 tag\(s\)\)$/],
+      ["a tag the repository lacks", () => ["--repo", repo, "--catalog", catalog, "--tags", "v1,v70"], /^rehearse: --tags: \S+polls\.git has no tag v70 \(git tag -l there lists 13 tag\(s\)\)$/],
       ["a catalog entry the catalog refuses", () => ["--repo", repo, "--catalog", file("bad.yaml", ["apps:", ...ENTRY, "    workers: 0", "    tags: {}", ""].join("\n")), "--tags", "v1"],
         /^rehearse: \S+bad\.yaml:8:14: polls\.workers: must be from 1 to 32$/],
       ["several apps and no --app", () => ["--repo", repo, "--catalog", file("two.yaml", ["apps:", ...ENTRY, "    tags: {}", ...ENTRY.map((l) => l.replace("polls", "votes")), "    tags: {}", ""].join("\n")), "--tags", "v1"],

@@ -14,12 +14,15 @@ import { NGINX_TLS_DIR } from "../../rollout/layout";
 import { StackConfig } from "../../config/stackConfig";
 import { publishCommand } from "../../components/infra/edgeHost";
 import { replicaBucketName } from "../../components/infra/storage";
+import { LOG_SHIPPER } from "../../render/cloudInit";
+import { parse as parseYaml } from "yaml";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const RDS = "aws:rds/instance:Instance";
 const BUCKET = "aws:s3/bucket:Bucket";
 const COMMAND = "command:remote:Command";
+const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
 
 interface Built {
     cfg: StackConfig;
@@ -143,7 +146,7 @@ describe("infrastructure components (runtime mocks)", () => {
     });
 
     it("grants the apps' buckets to the nodes with one policy naming the stack's media buckets by pattern", async () => {
-        const policies = byType(alpha.resources, "aws:iam/rolePolicy:RolePolicy");
+        const policies = byType(alpha.resources, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.name !== "node-logs");
         assert.deepEqual(policies.map((p) => p.name).sort(), ["node-media"]);
         const pattern = "arn:aws:s3:::uni-fleet-alpha-*-media";
         assert.deepEqual(JSON.parse(String(policies[0].inputs.policy)), appBucketPolicy(pattern));
@@ -152,6 +155,32 @@ describe("infrastructure components (runtime mocks)", () => {
         assert.equal(await valueOf(alpha.infra.storage.buckets.blog), "uni-fleet-alpha-blog-media");
         assert.ok(matches("uni-fleet-alpha-blog-media") && matches("uni-fleet-alpha-wiki-media"));
         assert.ok(!matches("uni-fleet-alpha-blog-media-dr") && !matches("uni-fleet-production-blog-media"));
+    });
+
+    it("declares a CloudWatch log group per app, kept for fleet:logs.retentionDays, the only groups the nodes may write, and the nodes' shipper sends there", async () => {
+        const groups = (b: Built) => byType(b.resources, LOG_GROUP).map((g) => [g.inputs.name, g.inputs.retentionInDays, tag(g, "app")]);
+        assert.deepEqual(groups(alpha), [["/fleet/alpha/app_blog", 30, "blog"], ["/fleet/alpha/app_wiki", 30, "wiki"]]);
+        const kept = await build("alpha", { logs: { retentionDays: 365 } });
+        assert.deepEqual(groups(kept), [["/fleet/alpha/app_blog", 365, "blog"], ["/fleet/alpha/app_wiki", 365, "wiki"]]);
+        assert.equal(await valueOf(alpha.infra.logs.groups.wiki), "/fleet/alpha/app_wiki");
+        const policy = byType(production.resources, "aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "node-logs");
+        assert.ok(policy);
+        const statements = (JSON.parse(String(policy.inputs.policy)) as { Statement: { Action: string[]; Resource: string[] }[] }).Statement;
+        assert.deepEqual(statements.map((st) => [st.Action, st.Resource]), [[["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            ["arn:aws:logs:*:*:log-group:/fleet/production/*", "arn:aws:logs:*:*:log-group:/fleet/production/*:log-stream:*"]]]);
+        for (const i of byType(production.resources, INSTANCE)) {
+            const doc = parseYaml(String(i.revealed.userData)) as { packages: string[]; runcmd: string[][]; write_files: { path: string; content: string }[] };
+            const shipper = doc.write_files.find((f) => f.path === LOG_SHIPPER);
+            if (i.name.startsWith("static-host")) {
+                assert.equal(shipper, undefined, i.name);
+                continue;
+            }
+            assert.ok(shipper, i.name);
+            assert.match(shipper.content, /^GROUP_PREFIX = "\/fleet\/production\/"$/m, i.name);
+            assert.match(shipper.content, new RegExp(`^REGION = "${production.cfg.region}"$`, "m"), i.name);
+            assert.ok(doc.packages.includes("python3-boto3"), i.name);
+            assert.deepEqual(doc.runcmd.at(-1), ["systemctl", "enable", "--now", "fleet-logship.service"], i.name);
+        }
     });
 
     it("tags every AWS resource with stack and managed-by, and app where it belongs to one", () => {

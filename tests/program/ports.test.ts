@@ -34,7 +34,7 @@ describe("ports through npm run plan (production)", function () {
     assert.equal(run.code, 0, run.stderr);
     const plan = JSON.parse(run.stdout) as Plan;
     // Each app's port as its first node's switch step serves it (switch.sh APP TAG ADDRESS PORT ...).
-    const ports = plan.resources.filter((r) => /^app-\d{3}-switch-node-1$/.test(r.name)).map((r) => Number(String(r.inputs.create).split(" ")[5]));
+    const ports = plan.resources.filter((r) => /^app-\d{3}-switch-node-1$/.test(r.name)).map((r) => Number(/switch\.sh \S+ \S+ \S+ (\d+) /.exec(String(r.inputs.create))?.[1]));
     assert.equal(ports.length, 200);
     assert.equal(new Set(ports).size, 200);
     // The security groups open the port ranges, not a rule per app (at most 60 rules per group).

@@ -66,6 +66,7 @@ describe("stack config (fleet:*)", () => {
         assert.equal(result.config.staticHost.instanceType, "t3.micro");
         assert.equal(result.config.storage.bucketPrefix, "fleet");
         assert.equal(result.config.protect, false);
+        assert.equal(result.config.logs.retentionDays, 30);
         assert.equal(result.config.recovery, undefined);
         assert.equal(catalogStack(result.config), "alpha");
         assert.equal(deployTag(result.config, "v1.2.0"), "v1.2.0");
@@ -89,6 +90,8 @@ describe("stack config (fleet:*)", () => {
         ["a recovery that replaces itself", (v) => (v.recovery = { replaces: "alpha", media: "empty" }), /fleet:recovery\.replaces: must name the stack being replaced/],
         ["a recovery that does not say what it replaces", (v) => (v.recovery = { media: "empty" }), /fleet:recovery\.replaces: is required \(missing\)$/],
         ["an unknown top-level key", (v) => (v.nodez = {}), /fleet:nodez: unknown key; allowed: fleet:network, .*fleet:recovery/],
+        ["a log retention CloudWatch does not take", (v) => (v.logs = { retentionDays: 10 }), /^Pulumi\.alpha\.yaml(:\d+:\d+)?: fleet:logs\.retentionDays: must be a retention CloudWatch takes, in days: 1, 3, 5, 7, 14, 30, 60, .*, 3653 \(got 10\)$/],
+        ["an unknown key of fleet:logs", (v) => (v.logs = { retention: 30 }), /fleet:logs: unknown key "retention"$/],
         ["a VPC too small for six subnets", (v) => (v.network.cidr = "10.0.0.0/24"), /fleet:network\.cidr: must be a CIDR of \/18 or larger/],
     ];
     for (const [what, edit, expected] of cases) {

@@ -65,6 +65,18 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
     accept: ["deploy", "_x", "a-b_1", "a".repeat(32)],
     reject: ["", "Deploy", "1a", "-a", "a".repeat(33), "a b", "a.b"],
   },
+  processName: {
+    accept: ["worker", "w", "celery-beat", "a1", "a".repeat(32)],
+    reject: ["", "Worker", "1w", "-w", "w-", "w_x", "w.x", "w x", "a".repeat(33), "w\nx"],
+  },
+  command: {
+    accept: ["python manage.py work", "celery -A proj worker --concurrency 2", "bin/run.sh", "python  manage.py x=1,2 a@b:c+d", "a".repeat(500)],
+    reject: ["", " python", "python ", "a;b", "a | b", "a && b", "echo $HOME", "a 'b'", 'a "b"', "a\nb", "a `b`", "a%b", "a\\b", "a > f", "a".repeat(501), "a\tb"],
+  },
+  onCalendar: {
+    accept: ["*-*-* 3:17:00 UTC", "*-*-* *:*:00 UTC", "Mon,Fri *-1,7-* 0,12:0,30:00 UTC"],
+    reject: ["", "daily", "*-*-* 3:17:00", "*-*-* 3:17:00 UTC; id", "mon *-*-* 3:17:00 UTC", "*-*-* 3:17:05 UTC"],
+  },
   host: {
     accept: ["10.0.9.158", "db.example.internal", "a", "a-b.c", "A1"],
     reject: ["", "-a", ".a", "a_b", "a b", "a:5432", "a\nb", "a".repeat(254)],

@@ -134,15 +134,16 @@ describe("rollout plan", () => {
     assert.deepEqual(p.servesAfter, { "node-1": "polls-switch-node-1", "node-2": "polls-switch-node-2", "node-3": "polls-switch-node-3" });
     for (const [node, name] of Object.entries(p.servesAfter)) assert.equal(step(p, name).host, node);
     assert.equal(command(p, "polls-switch-node-2"),
-      `sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30 && sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
+      `sh ${p.scriptsDir}/processes.sh check app_polls v2 && sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30 && ` +
+      `sh ${p.scriptsDir}/processes.sh apply app_polls v2 && sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
   });
 
   it("prunes each node to keepReleases in its switch step, only once its switch succeeded", () => {
     const p = plan();
     for (const n of NODES) {
       const run = step(p, `polls-switch-${n}`).run!;
-      assert.deepEqual(run.map((r) => r.script), ["switch.sh", "prune.sh"]);
-      assert.deepEqual(run[1].args, ["app_polls", "3", "v2"]);
+      assert.deepEqual(run.map((r) => r.script), ["processes.sh", "switch.sh", "processes.sh", "prune.sh"]);
+      assert.deepEqual(run[3].args, ["app_polls", "3", "v2"]);
     }
     assert.equal(p.steps.filter((s) => (s.run ?? []).some((r) => r.script === "prune.sh")).length, NODES.length);
   });
@@ -205,7 +206,10 @@ describe("rollout plan", () => {
   it("deletes the app's files from the nodes only when a step is removed (the nginx host's sites step removes its static files)", () => {
     const p = plan();
     assert.equal(renderCommand(p.scriptsDir, step(p, "polls-install-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
-    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.name).sort(), ["polls-install-node-1", "polls-install-node-2", "polls-install-node-3"]);
+    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.name).sort(),
+      [...NODES.map((n) => `polls-install-${n}`), ...NODES.map((n) => `polls-switch-${n}`)]);
+    // A switch step's delete stops and removes the app's processes and schedules on its node.
+    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-switch-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/processes.sh remove app_polls`);
   });
 
   it("refuses what it cannot roll out, with one clear message", () => {
