@@ -6,13 +6,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { APPS_ROOT, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
+import { APPS_ROOT, DEPLOY_USER, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
 import { RULES } from "../config/patterns";
 import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
 export type MachineRole = "app-node" | "static-host";
 
-export const DEPLOY_USER = "deploy";
+export { DEPLOY_USER };
 /** Stands for APPS_ROOT in node/provision/gunicorn@.service. */
 export const APPS_ROOT_PLACEHOLDER = "@APPS_ROOT@";
 

@@ -3,6 +3,8 @@
 // node/rollout/lib-rules.sh for the node scripts; cloud-init and the nginx renderer take it from
 // here too.
 
+/** Every machine: the one user the rollout connects as (cloud-init makes it; never root). */
+export const DEPLOY_USER = "deploy";
 /** App nodes: each app lives in APPS_ROOT/<app> (releases/, venvs/, shared/, current, previous). */
 export const APPS_ROOT = "/srv";
 /** Every host: the rollout's scripts, once per host and scripts version (SCRIPTS_ROOT/scripts_<version>). */

@@ -1,10 +1,9 @@
 // The rollout plan as pure data: order, hosts, arguments, stdin, determinism. No Pulumi runtime.
 import { strict as assert } from "assert";
 import { ALL_OVERRIDES, AppForStack, RESERVED_ENV } from "../../config/catalog";
-import { deploySchema } from "../../config/deployConfig";
+import { DEFAULT_DEPLOY_SETTINGS, deploySchema } from "../../config/deployConfig";
 import {
   DATABASE,
-  DEFAULT_DEPLOY_SETTINGS,
   databaseStdin,
   envFileText,
   gitUrl,
