@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { DEPLOY_USER } from "../rollout/layout";
 import { MAX_TIMEOUT_SECONDS, MAX_WORKERS, MIGRATION_LIMITS, migrationSmallTableRows } from "./catalog";
-import { RULES, ruleRegExp } from "./patterns";
+import { CHOICES, LIMITS, RULES, ruleRegExp } from "./patterns";
 
 const GIT_URL = ruleRegExp(RULES.gitUrl);
 
@@ -31,18 +31,18 @@ export const deploySchema = z.strictObject({
     .string()
     .refine((t) => !hasCredential(t), { error: "carries a credential (a user:password or token before the host), which would be on every node's command lines and in the plan; allowed: no credential: the nodes clone with their deploy keys (git@host:{repo}.git)", abort: true })
     .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://host/, https://host/ or file:///, the host starting with a letter or digit, at most 1024 characters) containing {repo} or {name}"),
-  pipMode: z.enum(["index", "system"]),
-  healthSeconds: whole(1, 600),
+  pipMode: z.enum(CHOICES.pipMode.values),
+  healthSeconds: whole(LIMITS.healthSeconds.min, LIMITS.healthSeconds.max),
   gunicornWorkers: whole(1, MAX_WORKERS),
   gunicornTimeout: whole(1, MAX_TIMEOUT_SECONDS),
   workerMemoryMb: whole(16, 16384),
   migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
   migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
-  migrationRetries: whole(0, 10),
+  migrationRetries: whole(LIMITS.migrationRetries.min, LIMITS.migrationRetries.max),
   migrationSmallTableRows,
 }).partial();
 
-export type PipMode = "index" | "system";
+export type PipMode = (typeof CHOICES.pipMode.values)[number];
 export type DbEngine = "postgres" | "mysql";
 
 export interface DeploySettings {

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { APPS_ROOT, DEPLOY_USER, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
+import { APP_LAYOUT, APPS_ROOT, DEPLOY_USER, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
 import { RULES } from "../config/patterns";
 import { PROVISION_SCRIPTS_DIR } from "./shellCommand";
 
@@ -135,9 +135,14 @@ export function nodeHelper(): string {
     });
 }
 
-/** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for
- *  @APPS_ROOT@. (Its comments stay as they are: the text is EC2 user data, and changing it
- *  would update every app node.) */
+/** node/provision/gunicorn@.service with the apps' directory and an app's layout (rollout/layout.ts)
+ *  put in for @APPS_ROOT@, @APP_CURRENT@ and @APP_SHARED@. (Its comments stay as they are: the text
+ *  is EC2 user data, and changing it would update every app node.) */
 function gunicornUnit(): string {
-    return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "gunicorn@.service"), "utf8").replaceAll(APPS_ROOT_PLACEHOLDER, APPS_ROOT);
+    const values: Record<string, string> = { [APPS_ROOT_PLACEHOLDER]: APPS_ROOT, "@APP_CURRENT@": APP_LAYOUT.current, "@APP_SHARED@": APP_LAYOUT.shared };
+    return fs.readFileSync(path.join(PROVISION_SCRIPTS_DIR, "gunicorn@.service"), "utf8").replace(/@[A-Z_]+@/g, (p) => {
+        const v = values[p];
+        if (v === undefined) throw new Error(`gunicorn@.service: unknown placeholder ${p}`);
+        return v;
+    });
 }
