@@ -119,8 +119,10 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       run: [{
         script: "install.sh",
         args: [
-          user, { addressOf: node }, String(app.port), app.wsgi, String(workersOf(app, settings)), String(timeoutOf(app, settings)),
-          app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode, overridesArg(app.overrides), app.deployChecks, app.healthCheck,
+          "--app", user, "--address", { addressOf: node }, "--port", String(app.port), "--wsgi", app.wsgi,
+          "--workers", String(workersOf(app, settings)), "--timeout", String(timeoutOf(app, settings)), "--tag", app.tag,
+          "--git-url", gitUrl(settings.gitUrlTemplate, app), "--pip-mode", settings.pipMode, "--overrides", overridesArg(app.overrides),
+          "--deploy-checks", app.deployChecks, "--health-path", app.healthCheck,
         ],
       }],
       remove: { script: "prepare.sh", args: ["--remove", user] },

@@ -86,6 +86,34 @@ check_arg() {
   esac
 }
 
+# named_args USAGE NAME... -- ARG...: the script's arguments as --NAME VALUE pairs, each NAME
+# exactly once and nothing else; sets $arg_NAME (its dashes as underscores: --git-url -> $arg_git_url).
+# A missing, repeated or unknown argument dies with USAGE and what is wrong.
+named_args() {
+  _usage=$1 _names=
+  shift
+  while [ "$1" != -- ]; do
+    _names="$_names $1"
+    eval "unset arg_$(printf '%s' "$1" | tr - _)"
+    shift
+  done
+  shift
+  while [ $# -gt 0 ]; do
+    case $1 in --?*) ;; *) die "$_usage ('$1' is not a --NAME)" ;; esac
+    case "$_names " in *" ${1#--} "*) ;; *) die "$_usage ($1 is not one of its arguments)" ;; esac
+    [ $# -ge 2 ] || die "$_usage ($1 has no value)"
+    _var=arg_$(printf '%s' "${1#--}" | tr - _)
+    eval "_given=\${$_var+set}"
+    [ -z "$_given" ] || die "$_usage ($1 is given twice)"
+    eval "$_var=\$2"
+    shift 2
+  done
+  for _name in $_names; do
+    eval "_given=\${arg_$(printf '%s' "$_name" | tr - _)+set}"
+    [ -n "$_given" ] || die "$_usage (--$_name is missing)"
+  done
+}
+
 # check_int WHAT VALUE MIN MAX: VALUE must be a whole number (digits only) from MIN to MAX (the
 # check_* of the limits in lib-rules.sh call it with the limits of config/patterns.ts).
 check_int() {

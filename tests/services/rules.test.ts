@@ -138,6 +138,23 @@ describe("one source for each rule", () => {
     }
   });
 
+  it("named arguments: each --NAME once, in any order, values taken as they are; a missing, repeated, unknown or valueless one is refused with the usage", () => {
+    const named = (...args: string[]) =>
+      spawnSync("sh", ["-eu", "-c", 'here=$0; shift; . "$here/lib.sh"; named_args "usage: x.sh --app A --git-url U" app git-url -- "$@"; printf "%s|%s" "$arg_app" "$arg_git_url"', ROLLOUT, "x", ...args], { encoding: "utf8" });
+    assert.equal(named("--git-url", "$(id) two", "--app", "a").stdout, "a|$(id) two");
+    for (const [args, why] of [
+      [["--app", "a"], "--git-url is missing"],
+      [["--app", "a", "--git-url", "u", "--app", "b"], "--app is given twice"],
+      [["--app", "a", "--git-url"], "--git-url has no value"],
+      [["--app", "a", "--git-url", "u", "--tag", "v1"], "--tag is not one of its arguments"],
+      [["a", "--app", "a", "--git-url", "u"], "'a' is not a --NAME"],
+    ] as const) {
+      const r = named(...args);
+      assert.equal(r.status, 1, why);
+      assert.equal(r.stderr, `fleet: error: usage: x.sh --app A --git-url U (${why})\n`);
+    }
+  });
+
   it("derived identities pass the shell's checks; catalog names do not (the scripts never take a name as an identity)", () => {
     const check = (fn: string, value: string) => spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" }).status;
     for (const app of ["polls", "room-booking", "a-b-c", "deploy", "an-app-name-longer-than-twenty-six"]) {
