@@ -6,53 +6,36 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "./components/app/appDeployment";
 import { HostScripts } from "./components/app/hostScripts";
 import { AppKeys } from "./components/app/appKeys";
-import { organizationRulesets, sshHost } from "./components/app/appRepository";
+import { organizationRulesets } from "./components/app/appRepository";
 import { AppForStack, LATEST } from "./config/catalog";
+import { defaultGitUrlTemplate } from "./config/deployConfig";
 import { GithubClient, GithubError } from "./github/api";
 import { resolveTags } from "./github/resolveTags";
-import { GithubConfig } from "./config/githubConfig";
-import { loadProgramConfig } from "./config/load";
+import { loadSettings } from "./config/load";
 import { buildInfrastructure, infrastructureOutputs, publishSites } from "./components/infra/buildInfrastructure";
-import { DEFAULT_DEPLOY_SETTINGS, DeploySettings, RolloutError, siteUrl } from "./rollout/plan";
+import { RolloutError, siteUrl } from "./rollout/plan";
 import { checkCapacity } from "./rollout/capacity";
 
-const config = new pulumi.Config();
-const stack = pulumi.getStack();
-// Both files checked at once (config/stackFile.ts): every problem is one line, before anything is declared.
-const { settings: stackSettings, apps } = loadProgramConfig(__dirname);
-const stackConfig = stackSettings.infra;
-const github = recoveryLeavesRepositoriesAlone(stackSettings.github);
-/** Where the nodes clone from by default: github.com, or the Enterprise instance the API lives on. */
-const cloneHost = sshHost(github.apiUrl);
-const DEFAULT_GIT_URL_TEMPLATE = `git@${cloneHost}:{repo}.git`;
+// Both files checked at once and every setting resolved (config/load.ts): every problem is one
+// line, before anything is declared.
+const fleet = loadSettings(__dirname);
+const { stack, apps, github, infra: stackConfig } = fleet;
+/** The rollout's settings: fleet:deploy over the defaults; by default the nodes clone from the
+ *  GitHub (Enterprise) host the API lives on. */
+const settings = fleet.deploy;
 
 /** The program's own errors are worded for people: RunError makes Pulumi print them without a stack trace. */
 function runError(err: unknown): never {
   throw err instanceof GithubError || err instanceof RolloutError ? new pulumi.RunError(err.message) : err;
 }
 
-/**
- * A recovery stack is made with --copy-config-from the stack it replaces, so it inherits
- * manageRepositories: true. Two stacks managing the same branches and rules would fight (and
- * creating branches that exist fails), so the repository settings stay with the old stack's state
- * until someone moves them on purpose (docs/github.md). Deploy keys are per stack and still made.
- */
-function recoveryLeavesRepositoriesAlone(cfg: GithubConfig): GithubConfig {
-  if (!stackConfig.recovery || !cfg.manageRepositories) return cfg;
-  void pulumi.log.warn(`fleet:github.manageRepositories is ignored on a recovery stack (it replaces ${stackConfig.recovery.replaces}): branches, protection and tag rules stay as they are`);
-  return { ...cfg, manageRepositories: false };
-}
-
-/** The rollout's settings: fleet:deploy over the defaults; by default the nodes clone from the
- *  GitHub (Enterprise) host the API lives on. */
-const settings: DeploySettings = { ...DEFAULT_DEPLOY_SETTINGS, gitUrlTemplate: DEFAULT_GIT_URL_TEMPLATE, ...stackSettings.deploy };
 /** HTTPS per app from fleet:tls: the EdgeHost puts the keys only into a secret input, and the
  *  certificates (public) into the readable nginx step. */
-const certificates = stackSettings.certificates;
+const certificates = fleet.certificates;
 
 /** Every app runs on every node: their workers must fit in one node's memory (rollout/capacity.ts). */
 function checkNodeCapacity(): void {
-  const result = checkCapacity({ apps, settings, instanceType: stackConfig.nodes.instanceType, stackFile: `Pulumi.${stack}.yaml`, appsFile: config.get("appsFile") ?? "apps.yaml" });
+  const result = checkCapacity({ apps, settings, instanceType: stackConfig.nodes.instanceType, stackFile: fleet.stackFile, appsFile: fleet.appsFile });
   for (const warning of result.warnings) void pulumi.log.warn(warning);
   if (result.error !== undefined) throw new pulumi.RunError(result.error);
 }
@@ -68,8 +51,7 @@ const appKeys = new AppKeys("app-key-seed");
 const infra = buildInfrastructure(stackConfig, apps, (app) => appKeys.of(app).publicKey);
 /** One client for the GitHub API (github.com, or the Enterprise instance of fleet:github.apiUrl). */
 const githubApi = new GithubClient({ baseUrl: github.apiUrl });
-/** Whether the program asks GitHub anything on this run: not in the offline plan. */
-const githubOnline = process.env.FLEET_GITHUB_OFFLINE !== "1";
+const githubOnline = fleet.githubOnline;
 
 /**
  * known_hosts lines for the host the nodes clone from, from the keys GitHub publishes: the first
@@ -77,8 +59,8 @@ const githubOnline = process.env.FLEET_GITHUB_OFFLINE !== "1";
  * URL (an explicit gitUrlTemplate may name another host), and not offline.
  */
 const cloneHostKeys: Promise<string[]> =
-  settings.gitUrlTemplate === DEFAULT_GIT_URL_TEMPLATE && githubOnline
-    ? githubApi.sshKnownHosts(cloneHost).catch(runError)
+  settings.gitUrlTemplate === defaultGitUrlTemplate(github.cloneHost) && githubOnline
+    ? githubApi.sshKnownHosts(github.cloneHost).catch(runError)
     : Promise.resolve([]);
 
 /** What the stage part of an install step reads on stdin: the deploy key, then the clone host's known_hosts lines. */
@@ -91,7 +73,7 @@ organizationRulesets(stack, apps, github);
 
 /** The values of an app's `secrets`: `fleet:appSecrets` maps app -> NAME -> secure value (the stack
  *  file reader has checked that each app of this stack has every one it lists). */
-const appSecrets: pulumi.Output<Record<string, Record<string, string>>> = pulumi.output(config.getSecretObject<Record<string, Record<string, string>>>("appSecrets") ?? {});
+const appSecrets: pulumi.Output<Record<string, Record<string, string>>> = pulumi.secret(fleet.appSecrets);
 
 /** The rollout's scripts, once on every host (app nodes and the nginx host), shared by every app. */
 const hostScripts = [...infra.appNodes.nodes, ...infra.edge.machines].map((h) => new HostScripts(h, settings.sshUser));
@@ -123,7 +105,7 @@ function deploy(app: AppForStack): AppDeployment {
 
 // `latest` becomes the newest release tag on GitHub before anything is deployed. The offline
 // plan asks GitHub nothing (FLEET_GITHUB_OFFLINE=1): there such an app is shown, not deployed.
-const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, releaseTagPattern: stackSettings.tagRules.pattern, client: githubApi, offline: !githubOnline })
+const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, releaseTagPattern: fleet.tagRules.pattern, client: githubApi, offline: !githubOnline })
   .catch(runError)
   .then((resolved) => {
     const deployable = resolved.apps.filter((a) => {

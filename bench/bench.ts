@@ -24,7 +24,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { diffPlans, Plan, runPlan, runPlanMeasured } from "../offline/plan";
-import { DEFAULT_DEPLOY_SETTINGS } from "../rollout/plan";
+import { DEFAULT_DEPLOY_SETTINGS } from "../config/deployConfig";
 import { Cluster, ClusterOptions, NodeHandle, startCluster } from "../testbed/cluster";
 import { ApplyResult } from "../testbed/executor";
 import { EDGE_LOSS_WINDOW, loseEdgeHostUnderLoad } from "../testbed/edge";

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import { z } from "zod";
 import { Document, isCollection, isMap, isNode, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Node as YamlNode } from "yaml";
-import { OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
+import { CHOICES, LIMITS, OVERRIDE_NAMES, RULES, ruleRegExp } from "./patterns";
 import { appIdentity } from "./identity";
 import { allocatePorts, AppPort, portMoves } from "./ports";
 import { Process, processesOf, processesSchema, PROCESS_NAME_PATTERN, Schedule, schedulesOf, schedulesSchema } from "./processes";
@@ -71,7 +71,7 @@ export type Overrides = Record<OverrideName, boolean>;
 /** Every override on: what an app gets when the catalog says nothing. */
 export const ALL_OVERRIDES: Overrides = Object.fromEntries(OVERRIDE_NAMES.map((o) => [o, true])) as Overrides;
 /** check --deploy warnings: listed ("warn") or stopping the release ("fail"); its errors always stop it. */
-export const DEPLOY_CHECKS = ["warn", "fail"] as const;
+export const DEPLOY_CHECKS = CHOICES.deployChecks.values;
 export type DeployChecks = (typeof DEPLOY_CHECKS)[number];
 
 /** Limits of every YAML file the fleet reads (the catalog and the stack files). */
@@ -111,11 +111,11 @@ const keepReleases = z
   .number({ error: "must be a whole number >= 1" })
   .int({ error: "must be a whole number >= 1" })
   .min(1, { error: "must be >= 1 (the release now serving is always kept)" })
-  .max(100, { error: "must be <= 100" });
+  .max(LIMITS.keepReleases.max, { error: `must be <= ${LIMITS.keepReleases.max}` });
 
 /** Per-app sizing bounds; the defaults come from the stack's fleet:deploy (rollout/plan.ts). */
-export const MAX_WORKERS = 32;
-export const MAX_TIMEOUT_SECONDS = 3600;
+export const MAX_WORKERS = LIMITS.workers.max;
+export const MAX_TIMEOUT_SECONDS = LIMITS.timeout.max;
 const wholeNumber = (min: number, max: number) =>
   z
     .number({ error: `must be a whole number from ${min} to ${max}` })
@@ -132,18 +132,23 @@ const seconds = (max: number) =>
     .min(1, { error: `must be from 1 to ${max} seconds` })
     .max(max, { error: `must be from 1 to ${max} seconds` });
 /** Limits of the migration connection (the defaults come from fleet:deploy). */
-export const MIGRATION_LIMITS = { migrationLockTimeout: 3600, migrationStatementTimeout: 86400, migrationSmallTableRows: 100_000_000 } as const;
+export const MIGRATION_LIMITS = {
+  migrationLockTimeout: LIMITS.migrationLockTimeout.max,
+  migrationStatementTimeout: LIMITS.migrationStatementTimeout.max,
+  migrationSmallTableRows: LIMITS.migrationSmallTableRows.max,
+} as const;
 /** Rows: a table of at most this many may take a locking migration (index, unique, type change). */
 export const migrationSmallTableRows = z
   .number({ error: `must be a whole number of rows from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows}` })
   .int({ error: `must be a whole number of rows from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows}` })
   .min(0, { error: `must be from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows} rows` })
   .max(MIGRATION_LIMITS.migrationSmallTableRows, { error: `must be from 0 to ${MIGRATION_LIMITS.migrationSmallTableRows} rows` });
+const { min: MIN_RETRIES, max: MAX_RETRIES } = LIMITS.migrationRetries;
 const migrationRetries = z
-  .number({ error: "must be a whole number from 0 to 10" })
-  .int({ error: "must be a whole number from 0 to 10" })
-  .min(0, { error: "must be from 0 to 10" })
-  .max(10, { error: "must be from 0 to 10" });
+  .number({ error: `must be a whole number from ${MIN_RETRIES} to ${MAX_RETRIES}` })
+  .int({ error: `must be a whole number from ${MIN_RETRIES} to ${MAX_RETRIES}` })
+  .min(MIN_RETRIES, { error: `must be from ${MIN_RETRIES} to ${MAX_RETRIES}` })
+  .max(MAX_RETRIES, { error: `must be from ${MIN_RETRIES} to ${MAX_RETRIES}` });
 
 const overrides = z.strictObject(
   Object.fromEntries(OVERRIDE_NAMES.map((o) => [o, z.boolean({ error: "must be true or false" }).optional()])) as Record<OverrideName, z.ZodOptional<z.ZodBoolean>>,
@@ -182,12 +187,7 @@ const appSchema = z.strictObject(
     migrationStatementTimeout: seconds(MIGRATION_LIMITS.migrationStatementTimeout).optional(),
     migrationRetries: migrationRetries.optional(),
     migrationSmallTableRows: migrationSmallTableRows.optional(),
-    port: z
-      .number({ error: "must be a whole number from 1024 to 65535" })
-      .int({ error: "must be a whole number from 1024 to 65535" })
-      .min(1024, { error: "must be from 1024 to 65535" })
-      .max(65535, { error: "must be from 1024 to 65535" })
-      .optional(),
+    port: wholeNumber(LIMITS.port.min, LIMITS.port.max).optional(),
     workers: wholeNumber(1, MAX_WORKERS).optional(),
     timeout: wholeNumber(1, MAX_TIMEOUT_SECONDS).optional(),
     maintenance: z.boolean({ error: "must be true or false" }).optional(),

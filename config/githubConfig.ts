@@ -1,9 +1,8 @@
 // Typed config of the GitHub side: the `fleet:github` key of Pulumi.<stack>.yaml.
 //
 // The schema of the section; the stack file reader (config/stackFile.ts) reports every problem of
-// it with the file's line. `parseGithubConfig` checks the section alone (first problem).
-// Every problem is ONE line naming the file, line, key and what is allowed.
-import { LineCounter, parseDocument } from "yaml";
+// it with the file's line (ONE line naming the file, line, key and what is allowed) and resolves
+// it, with github:owner and github:token, into GithubSettings.
 import { z } from "zod";
 
 export const CONFIG_KEY = "github";
@@ -79,26 +78,29 @@ export function releaseTagMatcher(pattern: string): (tag: string) => boolean {
 export type TagActor = z.infer<typeof actor>;
 export type GithubConfig = z.infer<typeof githubSchema>;
 
-export interface RawGithubConfig {
-  stack: string;
-  /** The JSON-decoded value of fleet:github (undefined when the key is absent). */
-  value: unknown;
-  /** The stack file, for messages; its text lets the message name the line. */
-  file?: string;
-  fileText?: string;
-}
-
-export type GithubConfigResult = { config: GithubConfig; error?: undefined } | { config?: undefined; error: string };
-
 export const DEFAULT_GITHUB_CONFIG: GithubConfig = githubSchema.parse({});
 
-/** Validates fleet:github; returns the typed config (defaults filled in) or one line. */
-export function parseGithubConfig(raw: RawGithubConfig): GithubConfigResult {
-  const result = githubSchema.safeParse(raw.value ?? {});
-  if (result.success) return { config: result.data };
-  const issue = result.error.issues[0];
-  const where = `fleet:${CONFIG_KEY}${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
-  return { error: `${position(raw, issue.path)}: ${where}: ${explain(issue)}` };
+/** fleet:github resolved with the provider's own keys: what the program's GitHub side takes. */
+export interface GithubSettings extends GithubConfig {
+  /** github:owner: the owner the default GitHub provider serves. */
+  owner?: string;
+  /** github:token (a secret): else the providers read GITHUB_TOKEN themselves. */
+  token?: string;
+  /** The host the nodes clone from by default: github.com, or the Enterprise host the API lives on. */
+  cloneHost: string;
+}
+
+/** fleet:github with github:owner and github:token, resolved (the stack file reader's result). */
+export function githubSettings(config: GithubConfig, owner?: string, token?: string): GithubSettings {
+  return { ...config, owner, token, cloneHost: sshHost(config.apiUrl) };
+}
+
+/** github.com for the public API, else the API URL's host (GitHub Enterprise serves SSH there). */
+export function sshHost(apiUrl: string | undefined): string {
+  if (!apiUrl) return "github.com";
+  const host = new URL(apiUrl).hostname;
+  // api.github.com and GitHub Enterprise Cloud's api.<tenant>.ghe.com serve SSH without the "api.".
+  return host === "api.github.com" || /^api\.[^.]+\.ghe\.com$/.test(host) ? host.slice(4) : host;
 }
 
 /** The bypass actor ids and types the provider wants, from the config's friendlier names. */
@@ -122,21 +124,4 @@ export function explain(issue: z.core.$ZodIssue): string {
     default:
       return issue.message.replace(/^Invalid string: must match pattern .*$/, "has an invalid format");
   }
-}
-
-/** "file:line:col" of the deepest node of the path that exists in the stack file, else "file". */
-function position(raw: RawGithubConfig, path: PropertyKey[]): string {
-  const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
-  if (!raw.fileText) return file;
-  const lines = new LineCounter();
-  const doc = parseDocument(raw.fileText, { lineCounter: lines });
-  const full = ["config", `fleet:${CONFIG_KEY}`, ...path.map((p) => (typeof p === "symbol" ? String(p) : p))];
-  for (let n = full.length; n >= 1; n--) {
-    const node = doc.getIn(full.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === "object" && node.range) {
-      const { line, col } = lines.linePos(node.range[0]);
-      return `${file}:${line}:${col}`;
-    }
-  }
-  return file;
 }

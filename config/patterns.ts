@@ -79,6 +79,48 @@ export const RULES = {
 
 export type RuleName = keyof typeof RULES;
 
+/** A whole number's bounds, for the catalog, fleet:deploy and the node scripts alike. */
+export interface Limit {
+  /** What the value is, in the scripts' messages: "workers". */
+  label: string;
+  min: number;
+  max: number;
+}
+
+/** The numeric limits of the values the plan passes to the node scripts: the catalog and
+ *  fleet:deploy refuse anything outside them, and `npm run generate` writes each as a check_*
+ *  function of node/rollout/lib-rules.sh, the scripts' last check. */
+export const LIMITS = {
+  /** gunicorn workers per node. */
+  workers: { label: "workers", min: 1, max: 32 },
+  /** gunicorn's request timeout, seconds. */
+  timeout: { label: "timeout", min: 1, max: 3600 },
+  /** Releases kept per app and node (the one serving always is). */
+  keepReleases: { label: "keep", min: 1, max: 100 },
+  /** How long a switched node may take to answer its health check, seconds. */
+  healthSeconds: { label: "health seconds", min: 1, max: 600 },
+  migrationLockTimeout: { label: "lock timeout", min: 1, max: 3600 },
+  migrationStatementTimeout: { label: "statement timeout", min: 1, max: 86400 },
+  migrationRetries: { label: "retries", min: 0, max: 10 },
+  migrationSmallTableRows: { label: "small-table rows", min: 0, max: 100_000_000 },
+  /** An app's gunicorn port on the nodes (below 1024 only root may listen). */
+  port: { label: "port", min: 1024, max: 65535 },
+} as const satisfies Record<string, Limit>;
+
+/** A choice among words, for the catalog, fleet:deploy and the node scripts alike. */
+export interface Choice {
+  label: string;
+  values: readonly string[];
+}
+
+/** The enumerations the node scripts take (generated into lib-rules.sh as check_* functions). */
+export const CHOICES = {
+  /** index: pip installs from the package index. system: the machine's Python packages only. */
+  pipMode: { label: "pip mode", values: ["index", "system"] },
+  /** What Django's check --deploy warnings do to a stage: warn, or fail it. */
+  deployChecks: { label: "deploy checks", values: ["warn", "fail"] },
+} as const satisfies Record<string, Choice>;
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 /** A glob of `*` wildcards as a regular expression (unanchored). */

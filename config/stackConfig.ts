@@ -1,9 +1,8 @@
-// Typed stack configuration (the `fleet:*` keys of Pulumi.<stack>.yaml).
-//
-// `parseStackConfig` is pure (no Pulumi) so tests and tools validate a stack file
-// without a runtime; `loadStackConfig` is the thin Pulumi wrapper index.ts calls.
-// Every problem becomes ONE line naming the file, line, key and what is allowed,
-// because a stack trace tells an operator nothing about which YAML line to fix.
+// Typed stack configuration (the infrastructure `fleet:*` keys of Pulumi.<stack>.yaml): the
+// sections' schemas and the rules across them. Pure (no Pulumi): the stack file reader
+// (config/stackFile.ts) validates each section with these and reports every problem as ONE line
+// naming the file, line, key and what is allowed, because a stack trace tells an operator nothing
+// about which YAML line to fix.
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 
@@ -12,9 +11,6 @@ export const STACK_CONFIG_KEYS = [
     "network", "adminCidrs", "nodes", "staticHost", "database", "storage", "recovery", "protect", "logs",
 ] as const;
 export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
-/** fleet:* keys that other parts of the program read and check (the catalog file; the app
- *  deployments' settings and secrets): not this parser's to validate, and not unknown. */
-export const OTHER_FLEET_KEYS = ["appsFile", "deploy", "appSecrets", "github", "tls"] as const;
 
 const cidr = z.string().regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/,
@@ -227,18 +223,6 @@ export function mediaFromStack(cfg: Pick<StackConfig, "recovery">): string | und
     return cfg.recovery?.media === "replica" ? cfg.recovery.replaces : undefined;
 }
 
-/** Raw values as they come from Pulumi config (each key already JSON-decoded) plus where they came from. */
-export interface RawStackConfig {
-    stack: string;
-    region?: string;
-    values: Partial<Record<string, unknown>>;
-    /** File the values came from, for error messages; its text lets us name the line. */
-    file?: string;
-    fileText?: string;
-}
-
-export type ParseResult = { config: StackConfig; error?: undefined } | { config?: undefined; error: string };
-
 /** A problem in the stack file: the path under `config:` (e.g. ["fleet:nodes", "count"]) and what is wrong. */
 export interface StackIssue {
     path: (string | number)[];
@@ -249,33 +233,6 @@ export interface StackIssue {
 
 /** The infrastructure sections' schemas, one per fleet:* key (the reader parses each on its own). */
 export const INFRA_SECTIONS = stackConfigSchema.shape;
-
-/**
- * Validates the infrastructure sections (the legacy entry point of the tests and harness);
- * returns the typed config or one line describing the first problem. The stack file reader
- * (config/stackFile.ts) validates the same schemas and reports every problem.
- */
-export function parseStackConfig(raw: RawStackConfig): ParseResult {
-    const file = raw.file ?? `Pulumi.${raw.stack}.yaml`;
-    if (!raw.region) {
-        return { error: `${file}: aws:region: missing; set the AWS region, e.g. eu-west-1` };
-    }
-    const others = OTHER_FLEET_KEYS as readonly string[];
-    const unknownKey = Object.keys(raw.values).find((k) => !(STACK_CONFIG_KEYS as readonly string[]).includes(k) && !others.includes(k));
-    if (unknownKey) {
-        return { error: `${locate(raw, [unknownKey])}: fleet:${unknownKey}: unknown key; allowed: ${[...STACK_CONFIG_KEYS, ...OTHER_FLEET_KEYS].map((k) => "fleet:" + k).join(", ")}` };
-    }
-    const result = stackConfigSchema.safeParse(Object.fromEntries(Object.entries(raw.values).filter(([k]) => !others.includes(k))));
-    if (!result.success) {
-        const issue = result.error.issues[0];
-        const keyPath = issue.path.map(String);
-        const message = issue.code === "unrecognized_keys" ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}` : describeIssue(issue, valueAt(raw.values, issue.path));
-        return { error: `${locate(raw, keyPath)}: fleet:${formatPath(keyPath)}: ${message}` };
-    }
-    const config: StackConfig = { ...result.data, stack: raw.stack, region: raw.region };
-    const crossCheck = checkCombinations(config, {})[0];
-    return crossCheck ? { error: `${locate(raw, crossCheck.path.map(String).map((p, i) => (i === 0 ? p.replace(/^fleet:/, "") : p)))}: ${formatIssuePath(crossCheck.path)}: ${crossCheck.message}` } : { config };
-}
 
 /**
  * The versions RDS offers per engine: PostgreSQL majors 11 and newer (16, 16.4; from 10 on a
@@ -335,10 +292,6 @@ export function checkCombinations(cfg: Partial<StackConfig> & Pick<StackConfig, 
     return issues;
 }
 
-function formatPath(keyPath: string[]): string {
-    return keyPath.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : (i ? "." : "") + p)).join("");
-}
-
 /** "fleet:nodes.count", "fleet:adminCidrs[0]", "aws:region": a path under `config:` as messages name it. */
 export function formatIssuePath(path: (string | number)[]): string {
     return path.map((p, i) => (typeof p === "number" ? `[${p}]` : (i ? "." : "") + p)).join("") || "config";
@@ -391,10 +344,6 @@ export function valueAt(values: unknown, keyPath: PropertyKey[]): unknown {
     return cur;
 }
 
-function locate(raw: RawStackConfig, keyPath: string[]): string {
-    return locateKey(raw.file ?? `Pulumi.${raw.stack}.yaml`, raw.fileText, keyPath);
-}
-
 /** "file:line:col" of fleet:<keyPath> in a stack file: the deepest existing node on the path, or just the file. */
 export function locateKey(file: string, fileText: string | undefined, keyPath: string[]): string {
     if (!fileText) return file;
@@ -409,11 +358,4 @@ export function locateKey(file: string, fileText: string | undefined, keyPath: s
         }
     }
     return file;
-}
-
-/** The fleet:* infrastructure settings of the running Pulumi program (config/load.ts reads them all). */
-export function loadStackConfig(projectDir = process.cwd()): StackConfig {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { loadStackSettings } = require("./load") as typeof import("./load");
-    return loadStackSettings(projectDir).infra;
 }

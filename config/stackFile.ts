@@ -10,8 +10,8 @@
 import { Document, isMap, isNode, isScalar, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { appsForStack, AppForStack, Catalog, checkAliases, formatError, LATEST, MAX_ALIASES, MAX_FILE_BYTES, yamlMessage } from "./catalog";
-import { deploySchema, DeployOverrides, hasCredential } from "./deployConfig";
-import { explain as explainGithubIssue, GithubConfig, githubSchema, releaseTagMatcher } from "./githubConfig";
+import { deploySchema, DeployOverrides, DeploySettings, hasCredential, resolveDeploySettings } from "./deployConfig";
+import { explain as explainGithubIssue, GithubConfig, githubSchema, GithubSettings, githubSettings, releaseTagMatcher } from "./githubConfig";
 import { AWS_REGIONS, catalogStack, checkCombinations, deployTag, describeIssue, formatIssuePath, hostBitsSet, INFRA_SECTIONS, networkOf, shownValue, StackConfig, StackConfigBody, StackIssue, STACK_CONFIG_KEYS, valueAt } from "./stackConfig";
 import { SECURE_PLACEHOLDER } from "./secure";
 import { checkTlsConfig, TlsFiles } from "./tlsConfig";
@@ -44,16 +44,32 @@ export interface StackDocument {
     has(path: (string | number)[]): boolean;
 }
 
-/** What the program, the plan and the tools take from a valid stack file. */
+/** What the program, the plan and the tools take from a valid stack file: every key resolved, its
+ *  defaults applied (here, once). */
 export interface StackSettings {
     infra: StackConfig;
-    github: GithubConfig;
-    deploy: DeployOverrides;
+    /** fleet:github with github:owner and github:token. */
+    github: GithubSettings;
+    /** fleet:deploy over the rollout's defaults (config/deployConfig.ts). */
+    deploy: DeploySettings;
     /** Per app with a certificate in fleet:tls: the PEM chain and key. */
     certificates: Record<string, TlsFiles>;
+    /** fleet:appsFile: the catalog's path, relative to the project. */
     appsFile: string;
+    /** fleet:appSecrets: app -> secret name -> value (secrets: never shown). */
+    appSecrets: Record<string, Record<string, string>>;
     /** The release tag rules the repositories have: `latest` resolves among the tags they protect. */
     tagRules: TagRules;
+}
+
+/** The catalog a stack plans with when its file names none. */
+export const DEFAULT_APPS_FILE = "apps.yaml";
+
+/** fleet:appsFile of a stack's config values, else the default (the catalog is read before the
+ *  stack is checked: it names the apps the check needs). */
+export function appsFileOf(values: Record<string, unknown>): string {
+    const given = values["fleet:appsFile"];
+    return typeof given === "string" ? given : DEFAULT_APPS_FILE;
 }
 
 export interface StackReport {
@@ -379,9 +395,22 @@ export function checkStack(doc: StackDocument, ctx: StackContext, values: Record
     const errors = scope.errors.sort(byPosition).map((e) => `${e.where}: ${e.message}`);
     const warnings = scope.warnings.sort((a, b) => byPosition({ where: a.split(": ")[0] }, { where: b.split(": ")[0] }));
     if (errors.length > 0 || !infra || !isComplete(infra) || !state.github || !state.deploy) return { errors, warnings };
-    const appsFile = typeof values["fleet:appsFile"] === "string" ? values["fleet:appsFile"] : "apps.yaml";
     const rules = tagRulesOf(state) ?? { stack: ctx.stack, pattern: state.github.releaseTagPattern };
-    return { settings: { infra, github: state.github, deploy: state.deploy, certificates, appsFile, tagRules: rules }, errors, warnings };
+    return { settings: resolveSettings(infra, state.github, state.deploy, values, { certificates, tagRules: rules }), errors, warnings };
+}
+
+/** The settings of a valid stack: each key's schema defaults are in already; the rest resolved here. */
+function resolveSettings(infra: StackConfig, github: GithubConfig, deploy: DeployOverrides, values: Record<string, unknown>, checked: Pick<StackSettings, "certificates" | "tagRules">): StackSettings {
+    const text = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
+    const resolvedGithub = githubSettings(github, text("github:owner"), text("github:token"));
+    return {
+        infra,
+        github: resolvedGithub,
+        deploy: resolveDeploySettings(deploy, infra.database.engine, resolvedGithub.cloneHost),
+        appsFile: appsFileOf(values),
+        appSecrets: (values["fleet:appSecrets"] ?? {}) as Record<string, Record<string, string>>,
+        ...checked,
+    };
 }
 
 function isComplete(infra: Partial<StackConfig>): infra is StackConfig {
@@ -500,7 +529,7 @@ function checkReleaseTags(scope: Scope, state: CheckState): void {
         const at = catalog.entries?.[app.name]?.tagAt?.[stack] ?? { line: 1, col: 1 };
         const whose = rules.stack === state.ctx.stack ? "this stack's" : `stack ${rules.stack}'s`;
         scope.errors.push({
-            where: `${catalog.file ?? "apps.yaml"}:${at.line}:${at.col}`,
+            where: `${catalog.file ?? DEFAULT_APPS_FILE}:${at.line}:${at.col}`,
             message: `${app.name}.tags.${stack}: ${JSON.stringify(app.tag)} is not protected by the release tag rules (${whose} fleet:github.releaseTagPattern ${JSON.stringify(rules.pattern)}), so anyone with write access could create or move it and ${state.ctx.stack} would deploy it; allowed: a tag matching ${rules.pattern}, or "latest"`,
         });
     }

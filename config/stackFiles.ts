@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { Catalog, loadCatalogFile } from "./catalog";
-import { checkStack, parseStackFile, StackReport, TagRules } from "./stackFile";
+import { appsFileOf, checkStack, parseStackFile, StackReport, TagRules } from "./stackFile";
 import { githubSchema } from "./githubConfig";
 
 export { SECURE_PLACEHOLDER } from "./secure";
@@ -103,8 +103,7 @@ export function tagRules(dir: string = projectDir()): TagRules | undefined {
 
 /** The catalog a stack plans with: its fleet:appsFile, else apps.yaml (a path inside `dir`). */
 export function stackAppsFile(stack: string, dir: string = projectDir(), file?: string): string {
-  const appsFile = readStackConfig(stack, dir, file).values["fleet:appsFile"];
-  return path.resolve(dir, appsFile ?? "apps.yaml");
+  return path.resolve(dir, appsFileOf(readStackConfig(stack, dir, file).values));
 }
 
 /**
@@ -122,7 +121,6 @@ export function checkStackFile(stack: string, options: { dir?: string; file?: st
     if (err instanceof StackFileError) return { errors: [err.message], warnings: [] };
     throw err;
   }
-  const appsFile = doc.values["fleet:appsFile"];
-  const catalog = options.catalog ?? loadCatalogFile(path.resolve(dir, typeof appsFile === "string" ? appsFile : "apps.yaml"), { knownStacks: knownStacks(dir) }).catalog;
+  const catalog = options.catalog ?? loadCatalogFile(path.resolve(dir, appsFileOf(doc.values)), { knownStacks: knownStacks(dir) }).catalog;
   return checkStack(doc, { stack, knownStacks: knownStacks(dir), catalog, tagRules: tagRules(dir) });
 }

@@ -10,7 +10,7 @@
 //
 // Universities mostly issue certificates from their own contract CA (or renew them by hand
 // every year), so the program takes the files as stack config rather than running ACME.
-// `parseTlsConfig` is pure (no Pulumi): it checks everything a bad file would otherwise break
+// `checkTlsConfig` is pure (no Pulumi): it checks everything a bad file would otherwise break
 // on the host at reload time (wrong name, expired, key of another certificate, chain out of
 // order) and says so in one line naming the stack file's line. No message ever quotes a key.
 import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
@@ -45,22 +45,12 @@ export interface TlsCheck {
     errors: string[];
 }
 
-export type TlsParseResult =
-    | { certificates: Record<string, TlsFiles>; warnings: string[]; error?: undefined }
-    | { certificates?: undefined; warnings?: undefined; error: string };
-
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const ENTRY_KEYS = ["certificate", "privateKey"];
 const DAY_MS = 24 * 3600 * 1000;
 
 class TlsConfigError extends Error {}
-
-/** fleet:tls -> the certificates, or the first problem (the reader, checkTlsConfig, reports them all). */
-export function parseTlsConfig(raw: unknown, ctx: TlsContext): TlsParseResult {
-    const check = checkTlsConfig(raw, ctx);
-    return check.errors.length > 0 ? { error: check.errors[0] } : { certificates: check.certificates, warnings: check.warnings };
-}
 
 /** Checks every app's entry of fleet:tls: one line per entry with a problem (its checks build on each other). */
 export function checkTlsConfig(raw: unknown, ctx: TlsContext): TlsCheck {

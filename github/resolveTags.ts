@@ -20,7 +20,7 @@ export interface ResolveOptions {
   client?: GithubClient;
   /**
    * Leave `latest` as it is, asking GitHub nothing: for the offline plan, which must work
-   * without a token (forks' pull requests). Default: $FLEET_GITHUB_OFFLINE === "1".
+   * without a token (forks' pull requests; the program's settings say so: config/load.ts).
    */
   offline?: boolean;
 }
@@ -38,8 +38,7 @@ export interface ResolvedTags<A extends TaggedApp> {
  */
 export async function resolveTags<A extends TaggedApp>(apps: A[], stack: string, options: ResolveOptions = {}): Promise<ResolvedTags<A>> {
   const wanted = apps.filter((a) => a.tag === LATEST);
-  const offline = options.offline ?? process.env.FLEET_GITHUB_OFFLINE === "1";
-  if (wanted.length === 0 || offline) return { apps, latest: Object.fromEntries(wanted.map((a) => [a.name, LATEST])) };
+  if (wanted.length === 0 || options.offline) return { apps, latest: Object.fromEntries(wanted.map((a) => [a.name, LATEST])) };
 
   const client = options.client ?? new GithubClient();
   const pattern = options.releaseTagPattern;

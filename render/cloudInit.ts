@@ -5,13 +5,13 @@
 // deploy component's job.
 import * as path from "path";
 import { stringify } from "yaml";
-import { APPS_ROOT, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
+import { APP_LAYOUT, APPS_ROOT, DEPLOY_USER, HEAVY_SLOTS_DIR, HEAVY_WORK_LOG, NGINX_CONF_DIR, NODE_CONFIG_FILE, NODE_HELPER, SCRIPTS_ROOT, WEB_ROOT } from "../rollout/layout";
 import { RULES } from "../config/patterns";
 import { PROCESS_LIMITS } from "../config/processes";
 
 export type MachineRole = "app-node" | "static-host";
 
-export const DEPLOY_USER = "deploy";
+export { DEPLOY_USER };
 /** Stands for APPS_ROOT in node/provision/gunicorn@.service. */
 export const APPS_ROOT_PLACEHOLDER = "@APPS_ROOT@";
 
@@ -205,9 +205,9 @@ export function logShipperFiles(shipping: LogShipping | undefined, text: string)
     ];
 }
 
-/** node/provision/gunicorn@.service with the apps' directory (rollout/layout.ts) put in for
- *  @APPS_ROOT@. (Its comments stay as they are: the text is EC2 user data, and changing it
- *  would update every app node.) */
+/** node/provision/gunicorn@.service with the apps' directory and an app's layout (rollout/layout.ts)
+ *  put in for @APPS_ROOT@, @APP_CURRENT@ and @APP_SHARED@. (Its comments stay as they are: the text
+ *  is EC2 user data, and changing it would update every app node.) */
 function gunicornUnit(text: string): string {
-    return text.replaceAll(APPS_ROOT_PLACEHOLDER, APPS_ROOT);
+    return fillPlaceholders("gunicorn@.service", text, { [APPS_ROOT_PLACEHOLDER]: APPS_ROOT, "@APP_CURRENT@": APP_LAYOUT.current, "@APP_SHARED@": APP_LAYOUT.shared });
 }

@@ -3,6 +3,8 @@
 // node/rollout/lib-rules.sh for the node scripts; cloud-init and the nginx renderer take it from
 // here too.
 
+/** Every machine: the one user the rollout connects as (cloud-init makes it; never root). */
+export const DEPLOY_USER = "deploy";
 /** App nodes: each app lives in APPS_ROOT/<app> (releases/, venvs/, shared/, current, previous). */
 export const APPS_ROOT = "/srv";
 /** Every host: the rollout's scripts, once per host and scripts version (SCRIPTS_ROOT/scripts_<version>). */
@@ -27,6 +29,30 @@ export const HEAVY_SLOTS_DIR = "/run/fleet/heavy-work";
 /** Every app node: one line per heavy-work start and end ("<epoch seconds> start|end <slot> <app> <what>"). */
 export const HEAVY_WORK_LOG = "/var/log/fleet/heavy-work.log";
 
+/** One app's home on an app node (APPS_ROOT/<app user>), each path relative to it: lib.sh's
+ *  app_paths, gunicorn.conf.py (through shared/gunicorn.json, written by prepare.sh) and the
+ *  gunicorn@ unit (render/cloudInit.ts) take them from here. */
+export const APP_LAYOUT = {
+  /** Each staged release: releases/TAG. */
+  releases: "releases",
+  /** The virtualenvs, by the hash of requirements.txt. */
+  venvs: "venvs",
+  /** What outlives a release: the environment file, gunicorn's settings, run/ and log/. */
+  shared: "shared",
+  /** The app's environment (NAME='value' lines, the app's only). */
+  env: "shared/env",
+  /** gunicorn's pidfile and boot marks. */
+  run: "shared/run",
+  /** gunicorn's log where there is no journal. */
+  log: "shared/log",
+  /** The link to the release serving now, and to the one before it. */
+  current: "current",
+  previous: "previous",
+} as const;
+/** gunicorn's pidfile and log, in run/ and log/ of APP_LAYOUT. */
+export const GUNICORN_PIDFILE = `${APP_LAYOUT.run}/gunicorn.pid`;
+export const GUNICORN_LOG = `${APP_LAYOUT.log}/gunicorn.log`;
+
 /** The scripts directory of one scripts version on a host, shared by every app there. The `_` is
  *  in no catalog name: stacks deployed before kept each app's copy in SCRIPTS_ROOT/<app>, which
  *  the upgrade deletes (`rm -rf SCRIPTS_ROOT/<app>`, docs/rollout.md) without reaching this one. */
@@ -50,4 +76,8 @@ export const SHELL_LAYOUT: Record<string, string> = {
   FLEET_HEAVY_SLOTS: HEAVY_SLOTS_DIR,
   FLEET_HEAVY_LOG: HEAVY_WORK_LOG,
   FLEET_NODE_HELPER: NODE_HELPER,
+  // One app's home, relative paths (APP_LAYOUT).
+  ...Object.fromEntries(Object.entries(APP_LAYOUT).map(([k, v]) => [`FLEET_APP_${k.toUpperCase()}`, v])),
+  FLEET_APP_PIDFILE: GUNICORN_PIDFILE,
+  FLEET_APP_LOG_FILE: GUNICORN_LOG,
 };

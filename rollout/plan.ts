@@ -21,68 +21,17 @@ import { STATIC_HOST_NAME } from "./topology";
 import type { AppForStack, OverrideName, Overrides } from "../config/catalog";
 import { ENV_NAME_PATTERN, LATEST, NAME_PATTERN, OVERRIDE_NAMES } from "../config/catalog";
 import { GIT_ACCESS_MARKER } from "../config/patterns";
+import type { DbEngine, DeploySettings } from "../config/deployConfig";
 import { appIdentity } from "../config/identity";
 import { STATIC_URL } from "../render/nginx";
-import { DEPLOY_USER } from "../render/cloudInit";
 import { provisionCommand, shellQuote } from "../render/shellCommand";
 import type { ProvisionFile } from "../node/scripts";
 import { NODE_HELPER, scriptsDir, SCRIPTS_ROOT } from "./layout";
 import { processesInvocation, processesRemoval } from "./processes";
 
-export type PipMode = "index" | "system";
-export type DbEngine = "postgres" | "mysql";
-
-export interface DeploySettings {
-  /** git URL of an app's repository; `{repo}` (owner/name) and `{name}` are replaced. */
-  gitUrlTemplate: string;
-  /** index: pip installs from the package index. system: a venv seeing the system
-   *  site-packages and `pip --no-index` (machines without a package index, the e2e nodes). */
-  pipMode: PipMode;
-  /** How long a switched node may take to answer its health check. */
-  healthSeconds: number;
-  /** Workers per node of an app whose catalog entry sets no `workers`. */
-  gunicornWorkers: number;
-  /** gunicorn's request timeout (seconds) of an app whose entry sets no `timeout`. */
-  gunicornTimeout: number;
-  /** Memory one gunicorn worker is counted with in the plan's capacity check (MiB). */
-  workerMemoryMb: number;
-  dbEngine: DbEngine;
-  /** The SSH user when a connection does not name one (never root). */
-  sshUser: string;
-  /** Seconds a migration waits for a table lock before giving up (PostgreSQL lock_timeout,
-   *  MySQL lock_wait_timeout): while it waits, every query on that table queues behind it. */
-  migrationLockTimeout: number;
-  /** Seconds one migration statement may run (PostgreSQL statement_timeout, MariaDB max_statement_time). */
-  migrationStatementTimeout: number;
-  /** How often a migration whose lock was not granted is retried (back-off 1, 2, 4 ... s). */
-  migrationRetries: number;
-  /** A table of at most this many rows may take a locking migration (an index built without
-   *  CONCURRENTLY, a unique constraint, a widening type change, NOT NULL on a column): its lock
-   *  lasts milliseconds. Larger tables keep the refusal and its recipe. */
-  migrationSmallTableRows: number;
-}
-
-export const DEFAULT_DEPLOY_SETTINGS: DeploySettings = {
-  gitUrlTemplate: "git@github.com:{repo}.git",
-  pipMode: "index",
-  healthSeconds: 30,
-  gunicornWorkers: 3,
-  gunicornTimeout: 30,
-  // Measured on the test bed: VmRSS of a gunicorn 20.1 sync worker of the e2e fixture's v2 (Django
-  // 3.2.25, psycopg2, PostgreSQL 15) after 300 requests: 48 MiB (PSS 35 MiB; its master 24 MiB).
-  // 64 leaves room for apps with more code and libraries than the fixture.
-  workerMemoryMb: 64,
-  dbEngine: "postgres",
-  sshUser: DEPLOY_USER,
-  migrationLockTimeout: 3,
-  migrationStatementTimeout: 600,
-  migrationRetries: 3,
-  // Measured on the test bed's PostgreSQL 15 (npm run bench: migration_small_table_lock_ms): the
-  // slowest locking operation, int -> bigint (a rewrite of the table and its index), holds its lock
-  // about 0.1 s at 10,000 rows (CREATE INDEX 0.02 s, a unique constraint 0.015 s), 0.5 s at 100,000
-  // and 6.6 s at 1,000,000: the requests queued behind it wait a tenth of a second at most.
-  migrationSmallTableRows: 10000,
-};
+// The rollout's settings and their defaults are config's (config/deployConfig.ts): resolved once
+// there, taken here as they are.
+export type { DbEngine, DeploySettings, PipMode } from "../config/deployConfig";
 
 /** The host name steps use for the nginx host (host 1). */
 export const STATIC_HOST = STATIC_HOST_NAME;
@@ -173,8 +122,10 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
       run: [{
         script: "install.sh",
         args: [
-          user, { addressOf: node }, String(app.port), app.wsgi, String(workersOf(app, settings)), String(timeoutOf(app, settings)),
-          app.tag, gitUrl(settings.gitUrlTemplate, app), settings.pipMode, overridesArg(app.overrides), app.deployChecks, app.healthCheck,
+          "--app", user, "--address", { addressOf: node }, "--port", String(app.port), "--wsgi", app.wsgi,
+          "--workers", String(workersOf(app, settings)), "--timeout", String(timeoutOf(app, settings)), "--tag", app.tag,
+          "--git-url", gitUrl(settings.gitUrlTemplate, app), "--pip-mode", settings.pipMode, "--overrides", overridesArg(app.overrides),
+          "--deploy-checks", app.deployChecks, "--health-path", app.healthCheck,
         ],
       }],
       remove: { script: "prepare.sh", args: ["--remove", user] },

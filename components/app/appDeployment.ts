@@ -34,7 +34,6 @@ import {
   DATABASE_PORT,
   databaseStdin,
   DbEngine,
-  DEFAULT_DEPLOY_SETTINGS,
   DeploySettings,
   envFileText,
   installStdin,
@@ -74,7 +73,9 @@ export interface AppDeploymentArgs {
   deployKey?: pulumi.Input<string>;
   /** The app's private key (components/app/appKeys.ts): on the nginx hosts it may only write the app's static files. */
   publishKey: pulumi.Input<string>;
-  settings?: Partial<DeploySettings>;
+  /** The rollout's settings as the stack resolved them (config/: fleet:deploy over the defaults,
+   *  the database's own engine). */
+  settings: DeploySettings;
   /** What must exist before static files are published (every nginx host's publish access). The
    *  nginx hosts' sites are not waited for: they follow the switches (servingAddresses). */
   publishReady?: pulumi.Resource | pulumi.Resource[];
@@ -99,8 +100,7 @@ export class AppDeployment extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:app:AppDeployment", name, {}, opts);
-    // The database.sh engine is the database's own, whatever the settings say.
-    const settings: DeploySettings = { ...DEFAULT_DEPLOY_SETTINGS, ...(args.settings ?? {}), dbEngine: args.database.engine };
+    const settings = args.settings;
     const app = args.app;
     const hosts = new Map<string, FleetHost>([...args.nodes, ...args.edgeHosts].map((h): [string, FleetHost] => [h.name, h]));
     const scriptsOn = (host: FleetHost): HostScripts => {

@@ -17,7 +17,7 @@
 // Branches are kept when an app leaves the catalog (retainOnDelete): they hold the team's work.
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { GithubConfig, rulesetActor } from "../../config/githubConfig";
+import { GithubConfig, GithubSettings, rulesetActor } from "../../config/githubConfig";
 
 /** The persistent branches, each cut from the one before it. */
 export const BRANCHES = ["develop", "alpha", "production"] as const;
@@ -32,15 +32,13 @@ export interface AppRepositoryArgs {
   /** owner/name on GitHub. */
   repo: string;
   stack: string;
-  github: GithubConfig;
+  /** fleet:github, github:owner and github:token as the stack resolved them (config/). The owner is
+   *  the one the default GitHub provider manages: a repository of another owner gets a provider of
+   *  its own (the provider addresses repositories by name within one owner, so sharing it would
+   *  touch the wrong repository). */
+  github: GithubSettings;
   /** The public half of the app's key (components/app/appKeys.ts): the deploy key. */
   publicKey: pulumi.Input<string>;
-  /**
-   * The owner the default GitHub provider manages (`github:owner`; read from config when not
-   * given). A repository of another owner gets a provider of its own: the provider addresses
-   * repositories by name within one owner, so sharing it would touch the wrong repository.
-   */
-  defaultOwner?: string;
 }
 
 /** What the rest of the program knows of an app's repository. */
@@ -68,7 +66,7 @@ export function declareAppRepository(args: AppRepositoryArgs, parent: pulumi.Res
     { repository, title: `fleet ${args.stack}: ${args.app}`, key: args.publicKey, readOnly: true },
     child,
   );
-  const host = sshHost(args.github.apiUrl);
+  const host = args.github.cloneHost;
   const managed = args.github.manageRepositories;
   if (managed) {
     const branches = manageBranches(name, repository, args.github, child);
@@ -78,17 +76,17 @@ export function declareAppRepository(args: AppRepositoryArgs, parent: pulumi.Res
 }
 
 function providerFor(name: string, owner: string, args: AppRepositoryArgs, parent: pulumi.Resource, aliases: pulumi.Alias[]): github.Provider | undefined {
-  return servedByDefaultProvider(owner, args.github, args.defaultOwner) ? undefined : ownerProvider(`${name}-github`, owner, args.github, { parent, aliases });
+  return servedByDefaultProvider(owner, args.github) ? undefined : ownerProvider(`${name}-github`, owner, args.github, { parent, aliases });
 }
 
 /** Whether the default GitHub provider (github.com, `github:owner`) reaches this owner's repositories. */
-function servedByDefaultProvider(owner: string, cfg: GithubConfig, defaultOwner?: string): boolean {
-  return owner === (defaultOwner ?? new pulumi.Config("github").get("owner")) && !cfg.apiUrl;
+function servedByDefaultProvider(owner: string, cfg: GithubSettings): boolean {
+  return owner === cfg.owner && !cfg.apiUrl;
 }
 
 /** A provider for one owner: github:token (a secret) when set, else the provider reads GITHUB_TOKEN itself. */
-function ownerProvider(name: string, owner: string, cfg: GithubConfig, opts: pulumi.CustomResourceOptions): github.Provider {
-  const token = new pulumi.Config("github").getSecret("token");
+function ownerProvider(name: string, owner: string, cfg: GithubSettings, opts: pulumi.CustomResourceOptions): github.Provider {
+  const token = cfg.token === undefined ? undefined : pulumi.secret(cfg.token);
   return new github.Provider(name, { owner, token, baseUrl: cfg.apiUrl ? `${cfg.apiUrl.replace(/\/+$/, "")}/` : undefined }, opts);
 }
 
@@ -142,7 +140,7 @@ function repositoryRulesets(name: string, repository: string, cfg: GithubConfig,
  * Enterprise; docs/github.md). Two resources for the fleet instead of two per app; adding or
  * removing an app updates them. Top-level: they belong to no one app.
  */
-export function organizationRulesets(stack: string, apps: { repo: string }[], cfg: GithubConfig, defaultOwner?: string): github.OrganizationRuleset[] {
+export function organizationRulesets(stack: string, apps: { repo: string }[], cfg: GithubSettings): github.OrganizationRuleset[] {
   if (!cfg.manageRepositories || cfg.rulesets !== "organization") return [];
   const byOwner = new Map<string, Set<string>>();
   for (const a of apps) {
@@ -151,7 +149,7 @@ export function organizationRulesets(stack: string, apps: { repo: string }[], cf
   }
   return [...byOwner.keys()].sort().flatMap((owner) => {
     const repositoryName = { includes: [...byOwner.get(owner)!].sort(), excludes: [] };
-    const provider = servedByDefaultProvider(owner, cfg, defaultOwner) ? undefined : ownerProvider(`github-${owner}`, owner, cfg, {});
+    const provider = servedByDefaultProvider(owner, cfg) ? undefined : ownerProvider(`github-${owner}`, owner, cfg, {});
     const tags = releaseTagRuleset(cfg);
     return [
       new github.OrganizationRuleset(`github-${owner}-protected-branches`, {
@@ -172,12 +170,4 @@ function splitRepo(repo: string): [string, string] {
   const parts = repo.split("/");
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new pulumi.RunError(`AppRepository: "${repo}" is not owner/name`);
   return [parts[0], parts[1]];
-}
-
-/** github.com for the public API, else the API URL's host (GitHub Enterprise serves SSH there). */
-export function sshHost(apiUrl: string | undefined): string {
-  if (!apiUrl) return "github.com";
-  const host = new URL(apiUrl).hostname;
-  // api.github.com and GitHub Enterprise Cloud's api.<tenant>.ghe.com serve SSH without the "api.".
-  return host === "api.github.com" || /^api\.[^.]+\.ghe\.com$/.test(host) ? host.slice(4) : host;
 }

@@ -7,7 +7,8 @@ release it points at, the app's environment and the listen address are re-read e
   - raw_env is the app's environment file (written from stdin by prepare.sh) plus the
     release's own STATIC_ROOT (its ManifestStaticFilesStorage manifest), settings module and tag/commit;
   - bind, wsgi_app, workers and timeout come from shared/gunicorn.json (written by prepare.sh
-    from the app's `wsgi`, `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults).
+    from the app's `wsgi`, `workers` and `timeout` in apps.yaml, or the stack's fleet:deploy defaults),
+    and so do the app's paths (rollout/layout.ts APP_LAYOUT, through lib-rules.sh).
 """
 import array
 import json
@@ -19,11 +20,11 @@ import socket
 import sys
 
 _shared = os.path.dirname(os.path.abspath(__file__))
-_app_dir = os.path.dirname(_shared)
-_release = os.path.realpath(os.path.join(_app_dir, "current"))
 
 with open(os.path.join(_shared, "gunicorn.json"), encoding="utf-8") as _f:
     _cfg = json.load(_f)
+
+_release = os.path.realpath(_cfg["current"])
 
 
 def _read(path, default=""):
@@ -37,7 +38,7 @@ def _read(path, default=""):
 def _app_env():
     """NAME='value' lines, quoted for sh by the deployment; shlex undoes the quoting."""
     env = {}
-    with open(os.path.join(_shared, "env"), encoding="utf-8") as f:
+    with open(_cfg["env"], encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if not line or line.startswith("#"):
@@ -57,7 +58,7 @@ def _app_env():
 # gunicorn puts chdir first on sys.path only when it is not on it yet: after v1 -> v2 -> v1
 # the v1 entry would sit behind v2's and new workers would import v2. Keep exactly one
 # release of this app on the path, first.
-_releases = os.path.join(_app_dir, "releases") + os.sep
+_releases = _cfg["releases"] + os.sep
 sys.path[:] = [_release] + [p for p in sys.path if not p.startswith(_releases)]
 
 # `wsgi: django` (apps.yaml): Django's own handler, never the app's wsgi.py, for an app whose
@@ -70,9 +71,9 @@ wsgi_app = DJANGO_WSGI if _cfg["wsgi"] == "django" else _cfg["wsgi"]
 bind = ["%s:%d" % (_cfg["address"], _cfg["port"])]
 workers = int(_cfg["workers"])
 raw_env = ["%s=%s" % kv for kv in sorted(_app_env().items())]
-pidfile = os.path.join(_shared, "run", "gunicorn.pid")
-errorlog = os.path.join(_shared, "log", "gunicorn.log")
-proc_name = "gunicorn-" + os.path.basename(_app_dir)
+pidfile = _cfg["pidfile"]
+errorlog = _cfg["errorlog"]
+proc_name = "gunicorn-" + _cfg["app"]
 timeout = int(_cfg["timeout"])
 graceful_timeout = 30
 
@@ -137,7 +138,7 @@ def post_worker_init(worker):
     # The deployment waits for these marks: run/booted.<master>/<worker>, one per worker of that
     # master that imported the app. When the last one has, a re-exec'd master takes over.
     master = os.getppid()
-    marks = os.path.join(_shared, "run", "booted.%d" % master)
+    marks = os.path.join(_cfg["run"], "booted.%d" % master)
     os.makedirs(marks, exist_ok=True)
     with open(os.path.join(marks, str(os.getpid())), "w", encoding="utf-8"):
         pass

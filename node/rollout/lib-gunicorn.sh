@@ -51,7 +51,7 @@ wait_until() {
 # _gone PID: no such process, not even a zombie: its parent has reaped it.
 _gone() { [ ! -d "/proc/$1" ]; }
 # _booted MASTER: a worker of MASTER has imported the app (gunicorn.conf.py's post_worker_init).
-_booted() { [ -d "/proc/$1" ] && [ -e "$SHARED/run/booted.$1" ]; }
+_booted() { [ -d "/proc/$1" ] && [ -e "$RUN_DIR/booted.$1" ]; }
 _parent_of() { sed -n 's/^PPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null; }
 # _new_master OLD: the master OLD's USR2 started, if it lives. It writes PIDFILE.2 until OLD is
 # gone, then renames it to PIDFILE. A PIDFILE.2 is only believed while its process is OLD's
@@ -124,20 +124,20 @@ _start_settled() {
 }
 # Where gunicorn logs (gunicorn.conf.py): journald under systemd, else a file in shared/log.
 _log_name() {
-  if has_systemd; then echo "journalctl -u gunicorn@$APP"; else echo "$SHARED/log/gunicorn.log"; fi
+  if has_systemd; then echo "journalctl -u gunicorn@$APP"; else echo "$GUNICORN_LOG"; fi
 }
 # _log_mark: where the log ends now (journald: a time, the file: its size), for _boot_error.
 # The time to the microsecond, as journald stamps entries: in whole seconds, what a master that
 # failed earlier in the same second logged would be taken for this start's error.
 _log_mark() {
-  if has_systemd; then date +%s.%6N; else as_user stat -c %s "$SHARED/log/gunicorn.log" 2>/dev/null || echo 0; fi
+  if has_systemd; then date +%s.%6N; else as_user stat -c %s "$GUNICORN_LOG" 2>/dev/null || echo 0; fi
 }
 # _log_since MARK: what gunicorn logged after MARK.
 _log_since() {
   if has_systemd; then
     node_helper journal "$APP" "$1" 2>/dev/null
   else
-    as_user tail -c "+$(($1 + 1))" "$SHARED/log/gunicorn.log" 2>/dev/null
+    as_user tail -c "+$(($1 + 1))" "$GUNICORN_LOG" 2>/dev/null
   fi
 }
 # _last_exception MARK: the last exception line gunicorn logged after MARK.
@@ -211,7 +211,7 @@ _unit_follows_reexec() {
 
 # Boot marks of masters that are gone (their pids may come back for other processes).
 _clear_marks() {
-  for _m in "$SHARED"/run/booted.*; do
+  for _m in "$RUN_DIR"/booted.*; do
     [ -e "$_m" ] || continue
     if [ ! -d "/proc/${_m##*.}" ]; then as_user rm -rf "$_m"; fi
   done

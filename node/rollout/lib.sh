@@ -12,6 +12,7 @@
 # APP in these scripts is the app's OS user, derived by the plan from the catalog name
 # (config/identity.ts: app_<name>); its home is /srv/APP, its static files /var/www/APP.
 # Layout per app:  /srv/APP/{releases/TAG, venvs/HASH, shared/{env,run,log}, current, previous}
+# (rollout/layout.ts APP_LAYOUT, generated into lib-rules.sh)
 # Every argument was validated by the catalog already; the scripts check the shape again
 # because they are the last line before a path or a shell.
 
@@ -85,6 +86,57 @@ check_arg() {
   esac
 }
 
+# named_args USAGE NAME... -- ARG...: the script's arguments as --NAME VALUE pairs, each NAME
+# exactly once and nothing else; sets $arg_NAME (its dashes as underscores: --git-url -> $arg_git_url).
+# A missing, repeated or unknown argument dies with USAGE and what is wrong.
+named_args() {
+  _usage=$1 _names=
+  shift
+  while [ "$1" != -- ]; do
+    _names="$_names $1"
+    eval "unset arg_$(printf '%s' "$1" | tr - _)"
+    shift
+  done
+  shift
+  while [ $# -gt 0 ]; do
+    case $1 in --?*) ;; *) die "$_usage ('$1' is not a --NAME)" ;; esac
+    case "$_names " in *" ${1#--} "*) ;; *) die "$_usage ($1 is not one of its arguments)" ;; esac
+    [ $# -ge 2 ] || die "$_usage ($1 has no value)"
+    _var=arg_$(printf '%s' "${1#--}" | tr - _)
+    eval "_given=\${$_var+set}"
+    [ -z "$_given" ] || die "$_usage ($1 is given twice)"
+    eval "$_var=\$2"
+    shift 2
+  done
+  for _name in $_names; do
+    eval "_given=\${arg_$(printf '%s' "$_name" | tr - _)+set}"
+    [ -n "$_given" ] || die "$_usage (--$_name is missing)"
+  done
+}
+
+# check_int WHAT VALUE MIN MAX: VALUE must be a whole number (digits only) from MIN to MAX (the
+# check_* of the limits in lib-rules.sh call it with the limits of config/patterns.ts).
+check_int() {
+  case $2 in
+    '' | *[!0-9]* | 0?*) die "$1 '$2' is not allowed (must be a whole number from $3 to $4)" ;;
+  esac
+  if [ ${#2} -gt 10 ] || [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
+    die "$1 '$2' is not allowed (must be a whole number from $3 to $4)"
+  fi
+}
+
+# check_choice WHAT VALUE WORD...: VALUE must be one of the WORDs (the check_* of the choices in
+# lib-rules.sh call it with the words of config/patterns.ts).
+check_choice() {
+  _what=$1 _value=$2 _words=
+  shift 2
+  for _word in "$@"; do
+    [ "$_value" = "$_word" ] && return 0
+    _words=${_words:+$_words or }$_word
+  done
+  die "$_what '$_value' is not allowed ($_words)"
+}
+
 # Paths of one app.
 app_paths() {
   APP=$1
@@ -92,13 +144,15 @@ app_paths() {
   # a shortened long name keeps its hash).
   APP_NAME=${APP#app_}
   APP_DIR=$FLEET_ROOT/$APP
-  RELEASES=$APP_DIR/releases
-  VENVS=$APP_DIR/venvs
-  SHARED=$APP_DIR/shared
-  ENV_FILE=$SHARED/env
-  PIDFILE=$SHARED/run/gunicorn.pid
-  CURRENT=$APP_DIR/current
-  PREVIOUS=$APP_DIR/previous
+  RELEASES=$APP_DIR/$FLEET_APP_RELEASES
+  VENVS=$APP_DIR/$FLEET_APP_VENVS
+  SHARED=$APP_DIR/$FLEET_APP_SHARED
+  ENV_FILE=$APP_DIR/$FLEET_APP_ENV
+  RUN_DIR=$APP_DIR/$FLEET_APP_RUN
+  PIDFILE=$APP_DIR/$FLEET_APP_PIDFILE
+  GUNICORN_LOG=$APP_DIR/$FLEET_APP_LOG_FILE
+  CURRENT=$APP_DIR/$FLEET_APP_CURRENT
+  PREVIOUS=$APP_DIR/$FLEET_APP_PREVIOUS
 }
 
 # app_release APP TAG: checks both, sets the app's paths, $tag and $rel (its release directory).

@@ -32,10 +32,10 @@ here=$(dirname "$0")
 case $3 in expand | contract) ;; *) die "phase '$3' is not allowed (expand or contract)" ;; esac
 staged_release "$1" "$2"
 phase=$3
-check_arg "lock timeout" "$4" '[1-9][0-9]{0,3}'
-check_arg "statement timeout" "$5" '[1-9][0-9]{0,5}'
-check_arg "retries" "$6" '[0-9]{1,2}'
-check_arg "small-table rows" "$7" '[0-9]{1,9}'
+check_migration_lock_timeout "$4"
+check_migration_statement_timeout "$5"
+check_migration_retries "$6"
+check_migration_small_table_rows "$7"
 limits="$4 $5 $6"
 small_rows=$7
 shift 7

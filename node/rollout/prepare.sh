@@ -35,10 +35,10 @@ fi
 [ $# -eq 6 ] || die "usage: prepare.sh APP_USER ADDRESS PORT WSGI WORKERS TIMEOUT"
 check_os_user "$1"
 check_arg address "$2" '([0-9]{1,3}\.){3}[0-9]{1,3}'
-check_arg port "$3" '[0-9]{4,5}'
+check_port "$3"
 check_wsgi "$4"
-check_arg workers "$5" '[1-9][0-9]?'
-check_arg timeout "$6" '[1-9][0-9]{0,3}'
+check_workers "$5"
+check_timeout "$6"
 app_paths "$1"
 
 # The app's code runs as this user: its own group only, no uid 0, no sudo (a user of this name
@@ -49,7 +49,9 @@ node_helper user "$APP"
 # deploy user reads gunicorn's pidfile there to signal it.
 node_helper dirs "$APP"
 for file in gunicorn.conf.py gunicorn_main.py; do node_helper shared "$APP" "$file" <"$here/$file"; done
-printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s, "timeout": %s}\n' "$2" "$3" "$4" "$5" "$6" >"$SHARED/gunicorn.json.new"
+# Where gunicorn.conf.py finds the app's files: the layout of lib-rules.sh (rollout/layout.ts).
+printf '{"address": "%s", "port": %s, "wsgi": "%s", "workers": %s, "timeout": %s, "app": "%s", "current": "%s", "releases": "%s", "env": "%s", "run": "%s", "pidfile": "%s", "errorlog": "%s"}\n' \
+  "$2" "$3" "$4" "$5" "$6" "$APP" "$CURRENT" "$RELEASES" "$ENV_FILE" "$RUN_DIR" "$PIDFILE" "$GUNICORN_LOG" >"$SHARED/gunicorn.json.new"
 chmod 0644 "$SHARED/gunicorn.json.new"
 mv -f "$SHARED/gunicorn.json.new" "$SHARED/gunicorn.json"
 

@@ -12,7 +12,7 @@ here=$(dirname "$0")
 
 [ $# -eq 3 ] || die "usage: prune.sh APP KEEP TAG"
 check_os_user "$1"
-check_arg keep "$2" '[1-9][0-9]{0,2}'
+check_keep_releases "$2"
 check_tag "$3"
 app_paths "$1"
 keep=$2

@@ -22,11 +22,11 @@ here=$(dirname "$0")
 
 [ $# -eq 4 ] || [ $# -eq 7 ] || die "usage: stage.sh APP_USER TAG GIT_URL PIP_MODE [OVERRIDES DEPLOY_CHECKS HEALTH_PATH]"
 check_git_url "$3"
-case $4 in index | system) ;; *) die "pip mode '$4' is not allowed (index or system)" ;; esac
-overrides=${5:-database,hosts,static,secretKey,proxy,storage} deploy_checks=${6:-warn} health_path=${7:-/}
+check_pip_mode "$4"
+overrides=${5:-$FLEET_ALL_OVERRIDES} deploy_checks=${6:-warn} health_path=${7:-/}
 check_overrides "$overrides"
-case $deploy_checks in warn | fail) ;; *) die "deploy checks '$deploy_checks' is not allowed (warn or fail)" ;; esac
-check_arg "health path" "$health_path" '/[A-Za-z0-9._~/-]*'
+check_deploy_checks "$deploy_checks"
+check_health_path "$health_path"
 app_release "$1" "$2"
 url=$3 pip_mode=$4
 [ -d "$RELEASES" ] || die "$APP_NAME is not prepared on this node (run prepare.sh first)"

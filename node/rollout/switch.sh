@@ -15,10 +15,10 @@ here=$(dirname "$0")
 
 [ $# -eq 7 ] || die "usage: switch.sh APP TAG ADDRESS PORT DOMAIN HEALTH_PATH HEALTH_SECONDS"
 check_arg address "$3" '([0-9]{1,3}\.){3}[0-9]{1,3}'
-check_arg port "$4" '[0-9]{4,5}'
+check_port "$4"
 check_domain "$5"
 check_health_path "$6"
-check_arg "health seconds" "$7" '[1-9][0-9]{0,3}'
+check_health_seconds "$7"
 staged_release "$1" "$2"
 address=$3 port=$4 domain=$5 path=$6 seconds=$7
 lock switch

@@ -1,13 +1,15 @@
 // Runs infrastructure components under Pulumi's runtime mocks and records every resource they
 // register (type, name, parent, dependencies, inputs with secrets masked), in the same shape
 // as the offline plan, so the policy rules can be applied to it.
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetMocks } from "../../offline/mocks";
 import { decodeWire, recordUnderMocks, Recorder, Registration, settle } from "../../offline/recorder";
 import { ALL_OVERRIDES, AppForStack } from "../../config/catalog";
-import { parseStackConfig, StackConfig, STACK_CONFIG_KEYS } from "../../config/stackConfig";
-import { readStackConfig } from "../../config/stackFiles";
+import { StackConfig } from "../../config/stackConfig";
+import { checkStack, parseStackFile, StackReport } from "../../config/stackFile";
+import { knownStacks } from "../../config/stackFiles";
 import { PolicyRecord } from "../../policy/rules";
 import { appKeyPair } from "../../render/sshKeyPair";
 
@@ -75,16 +77,23 @@ export function valueOf<T>(o: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(o).apply((v) => { resolve(v as T); return v; }));
 }
 
-/** A real stack file, parsed as the program would (as stack `stack`, e.g. a recovery stack made from production's file). */
+/**
+ * A real stack file (Pulumi.<file>.yaml) checked by the program's reader as stack `stack` (a
+ * recovery stack made from production's file, say), its values changed by `edit` first: the
+ * `config:` keys ("fleet:nodes", "aws:region") as the engine would pass them.
+ */
+export function checkStackFileAs(file: string, edit: (values: Record<string, unknown>) => void = () => undefined, stack = file): StackReport {
+    const doc = parseStackFile(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${file}.yaml`), "utf8"), `Pulumi.${file}.yaml`);
+    const values = structuredClone(doc.values);
+    edit(values);
+    return checkStack(doc, { stack, knownStacks: knownStacks(PROJECT_DIR) }, values);
+}
+
+/** A real stack file's infrastructure settings, as the program would read them; `overrides` replace fleet:* sections. */
 export function stackConfigFromFile(file: string, overrides: Record<string, unknown> = {}, stack = file): StackConfig {
-    const flat = readStackConfig(file, PROJECT_DIR).values;
-    const values: Record<string, unknown> = {};
-    for (const key of STACK_CONFIG_KEYS) {
-        if (flat[`fleet:${key}`] !== undefined) values[key] = JSON.parse(flat[`fleet:${key}`]);
-    }
-    const result = parseStackConfig({ stack, region: flat["aws:region"], values: { ...values, ...overrides } });
-    if (result.error !== undefined) throw new Error(result.error);
-    return result.config;
+    const report = checkStackFileAs(file, (values) => Object.entries(overrides).forEach(([k, v]) => (values[`fleet:${k}`] = v)), stack);
+    if (!report.settings) throw new Error(report.errors.join("\n"));
+    return report.settings.infra;
 }
 
 /** Apps as the catalog gives them for a stack (only what the infrastructure reads matters here). */

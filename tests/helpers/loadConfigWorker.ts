@@ -1,4 +1,4 @@
-// Runs loadStackConfig the way the Pulumi program does (config from the engine, stack name from
+// Runs loadSettings the way the Pulumi program does (config from the engine, stack name from
 // the runtime), in its own process because Pulumi's config and stack are process-global.
 // Usage: loadConfigWorker.ts <stack> <JSON of "ns:key" -> value overrides>
 import * as pulumi from "@pulumi/pulumi";
@@ -14,9 +14,9 @@ for (const [k, v] of Object.entries(overrides)) values[k] = typeof v === "string
 pulumi.runtime.setAllConfig(values, []);
 recordUnderMocks((secretOutputs) => new FleetMocks({ region: "eu-west-1", addresses: {}, overrides: {}, secretOutputs }), "fleet", stack);
 
-const { loadStackConfig } = require("../../config/stackConfig") as typeof import("../../config/stackConfig");
+const { loadSettings } = require("../../config/load") as typeof import("../../config/load");
 try {
-    process.stdout.write(JSON.stringify(loadStackConfig(PROJECT_DIR)));
+    process.stdout.write(JSON.stringify(loadSettings(PROJECT_DIR).infra));
 } catch (err) {
     const kind = pulumi.RunError.isInstance(err) ? "RunError" : (err as Error).name;
     process.stderr.write(`${kind}: ${(err as Error).message}`);

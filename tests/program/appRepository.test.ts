@@ -2,8 +2,8 @@
 // and with fleet:github.rulesets: organization once per owner), under the app's component.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { AppRepository, declareAppRepository, organizationRulesets, sshHost } from "../../components/app/appRepository";
-import { DEFAULT_GITHUB_CONFIG, GithubConfig } from "../../config/githubConfig";
+import { AppRepository, declareAppRepository, organizationRulesets } from "../../components/app/appRepository";
+import { DEFAULT_GITHUB_CONFIG, GithubConfig, githubSettings, sshHost } from "../../config/githubConfig";
 import { decodeWire, recordUnderMocks, Recorder, settle } from "../../offline/recorder";
 
 interface Registered {
@@ -49,7 +49,7 @@ async function recorded(): Promise<void> {
 async function declare(cfg: Partial<GithubConfig>, extra: { repo?: string; defaultOwner?: string } = {}): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
   recorder.drain();
   const parent = new AppComponent("polls");
-  const repo = declareAppRepository({ app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, ...cfg }, publicKey: PUBLIC_KEY, defaultOwner: extra.defaultOwner ?? "uni-it" }, parent);
+  const repo = declareAppRepository({ app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: githubSettings({ ...DEFAULT_GITHUB_CONFIG, ...cfg }, extra.defaultOwner ?? "uni-it"), publicKey: PUBLIC_KEY }, parent);
   await value(parent.urn);
   await recorded();
   return { repo, byType: (t) => registered.filter((r) => r.type === t) };
@@ -142,8 +142,8 @@ describe("an app's repository (runtime mocks)", () => {
     assert.equal(byType("github:index/repositoryRuleset:RepositoryRuleset").length, 0);
     assert.equal(byType("github:index/branch:Branch").length, 3, "the branches stay per repository");
     recorder.drain();
-    const cfg = { ...DEFAULT_GITHUB_CONFIG, manageRepositories: true, rulesets: "organization" as const, statusChecks: ["ci / test"], tagActors: [{ team: 42 }] };
-    const rulesets = organizationRulesets("production", [{ repo: "uni-it/polls" }, { repo: "uni-estates/room-booking" }, { repo: "uni-it/library-catalogue" }], cfg, "uni-it");
+    const cfg = githubSettings({ ...DEFAULT_GITHUB_CONFIG, manageRepositories: true, rulesets: "organization" as const, statusChecks: ["ci / test"], tagActors: [{ team: 42 }] }, "uni-it");
+    const rulesets = organizationRulesets("production", [{ repo: "uni-it/polls" }, { repo: "uni-estates/room-booking" }, { repo: "uni-it/library-catalogue" }], cfg);
     assert.equal(rulesets.length, 4);
     await value(rulesets[3].urn);
     await recorded();
@@ -160,8 +160,8 @@ describe("an app's repository (runtime mocks)", () => {
     // Another owner's rulesets go through a provider for that owner; the default owner's through the default provider.
     assert.match(tags.provider, /pulumi:providers:github::github-uni-estates::/);
     assert.doesNotMatch(branches.provider, /github-uni-it/);
-    assert.deepEqual(organizationRulesets("production", [{ repo: "uni-it/polls" }], { ...cfg, rulesets: "repository" }, "uni-it"), []);
-    assert.deepEqual(organizationRulesets("production", [{ repo: "uni-it/polls" }], { ...cfg, manageRepositories: false }, "uni-it"), []);
+    assert.deepEqual(organizationRulesets("production", [{ repo: "uni-it/polls" }], { ...cfg, rulesets: "repository" }), []);
+    assert.deepEqual(organizationRulesets("production", [{ repo: "uni-it/polls" }], { ...cfg, manageRepositories: false }), []);
   });
 
   it("a repository of another owner gets its own provider for that owner", async () => {

@@ -51,7 +51,7 @@ describe("plan: names that extend another app's name", function () {
     for (const app of APPS) {
       const { osUser, database } = appIdentity(app);
       const prepare = plan.resources.find((r) => r.name === `${app}-install-node-1`);
-      assert.match(String(prepare?.inputs.create), new RegExp(`install\\.sh ${osUser} `));
+      assert.match(String(prepare?.inputs.create), new RegExp(`install\\.sh --app ${osUser} `));
       const db = plan.resources.find((r) => r.name === `${app}-database`);
       assert.match(String(db?.inputs.create), new RegExp(`database\\.sh postgres ${database} `));
     }

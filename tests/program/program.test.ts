@@ -66,8 +66,8 @@ function gitAccessOf(stdin: string): string {
 function stagedTags(plan: Plan): Record<string, string> {
   const out: Record<string, string> = {};
   for (const r of plan.resources.filter((x) => /-install-node-1$/.test(x.name))) {
-    // install.sh takes prepare.sh's six arguments (the app's OS user first), then the tag; the step is named after the app.
-    const m = /install\.sh (?:\S+ ){6}(\S+) /.exec(String(r.inputs.create));
+    // install.sh takes named arguments (--tag TAG); the step is named after the app.
+    const m = /install\.sh .* --tag (\S+) /.exec(String(r.inputs.create));
     assert.ok(m, `${r.name}: ${String(r.inputs.create)}`);
     out[r.name.replace(/-install-node-1$/, "")] = m[1];
   }

@@ -2,14 +2,11 @@
 // naming the file, line, key and what is allowed.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
-import { catalogStack, deployTag, mediaFromStack, parseStackConfig } from "../../config/stackConfig";
-import { PROJECT_DIR, stackConfigFromFile } from "../helpers/infraHarness";
+import { catalogStack, deployTag, mediaFromStack, StackConfig } from "../../config/stackConfig";
+import { checkStackFileAs, PROJECT_DIR, stackConfigFromFile } from "../helpers/infraHarness";
 
-type Values = Record<string, unknown>;
-/** The sections the cases edit. */
+/** The sections the cases edit (the fleet:* keys of a real stack file, without the prefix). */
 interface Editable {
     [key: string]: unknown;
     nodes: Record<string, unknown>;
@@ -17,22 +14,29 @@ interface Editable {
     network: Record<string, unknown>;
 }
 
-/** The fleet:* values of a real stack file, for editing in a test, and the file's text. */
-function stackFile(stack: string): { values: Values; text: string } {
-    const text = fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8");
-    const config = (parse(text) as { config: Record<string, unknown> }).config;
-    const values: Values = {};
-    for (const [k, v] of Object.entries(config)) if (k.startsWith("fleet:")) values[k.slice("fleet:".length)] = v;
-    return { values, text };
+/** A real stack file checked by the program's reader after `edit` changed its fleet:* sections
+ *  (and aws:region, as `region`). */
+function check(edit: (v: Editable) => void, stack = "alpha", as = stack) {
+    return checkStackFileAs(stack, (values) => {
+        const sections: Record<string, unknown> = { region: values["aws:region"] };
+        for (const [k, v] of Object.entries(values)) if (k.startsWith("fleet:")) sections[k.slice("fleet:".length)] = v;
+        edit(sections as Editable);
+        for (const k of Object.keys(values)) if (k.startsWith("fleet:") || k === "aws:region") delete values[k];
+        for (const [k, v] of Object.entries(sections)) if (v !== undefined) values[k === "region" ? "aws:region" : `fleet:${k}`] = v;
+    }, as);
+}
+
+function configFor(edit: (v: Editable) => void, stack = "alpha", as = stack): StackConfig {
+    const report = check(edit, stack, as);
+    assert.ok(report.settings, report.errors.join("\n"));
+    return report.settings.infra;
 }
 
 function errorFor(edit: (v: Editable) => void, stack = "alpha"): string {
-    const { values, text } = stackFile(stack);
-    edit(values as Editable);
-    const result = parseStackConfig({ stack, region: "eu-west-1", values, file: `Pulumi.${stack}.yaml`, fileText: text });
-    assert.ok(result.error, "expected an error");
-    assert.doesNotMatch(result.error, /\n/, "one line");
-    return result.error;
+    const { errors } = check(edit, stack);
+    assert.equal(errors.length, 1, `expected one error, got: ${errors.join("\n")}`);
+    assert.doesNotMatch(errors[0], /\n/, "one line");
+    return errors[0];
 }
 
 describe("stack config (fleet:*)", () => {
@@ -57,31 +61,30 @@ describe("stack config (fleet:*)", () => {
     });
 
     it("applies defaults for optional keys", () => {
-        const { values } = stackFile("alpha");
-        delete values.staticHost;
-        delete values.storage;
-        delete values.protect;
-        const result = parseStackConfig({ stack: "alpha", region: "eu-west-1", values });
-        assert.ok(result.config, result.error);
-        assert.equal(result.config.staticHost.instanceType, "t3.micro");
-        assert.equal(result.config.storage.bucketPrefix, "fleet");
-        assert.equal(result.config.protect, false);
-        assert.equal(result.config.logs.retentionDays, 30);
-        assert.equal(result.config.recovery, undefined);
-        assert.equal(catalogStack(result.config), "alpha");
-        assert.equal(deployTag(result.config, "v1.2.0"), "v1.2.0");
-        assert.equal(mediaFromStack(result.config), undefined);
+        const config = configFor((v) => {
+            delete v.staticHost;
+            delete v.storage;
+            delete v.protect;
+        });
+        assert.equal(config.staticHost.instanceType, "t3.micro");
+        assert.equal(config.storage.bucketPrefix, "fleet");
+        assert.equal(config.protect, false);
+        assert.equal(config.logs.retentionDays, 30);
+        assert.equal(config.recovery, undefined);
+        assert.equal(catalogStack(config), "alpha");
+        assert.equal(deployTag(config, "v1.2.0"), "v1.2.0");
+        assert.equal(mediaFromStack(config), undefined);
     });
 
     const cases: [string, (v: Editable) => void, RegExp][] = [
         ["a node count of 0", (v) => (v.nodes.count = 0), /^Pulumi\.alpha\.yaml:14:12: fleet:nodes\.count: must be >= 1 \(got 0\)$/],
         ["an engine RDS is not allowed to be here", (v) => (v.database = { ...v.database, engine: "oracle" }), /^Pulumi\.alpha\.yaml:24:13: fleet:database\.engine: must be one of "postgres", "mysql" \(got "oracle"\)$/],
-        ["a typo'd key", (v) => (v.nodes.cuont = 2), /^Pulumi\.alpha\.yaml:\d+:\d+: fleet:nodes: unknown key "cuont"$/],
+        ["a typo'd key", (v) => (v.nodes.cuont = 2), /^Pulumi\.alpha\.yaml:\d+:\d+: fleet:nodes\.cuont: unknown key; allowed: count, instanceType, .* \(did you mean count\?\)$/],
         ["a bad admin CIDR", (v) => (v.adminCidrs = ["10.0.0.0/33"]), /^Pulumi\.alpha\.yaml:12:7: fleet:adminCidrs\[0\]: must be an IPv4 CIDR like 203\.0\.113\.0\/24 \(got "10\.0\.0\.0\/33"\)$/],
         ["no admin CIDR", (v) => (v.adminCidrs = []), /fleet:adminCidrs: must be at least 1 item\(s\) \(got \[\]\)$/],
         ["an unpinned AMI", (v) => (v.nodes.ami = "latest"), /fleet:nodes\.ami: must be a pinned AMI id/],
         ["a string count", (v) => (v.nodes.count = "three"), /fleet:nodes\.count: must be a number \(got "three"\)$/],
-        ["a missing section", (v) => delete v.database, /^Pulumi\.alpha\.yaml:\d+:\d+: fleet:database: is required \(missing\)$/],
+        ["a missing section", (v) => delete v.database, /^Pulumi\.alpha\.yaml:\d+:\d+: fleet:database: is required \(missing\); see docs\/infrastructure\.md/],
         ["an unknown recovery source", (v) => (v.recovery = { replaces: "production", database: { from: "tape" } }), /fleet:recovery\.database\.from: .*snapshot.*latestSnapshot.*pointInTime/],
         ["a snapshot recovery without the snapshot", (v) => (v.recovery = { replaces: "production", database: { from: "snapshot" } }), /fleet:recovery\.database\.snapshot: is required \(missing\)$/],
         ["a point in time that is not a time", (v) => (v.recovery = { replaces: "production", database: { from: "pointInTime", source: "fleet-production", time: "yesterday" } }), /fleet:recovery\.database\.time: .*\(got "yesterday"\)$/],
@@ -89,7 +92,7 @@ describe("stack config (fleet:*)", () => {
         ["backups replicated into their own region", (v) => (v.database = { ...v.database, backupReplicationRegion: "eu-west-1" }), /fleet:database\.backupReplicationRegion: must differ from aws:region eu-west-1/],
         ["a recovery that replaces itself", (v) => (v.recovery = { replaces: "alpha", media: "empty" }), /fleet:recovery\.replaces: must name the stack being replaced/],
         ["a recovery that does not say what it replaces", (v) => (v.recovery = { media: "empty" }), /fleet:recovery\.replaces: is required \(missing\)$/],
-        ["an unknown top-level key", (v) => (v.nodez = {}), /fleet:nodez: unknown key; allowed: fleet:network, .*fleet:recovery/],
+        ["an unknown top-level key", (v) => (v.nodez = {}), /fleet:nodez: unknown key; allowed: aws:region, .*fleet:network, .*fleet:recovery, .*\(did you mean fleet:nodes\?\)$/],
         ["a log retention CloudWatch does not take", (v) => (v.logs = { retentionDays: 10 }), /^Pulumi\.alpha\.yaml(:\d+:\d+)?: fleet:logs\.retentionDays: must be a retention CloudWatch takes, in days: 1, 3, 5, 7, 14, 30, 60, .*, 3653 \(got 10\)$/],
         ["an unknown key of fleet:logs", (v) => (v.logs = { retention: 30 }), /fleet:logs: unknown key "retention"$/],
         ["a VPC too small for six subnets", (v) => (v.network.cidr = "10.0.0.0/24"), /fleet:network\.cidr: must be a CIDR of \/18 or larger/],
@@ -99,8 +102,7 @@ describe("stack config (fleet:*)", () => {
     }
 
     it("reports a missing region", () => {
-        const { values } = stackFile("alpha");
-        assert.equal(parseStackConfig({ stack: "alpha", values }).error, "Pulumi.alpha.yaml: aws:region: missing; set the AWS region, e.g. eu-west-1");
+        assert.match(errorFor((v) => delete v.region), /^Pulumi\.alpha\.yaml:\d+:\d+: aws:region: is required \(missing\); see docs\/infrastructure\.md/);
     });
 
     it("accepts each recovery source", () => {
@@ -111,23 +113,23 @@ describe("stack config (fleet:*)", () => {
             { from: "pointInTime", source: "arn:aws:rds:eu-central-1:123456789012:auto-backup:ab-abc123" },
         ];
         for (const database of sources) {
-            const { values } = stackFile("production");
-            values.recovery = { replaces: "production", database, tags: "latest" };
-            // recovering INTO eu-central-1: backups now replicate elsewhere
-            values.database = { ...(values.database as object), backupReplicationRegion: "eu-north-1" };
-            const result = parseStackConfig({ stack: "production-dr", region: "eu-central-1", values });
-            assert.ok(result.config, result.error);
-            assert.deepEqual(result.config.recovery?.database, database);
-            assert.equal(result.config.recovery?.tags, "latest");
-            assert.equal(result.config.recovery?.media, "replica");
-            assert.equal(catalogStack(result.config), "production");
-            assert.equal(deployTag(result.config, "v1.2.0"), "latest");
-            assert.equal(mediaFromStack(result.config), "production");
+            const config = configFor((values) => {
+                values.recovery = { replaces: "production", database, tags: "latest" };
+                // recovering INTO eu-central-1: backups now replicate elsewhere
+                values.region = "eu-central-1";
+                values.database = { ...values.database, backupReplicationRegion: "eu-north-1" };
+            }, "production", "production-dr");
+            assert.deepEqual(config.recovery?.database, database);
+            assert.equal(config.recovery?.tags, "latest");
+            assert.equal(config.recovery?.media, "replica");
+            assert.equal(catalogStack(config), "production");
+            assert.equal(deployTag(config, "v1.2.0"), "latest");
+            assert.equal(mediaFromStack(config), "production");
         }
     });
 });
 
-describe("loadStackConfig (inside a Pulumi program)", function () {
+describe("loadSettings (inside a Pulumi program)", function () {
     this.timeout(60000);
     const worker = path.join(__dirname, "..", "helpers", "loadConfigWorker.ts");
     const run = (stack: string, overrides: Record<string, unknown> = {}) =>

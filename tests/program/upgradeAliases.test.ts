@@ -7,7 +7,8 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { AppDeployment } from "../../components/app/appDeployment";
 import { HostScripts } from "../../components/app/hostScripts";
-import { DEFAULT_GITHUB_CONFIG } from "../../config/githubConfig";
+import { DEFAULT_DEPLOY_SETTINGS } from "../../config/deployConfig";
+import { DEFAULT_GITHUB_CONFIG, githubSettings } from "../../config/githubConfig";
 import type { FleetHost } from "../../components/infra/machine";
 import { installMocks, recordBuild, sampleApps } from "../helpers/infraHarness";
 
@@ -57,8 +58,9 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
         app, nodes, edgeHosts: [staticHost], scripts,
         database: { engine: "postgres", address: "db.internal", port: 5432, masterUsername: "fleetadmin", masterPassword: pulumi.secret("pw") },
         media: { bucket: "b", region: "eu-west-1" },
-        repository: { repo: "uni-it/polls", stack: "production", github: { ...DEFAULT_GITHUB_CONFIG, manageRepositories: true }, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleet fleet-polls", defaultOwner: "uni-it" },
+        repository: { repo: "uni-it/polls", stack: "production", github: githubSettings({ ...DEFAULT_GITHUB_CONFIG, manageRepositories: true }, "uni-it"), publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleet fleet-polls" },
         publishKey: pulumi.secret("PUBLISH-KEY"),
+        settings: DEFAULT_DEPLOY_SETTINGS,
       });
     });
     githubResources = resources.filter((r) => r.type.startsWith("github:")).map((r) => r.name).sort();

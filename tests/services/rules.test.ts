@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { RESERVED_ENV } from "../../config/catalog";
 import { appIdentity } from "../../config/identity";
-import { RuleName, RULES, ruleRegExp } from "../../config/patterns";
+import { CHOICES, LIMITS, RuleName, RULES, ruleRegExp } from "../../config/patterns";
 import { checkFunctionName, renderRulesLibrary, RULES_LIBRARY_FILE } from "../../render/rulesLibrary";
 import { platformEnv } from "../../rollout/plan";
 import { sampleApps } from "../helpers/infraHarness";
@@ -123,6 +123,48 @@ describe("one source for each rule", () => {
     assert.equal(r.stderr, "fleet: error: tag 'v1..2' is not allowed\n");
     const host = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; check_host "a b" "database host"', ROLLOUT], { encoding: "utf8" });
     assert.match(host.stderr, /^fleet: error: database host 'a b' is not allowed \(must match /);
+  });
+
+  /** Exit status and stderr of one generated check_* function on a value. */
+  const runCheck = (fn: string, value: string) => spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" });
+
+  it("every limit holds in the node scripts as in the catalog: its bounds accepted, one past them and anything not a whole number refused", () => {
+    for (const [name, limit] of Object.entries(LIMITS)) {
+      const fn = checkFunctionName(name);
+      for (const ok of [limit.min, limit.max]) assert.equal(runCheck(fn, String(ok)).status, 0, `${fn} ${ok}`);
+      for (const bad of [String(limit.max + 1), ...(limit.min > 0 ? [String(limit.min - 1)] : []), "", "1.5", "-1", "01", "1 2", "1\n2", "x"]) {
+        const r = runCheck(fn, bad);
+        assert.equal(r.status, 1, `${fn} ${JSON.stringify(bad)}`);
+        assert.equal(r.stderr, `fleet: error: ${limit.label} '${bad}' is not allowed (must be a whole number from ${limit.min} to ${limit.max})\n`);
+      }
+    }
+  });
+
+  it("every choice holds in the node scripts as in the catalog, and a refused word's message lists the allowed ones", () => {
+    for (const [name, choice] of Object.entries(CHOICES)) {
+      const fn = checkFunctionName(name);
+      for (const ok of choice.values) assert.equal(runCheck(fn, ok).status, 0, `${fn} ${ok}`);
+      const r = runCheck(fn, "other");
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr, `fleet: error: ${choice.label} 'other' is not allowed (${choice.values.join(" or ")})\n`);
+    }
+  });
+
+  it("named arguments: each --NAME once, in any order, values taken as they are; a missing, repeated, unknown or valueless one is refused with the usage", () => {
+    const named = (...args: string[]) =>
+      spawnSync("sh", ["-eu", "-c", 'here=$0; shift; . "$here/lib.sh"; named_args "usage: x.sh --app A --git-url U" app git-url -- "$@"; printf "%s|%s" "$arg_app" "$arg_git_url"', ROLLOUT, "x", ...args], { encoding: "utf8" });
+    assert.equal(named("--git-url", "$(id) two", "--app", "a").stdout, "a|$(id) two");
+    for (const [args, why] of [
+      [["--app", "a"], "--git-url is missing"],
+      [["--app", "a", "--git-url", "u", "--app", "b"], "--app is given twice"],
+      [["--app", "a", "--git-url"], "--git-url has no value"],
+      [["--app", "a", "--git-url", "u", "--tag", "v1"], "--tag is not one of its arguments"],
+      [["a", "--app", "a", "--git-url", "u"], "'a' is not a --NAME"],
+    ] as const) {
+      const r = named(...args);
+      assert.equal(r.status, 1, why);
+      assert.equal(r.stderr, `fleet: error: usage: x.sh --app A --git-url U (${why})\n`);
+    }
   });
 
   it("derived identities pass the shell's checks; catalog names do not (the scripts never take a name as an identity)", () => {

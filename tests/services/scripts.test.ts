@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { rolloutFiles } from "../../node/scripts";
-import { DEFAULT_DEPLOY_SETTINGS, rolloutPlan } from "../../rollout/plan";
+import { DEFAULT_DEPLOY_SETTINGS } from "../../config/deployConfig";
+import { rolloutPlan } from "../../rollout/plan";
 import { ALL_OVERRIDES } from "../../config/catalog";
 
 const NODE = path.join(__dirname, "..", "..", "node");

@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import { AppForStack, appsForStack, parseCatalog } from "../../config/catalog";
 import { checkCapacity, INSTANCE_MEMORY_MB } from "../../rollout/capacity";
-import { DEFAULT_DEPLOY_SETTINGS } from "../../rollout/plan";
+import { DEFAULT_DEPLOY_SETTINGS } from "../../config/deployConfig";
 
 /** An app as the catalog makes it (defaults applied), with `workers` when given. */
 function app(name: string, workers?: number): AppForStack {

@@ -5,7 +5,8 @@ import { strict as assert } from "assert";
 import { ALL_OVERRIDES, AppForStack, formatError, parseCatalog } from "../../config/catalog";
 import { cronProblem, DEFAULT_PROCESS_MEMORY_MB, DEFAULT_STOP_SECONDS, onCalendar } from "../../config/processes";
 import { checkCapacity } from "../../rollout/capacity";
-import { DEFAULT_DEPLOY_SETTINGS, renderCommand, rolloutPlan } from "../../rollout/plan";
+import { DEFAULT_DEPLOY_SETTINGS } from "../../config/deployConfig";
+import { renderCommand, rolloutPlan } from "../../rollout/plan";
 import { formatEntry, journalCommand, logsTargets, processOfUnit, sshArgs } from "../../render/appLogs";
 
 /** A one-app catalog with `lines` in the app's map (4-space indent). */

@@ -1,10 +1,9 @@
 // The rollout plan as pure data: order, hosts, arguments, stdin, determinism. No Pulumi runtime.
 import { strict as assert } from "assert";
 import { ALL_OVERRIDES, AppForStack, RESERVED_ENV } from "../../config/catalog";
-import { deploySchema } from "../../config/deployConfig";
+import { DEFAULT_DEPLOY_SETTINGS, deploySchema } from "../../config/deployConfig";
 import {
   DATABASE,
-  DEFAULT_DEPLOY_SETTINGS,
   databaseStdin,
   envFileText,
   gitUrl,
@@ -75,7 +74,8 @@ describe("rollout plan", () => {
     for (const n of NODES) {
       assert.deepEqual(step(p, `polls-install-${n}`).dependsOn, []);
       assert.equal(command(p, `polls-install-${n}`),
-        `sh ${p.scriptsDir}/install.sh app_polls ${ADDRESSES[n]} 8123 pollsite.wsgi:application 3 30 v2 git@github.com:uni-it/polls.git index database,hosts,static,secretKey,proxy,storage,debug warn /healthz`);
+        `sh ${p.scriptsDir}/install.sh --app app_polls --address ${ADDRESSES[n]} --port 8123 --wsgi pollsite.wsgi:application --workers 3 --timeout 30 --tag v2 ` +
+          "--git-url git@github.com:uni-it/polls.git --pip-mode index --overrides database,hosts,static,secretKey,proxy,storage,debug --deploy-checks warn --health-path /healthz");
     }
   });
 
@@ -261,7 +261,10 @@ describe("rollout plan: values for the nodes", () => {
   });
 
   it("stage gets the overrides that are on, the deploy checks' policy and the health path (recorded in the release)", () => {
-    const stage = (app: Partial<AppForStack>) => plan(app).steps.find((s) => s.name === "polls-install-node-1")!.run![0].args.slice(9);
+    const stage = (app: Partial<AppForStack>) => {
+      const args = plan(app).steps.find((s) => s.name === "polls-install-node-1")!.run![0].args;
+      return ["--overrides", "--deploy-checks", "--health-path"].map((name) => args[args.indexOf(name) + 1]);
+    };
     assert.deepEqual(stage({}), ["database,hosts,static,secretKey,proxy,storage,debug", "warn", "/healthz"]);
     assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), ["database,static,secretKey,proxy,debug", "fail", "/healthz"]);
     const none = Object.fromEntries(Object.keys(ALL_OVERRIDES).map((k) => [k, false])) as typeof ALL_OVERRIDES;
