@@ -35,7 +35,13 @@ const certificates = fleet.certificates;
 
 /** Every app runs on every node: their workers must fit in one node's memory (rollout/capacity.ts). */
 function checkNodeCapacity(): void {
-  const result = checkCapacity({ apps, settings, instanceType: stackConfig.nodes.instanceType, stackFile: fleet.stackFile, appsFile: fleet.appsFile });
+  const result = checkCapacity({
+    apps,
+    settings,
+    instanceType: stackConfig.nodes.instanceType,
+    stackFile: fleet.stackFile,
+    appsFile: fleet.appsFile,
+  });
   for (const warning of result.warnings) void pulumi.log.warn(warning);
   if (result.error !== undefined) throw new pulumi.RunError(result.error);
 }
@@ -44,7 +50,9 @@ const https = (app: string) => app in certificates;
 
 /** Per app on this stack: the tag it is pinned to (or "latest") and where it answers: https:// for
  *  an app with a certificate in fleet:tls, http:// for the others. */
-export const appReleases = Object.fromEntries(apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]));
+export const appReleases = Object.fromEntries(
+  apps.map((a) => [a.name, { tag: a.tag, repo: a.repo, url: `${siteUrl(a.domain, https(a.name))}/` }]),
+);
 
 /** Each app's key: its GitHub deploy key, which also publishes its static files (components/app/appKeys.ts). */
 const appKeys = new AppKeys("app-key-seed");
@@ -65,7 +73,9 @@ const cloneHostKeys: Promise<string[]> =
 
 /** What the stage part of an install step reads on stdin: the deploy key, then the clone host's known_hosts lines. */
 function gitAccess(privateKey: pulumi.Output<string>): pulumi.Output<string> {
-  return pulumi.secret(pulumi.all([privateKey, cloneHostKeys]).apply(([key, hosts]) => `${key.trimEnd()}\n${hosts.map((h) => `${h}\n`).join("")}`));
+  return pulumi.secret(
+    pulumi.all([privateKey, cloneHostKeys]).apply(([key, hosts]) => `${key.trimEnd()}\n${hosts.map((h) => `${h}\n`).join("")}`),
+  );
 }
 
 // fleet:github.rulesets: organization: the guardrails once per owner, for every app of the stack.
@@ -105,7 +115,12 @@ function deploy(app: AppForStack): AppDeployment {
 
 // `latest` becomes the newest release tag on GitHub before anything is deployed. The offline
 // plan asks GitHub nothing (FLEET_GITHUB_OFFLINE=1): there such an app is shown, not deployed.
-const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, releaseTagPattern: fleet.tagRules.pattern, client: githubApi, offline: !githubOnline })
+const rollout = resolveTags(apps, stack, {
+  prerelease: github.prereleases,
+  releaseTagPattern: fleet.tagRules.pattern,
+  client: githubApi,
+  offline: !githubOnline,
+})
   .catch(runError)
   .then((resolved) => {
     const deployable = resolved.apps.filter((a) => {
@@ -118,7 +133,13 @@ const rollout = resolveTags(apps, stack, { prerelease: github.prereleases, relea
     // on; an app not deployed by this run (offline `latest`) serves nowhere, so it has no site.
     // A host (a replaced one, say) takes the balancer's traffic once every app's files are on it.
     const published = deployments.map(([, d]) => d.published);
-    publishSites(infra, apps, Object.fromEntries(deployments.map(([name, d]) => [name, d.servingAddresses])), certificates, () => published);
+    publishSites(
+      infra,
+      apps,
+      Object.fromEntries(deployments.map(([name, d]) => [name, d.servingAddresses])),
+      certificates,
+      () => published,
+    );
     return { latest: resolved.latest, deployments };
   });
 
@@ -128,4 +149,11 @@ export const latestTags = rollout.then((r) => r.latest);
 /** Per app: the tag and commit now serving on every node (the audit trail beside Pulumi's history). */
 export const serving = rollout.then((r) => Object.fromEntries(r.deployments.map(([name, d]) => [name, { tag: d.tag, commit: d.commit }])));
 /** Per app: the public half of its deploy key on this stack, and whether this stack manages the repository. */
-export const repositories = rollout.then((r) => Object.fromEntries(r.deployments.map(([name, d]) => [name, { cloneUrl: d.repository.cloneUrl, deployKey: appKeys.of(name).publicKey, managed: d.repository.managed }])));
+export const repositories = rollout.then((r) =>
+  Object.fromEntries(
+    r.deployments.map(([name, d]) => [
+      name,
+      { cloneUrl: d.repository.cloneUrl, deployKey: appKeys.of(name).publicKey, managed: d.repository.managed },
+    ]),
+  ),
+);

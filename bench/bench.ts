@@ -32,7 +32,19 @@ import { heavyLogOf, summarizeHeavyLog } from "../testbed/heavyWork";
 import { APP, APP_IDENTITY, DOMAIN, fixtureFleetCatalog, fixtureFleetRepo, get, Load, LocalStack } from "../testbed/localStack";
 import { pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../testbed/fixtureTags";
 import { codeServedOn, naiveFabricDeploy } from "./realNodes";
-import { expectCommandsOk, expectFailure, expectLoad, expectOk, expectServing, expectStepsRan, expectThat, figureValue, LoadCounts, MIN_LOAD_REQUESTS, ScenarioError } from "./scenario";
+import {
+  expectCommandsOk,
+  expectFailure,
+  expectLoad,
+  expectOk,
+  expectServing,
+  expectStepsRan,
+  expectThat,
+  figureValue,
+  LoadCounts,
+  MIN_LOAD_REQUESTS,
+  ScenarioError,
+} from "./scenario";
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const figures: [string, string][] = [];
@@ -40,7 +52,10 @@ const figures: [string, string][] = [];
 /** Every app node runs the app's gunicorn as the systemd unit (the part's point), else it fails. */
 async function mustRunUnderSystemd(cluster: Cluster): Promise<void> {
   const runs = await Promise.all(cluster.appNodes.map((n) => cluster.exec(n, `systemctl is-active gunicorn@${APP_IDENTITY.osUser}`)));
-  expectCommandsOk(`gunicorn@${APP_IDENTITY.osUser} active under systemd`, Object.fromEntries(cluster.appNodes.map((n, i) => [n.name, runs[i]])));
+  expectCommandsOk(
+    `gunicorn@${APP_IDENTITY.osUser} active under systemd`,
+    Object.fromEntries(cluster.appNodes.map((n, i) => [n.name, runs[i]])),
+  );
 }
 const figure = (name: string, value: number | string) => figures.push([name, figureValue(name, value)]);
 
@@ -67,7 +82,13 @@ async function loadOf(what: string, load: Load): Promise<LoadCounts> {
 
 /** A bench part's scene: a test-bed cluster, a LocalStack in `work/<dir>` with v1 deployed
  *  (`what` says so), then `run`; the cluster is stopped whatever happens. */
-async function withV1(opts: ClusterOptions, work: string, dir: string, what: string, run: (cluster: Cluster, stack: LocalStack, v1: ApplyResult) => Promise<void>): Promise<void> {
+async function withV1(
+  opts: ClusterOptions,
+  work: string,
+  dir: string,
+  what: string,
+  run: (cluster: Cluster, stack: LocalStack, v1: ApplyResult) => Promise<void>,
+): Promise<void> {
   const cluster = await startCluster(opts);
   try {
     const stack = new LocalStack(cluster, path.join(work, dir));
@@ -144,9 +165,17 @@ async function addDefaultUnderInserts(cluster: Cluster, stack: LocalStack): Prom
   // The scenario really ran: expand kept the default, contract dropped it, the old code inserted.
   const expand = r.ran.find((x) => x.name === `${APP}-expand`)?.stderr ?? "";
   const contract = r.ran.find((x) => x.name === `${APP}-contract`)?.stderr ?? "";
-  expectThat(/kept the database default of polls_question\.votes until contract/.test(expand), `v8's expand step kept no default: ${expand}`);
-  expectThat(/dropped the database defaults kept since expand: polls_question\.votes/.test(contract), `v8's contract step dropped no default: ${contract}`);
-  say(`add default: ${written.requests} inserts (${written.failed} failed), ${read.requests} page requests (${read.failed} failed) ${[...written.failures, ...read.failures].slice(0, 3).join(" | ")}`);
+  expectThat(
+    /kept the database default of polls_question\.votes until contract/.test(expand),
+    `v8's expand step kept no default: ${expand}`,
+  );
+  expectThat(
+    /dropped the database defaults kept since expand: polls_question\.votes/.test(contract),
+    `v8's contract step dropped no default: ${contract}`,
+  );
+  say(
+    `add default: ${written.requests} inserts (${written.failed} failed), ${read.requests} page requests (${read.failed} failed) ${[...written.failures, ...read.failures].slice(0, 3).join(" | ")}`,
+  );
   figure("migration_add_default_requests", written.requests + read.requests);
   figure("migration_add_default_failed_requests", written.failed + read.failed);
 }
@@ -176,17 +205,26 @@ DROP TABLE fleet_bench_lock;`);
 
 /** A new machine replaces node-1 under continuous load through nginx, as `pulumi up --replace` of its instance would. */
 async function nodeReplacement(work: string): Promise<void> {
-  await withV1({ appNodeCount: 2, spareNodeCount: 1 }, work, "nodes", "node replacement: v1 on two nodes, then a new machine replaces node-1 under load", async (cluster, stack) => {
-    stack.nodes = [cluster.spareNodes[0], cluster.appNodes[1]];
-    const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
-    const started = Date.now();
-    const replaced = must(await stack.up("v1"), "the replacement of node-1");
-    const counts = await loadOf(`node replacement (${(Date.now() - started) / 1000} s)`, load);
-    expectThat(replaced.ran.some((x) => x.op === "create"), "the replacement of node-1: nothing was created for the new machine");
-    await mustServe("the replacement of node-1", stack.nodes, "v1");
-    figure("node_replacement_requests", counts.requests);
-    figure("node_replacement_failed_requests", counts.failed);
-  });
+  await withV1(
+    { appNodeCount: 2, spareNodeCount: 1 },
+    work,
+    "nodes",
+    "node replacement: v1 on two nodes, then a new machine replaces node-1 under load",
+    async (cluster, stack) => {
+      stack.nodes = [cluster.spareNodes[0], cluster.appNodes[1]];
+      const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
+      const started = Date.now();
+      const replaced = must(await stack.up("v1"), "the replacement of node-1");
+      const counts = await loadOf(`node replacement (${(Date.now() - started) / 1000} s)`, load);
+      expectThat(
+        replaced.ran.some((x) => x.op === "create"),
+        "the replacement of node-1: nothing was created for the new machine",
+      );
+      await mustServe("the replacement of node-1", stack.nodes, "v1");
+      figure("node_replacement_requests", counts.requests);
+      figure("node_replacement_failed_requests", counts.failed);
+    },
+  );
 }
 
 async function onSystemdNodes(work: string): Promise<void> {
@@ -222,7 +260,9 @@ async function disasterRecovery(work: string): Promise<void> {
     cluster.serveFixtureAs(names.map(fixtureFleetRepo));
     const r = await stack.up(fixtureFleetCatalog(names, "v1", 8500));
     const failed = r.ran.filter((x) => !x.ok);
-    say(`dr: ${r.ran.length} steps, ${failed.length} failed, ${r.skipped.length} skipped, ${r.ran.reduce((n, x) => n + x.failedDials, 0)} dials refused and dialled again${r.error ? `; first failure: ${r.error}` : ""}`);
+    say(
+      `dr: ${r.ran.length} steps, ${failed.length} failed, ${r.skipped.length} skipped, ${r.ran.reduce((n, x) => n + x.failedDials, 0)} dials refused and dialled again${r.error ? `; first failure: ${r.error}` : ""}`,
+    );
     expectThat(r.ran.length > 0, "disaster recovery: no step ran");
     // Until every app answers through nginx on its domain (a failed rollout never does: bounded).
     const serving = new Set<string>();
@@ -232,14 +272,22 @@ async function disasterRecovery(work: string): Promise<void> {
       }
     }
     say(`dr: ${serving.size} of ${names.length} apps serve through nginx`);
-    expectThat(serving.size === names.length, `disaster recovery: ${serving.size} of ${names.length} apps serve through nginx${r.error ? `; first failure: ${r.error}` : ""}`);
+    expectThat(
+      serving.size === names.length,
+      `disaster recovery: ${serving.size} of ${names.length} apps serve through nginx${r.error ? `; first failure: ${r.error}` : ""}`,
+    );
     figure("dr_seconds_20_apps", (Date.now() - started) / 1000);
     figure("dr_failed_steps", failed.length + r.skipped.length);
     const peaks: number[] = [];
     for (const node of cluster.appNodes) {
       const s = summarizeHeavyLog(await heavyLogOf(cluster, node));
-      say(`dr: ${node.name}: ${s.started} heavy commands, at most ${s.peak} at once (slots used: ${s.highestSlot}; the node has ${os.cpus().length} CPUs here)`);
-      expectThat(s.started >= DR_APPS, `disaster recovery: ${node.name}'s heavy-work log has ${s.started} commands, fewer than one per app (${DR_APPS}): the peak would not be the run's`);
+      say(
+        `dr: ${node.name}: ${s.started} heavy commands, at most ${s.peak} at once (slots used: ${s.highestSlot}; the node has ${os.cpus().length} CPUs here)`,
+      );
+      expectThat(
+        s.started >= DR_APPS,
+        `disaster recovery: ${node.name}'s heavy-work log has ${s.started} commands, fewer than one per app (${DR_APPS}): the peak would not be the run's`,
+      );
       peaks.push(s.peak);
     }
     figure("dr_peak_parallel_stage_per_node", Math.max(...peaks));
@@ -250,17 +298,33 @@ async function disasterRecovery(work: string): Promise<void> {
 
 /** Losing one of two nginx hosts under load through the balancer: requests sent, and failed. */
 async function edgeHostLoss(work: string): Promise<void> {
-  await withV1({ appNodeCount: 1, staticHostCount: 2 }, work, "edge", "edge: v1 on one node behind two nginx hosts and the balancer", async (cluster, stack) => {
-    say(`edge: killing ${cluster.staticHosts[1].name} after ${EDGE_LOSS_WINDOW.beforeMs / 1000} s of load, ${EDGE_LOSS_WINDOW.afterMs / 1000} s more after it`);
-    const loss = await loseEdgeHostUnderLoad(stack, cluster.staticHosts[1], EDGE_LOSS_WINDOW);
-    say(`edge: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; balancer: ${JSON.stringify(loss.states)}; ${loss.failures.slice(0, 3).join(" | ")}`);
-    expectLoad("edge", loss);
-    expectThat(loss.answeredAfterLoss >= MIN_LOAD_REQUESTS, `edge: ${loss.answeredAfterLoss} requests answered after ${cluster.staticHosts[1].name} was lost: the load did not go on after the loss`);
-    const lostState = loss.states[cluster.staticHosts[1].name] ?? "";
-    expectThat(/DOWN/.test(lostState), `edge: the balancer still has ${cluster.staticHosts[1].name} as ${lostState || "unknown"} at the end: the host was not lost`);
-    figure("edge_host_loss_requests", loss.requests);
-    figure("edge_host_loss_failed_requests", loss.failed);
-  });
+  await withV1(
+    { appNodeCount: 1, staticHostCount: 2 },
+    work,
+    "edge",
+    "edge: v1 on one node behind two nginx hosts and the balancer",
+    async (cluster, stack) => {
+      say(
+        `edge: killing ${cluster.staticHosts[1].name} after ${EDGE_LOSS_WINDOW.beforeMs / 1000} s of load, ${EDGE_LOSS_WINDOW.afterMs / 1000} s more after it`,
+      );
+      const loss = await loseEdgeHostUnderLoad(stack, cluster.staticHosts[1], EDGE_LOSS_WINDOW);
+      say(
+        `edge: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; balancer: ${JSON.stringify(loss.states)}; ${loss.failures.slice(0, 3).join(" | ")}`,
+      );
+      expectLoad("edge", loss);
+      expectThat(
+        loss.answeredAfterLoss >= MIN_LOAD_REQUESTS,
+        `edge: ${loss.answeredAfterLoss} requests answered after ${cluster.staticHosts[1].name} was lost: the load did not go on after the loss`,
+      );
+      const lostState = loss.states[cluster.staticHosts[1].name] ?? "";
+      expectThat(
+        /DOWN/.test(lostState),
+        `edge: the balancer still has ${cluster.staticHosts[1].name} as ${lostState || "unknown"} at the end: the host was not lost`,
+      );
+      figure("edge_host_loss_requests", loss.requests);
+      figure("edge_host_loss_failed_requests", loss.failed);
+    },
+  );
 }
 
 /** A catalog of `n` generated apps on `stack` (alpha); `bumped` gets tag v1.0.1 instead of v1.0.0. */
@@ -310,10 +374,17 @@ async function offline(work: string): Promise<void> {
   const alpha = sizedStackFile("alpha", write);
   say("offline plans of a 50-app catalog, before and after one tag bump");
   const base = await runPlan({ stack: "alpha", stackFile: alpha, appsFile: write("apps-50.yaml", generatedCatalog(50)) });
-  const bumped = await runPlan({ stack: "alpha", stackFile: alpha, appsFile: write("apps-50-bumped.yaml", generatedCatalog(50, "app-017")) });
+  const bumped = await runPlan({
+    stack: "alpha",
+    stackFile: alpha,
+    appsFile: write("apps-50-bumped.yaml", generatedCatalog(50, "app-017")),
+  });
   const changes = diffPlans(base, bumped);
   const inside = (urn: string) => urn.includes("fleet:app:AppDeployment") && urn.split("::").pop()!.startsWith("app-017-");
-  expectThat(changes.some((c) => inside(c.urn)), "offline: the tag bump of app-017 changed nothing of app-017: the bump did not reach the plan");
+  expectThat(
+    changes.some((c) => inside(c.urn)),
+    "offline: the tag bump of app-017 changed nothing of app-017: the bump did not reach the plan",
+  );
   figure("changes_for_one_tag_bump", changes.length);
   figure("changes_outside_bumped_app", changes.filter((c) => !inside(c.urn)).length);
 
@@ -356,7 +427,13 @@ function expectPlanOf(n: number, plan: Plan): void {
 
 /** The bench's parts in the order a full run measures them; `npm run bench -- NAME` runs one. */
 const PARTS: Record<string, (work: string) => Promise<void>> = {
-  rollout: onRealNodes, migrations, systemd: onSystemdNodes, dr: disasterRecovery, edge: edgeHostLoss, node: nodeReplacement, offline,
+  rollout: onRealNodes,
+  migrations,
+  systemd: onSystemdNodes,
+  dr: disasterRecovery,
+  edge: edgeHostLoss,
+  node: nodeReplacement,
+  offline,
 };
 
 const values = (name: string) => figures.find(([n]) => n === name)?.[1];
@@ -365,19 +442,40 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-bench-"));
   try {
     const only = process.argv[2];
-    if (only !== undefined && !(only in PARTS)) throw new ScenarioError(`no bench part named ${only} (allowed: ${Object.keys(PARTS).join(", ")})`);
+    if (only !== undefined && !(only in PARTS))
+      throw new ScenarioError(`no bench part named ${only} (allowed: ${Object.keys(PARTS).join(", ")})`);
     for (const [name, part] of Object.entries(PARTS)) if (!only || only === name) await part(work);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  const order = ["rollout_requests", "rollout_failed_requests", "stage_cold_s", "stage_warm_s", "stage_warm_over_cold",
-    "naive_rollout_failed_requests", "migration_add_default_failed_requests", "migration_small_table_lock_ms", "migration_small_table_rows", "venv_change_requests_systemd", "venv_change_failed_requests_systemd", "dr_seconds_20_apps", "dr_failed_steps", "dr_peak_parallel_stage_per_node",
-    "node_replacement_requests", "node_replacement_failed_requests",
-    "changes_for_one_tag_bump", "changes_outside_bumped_app", "resources_per_app_production", "plan_seconds_20_apps", "plan_seconds_200_apps"];
+  const order = [
+    "rollout_requests",
+    "rollout_failed_requests",
+    "stage_cold_s",
+    "stage_warm_s",
+    "stage_warm_over_cold",
+    "naive_rollout_failed_requests",
+    "migration_add_default_failed_requests",
+    "migration_small_table_lock_ms",
+    "migration_small_table_rows",
+    "venv_change_requests_systemd",
+    "venv_change_failed_requests_systemd",
+    "dr_seconds_20_apps",
+    "dr_failed_steps",
+    "dr_peak_parallel_stage_per_node",
+    "node_replacement_requests",
+    "node_replacement_failed_requests",
+    "changes_for_one_tag_bump",
+    "changes_outside_bumped_app",
+    "resources_per_app_production",
+    "plan_seconds_20_apps",
+    "plan_seconds_200_apps",
+  ];
   // The headline figures first, in a fixed order, then every other one in the order measured
   // (`npm run bench -- dr` and the like measure a part: only its figures).
   const measured = new Map(figures);
-  for (const name of [...order, ...figures.map(([n]) => n).filter((n) => !order.includes(n))].filter((n) => measured.has(n))) process.stdout.write(`${name}: ${measured.get(name)}\n`);
+  for (const name of [...order, ...figures.map(([n]) => n).filter((n) => !order.includes(n))].filter((n) => measured.has(n)))
+    process.stdout.write(`${name}: ${measured.get(name)}\n`);
 }
 
 main().catch((err: unknown) => {

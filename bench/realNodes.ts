@@ -15,7 +15,9 @@ import { sshRun } from "../testbed/sshClient";
 export async function naiveFabricDeploy(cluster: Cluster, tag: string): Promise<Record<string, ExecResult>> {
   const script = fs.readFileSync(path.join(__dirname, "naive-fabric-deploy.sh"), "utf8");
   const scripts = scriptsDir(scriptsVersion());
-  const runs = await Promise.all(cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP_IDENTITY.osUser} ${tag}`, script)));
+  const runs = await Promise.all(
+    cluster.appNodes.map((n) => sshRun(cluster, n, `sh -s -- ${scripts} ${APP_IDENTITY.osUser} ${tag}`, script)),
+  );
   return Object.fromEntries(cluster.appNodes.map((n, i) => [n.name, runs[i]]));
 }
 

@@ -19,8 +19,14 @@ export interface LoadCounts {
 
 /** The load ran through the scenario: enough requests, and some of them answered. */
 export function expectLoad(what: string, counts: LoadCounts): LoadCounts {
-  if (counts.requests < MIN_LOAD_REQUESTS) throw new ScenarioError(`${what}: the load sent ${counts.requests} requests (fewer than ${MIN_LOAD_REQUESTS}): it did not run through the scenario`);
-  if (counts.failed >= counts.requests) throw new ScenarioError(`${what}: all ${counts.requests} requests of the load failed (e.g. ${counts.failures.slice(0, 2).join(" | ")}): nothing served, so there was no rollout to measure`);
+  if (counts.requests < MIN_LOAD_REQUESTS)
+    throw new ScenarioError(
+      `${what}: the load sent ${counts.requests} requests (fewer than ${MIN_LOAD_REQUESTS}): it did not run through the scenario`,
+    );
+  if (counts.failed >= counts.requests)
+    throw new ScenarioError(
+      `${what}: all ${counts.requests} requests of the load failed (e.g. ${counts.failures.slice(0, 2).join(" | ")}): nothing served, so there was no rollout to measure`,
+    );
   return counts;
 }
 
@@ -41,7 +47,10 @@ export function expectFailure(what: string, r: ApplyResult, cause: RegExp): Appl
 export function expectServing(what: string, served: Record<string, string>, tag: string): void {
   const wrong = Object.entries(served).filter(([, s]) => s !== tag);
   if (Object.keys(served).length === 0) throw new ScenarioError(`${what}: no node to check`);
-  if (wrong.length > 0) throw new ScenarioError(`${what}: expected ${tag} on every node, but ${wrong.map(([n, s]) => `${n} serves ${s || "nothing"}`).join(", ")}`);
+  if (wrong.length > 0)
+    throw new ScenarioError(
+      `${what}: expected ${tag} on every node, but ${wrong.map(([n, s]) => `${n} serves ${s || "nothing"}`).join(", ")}`,
+    );
 }
 
 /** Each step named `prefix`-something ran on `count` nodes and succeeded (e.g. the stage of a
@@ -50,7 +59,9 @@ export function expectStepsRan(what: string, r: ApplyResult, prefix: string, cou
   const steps = r.ran.filter((x) => x.name.startsWith(prefix));
   const failed = steps.filter((x) => !x.ok);
   if (steps.length !== count || failed.length > 0) {
-    throw new ScenarioError(`${what}: expected ${count} ${prefix}* steps to run and succeed, ${steps.length} ran${failed.length ? `, ${failed.map((x) => x.name).join(", ")} failed` : ""}`);
+    throw new ScenarioError(
+      `${what}: expected ${count} ${prefix}* steps to run and succeed, ${steps.length} ran${failed.length ? `, ${failed.map((x) => x.name).join(", ")} failed` : ""}`,
+    );
   }
 }
 
@@ -59,7 +70,9 @@ export function expectCommandsOk(what: string, runs: Record<string, { code: numb
   const failed = Object.entries(runs).filter(([, r]) => r.code !== 0);
   if (Object.keys(runs).length === 0) throw new ScenarioError(`${what}: ran on no node`);
   if (failed.length > 0) {
-    throw new ScenarioError(`${what}: ${failed.map(([n, r]) => `on ${n} exit ${r.code}: ${r.stderr.trim().split("\n").slice(-1)[0]}`).join("; ")}`);
+    throw new ScenarioError(
+      `${what}: ${failed.map(([n, r]) => `on ${n} exit ${r.code}: ${r.stderr.trim().split("\n").slice(-1)[0]}`).join("; ")}`,
+    );
   }
 }
 

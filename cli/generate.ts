@@ -19,7 +19,9 @@ for (const { file, text } of generated) {
   const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   if (current === wanted) continue;
   if (check) {
-    process.stderr.write(`${path.relative(process.cwd(), file)}: out of date with the TypeScript it is generated from; run: npm run generate\n`);
+    process.stderr.write(
+      `${path.relative(process.cwd(), file)}: out of date with the TypeScript it is generated from; run: npm run generate\n`,
+    );
     process.exitCode = 1;
   } else {
     fs.writeFileSync(file, wanted);

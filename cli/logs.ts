@@ -10,9 +10,20 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as readline from "readline";
 import { parseArgs } from "util";
-import { formatEntry, journalCommand, LogsError, LogsQuery, LogsTarget, logsTargets, SshSettings, sshArgs, StackOutputs } from "../render/appLogs";
+import {
+  formatEntry,
+  journalCommand,
+  LogsError,
+  LogsQuery,
+  LogsTarget,
+  logsTargets,
+  SshSettings,
+  sshArgs,
+  StackOutputs,
+} from "../render/appLogs";
 
-const USAGE = "usage: npm run logs -- APP --stack S [--since 1h] [--process web|NAME] [--follow] [--outputs FILE] [--ssh-user deploy] [--identity KEY] [--known-hosts FILE]";
+const USAGE =
+  "usage: npm run logs -- APP --stack S [--since 1h] [--process web|NAME] [--follow] [--outputs FILE] [--ssh-user deploy] [--identity KEY] [--known-hosts FILE]";
 
 class UsageError extends Error {}
 
@@ -21,12 +32,16 @@ function stackOutputs(stack: string, file: string | undefined): StackOutputs {
     try {
       return JSON.parse(fs.readFileSync(file, "utf8")) as StackOutputs;
     } catch (err) {
-      throw new LogsError(`${file}: cannot be read as the stack's outputs (${(err as Error).message.split("\n")[0]}); write it with: pulumi stack output --json --stack ${stack} > ${file}`);
+      throw new LogsError(
+        `${file}: cannot be read as the stack's outputs (${(err as Error).message.split("\n")[0]}); write it with: pulumi stack output --json --stack ${stack} > ${file}`,
+      );
     }
   }
   const r = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
-    throw new LogsError(`pulumi stack output --stack ${stack} failed (${r.error?.message ?? r.stderr.trim().split("\n")[0]}); log in to Pulumi, or pass --outputs FILE`);
+    throw new LogsError(
+      `pulumi stack output --stack ${stack} failed (${r.error?.message ?? r.stderr.trim().split("\n")[0]}); log in to Pulumi, or pass --outputs FILE`,
+    );
   }
   return JSON.parse(r.stdout) as StackOutputs;
 }
@@ -46,7 +61,8 @@ function readNode(app: string, target: LogsTarget, ssh: SshSettings, remote: str
       resolve(false);
     });
     child.on("close", (code) => {
-      if (code !== 0 && code !== null) process.stderr.write(`logs: ${target.node} (${target.address}): ${stderr.trim().split("\n").pop() || `ssh exited ${code}`}\n`);
+      if (code !== 0 && code !== null)
+        process.stderr.write(`logs: ${target.node} (${target.address}): ${stderr.trim().split("\n").pop() || `ssh exited ${code}`}\n`);
       resolve(code === 0);
     });
   });
@@ -56,10 +72,18 @@ async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, strict: true, allowPositionals: true,
+      args: argv,
+      strict: true,
+      allowPositionals: true,
       options: {
-        stack: { type: "string" }, since: { type: "string" }, process: { type: "string" }, follow: { type: "boolean", default: false },
-        outputs: { type: "string" }, "ssh-user": { type: "string", default: "deploy" }, identity: { type: "string" }, "known-hosts": { type: "string" },
+        stack: { type: "string" },
+        since: { type: "string" },
+        process: { type: "string" },
+        follow: { type: "boolean", default: false },
+        outputs: { type: "string" },
+        "ssh-user": { type: "string", default: "deploy" },
+        identity: { type: "string" },
+        "known-hosts": { type: "string" },
       },
     });
   } catch (err) {

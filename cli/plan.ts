@@ -16,7 +16,8 @@ import { diffPlans, PlanError, renderChanges, renderTree, runPlan } from "../off
 import { loadCatalogs, planTargets, TargetSides } from "../offline/targetPlan";
 import { renderTargets } from "../offline/targets";
 
-const USAGE = "usage: npm run plan -- --stack <stack> [--apps FILE] [--json] [--base-apps FILE] [--base-stack FILE] [--targets [--changed-files FILE]]";
+const USAGE =
+  "usage: npm run plan -- --stack <stack> [--apps FILE] [--json] [--base-apps FILE] [--base-stack FILE] [--targets [--changed-files FILE]]";
 
 function die(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -57,10 +58,16 @@ function parse(): Args | undefined {
   if (!values.stack) die(`plan: --stack is required (stacks: ${stacks.join(", ")})\n${USAGE}`);
   if (!stacks.includes(values.stack)) die(`plan: unknown stack "${values.stack}"; stacks: ${stacks.join(", ")}`);
   const args: Args = {
-    stack: values.stack, apps: values.apps, json: values.json, baseApps: values["base-apps"], baseStack: values["base-stack"],
-    targets: values.targets, changedFiles: values["changed-files"],
+    stack: values.stack,
+    apps: values.apps,
+    json: values.json,
+    baseApps: values["base-apps"],
+    baseStack: values["base-stack"],
+    targets: values.targets,
+    changedFiles: values["changed-files"],
   };
-  if (args.targets && !args.baseApps && !args.baseStack) die(`plan: --targets needs a base: --base-apps FILE and/or --base-stack FILE\n${USAGE}`);
+  if (args.targets && !args.baseApps && !args.baseStack)
+    die(`plan: --targets needs a base: --base-apps FILE and/or --base-stack FILE\n${USAGE}`);
   if (args.targets && args.json) die(`plan: --targets and --json are two different outputs: give one\n${USAGE}`);
   if (args.changedFiles && !args.targets) die(`plan: --changed-files is read by --targets only\n${USAGE}`);
   return args;
@@ -68,14 +75,24 @@ function parse(): Args | undefined {
 
 function readChangedFiles(file: string): string[] {
   try {
-    return fs.readFileSync(file, "utf8").split("\n").map((l) => l.trim()).filter(Boolean);
+    return fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
   } catch (err) {
     die(`plan: --changed-files ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? "unreadable"})`);
   }
 }
 
 function sidesOf(args: Args): TargetSides {
-  return { stack: args.stack, apps: args.apps, baseApps: args.baseApps, baseStack: args.baseStack, changedFiles: args.changedFiles ? readChangedFiles(args.changedFiles) : undefined };
+  return {
+    stack: args.stack,
+    apps: args.apps,
+    baseApps: args.baseApps,
+    baseStack: args.baseStack,
+    changedFiles: args.changedFiles ? readChangedFiles(args.changedFiles) : undefined,
+  };
 }
 
 async function main(): Promise<void> {
@@ -105,7 +122,10 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`${renderTree(plan)}\n`);
-  if (changes) process.stdout.write(`\nagainst ${[args.baseApps, args.baseStack].filter(Boolean).join(" and ")}:\n${renderChanges(changes)}\n`);
+  if (changes)
+    process.stdout.write(`\nagainst ${[args.baseApps, args.baseStack].filter(Boolean).join(" and ")}:\n${renderChanges(changes)}\n`);
 }
 
-main().catch((err: unknown) => die(err instanceof PlanError || err instanceof StackFileError ? err.message : `plan: ${(err as Error).message ?? String(err)}`));
+main().catch((err: unknown) =>
+  die(err instanceof PlanError || err instanceof StackFileError ? err.message : `plan: ${(err as Error).message ?? String(err)}`),
+);

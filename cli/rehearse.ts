@@ -30,7 +30,9 @@ function usageError(message: string): never {
 /** The tag names of a git repository, bare or not. */
 function tagsOf(repo: string): string[] {
   try {
-    return execFileSync("git", ["-c", "safe.directory=*", "-C", repo, "tag", "-l"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).split("\n").filter(Boolean);
+    return execFileSync("git", ["-c", "safe.directory=*", "-C", repo, "tag", "-l"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+      .split("\n")
+      .filter(Boolean);
   } catch {
     throw new RehearsalInputError(`--repo: ${repo} is not a git repository`);
   }
@@ -61,8 +63,12 @@ function readRequest(argv: string[]): Request {
     if (!values[required]) throw new RehearsalInputError(`--${required} is required; ${USAGE}`);
   }
   const nodes = Number(values.nodes);
-  if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > MAX_NODES) throw new RehearsalInputError(`--nodes: must be a whole number from 1 to ${MAX_NODES} (got ${JSON.stringify(values.nodes)})`);
-  if (!HEALTH_PATH_PATTERN.test(values.path)) throw new RehearsalInputError(`--path: ${JSON.stringify(values.path)} is not allowed: a URL path starting with '/' (letters, digits, '.', '_', '~', '/', '-')`);
+  if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > MAX_NODES)
+    throw new RehearsalInputError(`--nodes: must be a whole number from 1 to ${MAX_NODES} (got ${JSON.stringify(values.nodes)})`);
+  if (!HEALTH_PATH_PATTERN.test(values.path))
+    throw new RehearsalInputError(
+      `--path: ${JSON.stringify(values.path)} is not allowed: a URL path starting with '/' (letters, digits, '.', '_', '~', '/', '-')`,
+    );
   const repoPath = values.repo!;
   if (!fs.existsSync(repoPath)) throw new RehearsalInputError(`--repo: ${repoPath} does not exist`);
   let text: string;
@@ -72,7 +78,10 @@ function readRequest(argv: string[]): Request {
     throw new RehearsalInputError(`--catalog: ${values.catalog} cannot be read (${(err as NodeJS.ErrnoException).code ?? "unreadable"})`);
   }
   const catalog = rehearsalCatalog(text, values.catalog!, values.app);
-  const tags = values.tags!.split(",").map((t) => t.trim()).filter(Boolean);
+  const tags = values
+    .tags!.split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   checkTags(tags, repoPath, tagsOf);
   return { repoPath, catalog, tags, path: values.path, nodes, json: values.json };
 }
@@ -92,7 +101,11 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`rehearse: ${line}\n`);
   const rehearsal = new Rehearsal({ ...request, log });
   // Ctrl-C, a CI runner's SIGTERM: stop the nodes and remove what they left, then exit as killed.
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping the test bed`);
       void rehearsal.stop().finally(() => process.exit(code));

@@ -25,19 +25,35 @@ function infraRepo(): RepoRef {
   if (configured) return parseRepo(configured);
   let url = "";
   try {
-    url = execFileSync("git", ["remote", "get-url", "origin"], { cwd: projectDir(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    url = execFileSync("git", ["remote", "get-url", "origin"], {
+      cwd: projectDir(),
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
   } catch {
     // No git, or no origin: say what to set instead.
   }
   const repo = repoFromRemote(url);
-  if (!repo) throw new ReleaseRefused("release: cannot tell the infrastructure repository: set FLEET_INFRA_REPO=owner/name (no GitHub `origin` remote)");
+  if (!repo)
+    throw new ReleaseRefused(
+      "release: cannot tell the infrastructure repository: set FLEET_INFRA_REPO=owner/name (no GitHub `origin` remote)",
+    );
   return repo;
 }
 
 async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { stack: { type: "string" }, "dry-run": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        stack: { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
   } catch (err) {
     throw new UsageError(`release: ${(err as Error).message}`);
   }
@@ -49,14 +65,24 @@ async function main(argv: string[]): Promise<void> {
   if (!app || !tag || extra.length > 0) throw new UsageError("release: expected exactly <app> and <tag>");
   if (!parsed.values.stack) throw new UsageError(`release: --stack is required (stacks: ${knownStacks().join(", ")})`);
 
-  const request = { app, tag, stack: parsed.values.stack, dryRun: parsed.values["dry-run"], infraRepo: infraRepo(), appsPath: process.env.FLEET_APPS_PATH ?? "apps.yaml", knownStacks: knownStacks() };
+  const request = {
+    app,
+    tag,
+    stack: parsed.values.stack,
+    dryRun: parsed.values["dry-run"],
+    infraRepo: infraRepo(),
+    appsPath: process.env.FLEET_APPS_PATH ?? "apps.yaml",
+    knownStacks: knownStacks(),
+  };
   const result = await release(request, new GithubClient());
   process.stdout.write(`${result.diff}\n`);
   if (result.compareUrl) process.stdout.write(`compare: ${result.compareUrl}\n`);
   if (result.pullRequest) {
     process.stdout.write(`opened ${result.pullRequest.url} (${result.branch} -> ${result.base.branch})\n`);
   } else {
-    process.stdout.write(`dry run: would open "${result.title}" on ${repoText(request.infraRepo)} (${result.branch} -> ${result.base.branch}); opened nothing\n`);
+    process.stdout.write(
+      `dry run: would open "${result.title}" on ${repoText(request.infraRepo)} (${result.branch} -> ${result.base.branch}); opened nothing\n`,
+    );
   }
 }
 

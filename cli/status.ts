@@ -37,7 +37,11 @@ function unwrapSecrets(v: unknown): unknown {
 
 /** A `pulumi stack export` (its Stack resource holds the outputs) or a plan's JSON. */
 export function deploymentOf(json: unknown): Deployment {
-  const j = unwrapSecrets(json) as { deployment?: { resources?: Deployment["resources"] & { outputs?: Record<string, unknown> }[] }; resources?: Deployment["resources"]; outputs?: Record<string, unknown> };
+  const j = unwrapSecrets(json) as {
+    deployment?: { resources?: Deployment["resources"] & { outputs?: Record<string, unknown> }[] };
+    resources?: Deployment["resources"];
+    outputs?: Record<string, unknown>;
+  };
   if (j.deployment) {
     const resources = (j.deployment.resources ?? []) as (Deployment["resources"][number] & { outputs?: Record<string, unknown> })[];
     return { resources, outputs: resources.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs ?? {} };
@@ -56,10 +60,19 @@ function readDeployment(stack: string, stateFile: string | undefined): Deploymen
     }
   } else {
     try {
-      text = execFileSync("pulumi", ["stack", "export", "--stack", stack, "--show-secrets"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 512 * 1024 * 1024 });
+      text = execFileSync("pulumi", ["stack", "export", "--stack", stack, "--show-secrets"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 512 * 1024 * 1024,
+      });
     } catch (err) {
       const e = err as { code?: string; stderr?: string };
-      fail(e.code === "ENOENT" ? "the pulumi CLI is not installed: install it, or give the state with --state FILE" : `pulumi stack export --stack ${stack} failed: ${(e.stderr ?? "").trim().split("\n").pop()}`, 1);
+      fail(
+        e.code === "ENOENT"
+          ? "the pulumi CLI is not installed: install it, or give the state with --state FILE"
+          : `pulumi stack export --stack ${stack} failed: ${(e.stderr ?? "").trim().split("\n").pop()}`,
+        1,
+      );
     }
   }
   try {
@@ -74,8 +87,14 @@ async function main(): Promise<void> {
   try {
     values = parseArgs({
       args: process.argv.slice(2),
-      options: { stack: { type: "string" }, json: { type: "boolean", default: false }, apps: { type: "string", default: "apps.yaml" }, state: { type: "string" } },
-      strict: true, allowPositionals: false,
+      options: {
+        stack: { type: "string" },
+        json: { type: "boolean", default: false },
+        apps: { type: "string", default: "apps.yaml" },
+        state: { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
     }).values;
   } catch (err) {
     fail(`${(err as Error).message.split("\n")[0]}; ${USAGE}`, 2);
@@ -89,7 +108,11 @@ async function main(): Promise<void> {
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-status-"));
   try {
     const inventory = inventoryOf(stack, deployment, appsForStack(catalog.catalog, stack));
-    const reading = await readFleet(inventory, (host, command, stdin) => runOverConnection(host.connection, command, stdin, keyDir), statusScript());
+    const reading = await readFleet(
+      inventory,
+      (host, command, stdin) => runOverConnection(host.connection, command, stdin, keyDir),
+      statusScript(),
+    );
     const report = statusReport(inventory, reading);
     process.stdout.write(`${values.json ? JSON.stringify(report) : renderStatus(report)}\n`);
     process.exitCode = report.drift.length > 0 ? 1 : 0;

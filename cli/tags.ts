@@ -27,7 +27,17 @@ function stackRule(stack: string): StackRule {
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args: argv, strict: true, options: { stack: { type: "string" }, pin: { type: "boolean", default: false }, apps: { type: "string", default: "apps.yaml" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } }).values;
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        stack: { type: "string" },
+        pin: { type: "boolean", default: false },
+        apps: { type: "string", default: "apps.yaml" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
   } catch (err) {
     throw new ToolError(`tags: ${(err as Error).message}\n${USAGE}`);
   }
@@ -36,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const stacks = knownStacks();
-  if (values.stack !== undefined && !stacks.includes(values.stack)) throw new ToolError(`tags: unknown stack "${values.stack}"; stacks: ${stacks.join(", ")}`);
+  if (values.stack !== undefined && !stacks.includes(values.stack))
+    throw new ToolError(`tags: unknown stack "${values.stack}"; stacks: ${stacks.join(", ")}`);
   const { catalog, errors } = loadCatalogFile(values.apps, { knownStacks: stacks });
   if (!catalog) throw new ToolError(errors.join("\n"));
 

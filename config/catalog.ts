@@ -104,7 +104,7 @@ const envValue = z
 const envMap = z.record(
   z.string().regex(ENV_NAME_PATTERN, { error: (i) => `name ${JSON.stringify(i.input)} is not allowed: use ^[A-Z_][A-Z0-9_]*$` }),
   envValue,
-  { error: "must be a map of NAME: \"value\"" },
+  { error: 'must be a map of NAME: "value"' },
 );
 
 const keepReleases = z
@@ -151,7 +151,10 @@ const migrationRetries = z
   .max(MAX_RETRIES, { error: `must be from ${MIN_RETRIES} to ${MAX_RETRIES}` });
 
 const overrides = z.strictObject(
-  Object.fromEntries(OVERRIDE_NAMES.map((o) => [o, z.boolean({ error: "must be true or false" }).optional()])) as Record<OverrideName, z.ZodOptional<z.ZodBoolean>>,
+  Object.fromEntries(OVERRIDE_NAMES.map((o) => [o, z.boolean({ error: "must be true or false" }).optional()])) as Record<
+    OverrideName,
+    z.ZodOptional<z.ZodBoolean>
+  >,
   { error: `must be a map of ${OVERRIDE_NAMES.join(", ")}: true or false` },
 );
 const deployChecks = z.enum(DEPLOY_CHECKS, { error: `must be ${DEPLOY_CHECKS.map((d) => JSON.stringify(d)).join(" or ")}` });
@@ -173,15 +176,22 @@ const appSchema = z.strictObject(
     repo: pattern(REPO_PATTERN, "a GitHub repository as owner/name (letters, digits, '-' in the owner; '.', '_', '-' also in the name)"),
     domain: pattern(DOMAIN_PATTERN, "a lowercase host name such as polls.example.edu (no wildcard, no port, no scheme)"),
     settings: pattern(DOTTED_PATTERN, "a Python dotted module path such as mysite.settings, at most 200 characters"),
-    wsgi: pattern(WSGI_PATTERN, "module:callable such as mysite.wsgi:application, or django (Django's own WSGI handler under the platform's settings, for a wsgi.py that sets its own DJANGO_SETTINGS_MODULE), at most 200 characters"),
+    wsgi: pattern(
+      WSGI_PATTERN,
+      "module:callable such as mysite.wsgi:application, or django (Django's own WSGI handler under the platform's settings, for a wsgi.py that sets its own DJANGO_SETTINGS_MODULE), at most 200 characters",
+    ),
     tags: z.record(z.string(), tagValue, { error: "must be a map of stack: tag" }),
     secrets: z
       .array(pattern(ENV_NAME_PATTERN, "an environment name matching ^[A-Z_][A-Z0-9_]*$"), { error: "must be a list of names" })
       .max(MAX_LIST_ENTRIES, { error: `has more than ${MAX_LIST_ENTRIES} entries; allowed: at most ${MAX_LIST_ENTRIES}` })
       .optional(),
     acknowledgeMigrations: z
-      .array(pattern(MIGRATION_PATTERN, "a Django migration as app_label.name, such as polls.0005_rename_text, at most 200 characters"), { error: "must be a list of migrations (app_label.name)" })
-      .max(MAX_LIST_ENTRIES, { error: `has more than ${MAX_LIST_ENTRIES} entries (they go on the migration step's command line); allowed: at most ${MAX_LIST_ENTRIES}: drop the ones of releases every stack has passed` })
+      .array(pattern(MIGRATION_PATTERN, "a Django migration as app_label.name, such as polls.0005_rename_text, at most 200 characters"), {
+        error: "must be a list of migrations (app_label.name)",
+      })
+      .max(MAX_LIST_ENTRIES, {
+        error: `has more than ${MAX_LIST_ENTRIES} entries (they go on the migration step's command line); allowed: at most ${MAX_LIST_ENTRIES}: drop the ones of releases every stack has passed`,
+      })
       .optional(),
     migrationLockTimeout: seconds(MIGRATION_LIMITS.migrationLockTimeout).optional(),
     migrationStatementTimeout: seconds(MIGRATION_LIMITS.migrationStatementTimeout).optional(),
@@ -191,7 +201,10 @@ const appSchema = z.strictObject(
     workers: wholeNumber(1, MAX_WORKERS).optional(),
     timeout: wholeNumber(1, MAX_TIMEOUT_SECONDS).optional(),
     maintenance: z.boolean({ error: "must be true or false" }).optional(),
-    maintenanceMessage: pattern(MAINTENANCE_MESSAGE_PATTERN, "one line of 1 to 200 letters, digits, spaces and . , : ; ! ? ( ) ' / @ _ + -").optional(),
+    maintenanceMessage: pattern(
+      MAINTENANCE_MESSAGE_PATTERN,
+      "one line of 1 to 200 letters, digits, spaces and . , : ; ! ? ( ) ' / @ _ + -",
+    ).optional(),
     processes: processesSchema.optional(),
     schedules: schedulesSchema.optional(),
     ...shared,
@@ -340,11 +353,13 @@ export function parseCatalog(text: string, file: string, options: ParseOptions =
   errors.push(...semanticErrors(validParts(raw), raw, doc, options, at));
   if (errors.length > 0) return { errors: sortErrors(errors) };
   const data = result.data as RawCatalog;
-  const entries = Object.fromEntries(data.apps.map((a, i): [string, CatalogEntry] => {
-    const { line, col } = lines.linePos(offsetOf(doc, ["apps", i, "name"]));
-    const tagAt = Object.fromEntries(Object.keys(a.tags).map((s) => [s, lines.linePos(offsetOf(doc, ["apps", i, "tags", s]))]));
-    return [a.name, { line, col, portWritten: a.port !== undefined, tagAt }];
-  }));
+  const entries = Object.fromEntries(
+    data.apps.map((a, i): [string, CatalogEntry] => {
+      const { line, col } = lines.linePos(offsetOf(doc, ["apps", i, "name"]));
+      const tagAt = Object.fromEntries(Object.keys(a.tags).map((s) => [s, lines.linePos(offsetOf(doc, ["apps", i, "tags", s]))]));
+      return [a.name, { line, col, portWritten: a.port !== undefined, tagAt }];
+    }),
+  );
   return { catalog: { ...applyDefaults(data), entries, file }, errors: [] };
 }
 
@@ -370,7 +385,11 @@ export { defaultPort } from "./ports";
 
 /** The ports of the apps that run on `stack`, and whether each entry writes its port. */
 function servingPorts(catalog: Catalog, stack: string): AppPort[] {
-  return appsForStack(catalog, stack).map((a) => ({ name: a.name, port: a.port, written: catalog.entries?.[a.name]?.portWritten ?? false }));
+  return appsForStack(catalog, stack).map((a) => ({
+    name: a.name,
+    port: a.port,
+    written: catalog.entries?.[a.name]?.portWritten ?? false,
+  }));
 }
 
 /**
@@ -381,9 +400,14 @@ function servingPorts(catalog: Catalog, stack: string): AppPort[] {
 export function portMoveErrors(base: Catalog, next: Catalog, file: string, stack: string): string[] {
   return portMoves(servingPorts(base, stack), servingPorts(next, stack)).map((m) => {
     const at = next.entries?.[m.app] ?? { line: 1, col: 1 };
-    const why = m.wasWritten ? `its entry no longer writes "port: ${m.from}"` : "its port is derived, and an app before it in the catalog was added or removed";
+    const why = m.wasWritten
+      ? `its entry no longer writes "port: ${m.from}"`
+      : "its port is derived, and an app before it in the catalog was added or removed";
     return formatError({
-      file, line: at.line, col: at.col, where: `${m.app}.port`,
+      file,
+      line: at.line,
+      col: at.col,
+      where: `${m.app}.port`,
       message: `would move from ${m.from} to ${m.to} on ${stack}, where it serves (${why}); add "port: ${m.from}" to ${m.app}'s entry to keep it`,
     });
   });
@@ -568,14 +592,21 @@ function getIn(raw: unknown, path: Path): unknown {
 /** Rules across fields and apps that a per-field schema cannot say. */
 function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: ParseOptions, at: At): CatalogError[] {
   const errors: CatalogError[] = [];
-  const seen = { name: new Map<string, number>(), domain: new Map<string, number>(), port: new Map<string, number>(), identity: new Map<string, number>(), repo: new Map<string, number>() };
+  const seen = {
+    name: new Map<string, number>(),
+    domain: new Map<string, number>(),
+    port: new Map<string, number>(),
+    identity: new Map<string, number>(),
+    repo: new Map<string, number>(),
+  };
   const stacks = options.knownStacks ? [...options.knownStacks].sort() : undefined;
   const report = (path: Path, message: string, onKey = false) =>
     errors.push(at(offsetOf(doc, path, onKey), describePath(path, raw), message));
 
   const checkEnv = (path: Path, env: Record<string, string> | undefined) => {
     for (const key of Object.keys(env ?? {})) {
-      if (RESERVED_ENV.includes(key)) report([...path, key], `is set by the platform and may not be overridden (reserved: ${RESERVED_ENV.join(", ")})`, true);
+      if (RESERVED_ENV.includes(key))
+        report([...path, key], `is set by the platform and may not be overridden (reserved: ${RESERVED_ENV.join(", ")})`, true);
     }
   };
   checkEnv(["defaults", "env"], data.defaultsEnv);
@@ -584,7 +615,8 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
   for (const [i, app] of data.apps) {
     const unique = (field: "name" | "domain" | "port", value: string, what: string) => {
       const first = seen[field].get(value);
-      if (first !== undefined) report(["apps", i, field], `${what} ${JSON.stringify(value)} is already used by apps[${first}] (${names.get(first)})`);
+      if (first !== undefined)
+        report(["apps", i, field], `${what} ${JSON.stringify(value)} is already used by apps[${first}] (${names.get(first)})`);
       else seen[field].set(value, i);
     };
     const duplicateName = seen.name.has(app.name);
@@ -592,12 +624,20 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
     // Long names are shortened with a hash in their OS user, database and role (config/identity.ts).
     const identity = appIdentity(app.name).osUser;
     const sameIdentity = duplicateName ? undefined : seen.identity.get(identity);
-    if (sameIdentity !== undefined) report(["apps", i, "name"], `derives the same OS user and database (${identity}) as apps[${sameIdentity}] (${names.get(sameIdentity)}): change one name's first 18 characters`);
+    if (sameIdentity !== undefined)
+      report(
+        ["apps", i, "name"],
+        `derives the same OS user and database (${identity}) as apps[${sameIdentity}] (${names.get(sameIdentity)}): change one name's first 18 characters`,
+      );
     else seen.identity.set(identity, i);
     unique("domain", app.domain, "domain");
     // GitHub names are case-insensitive: two entries would declare the same branches, rulesets and deploy keys.
     const sameRepo = seen.repo.get(app.repo.toLowerCase());
-    if (sameRepo !== undefined) report(["apps", i, "repo"], `${JSON.stringify(app.repo)} is already the repository of apps[${sameRepo}] (${names.get(sameRepo)}) (GitHub names ignore case): both would declare its branches, rules and keys; allowed: one app per repository`);
+    if (sameRepo !== undefined)
+      report(
+        ["apps", i, "repo"],
+        `${JSON.stringify(app.repo)} is already the repository of apps[${sameRepo}] (${names.get(sameRepo)}) (GitHub names ignore case): both would declare its branches, rules and keys; allowed: one app per repository`,
+      );
     else seen.repo.set(app.repo.toLowerCase(), i);
     // Written ports never move, so two equal ones cannot both hold; derived ones probe past each other (config/ports.ts).
     if (app.port !== undefined) unique("port", String(app.port), "port");
@@ -615,10 +655,17 @@ function semanticErrors(data: ValidParts, raw: unknown, doc: Document, options: 
   return errors;
 }
 
-function checkTags(tags: Record<string, string>, path: Path, stacks: string[] | undefined, report: (p: Path, m: string, onKey?: boolean) => void) {
+function checkTags(
+  tags: Record<string, string>,
+  path: Path,
+  stacks: string[] | undefined,
+  report: (p: Path, m: string, onKey?: boolean) => void,
+) {
   for (const stack of Object.keys(tags)) {
-    if (!STACK_PATTERN.test(stack)) report([...path, stack], `stack name ${JSON.stringify(stack)} is not allowed: use ^[a-z][a-z0-9-]*$`, true);
-    else if (stacks && !stacks.includes(stack)) report([...path, stack], `unknown stack ${JSON.stringify(stack)}; stacks: ${stacks.join(", ")}`, true);
+    if (!STACK_PATTERN.test(stack))
+      report([...path, stack], `stack name ${JSON.stringify(stack)} is not allowed: use ^[a-z][a-z0-9-]*$`, true);
+    else if (stacks && !stacks.includes(stack))
+      report([...path, stack], `unknown stack ${JSON.stringify(stack)}; stacks: ${stacks.join(", ")}`, true);
   }
 }
 

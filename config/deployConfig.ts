@@ -26,21 +26,30 @@ const whole = (min: number, max: number) => {
   return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
 };
 
-export const deploySchema = z.strictObject({
-  gitUrlTemplate: z
-    .string()
-    .refine((t) => !hasCredential(t), { error: "carries a credential (a user:password or token before the host), which would be on every node's command lines and in the plan; allowed: no credential: the nodes clone with their deploy keys (git@host:{repo}.git)", abort: true })
-    .refine(validGitUrlTemplate, "must be a git URL (git@host:, ssh://host/, https://host/ or file:///, the host starting with a letter or digit, at most 1024 characters) containing {repo} or {name}"),
-  pipMode: z.enum(CHOICES.pipMode.values),
-  healthSeconds: whole(LIMITS.healthSeconds.min, LIMITS.healthSeconds.max),
-  gunicornWorkers: whole(1, MAX_WORKERS),
-  gunicornTimeout: whole(1, MAX_TIMEOUT_SECONDS),
-  workerMemoryMb: whole(16, 16384),
-  migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
-  migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
-  migrationRetries: whole(LIMITS.migrationRetries.min, LIMITS.migrationRetries.max),
-  migrationSmallTableRows,
-}).partial();
+export const deploySchema = z
+  .strictObject({
+    gitUrlTemplate: z
+      .string()
+      .refine((t) => !hasCredential(t), {
+        error:
+          "carries a credential (a user:password or token before the host), which would be on every node's command lines and in the plan; allowed: no credential: the nodes clone with their deploy keys (git@host:{repo}.git)",
+        abort: true,
+      })
+      .refine(
+        validGitUrlTemplate,
+        "must be a git URL (git@host:, ssh://host/, https://host/ or file:///, the host starting with a letter or digit, at most 1024 characters) containing {repo} or {name}",
+      ),
+    pipMode: z.enum(CHOICES.pipMode.values),
+    healthSeconds: whole(LIMITS.healthSeconds.min, LIMITS.healthSeconds.max),
+    gunicornWorkers: whole(1, MAX_WORKERS),
+    gunicornTimeout: whole(1, MAX_TIMEOUT_SECONDS),
+    workerMemoryMb: whole(16, 16384),
+    migrationLockTimeout: whole(1, MIGRATION_LIMITS.migrationLockTimeout),
+    migrationStatementTimeout: whole(1, MIGRATION_LIMITS.migrationStatementTimeout),
+    migrationRetries: whole(LIMITS.migrationRetries.min, LIMITS.migrationRetries.max),
+    migrationSmallTableRows,
+  })
+  .partial();
 
 export type PipMode = (typeof CHOICES.pipMode.values)[number];
 export type DbEngine = "postgres" | "mysql";

@@ -45,7 +45,12 @@ export const githubSchema = z.strictObject({
   prereleases: z.boolean().default(false),
   // GitHub Enterprise Server: https://HOST/api/v3. Empty means github.com.
   // https only: the token travels with every request.
-  apiUrl: z.url({ protocol: /^https$/, error: "an https URL such as https://github.example.edu/api/v3 (never http: the token travels with every request)" }).optional(),
+  apiUrl: z
+    .url({
+      protocol: /^https$/,
+      error: "an https URL such as https://github.example.edu/api/v3 (never http: the token travels with every request)",
+    })
+    .optional(),
 });
 
 /**
@@ -58,7 +63,7 @@ export const githubSchema = z.strictObject({
 export function releaseTagMatcher(pattern: string): (tag: string) => boolean {
   const escape = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
   let re = "";
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const atPartStart = i === 0 || pattern[i - 1] === "/";
     if (pattern.startsWith("**/", i)) {
       re += "(?:(?!\\.)[^/]*/)*";

@@ -59,7 +59,15 @@ export function appIdentity(app: string): AppIdentity {
   const osUser = `${IDENTITY_PREFIX}${slug(app)}`;
   // '_' for '-': a '-' would need quoting in every client's SQL; names hold no '_', so this is one-to-one.
   const database = osUser.replace(/-/g, "_");
-  return { app, osUser, osGroup: osUser, home: `${HOME_ROOT}/${osUser}`, webRoot: `${WEB_ROOT}/${osUser}`, database, databaseRole: database };
+  return {
+    app,
+    osUser,
+    osGroup: osUser,
+    home: `${HOME_ROOT}/${osUser}`,
+    webRoot: `${WEB_ROOT}/${osUser}`,
+    database,
+    databaseRole: database,
+  };
 }
 
 /** Kinds of an app's buckets. The kind ends the name, so `polls`'s replica is never `polls-dr`'s bucket. */

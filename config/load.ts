@@ -38,7 +38,9 @@ function stackFileOf(projectDir: string, stack: string): { shown: string; text?:
 function recoveryLeavesRepositoriesAlone(settings: StackSettings, warn: (message: string) => void): GithubSettings {
   const { infra, github } = settings;
   if (!infra.recovery || !github.manageRepositories) return github;
-  warn(`fleet:github.manageRepositories is ignored on a recovery stack (it replaces ${infra.recovery.replaces}): branches, protection and tag rules stay as they are`);
+  warn(
+    `fleet:github.manageRepositories is ignored on a recovery stack (it replaces ${infra.recovery.replaces}): branches, protection and tag rules stay as they are`,
+  );
   return { ...github, manageRepositories: false };
 }
 
@@ -51,7 +53,11 @@ export function loadSettings(projectDir: string = process.cwd()): FleetSettings 
   const stacks = knownStacks(projectDir);
   const catalog = loadCatalogFile(shownPath(path.resolve(projectDir, appsFileOf(values)), projectDir), { knownStacks: stacks });
   const { shown, text } = stackFileOf(projectDir, stack);
-  const report = checkStack(parseStackFile(text, shown), { stack, knownStacks: stacks, catalog: catalog.catalog, now: new Date(), tagRules: tagRules(projectDir) }, values);
+  const report = checkStack(
+    parseStackFile(text, shown),
+    { stack, knownStacks: stacks, catalog: catalog.catalog, now: new Date(), tagRules: tagRules(projectDir) },
+    values,
+  );
   const errors = [...catalog.errors, ...report.errors];
   // RunError: Pulumi prints the message alone, without a stack trace.
   if (errors.length > 0 || !report.settings || !catalog.catalog) throw new pulumi.RunError(errors.join("\n"));

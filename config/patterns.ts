@@ -132,5 +132,3 @@ export function ruleRegExp(rule: Rule): RegExp {
   const refused = (rule.refuse ?? []).map((g) => `(?!${globRegExp(g)}$)`).join("");
   return new RegExp(`^${length}${refused}${rule.ere}$`);
 }
-
-

@@ -111,6 +111,8 @@ export function portMoves(base: AppPort[], next: AppPort[]): PortMove[] {
   const before = new Map(base.map((a) => [a.name, a]));
   return next.flatMap((a) => {
     const old = before.get(a.name);
-    return old !== undefined && old.port !== a.port && !a.written ? [{ app: a.name, from: old.port, to: a.port, wasWritten: old.written }] : [];
+    return old !== undefined && old.port !== a.port && !a.written
+      ? [{ app: a.name, from: old.port, to: a.port, wasWritten: old.written }]
+      : [];
   });
 }

@@ -39,7 +39,8 @@ const commandValue = z
   .string({ error: "must be a command line (a string)" })
   .max(RULES.command.maxLength, { error: `is longer than ${RULES.command.maxLength} characters`, abort: true })
   .regex(COMMAND_PATTERN, {
-    error: (i) => `${JSON.stringify(i.input)} is not allowed: one line of words separated by spaces, each of letters, digits and _ . / = : , @ + - (no quotes, $, ;, |, &, <, >, %, backslash: the platform splits the words, no shell reads them)`,
+    error: (i) =>
+      `${JSON.stringify(i.input)} is not allowed: one line of words separated by spaces, each of letters, digits and _ . / = : , @ + - (no quotes, $, ;, |, &, <, >, %, backslash: the platform splits the words, no shell reads them)`,
   });
 
 const bounded = (min: number, max: number, unit: string) =>
@@ -59,14 +60,19 @@ const processLong = z.strictObject(
 );
 
 const nameKey = z.string().regex(PROCESS_NAME_PATTERN, {
-  error: (i) => `name ${JSON.stringify(i.input)} is not allowed: lowercase letters, digits and '-', at most 32, matching ^${RULES.processName.ere}$`,
+  error: (i) =>
+    `name ${JSON.stringify(i.input)} is not allowed: lowercase letters, digits and '-', at most 32, matching ^${RULES.processName.ere}$`,
 });
 
 export const processesSchema = z
   // The short form is the long one's command (its errors then name `<process>.command`).
-  .record(nameKey, z.preprocess((v) => (typeof v === "string" ? { command: v } : v), processLong), {
-    error: "must be a map of name: command",
-  })
+  .record(
+    nameKey,
+    z.preprocess((v) => (typeof v === "string" ? { command: v } : v), processLong),
+    {
+      error: "must be a map of name: command",
+    },
+  )
   .refine((m) => Object.keys(m).length <= MAX_PROCESSES, { error: `at most ${MAX_PROCESSES} processes per app` });
 
 const cronValue = z.string({ error: 'must be a 5-field cron expression in quotes, such as "17 3 * * *"' }).superRefine((v, ctx) => {
@@ -77,7 +83,10 @@ const cronValue = z.string({ error: 'must be a 5-field cron expression in quotes
 export const schedulesSchema = z
   .record(
     nameKey,
-    z.strictObject({ command: commandValue, cron: cronValue }, { error: 'must be a map with command and cron, such as { command: python manage.py clearsessions, cron: "17 3 * * *" }' }),
+    z.strictObject(
+      { command: commandValue, cron: cronValue },
+      { error: 'must be a map with command and cron, such as { command: python manage.py clearsessions, cron: "17 3 * * *" }' },
+    ),
     { error: "must be a map of name: { command, cron }" },
   )
   .refine((m) => Object.keys(m).length <= MAX_SCHEDULES, { error: `at most ${MAX_SCHEDULES} schedules per app` });
@@ -119,7 +128,12 @@ export function processesOf(raw: RawProcesses | undefined): Process[] {
 export function schedulesOf(raw: RawSchedules | undefined): Schedule[] {
   return Object.entries(raw ?? {})
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, s]) => ({ name, command: normalizeCommand(s.command), cron: s.cron.trim().split(/\s+/).join(" "), onCalendar: onCalendar(s.cron) }));
+    .map(([name, s]) => ({
+      name,
+      command: normalizeCommand(s.command),
+      cron: s.cron.trim().split(/\s+/).join(" "),
+      onCalendar: onCalendar(s.cron),
+    }));
 }
 
 /** One space between words: what the nodes split. */
@@ -155,7 +169,8 @@ function cronValues(text: string, field: CronField): { values?: number[]; error?
     const from = m[1] === "*" ? field.min : Number(m[2]);
     const to = m[1] === "*" ? field.max : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? field.max : from;
     const step = m[4] !== undefined ? Number(m[4]) : 1;
-    if (from < field.min || to > field.max || from > to) return { error: `${field.name} ${JSON.stringify(part)}: values from ${field.min} to ${field.max}, ranges low-high` };
+    if (from < field.min || to > field.max || from > to)
+      return { error: `${field.name} ${JSON.stringify(part)}: values from ${field.min} to ${field.max}, ranges low-high` };
     if (step < 1) return { error: `${field.name} ${JSON.stringify(part)}: a step is at least 1` };
     for (let v = from; v <= to; v += step) values.add(v);
   }
@@ -165,13 +180,15 @@ function cronValues(text: string, field: CronField): { values?: number[]; error?
 /** Why `cron` is not a schedule the platform runs, or undefined. */
 export function cronProblem(cron: string): string | undefined {
   const fields = cron.trim().split(/\s+/);
-  if (fields.length !== 5 || cron.trim() === "") return `a cron expression has 5 fields (minute hour day-of-month month day-of-week, UTC), this has ${cron.trim() === "" ? 0 : fields.length}`;
+  if (fields.length !== 5 || cron.trim() === "")
+    return `a cron expression has 5 fields (minute hour day-of-month month day-of-week, UTC), this has ${cron.trim() === "" ? 0 : fields.length}`;
   for (const [i, f] of fields.entries()) {
     const r = cronValues(f, CRON_FIELDS[i]);
     if (r.error) return r.error;
   }
   // cron runs when EITHER restricted day field matches; systemd's calendar when both do.
-  if (fields[2] !== "*" && fields[4] !== "*") return "set the day of month or the day of week, not both (cron would run on either, which no single calendar says)";
+  if (fields[2] !== "*" && fields[4] !== "*")
+    return "set the day of month or the day of week, not both (cron would run on either, which no single calendar says)";
   return undefined;
 }
 
@@ -184,8 +201,16 @@ export function cronProblem(cron: string): string | undefined {
 export function onCalendar(cron: string): string {
   const problem = cronProblem(cron);
   if (problem) throw new Error(`cron ${JSON.stringify(cron)}: ${problem}`);
-  const [minute, hour, dom, month, dow] = cron.trim().split(/\s+/).map((f, i) => cronValues(f, CRON_FIELDS[i]).values);
+  const [minute, hour, dom, month, dow] = cron
+    .trim()
+    .split(/\s+/)
+    .map((f, i) => cronValues(f, CRON_FIELDS[i]).values);
   const list = (v: number[] | undefined) => (v ? v.join(",") : "*");
-  const days = dow ? [...new Set(dow.map((d) => d % 7))].sort((a, b) => a - b).map((d) => WEEKDAYS[d]).join(",") + " " : "";
+  const days = dow
+    ? [...new Set(dow.map((d) => d % 7))]
+        .sort((a, b) => a - b)
+        .map((d) => WEEKDAYS[d])
+        .join(",") + " "
+    : "";
   return `${days}*-${list(month)}-${list(dom)} ${list(hour)}:${list(minute)}:00 UTC`;
 }

@@ -53,7 +53,8 @@ export function shownPath(file: string, dir: string = projectDir()): string {
 function stackFileText(stack: string, dir: string, file?: string): { shown: string; text: string } {
   const full = file ? path.resolve(file) : path.join(dir, `Pulumi.${stack}.yaml`);
   const shown = file ?? `Pulumi.${stack}.yaml`;
-  if (!file && !fs.existsSync(full)) throw new StackFileError(`${shown}: no such stack file; stacks: ${knownStacks(dir).join(", ") || "(none)"}`);
+  if (!file && !fs.existsSync(full))
+    throw new StackFileError(`${shown}: no such stack file; stacks: ${knownStacks(dir).join(", ") || "(none)"}`);
   try {
     return { shown, text: fs.readFileSync(full, "utf8") };
   } catch (err) {
@@ -68,7 +69,9 @@ export function readStackConfig(stack: string, dir: string = projectDir(), file?
   if (doc.errors.length > 0) throw new StackFileError(doc.errors.join("\n"));
   const values: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc.values)) values[key] = typeof value === "string" ? value : JSON.stringify(value);
-  const secretKeys = Object.keys(values).filter((k) => [...doc.secretPaths].some((p) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
+  const secretKeys = Object.keys(values).filter((k) =>
+    [...doc.secretPaths].some((p) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)),
+  );
   return { values, secretKeys };
 }
 

@@ -105,7 +105,10 @@ export class GithubClient {
   }
 
   /** The highest version tag (semver order; v1.2.3 and 1.2.3 alike), or undefined when there is none. */
-  async newestReleaseTag(repo: RepoRef, options: { prerelease: boolean; label?: string; covered?: (tag: string) => boolean }): Promise<string | undefined> {
+  async newestReleaseTag(
+    repo: RepoRef,
+    options: { prerelease: boolean; label?: string; covered?: (tag: string) => boolean },
+  ): Promise<string | undefined> {
     return newestVersion(await this.listTags(repo, options.label ?? repoText(repo)), options);
   }
 
@@ -141,7 +144,8 @@ export class GithubClient {
   async fileAt(repo: RepoRef, path: string, ref: string, label: string): Promise<{ text: string; sha: string }> {
     return this.call(label, repo, async () => {
       const { data } = await this.octokit.rest.repos.getContent({ owner: repo.owner, repo: repo.name, path, ref });
-      if (Array.isArray(data) || data.type !== "file" || !("content" in data)) throw new GithubError(`${label}: ${path} is not a file in ${repoText(repo)}`);
+      if (Array.isArray(data) || data.type !== "file" || !("content" in data))
+        throw new GithubError(`${label}: ${path} is not a file in ${repoText(repo)}`);
       return { text: Buffer.from(data.content, "base64").toString("utf8"), sha: data.sha };
     });
   }
@@ -152,7 +156,10 @@ export class GithubClient {
         await this.octokit.rest.git.createRef({ owner: repo.owner, repo: repo.name, ref: `refs/heads/${branch}`, sha });
       } catch (err) {
         if (isHttpFailure(err) && err.status === 422) {
-          throw new GithubError(`${label}: branch ${branch} already exists in ${repoText(repo)} (an open release pull request?); delete it or merge that one first`, 422);
+          throw new GithubError(
+            `${label}: branch ${branch} already exists in ${repoText(repo)} (an open release pull request?); delete it or merge that one first`,
+            422,
+          );
         }
         throw err;
       }
@@ -160,7 +167,11 @@ export class GithubClient {
   }
 
   /** Commits a new version of one file on a branch; `sha` is the blob it replaces (a stale one is refused by GitHub). */
-  async commitFile(repo: RepoRef, change: { branch: string; path: string; text: string; sha: string; message: string }, label: string): Promise<string> {
+  async commitFile(
+    repo: RepoRef,
+    change: { branch: string; path: string; text: string; sha: string; message: string },
+    label: string,
+  ): Promise<string> {
     return this.call(label, repo, async () => {
       const { data } = await this.octokit.rest.repos.createOrUpdateFileContents({
         owner: repo.owner,
@@ -175,7 +186,11 @@ export class GithubClient {
     });
   }
 
-  async openPullRequest(repo: RepoRef, pr: { head: string; base: string; title: string; body: string }, label: string): Promise<{ number: number; url: string }> {
+  async openPullRequest(
+    repo: RepoRef,
+    pr: { head: string; base: string; title: string; body: string },
+    label: string,
+  ): Promise<{ number: number; url: string }> {
     return this.call(label, repo, async () => {
       const { data } = await this.octokit.rest.pulls.create({ owner: repo.owner, repo: repo.name, ...pr });
       return { number: data.number, url: data.html_url };
@@ -236,6 +251,9 @@ export function describeFailure(err: unknown, label: string, repo: string, baseU
 }
 
 /** The newest release tag of `repo` ("owner/name"), with a client made from the environment. */
-export async function newestReleaseTag(repo: string, options: { prerelease: boolean; client?: GithubClient; label?: string }): Promise<string | undefined> {
+export async function newestReleaseTag(
+  repo: string,
+  options: { prerelease: boolean; client?: GithubClient; label?: string },
+): Promise<string | undefined> {
   return (options.client ?? new GithubClient()).newestReleaseTag(parseRepo(repo), options);
 }

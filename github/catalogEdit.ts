@@ -53,11 +53,18 @@ function locate(doc: Document.Parsed, text: string, file: string, edit: TagEdit)
   const i = appIndex(doc, edit.app, file);
   const node = doc.getIn(["apps", i, "tags", edit.stack], true);
   if (node === undefined) throw new CatalogEditError(`${file}: ${edit.app} has no tag for stack "${edit.stack}" (it does not run there)`);
-  if (!isScalar(node) || !node.range || typeof node.value !== "string" || node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL) {
+  if (
+    !isScalar(node) ||
+    !node.range ||
+    typeof node.value !== "string" ||
+    node.type === Scalar.BLOCK_FOLDED ||
+    node.type === Scalar.BLOCK_LITERAL
+  ) {
     throw new CatalogEditError(`${file}: ${edit.app}.tags.${edit.stack}: is not a plain or quoted string; edit it by hand`);
   }
   const [start, end] = node.range;
-  if (text.slice(start, end).includes("\n")) throw new CatalogEditError(`${file}: ${edit.app}.tags.${edit.stack}: spans lines; edit it by hand`);
+  if (text.slice(start, end).includes("\n"))
+    throw new CatalogEditError(`${file}: ${edit.app}.tags.${edit.stack}: spans lines; edit it by hand`);
   return { start, end, value: render(edit.tag, node.type) };
 }
 

@@ -56,7 +56,8 @@ function refuse(message: string): never {
 /** The checks that need no network: the tag's shape and the stack's existence. */
 function checkRequest(req: ReleaseRequest): void {
   if (req.tag === LATEST) refuse(`release: a release pins a concrete tag; "${LATEST}" is resolved at deploy time, not released`);
-  if (!TAG_PATTERN.test(req.tag)) refuse(`release: "${req.tag}" is not a valid git tag (letters, digits, '.', '_', '-', '/'; starting with a letter or digit)`);
+  if (!TAG_PATTERN.test(req.tag))
+    refuse(`release: "${req.tag}" is not a valid git tag (letters, digits, '.', '_', '-', '/'; starting with a letter or digit)`);
   if (!req.knownStacks.includes(req.stack)) refuse(`release: unknown stack "${req.stack}"; stacks: ${req.knownStacks.join(", ")}`);
 }
 
@@ -69,17 +70,22 @@ export async function planRelease(req: ReleaseRequest, client: GithubClient): Pr
   const file = await client.fileAt(req.infraRepo, req.appsPath, commit, infra);
 
   const parsed = parseCatalog(file.text, req.appsPath, { knownStacks: req.knownStacks });
-  if (!parsed.catalog) refuse(`release: ${req.appsPath} on ${infra}@${infraRepo.defaultBranch} is invalid: ${formatError(parsed.errors[0])}`);
+  if (!parsed.catalog)
+    refuse(`release: ${req.appsPath} on ${infra}@${infraRepo.defaultBranch} is invalid: ${formatError(parsed.errors[0])}`);
   const app = parsed.catalog.apps.find((a) => a.name === req.app);
   if (!app) refuse(`release: unknown app "${req.app}" in ${req.appsPath}; apps: ${parsed.catalog.apps.map((a) => a.name).join(", ")}`);
   const oldTag = app.tags[req.stack];
   const runsOn = Object.keys(app.tags);
-  if (oldTag === undefined) refuse(`release: ${app.name} does not run on stack "${req.stack}" (no tags.${req.stack} in ${req.appsPath}); it runs on: ${runsOn.join(", ") || "no stack"}`);
+  if (oldTag === undefined)
+    refuse(
+      `release: ${app.name} does not run on stack "${req.stack}" (no tags.${req.stack} in ${req.appsPath}); it runs on: ${runsOn.join(", ") || "no stack"}`,
+    );
   if (oldTag === req.tag) refuse(`release: ${app.name} is already at ${req.tag} on ${req.stack}; nothing to release`);
 
   const appRepo = parseRepo(app.repo);
   const appInfo = await client.repository(appRepo, app.name);
-  if (!(await client.tagExists(appRepo, req.tag, app.name))) refuse(`release: tag "${req.tag}" does not exist in ${app.repo}; push the tag first`);
+  if (!(await client.tagExists(appRepo, req.tag, app.name)))
+    refuse(`release: tag "${req.tag}" does not exist in ${app.repo}; push the tag first`);
 
   const text = setTags(file.text, req.appsPath, [{ app: app.name, stack: req.stack, tag: req.tag }]);
   const changes = changedLines(file.text, text);
@@ -134,12 +140,19 @@ export async function release(req: ReleaseRequest, client: GithubClient): Promis
   const { text, replacesSha } = plan.content;
   await client.createBranch(req.infraRepo, plan.branch, plan.base.commit, infra);
   await client.commitFile(req.infraRepo, { branch: plan.branch, path: req.appsPath, text, sha: replacesSha, message: plan.title }, infra);
-  const pullRequest = await client.openPullRequest(req.infraRepo, { head: plan.branch, base: plan.base.branch, title: plan.title, body: plan.body }, infra);
+  const pullRequest = await client.openPullRequest(
+    req.infraRepo,
+    { head: plan.branch, base: plan.base.branch, title: plan.title, body: plan.body },
+    infra,
+  );
   return { ...plan, pullRequest };
 }
 
 /** owner/name of a GitHub remote URL (https, ssh or scp-like), or undefined. */
 export function repoFromRemote(url: string): RepoRef | undefined {
-  const m = /^(?:https?:\/\/(?:[^@/]+@)?[^/]+\/|ssh:\/\/(?:[^@/]+@)?[^/]+\/|[^@/\s]+@[^:/\s]+:)([A-Za-z0-9][A-Za-z0-9-]*)\/([A-Za-z0-9._-]+?)(?:\.git)?\/?$/.exec(url.trim());
+  const m =
+    /^(?:https?:\/\/(?:[^@/]+@)?[^/]+\/|ssh:\/\/(?:[^@/]+@)?[^/]+\/|[^@/\s]+@[^:/\s]+:)([A-Za-z0-9][A-Za-z0-9-]*)\/([A-Za-z0-9._-]+?)(?:\.git)?\/?$/.exec(
+      url.trim(),
+    );
   return m ? { owner: m[1], name: m[2] } : undefined;
 }

@@ -46,7 +46,10 @@ export async function resolveTags<A extends TaggedApp>(apps: A[], stack: string,
   const results = await Promise.allSettled(
     wanted.map(async (a) => {
       const tag = await client.newestReleaseTag(parseRepo(a.repo), { prerelease: !!options.prerelease, label: a.name, covered });
-      if (!tag) throw new GithubError(`${a.name}: ${a.repo} has no release tags (like v1.2.3${pattern ? `, matching the protected ${pattern}` : ""}) for "latest" on stack ${stack}; pin a tag in apps.yaml`);
+      if (!tag)
+        throw new GithubError(
+          `${a.name}: ${a.repo} has no release tags (like v1.2.3${pattern ? `, matching the protected ${pattern}` : ""}) for "latest" on stack ${stack}; pin a tag in apps.yaml`,
+        );
       return [a.name, tag] as const;
     }),
   );

@@ -41,7 +41,13 @@ export async function tagRows(catalog: Catalog, stacks: StackRule[], client: Git
       try {
         tags = await client.listTags(parseRepo(app.repo), app.name);
       } catch (err) {
-        return runsOn.map((s): TagRow => ({ app: app.name, stack: s.stack, pinned: app.tags[s.stack], status: "error", error: (err as Error).message }));
+        return runsOn.map((s): TagRow => ({
+          app: app.name,
+          stack: s.stack,
+          pinned: app.tags[s.stack],
+          status: "error",
+          error: (err as Error).message,
+        }));
       }
       return runsOn.map((s): TagRow => {
         const newest = newestVersion(tags, { prerelease: s.prerelease });
@@ -54,7 +60,9 @@ export async function tagRows(catalog: Catalog, stacks: StackRule[], client: Git
 
 /** The edits `--pin` makes: every row whose newest tag differs from what is written. */
 export function pinEdits(rows: TagRow[]): TagEdit[] {
-  return rows.filter((r) => r.newest !== undefined && r.newest !== r.pinned).map((r) => ({ app: r.app, stack: r.stack, tag: r.newest as string }));
+  return rows
+    .filter((r) => r.newest !== undefined && r.newest !== r.pinned)
+    .map((r) => ({ app: r.app, stack: r.stack, tag: r.newest as string }));
 }
 
 /** The rows as an aligned table; failures as "app: message" lines below it. */

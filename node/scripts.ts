@@ -25,14 +25,22 @@ export function provisionFile(name: string): ProvisionFile {
 /** The files the rollout copies to every host: all of node/rollout (and nothing of node/provision,
  *  whose changes must not re-run every app's steps). */
 export function rolloutFiles(dir: string = ROLLOUT_SCRIPTS_DIR): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** A hash of the rollout's files: a changed script is a new scripts directory on the hosts. */
 export function scriptsVersion(dir: string = ROLLOUT_SCRIPTS_DIR): string {
   const hash = createHash("sha256");
   for (const file of rolloutFiles(dir)) {
-    hash.update(file).update("\0").update(fs.readFileSync(path.join(dir, file))).update("\0");
+    hash
+      .update(file)
+      .update("\0")
+      .update(fs.readFileSync(path.join(dir, file)))
+      .update("\0");
   }
   return hash.digest("hex").slice(0, 16);
 }

@@ -32,7 +32,10 @@ function fakeIp(name: string, publicAddress: boolean): string {
 
 function fakeSecretText(name: string, field: string, length = 32): string {
   const h = digest("secret", name, field);
-  return Buffer.from(h, "hex").toString("base64").replace(/[^A-Za-z0-9]/g, "x").slice(0, length);
+  return Buffer.from(h, "hex")
+    .toString("base64")
+    .replace(/[^A-Za-z0-9]/g, "x")
+    .slice(0, length);
 }
 
 function fakeOutputs(type: string, name: string, inputs: State, opts: MockOptions): State {

@@ -48,7 +48,8 @@ export async function runPlanMeasured(request: PlanRequest): Promise<PlanResult>
         { cwd: path.resolve(__dirname, ".."), maxBuffer: 64 * 1024 * 1024 },
         (err, _stdout, stderr) => {
           if (!err) resolve();
-          else if (/heap out of memory|Reached heap limit/.test(stderr)) reject(new PlanError(`the offline plan needed more than its ${heapMb} MB heap: run it again with ${HEAP_ENV}=${heapMb * 2}`));
+          else if (/heap out of memory|Reached heap limit/.test(stderr))
+            reject(new PlanError(`the offline plan needed more than its ${heapMb} MB heap: run it again with ${HEAP_ENV}=${heapMb * 2}`));
           else reject(new PlanError(stderr.trim().split("\n").filter(Boolean).join("\n") || err.message));
         },
       );
@@ -111,7 +112,8 @@ function detailLines(r: PlanResource): string[] {
     for (const k of ["create", "update", "delete"]) {
       if (r.inputs[k] !== undefined) lines.push(`${k}: ${indentBlock(String(r.inputs[k]))}`);
     }
-    if (r.inputs.stdin !== undefined) lines.push(`stdin: ${r.inputs.stdin === SECRET_TEXT ? SECRET_TEXT : `${String(r.inputs.stdin).length} bytes`}`);
+    if (r.inputs.stdin !== undefined)
+      lines.push(`stdin: ${r.inputs.stdin === SECRET_TEXT ? SECRET_TEXT : `${String(r.inputs.stdin).length} bytes`}`);
     if (r.inputs.triggers !== undefined) lines.push(`triggers: ${oneLine(r.inputs.triggers)}`);
     return lines;
   }

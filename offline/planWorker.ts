@@ -88,12 +88,19 @@ async function main(requestFile: string, resultFile: string): Promise<void> {
   process.env.FLEET_GITHUB_OFFLINE ??= "1";
   // Without an engine, pulumi.log.warn writes to console.warn: keep those lines for the plan.
   const warnings: string[] = [];
-  console.warn = (...args: unknown[]) => warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
+  console.warn = (...args: unknown[]) =>
+    warnings.push(
+      args
+        .map(String)
+        .join(" ")
+        .replace(/^warning: \[runtime\] /, ""),
+    );
   process.chdir(dir);
   const program = require(path.join(dir, "index.ts")) as Record<string, unknown>;
   await settle();
   const outputs: Record<string, unknown> = {};
-  for (const key of Object.keys(program).sort()) outputs[key] = await plainOutput(program[key], !!req.revealSecrets && !req.secretFingerprintKey);
+  for (const key of Object.keys(program).sort())
+    outputs[key] = await plainOutput(program[key], !!req.revealSecrets && !req.secretFingerprintKey);
   await settle();
 
   const view: SecretView = req.secretFingerprintKey ? fingerprintSecrets(req.secretFingerprintKey) : !!req.revealSecrets;

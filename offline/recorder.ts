@@ -115,7 +115,8 @@ const runtimeInternals = pulumi.runtime as unknown as { waitForRPCs?: () => Prom
 /** Resolves once every resource and call the program started has reached the mock monitor. */
 export async function settle(): Promise<void> {
   const wait = runtimeInternals.waitForRPCs;
-  if (typeof wait !== "function") throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs: offline/recorder.ts needs another way to wait");
+  if (typeof wait !== "function")
+    throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs: offline/recorder.ts needs another way to wait");
   await wait();
   await new Promise((r) => setImmediate(r));
   await wait();
@@ -130,7 +131,10 @@ export type SecretView = boolean | ((secret: unknown) => string);
 
 /** A SecretView that shows each secret as "[secret HMAC]" under a key only this run knows. */
 export function fingerprintSecrets(key: string): (secret: unknown) => string {
-  return (secret) => `${SECRET_TEXT.slice(0, -1)} ${createHmac("sha256", key).update(JSON.stringify(decodeWire(secret, true))).digest("hex")}]`;
+  return (secret) =>
+    `${SECRET_TEXT.slice(0, -1)} ${createHmac("sha256", key)
+      .update(JSON.stringify(decodeWire(secret, true)))
+      .digest("hex")}]`;
 }
 
 /**

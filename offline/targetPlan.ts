@@ -63,7 +63,13 @@ function changedSecrets(sides: TargetSides): string[] {
 export function targetContext(sides: TargetSides, both: Catalogs): TargetContext {
   const baseApps = appsForStack(both.base, sides.stack);
   const nextApps = appsForStack(both.next, sides.stack);
-  return { baseApps, nextApps, editedApps: editedApps(baseApps, nextApps), changedSecrets: changedSecrets(sides), changedFiles: sides.changedFiles };
+  return {
+    baseApps,
+    nextApps,
+    editedApps: editedApps(baseApps, nextApps),
+    changedSecrets: changedSecrets(sides),
+    changedFiles: sides.changedFiles,
+  };
 }
 
 /** The targets of the change, or a full `up` and why, or nothing to do. */
@@ -73,7 +79,12 @@ export async function planTargets(sides: TargetSides, both: Catalogs): Promise<T
   if (full) return { kind: "full", reason: full };
   const secretFingerprintKey = randomBytes(32).toString("hex");
   const [base, next] = await Promise.all([
-    runPlan({ stack: sides.stack, appsFile: sides.baseApps ?? sides.apps, stackFile: sides.baseStack ?? sides.stackFile, secretFingerprintKey }),
+    runPlan({
+      stack: sides.stack,
+      appsFile: sides.baseApps ?? sides.apps,
+      stackFile: sides.baseStack ?? sides.stackFile,
+      secretFingerprintKey,
+    }),
     runPlan({ stack: sides.stack, appsFile: sides.apps, stackFile: sides.stackFile, secretFingerprintKey }),
   ]);
   return computeTargets({ ...context, base, next, changes: diffPlans(base, next) });

@@ -25,10 +25,7 @@
 // same checkout), hence a change to the program is a full `up`.
 import { Plan, PlanChange, PlanResource } from "./planTypes";
 
-export type TargetDecision =
-  | { kind: "targets"; urns: string[] }
-  | { kind: "full"; reason: string }
-  | { kind: "none"; reason: string };
+export type TargetDecision = { kind: "targets"; urns: string[] } | { kind: "full"; reason: string } | { kind: "none"; reason: string };
 
 /** An app of the stack as the target rule needs it (AppForStack has it all). */
 export interface TargetApp {
@@ -82,8 +79,18 @@ const LATEST = "latest";
  * tools' own commands. The catalog and the stack files are, but the diff sees their effect.
  */
 const NOT_THE_PROGRAM: RegExp[] = [
-  /^docs\//, /^tests\//, /^testbed\//, /^bench\//, /^cli\//, /^\.github\//, /^\.ci\//, /\.md$/,
-  /^apps\.yaml$/, /^apps\.schema\.json$/, /^Pulumi\.[a-z][a-z0-9-]*\.yaml$/, /^\.gitignore$/,
+  /^docs\//,
+  /^tests\//,
+  /^testbed\//,
+  /^bench\//,
+  /^cli\//,
+  /^\.github\//,
+  /^\.ci\//,
+  /\.md$/,
+  /^apps\.yaml$/,
+  /^apps\.schema\.json$/,
+  /^Pulumi\.[a-z][a-z0-9-]*\.yaml$/,
+  /^\.gitignore$/,
 ];
 
 type Owner = { app: string } | "sites" | "infrastructure";
@@ -151,9 +158,11 @@ function secretOwner(path: string): { app: string; sites: boolean } | undefined 
 /** Why the change needs a full `up` whatever the diff says (no plan needed); undefined when it may not. */
 export function fullWithoutTheDiff(req: TargetContext): string | undefined {
   const program = (req.changedFiles ?? []).filter((f) => f && !NOT_THE_PROGRAM.some((re) => re.test(f)));
-  if (program.length > 0) return `the program changed (${listed(program)}): the offline diff runs today's code on both sides and cannot see what a code change does`;
+  if (program.length > 0)
+    return `the program changed (${listed(program)}): the offline diff runs today's code on both sides and cannot see what a code change does`;
   const latest = [...new Set([...req.baseApps, ...req.nextApps].filter((a) => a.tag === LATEST).map((a) => a.name))];
-  if (latest.length > 0) return `${listed(latest)} ${latest.length === 1 ? "is" : "are"} on "latest", which only a full pulumi up resolves against GitHub`;
+  if (latest.length > 0)
+    return `${listed(latest)} ${latest.length === 1 ? "is" : "are"} on "latest", which only a full pulumi up resolves against GitHub`;
   const infraSecrets = req.changedSecrets.filter((p) => !secretOwner(p));
   if (infraSecrets.length > 0) return `a secret of the infrastructure changed (${listed(infraSecrets)})`;
   return undefined;
@@ -182,7 +191,8 @@ export function computeTargets(req: TargetRequest): TargetDecision {
   }
   // A resource the new plan lacks is deleted by targeting it; one neither plan has is nothing to target.
   if (urns.size === 0) return { kind: "none", reason: "the offline plan shows no change and no app's entry or secret changed" };
-  if (urns.size > MAX_TARGETS) return { kind: "full", reason: `${urns.size} resources to target, more than ${MAX_TARGETS}: a full up costs no more` };
+  if (urns.size > MAX_TARGETS)
+    return { kind: "full", reason: `${urns.size} resources to target, more than ${MAX_TARGETS}: a full up costs no more` };
   return { kind: "targets", urns: [...urns].sort() };
 }
 

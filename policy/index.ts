@@ -5,6 +5,6 @@ import { PolicyPack } from "@pulumi/policy";
 import { fleetPolicies } from "./pack";
 
 new PolicyPack("fleet-security", {
-    description: "The fleet's security rules: network exposure, SSH sources, RDS, S3, EC2 hardening, tags.",
-    policies: fleetPolicies(),
+  description: "The fleet's security rules: network exposure, SSH sources, RDS, S3, EC2 hardening, tags.",
+  policies: fleetPolicies(),
 });

@@ -34,12 +34,15 @@ const SINCE_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 export function journalCommand(q: LogsQuery): string {
   checkQuery(q);
   const since = q.since ? Number(q.since.slice(0, -1)) * SINCE_SECONDS[q.since.slice(-1)] : 0;
-  return ["sudo", "-n", NODE_HELPER, "logs", appIdentity(q.app).osUser, q.process ?? "-", String(since), q.follow ? "follow" : "once"].map(shellQuote).join(" ");
+  return ["sudo", "-n", NODE_HELPER, "logs", appIdentity(q.app).osUser, q.process ?? "-", String(since), q.follow ? "follow" : "once"]
+    .map(shellQuote)
+    .join(" ");
 }
 
 function checkQuery(q: LogsQuery): void {
   if (!NAME_PATTERN.test(q.app)) throw new LogsError(`app ${JSON.stringify(q.app)} is not an app name (${NAME_PATTERN.source})`);
-  if (q.since !== undefined && !SINCE_PATTERN.test(q.since)) throw new LogsError(`--since ${JSON.stringify(q.since)} is not allowed: a number and s, m, h or d, such as 1h`);
+  if (q.since !== undefined && !SINCE_PATTERN.test(q.since))
+    throw new LogsError(`--since ${JSON.stringify(q.since)} is not allowed: a number and s, m, h or d, such as 1h`);
   if (q.process !== undefined && q.process !== WEB && !PROCESS_NAME_PATTERN.test(q.process)) {
     throw new LogsError(`--process ${JSON.stringify(q.process)} is not allowed: web, or a process or schedule name of apps.yaml`);
   }
@@ -62,11 +65,17 @@ export interface SshSettings {
 /** ssh's arguments for one node's journal command: batch mode (no prompt), a known-hosts check. */
 export function sshArgs(target: LogsTarget, ssh: SshSettings, remote: string): string[] {
   return [
-    "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=accept-new",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "StrictHostKeyChecking=accept-new",
     ...(ssh.knownHosts ? ["-o", `UserKnownHostsFile=${ssh.knownHosts}`] : []),
     ...(ssh.identity ? ["-i", ssh.identity, "-o", "IdentitiesOnly=yes"] : []),
     ...(ssh.bastion ? ["-J", `${ssh.user}@${ssh.bastion}`] : []),
-    `${ssh.user}@${target.address}`, remote,
+    `${ssh.user}@${target.address}`,
+    remote,
   ];
 }
 
@@ -79,7 +88,9 @@ export interface StackOutputs {
 /** The app's nodes and the bastion, from the stack's outputs. */
 export function logsTargets(outputs: StackOutputs, app: string, stack: string): { targets: LogsTarget[]; bastion?: string } {
   if (!outputs.appReleases || !(app in outputs.appReleases)) {
-    throw new LogsError(`${app} does not run on stack ${stack} (its outputs' appReleases: ${Object.keys(outputs.appReleases ?? {}).join(", ") || "none"})`);
+    throw new LogsError(
+      `${app} does not run on stack ${stack} (its outputs' appReleases: ${Object.keys(outputs.appReleases ?? {}).join(", ") || "none"})`,
+    );
   }
   const nodes = Object.entries(outputs.infrastructure?.nodeAddresses ?? {});
   if (nodes.length === 0) throw new LogsError(`stack ${stack} has no app nodes in its outputs (infrastructure.nodeAddresses)`);
@@ -107,9 +118,16 @@ export function formatEntry(app: string, node: string, json: string): string | u
   } catch {
     return undefined;
   }
-  const unit = [entry._SYSTEMD_UNIT, entry.UNIT].map((u) => (typeof u === "string" ? processOfUnit(app, u) : undefined)).find((p) => p !== undefined);
+  const unit = [entry._SYSTEMD_UNIT, entry.UNIT]
+    .map((u) => (typeof u === "string" ? processOfUnit(app, u) : undefined))
+    .find((p) => p !== undefined);
   if (unit === undefined) return undefined;
-  const message = typeof entry.MESSAGE === "string" ? entry.MESSAGE : Array.isArray(entry.MESSAGE) ? Buffer.from(entry.MESSAGE as number[]).toString("utf8") : "";
+  const message =
+    typeof entry.MESSAGE === "string"
+      ? entry.MESSAGE
+      : Array.isArray(entry.MESSAGE)
+        ? Buffer.from(entry.MESSAGE as number[]).toString("utf8")
+        : "";
   const usec = Number(entry.__REALTIME_TIMESTAMP);
   const time = Number.isFinite(usec) ? new Date(Math.floor(usec / 1000)).toISOString() : "-";
   return `${node} ${unit} ${time} ${message}`;

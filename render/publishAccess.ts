@@ -37,7 +37,8 @@ export function publishCommandOf(dir: string): string {
 
 /** The two files, by name, in app-name order (an unchanged catalog gives identical text). */
 export function renderPublishAccess(apps: PublishingApp[], nodeIps: string[], staticRoot: string = WEB_ROOT): Record<string, string> {
-  for (const ip of nodeIps) if (!IPV4.test(ip)) throw new Error(`publish access: node address ${JSON.stringify(ip)} is not an IPv4 address`);
+  for (const ip of nodeIps)
+    if (!IPV4.test(ip)) throw new Error(`publish access: node address ${JSON.stringify(ip)} is not an IPv4 address`);
   if (apps.length > 0 && nodeIps.length === 0) throw new Error("publish access: no app nodes to accept publish keys from");
   const from = [...nodeIps].sort().join(",");
   const sorted = [...apps].sort((a, b) => a.name.localeCompare(b.name));

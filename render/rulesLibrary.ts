@@ -27,10 +27,20 @@ function checkFunction(name: string, rule: Rule): string[] {
     body.push(`  [ \${#1} -le ${rule.maxLength} ] || die "${what} '$1' is longer than ${rule.maxLength} characters"`);
   }
   if (rule.refuse && rule.refuse.length > 0) {
-    const globs = rule.refuse.map((g) => g.split("*").map((part) => (part === "" ? "" : shellQuote(part))).join("*"));
+    const globs = rule.refuse.map((g) =>
+      g
+        .split("*")
+        .map((part) => (part === "" ? "" : shellQuote(part)))
+        .join("*"),
+    );
     body.push(`  case $1 in`, `    ${globs.join(" | ")}) die "${what} '$1' is not allowed" ;;`, `  esac`);
   }
-  return [`# ${checkFunctionName(name)} VALUE [WHAT]: VALUE must match RULES.${name} of config/patterns.ts (${rule.label}).`, `${checkFunctionName(name)}() {`, ...body, "}"];
+  return [
+    `# ${checkFunctionName(name)} VALUE [WHAT]: VALUE must match RULES.${name} of config/patterns.ts (${rule.label}).`,
+    `${checkFunctionName(name)}() {`,
+    ...body,
+    "}",
+  ];
 }
 
 function limitFunction(name: string, limit: Limit): string[] {

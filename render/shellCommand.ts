@@ -5,7 +5,7 @@ import type { ProvisionFile } from "../node/scripts";
 /** A word for sh: bare when it holds only characters no shell treats specially, else POSIX
  *  single-quoted; either way it reaches the remote shell as one literal word. */
 export function shellQuote(word: string): string {
-    return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -14,5 +14,5 @@ export function shellQuote(word: string): string {
  * they must never carry secrets (command lines show up in `ps` and in the plan).
  */
 export function provisionCommand(script: ProvisionFile, args: string[] = []): string {
-    return ["sh", "-c", shellQuote(script.text), shellQuote(script.name), ...args.map(shellQuote)].join(" ");
+  return ["sh", "-c", shellQuote(script.text), shellQuote(script.name), ...args.map(shellQuote)].join(" ");
 }

@@ -39,11 +39,29 @@ export function ed25519KeyPair(seed: Buffer, comment = ""): SshKeyPair {
   const publicBlob = Buffer.concat([sshString("ssh-ed25519"), sshString(publicBytes)]);
   // openssh-key-v1, unencrypted (PROTOCOL.key in OpenSSH's source).
   const check = uint32(seed.readUInt32BE(0));
-  let secret = Buffer.concat([check, check, sshString("ssh-ed25519"), sshString(publicBytes), sshString(Buffer.concat([seed, publicBytes])), sshString(comment)]);
+  let secret = Buffer.concat([
+    check,
+    check,
+    sshString("ssh-ed25519"),
+    sshString(publicBytes),
+    sshString(Buffer.concat([seed, publicBytes])),
+    sshString(comment),
+  ]);
   const pad = (8 - (secret.length % 8)) % 8;
   secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-  const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), sshString("none"), sshString("none"), sshString(""), uint32(1), sshString(publicBlob), sshString(secret)]);
-  const wrapped = body.toString("base64").replace(/(.{70})/g, "$1\n").replace(/\n$/, "");
+  const body = Buffer.concat([
+    Buffer.from("openssh-key-v1\0"),
+    sshString("none"),
+    sshString("none"),
+    sshString(""),
+    uint32(1),
+    sshString(publicBlob),
+    sshString(secret),
+  ]);
+  const wrapped = body
+    .toString("base64")
+    .replace(/(.{70})/g, "$1\n")
+    .replace(/\n$/, "");
   return {
     privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${wrapped}\n-----END OPENSSH PRIVATE KEY-----\n`,
     privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),

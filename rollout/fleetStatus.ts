@@ -59,12 +59,21 @@ const nameOf = (r: Deployment["resources"][number]) => r.name ?? (r.urn ?? "").s
  * recorded as serving (`serving`).
  */
 export function inventoryOf(stack: string, deployment: Deployment, apps: AppForStack[]): Inventory {
-  const infra = deployment.outputs.infrastructure as { nodeAddresses?: Record<string, string>; edgeHosts?: Record<string, string> } | undefined;
-  if (!infra?.nodeAddresses || !infra.edgeHosts) throw new StatusError(`stack ${stack}: its last deployment has no infrastructure output (nodeAddresses, edgeHosts): was it ever deployed?`);
-  const connections = new Map(deployment.resources.filter((r) => nameOf(r).endsWith("-scripts-copy")).map((r) => [nameOf(r).slice(0, -"-scripts-copy".length), r.inputs?.connection]));
+  const infra = deployment.outputs.infrastructure as
+    { nodeAddresses?: Record<string, string>; edgeHosts?: Record<string, string> } | undefined;
+  if (!infra?.nodeAddresses || !infra.edgeHosts)
+    throw new StatusError(
+      `stack ${stack}: its last deployment has no infrastructure output (nodeAddresses, edgeHosts): was it ever deployed?`,
+    );
+  const connections = new Map(
+    deployment.resources
+      .filter((r) => nameOf(r).endsWith("-scripts-copy"))
+      .map((r) => [nameOf(r).slice(0, -"-scripts-copy".length), r.inputs?.connection]),
+  );
   const host = ([name, address]: [string, string]): StatusHost => {
     const connection = connections.get(name);
-    if (connection === undefined) throw new StatusError(`stack ${stack}: no connection recorded for ${name} (its ${name}-scripts-copy step is not in the deployment)`);
+    if (connection === undefined)
+      throw new StatusError(`stack ${stack}: no connection recorded for ${name} (its ${name}-scripts-copy step is not in the deployment)`);
     return { name, address, connection };
   };
   const serving = (deployment.outputs.serving ?? {}) as Record<string, { tag: string; commit: string }>;
@@ -73,7 +82,12 @@ export function inventoryOf(stack: string, deployment: Deployment, apps: AppForS
     nodes: Object.entries(infra.nodeAddresses).map(host),
     edges: Object.entries(infra.edgeHosts).map(host),
     apps: apps.map((a) => ({
-      name: a.name, user: appIdentity(a.name).osUser, port: a.port, domain: a.domain, healthCheck: a.healthCheck, catalogTag: a.tag,
+      name: a.name,
+      user: appIdentity(a.name).osUser,
+      port: a.port,
+      domain: a.domain,
+      healthCheck: a.healthCheck,
+      catalogTag: a.tag,
       ...(serving[a.name] ? { deployed: serving[a.name] } : {}),
     })),
   };
@@ -146,11 +160,19 @@ export async function readFleet(inv: Inventory, run: HostRunner, script: string)
 }
 
 function lastLine(text: string): string | undefined {
-  return text.split("\n").map((l) => l.trim()).filter(Boolean).pop();
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
 }
 
 /** Per node, the release an app serves there (`serving` of `npm run rehearse -- --json`). */
-export function servingOf(inv: Inventory, reading: FleetReading, app: string): Record<string, { tag: string | null; commit: string | null }> {
+export function servingOf(
+  inv: Inventory,
+  reading: FleetReading,
+  app: string,
+): Record<string, { tag: string | null; commit: string | null }> {
   const user = inv.apps.find((a) => a.name === app)?.user ?? appIdentity(app).osUser;
   const out: Record<string, { tag: string | null; commit: string | null }> = {};
   for (const node of inv.nodes) {
@@ -189,7 +211,8 @@ export function statusReport(inv: Inventory, reading: FleetReading): StatusRepor
   const nodeByAddress = new Map(inv.nodes.map((n) => [n.address, n.name]));
   const apps = inv.apps.map((app) => {
     const expected = app.deployed?.tag ?? app.catalogTag;
-    if (app.deployed && app.deployed.tag !== app.catalogTag) pending.push(`${app.name}: apps.yaml pins ${app.catalogTag}, the last deployment serves ${app.deployed.tag}`);
+    if (app.deployed && app.deployed.tag !== app.catalogTag)
+      pending.push(`${app.name}: apps.yaml pins ${app.catalogTag}, the last deployment serves ${app.deployed.tag}`);
     const nodes: StatusReport["apps"][number]["nodes"] = {};
     const tags = new Map<string, string[]>();
     for (const node of inv.nodes) {
@@ -209,7 +232,9 @@ export function statusReport(inv: Inventory, reading: FleetReading): StatusRepor
       tags.set(tag, [...(tags.get(tag) ?? []), node.name]);
     }
     if (tags.size > 1) {
-      drift.push(`${app.name}: half-switched: ${[...tags].map(([tag, ns]) => `${ns.join(", ")} ${ns.length > 1 ? "serve" : "serves"} ${tag}`).join("; ")}`);
+      drift.push(
+        `${app.name}: half-switched: ${[...tags].map(([tag, ns]) => `${ns.join(", ")} ${ns.length > 1 ? "serve" : "serves"} ${tag}`).join("; ")}`,
+      );
     }
     const edges: StatusReport["apps"][number]["edges"] = {};
     for (const edge of inv.edges) {
@@ -221,7 +246,7 @@ export function statusReport(inv: Inventory, reading: FleetReading): StatusRepor
       const site = r.value[app.name];
       const listed = (site?.upstream ?? []).map((hostPort) => {
         const [address, port] = hostPort.split(":");
-        return Number(port) === app.port ? nodeByAddress.get(address) ?? hostPort : hostPort;
+        return Number(port) === app.port ? (nodeByAddress.get(address) ?? hostPort) : hostPort;
       });
       edges[edge.name] = { upstream: listed, maintenance: site?.maintenance ?? false };
       drift.push(...edgeDrift(app, edge.name, listed, site !== undefined, inv, reading));
@@ -244,7 +269,10 @@ function nodeDrift(app: StatusApp, node: string, a: NodeApp, expected: string): 
   const lines: string[] = [];
   if (a.tag === null) lines.push(`${where}: no release is current (the last deployment has ${expected})`);
   else if (a.tag !== expected) lines.push(`${where}: serves ${a.tag} (${short(a.commit)}), the last deployment has ${expected}`);
-  else if (app.deployed?.commit && a.commit !== app.deployed.commit) lines.push(`${where}: serves ${a.tag} at commit ${short(a.commit)}, the last deployment had ${short(app.deployed.commit)} (the tag was moved)`);
+  else if (app.deployed?.commit && a.commit !== app.deployed.commit)
+    lines.push(
+      `${where}: serves ${a.tag} at commit ${short(a.commit)}, the last deployment had ${short(app.deployed.commit)} (the tag was moved)`,
+    );
   if (a.pendingSwitch) lines.push(`${where}: a switch was cut short (.current.new is left): rerun the update`);
   if (a.processes !== "running") lines.push(`${where}: gunicorn is ${a.processes}`);
   else if (a.health !== "ok") lines.push(`${where}: health check ${app.healthCheck} answers ${a.health}`);
@@ -254,11 +282,14 @@ function nodeDrift(app: StatusApp, node: string, a: NodeApp, expected: string): 
 /** One app's upstream on one nginx host against the nodes that serve it. */
 function edgeDrift(app: StatusApp, edge: string, listed: string[], hasSite: boolean, inv: Inventory, reading: FleetReading): string[] {
   const where = `${app.name} on ${edge}`;
-  const serving = inv.nodes.filter((n) => {
-    const r = reading.nodes[n.name];
-    return r?.ok && r.value[app.user]?.tag != null;
-  }).map((n) => n.name);
-  if (!hasSite) return serving.length > 0 ? [`${where}: no site, though ${serving.join(", ")} ${serving.length > 1 ? "serve" : "serves"} it`] : [];
+  const serving = inv.nodes
+    .filter((n) => {
+      const r = reading.nodes[n.name];
+      return r?.ok && r.value[app.user]?.tag != null;
+    })
+    .map((n) => n.name);
+  if (!hasSite)
+    return serving.length > 0 ? [`${where}: no site, though ${serving.join(", ")} ${serving.length > 1 ? "serve" : "serves"} it`] : [];
   const lines = serving.filter((n) => !listed.includes(n)).map((n) => `${where}: ${n} is missing from the upstream`);
   for (const entry of listed) {
     if (!inv.nodes.some((n) => n.name === entry)) lines.push(`${where}: the upstream lists ${entry}, which is no node of the stack`);
@@ -276,10 +307,18 @@ export function renderStatus(report: StatusReport): string {
   for (const app of report.apps) {
     lines.push(`${app.app}: deployed ${app.deployedTag ?? "(not recorded)"}, apps.yaml ${app.catalogTag}`);
     for (const [node, a] of Object.entries(app.nodes)) {
-      lines.push("error" in a ? `  ${node}: unread (${a.error})` : `  ${node}: ${a.tag ?? "no release"} ${short(a.commit)}, gunicorn ${a.processes}, health ${a.health}`);
+      lines.push(
+        "error" in a
+          ? `  ${node}: unread (${a.error})`
+          : `  ${node}: ${a.tag ?? "no release"} ${short(a.commit)}, gunicorn ${a.processes}, health ${a.health}`,
+      );
     }
     for (const [edge, e] of Object.entries(app.edges)) {
-      lines.push("error" in e ? `  ${edge}: unread (${e.error})` : `  ${edge}: upstream ${e.upstream.join(", ") || "(no site)"}${e.maintenance ? ", maintenance page" : ""}`);
+      lines.push(
+        "error" in e
+          ? `  ${edge}: unread (${e.error})`
+          : `  ${edge}: upstream ${e.upstream.join(", ") || "(no site)"}${e.maintenance ? ", maintenance page" : ""}`,
+      );
     }
   }
   for (const p of report.pending) lines.push(`pending: ${p}`);

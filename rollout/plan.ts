@@ -98,7 +98,13 @@ export class RolloutError extends Error {}
  * install (prepare + stage) and one switch (switch + prune), per app database, static, expand and
  * contract. The scripts are on every host before any of these runs (HostScripts, one per host).
  */
-export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: string, settings: DeploySettings, edges: string[] = [STATIC_HOST]): RolloutPlan {
+export function rolloutPlan(
+  app: AppForStack,
+  nodes: string[],
+  scriptsVersion: string,
+  settings: DeploySettings,
+  edges: string[] = [STATIC_HOST],
+): RolloutPlan {
   checkInputs(app, nodes, scriptsVersion, edges);
   const a = app.name;
   // The scripts get the app's derived OS user (their paths follow from it), never the catalog name.
@@ -110,24 +116,54 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   const add = (s: Step) => steps.push(s);
 
   add({
-    name: name("database"), phase: "database", host: first, stdin: "database", dependsOn: [],
+    name: name("database"),
+    phase: "database",
+    host: first,
+    stdin: "database",
+    dependsOn: [],
     run: [{ script: "database.sh", args: [settings.dbEngine, id.database, { addressOf: DATABASE }, { addressOf: DATABASE_PORT }] }],
   });
   for (const node of nodes) {
     // prepare.sh then stage.sh, one stdin for both: a changed environment alone reruns this step,
     // whose stage part returns at once for a release already staged.
     add({
-      name: name("install", node), phase: "install", host: node, stdin: "install", dependsOn: [],
+      name: name("install", node),
+      phase: "install",
+      host: node,
+      stdin: "install",
+      dependsOn: [],
       formerNames: [name("prepare", node)],
-      run: [{
-        script: "install.sh",
-        args: [
-          "--app", user, "--address", { addressOf: node }, "--port", String(app.port), "--wsgi", app.wsgi,
-          "--workers", String(workersOf(app, settings)), "--timeout", String(timeoutOf(app, settings)), "--tag", app.tag,
-          "--git-url", gitUrl(settings.gitUrlTemplate, app), "--pip-mode", settings.pipMode, "--overrides", overridesArg(app.overrides),
-          "--deploy-checks", app.deployChecks, "--health-path", app.healthCheck,
-        ],
-      }],
+      run: [
+        {
+          script: "install.sh",
+          args: [
+            "--app",
+            user,
+            "--address",
+            { addressOf: node },
+            "--port",
+            String(app.port),
+            "--wsgi",
+            app.wsgi,
+            "--workers",
+            String(workersOf(app, settings)),
+            "--timeout",
+            String(timeoutOf(app, settings)),
+            "--tag",
+            app.tag,
+            "--git-url",
+            gitUrl(settings.gitUrlTemplate, app),
+            "--pip-mode",
+            settings.pipMode,
+            "--overrides",
+            overridesArg(app.overrides),
+            "--deploy-checks",
+            app.deployChecks,
+            "--health-path",
+            app.healthCheck,
+          ],
+        },
+      ],
       remove: { script: "prepare.sh", args: ["--remove", user] },
     });
   }
@@ -136,16 +172,26 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
   // nginx host: its replacement publishes again (stacks deployed before ran this step there, so
   // the trigger, and with it the step's state, stays the same on the upgrade). No delete command.
   add({
-    name: name("publish"), phase: "static", host: first, rerunWith: edges, stdin: "publishKey",
+    name: name("publish"),
+    phase: "static",
+    host: first,
+    rerunWith: edges,
+    stdin: "publishKey",
     dependsOn: nodes.map((n) => name("install", n)),
     formerNames: [name("webroot")],
     run: [{ script: "static.sh", args: [user, app.tag, { addressOf: SSH_PORT }, ...edges.map((e) => ({ addressOf: e }))] }],
   });
   let before = name("publish");
-  const migrate = (phase: "expand" | "contract"): Invocation => ({ script: "migrate.sh", args: [user, app.tag, phase, ...migrationArgs(app, settings)] });
+  const migrate = (phase: "expand" | "contract"): Invocation => ({
+    script: "migrate.sh",
+    args: [user, app.tag, phase, ...migrationArgs(app, settings)],
+  });
   if (app.migrations) {
     add({
-      name: name("expand"), phase: "expand", host: first, dependsOn: [name("publish"), name("database")],
+      name: name("expand"),
+      phase: "expand",
+      host: first,
+      dependsOn: [name("publish"), name("database")],
       run: [migrate("expand")],
     });
     before = name("expand");
@@ -158,13 +204,21 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
     // Its own node's install too, not only through the chain: when a node is added or replaced,
     // the steps before it in the chain did not change, and the engine would not wait for them.
     add({
-      name: name("switch", node), phase: "switch", host: node, dependsOn: [before, name("database"), name("install", node)],
+      name: name("switch", node),
+      phase: "switch",
+      host: node,
+      dependsOn: [before, name("database"), name("install", node)],
       // The app's processes and schedules (rollout/processes.ts): their programs checked in the
       // staged release before the switch, restarted onto it right after.
-      run: [processesInvocation("check", user, app), {
-        script: "switch.sh",
-        args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
-      }, processesInvocation("apply", user, app), prune],
+      run: [
+        processesInvocation("check", user, app),
+        {
+          script: "switch.sh",
+          args: [user, app.tag, { addressOf: node }, String(app.port), app.domain, app.healthCheck, String(settings.healthSeconds)],
+        },
+        processesInvocation("apply", user, app),
+        prune,
+      ],
       remove: processesRemoval(user),
     });
     servesAfter[node] = name("switch", node);
@@ -175,7 +229,10 @@ export function rolloutPlan(app: AppForStack, nodes: string[], scriptsVersion: s
     // After every switch, not only the last: a replaced node-1 switches again while the last
     // switch, unchanged, runs nothing.
     add({
-      name: name("contract"), phase: "contract", host: first, dependsOn: Object.values(servesAfter),
+      name: name("contract"),
+      phase: "contract",
+      host: first,
+      dependsOn: Object.values(servesAfter),
       run: [migrate("contract")],
     });
   }
@@ -223,7 +280,10 @@ export function renderCommand(scriptsDir: string, inv: Invocation | Invocation[]
     if (typeof arg === "string") return arg;
     const value = addresses[arg.addressOf];
     if (value === undefined || value === "") throw new RolloutError(`no address known for ${arg.addressOf}`);
-    if (!ADDRESS_PATTERN.test(value)) throw new RolloutError(`address of ${arg.addressOf} ${JSON.stringify(value)} is not allowed: a host name, an IPv4 address, a user name or a port`);
+    if (!ADDRESS_PATTERN.test(value))
+      throw new RolloutError(
+        `address of ${arg.addressOf} ${JSON.stringify(value)} is not allowed: a host name, an IPv4 address, a user name or a port`,
+      );
     return value;
   });
   return ["sh", `${scriptsDir}/${inv.script}`, ...args].map(shellQuote).join(" ");

@@ -11,7 +11,11 @@ export type ProcessesMode = "check" | "apply";
 
 /** processes.sh MODE APP_USER TAG, then `process NAME MEMORY_MB STOP_SECONDS COMMAND` per
  *  process and `schedule NAME ON_CALENDAR COMMAND` per schedule (each COMMAND one argument). */
-export function processesInvocation(mode: ProcessesMode, user: string, app: Pick<AppForStack, "tag" | "processes" | "schedules">): Invocation {
+export function processesInvocation(
+  mode: ProcessesMode,
+  user: string,
+  app: Pick<AppForStack, "tag" | "processes" | "schedules">,
+): Invocation {
   const processes = (app.processes ?? []).flatMap((p) => ["process", p.name, String(p.memoryMb), String(p.stopSeconds), p.command]);
   const schedules = (app.schedules ?? []).flatMap((s) => ["schedule", s.name, s.onCalendar, s.command]);
   return { script: "processes.sh", args: [mode, user, app.tag, ...processes, ...schedules] };

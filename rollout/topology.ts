@@ -3,18 +3,21 @@
 
 /** Names of the node instances, node-1 ... node-N: the switch order; the e2e tests map exactly these to local addresses. */
 export function nodeNames(count: number): string[] {
-    return Array.from({ length: count }, (_, i) => `node-${i + 1}`);
+  return Array.from({ length: count }, (_, i) => `node-${i + 1}`);
 }
 
 export const STATIC_HOST_NAME = "static-host";
 
 /** The nginx hosts' names: static-host (host 1 keeps the name it always had), static-host-2, ... */
 export function edgeHostNames(count: number): string[] {
-    return Array.from({ length: count }, (_, i) => (i === 0 ? STATIC_HOST_NAME : `${STATIC_HOST_NAME}-${i + 1}`));
+  return Array.from({ length: count }, (_, i) => (i === 0 ? STATIC_HOST_NAME : `${STATIC_HOST_NAME}-${i + 1}`));
 }
 
 /** What the balancer passes through, one listener and target group each. */
-export const EDGE_PORTS = [{ name: "http", port: 80 }, { name: "https", port: 443 }] as const;
+export const EDGE_PORTS = [
+  { name: "http", port: 80 },
+  { name: "https", port: 443 },
+] as const;
 
 /**
  * The NLB's checks of a host: a TCP connection to port 80, every 10 s; 2 failures take it out,

@@ -76,7 +76,9 @@ async function serverRows(socket: string): Promise<{ proxy: string; server: stri
   const [header, ...rows] = (await ask(socket, "show stat")).trim().split("\n");
   const columns = header.replace(/^# /, "").split(",");
   const at = (row: string[], name: string) => row[columns.indexOf(name)];
-  return rows.map((r) => r.split(",")).filter((r) => !["FRONTEND", "BACKEND"].includes(at(r, "svname")))
+  return rows
+    .map((r) => r.split(","))
+    .filter((r) => !["FRONTEND", "BACKEND"].includes(at(r, "svname")))
     .map((r) => ({ proxy: at(r, "pxname"), server: at(r, "svname"), status: at(r, "status"), sessions: Number(at(r, "stot")) }));
 }
 
@@ -87,24 +89,43 @@ export async function startBalancer(dir: string, listen: string, backends: Balan
   const config = path.join(dir, "haproxy.cfg");
   fs.writeFileSync(config, renderHaproxyConfig(listen, backends, socket));
   const log = fs.openSync(path.join(dir, "haproxy.log"), "a");
-  const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "KILL", "--", HAPROXY, "-db", "-f", config], { cwd: "/", stdio: ["ignore", log, log] });
+  const child: ChildProcess = spawn("setpriv", ["--pdeathsig", "KILL", "--", HAPROXY, "-db", "-f", config], {
+    cwd: "/",
+    stdio: ["ignore", log, log],
+  });
   fs.closeSync(log);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`haproxy exited: ${fs.readFileSync(path.join(dir, "haproxy.log"), "utf8").trim()}`);
-    if (await ask(socket, "show info").then(() => true, () => false)) break;
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`haproxy exited: ${fs.readFileSync(path.join(dir, "haproxy.log"), "utf8").trim()}`);
+    if (
+      await ask(socket, "show info").then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) throw new Error("e2e cluster: haproxy's stats socket never answered");
     await new Promise((r) => setTimeout(r, 50));
   }
   const byServer = async <T>(pick: (rows: Awaited<ReturnType<typeof serverRows>>, server: string) => T): Promise<Record<string, T>> => {
     const rows = await serverRows(socket);
-    return Object.fromEntries(backends.map((b) => [b.name, pick(rows.filter((r) => r.server === b.name), b.name)]));
+    return Object.fromEntries(
+      backends.map((b) => [
+        b.name,
+        pick(
+          rows.filter((r) => r.server === b.name),
+          b.name,
+        ),
+      ]),
+    );
   };
   return {
     address: listen,
     // A host is up for the balancer when every port's check says so.
-    states: () => byServer((rows) => (rows.every((r) => r.status === "UP") ? "UP" : rows.map((r) => r.status).find((s) => s !== "UP") ?? "UNKNOWN")),
+    states: () =>
+      byServer((rows) => (rows.every((r) => r.status === "UP") ? "UP" : (rows.map((r) => r.status).find((s) => s !== "UP") ?? "UNKNOWN"))),
     connections: () => byServer((rows) => rows.reduce((n, r) => n + r.sessions, 0)),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

@@ -321,7 +321,14 @@ async function removeCgroup(dir: string): Promise<void> {
 }
 
 /** Starts one node and waits until its sshd answers with a banner. */
-async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static", hostNumber: number, init: NodeInit, sshdSettings: string[] = []): Promise<RunningNode> {
+async function startNode(
+  slot: Slot,
+  handle: NodeHandle,
+  role: "app" | "static",
+  hostNumber: number,
+  init: NodeInit,
+  sshdSettings: string[] = [],
+): Promise<RunningNode> {
   const state = path.join(slot.dir, "nodes", handle.name);
   fs.mkdirSync(state, { recursive: true });
   const cgroup = init === "systemd" ? `${slot.cgroupPrefix}${handle.name}` : undefined;
@@ -338,11 +345,29 @@ async function startNode(slot: Slot, handle: NodeHandle, role: "app" | "static",
   const child = spawn(
     "setpriv",
     [
-      "--pdeathsig", "KILL", "--",
-      "unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc", "--mount", "--propagation", "private",
-      "--net", "--uts", "--ipc", "--",
-      "/bin/sh", path.join(HERE, "node-init.sh"),
-      handle.name, `${handle.address}/24`, role, SSH_USER, state, init,
+      "--pdeathsig",
+      "KILL",
+      "--",
+      "unshare",
+      "--pid",
+      "--fork",
+      "--kill-child=SIGKILL",
+      "--mount-proc",
+      "--mount",
+      "--propagation",
+      "private",
+      "--net",
+      "--uts",
+      "--ipc",
+      "--",
+      "/bin/sh",
+      path.join(HERE, "node-init.sh"),
+      handle.name,
+      `${handle.address}/24`,
+      role,
+      SSH_USER,
+      state,
+      init,
     ],
     { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
   );
@@ -420,7 +445,9 @@ async function serveRepositories(slot: Slot, sources: Record<string, string> | u
     const dest = servedPathOf(slot, repo);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     // safe.directory: the source may belong to another user; reading it is all a clone does.
-    await run("git", ["-c", "safe.directory=*", "clone", "-q", "--bare", "--no-hardlinks", path.resolve(source), dest], { env: { ...NODE_ENV, HOME: slot.dir } });
+    await run("git", ["-c", "safe.directory=*", "clone", "-q", "--bare", "--no-hardlinks", path.resolve(source), dest], {
+      env: { ...NODE_ENV, HOME: slot.dir },
+    });
     await run("chmod", ["-R", "a+rX", dest]);
     served[repo] = dest;
   }
@@ -441,16 +468,25 @@ async function initPostgres(slot: Slot): Promise<string> {
   const data = path.join(slot.dir, "pg");
   fs.mkdirSync(data, { mode: 0o700 });
   await run("chown", ["postgres:postgres", data]);
-  await run("runuser", ["-u", "postgres", "--", `${PG_BIN}/initdb`, "-D", data, "-U", "postgres",
-    "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"]);
+  await run("runuser", [
+    "-u",
+    "postgres",
+    "--",
+    `${PG_BIN}/initdb`,
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--auth-local=peer",
+    "--auth-host=scram-sha-256",
+    "--encoding=UTF8",
+    "--locale=C.UTF-8",
+    "--no-sync",
+    "--no-instructions",
+  ]);
   fs.writeFileSync(
     path.join(data, "pg_hba.conf"),
-    [
-      "local all all peer",
-      "host all all 127.0.0.1/32 scram-sha-256",
-      `host all all ${slot.subnet}.0/24 scram-sha-256`,
-      "",
-    ].join("\n"),
+    ["local all all peer", "host all all 127.0.0.1/32 scram-sha-256", `host all all ${slot.subnet}.0/24 scram-sha-256`, ""].join("\n"),
   );
   return data;
 }
@@ -463,12 +499,32 @@ async function startPostgres(slot: Slot, data: string): Promise<Postgres> {
   const child = spawn(
     "setpriv",
     [
-      "--reuid", "postgres", "--regid", "postgres", "--init-groups", "--pdeathsig", "KILL", "--",
-      `${PG_BIN}/postgres`, "-D", data,
-      "-c", `listen_addresses=${slot.subnet}.1`, "-c", `port=${PG_PORT}`, "-c", `unix_socket_directories=${socketDir}`,
+      "--reuid",
+      "postgres",
+      "--regid",
+      "postgres",
+      "--init-groups",
+      "--pdeathsig",
+      "KILL",
+      "--",
+      `${PG_BIN}/postgres`,
+      "-D",
+      data,
+      "-c",
+      `listen_addresses=${slot.subnet}.1`,
+      "-c",
+      `port=${PG_PORT}`,
+      "-c",
+      `unix_socket_directories=${socketDir}`,
       // A test database: durability buys nothing, speed does.
-      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-      "-c", "max_connections=200",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      "max_connections=200",
     ],
     { env: NODE_ENV, cwd: "/", stdio: ["ignore", log, log] },
   );
@@ -617,12 +673,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const keysMade = makeKeys(slot);
     const reposServed = serveRepositories(slot, opts.repositories);
     const pgStarted = Promise.all([initPostgres(slot), bridge]).then(([data]) => startPostgres(slot, data));
-    pgStarted.then((p) => (postgres = p), () => undefined);
+    pgStarted.then(
+      (p) => (postgres = p),
+      () => undefined,
+    );
     const nodesStarted = Promise.all([keysMade, bridge]).then(() =>
       Promise.all(
-        [...staticHosts.map((n, i) => startNode(slot, n, "static", staticHostNumber(i + 1), "plain")), ...machines.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd))].map((p) =>
-          p.then((n) => (started.push(n), n)),
-        ),
+        [
+          ...staticHosts.map((n, i) => startNode(slot, n, "static", staticHostNumber(i + 1), "plain")),
+          ...machines.map((n, i) => startNode(slot, n, "app", 11 + i, init, appSshd)),
+        ].map((p) => p.then((n) => (started.push(n), n))),
       ),
     );
     // allSettled, not all: on a failure, stop() must see every node that did start.
@@ -670,10 +730,28 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         superuser: "postgres",
         // The password travels on stdin, never on a command line.
         setSuperuserPassword: async (pw: string) => {
-          await run("runuser", ["-u", "postgres", "--", `${PG_BIN}/psql`, "-X", "-q", "-v", "ON_ERROR_STOP=1",
-            "-h", pg.socketDir, "-p", String(PG_PORT), "-d", "postgres"], {
-            input: `ALTER ROLE postgres PASSWORD ${sqlLiteral(pw)};\n`,
-          });
+          await run(
+            "runuser",
+            [
+              "-u",
+              "postgres",
+              "--",
+              `${PG_BIN}/psql`,
+              "-X",
+              "-q",
+              "-v",
+              "ON_ERROR_STOP=1",
+              "-h",
+              pg.socketDir,
+              "-p",
+              String(PG_PORT),
+              "-d",
+              "postgres",
+            ],
+            {
+              input: `ALTER ROLE postgres PASSWORD ${sqlLiteral(pw)};\n`,
+            },
+          );
         },
       },
       serveFixtureAs(repos: string[]) {
@@ -688,9 +766,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       },
       exec: (node, command, execOpts = {}) => {
         const nsenter = ["-t", String(initPidOf(node)), "-m", "-u", "-i", "-n", "-p", "--"];
-        const inner = execOpts.asUser
-          ? ["runuser", "-u", execOpts.asUser, "--", "/bin/sh", "-c", command]
-          : ["/bin/sh", "-c", command];
+        const inner = execOpts.asUser ? ["runuser", "-u", execOpts.asUser, "--", "/bin/sh", "-c", command] : ["/bin/sh", "-c", command];
         return run("nsenter", [...nsenter, ...inner], { allowFailure: true, env: { ...NODE_ENV, HOME: "/root" } });
       },
       kill: (node) => stopNode(runningNode(node)),

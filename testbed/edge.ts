@@ -41,7 +41,11 @@ export interface EdgeLoss {
  * Continuous GET requests to the app's page through the balancer; after `beforeMs`, `lost` is
  * killed (the machine at once: nginx, sshd, its network); the load goes on for `afterMs`.
  */
-export async function loseEdgeHostUnderLoad(stack: LocalStack, lost: NodeHandle, opts: { beforeMs: number; afterMs: number }): Promise<EdgeLoss> {
+export async function loseEdgeHostUnderLoad(
+  stack: LocalStack,
+  lost: NodeHandle,
+  opts: { beforeMs: number; afterMs: number },
+): Promise<EdgeLoss> {
   const balancer = await waitForBalancer(stack);
   const load = new Load(`http://${balancer.address}/`, DOMAIN, EDGE_LOAD_CLIENTS, 600);
   await sleep(opts.beforeMs);

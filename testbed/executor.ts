@@ -105,10 +105,13 @@ export async function apply(state: Plan, desired: Plan, opts: ExecutorOptions): 
       }
       if (needs.every((d) => done.has(d))) {
         pending.delete(urn);
-        running.set(urn, runOne(change).then(() => {
-          running.delete(urn);
-          done.add(urn);
-        }));
+        running.set(
+          urn,
+          runOne(change).then(() => {
+            running.delete(urn);
+            done.add(urn);
+          }),
+        );
       }
     }
     if (running.size === 0 && pending.size > 0) {
@@ -131,7 +134,11 @@ export async function apply(state: Plan, desired: Plan, opts: ExecutorOptions): 
     }
   }
 
-  const stateNext: Plan = { stack: desired.stack, outputs: desired.outputs, resources: [...next.values()].sort((a, b) => (a.urn < b.urn ? -1 : 1)) };
+  const stateNext: Plan = {
+    stack: desired.stack,
+    outputs: desired.outputs,
+    resources: [...next.values()].sort((a, b) => (a.urn < b.urn ? -1 : 1)),
+  };
   const firstFailure = ran.find((x) => !x.ok);
   return {
     state: stateNext,
@@ -156,7 +163,10 @@ function dependencyMap(plan: Plan): Map<string, string[]> {
   };
   const map = new Map<string, string[]>();
   for (const r of plan.resources) {
-    map.set(r.urn, [...new Set(r.dependsOn.filter((d) => byUrn.has(d)).flatMap((d) => expand(d)))].filter((d) => d !== r.urn));
+    map.set(
+      r.urn,
+      [...new Set(r.dependsOn.filter((d) => byUrn.has(d)).flatMap((d) => expand(d)))].filter((d) => d !== r.urn),
+    );
   }
   return map;
 }
@@ -203,7 +213,19 @@ function sshArgs(c: Connection, keyDir: string): string[] {
   const common = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
   const args = [...common, "-i", keyFile(c.privateKey, keyDir), "-p", String(c.port ?? 22)];
   if (c.proxy) {
-    const jump = ["ssh", ...common, "-o", "LogLevel=ERROR", "-i", keyFile(c.proxy.privateKey ?? c.privateKey, keyDir), "-p", String(c.proxy.port ?? 22), "-W", "%h:%p", `${c.proxy.user ?? "root"}@${c.proxy.host}`].join(" ");
+    const jump = [
+      "ssh",
+      ...common,
+      "-o",
+      "LogLevel=ERROR",
+      "-i",
+      keyFile(c.proxy.privateKey ?? c.privateKey, keyDir),
+      "-p",
+      String(c.proxy.port ?? 22),
+      "-W",
+      "%h:%p",
+      `${c.proxy.user ?? "root"}@${c.proxy.host}`,
+    ].join(" ");
     args.push("-o", `ProxyCommand=${jump}`);
   }
   // @pulumi/command's default user is root; the program must set it.
@@ -237,16 +259,33 @@ async function runStep(r: PlanResource, op: Operation, opts: ExecutorOptions, ra
     onStart: (interrupt) => opts.onStart?.(r, op, interrupt),
     onRetry: (failed, limit, reason) => opts.log?.(`${r.name}: Dial ${failed}/${limit} failed: retrying (${reason})`),
   });
-  const entry: Ran = { name: r.name, urn: r.urn, op, command, ok: result.code === 0, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started, failedDials: result.dialFailures };
+  const entry: Ran = {
+    name: r.name,
+    urn: r.urn,
+    op,
+    command,
+    ok: result.code === 0,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    ms: Date.now() - started,
+    failedDials: result.dialFailures,
+  };
   ran.push(entry);
   opts.onDone?.(entry);
-  opts.log?.(`${entry.ok ? "ok" : "FAILED"} ${op} ${r.name} (${entry.ms} ms)${entry.ok ? "" : `: ${result.stderr.trim().split("\n").slice(-2).join(" | ")}`}`);
+  opts.log?.(
+    `${entry.ok ? "ok" : "FAILED"} ${op} ${r.name} (${entry.ms} ms)${entry.ok ? "" : `: ${result.stderr.trim().split("\n").slice(-2).join(" | ")}`}`,
+  );
   return entry.ok;
 }
 
 /** Runs one command over a recorded connection (a step's `connection` input), as the steps run:
  *  what `npm run status` reads the hosts with. The key goes to a 0600 file in keyDir, never a command line. */
-export async function runOverConnection(connection: unknown, command: string, stdin: string, keyDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runOverConnection(
+  connection: unknown,
+  command: string,
+  stdin: string,
+  keyDir: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const conn = connection as Connection;
   const r = await runSsh([...sshArgs(conn, keyDir), command], stdin, { dialErrorLimit: conn.dialErrorLimit });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };

@@ -8,9 +8,22 @@ import type { Cluster } from "./cluster";
  *  tree changed by the shell EDIT, its code saying NAME. */
 export function pushTag(cluster: Cluster, base: string, name: string, edit: string, repo?: string): void {
   const clone = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-fixture-"));
-  const env = { ...process.env, GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid" };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: "e2e",
+    GIT_AUTHOR_EMAIL: "e2e@example.invalid",
+    GIT_COMMITTER_NAME: "e2e",
+    GIT_COMMITTER_EMAIL: "e2e@example.invalid",
+  };
   try {
-    execFileSync("sh", ["-c", `git clone -q ${repo ?? cluster.fixtureRepoPath} . && git checkout -q ${base} && ${edit} && sed -i 's/"${base}"/"${name}"/' polls/code_version.py && git commit -qam '${name}' && git tag ${name} && git push -q origin ${name}`], { cwd: clone, env });
+    execFileSync(
+      "sh",
+      [
+        "-c",
+        `git clone -q ${repo ?? cluster.fixtureRepoPath} . && git checkout -q ${base} && ${edit} && sed -i 's/"${base}"/"${name}"/' polls/code_version.py && git commit -qam '${name}' && git tag ${name} && git push -q origin ${name}`,
+      ],
+      { cwd: clone, env },
+    );
   } finally {
     fs.rmSync(clone, { recursive: true, force: true });
   }

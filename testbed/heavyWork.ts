@@ -30,11 +30,14 @@ const LINE = /^(\d+(?:\.\d+)?) (start|end) (\d+) (\S+) (\S+)$/;
 
 /** The log's events; a line of any other shape is an error naming it (the log is ours). */
 export function parseHeavyLog(text: string): HeavyEvent[] {
-  return text.split("\n").filter((l) => l.trim() !== "").map((line, i) => {
-    const m = LINE.exec(line);
-    if (!m) throw new Error(`heavy-work log line ${i + 1}: ${JSON.stringify(line)} is not "<seconds> start|end <slot> <app> <what>"`);
-    return { at: Number(m[1]), kind: m[2] as HeavyEvent["kind"], slot: Number(m[3]), app: m[4], what: m[5] };
-  });
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((line, i) => {
+      const m = LINE.exec(line);
+      if (!m) throw new Error(`heavy-work log line ${i + 1}: ${JSON.stringify(line)} is not "<seconds> start|end <slot> <app> <what>"`);
+      return { at: Number(m[1]), kind: m[2] as HeavyEvent["kind"], slot: Number(m[3]), app: m[4], what: m[5] };
+    });
 }
 
 /** Counts and the peak of one node's log: a sweep over its starts and ends in time order (an end

@@ -75,10 +75,19 @@ export const fixtureFleetRepo = (name: string) => `uni-it/${name}`;
  *  port from `firstPort` on), all at `tag` on the alpha stack: a fleet of real apps. */
 export function fixtureFleetCatalog(names: string[], tag: string, firstPort: number): string {
   const lines = ["apps:"];
-  names.forEach((name, i) => lines.push(
-    `  - name: ${name}`, `    repo: ${fixtureFleetRepo(name)}`, `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
-    "    wsgi: pollsite.wsgi:application", `    port: ${firstPort + i}`, "    healthCheck: /healthz", "    tags:", `      ${STACK}: ${tag}`,
-  ));
+  names.forEach((name, i) =>
+    lines.push(
+      `  - name: ${name}`,
+      `    repo: ${fixtureFleetRepo(name)}`,
+      `    domain: ${name}.example.edu`,
+      "    settings: pollsite.settings",
+      "    wsgi: pollsite.wsgi:application",
+      `    port: ${firstPort + i}`,
+      "    healthCheck: /healthz",
+      "    tags:",
+      `      ${STACK}: ${tag}`,
+    ),
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -115,7 +124,12 @@ export class LocalStack {
 
   private readonly keyDir: string;
 
-  constructor(readonly cluster: Cluster, readonly workDir: string, readonly log?: (line: string) => void, private readonly options: LocalStackOptions = {}) {
+  constructor(
+    readonly cluster: Cluster,
+    readonly workDir: string,
+    readonly log?: (line: string) => void,
+    private readonly options: LocalStackOptions = {},
+  ) {
     this.keyDir = path.join(workDir, "keys");
     fs.mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
     if (options.appSecrets) this.appSecrets = options.appSecrets;
@@ -150,8 +164,17 @@ export class LocalStack {
       // The program's deploy key is the test bed's key (the mock would invent one).
       overrides: { "deploy-key-key": { privateKeyOpenssh: this.cluster.privateKeyPem } },
       config: {
-        "fleet:nodes": JSON.stringify({ count: this.nodes.length, instanceType: "t3.small", ami: "ami-0c1c30571d2dae5c9", ...this.options.nodes }),
-        "fleet:deploy": JSON.stringify({ ...TESTBED_DEPLOY, ...this.options.deploy, gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git` }),
+        "fleet:nodes": JSON.stringify({
+          count: this.nodes.length,
+          instanceType: "t3.small",
+          ami: "ami-0c1c30571d2dae5c9",
+          ...this.options.nodes,
+        }),
+        "fleet:deploy": JSON.stringify({
+          ...TESTBED_DEPLOY,
+          ...this.options.deploy,
+          gitUrlTemplate: `${this.cluster.gitBaseUrl}/{repo}.git`,
+        }),
         "fleet:appSecrets": JSON.stringify(this.stackAppSecrets()),
         ...(this.tls ? { "fleet:tls": JSON.stringify(this.tls) } : {}),
         // As many nginx hosts as the cluster has (with two or more, the plan puts a load balancer in front).
@@ -199,8 +222,13 @@ export class LocalStack {
       if (!instance) throw new Error(`the plan declares no instance ${nodeName(i)}`);
       // The deploy user's sudo is what the user data gives it, not the test bed's own rule
       // (node-init.sh's, a cloud image's default user's): on an app node, the node helper only.
-      const writes = [deploySudoOf(instance), ...writeFilesOf(instance).map((f) =>
-        `mkdir -p "$(dirname '${f.path}')" && echo ${Buffer.from(f.content).toString("base64")} | base64 -d >'${f.path}' && chmod ${f.permissions} '${f.path}'`)];
+      const writes = [
+        deploySudoOf(instance),
+        ...writeFilesOf(instance).map(
+          (f) =>
+            `mkdir -p "$(dirname '${f.path}')" && echo ${Buffer.from(f.content).toString("base64")} | base64 -d >'${f.path}' && chmod ${f.permissions} '${f.path}'`,
+        ),
+      ];
       if (this.cluster.init === "systemd") writes.push("systemctl daemon-reload");
       const r = await this.cluster.exec(node, writes.join(" && ") || "true");
       if (r.code !== 0) throw new Error(`${node.name}: playing cloud-init's files failed: ${r.stderr.trim()}`);
@@ -218,8 +246,11 @@ export class LocalStack {
     if (!/^[a-z][a-z0-9]*$/.test(user) || !/^[A-Za-z0-9]+$/.test(password)) throw new Error("unexpected master credentials shape");
     const superPw = randomBytes(12).toString("hex");
     await this.cluster.postgres.setSuperuserPassword(superPw);
-    await this.psql(superPw, `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${user}') THEN CREATE ROLE ${user} LOGIN CREATEDB CREATEROLE; END IF; END $$;
-ALTER ROLE ${user} PASSWORD '${password}';`);
+    await this.psql(
+      superPw,
+      `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${user}') THEN CREATE ROLE ${user} LOGIN CREATEDB CREATEROLE; END IF; END $$;
+ALTER ROLE ${user} PASSWORD '${password}';`,
+    );
     this.superPassword = superPw;
     this.masterReady = true;
   }
@@ -230,8 +261,12 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
   psql(superPw: string, sql: string, database = "postgres"): Promise<string> {
     const pg = this.cluster.postgres;
     return new Promise((resolve, reject) => {
-      const child = execFile("psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", database],
-        { env: { ...process.env, PGPASSWORD: superPw } }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout.trim())));
+      const child = execFile(
+        "psql",
+        ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", database],
+        { env: { ...process.env, PGPASSWORD: superPw } },
+        (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout.trim())),
+      );
       child.stdin!.end(sql);
     });
   }
@@ -245,7 +280,10 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
    *  until the returned function ends it. */
   appSession(sql: string): () => Promise<void> {
     const pg = this.cluster.postgres;
-    const child = spawn("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", APP_IDENTITY.database], { env: { ...process.env, PGPASSWORD: this.superPassword }, stdio: ["pipe", "ignore", "ignore"] });
+    const child = spawn("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.superuser, "-d", APP_IDENTITY.database], {
+      env: { ...process.env, PGPASSWORD: this.superPassword },
+      stdio: ["pipe", "ignore", "ignore"],
+    });
     child.stdin!.write(sql);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     return async () => {
@@ -261,7 +299,14 @@ ALTER ROLE ${user} PASSWORD '${password}';`);
     const parsed = parseCatalog(text, "apps.yaml").catalog;
     if (!parsed) throw new Error("status: the catalog does not parse");
     const inventory = inventoryOf(STACK, this.state, appsForStack(parsed, STACK));
-    return { inventory, reading: await readFleet(inventory, (host, command, stdin) => runOverConnection(host.connection, command, stdin, this.keyDir), statusScript()) };
+    return {
+      inventory,
+      reading: await readFleet(
+        inventory,
+        (host, command, stdin) => runOverConnection(host.connection, command, stdin, this.keyDir),
+        statusScript(),
+      ),
+    };
   }
 
   /** The release a node's <app home>/current points at ("" when none). */
@@ -304,7 +349,10 @@ function deploySudoOf(instance: PlanResource): string {
   const entry = (doc?.users ?? []).find((u): u is { name?: string; sudo?: unknown } => typeof u === "object" && u.name === DEPLOY_USER);
   if (!entry) throw new Error(`${instance.name}'s cloud-init: no ${DEPLOY_USER} user`);
   if (entry.sudo === undefined) return `rm -f ${TESTBED_DEPLOY_SUDOERS}`;
-  if (typeof entry.sudo !== "string" || !/^[A-Za-z0-9=(),: ]+$/.test(entry.sudo)) throw new Error(`${instance.name}'s cloud-init: the ${DEPLOY_USER} user's sudo ${JSON.stringify(entry.sudo)} is not what the test bed plays`);
+  if (typeof entry.sudo !== "string" || !/^[A-Za-z0-9=(),: ]+$/.test(entry.sudo))
+    throw new Error(
+      `${instance.name}'s cloud-init: the ${DEPLOY_USER} user's sudo ${JSON.stringify(entry.sudo)} is not what the test bed plays`,
+    );
   return `printf '%s %s\\n' ${DEPLOY_USER} '${entry.sudo}' >${TESTBED_DEPLOY_SUDOERS}`;
 }
 
@@ -314,7 +362,9 @@ function writeFilesOf(instance: PlanResource): WriteFile[] {
   const files = doc?.write_files ?? [];
   for (const f of files) {
     if (!/^\/[A-Za-z0-9@._/-]+$/.test(f.path) || !/^0[0-7]{3}$/.test(f.permissions)) {
-      throw new Error(`${instance.name}'s cloud-init: write_files entry ${JSON.stringify(f.path)} (${f.permissions}): a path of [A-Za-z0-9@._/-] and a mode 0NNN are what the test bed plays`);
+      throw new Error(
+        `${instance.name}'s cloud-init: write_files entry ${JSON.stringify(f.path)} (${f.permissions}): a path of [A-Za-z0-9@._/-] and a mode 0NNN are what the test bed plays`,
+      );
     }
   }
   return files;
@@ -334,13 +384,17 @@ export function get(url: string, host: string, opts: { timeoutMs?: number; ca?: 
   const tls = url.startsWith("https:");
   const client = tls ? https : http;
   return new Promise((resolve) => {
-    const req = client.get(url, { headers: { Host: host }, timeout: opts.timeoutMs ?? 10000, agent: false, ...(tls ? { ca: opts.ca, servername: host } : {}) }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on("error", (e) => resolve({ status: 0, body: String(e) }));
-    });
+    const req = client.get(
+      url,
+      { headers: { Host: host }, timeout: opts.timeoutMs ?? 10000, agent: false, ...(tls ? { ca: opts.ca, servername: host } : {}) },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on("error", (e) => resolve({ status: 0, body: String(e) }));
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", (e) => resolve({ status: 0, body: String(e) }));
   });
@@ -375,7 +429,13 @@ export class Load {
   private running = true;
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly url: string, private readonly host: string, workers = 4, maxSeconds = 300, private readonly accept: Accept = (s) => s === 200) {
+  constructor(
+    private readonly url: string,
+    private readonly host: string,
+    workers = 4,
+    maxSeconds = 300,
+    private readonly accept: Accept = (s) => s === 200,
+  ) {
     const until = Date.now() + maxSeconds * 1000;
     for (let i = 0; i < workers; i++) this.loops.push(this.loop(until));
   }

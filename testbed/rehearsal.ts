@@ -50,7 +50,10 @@ const MIGRATIONS_LINE = "fleet-migrations: ";
 
 /** The migrations of the `fleet-migrations: {json}` line a step printed, if it printed one. */
 export function migrationsOf(output: string): MigrationEntry[] | undefined {
-  const line = output.split("\n").filter((l) => l.startsWith(MIGRATIONS_LINE)).pop();
+  const line = output
+    .split("\n")
+    .filter((l) => l.startsWith(MIGRATIONS_LINE))
+    .pop();
   if (line === undefined) return undefined;
   const parsed = JSON.parse(line.slice(MIGRATIONS_LINE.length)) as { migrations?: MigrationEntry[] };
   return parsed.migrations ?? [];
@@ -84,7 +87,8 @@ export function rehearsalCatalog(text: string, file: string, appName?: string): 
   }
   const names = catalog.apps.map((a) => a.name);
   if (names.length === 0) throw new RehearsalInputError(`${file}: has no apps; rehearse needs the app's entry`);
-  if (appName === undefined && names.length > 1) throw new RehearsalInputError(`${file}: has ${names.length} apps (${names.join(", ")}): pick one with --app`);
+  if (appName === undefined && names.length > 1)
+    throw new RehearsalInputError(`${file}: has ${names.length} apps (${names.join(", ")}): pick one with --app`);
   const index = appName === undefined ? 0 : names.indexOf(appName);
   if (index < 0) throw new RehearsalInputError(`${file}: no app named ${JSON.stringify(appName)}; apps: ${names.join(", ")}`);
   // The validated text as plain data: the entry's keys, and the defaults, exactly as written.
@@ -100,10 +104,14 @@ export function rehearsalCatalog(text: string, file: string, appName?: string): 
 export function checkTags(tags: string[], repoPath: string, tagsIn: (repo: string) => string[]): void {
   if (tags.length === 0) throw new RehearsalInputError("--tags: give at least one tag, e.g. --tags v1.0.0,v1.1.0");
   const bad = tags.find((t) => !TAG_PATTERN.test(t));
-  if (bad !== undefined) throw new RehearsalInputError(`--tags: ${JSON.stringify(bad)} is not a git tag the catalog allows (letters, digits, '.', '_', '-', '/'; no '..')`);
+  if (bad !== undefined)
+    throw new RehearsalInputError(
+      `--tags: ${JSON.stringify(bad)} is not a git tag the catalog allows (letters, digits, '.', '_', '-', '/'; no '..')`,
+    );
   const known = new Set(tagsIn(repoPath));
   const missing = tags.filter((t) => !known.has(t));
-  if (missing.length > 0) throw new RehearsalInputError(`--tags: ${repoPath} has no tag ${missing.join(", ")} (git tag -l there lists ${known.size} tag(s))`);
+  if (missing.length > 0)
+    throw new RehearsalInputError(`--tags: ${repoPath} has no tag ${missing.join(", ")} (git tag -l there lists ${known.size} tag(s))`);
 }
 
 /** The one line that says why a rollout failed: the step's own error, not a traceback's last line. */
@@ -114,7 +122,10 @@ export function failureLine(result: ApplyResult): string {
 }
 
 function stepError(ran: Ran): string {
-  const lines = ran.stderr.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
+  const lines = ran.stderr
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== "");
   // The node scripts end a failure with `fleet: error: <cause and fix>` (node/rollout/lib.sh die).
   const own = lines.filter((l) => l.startsWith("fleet: error: ")).pop();
   if (own) return own.slice("fleet: error: ".length);
@@ -231,7 +242,17 @@ export class Rehearsal {
     const failedRequests = (this.load?.failed ?? 0) - before.failed;
     for (const f of this.load?.failures.slice(before.failures) ?? []) this.opts.log(`${tag}: failed request: ${f}`);
     const assets = await this.checkAssets(tag);
-    return { tag, ok: error === null, seconds, requests, failedRequests, assets, error, migrations, serving: await this.serving(stack, tag) };
+    return {
+      tag,
+      ok: error === null,
+      seconds,
+      requests,
+      failedRequests,
+      assets,
+      error,
+      migrations,
+      serving: await this.serving(stack, tag),
+    };
   }
 
   /** What each node serves now; a node that cannot be read (or a stack the program refused before
@@ -271,7 +292,9 @@ export class Rehearsal {
       this.opts.log(`${tag}: ${pagePath} answered HTTP ${page.status}: no page to check assets on`);
       return { checked: 0, broken: 0 };
     }
-    const assets = linkedAssets(page.body).map((a) => sitePath(a, `http://${domain}${pagePath}`, domain)).filter((a): a is string => a !== undefined);
+    const assets = linkedAssets(page.body)
+      .map((a) => sitePath(a, `http://${domain}${pagePath}`, domain))
+      .filter((a): a is string => a !== undefined);
     let broken = 0;
     for (const asset of assets) {
       const a = await get(edge + asset, domain);
@@ -287,6 +310,7 @@ export class Rehearsal {
 /** The line printed per release without --json. */
 export function releaseLine(r: ReleaseResult): string {
   const counts = `${r.requests} requests, ${r.failedRequests} failed, assets ${r.assets.checked} checked, ${r.assets.broken} broken`;
-  const migrations = r.migrations.length > 0 ? `; migrations: ${r.migrations.map((m) => `${m.name} ${m.class} (${m.when})`).join(", ")}` : "";
+  const migrations =
+    r.migrations.length > 0 ? `; migrations: ${r.migrations.map((m) => `${m.name} ${m.class} (${m.when})`).join(", ")}` : "";
   return `${r.tag}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s; ${counts}${migrations}${r.error ? `: ${r.error}` : ""}`;
 }

@@ -22,12 +22,23 @@ export const S3_ACCESS_KEY = "S3RVER";
 export const S3_SECRET_KEY = "S3RVER";
 
 export class S3Server {
-  private constructor(private readonly server: S3rverInstance, private readonly dir: string, readonly endpoint: string) {}
+  private constructor(
+    private readonly server: S3rverInstance,
+    private readonly dir: string,
+    readonly endpoint: string,
+  ) {}
 
   /** Starts on `address` (a free port) with `buckets` made. */
   static async start(address: string, buckets: string[]): Promise<S3Server> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-s3-"));
-    const server = new S3rver({ address, port: 0, silent: true, directory: dir, vhostBuckets: false, configureBuckets: buckets.map((name) => ({ name })) });
+    const server = new S3rver({
+      address,
+      port: 0,
+      silent: true,
+      directory: dir,
+      vhostBuckets: false,
+      configureBuckets: buckets.map((name) => ({ name })),
+    });
     const bound = await server.run();
     return new S3Server(server, dir, `http://${address}:${bound.port}`);
   }

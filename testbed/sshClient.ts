@@ -71,13 +71,19 @@ export async function runSsh(args: string[], input: string | Buffer, opts: SshOp
     interrupted = true;
     child?.kill("SIGKILL");
   });
-  for (let failed = 0; ; ) {
+  for (let failed = 0; ;) {
     const log = sshLogFile();
     child = spawn("ssh", ["-o", "LogLevel=VERBOSE", "-E", log, ...args], { stdio: ["pipe", "pipe", "pipe"] });
     const result = await collect(child, input);
-    const sshLog = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split(/\r?\n/).filter((l) => l !== "") : [];
+    const sshLog = fs.existsSync(log)
+      ? fs
+          .readFileSync(log, "utf8")
+          .split(/\r?\n/)
+          .filter((l) => l !== "")
+      : [];
     fs.rmSync(log, { force: true });
-    const reason = result.code === 255 && !sshLog.some((l) => AUTHENTICATED.test(l)) ? sshLog.find((l) => REFUSED_BEFORE_AUTH.test(l)) : undefined;
+    const reason =
+      result.code === 255 && !sshLog.some((l) => AUTHENTICATED.test(l)) ? sshLog.find((l) => REFUSED_BEFORE_AUTH.test(l)) : undefined;
     failed += reason ? 1 : 0;
     if (!reason || interrupted || (limit > -1 && failed > limit)) {
       const own = result.code === 255 ? sshLog.filter((l) => !LOG_CHATTER.test(l)) : [];
@@ -105,11 +111,16 @@ function collect(child: ChildProcess, input: string | Buffer): Promise<ExecResul
  *  the executor's steps are (a test's check may meet a node as loaded as a rollout leaves it). */
 export async function sshRun(cluster: Cluster, node: NodeHandle, command: string, input = ""): Promise<ExecResult> {
   const args = [
-    "-i", cluster.privateKeyPath,
-    "-p", String(cluster.sshPort),
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
+    "-i",
+    cluster.privateKeyPath,
+    "-p",
+    String(cluster.sshPort),
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
     `${cluster.sshUser}@${node.address}`,
     command,
   ];

@@ -47,7 +47,6 @@ import {
   Step,
 } from "../../rollout/plan";
 
-
 export interface DeployDatabase {
   engine: DbEngine;
   address: pulumi.Input<string>;
@@ -108,7 +107,13 @@ export class AppDeployment extends pulumi.ComponentResource {
       if (!found) throw new pulumi.RunError(`${app.name}: no HostScripts for host ${host.name}`);
       return found;
     };
-    const plan = rolloutPlan(app, args.nodes.map((n) => n.name), scriptsOn(args.nodes[0]).version, settings, args.edgeHosts.map((h) => h.name));
+    const plan = rolloutPlan(
+      app,
+      args.nodes.map((n) => n.name),
+      scriptsOn(args.nodes[0]).version,
+      settings,
+      args.edgeHosts.map((h) => h.name),
+    );
     this.repository = declareAppRepository({ ...args.repository, app: app.name }, this);
 
     const dbPassword = new random.RandomPassword(`${app.name}-db-password`, { length: 32, special: false }, { parent: this });
@@ -132,28 +137,37 @@ export class AppDeployment extends pulumi.ComponentResource {
       const anchor = hostAnchor(host);
       const rerunWith = (step.rerunWith ?? [step.host]).map((h) => hostAnchor(hosts.get(h)!));
       const secretStdin = step.stdin !== undefined;
-      made.set(step.name, new command.remote.Command(step.name, {
-        connection: hostConnection(host, settings.sshUser),
-        triggers: rerunWith.every((a) => a) ? rerunWith.map((a) => a!.id) : undefined,
-        create: addresses.apply((a) => renderCommand(plan.scriptsDir, step.run!, a)),
-        delete: step.remove ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a)) : undefined,
-        stdin: step.stdin ? stdin[step.stdin] : undefined,
-        addPreviousOutputInEnv: false,
-        logging: secretStdin ? "none" : "stdoutAndStderr",
-      }, {
-        parent: this,
-        dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!), ...this.outsideDependencies(step, args)],
-        deletedWith: anchor,
-        aliases: (step.formerNames ?? []).map((former) => ({ name: former })),
-        additionalSecretOutputs: secretStdin ? ["stdout", "stderr"] : [],
-      }));
+      made.set(
+        step.name,
+        new command.remote.Command(
+          step.name,
+          {
+            connection: hostConnection(host, settings.sshUser),
+            triggers: rerunWith.every((a) => a) ? rerunWith.map((a) => a!.id) : undefined,
+            create: addresses.apply((a) => renderCommand(plan.scriptsDir, step.run!, a)),
+            delete: step.remove ? addresses.apply((a) => renderCommand(plan.scriptsDir, step.remove!, a)) : undefined,
+            stdin: step.stdin ? stdin[step.stdin] : undefined,
+            addPreviousOutputInEnv: false,
+            logging: secretStdin ? "none" : "stdoutAndStderr",
+          },
+          {
+            parent: this,
+            dependsOn: [scriptsOn(host).copied, ...step.dependsOn.map((d) => made.get(d)!), ...this.outsideDependencies(step, args)],
+            deletedWith: anchor,
+            aliases: (step.formerNames ?? []).map((former) => ({ name: former })),
+            additionalSecretOutputs: secretStdin ? ["stdout", "stderr"] : [],
+          },
+        ),
+      );
     }
 
     this.published = made.get(plan.steps.find((s) => s.phase === "static")!.name)!;
     const serving = made.get(plan.servingStep)!.stdout.apply((s) => parseServing(s));
     this.tag = serving.apply((s) => s?.tag ?? app.tag);
     this.commit = serving.apply((s) => s?.commit ?? "");
-    this.servingAddresses = pulumi.all(args.nodes.map((n) => pulumi.all([made.get(plan.servesAfter[n.name])!.id, n.privateIp]).apply(([, ip]) => ip)));
+    this.servingAddresses = pulumi.all(
+      args.nodes.map((n) => pulumi.all([made.get(plan.servesAfter[n.name])!.id, n.privateIp]).apply(([, ip]) => ip)),
+    );
     this.registerOutputs({ tag: this.tag, commit: this.commit, servingAddresses: this.servingAddresses });
   }
 
@@ -164,20 +178,33 @@ export class AppDeployment extends pulumi.ComponentResource {
   }
 
   /** What each kind of step reads on stdin, every value a Pulumi secret. */
-  private stdinSources(args: AppDeploymentArgs, dbPassword: pulumi.Output<string>, secretKey: pulumi.Output<string>): Record<StdinKind, pulumi.Output<string>> {
+  private stdinSources(
+    args: AppDeploymentArgs,
+    dbPassword: pulumi.Output<string>,
+    secretKey: pulumi.Output<string>,
+  ): Record<StdinKind, pulumi.Output<string>> {
     const app = args.app;
     const db = args.database;
     const secretNames = [...app.secrets].sort();
-    const secretValues = pulumi.all(secretNames.map((n) => {
-      const v = args.secrets?.[n];
-      if (v === undefined) throw new pulumi.RunError(`${app.name}: secret ${n} has no value (set it with: pulumi config set --secret ${app.name}.${n} ...)`);
-      return pulumi.output(v);
-    }));
-    const env = pulumi.all([dbPassword, secretKey, db.address, db.port, secretValues, args.media.bucket]).apply(([pw, key, host, port, values, bucket]) => {
-      const secrets = Object.fromEntries(secretNames.map((n, i) => [n, values[i]]));
-      const media = { bucket, region: args.media.region };
-      return envFileText({ ...app.env, ...secrets, ...platformEnv(app, { engine: db.engine, host, port, password: pw }, key, media, args.https) });
-    });
+    const secretValues = pulumi.all(
+      secretNames.map((n) => {
+        const v = args.secrets?.[n];
+        if (v === undefined)
+          throw new pulumi.RunError(`${app.name}: secret ${n} has no value (set it with: pulumi config set --secret ${app.name}.${n} ...)`);
+        return pulumi.output(v);
+      }),
+    );
+    const env = pulumi
+      .all([dbPassword, secretKey, db.address, db.port, secretValues, args.media.bucket])
+      .apply(([pw, key, host, port, values, bucket]) => {
+        const secrets = Object.fromEntries(secretNames.map((n, i) => [n, values[i]]));
+        const media = { bucket, region: args.media.region };
+        return envFileText({
+          ...app.env,
+          ...secrets,
+          ...platformEnv(app, { engine: db.engine, host, port, password: pw }, key, media, args.https),
+        });
+      });
     return {
       install: pulumi.secret(pulumi.all([env, pulumi.output(args.deployKey ?? "")]).apply(([e, git]) => installStdin(e, git))),
       database: pulumi.secret(pulumi.all([db.masterUsername, db.masterPassword, dbPassword]).apply(([u, p, a]) => databaseStdin(u, p, a))),

@@ -75,7 +75,13 @@ export function declareAppRepository(args: AppRepositoryArgs, parent: pulumi.Res
   return { cloneUrl: `git@${host}:${owner}/${repository}.git`, sshHost: host, managed };
 }
 
-function providerFor(name: string, owner: string, args: AppRepositoryArgs, parent: pulumi.Resource, aliases: pulumi.Alias[]): github.Provider | undefined {
+function providerFor(
+  name: string,
+  owner: string,
+  args: AppRepositoryArgs,
+  parent: pulumi.Resource,
+  aliases: pulumi.Alias[],
+): github.Provider | undefined {
   return servedByDefaultProvider(owner, args.github) ? undefined : ownerProvider(`${name}-github`, owner, args.github, { parent, aliases });
 }
 
@@ -90,11 +96,20 @@ function ownerProvider(name: string, owner: string, cfg: GithubSettings, opts: p
   return new github.Provider(name, { owner, token, baseUrl: cfg.apiUrl ? `${cfg.apiUrl.replace(/\/+$/, "")}/` : undefined }, opts);
 }
 
-function manageBranches(name: string, repository: string, cfg: GithubConfig, child: pulumi.CustomResourceOptions): Record<string, github.Branch> {
+function manageBranches(
+  name: string,
+  repository: string,
+  cfg: GithubConfig,
+  child: pulumi.CustomResourceOptions,
+): Record<string, github.Branch> {
   const branches: Record<string, github.Branch> = {};
   let source: pulumi.Input<string> = cfg.sourceBranch;
   for (const branch of BRANCHES) {
-    branches[branch] = new github.Branch(`${name}-${branch}`, { repository, branch, sourceBranch: source }, { ...child, retainOnDelete: true });
+    branches[branch] = new github.Branch(
+      `${name}-${branch}`,
+      { repository, branch, sourceBranch: source },
+      { ...child, retainOnDelete: true },
+    );
     source = branches[branch].branch;
   }
   new github.BranchDefault(`${name}-default-branch`, { repository, branch: branches.develop.branch }, child);
@@ -107,9 +122,10 @@ function manageBranches(name: string, repository: string, cfg: GithubConfig, chi
 function protectedBranchRules(cfg: GithubConfig): github.types.input.RepositoryRulesetRules & github.types.input.OrganizationRulesetRules {
   return {
     pullRequest: { requiredApprovingReviewCount: cfg.requiredReviews, dismissStaleReviewsOnPush: true },
-    requiredStatusChecks: cfg.statusChecks.length > 0
-      ? { strictRequiredStatusChecksPolicy: true, requiredChecks: cfg.statusChecks.map((context) => ({ context })) }
-      : undefined,
+    requiredStatusChecks:
+      cfg.statusChecks.length > 0
+        ? { strictRequiredStatusChecksPolicy: true, requiredChecks: cfg.statusChecks.map((context) => ({ context })) }
+        : undefined,
     nonFastForward: true,
     deletion: true,
   };
@@ -124,14 +140,33 @@ function releaseTagRuleset(cfg: GithubConfig) {
   };
 }
 
-function repositoryRulesets(name: string, repository: string, cfg: GithubConfig, branches: Record<string, github.Branch>, child: pulumi.CustomResourceOptions): void {
-  new github.RepositoryRuleset(`${name}-protected-branches`, {
-    repository, name: "fleet protected branches", target: "branch", enforcement: "active",
-    conditions: { refName: { includes: PROTECTED_BRANCHES.map((b) => pulumi.interpolate`refs/heads/${branches[b].branch}`), excludes: [] } },
-    rules: protectedBranchRules(cfg),
-    bypassActors: [],
-  }, child);
-  new github.RepositoryRuleset(`${name}-release-tags`, { repository, name: "fleet release tags", target: "tag", enforcement: "active", ...releaseTagRuleset(cfg) }, child);
+function repositoryRulesets(
+  name: string,
+  repository: string,
+  cfg: GithubConfig,
+  branches: Record<string, github.Branch>,
+  child: pulumi.CustomResourceOptions,
+): void {
+  new github.RepositoryRuleset(
+    `${name}-protected-branches`,
+    {
+      repository,
+      name: "fleet protected branches",
+      target: "branch",
+      enforcement: "active",
+      conditions: {
+        refName: { includes: PROTECTED_BRANCHES.map((b) => pulumi.interpolate`refs/heads/${branches[b].branch}`), excludes: [] },
+      },
+      rules: protectedBranchRules(cfg),
+      bypassActors: [],
+    },
+    child,
+  );
+  new github.RepositoryRuleset(
+    `${name}-release-tags`,
+    { repository, name: "fleet release tags", target: "tag", enforcement: "active", ...releaseTagRuleset(cfg) },
+    child,
+  );
 }
 
 /**
@@ -152,16 +187,29 @@ export function organizationRulesets(stack: string, apps: { repo: string }[], cf
     const provider = servedByDefaultProvider(owner, cfg) ? undefined : ownerProvider(`github-${owner}`, owner, cfg, {});
     const tags = releaseTagRuleset(cfg);
     return [
-      new github.OrganizationRuleset(`github-${owner}-protected-branches`, {
-        name: `fleet ${stack} protected branches`, target: "branch", enforcement: "active",
-        conditions: { repositoryName, refName: { includes: PROTECTED_BRANCHES.map((b) => `refs/heads/${b}`), excludes: [] } },
-        rules: protectedBranchRules(cfg),
-        bypassActors: [],
-      }, { provider }),
-      new github.OrganizationRuleset(`github-${owner}-release-tags`, {
-        name: `fleet ${stack} release tags`, target: "tag", enforcement: "active",
-        ...tags, conditions: { ...tags.conditions, repositoryName },
-      }, { provider }),
+      new github.OrganizationRuleset(
+        `github-${owner}-protected-branches`,
+        {
+          name: `fleet ${stack} protected branches`,
+          target: "branch",
+          enforcement: "active",
+          conditions: { repositoryName, refName: { includes: PROTECTED_BRANCHES.map((b) => `refs/heads/${b}`), excludes: [] } },
+          rules: protectedBranchRules(cfg),
+          bypassActors: [],
+        },
+        { provider },
+      ),
+      new github.OrganizationRuleset(
+        `github-${owner}-release-tags`,
+        {
+          name: `fleet ${stack} release tags`,
+          target: "tag",
+          enforcement: "active",
+          ...tags,
+          conditions: { ...tags.conditions, repositoryName },
+        },
+        { provider },
+      ),
     ];
   });
 }

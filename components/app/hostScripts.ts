@@ -45,23 +45,31 @@ export class HostScripts extends pulumi.ComponentResource {
     this.dir = scriptsDir(this.version);
     const anchor = hostAnchor(host);
     const triggers = anchor ? [anchor.id] : undefined;
-    const wait = new command.remote.Command(`${host.name}-scripts-wait`, {
-      connection: hostConnection(host, sshUser, { dialErrorLimit: -1, perDialTimeout: 15 }),
-      triggers,
-      create: waitCommand(provisionFile("wait-for-cloud-init.sh")),
-      addPreviousOutputInEnv: false,
-    }, {
-      parent: this,
-      dependsOn: host.ready ? [host.ready] : [],
-      deletedWith: anchor,
-      customTimeouts: { create: FIRST_CONTACT_TIMEOUT, update: FIRST_CONTACT_TIMEOUT },
-    });
-    this.copied = new command.remote.CopyToRemote(`${host.name}-scripts-copy`, {
-      connection: hostConnection(host, sshUser),
-      triggers,
-      source: new pulumi.asset.FileArchive(ROLLOUT_SCRIPTS_DIR),
-      remotePath: this.dir,
-    }, { parent: this, dependsOn: [wait], deletedWith: anchor });
+    const wait = new command.remote.Command(
+      `${host.name}-scripts-wait`,
+      {
+        connection: hostConnection(host, sshUser, { dialErrorLimit: -1, perDialTimeout: 15 }),
+        triggers,
+        create: waitCommand(provisionFile("wait-for-cloud-init.sh")),
+        addPreviousOutputInEnv: false,
+      },
+      {
+        parent: this,
+        dependsOn: host.ready ? [host.ready] : [],
+        deletedWith: anchor,
+        customTimeouts: { create: FIRST_CONTACT_TIMEOUT, update: FIRST_CONTACT_TIMEOUT },
+      },
+    );
+    this.copied = new command.remote.CopyToRemote(
+      `${host.name}-scripts-copy`,
+      {
+        connection: hostConnection(host, sshUser),
+        triggers,
+        source: new pulumi.asset.FileArchive(ROLLOUT_SCRIPTS_DIR),
+        remotePath: this.dir,
+      },
+      { parent: this, dependsOn: [wait], deletedWith: anchor },
+    );
     this.registerOutputs({ dir: this.dir });
   }
 }

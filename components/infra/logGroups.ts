@@ -12,47 +12,56 @@ import { appIdentity } from "../../config/identity";
 
 /** The prefix of a stack's app log groups; the shipper appends the app's name. Pure. */
 export function logGroupPrefix(stack: string): string {
-    return `/fleet/${stack}/`;
+  return `/fleet/${stack}/`;
 }
 
 /** The log group of an app (its catalog name) on a stack. Pure. */
 export function logGroupName(stack: string, app: string): string {
-    return `${logGroupPrefix(stack)}${appIdentity(app).osUser}`;
+  return `${logGroupPrefix(stack)}${appIdentity(app).osUser}`;
 }
 
 /** Writing log events to the streams of the log groups named GROUP_PREFIX...: nothing else. Pure. */
 export function logShippingPolicy(groupPrefix: string): Record<string, unknown> {
-    const groups = `arn:aws:logs:*:*:log-group:${groupPrefix}*`;
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            { Sid: "ShipAppLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], Resource: [groups, `${groups}:log-stream:*`] },
-        ],
-    };
+  const groups = `arn:aws:logs:*:*:log-group:${groupPrefix}*`;
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ShipAppLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        Resource: [groups, `${groups}:log-stream:*`],
+      },
+    ],
+  };
 }
 
 export interface LogGroupsArgs {
-    stack: string;
-    /** The apps' catalog names. */
-    apps: string[];
-    /** fleet:logs.retentionDays. */
-    retentionDays: number;
+  stack: string;
+  /** The apps' catalog names. */
+  apps: string[];
+  /** fleet:logs.retentionDays. */
+  retentionDays: number;
 }
 
 export class LogGroups extends pulumi.ComponentResource {
-    /** app (its catalog name) -> its log group's name. */
-    public readonly groups: Record<string, pulumi.Output<string>> = {};
+  /** app (its catalog name) -> its log group's name. */
+  public readonly groups: Record<string, pulumi.Output<string>> = {};
 
-    constructor(name: string, args: LogGroupsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("fleet:infra:LogGroups", name, {}, opts);
-        for (const app of args.apps) {
-            const group = new aws.cloudwatch.LogGroup(`${app}-logs`, {
-                name: logGroupName(args.stack, app),
-                retentionInDays: args.retentionDays,
-                tags: fleetTags(args.stack, `${app}-logs`, { app, role: "logs" }),
-            }, { parent: this });
-            this.groups[app] = group.name;
-        }
-        this.registerOutputs({ groups: this.groups });
+  constructor(name: string, args: LogGroupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:infra:LogGroups", name, {}, opts);
+    for (const app of args.apps) {
+      const group = new aws.cloudwatch.LogGroup(
+        `${app}-logs`,
+        {
+          name: logGroupName(args.stack, app),
+          retentionInDays: args.retentionDays,
+          tags: fleetTags(args.stack, `${app}-logs`, { app, role: "logs" }),
+        },
+        { parent: this },
+      );
+      this.groups[app] = group.name;
     }
+    this.registerOutputs({ groups: this.groups });
+  }
 }

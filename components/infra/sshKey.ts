@@ -7,29 +7,33 @@ import * as tls from "@pulumi/tls";
 import { fleetTags } from "./awsTags";
 
 export interface SshKeyArgs {
-    stack: string;
+  stack: string;
 }
 
 export class SshKey extends pulumi.ComponentResource {
-    /** OpenSSH private key (secret). */
-    public readonly privateKey: pulumi.Output<string>;
-    /** OpenSSH public key line (not secret: it goes into cloud-init). */
-    public readonly publicKey: pulumi.Output<string>;
-    /** Name of the EC2 key pair (for the image's default user; break-glass access). */
-    public readonly keyName: pulumi.Output<string>;
+  /** OpenSSH private key (secret). */
+  public readonly privateKey: pulumi.Output<string>;
+  /** OpenSSH public key line (not secret: it goes into cloud-init). */
+  public readonly publicKey: pulumi.Output<string>;
+  /** Name of the EC2 key pair (for the image's default user; break-glass access). */
+  public readonly keyName: pulumi.Output<string>;
 
-    constructor(name: string, args: SshKeyArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("fleet:infra:SshKey", name, {}, opts);
-        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ED25519" }, { parent: this });
-        const pair = new aws.ec2.KeyPair(`${name}-pair`, {
-            keyName: `fleet-${args.stack}-deploy`,
-            publicKey: key.publicKeyOpenssh,
-            tags: fleetTags(args.stack, "deploy-key", { role: "ssh" }),
-        }, { parent: this });
-        // tls marks privateKeyOpenssh secret itself; wrapping again keeps that true under mocks too.
-        this.privateKey = pulumi.secret(key.privateKeyOpenssh);
-        this.publicKey = key.publicKeyOpenssh.apply((k) => k.trim());
-        this.keyName = pair.keyName;
-        this.registerOutputs({ publicKey: this.publicKey, keyName: this.keyName });
-    }
+  constructor(name: string, args: SshKeyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:infra:SshKey", name, {}, opts);
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ED25519" }, { parent: this });
+    const pair = new aws.ec2.KeyPair(
+      `${name}-pair`,
+      {
+        keyName: `fleet-${args.stack}-deploy`,
+        publicKey: key.publicKeyOpenssh,
+        tags: fleetTags(args.stack, "deploy-key", { role: "ssh" }),
+      },
+      { parent: this },
+    );
+    // tls marks privateKeyOpenssh secret itself; wrapping again keeps that true under mocks too.
+    this.privateKey = pulumi.secret(key.privateKeyOpenssh);
+    this.publicKey = key.publicKeyOpenssh.apply((k) => k.trim());
+    this.keyName = pair.keyName;
+    this.registerOutputs({ publicKey: this.publicKey, keyName: this.keyName });
+  }
 }

@@ -29,12 +29,19 @@ describe("e2e: wsgi: django runs Django's own handler under the platform's setti
 
   it("a wsgi.py that assigns DJANGO_SETTINGS_MODULE is refused at stage with the fix; with wsgi: django the release serves", async () => {
     const { cluster, stack } = bed;
-    pushTag(cluster, "v11", "v11-forced", `sed -i 's#^os.environ.setdefault(.*#os.environ["DJANGO_SETTINGS_MODULE"] = "settings.production"#' pollsite/wsgi.py && grep -q 'settings.production' pollsite/wsgi.py`);
+    pushTag(
+      cluster,
+      "v11",
+      "v11-forced",
+      `sed -i 's#^os.environ.setdefault(.*#os.environ["DJANGO_SETTINGS_MODULE"] = "settings.production"#' pollsite/wsgi.py && grep -q 'settings.production' pollsite/wsgi.py`,
+    );
     const refused = await stack.up(catalogText("v11-forced"));
     assert.equal(refused.ok, false, "the release was not stopped");
     assert.ok(!refused.ran.some((x) => x.name.includes("-switch-")), "a node switched");
-    assert.match(summary(refused.error),
-      /^fleet: error: polls v11-forced: wsgi: pollsite\/wsgi\.py:\d+ sets DJANGO_SETTINGS_MODULE = "settings\.production" itself \(not os\.environ\.setdefault\): .*; set `wsgi: django` for polls in apps\.yaml \(Django's own WSGI handler under the platform's settings\)$/);
+    assert.match(
+      summary(refused.error),
+      /^fleet: error: polls v11-forced: wsgi: pollsite\/wsgi\.py:\d+ sets DJANGO_SETTINGS_MODULE = "settings\.production" itself \(not os\.environ\.setdefault\): .*; set `wsgi: django` for polls in apps\.yaml \(Django's own WSGI handler under the platform's settings\)$/,
+    );
 
     assertOk(await stack.up(catalogText("v11-forced").replace("wsgi: pollsite.wsgi:application", "wsgi: django")));
     const page = await get(`http://${cluster.staticHost.address}/`, DOMAIN);
@@ -45,12 +52,17 @@ describe("e2e: wsgi: django runs Django's own handler under the platform's setti
 
 /** Pushes TAG: v11 with plain-named static files (no manifest) and a stylesheet of its own content. */
 function pushPlainTag(cluster: Cluster, tag: string): void {
-  pushTag(cluster, "v11", tag, [
-    "sed -i 's#ManifestStaticFilesStorage#StaticFilesStorage#' pollsite/settings.py",
-    `printf '/* ${tag} */ body { color: black; }\\n' > polls/static/polls/plain.css`,
-    `sed -i 's#</head>#<link rel="stylesheet" href="{% static "polls/plain.css" %}"></head>#' polls/templates/polls/index.html`,
-    "git add polls/static/polls/plain.css",
-  ].join(" && "));
+  pushTag(
+    cluster,
+    "v11",
+    tag,
+    [
+      "sed -i 's#ManifestStaticFilesStorage#StaticFilesStorage#' pollsite/settings.py",
+      `printf '/* ${tag} */ body { color: black; }\\n' > polls/static/polls/plain.css`,
+      `sed -i 's#</head>#<link rel="stylesheet" href="{% static "polls/plain.css" %}"></head>#' polls/templates/polls/index.html`,
+      "git add polls/static/polls/plain.css",
+    ].join(" && "),
+  );
 }
 
 /** A page through nginx, then its plain stylesheet: the release the page says and the one the stylesheet says. */
@@ -59,7 +71,7 @@ async function pageAndStylesheet(edge: string): Promise<{ page: string; styleshe
   const release = /release: (\S+)</.exec(page.body)?.[1] ?? `HTTP ${page.status}`;
   const url = linkedAssets(page.body).find((a) => a.endsWith("/polls/plain.css")) ?? "";
   const css = url ? await get(`http://${edge}${url}`, DOMAIN) : { status: 0, body: "" };
-  const stylesheet = css.status === 200 ? /\/\* (\S+) \*\//.exec(css.body)?.[1] ?? css.body : `HTTP ${css.status}`;
+  const stylesheet = css.status === 200 ? (/\/\* (\S+) \*\//.exec(css.body)?.[1] ?? css.body) : `HTTP ${css.status}`;
   return { page: release, stylesheet, url };
 }
 
@@ -69,9 +81,18 @@ describe("e2e: each release's static files under a URL of their own (plain names
   let cluster: Cluster;
   let stack: LocalStack;
   const catalog = (tag: string) => catalogText(tag, { keepReleases: 1 });
-  const commitOf = (tag: string) => execFileSync("git", ["-C", cluster.fixtureRepoPath, "rev-parse", `${tag}^{commit}`], { encoding: "utf8" }).trim();
+  const commitOf = (tag: string) =>
+    execFileSync("git", ["-C", cluster.fixtureRepoPath, "rev-parse", `${tag}^{commit}`], { encoding: "utf8" }).trim();
   const publishedReleases = async () =>
-    (await cluster.exec(cluster.staticHost, `cd ${staticDir(WEB_ROOT, appIdentity(APP).osUser)} && ls -d * | grep -Ex '[0-9a-f]{40}' | sort`)).stdout.trim().split("\n").filter(Boolean);
+    (
+      await cluster.exec(
+        cluster.staticHost,
+        `cd ${staticDir(WEB_ROOT, appIdentity(APP).osUser)} && ls -d * | grep -Ex '[0-9a-f]{40}' | sort`,
+      )
+    ).stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean);
 
   before(async () => {
     ({ cluster, stack } = bed);

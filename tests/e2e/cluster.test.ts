@@ -31,7 +31,10 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
 
   it(`starts two app nodes and a static host (start time printed)`, () => {
     console.log(`      startCluster: ${startSeconds.toFixed(2)} s`);
-    assert.deepEqual(cluster.appNodes.map((n) => n.name), ["node-1", "node-2"]);
+    assert.deepEqual(
+      cluster.appNodes.map((n) => n.name),
+      ["node-1", "node-2"],
+    );
     const addresses = allNodes().map((n) => n.address);
     assert.equal(new Set(addresses).size, 3, `addresses must differ: ${addresses.join(", ")}`);
   });
@@ -51,7 +54,9 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
     const base = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
     const asRoot = spawnSync("ssh", [...base, "-i", cluster.privateKeyPath, `root@${node.address}`, "true"], { encoding: "utf8" });
     assert.notEqual(asRoot.status, 0);
-    const noKey = spawnSync("ssh", [...base, "-o", "PubkeyAuthentication=no", `${cluster.sshUser}@${node.address}`, "true"], { encoding: "utf8" });
+    const noKey = spawnSync("ssh", [...base, "-o", "PubkeyAuthentication=no", `${cluster.sshUser}@${node.address}`, "true"], {
+      encoding: "utf8",
+    });
     assert.notEqual(noKey.status, 0);
     assert.match(noKey.stderr, /Permission denied \(publickey\)/);
   });
@@ -68,8 +73,11 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
   it("keeps /srv, /var/www, /etc and processes private to each node", async () => {
     const [one, two] = cluster.appNodes;
     const marker = `marker-${randomBytes(6).toString("hex")}`;
-    const write = await ssh(one, `sudo touch /srv/${marker} /var/www/${marker} /etc/${marker}
-      nohup sleep 600.25 </dev/null >/dev/null 2>&1 &`);
+    const write = await ssh(
+      one,
+      `sudo touch /srv/${marker} /var/www/${marker} /etc/${marker}
+      nohup sleep 600.25 </dev/null >/dev/null 2>&1 &`,
+    );
     assert.equal(write.code, 0, write.stderr);
     const onOne = await cluster.exec(one, `ls /srv/${marker} /var/www/${marker} /etc/${marker} && pgrep -fx 'sleep 600.25'`);
     assert.equal(onOne.code, 0, onOne.stderr);
@@ -97,7 +105,10 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
     assert.equal(probe, "probe-ok\n");
     assert.equal(fs.existsSync(conf), false, "the site file must stay on the static host");
     // an app node reaches the static host too (they share the "VPC")
-    const fromNode = await cluster.exec(cluster.appNodes[0], `curl -sS -H 'Host: probe.example.test' http://${cluster.staticHost.address}/`);
+    const fromNode = await cluster.exec(
+      cluster.appNodes[0],
+      `curl -sS -H 'Host: probe.example.test' http://${cluster.staticHost.address}/`,
+    );
     assert.equal(fromNode.stdout, "probe-ok\n", fromNode.stderr);
   });
 
@@ -117,16 +128,22 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
 
   it("serves the fixture repository, tags v1..v11 and v20, to a clone on a node (by path and by URL)", async () => {
     const node = cluster.appNodes[0];
-    const r = await ssh(node, `git ls-remote --tags --refs ${cluster.fixtureRepoPath} | sed 's#.*refs/tags/##' | sort | tr '\\n' ' '; echo
+    const r = await ssh(
+      node,
+      `git ls-remote --tags --refs ${cluster.fixtureRepoPath} | sed 's#.*refs/tags/##' | sort | tr '\\n' ' '; echo
       sudo install -d -o ${cluster.sshUser} /srv/clone && git clone -q ${cluster.gitBaseUrl}/uni-it/polls.git /srv/clone/polls &&
-      git -C /srv/clone/polls -c advice.detachedHead=false checkout -q v2 && ls /srv/clone/polls/polls/migrations`);
+      git -C /srv/clone/polls -c advice.detachedHead=false checkout -q v2 && ls /srv/clone/polls/polls/migrations`,
+    );
     assert.equal(r.code, 0, r.stderr);
     const [tags, ...migrations] = r.stdout.trim().split("\n");
     assert.equal(tags.trim(), "v1 v10 v11 v12 v2 v20 v3 v4 v5 v6 v7 v8 v9");
     assert.deepEqual(migrations, ["0001_initial.py", "0002_question_summary.py", "__init__.py"]);
     // an app's own system user (as a deployment creates one) may read it too
-    const other = await ssh(node, `sudo useradd --system --no-create-home fixture-reader &&
-      sudo -u fixture-reader git ls-remote --tags --refs ${cluster.fixtureRepoPath} | wc -l`);
+    const other = await ssh(
+      node,
+      `sudo useradd --system --no-create-home fixture-reader &&
+      sudo -u fixture-reader git ls-remote --tags --refs ${cluster.fixtureRepoPath} | wc -l`,
+    );
     assert.equal(other.stdout.trim(), String(tags.trim().split(" ").length), other.stderr);
   });
 
@@ -141,9 +158,21 @@ describe("e2e cluster (real sshd, nginx, PostgreSQL on local nodes)", function (
         console.log(JSON.stringify({ db: other.postgres.host, node: other.appNodes[0].address, hostname: r.stdout.trim() }));
         await other.stop();
       })().catch((e) => { console.error(e.message); process.exitCode = 1; });`;
-    const child = spawnSync("unshare", ["--pid", "--fork", "--mount", "--mount-proc", "sh", "-c",
-      'mkdir -p /var/lib/fleet-e2e && mount -t tmpfs tmpfs /var/lib/fleet-e2e && exec "$0" -r ts-node/register/transpile-only -e "$1"',
-      process.execPath, script], { encoding: "utf8", cwd: process.cwd(), timeout: 90_000 });
+    const child = spawnSync(
+      "unshare",
+      [
+        "--pid",
+        "--fork",
+        "--mount",
+        "--mount-proc",
+        "sh",
+        "-c",
+        'mkdir -p /var/lib/fleet-e2e && mount -t tmpfs tmpfs /var/lib/fleet-e2e && exec "$0" -r ts-node/register/transpile-only -e "$1"',
+        process.execPath,
+        script,
+      ],
+      { encoding: "utf8", cwd: process.cwd(), timeout: 90_000 },
+    );
     assert.equal(child.status, 0, child.stderr);
     const other = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { db: string; node: string; hostname: string };
     assert.equal(other.hostname, "node-1");

@@ -12,7 +12,18 @@ import { diffPlans } from "../../offline/plan";
 import { Cluster } from "../../testbed/cluster";
 import { sshRun } from "../../testbed/sshClient";
 import { ApplyResult } from "../../testbed/executor";
-import { APP, APP_IDENTITY, APP_SECRET_VALUE, catalogText, DOMAIN, get, Load, LocalStack, PORT, stylesheetOf } from "../../testbed/localStack";
+import {
+  APP,
+  APP_IDENTITY,
+  APP_SECRET_VALUE,
+  catalogText,
+  DOMAIN,
+  get,
+  Load,
+  LocalStack,
+  PORT,
+  stylesheetOf,
+} from "../../testbed/localStack";
 import { issue, makeCa, removeCa } from "../helpers/certificates";
 import { pushBrokenTag, pushNewVenvTag } from "../../testbed/fixtureTags";
 import { assertOk, withLocalStack } from "./testBed";
@@ -34,7 +45,9 @@ async function migrationsApplied(stack: LocalStack): Promise<string[]> {
 }
 
 async function questionColumns(stack: LocalStack): Promise<string[]> {
-  const rows = await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name");
+  const rows = await stack.appQuery(
+    "SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name",
+  );
   return rows.split("\n").filter(Boolean);
 }
 
@@ -75,7 +88,10 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.equal(env.stdout.trim(), `600 ${APP_IDENTITY.osUser}\n1`);
     for (const x of r.ran) assert.ok(!x.command.includes(APP_SECRET_VALUE), `${x.name}'s command line holds the secret`);
     // The release records its tag, commit and migration state; the stack output says what serves.
-    const rec = await cluster.exec(node1(), `cat ${HOME}/current/.fleet/tag ${HOME}/current/.fleet/commit ${HOME}/current/.fleet/migrations-applied`);
+    const rec = await cluster.exec(
+      node1(),
+      `cat ${HOME}/current/.fleet/tag ${HOME}/current/.fleet/commit ${HOME}/current/.fleet/migrations-applied`,
+    );
     const [tag, commit, migration] = rec.stdout.trim().split("\n");
     assert.equal(tag, "v1");
     assert.match(commit, /^[0-9a-f]{40}$/);
@@ -101,7 +117,10 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.equal(await stack.nginxRelease(), "v2");
     // Migrations ran once, on one node, as their own steps.
     const migrateRuns = result.ran.filter((x) => x.command.includes("/migrate.sh "));
-    assert.deepEqual(migrateRuns.map((x) => x.name), [`${APP}-expand`, `${APP}-contract`]);
+    assert.deepEqual(
+      migrateRuns.map((x) => x.name),
+      [`${APP}-expand`, `${APP}-contract`],
+    );
     assert.match(migrateRuns[0].stdout, /applied=polls\.0002_question_summary /);
     assert.match(migrateRuns[1].stdout, /applied= unapplied=$/m);
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary"]);
@@ -111,8 +130,13 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.ok(v2Stylesheet && v2Stylesheet !== v1Stylesheet);
     assert.equal((await get(`http://${cluster.staticHost.address}${v1Stylesheet}`, DOMAIN)).status, 200);
     // Only this release's steps ran: nothing of the machines, the database or the nginx site.
-    assert.deepEqual([...new Set(ranNames(result).map((n) => n.replace(/-node-\d$/, "-*")))].sort(),
-      [`${APP}-contract`, `${APP}-expand`, `${APP}-install-*`, `${APP}-publish`, `${APP}-switch-*`]);
+    assert.deepEqual([...new Set(ranNames(result).map((n) => n.replace(/-node-\d$/, "-*")))].sort(), [
+      `${APP}-contract`,
+      `${APP}-expand`,
+      `${APP}-install-*`,
+      `${APP}-publish`,
+      `${APP}-switch-*`,
+    ]);
   });
 
   it("v3's migration fails: the rollout stops with a clear message and no node switches", async () => {
@@ -134,7 +158,12 @@ describe("e2e: rollouts on real local nodes", function () {
   it("v4 fails its health check on the first node, which returns to v2; the other node never moves", async () => {
     const r = await stack.up("v4");
     assert.equal(r.ok, false);
-    assert.match(r.error ?? "", new RegExp(`polls v4 failed its health check on ${node1().address.replace(/\./g, "\\.")} \\(HTTP 503\\): put back v2; no further node moves`));
+    assert.match(
+      r.error ?? "",
+      new RegExp(
+        `polls v4 failed its health check on ${node1().address.replace(/\./g, "\\.")} \\(HTTP 503\\): put back v2; no further node moves`,
+      ),
+    );
     assert.ok(ranNames(r).includes(`${APP}-switch-node-1`));
     assert.ok(!ranNames(r).includes(`${APP}-switch-node-2`), "node-2 was switched");
     assert.ok(r.skipped.includes(`${APP}-switch-node-2`));
@@ -150,7 +179,10 @@ describe("e2e: rollouts on real local nodes", function () {
     const r = await stack.up("v2-broken");
     assert.equal(r.ok, false);
     // The reason, from gunicorn's log, is in the error: the worker's import raised RuntimeError.
-    assert.match(r.error ?? "", /polls v2-broken failed its health check on [0-9.]+ \(gunicorn did not start: RuntimeError\): put back v2; no further node moves/);
+    assert.match(
+      r.error ?? "",
+      /polls v2-broken failed its health check on [0-9.]+ \(gunicorn did not start: RuntimeError\): put back v2; no further node moves/,
+    );
     assert.ok(!ranNames(r).includes(`${APP}-switch-node-2`));
     for (const n of cluster.appNodes) {
       assert.equal(await stack.currentOn(n), "v2");
@@ -179,7 +211,10 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
     const r = await stack.up("v2");
     assert.equal(r.ok, false);
-    assert.match(r.error ?? "", /refusing to roll polls back to v2: polls\.0003_fill_summaries cannot be reversed \(Raw Python operation\); nothing was changed/);
+    assert.match(
+      r.error ?? "",
+      /refusing to roll polls back to v2: polls\.0003_fill_summaries cannot be reversed \(Raw Python operation\); nothing was changed/,
+    );
     assert.ok(!ranNames(r).some((n) => n.includes("-switch-")));
     for (const n of cluster.appNodes) assert.equal(await stack.nodeRelease(n), "v5");
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
@@ -208,20 +243,31 @@ describe("e2e: rollouts on real local nodes", function () {
     assert.deepEqual(ranNames(result).sort(), [`${APP}-install-node-1`, `${APP}-install-node-2`]);
     for (const [i, n] of cluster.appNodes.entries()) {
       // The file, and what gunicorn's settings (re-read on reload) give the workers from it.
-      const seen = await cluster.exec(n, `grep '^GREETING=' ${HOME}/shared/env; cd / && runuser -u ${APP_IDENTITY.osUser} -- ${HOME}/current/.fleet/venv/bin/python -c "import runpy; print([e for e in runpy.run_path('${HOME}/shared/gunicorn.conf.py')['raw_env'] if e.startswith('GREETING=')])"`);
+      const seen = await cluster.exec(
+        n,
+        `grep '^GREETING=' ${HOME}/shared/env; cd / && runuser -u ${APP_IDENTITY.osUser} -- ${HOME}/current/.fleet/venv/bin/python -c "import runpy; print([e for e in runpy.run_path('${HOME}/shared/gunicorn.conf.py')['raw_env'] if e.startswith('GREETING=')])"`,
+      );
       assert.equal(seen.stdout.trim(), `GREETING='hello from apps.yaml'\n['GREETING=hello from apps.yaml']`);
       // A graceful reload replaced every worker (a fork's environment is not visible in /proc).
       const after = (await cluster.exec(n, workers)).stdout.trim().split(",");
-      assert.ok(after.length > 0 && after.every((w) => !before[i].stdout.trim().split(",").includes(w)), `${n.name}: workers ${before[i].stdout.trim()} -> ${after}`);
+      assert.ok(
+        after.length > 0 && after.every((w) => !before[i].stdout.trim().split(",").includes(w)),
+        `${n.name}: workers ${before[i].stdout.trim()} -> ${after}`,
+      );
     }
   });
 
   it("a release with changed requirements gets a new virtualenv and a new gunicorn master (USR2), with zero failed requests", async () => {
     pushNewVenvTag(cluster, "v5", "v5-venv");
-    const masters = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/shared/run/gunicorn.pid`)).stdout.trim()));
-    const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/current/.fleet/venv-hash`)).stdout.trim()));
+    const masters = () =>
+      Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/shared/run/gunicorn.pid`)).stdout.trim()));
+    const venvs = () =>
+      Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${HOME}/current/.fleet/venv-hash`)).stdout.trim()));
     const [mastersBefore, venvsBefore] = [await masters(), await venvs()];
-    const { result, requests, failed, failures } = await upUnderLoad(stack, catalogText("v5-venv", { env: { GREETING: "hello from apps.yaml" } }));
+    const { result, requests, failed, failures } = await upUnderLoad(
+      stack,
+      catalogText("v5-venv", { env: { GREETING: "hello from apps.yaml" } }),
+    );
     assertOk(result);
     assert.ok(requests > 50);
     assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
@@ -243,7 +289,10 @@ describe("e2e: rollouts on real local nodes", function () {
       assertOk(r);
       // The key, nginx, and the app's environment (SITE_URL is https now): no release step.
       assert.deepEqual(ranNames(r).sort(), ["nginx-config", "nginx-keys", `${APP}-install-node-1`, `${APP}-install-node-2`]);
-      assert.ok(r.ran.every((x) => !x.command.includes("PRIVATE KEY")), "a key is on a command line");
+      assert.ok(
+        r.ran.every((x) => !x.command.includes("PRIVATE KEY")),
+        "a key is on a command line",
+      );
       for (const n of cluster.appNodes) {
         assert.equal((await cluster.exec(n, `grep '^SITE_URL=' ${HOME}/shared/env`)).stdout.trim(), `SITE_URL='https://${DOMAIN}'`);
       }
@@ -253,7 +302,14 @@ describe("e2e: rollouts on real local nodes", function () {
       assert.equal(plain.headers?.location, `https://${DOMAIN}/polls/?page=2`);
       const files = await cluster.exec(cluster.staticHost, "stat -c '%n %a %U' /etc/nginx/fleet-tls /etc/nginx/fleet-tls/*");
       const names = tlsFileNames(APP, cert.certificate);
-      assert.equal(files.stdout.trim(), [`/etc/nginx/fleet-tls 700 root`, `/etc/nginx/fleet-tls/${names.certificate} 644 root`, `/etc/nginx/fleet-tls/${names.privateKey} 600 root`].join("\n"));
+      assert.equal(
+        files.stdout.trim(),
+        [
+          `/etc/nginx/fleet-tls 700 root`,
+          `/etc/nginx/fleet-tls/${names.certificate} 644 root`,
+          `/etc/nginx/fleet-tls/${names.privateKey} 600 root`,
+        ].join("\n"),
+      );
       // The deploy user compares the root-only key through sudo: a rerun changes nothing.
       assert.deepEqual(ranNames(await stack.up(catalog)), []);
       // Renewal: the new certificate is served after a graceful reload, nothing else runs.
@@ -263,7 +319,11 @@ describe("e2e: rollouts on real local nodes", function () {
       assert.deepEqual(ranNames(again), ["nginx-keys", "nginx-config"]);
       assert.match(again.ran[0].stdout, /1 key\(s\) written, 0 unchanged/);
       assert.match(again.ran[1].stdout, /published 1 file\(s\) and 1 certificate\(s\), nginx reloaded/);
-      const served = execFileSync("openssl", ["s_client", "-connect", `${cluster.staticHost.address}:443`, "-servername", DOMAIN], { input: "", encoding: "utf8", stdio: ["pipe", "pipe", "ignore"] });
+      const served = execFileSync("openssl", ["s_client", "-connect", `${cluster.staticHost.address}:443`, "-servername", DOMAIN], {
+        input: "",
+        encoding: "utf8",
+        stdio: ["pipe", "pipe", "ignore"],
+      });
       const servedSerial = execFileSync("openssl", ["x509", "-noout", "-serial"], { input: served, encoding: "utf8" }).trim();
       assert.equal(servedSerial, `serial=${renewed.serial}`);
       // A certificate for an app that leaves the catalog must go with it: one line, nothing runs.
@@ -277,12 +337,22 @@ describe("e2e: rollouts on real local nodes", function () {
   it("removing the app from the catalog stops it and deletes its files from every host; its database stays", async () => {
     const r = await stack.up("apps: []\n");
     assertOk(r);
-    assert.ok(ranNames(r).includes(`${APP}-install-node-1`) && r.ran.every((x) => x.op === "delete" || ["nginx-config", "publish-access"].includes(x.name)), ranNames(r).join(" "));
+    assert.ok(
+      ranNames(r).includes(`${APP}-install-node-1`) &&
+        r.ran.every((x) => x.op === "delete" || ["nginx-config", "publish-access"].includes(x.name)),
+      ranNames(r).join(" "),
+    );
     for (const n of cluster.appNodes) {
-      const x = await cluster.exec(n, `test -e ${HOME} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP_IDENTITY.osUser} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`);
+      const x = await cluster.exec(
+        n,
+        `test -e ${HOME} && echo files; test -e /srv/fleet/${APP} && echo scripts; id ${APP_IDENTITY.osUser} >/dev/null 2>&1 && echo user; ss -ltn | grep -q ':${PORT} ' && echo listening; true`,
+      );
       assert.equal(x.stdout.trim(), "", `${n.name} keeps: ${x.stdout}`);
     }
-    const web = await cluster.exec(cluster.staticHost, `test -e ${APP_IDENTITY.webRoot} && echo files; ls ${cluster.nginxConfDir} /etc/nginx/fleet-tls`);
+    const web = await cluster.exec(
+      cluster.staticHost,
+      `test -e ${APP_IDENTITY.webRoot} && echo files; ls ${cluster.nginxConfDir} /etc/nginx/fleet-tls`,
+    );
     assert.ok(!web.stdout.includes("files") && !web.stdout.includes(APP), `the nginx host keeps: ${web.stdout}`);
     assert.doesNotMatch((await get(`http://${cluster.staticHost.address}/`, DOMAIN)).body, /release:/);
     assert.deepEqual(await migrationsApplied(stack), ["0001_initial", "0002_question_summary", "0003_fill_summaries"]);
@@ -320,7 +390,10 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     });
     assert.ok(killed, "the stage step was not killed");
     assert.equal(first.ok, false);
-    const partial = await cluster.exec(node1, `test -e ${HOME}/releases/v1 && echo release; for v in ${HOME}/venvs/*/; do test -f "$v/.fleet-complete" || echo half-built; done`);
+    const partial = await cluster.exec(
+      node1,
+      `test -e ${HOME}/releases/v1 && echo release; for v in ${HOME}/venvs/*/; do test -f "$v/.fleet-complete" || echo half-built; done`,
+    );
     assert.equal(partial.stdout.trim(), "half-built", "after the kill: no v1 release, a half-built virtualenv");
 
     const second = await stack.up("v1");
@@ -329,7 +402,10 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     for (const n of cluster.appNodes) {
       assert.equal(await stack.currentOn(n), "v1");
       assert.equal(await stack.nodeRelease(n), "v1");
-      const left = await cluster.exec(n, `ls -a ${HOME}/releases; for v in ${HOME}/venvs/*/; do test -f "$v/.fleet-complete" && echo complete; done`);
+      const left = await cluster.exec(
+        n,
+        `ls -a ${HOME}/releases; for v in ${HOME}/venvs/*/; do test -f "$v/.fleet-complete" && echo complete; done`,
+      );
       assert.ok(!left.stdout.includes(".partial-"), `${n.name} keeps a partial release`);
       assert.match(left.stdout, /complete/);
     }
@@ -344,11 +420,25 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     const hostKey = (await cluster.exec(gitHost, "cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout.trim().split(" ").slice(0, 2).join(" ");
     assert.match(hostKey, /^ssh-ed25519 \S+$/);
     const scripts = scriptsDir(scriptsVersion());
-    assert.equal((await cluster.exec(node1, `test -f ${scripts}/stage.sh && echo there`)).stdout.trim(), "there", `no ${scripts}/stage.sh on ${node1.name}`);
+    assert.equal(
+      (await cluster.exec(node1, `test -f ${scripts}/stage.sh && echo there`)).stdout.trim(),
+      "there",
+      `no ${scripts}/stage.sh on ${node1.name}`,
+    );
     const url = `ssh://${cluster.sshUser}@${gitHost.address}${cluster.fixtureRepoPath}`;
-    const stage = (knownHosts: string) => sshRun(cluster, node1, `sh ${scripts}/stage.sh ${APP_IDENTITY.osUser} v2 ${url} system`, `${cluster.privateKeyPem.trimEnd()}\n${knownHosts}`);
+    const stage = (knownHosts: string) =>
+      sshRun(
+        cluster,
+        node1,
+        `sh ${scripts}/stage.sh ${APP_IDENTITY.osUser} v2 ${url} system`,
+        `${cluster.privateKeyPem.trimEnd()}\n${knownHosts}`,
+      );
 
-    const impostor = execFileSync("sh", ["-c", "d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && cut -d' ' -f1,2 $d/k.pub && rm -rf $d"], { encoding: "utf8" }).trim();
+    const impostor = execFileSync(
+      "sh",
+      ["-c", "d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && cut -d' ' -f1,2 $d/k.pub && rm -rf $d"],
+      { encoding: "utf8" },
+    ).trim();
     // Another key for that address, or keys for other hosts only: refused, nothing trusted on first use.
     for (const knownHosts of [`${gitHost.address} ${impostor}\n`, `github.com ${hostKey}\n`]) {
       const refused = await stage(knownHosts);
@@ -360,7 +450,11 @@ pkill -KILL -s "$(ps -o sid= -p "$pid" | tr -d ' ')"`;
     const staged = await stage(`${gitHost.address} ${hostKey}\n`);
     assert.equal(staged.code, 0, staged.stderr);
     assert.match(staged.stdout, /^v2 [0-9a-f]{40}$/m);
-    assert.equal((await cluster.exec(node1, `cat ${HOME}/releases/v2/.fleet/tag; ls ${HOME}/.deploy-key* 2>/dev/null | wc -l`)).stdout.trim(), "v2\n0", "the key is removed after use");
+    assert.equal(
+      (await cluster.exec(node1, `cat ${HOME}/releases/v2/.fleet/tag; ls ${HOME}/.deploy-key* 2>/dev/null | wc -l`)).stdout.trim(),
+      "v2\n0",
+      "the key is removed after use",
+    );
     assert.equal(await stack.currentOn(node1), "v1", "staging moves no traffic");
   });
 });

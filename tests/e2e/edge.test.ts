@@ -24,7 +24,15 @@ describe("e2e: two nginx hosts behind a balancer, one of them lost under load", 
     const r = await stack.up("v1");
     assert.ok(r.ok, `the rollout failed: ${r.error}`);
     const ran = r.ran.map((x) => x.name);
-    for (const step of ["nginx-config", "static-host-2-nginx-config", "publish-access", "static-host-2-publish-access", "static-host-scripts-copy", "static-host-2-scripts-copy"]) assert.ok(ran.includes(step), `${step} ran`);
+    for (const step of [
+      "nginx-config",
+      "static-host-2-nginx-config",
+      "publish-access",
+      "static-host-2-publish-access",
+      "static-host-scripts-copy",
+      "static-host-2-scripts-copy",
+    ])
+      assert.ok(ran.includes(step), `${step} ran`);
     // One publish step, from node 1, reaches both hosts.
     assert.match(String(r.ran.find((x) => x.name === "polls-publish")?.stdout), /^v1 \d+$/m);
     const sites = await Promise.all(cluster.staticHosts.map((h) => cluster.exec(h, `cat ${cluster.nginxConfDir}/*.conf`)));
@@ -45,7 +53,8 @@ describe("e2e: two nginx hosts behind a balancer, one of them lost under load", 
     const before = await balancer.connections();
     for (let i = 0; i < 20; i++) assert.equal((await get(`http://${balancer.address}/`, DOMAIN)).status, 200);
     const after = await balancer.connections();
-    for (const host of cluster.staticHosts) assert.ok(after[host.name] - before[host.name] >= 5, `${host.name} got ${after[host.name] - before[host.name]} of 20 connections`);
+    for (const host of cluster.staticHosts)
+      assert.ok(after[host.name] - before[host.name] >= 5, `${host.name} got ${after[host.name] - before[host.name]} of 20 connections`);
   });
 
   it("loses nginx host 2 under load: requests keep being answered, at most 1% fail, the balancer takes it out", async () => {
@@ -54,7 +63,9 @@ describe("e2e: two nginx hosts behind a balancer, one of them lost under load", 
     // took the host out, which waits for the dead address): a minute of load on an idle machine is
     // their 1%; on a loaded one (CI runs files side by side) fewer requests are sent, not more lost.
     const loss = await loseEdgeHostUnderLoad(stack, lost, EDGE_LOSS_WINDOW);
-    console.log(`      edge host loss: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; ${loss.failures.slice(0, 3).join(" | ")}`);
+    console.log(
+      `      edge host loss: ${loss.requests} requests, ${loss.failed} failed, ${loss.answeredAfterLoss} answered after the loss; ${loss.failures.slice(0, 3).join(" | ")}`,
+    );
     assert.deepEqual(loss.states, { [cluster.staticHosts[0].name]: "UP", [lost.name]: "DOWN" });
     assert.ok(loss.answeredAfterLoss > 100, `only ${loss.answeredAfterLoss} requests answered after the loss`);
     const allowed = Math.max(loss.requests / 100, 2 * EDGE_LOAD_CLIENTS);

@@ -27,6 +27,9 @@ describe("e2e: the bench's Fabric-style baseline deploys in place, and drops req
     assert.deepEqual(await codeServedOn(cluster.appNodes), { "node-1": "v2", "node-2": "v2" });
     assert.ok(requests > 50, `only ${requests} requests during the deploy`);
     assert.ok(failed > 0, `none of ${requests} requests failed while gunicorn restarted on every node at once`);
-    assert.ok(failures.every((f) => /^(0|502|503|500) /.test(f)), `failures other than a refused or failed request: ${failures.join(" | ")}`);
+    assert.ok(
+      failures.every((f) => /^(0|502|503|500) /.test(f)),
+      `failures other than a refused or failed request: ${failures.join(" | ")}`,
+    );
   });
 });

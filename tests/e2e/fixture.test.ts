@@ -47,7 +47,8 @@ describe("e2e fixture: the polls Django app, tag by tag, on a node", function ()
     return { status: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };
   };
   const columns = async () =>
-    (await ok(`${SRV}/venv/bin/python -c "
+    (
+      await ok(`${SRV}/venv/bin/python -c "
 import psycopg2, os
 from urllib.parse import urlparse, unquote
 u = urlparse(os.environ['DATABASE_URL'])
@@ -55,7 +56,8 @@ c = psycopg2.connect(host=u.hostname, port=u.port, user=unquote(u.username), pas
 cur = c.cursor()
 cur.execute(\\"SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name\\")
 print(' '.join(r[0] for r in cur.fetchall()))
-"`)).trim();
+"`)
+    ).trim();
 
   before(async () => {
     cluster = await startCluster({ appNodeCount: 1 });
@@ -65,7 +67,12 @@ print(' '.join(r[0] for r in cur.fetchall()))
     await cluster.postgres.setSuperuserPassword(superPw);
     const { host, port } = cluster.postgres;
     const sql = `CREATE ROLE polls LOGIN PASSWORD '${appPw}'; CREATE DATABASE polls OWNER polls;\n`;
-    const db = await sshRun(cluster, node, `read -r PGPASSWORD; export PGPASSWORD; psql -X -q -v ON_ERROR_STOP=1 -h ${host} -p ${port} -U postgres -d postgres`, `${superPw}\n${sql}`);
+    const db = await sshRun(
+      cluster,
+      node,
+      `read -r PGPASSWORD; export PGPASSWORD; psql -X -q -v ON_ERROR_STOP=1 -h ${host} -p ${port} -U postgres -d postgres`,
+      `${superPw}\n${sql}`,
+    );
     assert.equal(db.code, 0, db.stderr);
     const env = [
       `SECRET_KEY=${randomBytes(40).toString("base64url")}`,
@@ -74,13 +81,18 @@ print(' '.join(r[0] for r in cur.fetchall()))
       `STATIC_ROOT=${SRV}/static`,
       "",
     ].join("\n");
-    const setup = await sshRun(cluster, node, `set -eu; sudo install -d -o ${cluster.sshUser} ${SRV} ${SRV}/releases
+    const setup = await sshRun(
+      cluster,
+      node,
+      `set -eu; sudo install -d -o ${cluster.sshUser} ${SRV} ${SRV}/releases
       umask 077; cat > ${SRV}/app.env
       for tag in v1 v2 v3 v4 v5; do
         git -c advice.detachedHead=false clone -q --branch "$tag" ${cluster.fixtureRepoPath} ${SRV}/releases/$tag
       done
       /usr/bin/python3 -m venv --system-site-packages ${SRV}/venv
-      ${SRV}/venv/bin/pip install -q --no-index --disable-pip-version-check -r ${SRV}/releases/v1/requirements.txt`, env);
+      ${SRV}/venv/bin/pip install -q --no-index --disable-pip-version-check -r ${SRV}/releases/v1/requirements.txt`,
+      env,
+    );
     assert.equal(setup.code, 0, setup.stderr);
   });
 
@@ -107,7 +119,10 @@ print(' '.join(r[0] for r in cur.fetchall()))
     assert.match(page.body, /code: v1/);
     assert.match(page.body, /href="\/static\/polls\/app\.[0-9a-f]{12}\.css"/);
     assert.equal((await get("/healthz")).status, 200);
-    const stranger = await cluster.exec(cluster.staticHost, `curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' http://${node.address}:${PORT}/`);
+    const stranger = await cluster.exec(
+      cluster.staticHost,
+      `curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' http://${node.address}:${PORT}/`,
+    );
     assert.equal(stranger.stdout, "400", "ALLOWED_HOSTS must be enforced");
   });
 

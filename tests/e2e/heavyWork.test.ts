@@ -48,8 +48,14 @@ describe("e2e: heavy stage work is bounded per node (fleet:nodes.heavyJobs 2, si
       assert.equal(s.peak, 2, `${node.name}: at most 2 at once, and six apps keep both slots busy`);
       assert.equal(s.highestSlot, 2, node.name);
       assert.equal(s.ended, s.started, `${node.name}: every heavy command ended`);
-      const done = new Set(parseHeavyLog(log).filter((e) => e.kind === "end").map((e) => `${e.app} ${e.what}`));
-      for (const app of APPS) for (const what of ["clone", "virtualenv", "pip", "collectstatic"]) assert.ok(done.has(`${app} ${what}`), `${node.name}: ${app} ${what}`);
+      const done = new Set(
+        parseHeavyLog(log)
+          .filter((e) => e.kind === "end")
+          .map((e) => `${e.app} ${e.what}`),
+      );
+      for (const app of APPS)
+        for (const what of ["clone", "virtualenv", "pip", "collectstatic"])
+          assert.ok(done.has(`${app} ${what}`), `${node.name}: ${app} ${what}`);
     }
   });
 
@@ -57,7 +63,11 @@ describe("e2e: heavy stage work is bounded per node (fleet:nodes.heavyJobs 2, si
     const stages = result.ran.filter((r) => /-install-node-\d+$/.test(r.name));
     assert.equal(stages.length, APPS.length * cluster.appNodes.length);
     const waits = stages.map((r) => r.stderr.split("\n").filter((l) => l.includes("waiting for one of 2 heavy-work slots")));
-    assert.ok(waits.some((w) => w.length > 0), "six apps on two slots: some stage waited");
-    for (const [i, w] of waits.entries()) assert.equal(new Set(w).size, w.length, `${stages[i].name} logged a wait twice: ${w.join(" | ")}`);
+    assert.ok(
+      waits.some((w) => w.length > 0),
+      "six apps on two slots: some stage waited",
+    );
+    for (const [i, w] of waits.entries())
+      assert.equal(new Set(w).size, w.length, `${stages[i].name} logged a wait twice: ${w.join(" | ")}`);
   });
 });

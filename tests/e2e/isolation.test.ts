@@ -22,8 +22,17 @@ const APPS = ["deploy", "root", "fleet", "shared", "fleetadmin", "news", "backup
 function catalog(apps: string[]): string {
   const lines = ["apps:"];
   apps.forEach((name) => {
-    lines.push(`  - name: ${name}`, `    repo: ${fixtureFleetRepo(name)}`, `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
-      "    wsgi: pollsite.wsgi:application", `    port: ${8300 + APPS.indexOf(name)}`, "    healthCheck: /healthz", "    tags:", "      alpha: v1");
+    lines.push(
+      `  - name: ${name}`,
+      `    repo: ${fixtureFleetRepo(name)}`,
+      `    domain: ${name}.example.edu`,
+      "    settings: pollsite.settings",
+      "    wsgi: pollsite.wsgi:application",
+      `    port: ${8300 + APPS.indexOf(name)}`,
+      "    healthCheck: /healthz",
+      "    tags:",
+      "      alpha: v1",
+    );
   });
   return `${lines.join("\n")}\n`;
 }
@@ -46,8 +55,12 @@ function master(plan: Plan): { user: string; password: string } {
 function psqlAs(cluster: Cluster, user: string, password: string, database: string, sql: string): Promise<{ ok: boolean; out: string }> {
   const pg = cluster.postgres;
   return new Promise((resolve) => {
-    const child = execFile("psql", ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", user, "-d", database],
-      { env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" } }, (err, stdout, stderr) => resolve({ ok: !err, out: (stdout + stderr).trim() }));
+    const child = execFile(
+      "psql",
+      ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", String(pg.port), "-U", user, "-d", database],
+      { env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" } },
+      (err, stdout, stderr) => resolve({ ok: !err, out: (stdout + stderr).trim() }),
+    );
     child.stdin!.end(sql);
   });
 }
@@ -88,7 +101,10 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
   it("the platform's users keep what they were: deploy still logs in with its one sudo right (the node helper), root is uid 0 alone", async () => {
     assert.notEqual(await onNode(`id -u ${appIdentity("root").osUser}`), "0");
     assert.equal(await onNode("getent passwd 0 | cut -d: -f1"), "root");
-    assert.match(await onNode(`id -u ${cluster.sshUser} >/dev/null && runuser -u ${cluster.sshUser} -- sudo -n -l`), /\(root\) NOPASSWD: \/usr\/local\/sbin\/fleet-node$/m);
+    assert.match(
+      await onNode(`id -u ${cluster.sshUser} >/dev/null && runuser -u ${cluster.sshUser} -- sudo -n -l`),
+      /\(root\) NOPASSWD: \/usr\/local\/sbin\/fleet-node$/m,
+    );
     // Apps named fleet and shared take nothing of the scripts every app's steps run (one directory per host).
     assert.equal(await onNode(`stat -c %U /srv/fleet ${scriptsDir(scriptsVersion())}`), `${cluster.sshUser}\n${cluster.sshUser}`);
   });
@@ -97,10 +113,23 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
     for (const app of APPS) {
       const { osUser, home } = appIdentity(app);
       assert.equal(await onNode(`id -Gn ${osUser}`), osUser, `${app}'s user is in other groups`);
-      assert.equal(await onNode(`runuser -u ${osUser} -- sudo -n true 2>/dev/null && echo ROOT || echo refused`), "refused", `${app} can sudo`);
-      assert.equal(await onNode(`runuser -u ${osUser} -- test -r ${home}/shared/env && echo readable`), "readable", `${app} cannot read its own env`);
+      assert.equal(
+        await onNode(`runuser -u ${osUser} -- sudo -n true 2>/dev/null && echo ROOT || echo refused`),
+        "refused",
+        `${app} can sudo`,
+      );
+      assert.equal(
+        await onNode(`runuser -u ${osUser} -- test -r ${home}/shared/env && echo readable`),
+        "readable",
+        `${app} cannot read its own env`,
+      );
     }
-    for (const [reader, owner] of [["news", "backup"], ["deploy", "fleet"], ["shared", "fleet"], ["root", "fleetadmin"]]) {
+    for (const [reader, owner] of [
+      ["news", "backup"],
+      ["deploy", "fleet"],
+      ["shared", "fleet"],
+      ["root", "fleetadmin"],
+    ]) {
       const env = `${appIdentity(owner).home}/shared/env`;
       const read = await onNode(`runuser -u ${appIdentity(reader).osUser} -- cat ${env} >/dev/null 2>&1 && echo READ || echo denied`);
       assert.equal(read, "denied", `${reader} read ${owner}'s environment file`);
@@ -114,15 +143,33 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
       const url = databaseUrl(plan, app);
       const [user, password, database] = [url.username, decodeURIComponent(url.password), url.pathname.slice(1)];
       assert.notEqual(user, m.user);
-      const own = await psqlAs(cluster, user, password, database, "SELECT current_user, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user");
+      const own = await psqlAs(
+        cluster,
+        user,
+        password,
+        database,
+        "SELECT current_user, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user",
+      );
       assert.equal(own.out, `${appIdentity(app).databaseRole}|f|f|f`, `${app}: ${own.out}`);
       const asMaster = await psqlAs(cluster, m.user, password, "postgres", "SELECT 1");
       assert.ok(!asMaster.ok, `${app}'s password logs in as the master`);
     }
     const fleetadmin = databaseUrl(plan, "fleetadmin");
-    const other = await psqlAs(cluster, fleetadmin.username, decodeURIComponent(fleetadmin.password), appIdentity("news").database, "SELECT 1");
+    const other = await psqlAs(
+      cluster,
+      fleetadmin.username,
+      decodeURIComponent(fleetadmin.password),
+      appIdentity("news").database,
+      "SELECT 1",
+    );
     assert.ok(!other.ok && /permission denied|not permitted/.test(other.out), `fleetadmin's app reached news's database: ${other.out}`);
-    const stillMaster = await psqlAs(cluster, m.user, m.password, "postgres", "SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user");
+    const stillMaster = await psqlAs(
+      cluster,
+      m.user,
+      m.password,
+      "postgres",
+      "SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user",
+    );
     assert.equal(stillMaster.out, "t", `the master's password or rights changed: ${stillMaster.out}`);
   });
 
@@ -132,12 +179,23 @@ describe("e2e: a catalog name is never an identity (real nodes, real PostgreSQL)
     assert.ok(r.ok, `removing failed: ${r.error}`);
     for (const gone of ["shared", "deploy"]) {
       const id = appIdentity(gone);
-      assert.equal(await onNode(`test -e ${id.home} && echo home; test -e /srv/fleet/${gone} && echo scripts; id ${id.osUser} >/dev/null 2>&1 && echo user; true`), "", `${gone} left things behind`);
+      assert.equal(
+        await onNode(
+          `test -e ${id.home} && echo home; test -e /srv/fleet/${gone} && echo scripts; id ${id.osUser} >/dev/null 2>&1 && echo user; true`,
+        ),
+        "",
+        `${gone} left things behind`,
+      );
     }
     const fleet = appIdentity("fleet");
-    assert.equal(await onNode(`test -f ${fleet.home}/shared/env && test -f ${scriptsDir(scriptsVersion())}/switch.sh && echo kept`), "kept", "fleet's environment or the host's scripts went with shared or deploy");
+    assert.equal(
+      await onNode(`test -f ${fleet.home}/shared/env && test -f ${scriptsDir(scriptsVersion())}/switch.sh && echo kept`),
+      "kept",
+      "fleet's environment or the host's scripts went with shared or deploy",
+    );
     assert.equal(await onNode(`id -u ${cluster.sshUser} >/dev/null && echo present`), "present");
-    for (const app of left) assert.equal((await get(`http://${cluster.staticHost.address}/`, `${app}.example.edu`)).status, 200, `${app} stopped serving`);
+    for (const app of left)
+      assert.equal((await get(`http://${cluster.staticHost.address}/`, `${app}.example.edu`)).status, 200, `${app} stopped serving`);
     // The SSH user still runs every step: bring deploy back.
     const back = await stack.up(catalog([...left, "deploy"]));
     assert.ok(back.ok, `deploying deploy again failed: ${back.error}`);

@@ -38,9 +38,14 @@ describe("e2e: migrations around the switch", function () {
   let stack: LocalStack;
   before(() => ({ cluster, stack } = bed));
 
-  const columns = async () => (await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name")).split("\n").filter(Boolean);
-  const applied = async () => (await stack.appQuery("SELECT name FROM django_migrations WHERE app = 'polls' ORDER BY name")).split("\n").filter(Boolean);
-  const links = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `readlink ${APP_IDENTITY.home}/current`)).stdout.trim()));
+  const columns = async () =>
+    (await stack.appQuery("SELECT column_name FROM information_schema.columns WHERE table_name = 'polls_question' ORDER BY column_name"))
+      .split("\n")
+      .filter(Boolean);
+  const applied = async () =>
+    (await stack.appQuery("SELECT name FROM django_migrations WHERE app = 'polls' ORDER BY name")).split("\n").filter(Boolean);
+  const links = () =>
+    Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `readlink ${APP_IDENTITY.home}/current`)).stdout.trim()));
   const served = () => Promise.all(cluster.appNodes.map((n) => stack.nodeRelease(n)));
   const up = (tag: string, extra: CatalogExtra = {}) => stack.up(catalogText(tag, extra));
   async function underLoad(tag: string, extra: CatalogExtra = {}) {
@@ -51,7 +56,13 @@ describe("e2e: migrations around the switch", function () {
     return { result, seconds, ...(await load.stop()) };
   }
   /** What a refusal must leave alone: the schema, the applied migrations, the symlinks, what serves. */
-  const snapshot = async () => ({ columns: await columns(), applied: await applied(), links: await links(), served: await served(), nginx: await stack.nginxRelease() });
+  const snapshot = async () => ({
+    columns: await columns(),
+    applied: await applied(),
+    links: await links(),
+    served: await served(),
+    nginx: await stack.nginxRelease(),
+  });
 
   it("v2 deploys (its migrations are before-switch)", async () => {
     const r = await up("v2");
@@ -67,19 +78,26 @@ describe("e2e: migrations around the switch", function () {
     const release = stack.appSession("BEGIN; LOCK TABLE polls_question IN ACCESS SHARE MODE;\n");
     try {
       for (let i = 0; i < 100; i++) {
-        const held = await stack.appQuery("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'polls_question' AND l.granted AND l.pid <> pg_backend_pid()");
+        const held = await stack.appQuery(
+          "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'polls_question' AND l.granted AND l.pid <> pg_backend_pid()",
+        );
         if (held !== "0") break;
         await new Promise((res) => setTimeout(res, 100));
       }
       const before = await snapshot();
       const { result, requests, failed, failures } = await underLoad("v6", { migrationLockTimeout: 1, migrationRetries: 2 });
       assert.equal(result.ok, false);
-      const gaveUp = /migrating polls to v6 failed: could not get a database lock within 1 s in 3 attempts, ([0-9.]+) s in all \(.*lock timeout.*\): another session holds it.*; no node was switched/.exec(result.error ?? "");
+      const gaveUp =
+        /migrating polls to v6 failed: could not get a database lock within 1 s in 3 attempts, ([0-9.]+) s in all \(.*lock timeout.*\): another session holds it.*; no node was switched/.exec(
+          result.error ?? "",
+        );
       assert.ok(gaveUp, result.error);
       const expand = result.ran.find((x) => x.name === `${APP}-expand`)!;
       // The lock is held until the test ends it: without the timeout the step would wait forever.
       // Three 1 s waits with 1 s and 2 s pauses between them.
-      console.log(`      lock held: the migration gave up after ${gaveUp[1]} s (expand step ${(expand.ms / 1000).toFixed(1)} s); ${requests} requests, ${failed} failed`);
+      console.log(
+        `      lock held: the migration gave up after ${gaveUp[1]} s (expand step ${(expand.ms / 1000).toFixed(1)} s); ${requests} requests, ${failed} failed`,
+      );
       assert.ok(Number(gaveUp[1]) >= 6, `gave up after ${gaveUp[1]} s`);
       assert.ok(requests > 20, `only ${requests} requests`);
       assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
@@ -120,18 +138,29 @@ describe("e2e: migrations around the switch", function () {
     const before = await snapshot();
     const refused = await up("v6");
     assert.equal(refused.ok, false);
-    assert.match(refused.error ?? "", /refusing to roll polls back to v6: unapplying polls\.0004_remove_question_summary \(Remove field summary from question\) brings back empty what it removed: the data it held is gone; .*acknowledgeMigrations: \[polls\.0004_remove_question_summary\].*; nothing was changed/);
+    assert.match(
+      refused.error ?? "",
+      /refusing to roll polls back to v6: unapplying polls\.0004_remove_question_summary \(Remove field summary from question\) brings back empty what it removed: the data it held is gone; .*acknowledgeMigrations: \[polls\.0004_remove_question_summary\].*; nothing was changed/,
+    );
     assert.ok(!refused.ran.some((x) => x.name.includes("-switch-")));
     assert.deepEqual(await snapshot(), before);
 
     const { result, requests, failed, failures } = await underLoad("v6", { acknowledgeMigrations: ["polls.0004_remove_question_summary"] });
     assertOk(result);
     const expand = result.ran.find((x) => x.name === `${APP}-expand`)!;
-    assert.match(expand.stdout, /^v6 expand applied= unapplied=polls\.0004_remove_question_summary$/m, "the column came back before any switch");
+    assert.match(
+      expand.stdout,
+      /^v6 expand applied= unapplied=polls\.0004_remove_question_summary$/m,
+      "the column came back before any switch",
+    );
     console.log(`      v7 -> v6 acknowledged: ${requests} requests, ${failed} failed`);
     assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
     assert.ok((await columns()).includes("summary"));
-    assert.equal(await stack.appQuery("SELECT count(*) FROM polls_question WHERE summary IS NOT NULL"), "0", "the data is gone, as the refusal said");
+    assert.equal(
+      await stack.appQuery("SELECT count(*) FROM polls_question WHERE summary IS NOT NULL"),
+      "0",
+      "the data is gone, as the refusal said",
+    );
     assertOk(await up("v7"));
   });
 
@@ -140,22 +169,50 @@ describe("e2e: migrations around the switch", function () {
     const { result, requests, failed, failures } = await underLoad("v8");
     const written = await inserts.stop();
     assertOk(result);
-    const entries = JSON.parse(result.ran.find((x) => x.name === `${APP}-expand`)!.stdout.split("\n").find((l) => l.startsWith("fleet-migrations: "))!.slice("fleet-migrations: ".length)) as { migrations: { name: string; class: string; when: string; rewrite?: string }[] };
-    assert.deepEqual(entries.migrations.map(({ name, class: cls, when, rewrite }) => ({ name, class: cls, when, rewrite })), [{ name: "polls.0005_question_votes", class: "before-switch", when: "expand", rewrite: "keep-default" }]);
+    const entries = JSON.parse(
+      result.ran
+        .find((x) => x.name === `${APP}-expand`)!
+        .stdout.split("\n")
+        .find((l) => l.startsWith("fleet-migrations: "))!
+        .slice("fleet-migrations: ".length),
+    ) as { migrations: { name: string; class: string; when: string; rewrite?: string }[] };
+    assert.deepEqual(
+      entries.migrations.map(({ name, class: cls, when, rewrite }) => ({ name, class: cls, when, rewrite })),
+      [{ name: "polls.0005_question_votes", class: "before-switch", when: "expand", rewrite: "keep-default" }],
+    );
     const expand = result.ran.find((x) => x.name === `${APP}-expand`)!;
     assert.match(expand.stderr, /kept the database default of polls_question\.votes until contract/);
-    assert.match(result.ran.find((x) => x.name === `${APP}-contract`)!.stderr, /dropped the database defaults kept since expand: polls_question\.votes/);
-    console.log(`      v7 -> v8: ${written.requests} inserts by the old and new code (${written.failed} failed), ${requests} page requests (${failed} failed)`);
+    assert.match(
+      result.ran.find((x) => x.name === `${APP}-contract`)!.stderr,
+      /dropped the database defaults kept since expand: polls_question\.votes/,
+    );
+    console.log(
+      `      v7 -> v8: ${written.requests} inserts by the old and new code (${written.failed} failed), ${requests} page requests (${failed} failed)`,
+    );
     assert.ok(written.requests > 20, `only ${written.requests} inserts`);
     assert.equal(written.failed, 0, `failed inserts: ${written.failures.join(" | ")}`);
     assert.equal(failed, 0, `failed requests: ${failures.join(" | ")}`);
     assert.equal(await stack.appQuery("SELECT count(*) FROM polls_question WHERE votes <> 0"), "0");
-    assert.equal(await stack.appQuery("SELECT coalesce(column_default, 'none') FROM information_schema.columns WHERE table_name = 'polls_question' AND column_name = 'votes'"), "none", "the default is gone after contract");
+    assert.equal(
+      await stack.appQuery(
+        "SELECT coalesce(column_default, 'none') FROM information_schema.columns WHERE table_name = 'polls_question' AND column_name = 'votes'",
+      ),
+      "none",
+      "the default is gone after contract",
+    );
   });
 
   const unsafe: [string, string, RegExp][] = [
-    ["v9", "polls.0006_rename_text_title", /refusing to deploy polls v9: polls\.0006_rename_text_title \(Rename field text on question to title\) renames column polls_question\.text to title, which the old code still uses \(polls_question: \d+ rows\); safe recipe: add the new one beside the old .*; nothing was changed/],
-    ["v10", "polls.0007_alter_question_published", /refusing to deploy polls v10: polls\.0007_alter_question_published \(Alter field published on question\) changes the type of polls_question\.published from timestamp with time zone to date \(polls_question: \d+ rows\); safe recipe: add a column of the new type .*; nothing was changed/],
+    [
+      "v9",
+      "polls.0006_rename_text_title",
+      /refusing to deploy polls v9: polls\.0006_rename_text_title \(Rename field text on question to title\) renames column polls_question\.text to title, which the old code still uses \(polls_question: \d+ rows\); safe recipe: add the new one beside the old .*; nothing was changed/,
+    ],
+    [
+      "v10",
+      "polls.0007_alter_question_published",
+      /refusing to deploy polls v10: polls\.0007_alter_question_published \(Alter field published on question\) changes the type of polls_question\.published from timestamp with time zone to date \(polls_question: \d+ rows\); safe recipe: add a column of the new type .*; nothing was changed/,
+    ],
   ];
   for (const [tag, migration, message] of unsafe) {
     it(`${tag} (${migration}) is refused before any change with one line; acknowledged, it runs and says the old code was exposed`, async () => {
@@ -173,7 +230,12 @@ describe("e2e: migrations around the switch", function () {
       assertOk(acknowledged);
       assert.deepEqual(listed(acknowledged), [{ name: migration, class: "unsafe", when: "expand" }]);
       const expand = acknowledged.ran.find((x) => x.name === `${APP}-expand`)!;
-      assert.match(expand.stderr, new RegExp(`${migration.replace(".", "\\.")} runs while the old code serves \\(acknowledged in apps\\.yaml\\): the old code is exposed to it`));
+      assert.match(
+        expand.stderr,
+        new RegExp(
+          `${migration.replace(".", "\\.")} runs while the old code serves \\(acknowledged in apps\\.yaml\\): the old code is exposed to it`,
+        ),
+      );
       assert.ok((await applied()).includes(migration.split(".")[1]));
       assert.deepEqual(await links(), [`${APP_IDENTITY.home}/releases/${tag}`, `${APP_IDENTITY.home}/releases/${tag}`]);
     });
@@ -183,7 +245,10 @@ describe("e2e: migrations around the switch", function () {
     const before = await snapshot();
     const refused = await up("v12");
     assert.equal(refused.ok, false);
-    assert.match(refused.error ?? "", /refusing to deploy polls v12: polls\.0008_question_rank \(Add field rank to question\) adds NOT NULL column polls_question\.rank without a database default, so the old code's inserts fail \(polls_question: \d+ rows\); safe recipe: add it with null=True .*; nothing was changed/);
+    assert.match(
+      refused.error ?? "",
+      /refusing to deploy polls v12: polls\.0008_question_rank \(Add field rank to question\) adds NOT NULL column polls_question\.rank without a database default, so the old code's inserts fail \(polls_question: \d+ rows\); safe recipe: add it with null=True .*; nothing was changed/,
+    );
     assert.ok(!refused.ran.some((x) => x.name.includes("-switch-")));
     assert.deepEqual(await snapshot(), before);
   });

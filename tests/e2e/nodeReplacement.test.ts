@@ -65,8 +65,12 @@ function assertOrder(run: Run, switched: string | undefined, deleted: string): v
     assert.ok(sw?.ok && sw.at <= sitesStart.at, `${switched} had not passed when ${SITES_STEP} started`);
   }
   const deletes = run.started.filter((s) => s.op === "delete");
-  assert.ok(deletes.some((d) => d.name === deleted), `no delete of ${deleted}: ${deletes.map((d) => d.name).join(" ")}`);
-  for (const d of deletes) assert.ok(d.at >= sitesEnd.at, `${d.name}'s delete started ${sitesEnd.at - d.at} ms before ${SITES_STEP} had drained`);
+  assert.ok(
+    deletes.some((d) => d.name === deleted),
+    `no delete of ${deleted}: ${deletes.map((d) => d.name).join(" ")}`,
+  );
+  for (const d of deletes)
+    assert.ok(d.at >= sitesEnd.at, `${d.name}'s delete started ${sitesEnd.at - d.at} ms before ${SITES_STEP} had drained`);
 }
 
 describe("e2e: node replacement and node count changes under load", function () {

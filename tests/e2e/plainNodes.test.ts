@@ -23,7 +23,8 @@ describe("e2e: plain app nodes (no systemd: gunicorn daemonised, signalled direc
 
   const node = () => cluster.appNodes[0];
   /** The master in gunicorn's pidfile, if that process is alive. */
-  const master = async () => (await cluster.exec(node(), `p=$(cat ${HOME}/shared/run/gunicorn.pid) && test -d /proc/$p && echo $p`)).stdout.trim();
+  const master = async () =>
+    (await cluster.exec(node(), `p=$(cat ${HOME}/shared/run/gunicorn.pid) && test -d /proc/$p && echo $p`)).stdout.trim();
 
   it("fresh deploy of v1: no systemd on the node; gunicorn runs daemonised, logging to shared/log", async () => {
     assertOk(await stack.up("v1"));
@@ -47,7 +48,11 @@ describe("e2e: plain app nodes (no systemd: gunicorn daemonised, signalled direc
     const after = await master();
     assert.match(after, /^\d+$/);
     assert.notEqual(after, before, "the master is the old one");
-    assert.equal((await cluster.exec(node(), `test -d /proc/${before} && echo alive`)).stdout.trim(), "", `the old master ${before} still runs`);
+    assert.equal(
+      (await cluster.exec(node(), `test -d /proc/${before} && echo alive`)).stdout.trim(),
+      "",
+      `the old master ${before} still runs`,
+    );
   });
 
   it("a release whose app cannot start: put back v2 with no failed request, the reason from the log file", async () => {
@@ -57,14 +62,20 @@ describe("e2e: plain app nodes (no systemd: gunicorn daemonised, signalled direc
     const r = await stack.up("v2-broken");
     const { failed, failures } = await load.stop();
     assert.equal(r.ok, false);
-    assert.match(r.error ?? "", /polls v2-broken failed its health check on [0-9.]+ \(gunicorn did not start: RuntimeError\): put back v2; no further node moves/);
+    assert.match(
+      r.error ?? "",
+      /polls v2-broken failed its health check on [0-9.]+ \(gunicorn did not start: RuntimeError\): put back v2; no further node moves/,
+    );
     assert.equal(failed, 0, failures.join(" | "));
     assert.equal(await stack.nodeRelease(node()), "v2");
     // The put-back was a re-exec too: a new master with v2, the one of before gone, no other left.
     const after = await master();
     assert.match(after, /^\d+$/);
     assert.notEqual(after, before);
-    const left = await cluster.exec(node(), `test -e ${HOME}/shared/run/gunicorn.pid.2 && echo pidfile.2; pgrep -u ${APP_IDENTITY.osUser} -P 1 || true`);
+    const left = await cluster.exec(
+      node(),
+      `test -e ${HOME}/shared/run/gunicorn.pid.2 && echo pidfile.2; pgrep -u ${APP_IDENTITY.osUser} -P 1 || true`,
+    );
     assert.equal(left.stdout.trim(), after, "a master other than the serving one, or the pidfile of one, is left");
     assertOk(await stack.up("v2"));
   });

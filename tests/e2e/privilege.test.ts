@@ -38,15 +38,34 @@ interface ProbeRecord {
   [right: string]: string | number | boolean;
 }
 /** What the probe tries that app code must never manage, wherever it runs. */
-const NEVER = ["sudo_true", "sudo_id", "sudo_sh", "sudo_helper", "sudo_as_victim", "read_victim_env", "write_victim_release", "write_scripts", "write_helper", "write_etc", "write_deploy_home"];
+const NEVER = [
+  "sudo_true",
+  "sudo_id",
+  "sudo_sh",
+  "sudo_helper",
+  "sudo_as_victim",
+  "read_victim_env",
+  "write_victim_release",
+  "write_scripts",
+  "write_helper",
+  "write_etc",
+  "write_deploy_home",
+];
 /** What it must not manage once its release serves: its own code and virtualenv. */
 const NEVER_AT_RUN_TIME = ["write_venv", "write_code"];
 
 /** A catalog of the fixture app (the victim) and the probe app, each at its tag. */
 function catalog(pollsTag: string, probeTag: string): string {
   const app = (name: string, repo: string, port: number, tag: string) => [
-    `  - name: ${name}`, `    repo: ${repo}`, `    domain: ${name}.example.edu`, "    settings: pollsite.settings",
-    "    wsgi: pollsite.wsgi:application", `    port: ${port}`, "    healthCheck: /healthz", "    tags:", `      alpha: ${tag}`,
+    `  - name: ${name}`,
+    `    repo: ${repo}`,
+    `    domain: ${name}.example.edu`,
+    "    settings: pollsite.settings",
+    "    wsgi: pollsite.wsgi:application",
+    `    port: ${port}`,
+    "    healthCheck: /healthz",
+    "    tags:",
+    `      alpha: ${tag}`,
   ];
   return ["apps:", ...app("polls", "uni-it/polls", 8123, pollsTag), ...app("probe", PROBE_REPO, 8124, probeTag), ""].join("\n");
 }
@@ -60,9 +79,18 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
   const onNode = async (command: string) => (await cluster.exec(node(), command)).stdout.trim();
   const asDeploy = (command: string) => cluster.exec(node(), command, { asUser: cluster.sshUser });
   const records = async (): Promise<ProbeRecord[]> =>
-    (await onNode(`cat ${RECORDS.join(" ")} 2>/dev/null || true`)).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as ProbeRecord);
-  const probeTag = (name: string, requirements: string) => pushTag(cluster, "v1", name,
-    `mkdir -p vendor && python3 ${MAKE_WHEEL} vendor && printf '%s\\n' ${requirements} > requirements.txt && git add -A`, cluster.repositories[PROBE_REPO]);
+    (await onNode(`cat ${RECORDS.join(" ")} 2>/dev/null || true`))
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as ProbeRecord);
+  const probeTag = (name: string, requirements: string) =>
+    pushTag(
+      cluster,
+      "v1",
+      name,
+      `mkdir -p vendor && python3 ${MAKE_WHEEL} vendor && printf '%s\\n' ${requirements} > requirements.txt && git add -A`,
+      cluster.repositories[PROBE_REPO],
+    );
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-privilege-"));
@@ -88,8 +116,17 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
     // It ran (the test cannot pass vacuously): at stage (the import checks, compileall, Django's
     // commands, the preflight, the migration classifier) and under gunicorn.
     // (`python -m compileall -q DIR`: while site runs the .pth, argv still says -m.)
-    for (const what of [`-m -q ${PROBE.home}/releases/.partial-v1-probe`, "manage.py collectstatic", "fleet_preflight.py", "fleet_migrations.py known", "gunicorn_main.py"]) {
-      assert.ok(seen.some((r) => r.argv.includes(what)), `the probe never ran in ${what}: ${seen.map((r) => r.argv).join(" | ")}`);
+    for (const what of [
+      `-m -q ${PROBE.home}/releases/.partial-v1-probe`,
+      "manage.py collectstatic",
+      "fleet_preflight.py",
+      "fleet_migrations.py known",
+      "gunicorn_main.py",
+    ]) {
+      assert.ok(
+        seen.some((r) => r.argv.includes(what)),
+        `the probe never ran in ${what}: ${seen.map((r) => r.argv).join(" | ")}`,
+      );
     }
     for (const r of seen) {
       assert.deepEqual([r.user, r.uid, r.euid], [PROBE.osUser, uid, uid], `ran as ${r.user} in ${r.argv}`);
@@ -102,14 +139,29 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
     assert.equal(await onNode("ls /etc/fleet-probe /home/deploy/.fleet-probe 2>/dev/null || true"), "", "the probe wrote outside its home");
     // The release and the virtualenv it built are the deploy user's, not writable by the app.
     const release = `${PROBE.home}/releases/v1-probe`;
-    assert.equal(await onNode(`stat -c %U:%G ${release} ${release}/manage.py $(readlink -f ${release}/.fleet/venv)`), Array(3).fill(`deploy:${PROBE.osUser}`).join("\n"));
-    assert.equal(await onNode(`find ${release}/ $(readlink -f ${release}/.fleet/venv)/ \\( -perm /6022 -o -user ${PROBE.osUser} \\) ! -type l ! -path '*/.fleet/static*' | head -n 5`), "",
-      "the app's user owns or may write something of its code or virtualenv");
+    assert.equal(
+      await onNode(`stat -c %U:%G ${release} ${release}/manage.py $(readlink -f ${release}/.fleet/venv)`),
+      Array(3).fill(`deploy:${PROBE.osUser}`).join("\n"),
+    );
+    assert.equal(
+      await onNode(
+        `find ${release}/ $(readlink -f ${release}/.fleet/venv)/ \\( -perm /6022 -o -user ${PROBE.osUser} \\) ! -type l ! -path '*/.fleet/static*' | head -n 5`,
+      ),
+      "",
+      "the app's user owns or may write something of its code or virtualenv",
+    );
   });
 
   it("the deploy user's sudo is the node helper only: no shell, no file, no other user, no script of its own", async () => {
-    for (const command of ["sudo -n true", "sudo -n bash -c true", "sudo -n sh -c true", `sudo -n cat ${VICTIM.home}/shared/env`, `sudo -n -u ${VICTIM.osUser} true`,
-      `sudo -n ${NODE_HELPER} as root true`, `sudo -n ${NODE_HELPER} rm ${VICTIM.osUser} release ../../etc`]) {
+    for (const command of [
+      "sudo -n true",
+      "sudo -n bash -c true",
+      "sudo -n sh -c true",
+      `sudo -n cat ${VICTIM.home}/shared/env`,
+      `sudo -n -u ${VICTIM.osUser} true`,
+      `sudo -n ${NODE_HELPER} as root true`,
+      `sudo -n ${NODE_HELPER} rm ${VICTIM.osUser} release ../../etc`,
+    ]) {
       const r = await asDeploy(`${command} </dev/null`);
       assert.notEqual(r.code, 0, `${command} succeeded`);
     }
@@ -117,7 +169,9 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
     const evil = await asDeploy(`printf 'id -u\\n' > /srv/fleet/evil.sh && sudo -n sh /srv/fleet/evil.sh`);
     assert.notEqual(evil.code, 0, evil.stdout);
     // A link where the helper expects the app's own directory is refused, never followed.
-    const link = await asDeploy(`cd ${VICTIM.home} && mv releases releases.real && ln -s /etc releases && { sudo -n ${NODE_HELPER} build-dir ${VICTIM.osUser} release passwd; echo "status $?"; rm releases; mv releases.real releases; }`);
+    const link = await asDeploy(
+      `cd ${VICTIM.home} && mv releases releases.real && ln -s /etc releases && { sudo -n ${NODE_HELPER} build-dir ${VICTIM.osUser} release passwd; echo "status $?"; rm releases; mv releases.real releases; }`,
+    );
     assert.match(link.stdout, /status 1/);
     assert.match(link.stderr, /^fleet: error: \/srv\/app_polls\/releases: .*symlink/m);
     assert.equal(await onNode("stat -c %U:%a /etc/passwd && test ! -e /etc/.partial-passwd && echo intact"), "root:644\nintact");
@@ -127,10 +181,19 @@ describe("e2e: app code never runs with the platform's rights (real nodes, the r
     const record = `cd ${VICTIM.home}/current/.fleet && cat tag commit venv-hash platform && readlink venv && ls`;
     const before = await onNode(record);
     assert.match(before, /^v1\n/);
-    pushTag(cluster, "v1", "v1-dotfleet", "ln -s ../../../app_polls/current/.fleet .fleet && git add .fleet", cluster.repositories[PROBE_REPO]);
+    pushTag(
+      cluster,
+      "v1",
+      "v1-dotfleet",
+      "ln -s ../../../app_polls/current/.fleet .fleet && git add .fleet",
+      cluster.repositories[PROBE_REPO],
+    );
     const r = await stack.up(catalog("v1", "v1-dotfleet"));
     assert.equal(r.ok, false);
-    assert.match(r.error ?? "", /v1-dotfleet has its own \.fleet at the top of the repository: the platform keeps its record of the release under that name; remove it from the repository/);
+    assert.match(
+      r.error ?? "",
+      /v1-dotfleet has its own \.fleet at the top of the repository: the platform keeps its record of the release under that name; remove it from the repository/,
+    );
     assert.equal(await onNode(record), before);
     const page = await get(`http://${cluster.staticHost.address}/`, "polls.example.edu");
     assert.match(page.body, /release: v1/);

@@ -32,13 +32,25 @@ const catalog = (tag: string, lines = ["processes:", PROCESS_LINE, ...SCHEDULE_L
 async function unitShow(cluster: Cluster, node: NodeHandle, unit: string, ...props: string[]): Promise<Record<string, string>> {
   const r = await cluster.exec(node, `systemctl show '${unit}' ${props.map((p) => `-p ${p}`).join(" ")}`);
   assert.equal(r.code, 0, r.stderr);
-  return Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 }
 
 /** The worker's lines in a node's journal since `since` (epoch seconds): [time, text]. */
 async function workerLines(cluster: Cluster, node: NodeHandle, since: number): Promise<[number, string][]> {
-  const r = await cluster.exec(node, `journalctl --no-pager -q -o short-unix -u '${WORKER}' --since @${Math.floor(since)} | grep -E 'worker (start|beat|stop)' || true`);
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => [Number(l.split(" ")[0]), l] as [number, string]);
+  const r = await cluster.exec(
+    node,
+    `journalctl --no-pager -q -o short-unix -u '${WORKER}' --since @${Math.floor(since)} | grep -E 'worker (start|beat|stop)' || true`,
+  );
+  return r.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => [Number(l.split(" ")[0]), l] as [number, string]);
 }
 
 /** The release directory the worker's process runs in. */
@@ -67,18 +79,45 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
   it("a process whose program is not in the release is refused before any node switches", async () => {
     const r = await stack.up(catalog("v20", ["processes:", "  worker: nosuchprogram --queue mail", ...SCHEDULE_LINES]));
     assert.equal(r.ok, false);
-    assert.match(r.error ?? "", /polls v20: process worker: its program 'nosuchprogram' is not in the release .*fix the command in apps\.yaml/);
+    assert.match(
+      r.error ?? "",
+      /polls v20: process worker: its program 'nosuchprogram' is not in the release .*fix the command in apps\.yaml/,
+    );
     for (const n of stack.nodes) assert.equal(await stack.currentOn(n), "", `${n.name} switched`);
   });
 
   it("v20: the worker runs on every node as the app's user in the release, in its own unit and cgroup; the tick's timer on every node", async () => {
     assertOk(await stack.up(catalog("v20")));
     for (const n of stack.nodes) {
-      const u = await unitShow(cluster, n, WORKER, "ActiveState", "UnitFileState", "User", "ControlGroup", "MemoryMax", "TimeoutStopUSec", "KillSignal", "Restart", "WorkingDirectory");
-      assert.deepEqual(u, {
-        ActiveState: "active", UnitFileState: "enabled", User: USER, ControlGroup: u.ControlGroup,
-        MemoryMax: String(96 * 1024 * 1024), TimeoutStopUSec: `${STOP_SECONDS}s`, KillSignal: "15", Restart: "on-failure", WorkingDirectory: `${APP_IDENTITY.home}/current`,
-      }, n.name);
+      const u = await unitShow(
+        cluster,
+        n,
+        WORKER,
+        "ActiveState",
+        "UnitFileState",
+        "User",
+        "ControlGroup",
+        "MemoryMax",
+        "TimeoutStopUSec",
+        "KillSignal",
+        "Restart",
+        "WorkingDirectory",
+      );
+      assert.deepEqual(
+        u,
+        {
+          ActiveState: "active",
+          UnitFileState: "enabled",
+          User: USER,
+          ControlGroup: u.ControlGroup,
+          MemoryMax: String(96 * 1024 * 1024),
+          TimeoutStopUSec: `${STOP_SECONDS}s`,
+          KillSignal: "15",
+          Restart: "on-failure",
+          WorkingDirectory: `${APP_IDENTITY.home}/current`,
+        },
+        n.name,
+      );
       assert.ok(u.ControlGroup.endsWith(`/${WORKER}`), `${n.name}: not in a cgroup of its own: ${u.ControlGroup}`);
       assert.equal(await workerRelease(cluster, n), "v20", n.name);
       const timer = await unitShow(cluster, n, TICK_TIMER, "ActiveState", "TimersCalendar");
@@ -99,40 +138,86 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
         const lines = await workerLines(cluster, n, since);
         assert.ok(lines.length > 4, `${n.name}: ${lines.length} worker lines`);
         assert.match(lines[lines.length - 1][1], new RegExp(`code=${tag} `), `${n.name}: ${lines[lines.length - 1][1]}`);
-        assert.ok(lines.some(([, l]) => /worker stop code=/.test(l)), `${n.name}: the old worker was not stopped gracefully (SIGTERM)`);
+        assert.ok(
+          lines.some(([, l]) => /worker stop code=/.test(l)),
+          `${n.name}: the old worker was not stopped gracefully (SIGTERM)`,
+        );
         const gaps = lines.slice(1).map(([t], i) => t - lines[i][0]);
         const worst = Math.max(...gaps);
-        assert.ok(worst <= STOP_SECONDS, `${n.name}: the worker was absent ${worst.toFixed(1)} s, more than its stop time (${STOP_SECONDS} s)`);
+        assert.ok(
+          worst <= STOP_SECONDS,
+          `${n.name}: the worker was absent ${worst.toFixed(1)} s, more than its stop time (${STOP_SECONDS} s)`,
+        );
       }
     }
   });
 
   it("npm run logs shows the lines of web, the worker and the tick, each with its node", async () => {
     // The tick's first run (at the first minute boundary since v20 started the timers).
-    for (let i = 0; i < 75 && !/^[1-9]/.test(await stack.appQuery("SELECT count(*) FROM fleet_schedule_runs WHERE exit_status IS NOT NULL").catch(() => "")); i++) {
+    for (
+      let i = 0;
+      i < 75 &&
+      !/^[1-9]/.test(await stack.appQuery("SELECT count(*) FROM fleet_schedule_runs WHERE exit_status IS NOT NULL").catch(() => ""));
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-logs-"));
     try {
       const outputs = path.join(work, "outputs.json");
-      fs.writeFileSync(outputs, JSON.stringify({
-        appReleases: { [APP]: { tag: "v20" } },
-        infrastructure: { nodeAddresses: Object.fromEntries(stack.nodes.map((n, i) => [`node-${i + 1}`, n.address])) },
-      }));
-      const logs = (...extra: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile("node", ["-r", "ts-node/register/transpile-only", "cli/logs.ts", APP, "--stack", STACK, "--since", "30m", "--outputs", outputs,
-          "--identity", cluster.privateKeyPath, "--known-hosts", path.join(work, "known_hosts"), ...extra],
-        { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
-      });
+      fs.writeFileSync(
+        outputs,
+        JSON.stringify({
+          appReleases: { [APP]: { tag: "v20" } },
+          infrastructure: { nodeAddresses: Object.fromEntries(stack.nodes.map((n, i) => [`node-${i + 1}`, n.address])) },
+        }),
+      );
+      const logs = (...extra: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+          execFile(
+            "node",
+            [
+              "-r",
+              "ts-node/register/transpile-only",
+              "cli/logs.ts",
+              APP,
+              "--stack",
+              STACK,
+              "--since",
+              "30m",
+              "--outputs",
+              outputs,
+              "--identity",
+              cluster.privateKeyPath,
+              "--known-hosts",
+              path.join(work, "known_hosts"),
+              ...extra,
+            ],
+            { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+            (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+          );
+        });
       const all = await logs();
       assert.equal(all.code, 0, all.stderr);
       const lines = all.stdout.split("\n");
       for (const node of ["node-1", "node-2"]) {
-        assert.ok(lines.some((l) => l.startsWith(`${node} web `) && /Booting worker|Listening at/.test(l)), `${node}: no gunicorn line`);
-        assert.ok(lines.some((l) => l.startsWith(`${node} worker `) && /worker beat \d+ code=v20 on /.test(l)), `${node}: no worker line`);
+        assert.ok(
+          lines.some((l) => l.startsWith(`${node} web `) && /Booting worker|Listening at/.test(l)),
+          `${node}: no gunicorn line`,
+        );
+        assert.ok(
+          lines.some((l) => l.startsWith(`${node} worker `) && /worker beat \d+ code=v20 on /.test(l)),
+          `${node}: no worker line`,
+        );
       }
-      assert.ok(lines.some((l) => /^node-[12] schedule:tick \S+ tick ran code=v20/.test(l)), "no tick run in the logs");
-      assert.ok(lines.some((l) => /^node-[12] schedule:tick \S+ fleet schedule tick \S+: exit 0 in [0-9.]+ s on node-[12]$/.test(l)), "no exit status and duration of a tick");
+      assert.ok(
+        lines.some((l) => /^node-[12] schedule:tick \S+ tick ran code=v20/.test(l)),
+        "no tick run in the logs",
+      );
+      assert.ok(
+        lines.some((l) => /^node-[12] schedule:tick \S+ fleet schedule tick \S+: exit 0 in [0-9.]+ s on node-[12]$/.test(l)),
+        "no exit status and duration of a tick",
+      );
       const worker = await logs("--process", "worker");
       assert.equal(worker.code, 0, worker.stderr);
       const wl = worker.stdout.trim().split("\n");
@@ -151,14 +236,24 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
     }
     assertOk(await stack.up("apps: []\n"));
     for (const n of stack.nodes) {
-      const left = await cluster.exec(n, `ls /etc/systemd/system | grep -F '${USER}' || true; pgrep -u ${USER} || true; systemctl list-units --all --plain --no-legend 'fleet-*' | grep -F '${USER}' | grep -v 'not-found' || true`);
+      const left = await cluster.exec(
+        n,
+        `ls /etc/systemd/system | grep -F '${USER}' || true; pgrep -u ${USER} || true; systemctl list-units --all --plain --no-legend 'fleet-*' | grep -F '${USER}' | grep -v 'not-found' || true`,
+      );
       assert.equal(left.stdout.trim(), "", `${n.name} keeps: ${left.stdout}`);
     }
     assertOk(await stack.up(catalog("v20")));
   });
   /** Runs of the tick per minute (UTC, "HH:MM"), from the app's own record of them. */
   async function ticksPerMinute(since: Date): Promise<Map<string, string[]>> {
-    const rows = (await stack.appQuery(`SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI'), node FROM polls_ticks WHERE at >= '${since.toISOString()}' ORDER BY at`)).trim().split("\n").filter(Boolean);
+    const rows = (
+      await stack.appQuery(
+        `SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI'), node FROM polls_ticks WHERE at >= '${since.toISOString()}' ORDER BY at`,
+      )
+    )
+      .trim()
+      .split("\n")
+      .filter(Boolean);
     const perMinute = new Map<string, string[]>();
     for (const [minute, node] of rows.map((r) => r.split("|"))) perMinute.set(minute, [...(perMinute.get(minute) ?? []), node]);
     return perMinute;
@@ -173,7 +268,11 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
   async function runsSettled(since: Date): Promise<void> {
     let running = "";
     for (let i = 0; i < 60; i++) {
-      running = (await stack.appQuery(`SELECT count(*) FROM fleet_schedule_runs WHERE schedule = 'tick' AND exit_status IS NULL AND started >= '${since.toISOString().slice(0, 19)}Z'`)).trim();
+      running = (
+        await stack.appQuery(
+          `SELECT count(*) FROM fleet_schedule_runs WHERE schedule = 'tick' AND exit_status IS NULL AND started >= '${since.toISOString().slice(0, 19)}Z'`,
+        )
+      ).trim();
       if (running === "0") return;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -204,11 +303,14 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
     const expected = Array.from({ length: minutes.length }, (_, i) => new Date(first + i * 60_000).toISOString().slice(11, 16));
     assert.deepEqual(minutes, expected, `minutes with a run: ${minutes.join(" ")}`);
     for (const [minute, nodes] of perMinute) assert.equal(nodes.length, 1, `${minute}: ran on ${nodes.join(", ")}`);
-    const recorded = (await stack.appQuery(`SELECT count(*), count(*) FILTER (WHERE exit_status = 0) FROM fleet_schedule_runs WHERE schedule = 'tick' AND started >= '${since.toISOString().slice(0, 19)}Z'`)).trim();
+    const recorded = (
+      await stack.appQuery(
+        `SELECT count(*), count(*) FILTER (WHERE exit_status = 0) FROM fleet_schedule_runs WHERE schedule = 'tick' AND started >= '${since.toISOString().slice(0, 19)}Z'`,
+      )
+    ).trim();
     const ticks = [...perMinute.values()].flat().length;
     assert.equal(recorded, `${ticks}|${ticks}`, "fleet_schedule_runs does not record each run with its exit status");
     const lastNode = perMinute.get(minutes[minutes.length - 1])![0];
     assert.equal(lastNode, "node-2", "after node-1 was lost, the tick did not run on node-2");
   });
-
 });

@@ -22,7 +22,10 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
   const appStatic = staticDir(WEB_ROOT, appIdentity(APP).osUser);
   /** A shell on the first node, as root, with the app's publish key in /tmp/k and an ssh line for it. */
   const withKey = (command: string) =>
-    cluster.exec(node(), `ssh="ssh -F /dev/null -i /tmp/k -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"; ${command}`);
+    cluster.exec(
+      node(),
+      `ssh="ssh -F /dev/null -i /tmp/k -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"; ${command}`,
+    );
   const onEdge = async (command: string) => (await cluster.exec(edge(), command)).stdout.trim();
 
   before(async () => {
@@ -39,12 +42,17 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
   });
 
   it("the publish step put the release's static files on the nginx host, as the publish user", async () => {
-    assert.equal(await onEdge(`stat -c %U ${appStatic} && find ${appStatic} -type f ! -user ${PUBLISH_USER} | wc -l`), `${PUBLISH_USER}\n0`);
+    assert.equal(
+      await onEdge(`stat -c %U ${appStatic} && find ${appStatic} -type f ! -user ${PUBLISH_USER} | wc -l`),
+      `${PUBLISH_USER}\n0`,
+    );
     assert.notEqual(await onEdge(`find ${appStatic} -type f | wc -l`), "0");
   });
 
   it("can write a file into the app's static directory (what it is for)", async () => {
-    const r = await withKey(`echo written-by-key >/tmp/probe.txt && rsync -rt -e "$ssh" /tmp/probe.txt ${PUBLISH_USER}@${edge().address}:.`);
+    const r = await withKey(
+      `echo written-by-key >/tmp/probe.txt && rsync -rt -e "$ssh" /tmp/probe.txt ${PUBLISH_USER}@${edge().address}:.`,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await onEdge(`cat ${appStatic}/probe.txt`), "written-by-key");
   });
@@ -59,7 +67,9 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
   });
 
   it("cannot read anything back, not even the app's own files", async () => {
-    const r = await withKey(`rsync -rt -e "$ssh" ${PUBLISH_USER}@${edge().address}:. /tmp/read-back/ 2>&1; echo "exit=$?"; ls /tmp/read-back 2>/dev/null | wc -l`);
+    const r = await withKey(
+      `rsync -rt -e "$ssh" ${PUBLISH_USER}@${edge().address}:. /tmp/read-back/ 2>&1; echo "exit=$?"; ls /tmp/read-back 2>/dev/null | wc -l`,
+    );
     assert.match(r.stdout, /exit=[1-9]/);
     assert.match(r.stdout.trim(), /\n0$/, "nothing came back");
   });
@@ -73,7 +83,10 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
 
   it("deletes nothing outside the app's static directory (its deletes prune old releases there only)", async () => {
     const outside = [`${WEB_ROOT}/keep-me`, `${WEB_ROOT}/app_other/static/keep-me`];
-    assert.equal((await cluster.exec(edge(), `mkdir -p ${WEB_ROOT}/app_other/static && for f in ${outside.join(" ")}; do echo x >$f; done`)).code, 0);
+    assert.equal(
+      (await cluster.exec(edge(), `mkdir -p ${WEB_ROOT}/app_other/static && for f in ${outside.join(" ")}; do echo x >$f; done`)).code,
+      0,
+    );
     for (const target of ["../../app_other/static/", "../", `${WEB_ROOT}/`]) {
       await withKey(`mkdir -p /tmp/empty && rsync -r --delete -e "$ssh" /tmp/empty/ ${PUBLISH_USER}@${edge().address}:${target} 2>&1`);
     }
@@ -99,8 +112,11 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
 
   it("works only from an app node's address", async () => {
     const key = await cluster.exec(node(), "base64 -w0 /tmp/k");
-    const r = await cluster.exec(edge(), `umask 077 && echo ${key.stdout.trim()} | base64 -d >/tmp/k && echo x >/tmp/from-edge &&
-      rsync -rt -e "ssh -F /dev/null -i /tmp/k -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" /tmp/from-edge ${PUBLISH_USER}@${edge().address}:. 2>&1; echo "exit=$?"`);
+    const r = await cluster.exec(
+      edge(),
+      `umask 077 && echo ${key.stdout.trim()} | base64 -d >/tmp/k && echo x >/tmp/from-edge &&
+      rsync -rt -e "ssh -F /dev/null -i /tmp/k -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" /tmp/from-edge ${PUBLISH_USER}@${edge().address}:. 2>&1; echo "exit=$?"`,
+    );
     assert.match(r.stdout, /exit=[1-9]/);
     assert.equal(await onEdge(`test -e ${appStatic}/from-edge && echo there || echo absent`), "absent");
   });
@@ -109,7 +125,10 @@ describe("e2e: a node holds no key that logs in anywhere; an app's publish key o
     await cluster.exec(node(), "rm -f /tmp/k /tmp/probe.txt /tmp/evil.conf /tmp/leak");
     await cluster.exec(edge(), "rm -f /tmp/k");
     for (const host of [...cluster.appNodes, edge()]) {
-      const found = await cluster.exec(host, "grep -rls -e 'OPENSSH PRIVATE KEY' -e 'BEGIN RSA PRIVATE KEY' /srv /home /tmp /var/tmp /var/www /etc 2>/dev/null | grep -v '^/etc/ssh/ssh_host_' || true");
+      const found = await cluster.exec(
+        host,
+        "grep -rls -e 'OPENSSH PRIVATE KEY' -e 'BEGIN RSA PRIVATE KEY' /srv /home /tmp /var/tmp /var/www /etc 2>/dev/null | grep -v '^/etc/ssh/ssh_host_' || true",
+      );
       assert.equal(found.stdout.trim(), "", `${host.name} keeps a private key`);
     }
   });

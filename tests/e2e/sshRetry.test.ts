@@ -30,14 +30,22 @@ describe("e2e: SSH connections sshd refuses under load are dialled again (testbe
   /** A plan of remote commands on the node, none depending on another: all start at once. */
   function plan(commands: Record<string, string>, connection: Record<string, unknown> = {}): Plan {
     const resources: PlanResource[] = Object.entries(commands).map(([name, create]) => ({
-      urn: `urn:pulumi:e2e::fleet::${REMOTE_COMMAND}::${name}`, type: REMOTE_COMMAND, name, parent: null, dependsOn: [],
+      urn: `urn:pulumi:e2e::fleet::${REMOTE_COMMAND}::${name}`,
+      type: REMOTE_COMMAND,
+      name,
+      parent: null,
+      dependsOn: [],
       inputs: { connection: { host: node().address, user: cluster.sshUser, privateKey: cluster.privateKeyPem, ...connection }, create },
     }));
     return { stack: "e2e", resources, outputs: {} };
   }
   const run = (p: Plan): Promise<ApplyResult> => apply(EMPTY_STATE, p, { keyDir: work });
   /** Times sshd began dropping connections past MaxStartups (it logs the first drop of each spell). */
-  const throttled = () => cluster.sshdLog(node()).split("\n").filter((l) => /beginning MaxStartups throttling/.test(l)).length;
+  const throttled = () =>
+    cluster
+      .sshdLog(node())
+      .split("\n")
+      .filter((l) => /beginning MaxStartups throttling/.test(l)).length;
 
   it("24 steps at once through a MaxStartups of 2: every one runs, exactly once, after the dials sshd dropped", async () => {
     const throttledBefore = throttled();
@@ -65,7 +73,8 @@ describe("e2e: SSH connections sshd refuses under load are dialled again (testbe
   });
 
   it("never runs a command twice, even one that exits 255 printing what a refused dial prints", async () => {
-    const fake = "echo ran >>/tmp/once; echo 'kex_exchange_identification: Connection closed by remote host' >&2; echo 'Connection closed by 10.0.0.1 port 22' >&2; exit 255";
+    const fake =
+      "echo ran >>/tmp/once; echo 'kex_exchange_identification: Connection closed by remote host' >&2; echo 'Connection closed by 10.0.0.1 port 22' >&2; exit 255";
     const r = await run(plan({ looksRefused: fake }, { dialErrorLimit: -1 }));
     assert.equal(r.ok, false);
     assert.equal(r.ran[0].failedDials, 0);

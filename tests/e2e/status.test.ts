@@ -22,7 +22,11 @@ function status(stack: LocalStack, catalog: string, args: string[] = []): { code
   const apps = path.join(stack.workDir, "status-apps.yaml");
   fs.writeFileSync(state, JSON.stringify(stack.state), { mode: 0o600 });
   fs.writeFileSync(apps, catalog);
-  const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "cli/status.ts", "--stack", "alpha", "--state", state, "--apps", apps, ...args], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", "cli/status.ts", "--stack", "alpha", "--state", state, "--apps", apps, ...args],
+    { cwd: ROOT, encoding: "utf8" },
+  );
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -45,7 +49,14 @@ describe("e2e: npm run status and maintenance mode", function () {
     const commit = (await cluster.exec(cluster.appNodes[0], `cat ${APP_IDENTITY.home}/current/.fleet/commit`)).stdout.trim();
     assert.match(commit, /^[0-9a-f]{40}$/);
     for (const node of ["node-1", "node-2"]) {
-      assert.deepEqual(report.apps[0].nodes[node], { tag: "v2", commit, previous: "v1", processes: "running", health: "ok", pendingSwitch: false });
+      assert.deepEqual(report.apps[0].nodes[node], {
+        tag: "v2",
+        commit,
+        previous: "v1",
+        processes: "running",
+        health: "ok",
+        pendingSwitch: false,
+      });
     }
     assert.deepEqual(report.apps[0].edges, { "static-host": { upstream: ["node-1", "node-2"], maintenance: false } });
   });

@@ -19,7 +19,12 @@ const PIDFILE = `${APP_IDENTITY.home}/shared/run/gunicorn.pid`;
 async function unitShow(cluster: Cluster, node: NodeHandle, ...props: string[]): Promise<Record<string, string>> {
   const r = await cluster.exec(node, `systemctl show ${UNIT} ${props.map((p) => `-p ${p}`).join(" ")}`);
   assert.equal(r.code, 0, r.stderr);
-  return Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 }
 
 /** What a node's app looks like to systemd: state, main process, restarts, the run it is in (a
@@ -27,7 +32,15 @@ async function unitShow(cluster: Cluster, node: NodeHandle, ...props: string[]):
 async function serving(cluster: Cluster, node: NodeHandle) {
   const u = await unitShow(cluster, node, "ActiveState", "SubState", "MainPID", "NRestarts", "UnitFileState", "InvocationID");
   const pidfile = (await cluster.exec(node, `cat ${PIDFILE}`)).stdout.trim();
-  return { active: u.ActiveState, sub: u.SubState, mainPid: u.MainPID, restarts: u.NRestarts, enabled: u.UnitFileState, invocation: u.InvocationID, pidfile };
+  return {
+    active: u.ActiveState,
+    sub: u.SubState,
+    mainPid: u.MainPID,
+    restarts: u.NRestarts,
+    enabled: u.UnitFileState,
+    invocation: u.InvocationID,
+    pidfile,
+  };
 }
 
 type Serving = Awaited<ReturnType<typeof serving>>;
@@ -78,13 +91,35 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
       const s = await serving(cluster, n);
       assert.equal(s.enabled, "enabled", `${n.name}: not enabled, it would not come back after a reboot`);
       assert.equal(s.mainPid, s.pidfile, `${n.name}: systemd's main process is not gunicorn's master`);
-      const u = await unitShow(cluster, n, "FragmentPath", "Type", "NotifyAccess", "User", "NoNewPrivileges", "PrivateTmp", "ProtectSystem");
-      assert.deepEqual(u, {
-        FragmentPath: "/etc/systemd/system/gunicorn@.service", Type: "notify", NotifyAccess: "all", User: APP_IDENTITY.osUser,
-        NoNewPrivileges: "yes", PrivateTmp: "yes", ProtectSystem: "full",
-      }, n.name);
+      const u = await unitShow(
+        cluster,
+        n,
+        "FragmentPath",
+        "Type",
+        "NotifyAccess",
+        "User",
+        "NoNewPrivileges",
+        "PrivateTmp",
+        "ProtectSystem",
+      );
+      assert.deepEqual(
+        u,
+        {
+          FragmentPath: "/etc/systemd/system/gunicorn@.service",
+          Type: "notify",
+          NotifyAccess: "all",
+          User: APP_IDENTITY.osUser,
+          NoNewPrivileges: "yes",
+          PrivateTmp: "yes",
+          ProtectSystem: "full",
+        },
+        n.name,
+      );
       // The hardening holds in the running master: no new privileges, its own /tmp, /usr read-only.
-      const inside = await cluster.exec(n, `grep '^NoNewPrivs:' /proc/${s.mainPid}/status; test "$(readlink /proc/${s.mainPid}/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" && echo private-mounts; nsenter -t ${s.mainPid} -m -- sh -c 'touch /usr/fleet-probe 2>/dev/null && echo usr-writable || echo usr-read-only'`);
+      const inside = await cluster.exec(
+        n,
+        `grep '^NoNewPrivs:' /proc/${s.mainPid}/status; test "$(readlink /proc/${s.mainPid}/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" && echo private-mounts; nsenter -t ${s.mainPid} -m -- sh -c 'touch /usr/fleet-probe 2>/dev/null && echo usr-writable || echo usr-read-only'`,
+      );
       assert.deepEqual(inside.stdout.trim().split("\n"), ["NoNewPrivs:\t1", "private-mounts", "usr-read-only"], n.name);
       const journal = await cluster.exec(n, `journalctl -u ${UNIT} -o cat --no-pager`);
       assert.match(journal.stdout, /Listening at: http:\/\/[0-9.]+:\d+/, `${n.name}: journald has no gunicorn log`);
@@ -95,7 +130,10 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
 
   it("v1 -> v2-venv (new requirements, so a new virtualenv) under load: no failed request, a new master systemd follows, no restart", async () => {
     pushNewVenvTag(cluster, "v2", "v2-venv");
-    const venvs = () => Promise.all(cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${APP_IDENTITY.home}/current/.fleet/venv-hash`)).stdout.trim()));
+    const venvs = () =>
+      Promise.all(
+        cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${APP_IDENTITY.home}/current/.fleet/venv-hash`)).stdout.trim()),
+      );
     const venvsBefore = await venvs();
     await upUnderLoad("v2-venv");
     masters = await assertReexeced("v2-venv", masters);
@@ -114,7 +152,10 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
     const r = await stack.up("v2-broken");
     const { failed, failures } = await load.stop();
     assert.equal(r.ok, false);
-    assert.match(r.error ?? "", /polls v2-broken failed its health check on [0-9.]+ \(gunicorn did not start: RuntimeError\): put back v2-slow; no further node moves/);
+    assert.match(
+      r.error ?? "",
+      /polls v2-broken failed its health check on [0-9.]+ \(gunicorn did not start: RuntimeError\): put back v2-slow; no further node moves/,
+    );
     assert.equal(failed, 0, failures.join(" | "));
     for (const n of cluster.appNodes) {
       assert.equal(await stack.nodeRelease(n), "v2-slow", n.name);
@@ -159,9 +200,12 @@ describe("e2e: a systemd node with an older gunicorn@ unit (no NotifyAccess=all)
     assertOk(await stack.up("v1"));
     // The unit the plan's cloud-init wrote, turned back into the old one, and gunicorn restarted
     // under it; then wait until both workers of the new master imported the app.
-    const old = await cluster.exec(node(), `f=/etc/systemd/system/gunicorn@.service
+    const old = await cluster.exec(
+      node(),
+      `f=/etc/systemd/system/gunicorn@.service
 sed -i -e 's/^Type=notify$/Type=simple/' -e '/^NotifyAccess=/d' -e 's/kill -s USR2/kill -s HUP/' $f && systemctl daemon-reload && systemctl restart ${UNIT}
-for i in $(seq 150); do p=$(cat ${PIDFILE} 2>/dev/null) && [ "$(ls ${APP_IDENTITY.home}/shared/run/booted.$p 2>/dev/null | wc -l)" -ge 2 ] && exit 0; sleep 0.2; done; exit 1`);
+for i in $(seq 150); do p=$(cat ${PIDFILE} 2>/dev/null) && [ "$(ls ${APP_IDENTITY.home}/shared/run/booted.$p 2>/dev/null | wc -l)" -ge 2 ] && exit 0; sleep 0.2; done; exit 1`,
+    );
     assert.equal(old.code, 0, `the old unit did not start gunicorn: ${old.stderr}`);
     const u = await unitShow(cluster, node(), "Type", "NotifyAccess", "ExecReload");
     assert.deepEqual([u.Type, u.NotifyAccess], ["simple", "none"]);

@@ -16,7 +16,10 @@ export function assertOk(r: ApplyResult): void {
 /** A fresh test bed (two app nodes unless `opts` says otherwise) and an empty stack (with
  *  `stackOptions`) for the enclosing describe(), stopped and removed after it; FLEET_E2E_LOG=1
  *  prints the stack's log. Register it before the describe's own before() hooks: they run after. */
-export function withLocalStack(opts: ClusterOptions = { appNodeCount: 2 }, stackOptions?: LocalStackOptions): { cluster: Cluster; stack: LocalStack } {
+export function withLocalStack(
+  opts: ClusterOptions = { appNodeCount: 2 },
+  stackOptions?: LocalStackOptions,
+): { cluster: Cluster; stack: LocalStack } {
   const bed = {} as { cluster: Cluster; stack: LocalStack };
   let work = "";
   before(async () => {

@@ -57,12 +57,20 @@ export const META = {
 
 export function blobSha(text: string): string {
   const data = Buffer.from(text, "utf8");
-  return createHash("sha1").update(Buffer.concat([Buffer.from(`blob ${data.length}\0`), data])).digest("hex");
+  return createHash("sha1")
+    .update(Buffer.concat([Buffer.from(`blob ${data.length}\0`), data]))
+    .digest("hex");
 }
 
 /** GitHub sends file content as base64 wrapped at 60 characters. */
 function wrapBase64(text: string): string {
-  return (Buffer.from(text, "utf8").toString("base64").match(/.{1,60}/g) ?? []).join("\n") + "\n";
+  return (
+    (
+      Buffer.from(text, "utf8")
+        .toString("base64")
+        .match(/.{1,60}/g) ?? []
+    ).join("\n") + "\n"
+  );
 }
 
 /** GitHub's documented rate-limit answer (primary limit, reset one second from now). */
@@ -70,8 +78,17 @@ export function rateLimitFault(resetInSeconds = 1): Fault {
   const reset = Math.floor(Date.now() / 1000) + resetInSeconds;
   return {
     status: 403,
-    headers: { "x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-used": "60", "x-ratelimit-reset": String(reset), "x-ratelimit-resource": "core" },
-    body: { message: "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit.)", documentation_url: `${DOCS}/overview/resources-in-the-rest-api#rate-limiting` },
+    headers: {
+      "x-ratelimit-limit": "60",
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-used": "60",
+      "x-ratelimit-reset": String(reset),
+      "x-ratelimit-resource": "core",
+    },
+    body: {
+      message: "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit.)",
+      documentation_url: `${DOCS}/overview/resources-in-the-rest-api#rate-limiting`,
+    },
   };
 }
 
@@ -132,7 +149,9 @@ export class FakeGithub {
 
   private commit(files: Record<string, string>): Commit {
     this.commitCounter += 1;
-    const sha = createHash("sha1").update(`commit ${this.commitCounter} ${JSON.stringify(files)}`).digest("hex");
+    const sha = createHash("sha1")
+      .update(`commit ${this.commitCounter} ${JSON.stringify(files)}`)
+      .digest("hex");
     return { sha, files };
   }
 
@@ -146,13 +165,19 @@ export class FakeGithub {
     this.requests.push({ method, path, query: url.searchParams, body, authorization: req.headers.authorization });
 
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8", "x-github-media-type": "github.v3; format=json", ...headers });
+      res.writeHead(status, {
+        "content-type": "application/json; charset=utf-8",
+        "x-github-media-type": "github.v3; format=json",
+        ...headers,
+      });
       res.end(payload === undefined ? "" : JSON.stringify(payload));
     };
     const fault = this.faults.get(`${method} ${path}`)?.shift();
-    if (fault) return send(fault.status, fault.body ?? { message: http.STATUS_CODES[fault.status], documentation_url: DOCS }, fault.headers);
+    if (fault)
+      return send(fault.status, fault.body ?? { message: http.STATUS_CODES[fault.status], documentation_url: DOCS }, fault.headers);
     const auth = req.headers.authorization ?? "";
-    if (auth.replace(/^(token|bearer) /i, "") !== this.token) return send(401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
+    if (auth.replace(/^(token|bearer) /i, "") !== this.token)
+      return send(401, { message: "Bad credentials", documentation_url: DOCS, status: "401" });
     try {
       const [status, payload, headers] = this.route(method, path, url, body);
       send(status, payload, headers);
@@ -173,13 +198,34 @@ export class FakeGithub {
     const html = `https://github.example.test/${full}`;
     const input = (body ?? {}) as Record<string, string>;
 
-    if (method === "GET" && rest === "") return [200, { id: 1, node_id: "R_1", name: m[2], full_name: full, private: true, default_branch: repo.defaultBranch, html_url: html, url: `${this.baseUrl}/repos/${full}` }];
+    if (method === "GET" && rest === "")
+      return [
+        200,
+        {
+          id: 1,
+          node_id: "R_1",
+          name: m[2],
+          full_name: full,
+          private: true,
+          default_branch: repo.defaultBranch,
+          html_url: html,
+          url: `${this.baseUrl}/repos/${full}`,
+        },
+      ];
     if (method === "GET" && rest === "/tags") return this.tagPage(full, repo, url);
     const ref = /^\/git\/ref\/(tags|heads)\/(.+)$/.exec(rest);
     if (method === "GET" && ref) {
       const sha = ref[1] === "tags" ? (repo.tags.includes(ref[2]) ? blobSha(`tag ${ref[2]}`) : undefined) : repo.branches.get(ref[2]);
       if (!sha) return notFound;
-      return [200, { ref: `refs/${ref[1]}/${ref[2]}`, node_id: "REF_1", url: `${this.baseUrl}/repos/${full}/git/refs/${ref[1]}/${ref[2]}`, object: { type: "commit", sha, url: `${this.baseUrl}/repos/${full}/git/commits/${sha}` } }];
+      return [
+        200,
+        {
+          ref: `refs/${ref[1]}/${ref[2]}`,
+          node_id: "REF_1",
+          url: `${this.baseUrl}/repos/${full}/git/refs/${ref[1]}/${ref[2]}`,
+          object: { type: "commit", sha, url: `${this.baseUrl}/repos/${full}/git/commits/${sha}` },
+        },
+      ];
     }
     const contents = /^\/contents\/(.+)$/.exec(rest);
     if (method === "GET" && contents) {
@@ -187,21 +233,58 @@ export class FakeGithub {
       const text = repo.commits.get(repo.branches.get(at) ?? at)?.files[contents[1]];
       if (text === undefined) return notFound;
       const name = contents[1].split("/").pop();
-      return [200, { type: "file", encoding: "base64", size: Buffer.byteLength(text), name, path: contents[1], content: wrapBase64(text), sha: blobSha(text), html_url: `${html}/blob/${at}/${contents[1]}` }];
+      return [
+        200,
+        {
+          type: "file",
+          encoding: "base64",
+          size: Buffer.byteLength(text),
+          name,
+          path: contents[1],
+          content: wrapBase64(text),
+          sha: blobSha(text),
+          html_url: `${html}/blob/${at}/${contents[1]}`,
+        },
+      ];
     }
     if (method === "POST" && rest === "/git/refs") {
       const branch = input.ref.replace(/^refs\/heads\//, "");
-      if (repo.branches.has(branch)) return [422, { message: "Reference already exists", documentation_url: `${DOCS}/git/refs#create-a-reference`, status: "422" }];
+      if (repo.branches.has(branch))
+        return [422, { message: "Reference already exists", documentation_url: `${DOCS}/git/refs#create-a-reference`, status: "422" }];
       if (!repo.commits.has(input.sha)) return [422, { message: "Object does not exist", documentation_url: DOCS, status: "422" }];
       repo.branches.set(branch, input.sha);
-      return [201, { ref: input.ref, node_id: "REF_2", url: `${this.baseUrl}/repos/${full}/git/${input.ref}`, object: { type: "commit", sha: input.sha } }];
+      return [
+        201,
+        {
+          ref: input.ref,
+          node_id: "REF_2",
+          url: `${this.baseUrl}/repos/${full}/git/${input.ref}`,
+          object: { type: "commit", sha: input.sha },
+        },
+      ];
     }
     if (method === "PUT" && contents) return this.putFile(full, repo, contents[1], input);
     if (method === "POST" && rest === "/pulls") {
-      if (!repo.branches.has(input.head) || !repo.branches.has(input.base)) return [422, { message: "Validation Failed", errors: [{ resource: "PullRequest", field: "head", code: "invalid" }], documentation_url: DOCS }];
+      if (!repo.branches.has(input.head) || !repo.branches.has(input.base))
+        return [
+          422,
+          { message: "Validation Failed", errors: [{ resource: "PullRequest", field: "head", code: "invalid" }], documentation_url: DOCS },
+        ];
       const number = repo.pulls.length + 1;
       repo.pulls.push({ number, title: input.title, body: input.body, head: input.head, base: input.base });
-      return [201, { id: 100 + number, number, state: "open", title: input.title, body: input.body, html_url: `${html}/pull/${number}`, head: { ref: input.head }, base: { ref: input.base } }];
+      return [
+        201,
+        {
+          id: 100 + number,
+          number,
+          state: "open",
+          title: input.title,
+          body: input.body,
+          html_url: `${html}/pull/${number}`,
+          head: { ref: input.head },
+          base: { ref: input.base },
+        },
+      ];
     }
     return notFound;
   }
@@ -213,10 +296,21 @@ export class FakeGithub {
     const last = Math.max(1, Math.ceil(repo.tags.length / perPage));
     const items = repo.tags.slice((page - 1) * perPage, page * perPage).map((name) => {
       const sha = blobSha(`tag ${name}`);
-      return { name, zipball_url: `${this.baseUrl}/repos/${full}/zipball/${name}`, tarball_url: `${this.baseUrl}/repos/${full}/tarball/${name}`, commit: { sha, url: `${this.baseUrl}/repos/${full}/commits/${sha}` }, node_id: `REF_${name}` };
+      return {
+        name,
+        zipball_url: `${this.baseUrl}/repos/${full}/zipball/${name}`,
+        tarball_url: `${this.baseUrl}/repos/${full}/tarball/${name}`,
+        commit: { sha, url: `${this.baseUrl}/repos/${full}/commits/${sha}` },
+        node_id: `REF_${name}`,
+      };
     });
     const link = (p: number, rel: string) => `<${this.baseUrl}/repos/${full}/tags?per_page=${perPage}&page=${p}>; rel="${rel}"`;
-    const rels = [page < last ? link(page + 1, "next") : "", page < last ? link(last, "last") : "", page > 1 ? link(1, "first") : "", page > 1 ? link(page - 1, "prev") : ""].filter(Boolean);
+    const rels = [
+      page < last ? link(page + 1, "next") : "",
+      page < last ? link(last, "last") : "",
+      page > 1 ? link(1, "first") : "",
+      page > 1 ? link(page - 1, "prev") : "",
+    ].filter(Boolean);
     return [200, items, rels.length > 0 ? { link: rels.join(", ") } : {}];
   }
 
@@ -226,11 +320,18 @@ export class FakeGithub {
     const tip = repo.commits.get(repo.branches.get(branch) ?? "");
     if (!tip) return [404, { message: "Branch not found", documentation_url: DOCS }];
     const current = tip.files[path];
-    if (current !== undefined && input.sha !== blobSha(current)) return [409, { message: `${path} does not match ${input.sha}`, documentation_url: DOCS, status: "409" }];
+    if (current !== undefined && input.sha !== blobSha(current))
+      return [409, { message: `${path} does not match ${input.sha}`, documentation_url: DOCS, status: "409" }];
     const text = Buffer.from(input.content, "base64").toString("utf8");
     const next = this.commit({ ...tip.files, [path]: text });
     repo.commits.set(next.sha, next);
     repo.branches.set(branch, next.sha);
-    return [current === undefined ? 201 : 200, { content: { name: path.split("/").pop(), path, sha: blobSha(text), type: "file" }, commit: { sha: next.sha, message: input.message, html_url: `https://github.example.test/${full}/commit/${next.sha}` } }];
+    return [
+      current === undefined ? 201 : 200,
+      {
+        content: { name: path.split("/").pop(), path, sha: blobSha(text), type: "file" },
+        commit: { sha: next.sha, message: input.message, html_url: `https://github.example.test/${full}/commit/${next.sha}` },
+      },
+    ];
   }
 }

@@ -19,8 +19,11 @@ export interface ToolRun {
 export function runTool(tool: "release" | "tags" | "plan" | "check-apps", args: string[], env: Record<string, string>): Promise<ToolRun> {
   const script = path.join(ROOT, "cli", `${tool}.ts`);
   return new Promise((resolve) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", script, ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -44,7 +47,11 @@ export interface TestBed {
  * Registers mocha hooks that give every test of the current suite its own bed: `repos` are
  * served (given the catalog's text), and `env` points the tools at the stand-in.
  */
-export function useTestBed(token: string, repos: (catalogText: string) => Record<string, FakeRepo>, env: Record<string, string> = {}): TestBed {
+export function useTestBed(
+  token: string,
+  repos: (catalogText: string) => Record<string, FakeRepo>,
+  env: Record<string, string> = {},
+): TestBed {
   const bed = {} as TestBed;
   beforeEach(async () => {
     bed.catalog = tempCatalog();

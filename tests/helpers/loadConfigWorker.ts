@@ -16,10 +16,10 @@ recordUnderMocks((secretOutputs) => new FleetMocks({ region: "eu-west-1", addres
 
 const { loadSettings } = require("../../config/load") as typeof import("../../config/load");
 try {
-    process.stdout.write(JSON.stringify(loadSettings(PROJECT_DIR).infra));
+  process.stdout.write(JSON.stringify(loadSettings(PROJECT_DIR).infra));
 } catch (err) {
-    const kind = pulumi.RunError.isInstance(err) ? "RunError" : (err as Error).name;
-    process.stderr.write(`${kind}: ${(err as Error).message}`);
-    // The parent test reads this failure (exit status and the one line) and asserts on it.
-    process.exitCode = 1;
+  const kind = pulumi.RunError.isInstance(err) ? "RunError" : (err as Error).name;
+  process.stderr.write(`${kind}: ${(err as Error).message}`);
+  // The parent test reads this failure (exit status and the one line) and asserts on it.
+  process.exitCode = 1;
 }

@@ -10,7 +10,8 @@ export const ROOT = path.resolve(__dirname, "../..");
 export function projectCopy(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-project-"));
   fs.copyFileSync(path.join(ROOT, "index.ts"), path.join(dir, "index.ts"));
-  for (const entry of fs.readdirSync(ROOT).filter((e) => !e.startsWith(".") && e !== "index.ts" && !(e in files))) fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
+  for (const entry of fs.readdirSync(ROOT).filter((e) => !e.startsWith(".") && e !== "index.ts" && !(e in files)))
+    fs.symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
 }

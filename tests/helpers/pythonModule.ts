@@ -37,7 +37,11 @@ export interface PythonResult {
 
 /** FILE (a .py path) loaded once, each call made in turn. */
 export function callPython(file: string, calls: unknown[][]): PythonResult[] {
-  const r = spawnSync("python3", ["-I", "-c", HARNESS, file], { input: JSON.stringify(calls), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync("python3", ["-I", "-c", HARNESS, file], {
+    input: JSON.stringify(calls),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as PythonResult[];
 }

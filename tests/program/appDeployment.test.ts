@@ -31,12 +31,13 @@ function catalog(text: string): string {
   return file;
 }
 
-const plan = (tag: string) => runPlan({
-  stack: "production",
-  appsFile: catalog(APPS(tag)),
-  revealSecrets: true,
-  config: { "fleet:appSecrets": JSON.stringify({ polls: { API_TOKEN: SECRET_VALUE } }) },
-});
+const plan = (tag: string) =>
+  runPlan({
+    stack: "production",
+    appsFile: catalog(APPS(tag)),
+    revealSecrets: true,
+    config: { "fleet:appSecrets": JSON.stringify({ polls: { API_TOKEN: SECRET_VALUE } }) },
+  });
 
 describe("AppDeployment in the program's plan", function () {
   this.timeout(120_000);
@@ -54,9 +55,15 @@ describe("AppDeployment in the program's plan", function () {
   });
 
   it("declares the rollout of every app as remote commands under one component per app", () => {
-    const components = p.resources.filter((r) => r.type === "fleet:app:AppDeployment").map((r) => r.name).sort();
+    const components = p.resources
+      .filter((r) => r.type === "fleet:app:AppDeployment")
+      .map((r) => r.name)
+      .sort();
     assert.deepEqual(components, ["library", "polls"]);
-    assert.ok(steps.some((s) => s.name === "polls-switch-node-3"), "production has three nodes");
+    assert.ok(
+      steps.some((s) => s.name === "polls-switch-node-3"),
+      "production has three nodes",
+    );
   });
 
   it("never uses SSH setenv (environment, previous output in env) and always names the SSH user", () => {
@@ -89,17 +96,29 @@ describe("AppDeployment in the program's plan", function () {
   it("waits for a booting host once per host (not per app), without a dial limit, behind the infrastructure's readiness step", () => {
     const waits = p.resources.filter((r) => r.parent?.includes("fleet:app:HostScripts") && r.name.endsWith("-scripts-wait"));
     // production: three nodes and two nginx hosts
-    assert.deepEqual(waits.map((w) => w.name).sort(), ["node-1-scripts-wait", "node-2-scripts-wait", "node-3-scripts-wait", "static-host-2-scripts-wait", "static-host-scripts-wait"]);
+    assert.deepEqual(waits.map((w) => w.name).sort(), [
+      "node-1-scripts-wait",
+      "node-2-scripts-wait",
+      "node-3-scripts-wait",
+      "static-host-2-scripts-wait",
+      "static-host-scripts-wait",
+    ]);
     for (const s of waits) {
       assert.equal((s.inputs.connection as { dialErrorLimit?: number }).dialErrorLimit, -1);
-      assert.ok(s.dependsOn.some((d) => d.endsWith("-ready")), `${s.name} does not wait for the host's ready step`);
+      assert.ok(
+        s.dependsOn.some((d) => d.endsWith("-ready")),
+        `${s.name} does not wait for the host's ready step`,
+      );
     }
     const copies = p.resources.filter((r) => r.type === "command:remote:CopyToRemote");
     assert.equal(copies.length, 5, "one copy of the scripts per host, whatever the number of apps");
     // every app step on a host runs after that host's copy
     for (const s of steps) {
       const hostName = s.name.match(/-(node-\d)$/)?.[1] ?? "node-1";
-      assert.ok(s.dependsOn.some((d) => d.endsWith(`::${hostName}-scripts-copy`)), `${s.name} does not wait for the scripts on ${hostName}`);
+      assert.ok(
+        s.dependsOn.some((d) => d.endsWith(`::${hostName}-scripts-copy`)),
+        `${s.name} does not wait for the scripts on ${hostName}`,
+      );
     }
   });
 
@@ -110,12 +129,18 @@ describe("AppDeployment in the program's plan", function () {
     assert.equal(publish.runsOn, step("polls-install-node-1").runsOn);
     // Every nginx host's anchor, as its other steps have it (host 1's alone is what the step had
     // when it ran there, one host on every stack before the edge).
-    const edgeAnchors = ["static-host", "static-host-2"].flatMap((h) => p.resources.find((r) => r.name === `${h}-scripts-wait`)!.inputs.triggers as string[]);
+    const edgeAnchors = ["static-host", "static-host-2"].flatMap(
+      (h) => p.resources.find((r) => r.name === `${h}-scripts-wait`)!.inputs.triggers as string[],
+    );
     assert.deepEqual(publish.inputs.triggers, edgeAnchors, "a replaced nginx host gets the files again");
     assert.match(String(publish.inputs.create), /static\.sh app_polls v1 22 \S+ \S+$/, "to both nginx hosts");
     assert.notDeepEqual(publish.inputs.triggers, step("polls-install-node-1").inputs.triggers);
     assert.equal(publish.inputs.delete, undefined, "the access step owns the static directory");
-    assert.deepEqual(p.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey").map((r) => r.name), ["deploy-key-key"], "the fleet's own key, and no key resource per app");
+    assert.deepEqual(
+      p.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey").map((r) => r.name),
+      ["deploy-key-key"],
+      "the fleet's own key, and no key resource per app",
+    );
     // The step's stdin is a private key whose public half the access step authorises for this app's directory only.
     const publicOf = (name: string) => {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-key-")), "k");
@@ -126,11 +151,17 @@ describe("AppDeployment in the program's plan", function () {
     const pollsKey = publicOf("polls-publish");
     assert.notEqual(pollsKey, publicOf("library-publish"));
     // One key per app: the publish key is the app's GitHub deploy key, which its installs clone with.
-    const deployKey = p.resources.find((r) => r.type === "github:index/repositoryDeployKey:RepositoryDeployKey" && r.name === "polls-deploy-key")!;
+    const deployKey = p.resources.find(
+      (r) => r.type === "github:index/repositoryDeployKey:RepositoryDeployKey" && r.name === "polls-deploy-key",
+    )!;
     assert.equal(String(deployKey.inputs.key).split(" ").slice(0, 2).join(" "), pollsKey);
     assert.ok(String(step("polls-install-node-2").inputs.stdin).includes(String(step("polls-publish").inputs.stdin).trim()));
-    const lines = String(access.inputs.stdin).split("\n").filter((l) => l.includes(pollsKey));
-    assert.deepEqual(lines, [`restrict,from="${lines[0]?.match(/from="([^"]+)"/)?.[1]}",command="/usr/bin/rrsync -wo -munge /var/www/app_polls/static" ${pollsKey} fleet-publish polls`]);
+    const lines = String(access.inputs.stdin)
+      .split("\n")
+      .filter((l) => l.includes(pollsKey));
+    assert.deepEqual(lines, [
+      `restrict,from="${lines[0]?.match(/from="([^"]+)"/)?.[1]}",command="/usr/bin/rrsync -wo -munge /var/www/app_polls/static" ${pollsKey} fleet-publish polls`,
+    ]);
     // The fleet-wide key (every host's connection) reaches no host.
     const fleetKey = String((step("polls-install-node-1").inputs.connection as { privateKey: string }).privateKey).trim();
     for (const s of steps) assert.ok(!String(s.inputs.stdin ?? "").includes(fleetKey), `${s.name} hands the fleet-wide key to a host`);
@@ -161,7 +192,11 @@ describe("AppDeployment in the program's plan", function () {
   });
 
   it("an app no switch step serves (tag latest, offline) has no site, and is in no upstream", async () => {
-    const latest = await runPlan({ stack: "production", appsFile: catalog(APPS("latest")), config: { "fleet:appSecrets": JSON.stringify({ polls: { API_TOKEN: SECRET_VALUE } }) } });
+    const latest = await runPlan({
+      stack: "production",
+      appsFile: catalog(APPS("latest")),
+      config: { "fleet:appSecrets": JSON.stringify({ polls: { API_TOKEN: SECRET_VALUE } }) },
+    });
     assert.ok(!latest.resources.some((r) => r.name.startsWith("polls-switch-")));
     const stdin = String(latest.resources.find((r) => r.name === "nginx-config")!.inputs.stdin);
     assert.ok(!stdin.includes("fleet-polls.conf") && !stdin.includes("polls.example.edu"), "polls has a site while it serves nowhere");
@@ -173,7 +208,10 @@ describe("AppDeployment in the program's plan", function () {
     assert.ok(changes.length > 0);
     for (const c of changes) {
       assert.equal(c.op, "update", c.urn);
-      assert.match(c.urn, /fleet:app:AppDeployment\$command:remote:Command::polls-(install-node-\d|publish|expand|switch-node-\d|contract)$/);
+      assert.match(
+        c.urn,
+        /fleet:app:AppDeployment\$command:remote:Command::polls-(install-node-\d|publish|expand|switch-node-\d|contract)$/,
+      );
       assert.deepEqual(c.keys, ["create"], c.urn);
     }
   });

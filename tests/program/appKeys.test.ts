@@ -48,11 +48,18 @@ describe("each app's key from the stack seed", () => {
       const k = new AppKeys("app-key-seed");
       return { k, polls: k.of("polls"), again: k.of("polls"), wiki: k.of("wiki") };
     });
-    assert.deepEqual(resources.map((r) => [r.type, r.name]), [["random:index/randomBytes:RandomBytes", "app-key-seed"]]);
+    assert.deepEqual(
+      resources.map((r) => [r.type, r.name]),
+      [["random:index/randomBytes:RandomBytes", "app-key-seed"]],
+    );
     assert.equal(keys.polls, keys.again);
     assert.equal(await pulumi.isSecret(keys.polls.privateKey), true);
     assert.equal(await pulumi.isSecret(keys.polls.publicKey), false);
-    const [privateKey, publicKey, wiki] = await Promise.all([valueOf(keys.polls.privateKey), valueOf(keys.polls.publicKey), valueOf(keys.wiki.publicKey)]);
+    const [privateKey, publicKey, wiki] = await Promise.all([
+      valueOf(keys.polls.privateKey),
+      valueOf(keys.polls.publicKey),
+      valueOf(keys.wiki.publicKey),
+    ]);
     assert.equal(publicOf(privateKey).split(" ").slice(0, 2).join(" "), publicKey.split(" ").slice(0, 2).join(" "));
     assert.notEqual(publicKey, wiki);
   });

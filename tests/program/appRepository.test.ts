@@ -42,14 +42,36 @@ class AppComponent extends pulumi.ComponentResource {
 
 async function recorded(): Promise<void> {
   await settle();
-  registered.splice(0, registered.length, ...recorder.drain().map((r) => ({ type: r.type, name: r.name, parent: r.parent, provider: r.provider, inputs: decodeWire(r.wire, true) as Record<string, unknown> })));
+  registered.splice(
+    0,
+    registered.length,
+    ...recorder.drain().map((r) => ({
+      type: r.type,
+      name: r.name,
+      parent: r.parent,
+      provider: r.provider,
+      inputs: decodeWire(r.wire, true) as Record<string, unknown>,
+    })),
+  );
 }
 
 /** Declares polls' repository under its component and waits until every child is registered. */
-async function declare(cfg: Partial<GithubConfig>, extra: { repo?: string; defaultOwner?: string } = {}): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
+async function declare(
+  cfg: Partial<GithubConfig>,
+  extra: { repo?: string; defaultOwner?: string } = {},
+): Promise<{ repo: AppRepository; byType: (t: string) => Registered[] }> {
   recorder.drain();
   const parent = new AppComponent("polls");
-  const repo = declareAppRepository({ app: "polls", repo: extra.repo ?? "uni-it/polls", stack: "production", github: githubSettings({ ...DEFAULT_GITHUB_CONFIG, ...cfg }, extra.defaultOwner ?? "uni-it"), publicKey: PUBLIC_KEY }, parent);
+  const repo = declareAppRepository(
+    {
+      app: "polls",
+      repo: extra.repo ?? "uni-it/polls",
+      stack: "production",
+      github: githubSettings({ ...DEFAULT_GITHUB_CONFIG, ...cfg }, extra.defaultOwner ?? "uni-it"),
+      publicKey: PUBLIC_KEY,
+    },
+    parent,
+  );
   await value(parent.urn);
   await recorded();
   return { repo, byType: (t) => registered.filter((r) => r.type === t) };
@@ -69,7 +91,10 @@ describe("an app's repository (runtime mocks)", () => {
       ["production", "alpha", "polls"],
     ]);
     const def = byType("github:index/branchDefault:BranchDefault");
-    assert.deepEqual(def.map((d) => [d.inputs.repository, d.inputs.branch]), [["polls", "develop"]]);
+    assert.deepEqual(
+      def.map((d) => [d.inputs.repository, d.inputs.branch]),
+      [["polls", "develop"]],
+    );
   });
 
   it("protects alpha and production: reviewed pull requests, status checks, no force push, no deletion", async () => {
@@ -90,12 +115,17 @@ describe("an app's repository (runtime mocks)", () => {
     });
     assert.deepEqual(byType("github:index/branchProtection:BranchProtection"), []);
     const none = await declare({ manageRepositories: true });
-    const rules = none.byType("github:index/repositoryRuleset:RepositoryRuleset").find((r) => r.inputs.target === "branch")!.inputs.rules as Record<string, unknown>;
+    const rules = none.byType("github:index/repositoryRuleset:RepositoryRuleset").find((r) => r.inputs.target === "branch")!.inputs
+      .rules as Record<string, unknown>;
     assert.equal(rules.requiredStatusChecks, undefined);
   });
 
   it("lets only the allowed actors create, move or delete release tags", async () => {
-    const { byType } = await declare({ manageRepositories: true, releaseTagPattern: "release-*", tagActors: [{ role: "maintain" }, { team: 42 }, { app: 7 }, { organizationAdmin: true }] });
+    const { byType } = await declare({
+      manageRepositories: true,
+      releaseTagPattern: "release-*",
+      tagActors: [{ role: "maintain" }, { team: 42 }, { app: 7 }, { organizationAdmin: true }],
+    });
     const [ruleset, ...more] = byType("github:index/repositoryRuleset:RepositoryRuleset").filter((r) => r.inputs.target === "tag");
     assert.equal(more.length, 0);
     assert.equal(ruleset.inputs.repository, "polls");
@@ -115,8 +145,20 @@ describe("an app's repository (runtime mocks)", () => {
     const { repo, byType } = await declare({ manageRepositories: true });
     const [deployKey, ...others] = byType("github:index/repositoryDeployKey:RepositoryDeployKey");
     assert.equal(others.length, 0);
-    assert.deepEqual({ repository: deployKey.inputs.repository, readOnly: deployKey.inputs.readOnly, title: deployKey.inputs.title, key: deployKey.inputs.key }, { repository: "polls", readOnly: true, title: "fleet production: polls", key: PUBLIC_KEY });
-    assert.equal(byType("tls:index/privateKey:PrivateKey").length, 0, "the key is the app's (components/app/appKeys.ts), not a resource of its own");
+    assert.deepEqual(
+      {
+        repository: deployKey.inputs.repository,
+        readOnly: deployKey.inputs.readOnly,
+        title: deployKey.inputs.title,
+        key: deployKey.inputs.key,
+      },
+      { repository: "polls", readOnly: true, title: "fleet production: polls", key: PUBLIC_KEY },
+    );
+    assert.equal(
+      byType("tls:index/privateKey:PrivateKey").length,
+      0,
+      "the key is the app's (components/app/appKeys.ts), not a resource of its own",
+    );
     assert.equal(repo.cloneUrl, "git@github.com:uni-it/polls.git");
   });
 
@@ -142,20 +184,47 @@ describe("an app's repository (runtime mocks)", () => {
     assert.equal(byType("github:index/repositoryRuleset:RepositoryRuleset").length, 0);
     assert.equal(byType("github:index/branch:Branch").length, 3, "the branches stay per repository");
     recorder.drain();
-    const cfg = githubSettings({ ...DEFAULT_GITHUB_CONFIG, manageRepositories: true, rulesets: "organization" as const, statusChecks: ["ci / test"], tagActors: [{ team: 42 }] }, "uni-it");
-    const rulesets = organizationRulesets("production", [{ repo: "uni-it/polls" }, { repo: "uni-estates/room-booking" }, { repo: "uni-it/library-catalogue" }], cfg);
+    const cfg = githubSettings(
+      {
+        ...DEFAULT_GITHUB_CONFIG,
+        manageRepositories: true,
+        rulesets: "organization" as const,
+        statusChecks: ["ci / test"],
+        tagActors: [{ team: 42 }],
+      },
+      "uni-it",
+    );
+    const rulesets = organizationRulesets(
+      "production",
+      [{ repo: "uni-it/polls" }, { repo: "uni-estates/room-booking" }, { repo: "uni-it/library-catalogue" }],
+      cfg,
+    );
     assert.equal(rulesets.length, 4);
     await value(rulesets[3].urn);
     await recorded();
     const org = registered.filter((r) => r.type === "github:index/organizationRuleset:OrganizationRuleset");
-    assert.deepEqual(org.map((r) => r.name).sort(), ["github-uni-estates-protected-branches", "github-uni-estates-release-tags", "github-uni-it-protected-branches", "github-uni-it-release-tags"]);
+    assert.deepEqual(org.map((r) => r.name).sort(), [
+      "github-uni-estates-protected-branches",
+      "github-uni-estates-release-tags",
+      "github-uni-it-protected-branches",
+      "github-uni-it-release-tags",
+    ]);
     const branches = org.find((r) => r.name === "github-uni-it-protected-branches")!;
-    assert.deepEqual(branches.inputs.conditions, { refName: { includes: ["refs/heads/alpha", "refs/heads/production"], excludes: [] }, repositoryName: { includes: ["library-catalogue", "polls"], excludes: [] } });
+    assert.deepEqual(branches.inputs.conditions, {
+      refName: { includes: ["refs/heads/alpha", "refs/heads/production"], excludes: [] },
+      repositoryName: { includes: ["library-catalogue", "polls"], excludes: [] },
+    });
     assert.equal(branches.inputs.name, "fleet production protected branches");
     assert.deepEqual(branches.inputs.bypassActors, []);
-    assert.deepEqual((branches.inputs.rules as Record<string, unknown>).requiredStatusChecks, { strictRequiredStatusChecksPolicy: true, requiredChecks: [{ context: "ci / test" }] });
+    assert.deepEqual((branches.inputs.rules as Record<string, unknown>).requiredStatusChecks, {
+      strictRequiredStatusChecksPolicy: true,
+      requiredChecks: [{ context: "ci / test" }],
+    });
     const tags = org.find((r) => r.name === "github-uni-estates-release-tags")!;
-    assert.deepEqual(tags.inputs.conditions, { refName: { includes: ["refs/tags/v*"], excludes: [] }, repositoryName: { includes: ["room-booking"], excludes: [] } });
+    assert.deepEqual(tags.inputs.conditions, {
+      refName: { includes: ["refs/tags/v*"], excludes: [] },
+      repositoryName: { includes: ["room-booking"], excludes: [] },
+    });
     assert.deepEqual(tags.inputs.bypassActors, [{ actorType: "Team", actorId: 42, bypassMode: "always" }]);
     // Another owner's rulesets go through a provider for that owner; the default owner's through the default provider.
     assert.match(tags.provider, /pulumi:providers:github::github-uni-estates::/);

@@ -10,8 +10,11 @@ const ROOT = path.join(__dirname, "..", "..");
 
 function plan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", "plan.ts"), ...args], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", "plan.ts"), ...args],
+      { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -20,11 +23,18 @@ function plan(args: string[]): Promise<{ code: number; stdout: string; stderr: s
 function catalog(count: number, workers: number): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-capacity-"));
   const file = path.join(dir, "apps.yaml");
-  const apps = Array.from({ length: count }, (_, i) => [
-    `  - name: app-${i + 1}`, `    repo: uni-it/app-${i + 1}`, `    domain: app-${i + 1}.example.edu`,
-    "    settings: site.settings", "    wsgi: site.wsgi:application", `    workers: ${workers}`,
-    ...(i === 0 ? ["    timeout: 120"] : []), "    tags: { alpha: v1.0.0 }",
-  ].join("\n"));
+  const apps = Array.from({ length: count }, (_, i) =>
+    [
+      `  - name: app-${i + 1}`,
+      `    repo: uni-it/app-${i + 1}`,
+      `    domain: app-${i + 1}.example.edu`,
+      "    settings: site.settings",
+      "    wsgi: site.wsgi:application",
+      `    workers: ${workers}`,
+      ...(i === 0 ? ["    timeout: 120"] : []),
+      "    tags: { alpha: v1.0.0 }",
+    ].join("\n"),
+  );
   fs.writeFileSync(file, `apps:\n${apps.join("\n")}\n`);
   return file;
 }
@@ -39,14 +49,20 @@ describe("plan: per-app sizing and the capacity check", function () {
     const prepare = (app: string) => out.resources.find((x) => x.name === `${app}-install-node-1`)?.inputs.create ?? "";
     assert.match(prepare("app-1"), /\/install\.sh app_app-1 \S+ \d+ site\.wsgi:application 5 120 /);
     assert.match(prepare("app-2"), /\/install\.sh app_app-2 \S+ \d+ site\.wsgi:application 5 30 /);
-    assert.deepEqual((out.warnings ?? []).filter((w) => w.includes("instanceType")), []);
+    assert.deepEqual(
+      (out.warnings ?? []).filter((w) => w.includes("instanceType")),
+      [],
+    );
   });
 
   it("warns in the printed plan when the workers do not fit in alpha's t3.small", async () => {
     // 2 apps x 20 workers x 64 MiB = 2560 MiB > 2048 MiB.
     const r = await plan(["--stack", "alpha", "--apps", catalog(2, 20)]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^warning: Pulumi\.alpha\.yaml: fleet:nodes\.instanceType: 40 gunicorn workers x 64 MiB \(fleet:deploy\.workerMemoryMb\) = 2560 MiB on each app node, t3\.small has 2048 MiB: the workers may not fit; lower `workers` in \S+apps\.yaml \(most: app-1 20, app-2 20\) or choose a larger fleet:nodes\.instanceType in Pulumi\.alpha\.yaml$/m);
+    assert.match(
+      r.stdout,
+      /^warning: Pulumi\.alpha\.yaml: fleet:nodes\.instanceType: 40 gunicorn workers x 64 MiB \(fleet:deploy\.workerMemoryMb\) = 2560 MiB on each app node, t3\.small has 2048 MiB: the workers may not fit; lower `workers` in \S+apps\.yaml \(most: app-1 20, app-2 20\) or choose a larger fleet:nodes\.instanceType in Pulumi\.alpha\.yaml$/m,
+    );
   });
 
   it("stops with one line, and plans nothing, when they need more than twice its memory", async () => {
@@ -56,6 +72,9 @@ describe("plan: per-app sizing and the capacity check", function () {
     assert.equal(r.stdout, "");
     const lines = r.stderr.trim().split("\n");
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0], /Pulumi\.alpha\.yaml: fleet:nodes\.instanceType: 96 gunicorn workers x 64 MiB .* = 6144 MiB on each app node, t3\.small has 2048 MiB, more than twice over: lower `workers` in \S+apps\.yaml \(most: app-1 32, app-2 32, app-3 32\) or choose a larger fleet:nodes\.instanceType in Pulumi\.alpha\.yaml$/);
+    assert.match(
+      lines[0],
+      /Pulumi\.alpha\.yaml: fleet:nodes\.instanceType: 96 gunicorn workers x 64 MiB .* = 6144 MiB on each app node, t3\.small has 2048 MiB, more than twice over: lower `workers` in \S+apps\.yaml \(most: app-1 32, app-2 32, app-3 32\) or choose a larger fleet:nodes\.instanceType in Pulumi\.alpha\.yaml$/,
+    );
   });
 });

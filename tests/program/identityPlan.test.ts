@@ -11,8 +11,19 @@ import { Plan, runPlan } from "../../offline/plan";
 const APPS = ["polls", "polls-replica", "polls-dr", "polls-media", "polls-media-dr"];
 
 function catalog(): string {
-  return ["apps:", ...APPS.flatMap((name, i) => [`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: s.settings",
-    "    wsgi: s.wsgi:application", `    port: ${8400 + i}`, "    tags: { production: v1 }"]), ""].join("\n");
+  return [
+    "apps:",
+    ...APPS.flatMap((name, i) => [
+      `  - name: ${name}`,
+      `    repo: uni-it/${name}`,
+      `    domain: ${name}.example.edu`,
+      "    settings: s.settings",
+      "    wsgi: s.wsgi:application",
+      `    port: ${8400 + i}`,
+      "    tags: { production: v1 }",
+    ]),
+    "",
+  ].join("\n");
 }
 
 describe("plan: names that extend another app's name", function () {

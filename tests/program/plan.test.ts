@@ -17,8 +17,11 @@ interface Run {
 
 function cli(script: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", script), ...args], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", script), ...args],
+      { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -37,8 +40,16 @@ function resource(urn: string, inputs: Record<string, unknown>): PlanResource {
 }
 
 describe("plan: diffs (pure)", () => {
-  const base: Plan = { stack: "alpha", outputs: {}, resources: [resource("a", { x: 1, y: [1] }), resource("b", { x: 1 }), resource("c", { x: 1 })] };
-  const next: Plan = { stack: "alpha", outputs: {}, resources: [resource("a", { x: 1, y: [2], z: 3 }), resource("b", { x: 1 }), resource("d", { q: 1 })] };
+  const base: Plan = {
+    stack: "alpha",
+    outputs: {},
+    resources: [resource("a", { x: 1, y: [1] }), resource("b", { x: 1 }), resource("c", { x: 1 })],
+  };
+  const next: Plan = {
+    stack: "alpha",
+    outputs: {},
+    resources: [resource("a", { x: 1, y: [2], z: 3 }), resource("b", { x: 1 }), resource("d", { q: 1 })],
+  };
 
   it("reports create, update (with the changed keys) and delete, and nothing for unchanged", () => {
     assert.deepEqual(diffPlans(base, next), [
@@ -73,7 +84,10 @@ describe("plan: the command line", function () {
   });
 
   it("--json for production is valid JSON of the documented shape, identical across runs", async () => {
-    const [a, b] = await Promise.all([cli("plan.ts", ["--stack", "production", "--json"]), cli("plan.ts", ["--stack", "production", "--json"])]);
+    const [a, b] = await Promise.all([
+      cli("plan.ts", ["--stack", "production", "--json"]),
+      cli("plan.ts", ["--stack", "production", "--json"]),
+    ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(a.stdout, b.stdout, "two runs must print byte-identical JSON");
     const plan = JSON.parse(a.stdout) as Plan;
@@ -90,7 +104,9 @@ describe("plan: the command line", function () {
   });
 
   it("a bad catalog gives one line per problem and exit 1, never a stack trace", async () => {
-    const file = tmpCatalog(shipped().replace("alpha: v1.4.0", "alpha: 1.0").replace("domain: rooms.example.edu", "domain: '*.example.edu'"));
+    const file = tmpCatalog(
+      shipped().replace("alpha: v1.4.0", "alpha: 1.0").replace("domain: rooms.example.edu", "domain: '*.example.edu'"),
+    );
     for (const run of [await cli("plan.ts", ["--stack", "alpha", "--apps", file]), await cli("check-apps.ts", [file])]) {
       assert.equal(run.code, 1);
       const lines = run.stderr.trim().split("\n");
@@ -107,7 +123,10 @@ describe("plan: the command line", function () {
     const bad = tmpCatalog("apps: []\nextra: 1\n");
     const both = await cli("check-apps.ts", ["apps.yaml", bad, "/nonexistent/apps.yaml"]);
     assert.equal(both.code, 1);
-    assert.deepEqual(both.stderr.trim().split("\n"), [`${bad}:2:1: catalog.extra: unknown key; allowed keys: defaults, apps`, "/nonexistent/apps.yaml:1:1: catalog: cannot be read (ENOENT)"]);
+    assert.deepEqual(both.stderr.trim().split("\n"), [
+      `${bad}:2:1: catalog.extra: unknown key; allowed keys: defaults, apps`,
+      "/nonexistent/apps.yaml:1:1: catalog: cannot be read (ENOENT)",
+    ]);
   });
 
   it("an unknown stack or flag is one line, exit non-zero", async () => {
@@ -138,7 +157,8 @@ describe("plan: secrets", function () {
   function secretValues(masked: unknown, revealed: unknown, out: string[] = []): string[] {
     if (masked === SECRET_TEXT && revealed !== SECRET_TEXT) out.push(typeof revealed === "string" ? revealed : JSON.stringify(revealed));
     else if (masked && typeof masked === "object" && revealed && typeof revealed === "object") {
-      for (const k of Object.keys(masked)) secretValues((masked as Record<string, unknown>)[k], (revealed as Record<string, unknown>)[k], out);
+      for (const k of Object.keys(masked))
+        secretValues((masked as Record<string, unknown>)[k], (revealed as Record<string, unknown>)[k], out);
     }
     return out;
   }
@@ -151,7 +171,10 @@ describe("plan: secrets", function () {
       // environment files) are there to be looked for: an empty list would prove nothing.
       assert.ok(secrets.length >= 10, `${stack}: only ${secrets.length} secret values found`);
       const keys = revealed.resources.flatMap((r) => [r.inputs.stdin, r.inputs.password]).filter((v): v is string => typeof v === "string");
-      assert.ok(keys.some((k) => k.includes("PRIVATE KEY")), `${stack}: no key reaches a command's stdin`);
+      assert.ok(
+        keys.some((k) => k.includes("PRIVATE KEY")),
+        `${stack}: no key reaches a command's stdin`,
+      );
       const printed = [(await cli("plan.ts", ["--stack", stack])).stdout, (await cli("plan.ts", ["--stack", stack, "--json"])).stdout];
       for (const s of [...secrets, ...keys]) {
         for (const p of printed) assert.ok(!p.includes(s), `secret leaked into the ${stack} plan`);
@@ -180,7 +203,10 @@ describe("plan: where commands run, and what was left out", function () {
 
   it("warns, in text and JSON, about an app whose `latest` tag the offline plan cannot resolve", async () => {
     const plan = await shippedPlan({ stack: "alpha" });
-    assert.deepEqual(plan.warnings?.filter((w) => w.includes("latest")).map((w) => w.split(":")[0]), ["library-catalogue"]);
+    assert.deepEqual(
+      plan.warnings?.filter((w) => w.includes("latest")).map((w) => w.split(":")[0]),
+      ["library-catalogue"],
+    );
     assert.ok(!plan.resources.some((r) => r.type === "fleet:app:AppDeployment" && r.name === "library-catalogue"));
     assert.match(renderTree(plan), /^warning: library-catalogue: tag "latest"/m);
   });

@@ -15,7 +15,15 @@ function generated(n: number, skip: string[] = []): string {
   for (let i = 1; i <= n; i++) {
     const name = `app-${String(i).padStart(3, "0")}`;
     if (skip.includes(name)) continue;
-    lines.push(`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: site.settings", "    wsgi: site.wsgi:application", "    tags:", "      production: v1.0.0");
+    lines.push(
+      `  - name: ${name}`,
+      `    repo: uni-it/${name}`,
+      `    domain: ${name}.example.edu`,
+      "    settings: site.settings",
+      "    wsgi: site.wsgi:application",
+      "    tags:",
+      "      production: v1.0.0",
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -30,23 +38,41 @@ describe("ports through npm run plan (production)", function () {
 
   it("200 generated apps without port: plan, each on its own port", async () => {
     assert.ok(stackFile.includes("m5.4xlarge"));
-    const run = await runTool("plan", ["--stack", "production", "--apps", path.join(dir, "apps-200.yaml"), "--json"], { FLEET_PROJECT_DIR: dir });
+    const run = await runTool("plan", ["--stack", "production", "--apps", path.join(dir, "apps-200.yaml"), "--json"], {
+      FLEET_PROJECT_DIR: dir,
+    });
     assert.equal(run.code, 0, run.stderr);
     const plan = JSON.parse(run.stdout) as Plan;
     // Each app's port as its first node's switch step serves it (switch.sh APP TAG ADDRESS PORT ...).
-    const ports = plan.resources.filter((r) => /^app-\d{3}-switch-node-1$/.test(r.name)).map((r) => Number(/switch\.sh \S+ \S+ \S+ (\d+) /.exec(String(r.inputs.create))?.[1]));
+    const ports = plan.resources
+      .filter((r) => /^app-\d{3}-switch-node-1$/.test(r.name))
+      .map((r) => Number(/switch\.sh \S+ \S+ \S+ (\d+) /.exec(String(r.inputs.create))?.[1]));
     assert.equal(ports.length, 200);
     assert.equal(new Set(ports).size, 200);
     // The security groups open the port ranges, not a rule per app (at most 60 rules per group).
     const appRules = plan.resources.filter((r) => r.type.endsWith("SecurityGroupIngressRule") && r.name.startsWith("app-node-in-app-"));
-    assert.deepEqual(appRules.map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort]).sort(), [["app-node-in-app-ports-10000-32750", 10000, 32750], ["app-node-in-app-ports-8100-8899", 8100, 8899]]);
-    for (const port of ports) assert.ok(appRules.some((r) => port >= Number(r.inputs.fromPort) && port <= Number(r.inputs.toPort)), `port ${port} is open`);
+    assert.deepEqual(appRules.map((r) => [r.name, r.inputs.fromPort, r.inputs.toPort]).sort(), [
+      ["app-node-in-app-ports-10000-32750", 10000, 32750],
+      ["app-node-in-app-ports-8100-8899", 8100, 8899],
+    ]);
+    for (const port of ports)
+      assert.ok(
+        appRules.some((r) => port >= Number(r.inputs.fromPort) && port <= Number(r.inputs.toPort)),
+        `port ${port} is open`,
+      );
   });
 
   it("removing app-019, past whose port app-114 probed, is refused before anything is planned", async () => {
-    const run = await runTool("plan", ["--stack", "production", "--apps", path.join(dir, "apps-199.yaml"), "--base-apps", path.join(dir, "apps-200.yaml")], { FLEET_PROJECT_DIR: dir });
+    const run = await runTool(
+      "plan",
+      ["--stack", "production", "--apps", path.join(dir, "apps-199.yaml"), "--base-apps", path.join(dir, "apps-200.yaml")],
+      { FLEET_PROJECT_DIR: dir },
+    );
     assert.equal(run.code, 1);
     assert.equal(run.stdout, "");
-    assert.match(run.stderr, /^\S+apps-199\.yaml:\d+:11: app-114\.port: would move from 1\d{4} to 8279 on production, where it serves \(its port is derived, and an app before it in the catalog was added or removed\); add "port: 1\d{4}" to app-114's entry to keep it\n$/);
+    assert.match(
+      run.stderr,
+      /^\S+apps-199\.yaml:\d+:11: app-114\.port: would move from 1\d{4} to 8279 on production, where it serves \(its port is derived, and an app before it in the catalog was added or removed\); add "port: 1\d{4}" to app-114's entry to keep it\n$/,
+    );
   });
 });

@@ -40,7 +40,12 @@ function projectWithStack(stack: string, edit: (config: Record<string, unknown>)
   const doc = parseDocument(fs.readFileSync(path.join(ROOT, "Pulumi.production.yaml"), "utf8"));
   const config = doc.toJS().config as Record<string, unknown>;
   edit(config);
-  fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), `config:\n${Object.entries(config).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join("\n")}\n`);
+  fs.writeFileSync(
+    path.join(dir, `Pulumi.${stack}.yaml`),
+    `config:\n${Object.entries(config)
+      .map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+      .join("\n")}\n`,
+  );
   return dir;
 }
 
@@ -83,7 +88,12 @@ describe("the program: a recovery stack", function () {
     const dir = projectWithStack("production-dr", (c) => {
       c["aws:region"] = "eu-central-1";
       (c["fleet:database"] as Record<string, unknown>).backupReplicationRegion = "eu-north-1";
-      c["fleet:recovery"] = { replaces: "production", media: "replica", tags, database: { from: "snapshot", snapshot: "fleet-production-final" } };
+      c["fleet:recovery"] = {
+        replaces: "production",
+        media: "replica",
+        tags,
+        database: { from: "snapshot", snapshot: "fleet-production-final" },
+      };
     });
     dirs.push(dir);
     return dir;
@@ -102,16 +112,24 @@ describe("the program: a recovery stack", function () {
     const github = plan.resources.filter((r) => r.type.startsWith("github:")).map((r) => r.type);
     assert.ok(github.length > 0);
     assert.deepEqual([...new Set(github)], ["github:index/repositoryDeployKey:RepositoryDeployKey"]);
-    assert.ok(plan.warnings?.some((w) => /manageRepositories is ignored on a recovery stack/.test(w)), String(plan.warnings));
+    assert.ok(
+      plan.warnings?.some((w) => /manageRepositories is ignored on a recovery stack/.test(w)),
+      String(plan.warnings),
+    );
     // the stack it replaces does manage them
     const production = await shippedPlan({ stack: "production" });
-    assert.ok(production.resources.some((r) => r.type === "github:index/organizationRuleset:OrganizationRuleset" && r.inputs.target === "branch"));
+    assert.ok(
+      production.resources.some((r) => r.type === "github:index/organizationRuleset:OrganizationRuleset" && r.inputs.target === "branch"),
+    );
   });
 
   it("with recovery.tags latest, asks for every app's newest release (left out, and said so, offline)", async () => {
     const plan = await planIn(recoveryStack("latest"), "production-dr");
     assert.deepEqual(plan.outputs.latestTags, { "library-catalogue": "latest", polls: "latest", "room-booking": "latest" });
-    assert.deepEqual(plan.resources.filter((r) => r.type === DEPLOYMENT), []);
+    assert.deepEqual(
+      plan.resources.filter((r) => r.type === DEPLOYMENT),
+      [],
+    );
     assert.equal(plan.warnings?.filter((w) => /tag "latest" is resolved only against GitHub/.test(w)).length, 3);
   });
 });
@@ -142,11 +160,15 @@ describe("the program: GitHub wiring", function () {
 
   it("manages branches and rules on production only; alpha only has deploy keys", async () => {
     const [alpha, production] = await Promise.all([shippedPlan({ stack: "alpha" }), shippedPlan({ stack: "production" })]);
-    const kinds = (p: Plan) => [...new Set(p.resources.filter((r) => r.type.startsWith("github:")).map((r) => r.type.split(":").pop()))].sort();
+    const kinds = (p: Plan) =>
+      [...new Set(p.resources.filter((r) => r.type.startsWith("github:")).map((r) => r.type.split(":").pop()))].sort();
     assert.deepEqual(kinds(alpha), ["RepositoryDeployKey"]);
     // production as shipped keeps the rulesets at the organization (fleet:github.rulesets)
     assert.deepEqual(kinds(production), ["Branch", "BranchDefault", "OrganizationRuleset", "RepositoryDeployKey"]);
-    const perRepository = await runPlan({ stack: "production", config: { github: JSON.stringify({ manageRepositories: true, rulesets: "repository" }) } });
+    const perRepository = await runPlan({
+      stack: "production",
+      config: { github: JSON.stringify({ manageRepositories: true, rulesets: "repository" }) },
+    });
     assert.deepEqual(kinds(perRepository), ["Branch", "BranchDefault", "RepositoryDeployKey", "RepositoryRuleset"]);
   });
 
@@ -154,7 +176,10 @@ describe("the program: GitHub wiring", function () {
     const ghe = JSON.stringify({ apiUrl: "https://github.example.edu/api/v3", prereleases: true });
     const plan = await runPlan({ stack: "alpha", config: { github: ghe } });
     assert.match(String(byName(plan, "polls-install-node-1").inputs.create), / git@github\.example\.edu:uni-it\/polls\.git /);
-    const own = await runPlan({ stack: "alpha", config: { github: ghe, deploy: JSON.stringify({ gitUrlTemplate: "https://git.example.edu/{repo}.git" }) } });
+    const own = await runPlan({
+      stack: "alpha",
+      config: { github: ghe, deploy: JSON.stringify({ gitUrlTemplate: "https://git.example.edu/{repo}.git" }) },
+    });
     assert.match(String(byName(own, "polls-install-node-1").inputs.create), / https:\/\/git\.example\.edu\/uni-it\/polls\.git /);
   });
 });
@@ -190,7 +215,10 @@ describe("the program online: `latest` and the clone host's keys from GitHub", f
 
   it("a repository GitHub does not know stops the program with one line naming the app", async () => {
     const catalog = path.join(os.tmpdir(), `fleet-apps-${process.pid}.yaml`);
-    fs.writeFileSync(catalog, fs.readFileSync(path.join(ROOT, "apps.yaml"), "utf8").replace("repo: uni-it/library-catalogue", "repo: uni-it/no-such-repo"));
+    fs.writeFileSync(
+      catalog,
+      fs.readFileSync(path.join(ROOT, "apps.yaml"), "utf8").replace("repo: uni-it/library-catalogue", "repo: uni-it/no-such-repo"),
+    );
     try {
       await assert.rejects(runPlan({ stack: "alpha", appsFile: catalog }), (err: Error) => {
         assert.equal(err.message.split("\n").length, 1, err.message);
@@ -258,7 +286,10 @@ describe("the program: HTTPS from fleet:tls", function () {
     const wrong = issue(ca, "rooms.example.edu");
     const dir = stackWithTls({ polls: { certificate: wrong.certificate, privateKey: wrong.privateKey } });
     await assert.rejects(planIn(dir, "production"), (err: Error) => {
-      assert.match(err.message, /^Pulumi\.production\.yaml:\d+:\d+: fleet:tls\.polls\.certificate: is for DNS:rooms\.example\.edu, not polls\.example\.edu$/);
+      assert.match(
+        err.message,
+        /^Pulumi\.production\.yaml:\d+:\d+: fleet:tls\.polls\.certificate: is for DNS:rooms\.example\.edu, not polls\.example\.edu$/,
+      );
       return true;
     });
   });

@@ -37,7 +37,10 @@ function tmpFile(name: string, text: string): string {
 const BAD = edited([
   ["fleet:protect: false", "fleet:protected: true"],
   ["cidr: 10.20.0.0/16", "cidr: 10.0.0.0/8"],
-  ["    polls:\n      SENTRY_DSN:\n        secure: v1:placeholder-set-with-pulumi-config-set-secret\n", "    polls:\n      SENTRY_DSN: 42\n"],
+  [
+    "    polls:\n      SENTRY_DSN:\n        secure: v1:placeholder-set-with-pulumi-config-set-secret\n",
+    "    polls:\n      SENTRY_DSN: 42\n",
+  ],
 ]);
 const ALLOWED_TAIL = "fleet:protect, fleet:github, fleet:deploy, fleet:appSecrets, fleet:tls (did you mean fleet:protect?)";
 
@@ -52,26 +55,44 @@ describe("stack files through npm run plan and check-apps", function () {
       assert.equal(run.code, 1, run.stderr);
       const lines = run.stderr.trimEnd().split("\n");
       assert.equal(lines.length, 3, run.stderr);
-      assert.ok(lines[0].startsWith(`${F}:5:3: fleet:protected: unknown key; allowed: aws:region, `) && lines[0].endsWith(ALLOWED_TAIL), lines[0]);
-      assert.equal(lines[1], `${F}:7:11: fleet:network.cidr: is larger than AWS allows for a VPC (got "10.0.0.0/8"); allowed: /16 to /18 (AWS takes /16 at most; the six subnets need /18 at least)`);
-      assert.equal(lines[2], `${F}:39:19: fleet:appSecrets.polls.SENTRY_DSN: must be a string, not a number; allowed: the secret's text: pulumi config set --secret --path 'fleet:appSecrets.polls.SENTRY_DSN' VALUE`);
+      assert.ok(
+        lines[0].startsWith(`${F}:5:3: fleet:protected: unknown key; allowed: aws:region, `) && lines[0].endsWith(ALLOWED_TAIL),
+        lines[0],
+      );
+      assert.equal(
+        lines[1],
+        `${F}:7:11: fleet:network.cidr: is larger than AWS allows for a VPC (got "10.0.0.0/8"); allowed: /16 to /18 (AWS takes /16 at most; the six subnets need /18 at least)`,
+      );
+      assert.equal(
+        lines[2],
+        `${F}:39:19: fleet:appSecrets.polls.SENTRY_DSN: must be a string, not a number; allowed: the secret's text: pulumi config set --secret --path 'fleet:appSecrets.polls.SENTRY_DSN' VALUE`,
+      );
       assert.doesNotMatch(run.stderr, /^\s+at |Error:|is not a function/m);
     }
     assert.equal(plan.stdout, "");
   });
 
   it("a YAML syntax error in the stack file is one line naming the file and position", async () => {
-    const run = await runTool("plan", ["--stack", "alpha"], { FLEET_PROJECT_DIR: projectWithAlpha(edited([["    count: 1\n", "    count: [1\n"]])) });
+    const run = await runTool("plan", ["--stack", "alpha"], {
+      FLEET_PROJECT_DIR: projectWithAlpha(edited([["    count: 1\n", "    count: [1\n"]])),
+    });
     assert.equal(run.code, 1);
-    assert.equal(run.stderr, `${F}:15:5: stack file: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]\n`);
+    assert.equal(
+      run.stderr,
+      `${F}:15:5: stack file: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]\n`,
+    );
   });
 
   it("--base-stack shows exactly what a stack file change does (text and --json)", async () => {
-    const base = tmpFile(F, ALPHA.replace("instanceType: t3.small", "instanceType: t3.micro").replace("    - 192.0.2.0/24\n", "    - 198.51.100.0/24\n"));
+    const base = tmpFile(
+      F,
+      ALPHA.replace("instanceType: t3.small", "instanceType: t3.micro").replace("    - 192.0.2.0/24\n", "    - 198.51.100.0/24\n"),
+    );
     const run = await runTool("plan", ["--stack", "alpha", "--base-stack", base, "--json"], {});
     assert.equal(run.code, 0, run.stderr);
     const out = JSON.parse(run.stdout) as Plan & { changes: PlanChange[] };
-    const rule = (name: string) => `urn:pulumi:alpha::fleet::fleet:infra:Network$aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::${name}`;
+    const rule = (name: string) =>
+      `urn:pulumi:alpha::fleet::fleet:infra:Network$aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::${name}`;
     assert.deepEqual(out.changes, [
       { urn: "urn:pulumi:alpha::fleet::fleet:infra:AppNodes$aws:ec2/instance:Instance::node-1", op: "update", keys: ["instanceType"] },
       { urn: rule("app-node-in-ssh-admin-1"), op: "update", keys: ["cidrIpv4", "description"] },
@@ -83,9 +104,12 @@ describe("stack files through npm run plan and check-apps", function () {
   });
 
   it("a bad base stack file is refused with its own name in each line", async () => {
-    const base = tmpFile(F, edited([["engineVersion: \"16\"", "engineVersion: \"8.0\""]]));
+    const base = tmpFile(F, edited([['engineVersion: "16"', 'engineVersion: "8.0"']]));
     const run = await runTool("plan", ["--stack", "alpha", "--base-stack", base], {});
     assert.equal(run.code, 1);
-    assert.equal(run.stderr, `${base}:25:20: fleet:database.engineVersion: "8.0" is a MySQL version, not a PostgreSQL one (engine: postgres); allowed: a PostgreSQL major version 11 or newer, optionally with its minor (16, 16.4)\n`);
+    assert.equal(
+      run.stderr,
+      `${base}:25:20: fleet:database.engineVersion: "8.0" is a MySQL version, not a PostgreSQL one (engine: postgres); allowed: a PostgreSQL major version 11 or newer, optionally with its minor (16, 16.4)\n`,
+    );
   });
 });

@@ -81,7 +81,14 @@ const EDITS: Record<string, Edit> = {
   switches: (f, pick) => {
     const app = pick(onStack(f));
     const field = pick(["migrations", "deployChecks", "overrides", "healthCheck"]);
-    app[field] = field === "migrations" ? !(app.migrations ?? true) : field === "deployChecks" ? "fail" : field === "overrides" ? { debug: false } : "/ready";
+    app[field] =
+      field === "migrations"
+        ? !(app.migrations ?? true)
+        : field === "deployChecks"
+          ? "fail"
+          : field === "overrides"
+            ? { debug: false }
+            : "/ready";
     return `${String(app.name)}.${field}`;
   },
   domain: (f, pick, n) => {
@@ -91,7 +98,10 @@ const EDITS: Record<string, Edit> = {
   },
   acknowledge: (f, pick, n) => {
     const app = pick(onStack(f));
-    app.acknowledgeMigrations = [...((app.acknowledgeMigrations as string[] | undefined) ?? []), `core.${String(n()).padStart(4, "0")}_change`];
+    app.acknowledgeMigrations = [
+      ...((app.acknowledgeMigrations as string[] | undefined) ?? []),
+      `core.${String(n()).padStart(4, "0")}_change`,
+    ];
     return `${String(app.name)}.acknowledgeMigrations`;
   },
   removeApp: (f, pick) => {
@@ -102,7 +112,15 @@ const EDITS: Record<string, Edit> = {
   },
   addApp: (f, _pick, n) => {
     const name = `gen-${n()}`;
-    f.catalog.apps.push({ name, repo: `uni-it/${name}`, domain: `${name}.example.edu`, settings: "g.settings", wsgi: "g.wsgi:application", tags: { [STACK]: "v1.0.0" }, port: 9000 + (n() % 900) });
+    f.catalog.apps.push({
+      name,
+      repo: `uni-it/${name}`,
+      domain: `${name}.example.edu`,
+      settings: "g.settings",
+      wsgi: "g.wsgi:application",
+      tags: { [STACK]: "v1.0.0" },
+      port: 9000 + (n() % 900),
+    });
     return `added ${name}`;
   },
   plainSecret: (f, _pick, n) => {
@@ -139,7 +157,8 @@ function revealed(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(revealed);
   if (v === null || typeof v !== "object") return v;
   const o = v as Yaml;
-  if (Object.keys(o).length === 1 && typeof o.secure === "string") return `decrypted-${createHash("sha256").update(o.secure).digest("hex").slice(0, 16)}`;
+  if (Object.keys(o).length === 1 && typeof o.secure === "string")
+    return `decrypted-${createHash("sha256").update(o.secure).digest("hex").slice(0, 16)}`;
   return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, revealed(x)]));
 }
 
@@ -178,7 +197,11 @@ describe("deploy targets against the full diff, on generated changes (production
     fs.writeFileSync(p, stringify(data, { lineWidth: 0 }), { mode: 0o600 });
     return p;
   };
-  const baseFiles = { apps: write("base-apps.yaml", base.catalog), stack: write("base-stack.yaml", base.stack), oracle: write("base-oracle.yaml", revealed(base.stack)) };
+  const baseFiles = {
+    apps: write("base-apps.yaml", base.catalog),
+    stack: write("base-stack.yaml", base.stack),
+    oracle: write("base-oracle.yaml", revealed(base.stack)),
+  };
   let fullBase: Plan;
   const decisions: TargetDecision["kind"][] = [];
 
@@ -193,7 +216,13 @@ describe("deploy targets against the full diff, on generated changes (production
   /** The targets the workflow would get for `next` against the base, checked against the full diff. */
   async function holds(next: Files, what: string): Promise<TargetDecision> {
     count += 1;
-    const sides: TargetSides = { stack: STACK, apps: write("apps.yaml", next.catalog), stackFile: write("stack.yaml", next.stack), baseApps: baseFiles.apps, baseStack: baseFiles.stack };
+    const sides: TargetSides = {
+      stack: STACK,
+      apps: write("apps.yaml", next.catalog),
+      stackFile: write("stack.yaml", next.stack),
+      baseApps: baseFiles.apps,
+      baseStack: baseFiles.stack,
+    };
     const catalogs = loadCatalogs(sides);
     assert.ok(catalogs, `${what}: the generated catalog is valid`);
     const [decision, full] = await Promise.all([
@@ -218,15 +247,30 @@ describe("deploy targets against the full diff, on generated changes (production
   };
 
   it("a plain-text app secret changed: its app's steps are targeted (it was `none`)", async () => {
-    const { next, what } = edited(["plainSecret"], () => 7, (xs) => xs[0], { ca, current: first });
+    const { next, what } = edited(
+      ["plainSecret"],
+      () => 7,
+      (xs) => xs[0],
+      { ca, current: first },
+    );
     const d = await holds(next, what);
     assert.equal(d.kind, "targets");
   });
 
   it("a certificate renewed with the same key: the key step is targeted with the sites", async () => {
-    const { next, what } = edited(["renewSameKey"], () => 1, (xs) => xs[0], { ca, current: first });
+    const { next, what } = edited(
+      ["renewSameKey"],
+      () => 1,
+      (xs) => xs[0],
+      { ca, current: first },
+    );
     const d = await holds(next, what);
-    assert.ok(d.kind === "targets" && d.urns.some((u) => u.endsWith("::nginx-keys")) && d.urns.some((u) => u.endsWith("::static-host-2-nginx-keys")), d.kind === "targets" ? d.urns.join("\n") : d.reason);
+    assert.ok(
+      d.kind === "targets" &&
+        d.urns.some((u) => u.endsWith("::nginx-keys")) &&
+        d.urns.some((u) => u.endsWith("::static-host-2-nginx-keys")),
+      d.kind === "targets" ? d.urns.join("\n") : d.reason,
+    );
   });
 
   it(`${MUTATIONS} generated changes (seed ${SEED}): the targets and their dependents cover the full diff`, async () => {

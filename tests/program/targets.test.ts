@@ -74,7 +74,11 @@ describe("deploy targets on real offline plans (production)", function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  async function decide(nextText: string, name: string, extra: Partial<TargetContext> = {}): Promise<{ d: TargetDecision; next: Plan; changes: ReturnType<typeof diffPlans> }> {
+  async function decide(
+    nextText: string,
+    name: string,
+    extra: Partial<TargetContext> = {},
+  ): Promise<{ d: TargetDecision; next: Plan; changes: ReturnType<typeof diffPlans> }> {
     const nextFile = file(name, nextText);
     const next = await runPlan({ stack: STACK, appsFile: nextFile });
     const changes = diffPlans(base, next);
@@ -87,13 +91,22 @@ describe("deploy targets on real offline plans (production)", function () {
     assert.ok(changes.length > 0);
     for (const c of changes) assert.ok(urns.includes(c.urn), c.urn);
     assert.deepEqual(urns, namedFor(base, "polls", port("polls")).sort());
-    assert.ok(urns.some((u) => u.endsWith("fleet:app:AppDeployment::polls")) && urns.some((u) => u.endsWith("fleet:app:AppDeployment$github:index/repositoryDeployKey:RepositoryDeployKey::polls-deploy-key")));
+    assert.ok(
+      urns.some((u) => u.endsWith("fleet:app:AppDeployment::polls")) &&
+        urns.some((u) => u.endsWith("fleet:app:AppDeployment$github:index/repositoryDeployKey:RepositoryDeployKey::polls-deploy-key")),
+    );
     assert.ok(!urns.some((u) => /room-booking|library-catalogue|nginx/.test(u)));
     assert.ok(urns.length < base.resources.length / 3, `${urns.length} of ${base.resources.length}`);
   });
 
   it("several apps: each one's resources, and no third app's", async () => {
-    const { d } = await decide(edited(SHIPPED, [["production: v1.3.2", "production: v1.3.3"], ["production: v1.9.7", "production: v1.9.8"]]), "two.yaml");
+    const { d } = await decide(
+      edited(SHIPPED, [
+        ["production: v1.3.2", "production: v1.3.3"],
+        ["production: v1.9.7", "production: v1.9.8"],
+      ]),
+      "two.yaml",
+    );
     const urns = targets(d);
     assert.deepEqual(urns, [...namedFor(base, "polls", port("polls")), ...namedFor(base, "room-booking", port("room-booking"))].sort());
     assert.ok(!urns.some((u) => u.includes("library-catalogue")));
@@ -110,43 +123,79 @@ describe("deploy targets on real offline plans (production)", function () {
     // every nginx host's server blocks (production has two); room-booking was uni-estates' one
     // repository, so that owner's organization rulesets and provider go with it
     assert.deepEqual(urns.filter((u) => !had.includes(u)).map(nameOf), [
-      "nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access",
-      "github-uni-estates-protected-branches", "github-uni-estates-release-tags", "github-uni-estates",
+      "nginx-config",
+      "publish-access",
+      "static-host-2-nginx-config",
+      "static-host-2-publish-access",
+      "github-uni-estates-protected-branches",
+      "github-uni-estates-release-tags",
+      "github-uni-estates",
     ]);
   });
 
   it("an added app: its new resources and the sites (its server block), nothing else", async () => {
-    const { d, next } = await decide(`${SHIPPED}\n  - name: new-app\n    repo: uni-it/new-app\n    domain: new.example.edu\n    settings: n.settings\n    wsgi: n.wsgi:application\n    tags: { production: v1.0.0 }\n`, "added.yaml");
+    const { d, next } = await decide(
+      `${SHIPPED}\n  - name: new-app\n    repo: uni-it/new-app\n    domain: new.example.edu\n    settings: n.settings\n    wsgi: n.wsgi:application\n    tags: { production: v1.0.0 }\n`,
+      "added.yaml",
+    );
     const urns = targets(d);
     const newPort = apps(path.join(dir, "added.yaml")).find((a) => a.name === "new-app")!.port;
     const created = namedFor(next, "new-app", newPort);
     // and uni-it's organization rulesets, which now name its repository too
     assert.deepEqual(urns.filter((u) => !created.includes(u)).map(nameOf), [
-      "nginx-config", "publish-access", "static-host-2-nginx-config", "static-host-2-publish-access", "github-uni-it-protected-branches", "github-uni-it-release-tags",
+      "nginx-config",
+      "publish-access",
+      "static-host-2-nginx-config",
+      "static-host-2-publish-access",
+      "github-uni-it-protected-branches",
+      "github-uni-it-release-tags",
     ]);
     assert.equal(urns.length, created.length + 6);
   });
 
   it("a changed app secret, which the plan cannot see: that app's resources whole", () => {
-    const d = computeTargets({ ...context(shippedFile, shippedFile, { changedSecrets: ["fleet:appSecrets.polls.SENTRY_DSN"] }), base, next: base, changes: [] });
+    const d = computeTargets({
+      ...context(shippedFile, shippedFile, { changedSecrets: ["fleet:appSecrets.polls.SENTRY_DSN"] }),
+      base,
+      next: base,
+      changes: [],
+    });
     assert.deepEqual(targets(d), namedFor(base, "polls", port("polls")).sort());
   });
 
   it("nothing changed: none; only documentation changed: none; code changed or a secret of the infrastructure: full", () => {
     const same = { ...context(shippedFile, shippedFile), base, next: base, changes: [] };
     assert.equal(computeTargets(same).kind, "none");
-    assert.equal(computeTargets({ ...same, changedFiles: ["docs/rollout.md", "README.md", "tests/unit/ports.test.ts", ".github/workflows/deploy.yml"] }).kind, "none");
+    assert.equal(
+      computeTargets({
+        ...same,
+        changedFiles: ["docs/rollout.md", "README.md", "tests/unit/ports.test.ts", ".github/workflows/deploy.yml"],
+      }).kind,
+      "none",
+    );
     assert.deepEqual(computeTargets({ ...same, changedFiles: ["docs/rollout.md", "rollout/plan.ts"] }), {
-      kind: "full", reason: "the program changed (rollout/plan.ts): the offline diff runs today's code on both sides and cannot see what a code change does",
+      kind: "full",
+      reason:
+        "the program changed (rollout/plan.ts): the offline diff runs today's code on both sides and cannot see what a code change does",
     });
-    assert.deepEqual(computeTargets({ ...same, changedSecrets: ["fleet:database.masterPassword"] }), { kind: "full", reason: "a secret of the infrastructure changed (fleet:database.masterPassword)" });
+    assert.deepEqual(computeTargets({ ...same, changedSecrets: ["fleet:database.masterPassword"] }), {
+      kind: "full",
+      reason: "a secret of the infrastructure changed (fleet:database.masterPassword)",
+    });
   });
 
   it("infrastructure (a larger node type in the stack file): a full up, naming what changed", async () => {
-    const next = await runPlan({ stack: STACK, appsFile: shippedFile, stackFile: file("bigger.yaml", edited(STACK_FILE, [["instanceType: t3.medium", "instanceType: t3.large"]])) });
+    const next = await runPlan({
+      stack: STACK,
+      appsFile: shippedFile,
+      stackFile: file("bigger.yaml", edited(STACK_FILE, [["instanceType: t3.medium", "instanceType: t3.large"]])),
+    });
     const d = computeTargets({ ...context(shippedFile, shippedFile), base, next, changes: diffPlans(base, next) });
     assert.equal(d.kind, "full");
-    assert.match(d.kind === "full" ? d.reason : "", /^the infrastructure changed: update urn:pulumi:production::fleet::fleet:infra:AppNodes\$aws:ec2\/instance:Instance::node-1, /);
+    assert.match(
+      d.kind === "full" ? d.reason : "",
+      /^the infrastructure changed: update urn:pulumi:production::fleet::fleet:infra:AppNodes\$aws:ec2\/instance:Instance::node-1, /,
+    );
   });
 
   it("an app on `latest` (which only a full up resolves): full", () => {
@@ -157,15 +206,31 @@ describe("deploy targets on real offline plans (production)", function () {
 
   it("the CLI prints one `--target URN` a line, the same list; full: without planning when the program changed", async () => {
     const bumped = file("cli-one.yaml", edited(SHIPPED, [["production: v1.3.2", "production: v1.3.3"]]));
-    const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", "plan.ts"), ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-    });
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", "plan.ts"), ...args],
+          { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
     const out = await run(["--stack", STACK, "--apps", bumped, "--base-apps", shippedFile, "--targets"]);
     assert.equal(out.code, 0, out.stderr);
-    assert.deepEqual(out.stdout.trimEnd().split("\n"), namedFor(base, "polls", port("polls")).sort().map((u) => `--target ${u}`));
+    assert.deepEqual(
+      out.stdout.trimEnd().split("\n"),
+      namedFor(base, "polls", port("polls"))
+        .sort()
+        .map((u) => `--target ${u}`),
+    );
     const changed = file("changed-files", "apps.yaml\ncomponents/infra/network.ts\n");
     const full = await run(["--stack", STACK, "--apps", bumped, "--base-apps", shippedFile, "--changed-files", changed, "--targets"]);
-    assert.deepEqual([full.code, full.stdout], [0, "full: the program changed (components/infra/network.ts): the offline diff runs today's code on both sides and cannot see what a code change does\n"]);
+    assert.deepEqual(
+      [full.code, full.stdout],
+      [
+        0,
+        "full: the program changed (components/infra/network.ts): the offline diff runs today's code on both sides and cannot see what a code change does\n",
+      ],
+    );
   });
 });

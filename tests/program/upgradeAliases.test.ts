@@ -22,7 +22,9 @@ interface AliasRequest {
  *  `formerParents`: resource name -> the parent URNs it is aliased from. */
 function captureAliases(formerParents = new Map<string, string[]>()): Map<string, string[]> {
   const seen = new Map<string, string[]>();
-  const monitor = (pulumi.runtime as unknown as { getMonitor(): { registerResource(req: AliasRequest, cb: unknown): unknown } }).getMonitor();
+  const monitor = (
+    pulumi.runtime as unknown as { getMonitor(): { registerResource(req: AliasRequest, cb: unknown): unknown } }
+  ).getMonitor();
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: AliasRequest, cb: unknown) => {
     const specs = (req.getAliasesList?.() ?? []).map((a) => a.getSpec()?.getName() || a.getUrn().split("::").pop() || "");
@@ -35,7 +37,9 @@ function captureAliases(formerParents = new Map<string, string[]>()): Map<string
 }
 
 const host = (name: string, ip: string): FleetHost => ({
-  name, privateIp: ip, connection: { host: ip, user: "deploy", privateKey: pulumi.secret("KEY") },
+  name,
+  privateIp: ip,
+  connection: { host: ip, user: "deploy", privateKey: pulumi.secret("KEY") },
 });
 
 describe("upgrading a stack deployed with the unmerged steps", function () {
@@ -55,17 +59,40 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
     const { resources } = await recordBuild(() => {
       const scripts = [...nodes, staticHost].map((h) => new HostScripts(h, "deploy"));
       return new AppDeployment("polls", {
-        app, nodes, edgeHosts: [staticHost], scripts,
-        database: { engine: "postgres", address: "db.internal", port: 5432, masterUsername: "fleetadmin", masterPassword: pulumi.secret("pw") },
+        app,
+        nodes,
+        edgeHosts: [staticHost],
+        scripts,
+        database: {
+          engine: "postgres",
+          address: "db.internal",
+          port: 5432,
+          masterUsername: "fleetadmin",
+          masterPassword: pulumi.secret("pw"),
+        },
         media: { bucket: "b", region: "eu-west-1" },
-        repository: { repo: "uni-it/polls", stack: "production", github: githubSettings({ ...DEFAULT_GITHUB_CONFIG, manageRepositories: true }, "uni-it"), publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleet fleet-polls" },
+        repository: {
+          repo: "uni-it/polls",
+          stack: "production",
+          github: githubSettings({ ...DEFAULT_GITHUB_CONFIG, manageRepositories: true }, "uni-it"),
+          publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleet fleet-polls",
+        },
         publishKey: pulumi.secret("PUBLISH-KEY"),
         settings: DEFAULT_DEPLOY_SETTINGS,
       });
     });
-    githubResources = resources.filter((r) => r.type.startsWith("github:")).map((r) => r.name).sort();
-    hosts = new Map(resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, String((r.revealed.connection as { host: string }).host)]));
-    deletes = new Map(resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.revealed.delete as string | undefined]));
+    githubResources = resources
+      .filter((r) => r.type.startsWith("github:"))
+      .map((r) => r.name)
+      .sort();
+    hosts = new Map(
+      resources
+        .filter((r) => r.type === "command:remote:Command")
+        .map((r) => [r.name, String((r.revealed.connection as { host: string }).host)]),
+    );
+    deletes = new Map(
+      resources.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, r.revealed.delete as string | undefined]),
+    );
   });
 
   it("the install steps take over the prepare steps (whose delete removes the app's user and home)", () => {
@@ -84,14 +111,29 @@ describe("upgrading a stack deployed with the unmerged steps", function () {
   });
 
   it("the GitHub resources keep the state they had under the AppRepository component", () => {
-    assert.deepEqual(githubResources, ["polls-alpha", "polls-default-branch", "polls-deploy-key", "polls-develop", "polls-production", "polls-protected-branches", "polls-release-tags"]);
+    assert.deepEqual(githubResources, [
+      "polls-alpha",
+      "polls-default-branch",
+      "polls-deploy-key",
+      "polls-develop",
+      "polls-production",
+      "polls-protected-branches",
+      "polls-release-tags",
+    ]);
     for (const name of githubResources) {
-      assert.deepEqual(formerParents.get(name)?.map((u) => u.split("::").slice(-2).join("::")), ["fleet:github:AppRepository::polls"], name);
+      assert.deepEqual(
+        formerParents.get(name)?.map((u) => u.split("::").slice(-2).join("::")),
+        ["fleet:github:AppRepository::polls"],
+        name,
+      );
     }
   });
 
   it("no other step is aliased, and no new step has an old step's name (Pulumi matches names before aliases)", () => {
-    const aliased = [...aliases].filter(([, a]) => a.length > 0).map(([n]) => n).sort();
+    const aliased = [...aliases]
+      .filter(([, a]) => a.length > 0)
+      .map(([n]) => n)
+      .sort();
     assert.deepEqual(aliased, ["polls-install-node-1", "polls-install-node-2", "polls-publish"]);
     const old = /^polls-(prepare|stage|static|webroot|prune|wait|copy)-?/;
     for (const name of hosts.keys()) assert.ok(!old.test(name), name);

@@ -31,7 +31,11 @@ interface Finished {
  *  then also, as it comes, to `log` (a long e2e file can be followed there before it ends). */
 function run(cmd: string, args: string[], opts: { capture: boolean; env?: NodeJS.ProcessEnv; log?: string }): Promise<Finished> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: opts.capture ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: opts.capture ? ["ignore", "pipe", "pipe"] : "inherit",
+    });
     let output = "";
     const keep = (d: Buffer) => {
       output += d.toString();
@@ -70,7 +74,9 @@ async function staticChecks(): Promise<PhaseReport[]> {
     ["prettier", bin("prettier"), ["--check", "--log-level", "warn", "**/*.{ts,mjs}"]],
   ];
   const started = now();
-  const results = await Promise.all(checks.map(async ([phase, cmd, args]) => ({ phase, ...(await run(cmd, args, { capture: true })), seconds: since(started) })));
+  const results = await Promise.all(
+    checks.map(async ([phase, cmd, args]) => ({ phase, ...(await run(cmd, args, { capture: true })), seconds: since(started) })),
+  );
   return results.map((r) => {
     process.stdout.write(`\n== ${r.phase}: ${r.code === 0 ? "ok" : "FAILED"} (${r.seconds.toFixed(1)} s)\n${r.output}`);
     return { phase: r.phase, ok: r.code === 0, seconds: r.seconds, files: [] };
@@ -81,7 +87,11 @@ async function staticChecks(): Promise<PhaseReport[]> {
 async function mocha(files: string[], capture: boolean, log?: string): Promise<{ ok: boolean; output: string; files: FileCounts[] }> {
   const summary = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fleet-test-")), "summary.json");
   try {
-    const r = await run(process.execPath, [bin("mocha"), "--reporter", REPORTER, ...files], { capture, log, env: { FLEET_TEST_SUMMARY: summary } });
+    const r = await run(process.execPath, [bin("mocha"), "--reporter", REPORTER, ...files], {
+      capture,
+      log,
+      env: { FLEET_TEST_SUMMARY: summary },
+    });
     const counts = fs.existsSync(summary) ? (JSON.parse(fs.readFileSync(summary, "utf8")) as FileCounts[]) : [];
     for (const c of counts) c.file = path.relative(ROOT, c.file);
     return { ok: r.code === 0 && counts.length > 0, output: r.output, files: counts };
@@ -141,7 +151,8 @@ const TEST_PHASES = ["unit", "program", "services", "e2e"];
 function parseArgs(args: string[]): { fast: boolean; only: string[] } {
   const only = args.filter((a) => a !== "--fast");
   const unknown = only.filter((a) => !TEST_PHASES.includes(a));
-  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}: --fast, or test phases to run alone (${TEST_PHASES.join(", ")})`);
+  if (unknown.length > 0)
+    throw new Error(`unknown argument ${unknown[0]}: --fast, or test phases to run alone (${TEST_PHASES.join(", ")})`);
   return { fast: args.includes("--fast"), only };
 }
 
@@ -155,7 +166,13 @@ async function main(): Promise<number> {
     if (wanted("unit")) phases.push(await mochaPhase("unit", testFiles("unit")));
     if (wanted("program")) phases.push(await mochaPhase("program", testFiles("program")));
     const services = testFiles("services");
-    if (wanted("services")) phases.push(await mochaPhase("services", fast ? services.filter((f) => !NEEDS_ROOT.test(fs.readFileSync(path.join(ROOT, f), "utf8"))) : services));
+    if (wanted("services"))
+      phases.push(
+        await mochaPhase(
+          "services",
+          fast ? services.filter((f) => !NEEDS_ROOT.test(fs.readFileSync(path.join(ROOT, f), "utf8"))) : services,
+        ),
+      );
     if (wanted("e2e")) phases.push(await e2ePhase(testFiles("e2e"), jobs));
   }
   process.stdout.write(renderReport(phases, since(started)));

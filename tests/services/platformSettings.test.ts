@@ -82,10 +82,28 @@ function settingsOf(overrides: string[]): Seen {
 describe("the platform's settings module over an app's own settings (Django 3.2, django-storages)", () => {
   it("sets the database, hosts, static, key, proxy and media in S3; keeps the app's other settings", () => {
     const seen = settingsOf([...OVERRIDE_NAMES]);
-    const db = (seen.settings.DATABASES as Record<string, Record<string, unknown>>);
+    const db = seen.settings.DATABASES as Record<string, Record<string, unknown>>;
     assert.deepEqual(
-      { ENGINE: db.default.ENGINE, NAME: db.default.NAME, USER: db.default.USER, PASSWORD: db.default.PASSWORD, HOST: db.default.HOST, PORT: db.default.PORT, OPTIONS: db.default.OPTIONS, CONN_MAX_AGE: db.default.CONN_MAX_AGE },
-      { ENGINE: "django.db.backends.mysql", NAME: "polls", USER: "polls", PASSWORD: "p@ss", HOST: "db.internal", PORT: "3306", OPTIONS: { charset: "utf8mb4" }, CONN_MAX_AGE: 60 },
+      {
+        ENGINE: db.default.ENGINE,
+        NAME: db.default.NAME,
+        USER: db.default.USER,
+        PASSWORD: db.default.PASSWORD,
+        HOST: db.default.HOST,
+        PORT: db.default.PORT,
+        OPTIONS: db.default.OPTIONS,
+        CONN_MAX_AGE: db.default.CONN_MAX_AGE,
+      },
+      {
+        ENGINE: "django.db.backends.mysql",
+        NAME: "polls",
+        USER: "polls",
+        PASSWORD: "p@ss",
+        HOST: "db.internal",
+        PORT: "3306",
+        OPTIONS: { charset: "utf8mb4" },
+        CONN_MAX_AGE: 60,
+      },
     );
     assert.equal(db.replica.NAME, "r", "the app's other databases stay");
     assert.deepEqual(seen.settings.ALLOWED_HOSTS, ["polls.example.edu"]);
@@ -95,7 +113,11 @@ describe("the platform's settings module over an app's own settings (Django 3.2,
     assert.deepEqual(seen.settings.SECURE_PROXY_SSL_HEADER, ["HTTP_X_FORWARDED_PROTO", "https"]);
     assert.deepEqual(seen.settings.CSRF_TRUSTED_ORIGINS, ["other.example.edu", "polls.example.edu"], "Django 3.2 takes hosts, not origins");
     assert.equal(seen.settings.DEFAULT_FILE_STORAGE, "storages.backends.s3boto3.S3Boto3Storage");
-    assert.equal(seen.settings.STATICFILES_STORAGE, "django.contrib.staticfiles.storage.ManifestStaticFilesStorage", "the app's static storage stays");
+    assert.equal(
+      seen.settings.STATICFILES_STORAGE,
+      "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+      "the app's static storage stays",
+    );
     assert.equal(seen.settings.AWS_STORAGE_BUCKET_NAME, "uni-fleet-alpha-polls");
     assert.equal(seen.settings.AWS_S3_REGION_NAME, "eu-central-1");
     assert.equal(seen.private, false, "names starting with _ are not imported (as with import *)");
@@ -117,17 +139,23 @@ describe("the platform's settings module over an app's own settings (Django 3.2,
 });
 
 describe("error_line (lib.sh): a failed command's error, not a hint or a traceback's frames", () => {
-  const errorLine = (output: string) => spawnSync("sh", ["-c", `here=.; . ./lib.sh; error_line`], { cwd: ROLLOUT, input: output, encoding: "utf8" }).stdout.trim();
+  const errorLine = (output: string) =>
+    spawnSync("sh", ["-c", `here=.; . ./lib.sh; error_line`], { cwd: ROLLOUT, input: output, encoding: "utf8" }).stdout.trim();
 
   it("takes psycopg2's error, not its tab-indented hint", () => {
-    const out = 'Traceback (most recent call last):\n  File "x", line 1\ndjango.db.utils.OperationalError: connection to server at "10.0.0.1", port 5432 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n';
-    assert.equal(errorLine(out), 'django.db.utils.OperationalError: connection to server at "10.0.0.1", port 5432 failed: Connection refused');
+    const out =
+      'Traceback (most recent call last):\n  File "x", line 1\ndjango.db.utils.OperationalError: connection to server at "10.0.0.1", port 5432 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n';
+    assert.equal(
+      errorLine(out),
+      'django.db.utils.OperationalError: connection to server at "10.0.0.1", port 5432 failed: Connection refused',
+    );
   });
 
   it("takes the last exception of a chained traceback; a bare exception name; else the last unindented line", () => {
-    const chained = "Running migrations:\n  Applying polls.0003...\nTraceback (most recent call last):\n  File \"a\"\npsycopg2.errors.UndefinedColumn: column \"h\" does not exist\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n  File \"b\"\ndjango.db.utils.ProgrammingError: column \"h\" does not exist\n";
+    const chained =
+      'Running migrations:\n  Applying polls.0003...\nTraceback (most recent call last):\n  File "a"\npsycopg2.errors.UndefinedColumn: column "h" does not exist\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n  File "b"\ndjango.db.utils.ProgrammingError: column "h" does not exist\n';
     assert.equal(errorLine(chained), 'django.db.utils.ProgrammingError: column "h" does not exist');
-    assert.equal(errorLine("Traceback (most recent call last):\n  File \"w\"\nRuntimeError\n"), "RuntimeError");
+    assert.equal(errorLine('Traceback (most recent call last):\n  File "w"\nRuntimeError\n'), "RuntimeError");
     assert.equal(errorLine("something broke\n  detail\n"), "something broke");
   });
 });
@@ -140,10 +168,21 @@ describe("pip_no_index (lib.sh, pipMode system): a requirement no installed pack
       assert.equal(spawnSync(PYTHON, ["-m", "venv", "--system-site-packages", path.join(dir, "venv")]).status, 0);
       // Django is Debian's (installed); the other is in no Debian package this machine has.
       fs.writeFileSync(path.join(dir, "requirements.txt"), "Django\nFleet_No_Such.Package==0.5.0\n");
-      const r = spawnSync("sh", ["-c", `here=.; . ./lib.sh; APP_NAME=polls tag=v1; pip_no_index "$0/bin/pip" install --quiet --no-index -r "$1"`, path.join(dir, "venv"), path.join(dir, "requirements.txt")], { cwd: ROLLOUT, encoding: "utf8" });
+      const r = spawnSync(
+        "sh",
+        [
+          "-c",
+          `here=.; . ./lib.sh; APP_NAME=polls tag=v1; pip_no_index "$0/bin/pip" install --quiet --no-index -r "$1"`,
+          path.join(dir, "venv"),
+          path.join(dir, "requirements.txt"),
+        ],
+        { cwd: ROLLOUT, encoding: "utf8" },
+      );
       assert.notEqual(r.status, 0);
-      assert.equal(r.stderr.trim().split("\n").pop(),
-        "fleet: error: polls v1: no Python package on this node provides Fleet_No_Such.Package==0.5.0 (fleet:deploy.pipMode system installs from the machine's packages only): install Debian's python3-fleet-no-such-package on the nodes, or set fleet:deploy.pipMode to index");
+      assert.equal(
+        r.stderr.trim().split("\n").pop(),
+        "fleet: error: polls v1: no Python package on this node provides Fleet_No_Such.Package==0.5.0 (fleet:deploy.pipMode system installs from the machine's packages only): install Debian's python3-fleet-no-such-package on the nodes, or set fleet:deploy.pipMode to index",
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

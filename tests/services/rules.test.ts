@@ -22,24 +22,81 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
   },
   osUser: {
     accept: ["app_polls", "app_room-booking", "app_" + "a".repeat(27)],
-    reject: ["polls", "deploy", "root", "app_", "app_a", "app_" + "a".repeat(28), "app_Polls", "app_1abc", "app_-abc", "app_abc-", "app_a.b", "app_a b", "app__ab"],
+    reject: [
+      "polls",
+      "deploy",
+      "root",
+      "app_",
+      "app_a",
+      "app_" + "a".repeat(28),
+      "app_Polls",
+      "app_1abc",
+      "app_-abc",
+      "app_abc-",
+      "app_a.b",
+      "app_a b",
+      "app__ab",
+    ],
   },
   database: {
     accept: ["app_polls", "app_room_booking", "app_" + "a".repeat(27)],
-    reject: ["polls", "fleetadmin", "mysql", "app_room-booking", "app_", "app_" + "a".repeat(28), "app_Polls", "app_1ab", "app_ab_", "app_a;b"],
+    reject: [
+      "polls",
+      "fleetadmin",
+      "mysql",
+      "app_room-booking",
+      "app_",
+      "app_" + "a".repeat(28),
+      "app_Polls",
+      "app_1ab",
+      "app_ab_",
+      "app_a;b",
+    ],
   },
   overrides: {
     accept: ["none", "database", "database,hosts,static,secretKey,proxy,storage,debug", "storage,database"],
-    reject: ["", "None", "database,", ",database", "database,,hosts", "databases", "database hosts", "debug;id", "none,debug", "debug,none", "debug,none,hosts"],
+    reject: [
+      "",
+      "None",
+      "database,",
+      ",database",
+      "database,,hosts",
+      "databases",
+      "database hosts",
+      "debug;id",
+      "none,debug",
+      "debug,none",
+      "debug,none,hosts",
+    ],
   },
   tag: {
     accept: ["v1", "v1.4.0", "1.3", "release/1.2", "v1_rc-2", "A", "a".repeat(128)],
     reject: ["", ".v1", "-v1", "v1..2", "a//b", "v1.lock", "v1/", "v1.", "v 1", "v1\nv2", "v1;x", "a".repeat(129), "v1~", "v1^", "v1:x"],
   },
   gitUrl: {
-    accept: ["git@github.com:uni-it/polls.git", "ssh://git@host/o/r.git", "https://github.com/o/r", "file:///srv/git/polls.git", "git@ghe.example.edu:o/r+x@y"],
-    reject: ["", "http://github.com/o/r", "git@:o/r", "https://", "file://host/x", "https://h/o r", "https://h/$(x)", "git@h:o/r\nx", "https://h/{repo}",
-      "git@-oProxyCommand=x:o/r", "ssh://-oProxyCommand=x/o/r", "https://u:t@h/o/r", "https://tok@h/o/r", `git@h:${"a".repeat(1024)}`],
+    accept: [
+      "git@github.com:uni-it/polls.git",
+      "ssh://git@host/o/r.git",
+      "https://github.com/o/r",
+      "file:///srv/git/polls.git",
+      "git@ghe.example.edu:o/r+x@y",
+    ],
+    reject: [
+      "",
+      "http://github.com/o/r",
+      "git@:o/r",
+      "https://",
+      "file://host/x",
+      "https://h/o r",
+      "https://h/$(x)",
+      "git@h:o/r\nx",
+      "https://h/{repo}",
+      "git@-oProxyCommand=x:o/r",
+      "ssh://-oProxyCommand=x/o/r",
+      "https://u:t@h/o/r",
+      "https://tok@h/o/r",
+      `git@h:${"a".repeat(1024)}`,
+    ],
   },
   dotted: {
     accept: ["mysite.settings", "a", "_a.b_c.D9"],
@@ -47,11 +104,42 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
   },
   wsgi: {
     accept: ["mysite.wsgi:application", "app:app", "_a.b:C_1", "django"],
-    reject: ["", "mysite.wsgi", "Django", "djangos", "django:", "django\n", "a:b:c", "a..b:c", "a.:c", ":app", "a:9b", "a:b.c", "a b:c", "a:b\n", `${"a".repeat(200)}:b`],
+    reject: [
+      "",
+      "mysite.wsgi",
+      "Django",
+      "djangos",
+      "django:",
+      "django\n",
+      "a:b:c",
+      "a..b:c",
+      "a.:c",
+      ":app",
+      "a:9b",
+      "a:b.c",
+      "a b:c",
+      "a:b\n",
+      `${"a".repeat(200)}:b`,
+    ],
   },
   domain: {
     accept: ["polls.example.edu", "a.b", "x-1.example.co.uk", `${"a".repeat(63)}.edu`, `${Array(50).fill("abcd").join(".")}.edu`],
-    reject: ["", "localhost", "Polls.example.edu", "*.example.edu", "a..b", "-a.edu", "a-.edu", "a.1edu", "a.edu.", "a.edu:80", "http://a.edu", `${"a".repeat(64)}.edu`, `${Array(63).fill("abc").join(".")}.edu`, "a.e_du"],
+    reject: [
+      "",
+      "localhost",
+      "Polls.example.edu",
+      "*.example.edu",
+      "a..b",
+      "-a.edu",
+      "a-.edu",
+      "a.1edu",
+      "a.edu.",
+      "a.edu:80",
+      "http://a.edu",
+      `${"a".repeat(64)}.edu`,
+      `${Array(63).fill("abc").join(".")}.edu`,
+      "a.e_du",
+    ],
   },
   healthPath: {
     accept: ["/", "/healthz", "/a/b.c_d~e-f"],
@@ -70,8 +158,31 @@ const TABLE: Record<RuleName, { accept: string[]; reject: string[] }> = {
     reject: ["", "Worker", "1w", "-w", "w-", "w_x", "w.x", "w x", "a".repeat(33), "w\nx"],
   },
   command: {
-    accept: ["python manage.py work", "celery -A proj worker --concurrency 2", "bin/run.sh", "python  manage.py x=1,2 a@b:c+d", "a".repeat(500)],
-    reject: ["", " python", "python ", "a;b", "a | b", "a && b", "echo $HOME", "a 'b'", 'a "b"', "a\nb", "a `b`", "a%b", "a\\b", "a > f", "a".repeat(501), "a\tb"],
+    accept: [
+      "python manage.py work",
+      "celery -A proj worker --concurrency 2",
+      "bin/run.sh",
+      "python  manage.py x=1,2 a@b:c+d",
+      "a".repeat(500),
+    ],
+    reject: [
+      "",
+      " python",
+      "python ",
+      "a;b",
+      "a | b",
+      "a && b",
+      "echo $HOME",
+      "a 'b'",
+      'a "b"',
+      "a\nb",
+      "a `b`",
+      "a%b",
+      "a\\b",
+      "a > f",
+      "a".repeat(501),
+      "a\tb",
+    ],
   },
   onCalendar: {
     accept: ["*-*-* 3:17:00 UTC", "*-*-* *:*:00 UTC", "Mon,Fri *-1,7-* 0,12:0,30:00 UTC"],
@@ -91,7 +202,10 @@ function shellVerdicts(rule: RuleName, values: string[]): boolean[] {
   ].join("\n");
   const r = spawnSync("sh", ["-eu", "-c", script, "rules-test", ROLLOUT, ...values], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim().split("\n").map((l) => l === "yes");
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => l === "yes");
 }
 
 describe("one source for each rule", () => {
@@ -101,7 +215,11 @@ describe("one source for each rule", () => {
       let outside: string = rule.ere;
       while (/\([^()]*\)/.test(outside)) outside = outside.replace(/\([^()]*\)/g, "");
       assert.doesNotMatch(outside, /\|/, `${name}: no | outside parentheses`);
-      if ("maxLength" in rule) assert.ok(TABLE[name].reject.some((v) => v.length > rule.maxLength), `${name}: a value over maxLength`);
+      if ("maxLength" in rule)
+        assert.ok(
+          TABLE[name].reject.some((v) => v.length > rule.maxLength),
+          `${name}: a value over maxLength`,
+        );
     }
   });
 
@@ -111,9 +229,17 @@ describe("one source for each rule", () => {
       const values = [...accept, ...reject];
       const expected = values.map((_, i) => i < accept.length);
       const re = ruleRegExp(RULES[name]);
-      assert.deepEqual(values.map((v) => [v, re.test(v)]), values.map((v, i) => [v, expected[i]]), "TypeScript");
+      assert.deepEqual(
+        values.map((v) => [v, re.test(v)]),
+        values.map((v, i) => [v, expected[i]]),
+        "TypeScript",
+      );
       const shell = shellVerdicts(name, values);
-      assert.deepEqual(values.map((v, i) => [v, shell[i]]), values.map((v, i) => [v, expected[i]]), "sh");
+      assert.deepEqual(
+        values.map((v, i) => [v, shell[i]]),
+        values.map((v, i) => [v, expected[i]]),
+        "sh",
+      );
     });
   }
 
@@ -121,21 +247,37 @@ describe("one source for each rule", () => {
     const r = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; check_tag v1..2', ROLLOUT], { encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.equal(r.stderr, "fleet: error: tag 'v1..2' is not allowed\n");
-    const host = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; check_host "a b" "database host"', ROLLOUT], { encoding: "utf8" });
+    const host = spawnSync("sh", ["-eu", "-c", 'here=$0; . "$here/lib.sh"; check_host "a b" "database host"', ROLLOUT], {
+      encoding: "utf8",
+    });
     assert.match(host.stderr, /^fleet: error: database host 'a b' is not allowed \(must match /);
   });
 
   /** Exit status and stderr of one generated check_* function on a value. */
-  const runCheck = (fn: string, value: string) => spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" });
+  const runCheck = (fn: string, value: string) =>
+    spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" });
 
   it("every limit holds in the node scripts as in the catalog: its bounds accepted, one past them and anything not a whole number refused", () => {
     for (const [name, limit] of Object.entries(LIMITS)) {
       const fn = checkFunctionName(name);
       for (const ok of [limit.min, limit.max]) assert.equal(runCheck(fn, String(ok)).status, 0, `${fn} ${ok}`);
-      for (const bad of [String(limit.max + 1), ...(limit.min > 0 ? [String(limit.min - 1)] : []), "", "1.5", "-1", "01", "1 2", "1\n2", "x"]) {
+      for (const bad of [
+        String(limit.max + 1),
+        ...(limit.min > 0 ? [String(limit.min - 1)] : []),
+        "",
+        "1.5",
+        "-1",
+        "01",
+        "1 2",
+        "1\n2",
+        "x",
+      ]) {
         const r = runCheck(fn, bad);
         assert.equal(r.status, 1, `${fn} ${JSON.stringify(bad)}`);
-        assert.equal(r.stderr, `fleet: error: ${limit.label} '${bad}' is not allowed (must be a whole number from ${limit.min} to ${limit.max})\n`);
+        assert.equal(
+          r.stderr,
+          `fleet: error: ${limit.label} '${bad}' is not allowed (must be a whole number from ${limit.min} to ${limit.max})\n`,
+        );
       }
     }
   });
@@ -152,7 +294,18 @@ describe("one source for each rule", () => {
 
   it("named arguments: each --NAME once, in any order, values taken as they are; a missing, repeated, unknown or valueless one is refused with the usage", () => {
     const named = (...args: string[]) =>
-      spawnSync("sh", ["-eu", "-c", 'here=$0; shift; . "$here/lib.sh"; named_args "usage: x.sh --app A --git-url U" app git-url -- "$@"; printf "%s|%s" "$arg_app" "$arg_git_url"', ROLLOUT, "x", ...args], { encoding: "utf8" });
+      spawnSync(
+        "sh",
+        [
+          "-eu",
+          "-c",
+          'here=$0; shift; . "$here/lib.sh"; named_args "usage: x.sh --app A --git-url U" app git-url -- "$@"; printf "%s|%s" "$arg_app" "$arg_git_url"',
+          ROLLOUT,
+          "x",
+          ...args,
+        ],
+        { encoding: "utf8" },
+      );
     assert.equal(named("--git-url", "$(id) two", "--app", "a").stdout, "a|$(id) two");
     for (const [args, why] of [
       [["--app", "a"], "--git-url is missing"],
@@ -168,7 +321,8 @@ describe("one source for each rule", () => {
   });
 
   it("derived identities pass the shell's checks; catalog names do not (the scripts never take a name as an identity)", () => {
-    const check = (fn: string, value: string) => spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" }).status;
+    const check = (fn: string, value: string) =>
+      spawnSync("sh", ["-eu", "-c", `here=$0; . "$here/lib.sh"; ${fn} "$1"`, ROLLOUT, value], { encoding: "utf8" }).status;
     for (const app of ["polls", "room-booking", "a-b-c", "deploy", "an-app-name-longer-than-twenty-six"]) {
       const id = appIdentity(app);
       assert.equal(check("check_os_user", id.osUser), 0, id.osUser);
@@ -186,7 +340,13 @@ describe("one source for each rule", () => {
   });
 
   it("every name in the platform's environment is reserved (a catalog value would be replaced)", () => {
-    const env = platformEnv(sampleApps()[0], { engine: "postgres", host: "db", port: 5432, password: "pw" }, "key", { bucket: "b", region: "eu-west-1" }, true);
+    const env = platformEnv(
+      sampleApps()[0],
+      { engine: "postgres", host: "db", port: 5432, password: "pw" },
+      "key",
+      { bucket: "b", region: "eu-west-1" },
+      true,
+    );
     for (const name of Object.keys(env)) assert.ok(RESERVED_ENV.includes(name), `${name} is set by the platform but not reserved`);
     assert.ok(RESERVED_ENV.includes("SITE_URL"));
   });

@@ -12,7 +12,11 @@ import { ALL_OVERRIDES } from "../../config/catalog";
 const NODE = path.join(__dirname, "..", "..", "node");
 const DIR = path.join(NODE, "rollout");
 const PROVISION = path.join(NODE, "provision");
-const shellScripts = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith(".sh")).sort();
+const shellScripts = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".sh"))
+    .sort();
 const scripts = shellScripts(DIR);
 const ROLLOUT_FILES = rolloutFiles();
 
@@ -20,7 +24,10 @@ const ROLLOUT_FILES = rolloutFiles();
 describe("node scripts", () => {
   it("are shellcheck-clean (sourced libraries followed)", () => {
     assert.ok(scripts.length >= 8);
-    for (const [dir, files] of [[DIR, scripts], [PROVISION, shellScripts(PROVISION)]] as const) {
+    for (const [dir, files] of [
+      [DIR, scripts],
+      [PROVISION, shellScripts(PROVISION)],
+    ] as const) {
       const r = spawnSync("shellcheck", ["-x", "-S", "style", ...files], { cwd: dir, encoding: "utf8" });
       assert.equal(r.status, 0, `shellcheck in ${dir}: ${r.error?.message ?? ""}${r.stdout}${r.stderr}`);
     }
@@ -41,16 +48,38 @@ describe("node scripts", () => {
 
   it("every script the rollout plan runs is there", () => {
     const plan = rolloutPlan(
-      { name: "polls", repo: "o/polls", domain: "p.example.edu", settings: "s", wsgi: "w:a", migrations: true, tags: {}, tag: "v1", env: {}, secrets: [], healthCheck: "/", keepReleases: 2, port: 8100, acknowledgeMigrations: [], overrides: ALL_OVERRIDES, deployChecks: "warn" },
-      ["node-1", "node-2"], "00000000", DEFAULT_DEPLOY_SETTINGS,
+      {
+        name: "polls",
+        repo: "o/polls",
+        domain: "p.example.edu",
+        settings: "s",
+        wsgi: "w:a",
+        migrations: true,
+        tags: {},
+        tag: "v1",
+        env: {},
+        secrets: [],
+        healthCheck: "/",
+        keepReleases: 2,
+        port: 8100,
+        acknowledgeMigrations: [],
+        overrides: ALL_OVERRIDES,
+        deployChecks: "warn",
+      },
+      ["node-1", "node-2"],
+      "00000000",
+      DEFAULT_DEPLOY_SETTINGS,
     );
-    const used = new Set(plan.steps.flatMap((s) => [...(s.run ?? []).map((r) => r.script), s.remove?.script]).filter((s): s is string => !!s));
+    const used = new Set(
+      plan.steps.flatMap((s) => [...(s.run ?? []).map((r) => r.script), s.remove?.script]).filter((s): s is string => !!s),
+    );
     for (const s of used) assert.ok(ROLLOUT_FILES.includes(s), `${s} is not in node/rollout (its changes would not re-run the steps)`);
     for (const f of ROLLOUT_FILES) assert.ok(fs.existsSync(path.join(DIR, f)), `${f} is missing`);
     // What the scripts source or hand to Python is versioned with them.
     for (const f of scripts.filter((x) => ROLLOUT_FILES.includes(x))) {
       const text = fs.readFileSync(path.join(DIR, f), "utf8");
-      for (const m of text.matchAll(/\$here\/([A-Za-z0-9_.-]+)/g)) assert.ok(ROLLOUT_FILES.includes(m[1]), `${f} uses ${m[1]}, which is not in node/rollout`);
+      for (const m of text.matchAll(/\$here\/([A-Za-z0-9_.-]+)/g))
+        assert.ok(ROLLOUT_FILES.includes(m[1]), `${f} uses ${m[1]}, which is not in node/rollout`);
     }
   });
 
@@ -58,13 +87,17 @@ describe("node scripts", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-git-access-"));
     const split = (input: string) => {
       fs.writeFileSync(path.join(tmp, "in"), input);
-      const r = spawnSync("sh", ["-eu", "-c", `here="${DIR}"; . "$here/lib.sh"; split_git_access in key hosts`], { cwd: tmp, encoding: "utf8" });
+      const r = spawnSync("sh", ["-eu", "-c", `here="${DIR}"; . "$here/lib.sh"; split_git_access in key hosts`], {
+        cwd: tmp,
+        encoding: "utf8",
+      });
       assert.equal(r.status, 0, r.stderr);
       return [fs.readFileSync(path.join(tmp, "key"), "utf8"), fs.readFileSync(path.join(tmp, "hosts"), "utf8")];
     };
     try {
       const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n";
-      const hosts = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\ngithub.com ecdsa-sha2-nistp256 AAAAE2VjZHNh\n";
+      const hosts =
+        "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\ngithub.com ecdsa-sha2-nistp256 AAAAE2VjZHNh\n";
       assert.deepEqual(split(key + hosts), [key, hosts]);
       assert.deepEqual(split(key), [key, ""], "no host keys: trust on first use");
       assert.deepEqual(split(""), ["", ""], "no key at all (https, file://)");

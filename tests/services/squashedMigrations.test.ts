@@ -58,13 +58,19 @@ function project(keepReplaced: boolean): string {
     fs.writeFileSync(path.join(app, "migrations", "0001_initial.py"), INITIAL);
     fs.writeFileSync(path.join(app, "migrations", "0002_item_size.py"), SECOND);
   }
-  fs.writeFileSync(path.join(dir, "settings.py"),
-    `SECRET_KEY = "squash-test-only"\nINSTALLED_APPS = ["squashed"]\nDATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ${JSON.stringify(path.join(dir, "db.sqlite3"))}}}\n`);
+  fs.writeFileSync(
+    path.join(dir, "settings.py"),
+    `SECRET_KEY = "squash-test-only"\nINSTALLED_APPS = ["squashed"]\nDATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ${JSON.stringify(path.join(dir, "db.sqlite3"))}}}\n`,
+  );
   return dir;
 }
 
 function run(dir: string, ...args: string[]): string[] {
-  const r = spawnSync(PYTHON, [CLASSIFIER, ...args], { cwd: dir, env: { ...process.env, DJANGO_SETTINGS_MODULE: "settings", PYTHONPATH: dir }, encoding: "utf8" });
+  const r = spawnSync(PYTHON, [CLASSIFIER, ...args], {
+    cwd: dir,
+    env: { ...process.env, DJANGO_SETTINGS_MODULE: "settings", PYTHONPATH: dir },
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
   return r.stdout.split("\n").filter(Boolean);
 }
@@ -82,8 +88,15 @@ describe("a squashed migration (fleet_migrations.py known / applied)", function 
       assert.deepEqual(known, ["squashed.0001_initial", "squashed.0001_squashed_0002_item_size", "squashed.0002_item_size"]);
       run(dir, "migrate", "5", "60", "0", "forwards", "squashed.0001_squashed_0002_item_size");
       const applied = run(dir, "applied");
-      assert.ok(applied.includes("squashed.0001_initial") && applied.includes("squashed.0002_item_size"), `Django records the replaced ones: ${applied.join(" ")}`);
-      assert.deepEqual(applied.filter((m) => !known.includes(m)), [], "applied but unknown to the release (read as a rollback)");
+      assert.ok(
+        applied.includes("squashed.0001_initial") && applied.includes("squashed.0002_item_size"),
+        `Django records the replaced ones: ${applied.join(" ")}`,
+      );
+      assert.deepEqual(
+        applied.filter((m) => !known.includes(m)),
+        [],
+        "applied but unknown to the release (read as a rollback)",
+      );
     });
   }
 });

@@ -6,8 +6,17 @@ import { DEFAULT_DEPLOY_SETTINGS } from "../../config/deployConfig";
 
 /** An app as the catalog makes it (defaults applied), with `workers` when given. */
 function app(name: string, workers?: number): AppForStack {
-  const text = [`apps:`, `  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: site.settings",
-    "    wsgi: site.wsgi:application", ...(workers !== undefined ? [`    workers: ${workers}`] : []), "    tags: { alpha: v1 }", ""].join("\n");
+  const text = [
+    `apps:`,
+    `  - name: ${name}`,
+    `    repo: uni-it/${name}`,
+    `    domain: ${name}.example.edu`,
+    "    settings: site.settings",
+    "    wsgi: site.wsgi:application",
+    ...(workers !== undefined ? [`    workers: ${workers}`] : []),
+    "    tags: { alpha: v1 }",
+    "",
+  ].join("\n");
   const { catalog, errors } = parseCatalog(text, "apps.yaml");
   assert.deepEqual(errors, []);
   return appsForStack(catalog!, "alpha")[0];
@@ -33,7 +42,10 @@ describe("capacity check", () => {
 
   it("is an error, one line, when they need more than twice the memory; exactly twice is a warning", () => {
     const twice = check([app("app-a", 20), app("app-b", 20), app("app-c", 1)], "t3.small", { gunicornWorkers: 3, workerMemoryMb: 100 });
-    assert.equal(twice.error, "Pulumi.alpha.yaml: fleet:nodes.instanceType: 41 gunicorn workers x 100 MiB (fleet:deploy.workerMemoryMb) = 4100 MiB on each app node, t3.small has 2048 MiB, more than twice over: lower `workers` in apps.yaml (most: app-a 20, app-b 20, app-c 1) or choose a larger fleet:nodes.instanceType in Pulumi.alpha.yaml");
+    assert.equal(
+      twice.error,
+      "Pulumi.alpha.yaml: fleet:nodes.instanceType: 41 gunicorn workers x 100 MiB (fleet:deploy.workerMemoryMb) = 4100 MiB on each app node, t3.small has 2048 MiB, more than twice over: lower `workers` in apps.yaml (most: app-a 20, app-b 20, app-c 1) or choose a larger fleet:nodes.instanceType in Pulumi.alpha.yaml",
+    );
     assert.doesNotMatch(twice.error ?? "", /\n/);
     const atTwice = check([app("app-a", 16), app("app-b", 16)], "t3.small", { gunicornWorkers: 3, workerMemoryMb: 128 });
     assert.equal(atTwice.error, undefined);
@@ -49,7 +61,9 @@ describe("capacity check", () => {
   it("says so when the instance type's memory is unknown, and checks nothing else", () => {
     const r = check([app("app-a", 32), app("app-b", 32)], "x9.huge");
     assert.equal(r.error, undefined);
-    assert.deepEqual(r.warnings, ["Pulumi.alpha.yaml: fleet:nodes.instanceType x9.huge: its memory is unknown to the capacity check, so the apps' workers are not checked against it (known types: rollout/capacity.ts)"]);
+    assert.deepEqual(r.warnings, [
+      "Pulumi.alpha.yaml: fleet:nodes.instanceType x9.huge: its memory is unknown to the capacity check, so the apps' workers are not checked against it (known types: rollout/capacity.ts)",
+    ]);
   });
 
   it("knows the instance types the shipped stack files use; no apps, nothing to check", () => {

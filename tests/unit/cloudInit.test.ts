@@ -15,19 +15,30 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o
 const SOURCES = appNodeSources();
 const DIR = path.join(__dirname, "..", "..", "node", "rollout");
 
-interface WriteFile { path: string; permissions: string; content: string }
+interface WriteFile {
+  path: string;
+  permissions: string;
+  content: string;
+}
 const filesOf = (text: string) => (parse(text) as { write_files: WriteFile[] }).write_files;
-const deployUserOf = (text: string) => (parse(text) as { users: (string | Record<string, unknown>)[] }).users.find((u) => typeof u === "object" && u.name === DEPLOY_USER) as Record<string, unknown>;
+const deployUserOf = (text: string) =>
+  (parse(text) as { users: (string | Record<string, unknown>)[] }).users.find(
+    (u) => typeof u === "object" && u.name === DEPLOY_USER,
+  ) as Record<string, unknown>;
 
 describe("cloud-init (render/cloudInit.ts)", () => {
   it("writes the node's heavyJobs into its config file, which lib.sh's heavy_jobs reads", () => {
-    const file = filesOf(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 3 }, SOURCES)).find((f) => f.path === NODE_CONFIG_FILE);
+    const file = filesOf(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 3 }, SOURCES)).find(
+      (f) => f.path === NODE_CONFIG_FILE,
+    );
     assert.ok(file, `no ${NODE_CONFIG_FILE}`);
     assert.equal(file.permissions, "0644");
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-node-conf-"));
     try {
       fs.writeFileSync(path.join(tmp, "node.conf"), file.content);
-      const r = spawnSync("sh", ["-euc", `here='${DIR}'; . "$here/lib.sh"; FLEET_NODE_CONFIG='${tmp}/node.conf'; heavy_jobs`], { encoding: "utf8" });
+      const r = spawnSync("sh", ["-euc", `here='${DIR}'; . "$here/lib.sh"; FLEET_NODE_CONFIG='${tmp}/node.conf'; heavy_jobs`], {
+        encoding: "utf8",
+      });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, "3\n");
     } finally {
@@ -38,8 +49,16 @@ describe("cloud-init (render/cloudInit.ts)", () => {
   it("writes no config file when heavyJobs is 0 or absent: the user data of such nodes is unchanged", () => {
     const plain = renderCloudInit({ role: "app-node", deployPublicKey: KEY }, SOURCES);
     assert.equal(renderCloudInit({ role: "app-node", deployPublicKey: KEY, heavyJobs: 0 }, SOURCES), plain);
-    assert.deepEqual(filesOf(plain).map((f) => f.path), ["/etc/systemd/system/gunicorn@.service", NODE_HELPER, DEPLOY_SUDOERS_FILE]);
-    assert.ok(!filesOf(renderCloudInit({ role: "static-host", deployPublicKey: KEY, heavyJobs: 3 }, SOURCES)).some((f) => f.path === NODE_CONFIG_FILE), "the nginx host stages nothing");
+    assert.deepEqual(
+      filesOf(plain).map((f) => f.path),
+      ["/etc/systemd/system/gunicorn@.service", NODE_HELPER, DEPLOY_SUDOERS_FILE],
+    );
+    assert.ok(
+      !filesOf(renderCloudInit({ role: "static-host", deployPublicKey: KEY, heavyJobs: 3 }, SOURCES)).some(
+        (f) => f.path === NODE_CONFIG_FILE,
+      ),
+      "the nginx host stages nothing",
+    );
   });
 
   it("gives an app node's deploy user one sudo right: the root-owned node helper, rendered with the layout", () => {
@@ -48,12 +67,15 @@ describe("cloud-init (render/cloudInit.ts)", () => {
     const sudoers = filesOf(text).find((f) => f.path === DEPLOY_SUDOERS_FILE);
     assert.ok(sudoers);
     assert.equal(sudoers.permissions, "0440");
-    assert.equal(sudoers.content, [
-      "# fleet (render/cloudInit.ts): the deploy user may run /usr/local/sbin/fleet-node as root, and nothing else.",
-      "Defaults:deploy env_reset",
-      "deploy ALL=(root) NOPASSWD: /usr/local/sbin/fleet-node",
-      "",
-    ].join("\n"));
+    assert.equal(
+      sudoers.content,
+      [
+        "# fleet (render/cloudInit.ts): the deploy user may run /usr/local/sbin/fleet-node as root, and nothing else.",
+        "Defaults:deploy env_reset",
+        "deploy ALL=(root) NOPASSWD: /usr/local/sbin/fleet-node",
+        "",
+      ].join("\n"),
+    );
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-sudoers-"));
     try {
       fs.writeFileSync(path.join(tmp, "sudoers"), sudoers.content);

@@ -40,8 +40,18 @@ describe("fleet-node: an app's process and schedule units", () => {
     const r = call("process_unit_text", "app_polls", "worker", "96", "30", "python manage.py work --queue mail");
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.split("\n");
-    for (const line of ["User=app_polls", "Group=app_polls", "WorkingDirectory=/srv/app_polls/current", "ExecStart=/bin/sh /srv/app_polls/shared/fleet_run.sh python manage.py work --queue mail",
-      "Restart=on-failure", "KillSignal=SIGTERM", "TimeoutStopSec=30", "MemoryMax=96M", "NoNewPrivileges=true", "WantedBy=multi-user.target"]) {
+    for (const line of [
+      "User=app_polls",
+      "Group=app_polls",
+      "WorkingDirectory=/srv/app_polls/current",
+      "ExecStart=/bin/sh /srv/app_polls/shared/fleet_run.sh python manage.py work --queue mail",
+      "Restart=on-failure",
+      "KillSignal=SIGTERM",
+      "TimeoutStopSec=30",
+      "MemoryMax=96M",
+      "NoNewPrivileges=true",
+      "WantedBy=multi-user.target",
+    ]) {
       assert.ok(lines.includes(line), `no line ${line} in:\n${r.stdout}`);
     }
   });
@@ -63,13 +73,51 @@ describe("fleet-node: an app's process and schedule units", () => {
     refused([
       [/^fleet: error: process name '\.\.\/x' is not allowed/, "process_unit_text", "app_polls", "../x", "96", "30", "python"],
       [/^fleet: error: process name 'Worker' is not allowed/, "process_unit_text", "app_polls", "Worker", "96", "30", "python"],
-      [/^fleet: error: memory \(MiB\) '8' is not allowed \(a whole number from 16 to 16384\)$/, "process_unit_text", "app_polls", "worker", "8", "30", "python"],
+      [
+        /^fleet: error: memory \(MiB\) '8' is not allowed \(a whole number from 16 to 16384\)$/,
+        "process_unit_text",
+        "app_polls",
+        "worker",
+        "8",
+        "30",
+        "python",
+      ],
       [/^fleet: error: memory \(MiB\) '96M' is not allowed/, "process_unit_text", "app_polls", "worker", "96M", "30", "python"],
-      [/^fleet: error: stop seconds '601' is not allowed \(a whole number from 1 to 600\)$/, "process_unit_text", "app_polls", "worker", "96", "601", "python"],
-        ...commands.map((command): [RegExp, string, ...unknown[]] => [/^fleet: error: command '.*' is not allowed \(at most 500 characters matching /, "process_unit_text", "app_polls", "worker", "96", "30", command]),
+      [
+        /^fleet: error: stop seconds '601' is not allowed \(a whole number from 1 to 600\)$/,
+        "process_unit_text",
+        "app_polls",
+        "worker",
+        "96",
+        "601",
+        "python",
+      ],
+      ...commands.map((command): [RegExp, string, ...unknown[]] => [
+        /^fleet: error: command '.*' is not allowed \(at most 500 characters matching /,
+        "process_unit_text",
+        "app_polls",
+        "worker",
+        "96",
+        "30",
+        command,
+      ]),
       [/^fleet: error: calendar 'daily' is not allowed/, "schedule_unit_texts", "app_polls", "tick", "daily", "python manage.py tick"],
-      [/^fleet: error: calendar '.*' is not allowed/, "schedule_unit_texts", "app_polls", "tick", "*-*-* *:*:00 UTC\nOnCalendar=minutely", "python manage.py tick"],
-      [/^fleet: error: command 'python \$HOME' is not allowed/, "schedule_unit_texts", "app_polls", "tick", "*-*-* 3:17:00 UTC", "python $HOME"],
+      [
+        /^fleet: error: calendar '.*' is not allowed/,
+        "schedule_unit_texts",
+        "app_polls",
+        "tick",
+        "*-*-* *:*:00 UTC\nOnCalendar=minutely",
+        "python manage.py tick",
+      ],
+      [
+        /^fleet: error: command 'python \$HOME' is not allowed/,
+        "schedule_unit_texts",
+        "app_polls",
+        "tick",
+        "*-*-* 3:17:00 UTC",
+        "python $HOME",
+      ],
     ]);
   });
 
@@ -82,10 +130,22 @@ describe("fleet-node: an app's process and schedule units", () => {
       [/^fleet: error: process name '\*' is not allowed/, "cmd_logs", "app_polls", "*", "0", "once"],
       [/^fleet: error: since '-1h' is not allowed/, "cmd_logs", "app_polls", "web", "-1h", "once"],
       [/^fleet: error: usage: fleet-node /, "check_args", ["journalctl", "-f"]],
-      [/^fleet: error: process: 'stop' is not allowed \(restart, release, log\)$/, "check_args", ["process", "app_polls", "worker", "stop"]],
-      [/^fleet: error: unit-remove: 'gunicorn' is not allowed \(process, schedule\)$/, "check_args", ["unit-remove", "app_polls", "gunicorn", "x"]],
+      [
+        /^fleet: error: process: 'stop' is not allowed \(restart, release, log\)$/,
+        "check_args",
+        ["process", "app_polls", "worker", "stop"],
+      ],
+      [
+        /^fleet: error: unit-remove: 'gunicorn' is not allowed \(process, schedule\)$/,
+        "check_args",
+        ["unit-remove", "app_polls", "gunicorn", "x"],
+      ],
       [/^fleet: error: logs: 'tail' is not allowed \(once, follow\)$/, "check_args", ["logs", "app_polls", "-", "0", "tail"]],
-      [/^fleet: error: process-unit takes 5 argument\(s\)$/, "check_args", ["process-unit", "app_polls", "worker", "96", "30", "python", "manage.py"]],
+      [
+        /^fleet: error: process-unit takes 5 argument\(s\)$/,
+        "check_args",
+        ["process-unit", "app_polls", "worker", "96", "30", "python", "manage.py"],
+      ],
     ]);
   });
 });

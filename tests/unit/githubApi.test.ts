@@ -59,7 +59,10 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
     try {
       assert.equal(await newestReleaseTag("uni-it/polls", { prerelease: false }), "v1.120.1");
     } finally {
-      for (const [k, v] of [["GITHUB_API_URL", saved.url], ["GITHUB_TOKEN", saved.token]] as const) {
+      for (const [k, v] of [
+        ["GITHUB_API_URL", saved.url],
+        ["GITHUB_TOKEN", saved.token],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
@@ -107,7 +110,10 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
     gh.failNext(`GET ${TAGS_PATH}`, {
       status: 403,
       headers: { "retry-after": "1" },
-      body: { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" },
+      body: {
+        message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+      },
     });
     assert.equal((await client().listTags({ owner: "uni-it", name: "polls" }, "polls")).length, manyTags().length);
     assert.match(warnings[0], /^github: secondary rate limit on GET .*; retrying in 1s \(1\/2\)$/);
@@ -115,22 +121,34 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
 
   it("reports an exhausted rate limit with its reset time once the retries are used up", async () => {
     gh.failNext(`GET ${TAGS_PATH}`, rateLimitFault(1), rateLimitFault(1), rateLimitFault(1), rateLimitFault(1));
-    await assert.rejects(client({ rateLimitRetries: 2 }).listTags({ owner: "uni-it", name: "polls" }, "polls"), /^GithubError: polls: GitHub API rate limit exhausted until \d{4}-\d\d-\d\dT[\d:.]+Z \(uni-it\/polls\)/);
+    await assert.rejects(
+      client({ rateLimitRetries: 2 }).listTags({ owner: "uni-it", name: "polls" }, "polls"),
+      /^GithubError: polls: GitHub API rate limit exhausted until \d{4}-\d\d-\d\dT[\d:.]+Z \(uni-it\/polls\)/,
+    );
     assert.equal(gh.countOf("GET", TAGS_PATH), 3);
   });
 
   it("does not hang on a rate limit that resets far in the future", async () => {
     gh.failNext(`GET ${TAGS_PATH}`, rateLimitFault(3600));
-    await assert.rejects(client({ maxRateLimitWaitSeconds: 60 }).listTags({ owner: "uni-it", name: "polls" }, "polls"), /rate limit exhausted/);
+    await assert.rejects(
+      client({ maxRateLimitWaitSeconds: 60 }).listTags({ owner: "uni-it", name: "polls" }, "polls"),
+      /rate limit exhausted/,
+    );
     assert.equal(gh.countOf("GET", TAGS_PATH), 1);
     assert.deepEqual(warnings, []);
   });
 
   it("names the app when the repository does not exist", async () => {
-    await assert.rejects(client().newestReleaseTag({ owner: "uni-it", name: "nope" }, { prerelease: false, label: "library-catalogue" }), (err: Error) => {
-      assert.match(err.message, /^library-catalogue: repository uni-it\/nope not found at http:\/\/127\.0\.0\.1:\d+\/api\/v3 \(or the token cannot see it\)$/);
-      return true;
-    });
+    await assert.rejects(
+      client().newestReleaseTag({ owner: "uni-it", name: "nope" }, { prerelease: false, label: "library-catalogue" }),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /^library-catalogue: repository uni-it\/nope not found at http:\/\/127\.0\.0\.1:\d+\/api\/v3 \(or the token cannot see it\)$/,
+        );
+        return true;
+      },
+    );
     // 404 is final: no retry
     assert.equal(gh.countOf("GET", "/repos/uni-it/nope/tags"), 1);
   });
@@ -167,7 +185,10 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
     it("replaces `latest` by the newest release and reports what it meant", async () => {
       const out = await resolveTags(apps, "alpha", { client: client(), prerelease: false });
       assert.deepEqual(out.latest, { polls: "v1.120.1" });
-      assert.deepEqual(out.apps.map((a) => a.tag), ["v1.120.1", "v1.0.0"]);
+      assert.deepEqual(
+        out.apps.map((a) => a.tag),
+        ["v1.120.1", "v1.0.0"],
+      );
       const pre = await resolveTags(apps, "alpha", { client: client(), prerelease: true });
       assert.deepEqual(pre.latest, { polls: "v2.0.0-rc.10" });
     });
@@ -178,7 +199,8 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
       assert.deepEqual((await resolveTags(loose, "alpha", { client: client(), releaseTagPattern: "v*" })).latest, { polls: "v1.4.0" });
       assert.deepEqual((await resolveTags(loose, "alpha", { client: client(), releaseTagPattern: "*" })).latest, { polls: "99.0.0" });
       await assert.rejects(resolveTags(loose, "alpha", { client: client(), releaseTagPattern: "release-*" }), {
-        message: 'polls: uni-it/loose has no release tags (like v1.2.3, matching the protected release-*) for "latest" on stack alpha; pin a tag in apps.yaml',
+        message:
+          'polls: uni-it/loose has no release tags (like v1.2.3, matching the protected release-*) for "latest" on stack alpha; pin a tag in apps.yaml',
       });
     });
 
@@ -199,7 +221,10 @@ describe("github API client (real HTTP, local GitHub stand-in)", function () {
         const lines = err.message.split("\n");
         assert.equal(lines.length, 2);
         assert.match(lines[0], /^polls: repository uni-it\/gone not found/);
-        assert.equal(lines[1], 'room-booking: uni-it/empty has no release tags (like v1.2.3) for "latest" on stack production; pin a tag in apps.yaml');
+        assert.equal(
+          lines[1],
+          'room-booking: uni-it/empty has no release tags (like v1.2.3) for "latest" on stack production; pin a tag in apps.yaml',
+        );
         return true;
       });
     });

@@ -53,7 +53,10 @@ describe("npm run release (end to end against a local GitHub)", function () {
     const pulls = bed.gh.repos.get(INFRA)?.pulls ?? [];
     assert.equal(pulls.length, 1);
     const pr = pulls[0];
-    assert.deepEqual({ head: pr.head, base: pr.base, title: pr.title }, { head: branch, base: "main", title: "Release polls v1.4.1 to production" });
+    assert.deepEqual(
+      { head: pr.head, base: pr.base, title: pr.title },
+      { head: branch, base: "main", title: "Release polls v1.4.1 to production" },
+    );
     assert.match(pr.body, /\| app \| `polls` \(uni-it\/polls\) \|/);
     assert.match(pr.body, /\| stack \| `production` \|/);
     assert.match(pr.body, /\| old tag \| `v1\.3\.2` \|/);
@@ -65,8 +68,14 @@ describe("npm run release (end to end against a local GitHub)", function () {
       writes().map((r) => `${r.method} ${r.path}`),
       [`POST /repos/${INFRA}/git/refs`, `PUT /repos/${INFRA}/contents/apps.yaml`, `POST /repos/${INFRA}/pulls`],
     );
-    assert.match(run.stdout, /^--- a\/apps\.yaml\n\+\+\+ b\/apps\.yaml\n@@ -\d+ \+\d+ @@\n- {6}production: v1\.3\.2\n\+ {6}production: v1\.4\.1\n/);
-    assert.match(run.stdout, /opened https:\/\/github\.example\.test\/uni-it\/fleet\/pull\/1 \(release\/polls\/production\/v1\.4\.1 -> main\)/);
+    assert.match(
+      run.stdout,
+      /^--- a\/apps\.yaml\n\+\+\+ b\/apps\.yaml\n@@ -\d+ \+\d+ @@\n- {6}production: v1\.3\.2\n\+ {6}production: v1\.4\.1\n/,
+    );
+    assert.match(
+      run.stdout,
+      /opened https:\/\/github\.example\.test\/uni-it\/fleet\/pull\/1 \(release\/polls\/production\/v1\.4\.1 -> main\)/,
+    );
   });
 
   it("--dry-run prints the one-line diff and opens nothing", async () => {
@@ -74,18 +83,36 @@ describe("npm run release (end to end against a local GitHub)", function () {
     assert.equal(run.code, 0, run.stderr);
     const line = bed.catalog.text.split("\n").findIndex((l) => l === "      alpha: v1.4.0") + 1;
     assert.ok(line > 0);
-    assert.ok(run.stdout.startsWith(`--- a/apps.yaml\n+++ b/apps.yaml\n@@ -${line} +${line} @@\n-      alpha: v1.4.0\n+      alpha: v1.4.1\n`));
+    assert.ok(
+      run.stdout.startsWith(`--- a/apps.yaml\n+++ b/apps.yaml\n@@ -${line} +${line} @@\n-      alpha: v1.4.0\n+      alpha: v1.4.1\n`),
+    );
     assert.match(run.stdout, /compare: https:\/\/github\.example\.test\/uni-it\/polls\/compare\/v1\.4\.0\.\.\.v1\.4\.1/);
     assert.match(run.stdout, /dry run: would open .* opened nothing/);
     assert.deepEqual(writes(), []);
   });
 
   const refusals: [string, string[], RegExp][] = [
-    ["an unknown app", ["pols", "v1.4.1", "--stack", "production"], /^release: unknown app "pols" in apps\.yaml; apps: polls, library-catalogue, room-booking, alumni-news$/],
-    ["a tag that does not exist", ["polls", "v9.9.9", "--stack", "production"], /^release: tag "v9\.9\.9" does not exist in uni-it\/polls; push the tag first$/],
-    ["a stack the app does not run on", ["alumni-news", "v0.9.0", "--stack", "production"], /^release: alumni-news does not run on stack "production" \(no tags\.production in apps\.yaml\); it runs on: alpha$/],
+    [
+      "an unknown app",
+      ["pols", "v1.4.1", "--stack", "production"],
+      /^release: unknown app "pols" in apps\.yaml; apps: polls, library-catalogue, room-booking, alumni-news$/,
+    ],
+    [
+      "a tag that does not exist",
+      ["polls", "v9.9.9", "--stack", "production"],
+      /^release: tag "v9\.9\.9" does not exist in uni-it\/polls; push the tag first$/,
+    ],
+    [
+      "a stack the app does not run on",
+      ["alumni-news", "v0.9.0", "--stack", "production"],
+      /^release: alumni-news does not run on stack "production" \(no tags\.production in apps\.yaml\); it runs on: alpha$/,
+    ],
     ["an unknown stack", ["polls", "v1.4.1", "--stack", "staging"], /^release: unknown stack "staging"; stacks: alpha, production$/],
-    ["the tag already deployed", ["polls", "v1.3.2", "--stack", "production"], /^release: polls is already at v1\.3\.2 on production; nothing to release$/],
+    [
+      "the tag already deployed",
+      ["polls", "v1.3.2", "--stack", "production"],
+      /^release: polls is already at v1\.3\.2 on production; nothing to release$/,
+    ],
     ["`latest` as a release", ["polls", "latest", "--stack", "production"], /^release: a release pins a concrete tag/],
   ];
   for (const [what, args, message] of refusals) {
@@ -103,15 +130,24 @@ describe("npm run release (end to end against a local GitHub)", function () {
     bed.gh.repos.get(INFRA)?.branches.set("release/polls/production/v1.4.1", "0".repeat(40));
     const run = await runRelease(["polls", "v1.4.1", "--stack", "production"], bed.env);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /^uni-it\/fleet: branch release\/polls\/production\/v1\.4\.1 already exists in uni-it\/fleet \(an open release pull request\?\)/);
-    assert.deepEqual(writes().map((r) => r.method), ["POST"]);
+    assert.match(
+      run.stderr,
+      /^uni-it\/fleet: branch release\/polls\/production\/v1\.4\.1 already exists in uni-it\/fleet \(an open release pull request\?\)/,
+    );
+    assert.deepEqual(
+      writes().map((r) => r.method),
+      ["POST"],
+    );
   });
 
   it("names the app repository when it is missing, and the bad token when rejected", async () => {
     bed.gh.repos.delete("uni-it/polls");
     const missing = await runRelease(["polls", "v1.4.1", "--stack", "production"], bed.env);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^polls: repository uni-it\/polls not found at http:\/\/127\.0\.0\.1:\d+ \(or the token cannot see it\)\n$/);
+    assert.match(
+      missing.stderr,
+      /^polls: repository uni-it\/polls not found at http:\/\/127\.0\.0\.1:\d+ \(or the token cannot see it\)\n$/,
+    );
     const badToken = await runRelease(["polls", "v1.4.1", "--stack", "production"], { ...bed.env, GITHUB_TOKEN: "nope" });
     assert.equal(badToken.code, 1);
     assert.match(badToken.stderr, /^infrastructure repository uni-it\/fleet: GitHub at \S+ rejected the token \(401 Bad credentials/);
@@ -119,7 +155,15 @@ describe("npm run release (end to end against a local GitHub)", function () {
 
   it("a release from `latest` has no compare link and says so", async () => {
     const plan = await planRelease(
-      { app: "library-catalogue", tag: "v3.13.0", stack: "alpha", dryRun: true, infraRepo: { owner: "uni-it", name: "fleet" }, appsPath: "apps.yaml", knownStacks: knownStacks() },
+      {
+        app: "library-catalogue",
+        tag: "v3.13.0",
+        stack: "alpha",
+        dryRun: true,
+        infraRepo: { owner: "uni-it", name: "fleet" },
+        appsPath: "apps.yaml",
+        knownStacks: knownStacks(),
+      },
       new GithubClient({ token: TOKEN, baseUrl: bed.gh.baseUrl, retryBaseMs: 1 }),
     );
     assert.equal(plan.oldTag, "latest");
@@ -130,7 +174,12 @@ describe("npm run release (end to end against a local GitHub)", function () {
 
   it("finds the infrastructure repository from the git remote", () => {
     const expected = { owner: "uni-it", name: "fleet" };
-    for (const url of ["git@github.com:uni-it/fleet.git", "https://github.com/uni-it/fleet.git", "https://x-access-token:abc@github.com/uni-it/fleet", "ssh://git@ghe.example.edu/uni-it/fleet.git\n"]) {
+    for (const url of [
+      "git@github.com:uni-it/fleet.git",
+      "https://github.com/uni-it/fleet.git",
+      "https://x-access-token:abc@github.com/uni-it/fleet",
+      "ssh://git@ghe.example.edu/uni-it/fleet.git\n",
+    ]) {
       assert.deepEqual(repoFromRemote(url), expected, url);
     }
     assert.equal(repoFromRemote("/srv/git/fleet.git"), undefined);

@@ -34,7 +34,13 @@ apps:
 describe("apps.yaml tag edits", () => {
   it("changes one value and not one other byte: spacing before comments, quotes, flow maps", () => {
     const out = setTags(CATALOG, "apps.yaml", [{ app: "polls", stack: "alpha", tag: "v1.5.0" }]);
-    assert.deepEqual(changedLines(CATALOG, out), [{ line: 13, before: "      alpha: v1.4.0      # a stack with no tag does not run the app", after: "      alpha: v1.5.0      # a stack with no tag does not run the app" }]);
+    assert.deepEqual(changedLines(CATALOG, out), [
+      {
+        line: 13,
+        before: "      alpha: v1.4.0      # a stack with no tag does not run the app",
+        after: "      alpha: v1.5.0      # a stack with no tag does not run the app",
+      },
+    ]);
   });
 
   it("keeps each value's quoting style", () => {
@@ -55,12 +61,21 @@ describe("apps.yaml tag edits", () => {
   });
 
   it("refuses an unknown app or a stack the app has no tag for, naming the file", () => {
-    assert.throws(() => setTags(CATALOG, "apps.yaml", [{ app: "nope", stack: "alpha", tag: "v1" }]), (e: Error) => e instanceof CatalogEditError && e.message === 'apps.yaml: unknown app "nope"; apps: polls, room-booking');
-    assert.throws(() => setTags(CATALOG, "apps.yaml", [{ app: "polls", stack: "staging", tag: "v1" }]), /^CatalogEditError: apps\.yaml: polls has no tag for stack "staging" \(it does not run there\)$/);
+    assert.throws(
+      () => setTags(CATALOG, "apps.yaml", [{ app: "nope", stack: "alpha", tag: "v1" }]),
+      (e: Error) => e instanceof CatalogEditError && e.message === 'apps.yaml: unknown app "nope"; apps: polls, room-booking',
+    );
+    assert.throws(
+      () => setTags(CATALOG, "apps.yaml", [{ app: "polls", stack: "staging", tag: "v1" }]),
+      /^CatalogEditError: apps\.yaml: polls has no tag for stack "staging" \(it does not run there\)$/,
+    );
   });
 
   it("renders a unified diff with one hunk per changed line", () => {
-    assert.equal(renderDiff("apps.yaml", [{ line: 3, before: "a: 1", after: "a: 2" }]), "--- a/apps.yaml\n+++ b/apps.yaml\n@@ -3 +3 @@\n-a: 1\n+a: 2");
+    assert.equal(
+      renderDiff("apps.yaml", [{ line: 3, before: "a: 1", after: "a: 2" }]),
+      "--- a/apps.yaml\n+++ b/apps.yaml\n@@ -3 +3 @@\n-a: 1\n+a: 2",
+    );
   });
 });
 
@@ -95,7 +110,10 @@ describe("npm run tags (end to end against a local GitHub)", function () {
     const run = await runTags(["--apps", bed.catalog.file], bed.env);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
-    const rows = run.stdout.trimEnd().split("\n").map((l) => l.split(/\s+/));
+    const rows = run.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split(/\s+/));
     assert.deepEqual(rows, [
       ["APP", "STACK", "PINNED", "NEWEST", "STATUS"],
       // Pulumi.alpha.yaml takes pre-releases (fleet:github.prereleases), production does not.
@@ -107,7 +125,8 @@ describe("npm run tags (end to end against a local GitHub)", function () {
       ["room-booking", "production", "v1.9.7", "v1.9.7", "current"],
       ["alumni-news", "alpha", "v0.8.1", "v0.129.0", "behind"],
     ]);
-    for (const repo of ["uni-it/polls", "uni-it/library-catalogue", "uni-estates/room-booking"]) assert.equal(bed.gh.countOf("GET", `/repos/${repo}/tags`), 1, repo);
+    for (const repo of ["uni-it/polls", "uni-it/library-catalogue", "uni-estates/room-booking"])
+      assert.equal(bed.gh.countOf("GET", `/repos/${repo}/tags`), 1, repo);
     assert.equal(bed.gh.countOf("GET", "/repos/uni-comms/alumni-news/tags"), 2);
   });
 
@@ -133,7 +152,9 @@ describe("npm run tags (end to end against a local GitHub)", function () {
     const lines = run.stdout.trimEnd().split("\n");
     assert.ok(lines.some((l) => /^polls\s+alpha\s+v1\.4\.0\s+v1\.5\.0-rc\.1\s+behind$/.test(l)));
     assert.ok(lines.some((l) => /^library-catalogue\s+alpha\s+latest\s+-\s+error$/.test(l)));
-    assert.ok(lines.includes(`library-catalogue: repository uni-it/library-catalogue not found at ${bed.gh.baseUrl} (or the token cannot see it)`));
+    assert.ok(
+      lines.includes(`library-catalogue: repository uni-it/library-catalogue not found at ${bed.gh.baseUrl} (or the token cannot see it)`),
+    );
   });
 
   it("refuses an unknown stack in one line", async () => {

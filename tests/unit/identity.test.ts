@@ -11,9 +11,18 @@ import { ROLLOUT_SCRIPTS_DIR } from "../../node/scripts";
 
 /** Every account name this machine and Debian's base-passwd know. */
 function systemAccounts(): string[] {
-  const fromPasswd = (text: string) => text.split("\n").map((l) => l.split(":")[0]).filter(Boolean);
+  const fromPasswd = (text: string) =>
+    text
+      .split("\n")
+      .map((l) => l.split(":")[0])
+      .filter(Boolean);
   const names = new Set(fromPasswd(execFileSync("getent", ["passwd"], { encoding: "utf8" })));
-  const groups = new Set(execFileSync("getent", ["group"], { encoding: "utf8" }).split("\n").map((l) => l.split(":")[0]).filter(Boolean));
+  const groups = new Set(
+    execFileSync("getent", ["group"], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.split(":")[0])
+      .filter(Boolean),
+  );
   for (const file of ["/usr/share/base-passwd/passwd.master", "/usr/share/base-passwd/group.master"]) {
     if (fs.existsSync(file)) for (const n of fromPasswd(fs.readFileSync(file, "utf8"))) names.add(n);
   }
@@ -21,7 +30,22 @@ function systemAccounts(): string[] {
 }
 
 /** The platform's own users and roles: the SSH user, the database masters, service users. */
-const PLATFORM_USERS = ["deploy", "root", "ubuntu", "admin", "postgres", "www-data", "nginx", "mysql", "mariadb.sys", "mysql.sys", "rdsadmin", "rds_superuser", "fleetadmin", "fleet"];
+const PLATFORM_USERS = [
+  "deploy",
+  "root",
+  "ubuntu",
+  "admin",
+  "postgres",
+  "www-data",
+  "nginx",
+  "mysql",
+  "mariadb.sys",
+  "mysql.sys",
+  "rdsadmin",
+  "rds_superuser",
+  "fleetadmin",
+  "fleet",
+];
 const PLATFORM_DIRS = ["/srv/fleet", "/srv", "/var/www", "/var/www/html", "/home"];
 
 function randomName(): string {
@@ -36,9 +60,16 @@ function randomName(): string {
 function derivedNames(app: string): Record<string, string> {
   const id = appIdentity(app);
   return {
-    osUser: id.osUser, osGroup: id.osGroup, home: id.home, webRoot: id.webRoot, database: id.database, databaseRole: id.databaseRole,
-    media: bucketName("uni-fleet", "production", app, "media"), replica: bucketName("uni-fleet", "production", app, "media-dr"),
-    resource: appResourceName(app, "media"), replicaResource: appResourceName(app, "media-replica"),
+    osUser: id.osUser,
+    osGroup: id.osGroup,
+    home: id.home,
+    webRoot: id.webRoot,
+    database: id.database,
+    databaseRole: id.databaseRole,
+    media: bucketName("uni-fleet", "production", app, "media"),
+    replica: bucketName("uni-fleet", "production", app, "media-dr"),
+    resource: appResourceName(app, "media"),
+    replicaResource: appResourceName(app, "media-replica"),
   };
 }
 
@@ -68,16 +99,28 @@ describe("app identities (config/identity.ts)", () => {
     assert.ok(asApps.length >= 20, `only ${asApps.length} account names are valid app names: ${asApps.join(" ")}`);
     for (const app of asApps) {
       const d = derivedNames(app);
-      for (const value of [d.osUser, d.osGroup, d.database, d.databaseRole]) assert.ok(!taken.has(value), `${app}: ${value} is an existing account or platform user`);
+      for (const value of [d.osUser, d.osGroup, d.database, d.databaseRole])
+        assert.ok(!taken.has(value), `${app}: ${value} is an existing account or platform user`);
       for (const dir of [d.home, d.webRoot]) {
-        assert.ok(!PLATFORM_DIRS.some((p) => dir === p || p.startsWith(`${dir}/`) || dir.startsWith("/srv/fleet")), `${app}: ${dir} is or holds a platform directory`);
+        assert.ok(
+          !PLATFORM_DIRS.some((p) => dir === p || p.startsWith(`${dir}/`) || dir.startsWith("/srv/fleet")),
+          `${app}: ${dir} is or holds a platform directory`,
+        );
       }
       assert.notEqual(d.osUser, app);
     }
   });
 
   it("derives names within every system's limits, in the shapes the node scripts accept", () => {
-    const names = ["abc", "news", "a".repeat(26), "b".repeat(27), `x${"-9".repeat(15)}z`, "z".repeat(32), ...Array.from({ length: 300 }, randomName)];
+    const names = [
+      "abc",
+      "news",
+      "a".repeat(26),
+      "b".repeat(27),
+      `x${"-9".repeat(15)}z`,
+      "z".repeat(32),
+      ...Array.from({ length: 300 }, randomName),
+    ];
     for (const app of names) {
       assert.ok(NAME_PATTERN.test(app), app);
       const id = appIdentity(app);
@@ -116,8 +159,13 @@ describe("app identities (config/identity.ts)", () => {
 
   it("keeps short names readable and shortens long ones with a hash of the whole name", () => {
     assert.deepEqual(appIdentity("polls-replica"), {
-      app: "polls-replica", osUser: "app_polls-replica", osGroup: "app_polls-replica", home: "/srv/app_polls-replica",
-      webRoot: "/var/www/app_polls-replica", database: "app_polls_replica", databaseRole: "app_polls_replica",
+      app: "polls-replica",
+      osUser: "app_polls-replica",
+      osGroup: "app_polls-replica",
+      home: "/srv/app_polls-replica",
+      webRoot: "/var/www/app_polls-replica",
+      database: "app_polls_replica",
+      databaseRole: "app_polls_replica",
     });
     const long = "institutional-repository-mirror";
     const hash = createHash("sha256").update(long).digest("hex").slice(0, 8);
@@ -126,10 +174,19 @@ describe("app identities (config/identity.ts)", () => {
 
   it("the catalog refuses two names whose shortened identities meet, in one line naming both", () => {
     const [a, b] = hashCollision();
-    const app = (name: string, port: number) => [`  - name: ${name}`, `    repo: uni-it/${name}`, `    domain: ${name}.example.edu`, "    settings: s.settings",
-      "    wsgi: s.wsgi:application", `    port: ${port}`, "    tags: { alpha: v1 }"];
+    const app = (name: string, port: number) => [
+      `  - name: ${name}`,
+      `    repo: uni-it/${name}`,
+      `    domain: ${name}.example.edu`,
+      "    settings: s.settings",
+      "    wsgi: s.wsgi:application",
+      `    port: ${port}`,
+      "    tags: { alpha: v1 }",
+    ];
     const text = ["apps:", ...app(a, 8001), ...app(b, 8002), ""].join("\n");
     const errors = parseCatalog(text, "apps.yaml", { knownStacks: ["alpha"] }).errors.map(formatError);
-    assert.deepEqual(errors, [`apps.yaml:9:11: ${b}.name: derives the same OS user and database (${appIdentity(a).osUser}) as apps[0] (${a}): change one name's first 18 characters`]);
+    assert.deepEqual(errors, [
+      `apps.yaml:9:11: ${b}.name: derives the same OS user and database (${appIdentity(a).osUser}) as apps[0] (${a}): change one name's first 18 characters`,
+    ]);
   });
 });

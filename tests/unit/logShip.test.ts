@@ -17,7 +17,11 @@ const SOURCES = appNodeSources();
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl fleet";
 const SHIPPING = { groupPrefix: "/fleet/alpha/", region: "eu-west-1" };
 /** A journal entry of `unit` (as journalctl -o json writes it) at `usec`. */
-const entry = (unit: string, message: unknown, usec = "1765160000123456", field = "_SYSTEMD_UNIT") => ({ [field]: unit, MESSAGE: message, __REALTIME_TIMESTAMP: usec });
+const entry = (unit: string, message: unknown, usec = "1765160000123456", field = "_SYSTEMD_UNIT") => ({
+  [field]: unit,
+  MESSAGE: message,
+  __REALTIME_TIMESTAMP: usec,
+});
 
 describe("fleet-logship: the apps' journal to their CloudWatch log groups", () => {
   let dir = "";
@@ -31,14 +35,23 @@ describe("fleet-logship: the apps' journal to their CloudWatch log groups", () =
 
   it("is an app node's, with the stack's group prefix and region, and its unit started by cloud-init; nothing without shipping", () => {
     const files = logShipperFiles(SHIPPING, SOURCES.logShipper);
-    assert.deepEqual(files.map((f) => [f.path, f.permissions]), [[LOG_SHIPPER, "0755"], [`/etc/systemd/system/${LOG_SHIPPER_UNIT}`, "0644"]]);
+    assert.deepEqual(
+      files.map((f) => [f.path, f.permissions]),
+      [
+        [LOG_SHIPPER, "0755"],
+        [`/etc/systemd/system/${LOG_SHIPPER_UNIT}`, "0644"],
+      ],
+    );
     assert.match(files[0].content, /^GROUP_PREFIX = "\/fleet\/alpha\/"$/m);
     assert.match(files[0].content, /^REGION = "eu-west-1"$/m);
     assert.doesNotMatch(files[0].content, /@[A-Z_]+@/);
     assert.match(files[1].content, /^ExecStart=\/usr\/local\/sbin\/fleet-logship$/m);
     assert.match(files[1].content, /^Restart=always$/m);
     assert.deepEqual(logShipperFiles(undefined, SOURCES.logShipper), []);
-    assert.throws(() => logShipperFiles({ groupPrefix: "fleet alpha", region: "eu-west-1" }, SOURCES.logShipper), /^Error: cloud-init: log shipping to "fleet alpha"/);
+    assert.throws(
+      () => logShipperFiles({ groupPrefix: "fleet alpha", region: "eu-west-1" }, SOURCES.logShipper),
+      /^Error: cloud-init: log shipping to "fleet alpha"/,
+    );
     assert.doesNotMatch(renderCloudInit({ role: "app-node", deployPublicKey: KEY }, SOURCES), /fleet-logship|boto3/);
     assert.match(renderCloudInit({ role: "app-node", deployPublicKey: KEY, logShipping: SHIPPING }, SOURCES), /python3-boto3/);
   });
@@ -55,7 +68,10 @@ describe("fleet-logship: the apps' journal to their CloudWatch log groups", () =
       entry("gunicorn@root.service", "not an app's user"),
       entry("fleet-process-app_polls:worker.timer", "no process of an app"),
     ];
-    const shipped = callPython(shipper, cases.map((e) => ["event_of", e])).map((r) => (r.stdout === "" ? null : JSON.parse(r.stdout) as unknown));
+    const shipped = callPython(
+      shipper,
+      cases.map((e) => ["event_of", e]),
+    ).map((r) => (r.stdout === "" ? null : (JSON.parse(r.stdout) as unknown)));
     const at = 1765160000123;
     assert.deepEqual(shipped, [
       ["app_polls", { timestamp: at, message: "web Booting worker with pid: 7" }],
@@ -63,7 +79,9 @@ describe("fleet-logship: the apps' journal to their CloudWatch log groups", () =
       ["app_polls", { timestamp: at, message: "schedule:tick tick ran code=v20" }],
       ["app_polls", { timestamp: at, message: "schedule:tick Finished fleet app_polls: schedule tick." }],
       ["app_polls", { timestamp: at, message: "worker hi\ufffd" }],
-      null, null, null,
+      null,
+      null,
+      null,
     ]);
   });
 
@@ -72,12 +90,29 @@ describe("fleet-logship: the apps' journal to their CloudWatch log groups", () =
     const many = Array.from({ length: 10001 }, (_, i) => event(1000 + (i % 7)));
     const big = Array.from({ length: 5 }, (_, i) => event(i, 300000 - 26));
     const day = [event(0), event(24 * 3600 * 1000 - 1), event(24 * 3600 * 1000)];
-    const [countSplit, sizeSplit, spanSplit, ordered, long] = callPython(shipper, [["batches", many], ["batches", big], ["batches", day], ["batches", [event(5), event(1), event(3)]],
-      ["event_of", entry("gunicorn@app_polls.service", "y".repeat(300000))]]).map((r) => JSON.parse(r.stdout) as unknown);
-    assert.deepEqual((countSplit as unknown[][]).map((b) => b.length), [10000, 1]);
-    assert.deepEqual((sizeSplit as unknown[][]).map((b) => b.length), [3, 2]);
-    assert.deepEqual((spanSplit as { timestamp: number }[][]).map((b) => b.map((e) => e.timestamp)), [[0, 24 * 3600 * 1000 - 1], [24 * 3600 * 1000]]);
-    assert.deepEqual((ordered as { timestamp: number }[][])[0].map((e) => e.timestamp), [1, 3, 5]);
+    const [countSplit, sizeSplit, spanSplit, ordered, long] = callPython(shipper, [
+      ["batches", many],
+      ["batches", big],
+      ["batches", day],
+      ["batches", [event(5), event(1), event(3)]],
+      ["event_of", entry("gunicorn@app_polls.service", "y".repeat(300000))],
+    ]).map((r) => JSON.parse(r.stdout) as unknown);
+    assert.deepEqual(
+      (countSplit as unknown[][]).map((b) => b.length),
+      [10000, 1],
+    );
+    assert.deepEqual(
+      (sizeSplit as unknown[][]).map((b) => b.length),
+      [3, 2],
+    );
+    assert.deepEqual(
+      (spanSplit as { timestamp: number }[][]).map((b) => b.map((e) => e.timestamp)),
+      [[0, 24 * 3600 * 1000 - 1], [24 * 3600 * 1000]],
+    );
+    assert.deepEqual(
+      (ordered as { timestamp: number }[][])[0].map((e) => e.timestamp),
+      [1, 3, 5],
+    );
     assert.equal(Buffer.byteLength((long as [string, { message: string }])[1].message), 262144 - 26);
   });
 });

@@ -19,7 +19,13 @@ function generated(n: number): Entry[] {
 function yaml(entries: Entry[]): string {
   const lines = ["apps:"];
   for (const e of entries) {
-    lines.push(`  - name: ${e.name}`, `    repo: uni-it/${e.name}`, `    domain: ${e.name}.example.edu`, "    settings: site.settings", "    wsgi: site.wsgi:application");
+    lines.push(
+      `  - name: ${e.name}`,
+      `    repo: uni-it/${e.name}`,
+      `    domain: ${e.name}.example.edu`,
+      "    settings: site.settings",
+      "    wsgi: site.wsgi:application",
+    );
     if (e.port !== undefined) lines.push(`    port: ${e.port}`);
     lines.push("    tags:", "      production: v1.0.0");
   }
@@ -28,7 +34,10 @@ function yaml(entries: Entry[]): string {
 
 function parsed(entries: Entry[]): Catalog {
   const { catalog, errors } = parseCatalog(yaml(entries), "apps.yaml", STACKS);
-  assert.deepEqual(errors.map((e) => `${e.where}: ${e.message}`), []);
+  assert.deepEqual(
+    errors.map((e) => `${e.where}: ${e.message}`),
+    [],
+  );
   return catalog!;
 }
 
@@ -37,12 +46,14 @@ const portsOf = (c: Catalog) => new Map(c.apps.map((a) => [a.name, a.port]));
 /** Apps of `entries` whose first candidate an app before them (or a written port) holds. */
 function collided(entries: Entry[]): string[] {
   const first = new Map<number, string>();
-  return entries.filter((e) => {
-    const p = defaultPort(e.name);
-    if (first.has(p)) return true;
-    first.set(p, e.name);
-    return false;
-  }).map((e) => e.name);
+  return entries
+    .filter((e) => {
+      const p = defaultPort(e.name);
+      if (first.has(p)) return true;
+      first.set(p, e.name);
+      return false;
+    })
+    .map((e) => e.name);
 }
 
 describe("ports: derived without collision, written ones first", () => {
@@ -92,8 +103,18 @@ describe("ports: derived without collision, written ones first", () => {
   });
 
   it("two written equal ports stay an error naming both apps", () => {
-    const { errors } = parseCatalog(yaml([{ name: "one", port: 9000 }, { name: "two", port: 9000 }]), "apps.yaml", STACKS);
-    assert.deepEqual(errors.map((e) => `${e.file}:${e.line}: ${e.where}: ${e.message}`), ['apps.yaml:15: two.port: port "9000" is already used by apps[0] (one)']);
+    const { errors } = parseCatalog(
+      yaml([
+        { name: "one", port: 9000 },
+        { name: "two", port: 9000 },
+      ]),
+      "apps.yaml",
+      STACKS,
+    );
+    assert.deepEqual(
+      errors.map((e) => `${e.file}:${e.line}: ${e.where}: ${e.message}`),
+      ['apps.yaml:15: two.port: port "9000" is already used by apps[0] (one)'],
+    );
   });
 });
 
@@ -129,21 +150,30 @@ describe("ports: against the base catalog", () => {
     const next = [{ name: "newcomer", port: defaultPort("app-050") }, ...base];
     const errors = portMoveErrors(baseCatalog, parsed(next), "apps.yaml", "production");
     assert.equal(errors.length, 1);
-    assert.match(errors[0], /^apps\.yaml:\d+:11: app-050\.port: would move from \d+ to \d+ on production, where it serves .*; add "port: \d+" to app-050's entry to keep it$/);
+    assert.match(
+      errors[0],
+      /^apps\.yaml:\d+:11: app-050\.port: would move from \d+ to \d+ on production, where it serves .*; add "port: \d+" to app-050's entry to keep it$/,
+    );
   });
 
   it("dropping a written port is a move too, said as such; an app not serving on the stack may move", () => {
     const pinned = parsed(base.map((a) => (a.name === "app-114" ? { ...a, port: 20000 } : a)));
     const errors = portMoveErrors(pinned, baseCatalog, "apps.yaml", "production");
     assert.equal(errors.length, 1);
-    assert.match(errors[0], /app-114\.port: would move from 20000 to \d+ on production, where it serves \(its entry no longer writes "port: 20000"\)/);
+    assert.match(
+      errors[0],
+      /app-114\.port: would move from 20000 to \d+ on production, where it serves \(its entry no longer writes "port: 20000"\)/,
+    );
     assert.deepEqual(portMoveErrors(pinned, baseCatalog, "apps.yaml", "alpha"), []);
   });
 });
 
 describe("ports: what the security groups open", () => {
   it("both port ranges whole, whatever the catalog, and a written port outside them alone", () => {
-    assert.deepEqual(APP_PORT_RANGES, [{ from: 8100, to: 8899 }, { from: 10000, to: 32750 }]);
+    assert.deepEqual(APP_PORT_RANGES, [
+      { from: 8100, to: 8899 },
+      { from: 10000, to: 32750 },
+    ]);
     assert.deepEqual(appPortOpenings([]), { ranges: APP_PORT_RANGES, single: [] });
     // every port allocatePorts derives falls in a range: 200 names, no rule of their own
     const derived = allocatePorts(Array.from({ length: 200 }, (_, i) => ({ name: `app-${i}` })));

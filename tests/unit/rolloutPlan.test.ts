@@ -45,8 +45,14 @@ const APP: AppForStack = {
 const NODES = ["node-1", "node-2", "node-3"];
 const VERSION = "0123456789abcdef";
 const ADDRESSES: Record<string, string> = {
-  "node-1": "10.0.1.11", "node-2": "10.0.2.12", "node-3": "10.0.1.13", [STATIC_HOST]: "10.0.0.5",
-  [DATABASE]: "db.example.internal", "@database-port": "5432", "@node-ssh-user": "deploy", "@node-ssh-port": "22",
+  "node-1": "10.0.1.11",
+  "node-2": "10.0.2.12",
+  "node-3": "10.0.1.13",
+  [STATIC_HOST]: "10.0.0.5",
+  [DATABASE]: "db.example.internal",
+  "@database-port": "5432",
+  "@node-ssh-user": "deploy",
+  "@node-ssh-port": "22",
 };
 
 const plan = (app: Partial<AppForStack> = {}, nodes = NODES) => rolloutPlan({ ...APP, ...app }, nodes, VERSION, DEFAULT_DEPLOY_SETTINGS);
@@ -73,9 +79,11 @@ describe("rollout plan", () => {
     const p = plan();
     for (const n of NODES) {
       assert.deepEqual(step(p, `polls-install-${n}`).dependsOn, []);
-      assert.equal(command(p, `polls-install-${n}`),
+      assert.equal(
+        command(p, `polls-install-${n}`),
         `sh ${p.scriptsDir}/install.sh --app app_polls --address ${ADDRESSES[n]} --port 8123 --wsgi pollsite.wsgi:application --workers 3 --timeout 30 --tag v2 ` +
-          "--git-url git@github.com:uni-it/polls.git --pip-mode index --overrides database,hosts,static,secretKey,proxy,storage,debug --deploy-checks warn --health-path /healthz");
+          "--git-url git@github.com:uni-it/polls.git --pip-mode index --overrides database,hosts,static,secretKey,proxy,storage,debug --deploy-checks warn --health-path /healthz",
+      );
     }
   });
 
@@ -91,10 +99,13 @@ describe("rollout plan", () => {
 
   it("migrates once, on the first node, before any switch; contracts once after the last switch", () => {
     const p = plan();
-    assert.deepEqual(p.steps.filter((s) => s.run?.[0].script === "migrate.sh").map((s) => [s.name, s.host]), [
-      ["polls-expand", "node-1"],
-      ["polls-contract", "node-1"],
-    ]);
+    assert.deepEqual(
+      p.steps.filter((s) => s.run?.[0].script === "migrate.sh").map((s) => [s.name, s.host]),
+      [
+        ["polls-expand", "node-1"],
+        ["polls-contract", "node-1"],
+      ],
+    );
     for (const n of NODES) assert.ok(ancestors(p, `polls-switch-${n}`).has("polls-expand"));
     const contract = ancestors(p, "polls-contract");
     for (const n of NODES) assert.ok(contract.has(`polls-switch-${n}`));
@@ -104,11 +115,22 @@ describe("rollout plan", () => {
   });
 
   it("gives migrate.sh the app's own migration limits and its acknowledged migrations, else fleet:deploy's", () => {
-    const p = plan({ migrationLockTimeout: 1, migrationRetries: 0, migrationSmallTableRows: 0, acknowledgeMigrations: ["polls.0005_question_votes", "polls.0006_rename"] });
+    const p = plan({
+      migrationLockTimeout: 1,
+      migrationRetries: 0,
+      migrationSmallTableRows: 0,
+      acknowledgeMigrations: ["polls.0005_question_votes", "polls.0006_rename"],
+    });
     for (const phase of ["expand", "contract"]) {
-      assert.equal(command(p, `polls-${phase}`), `sh ${p.scriptsDir}/migrate.sh app_polls v2 ${phase} 1 600 0 0 polls.0005_question_votes polls.0006_rename`);
+      assert.equal(
+        command(p, `polls-${phase}`),
+        `sh ${p.scriptsDir}/migrate.sh app_polls v2 ${phase} 1 600 0 0 polls.0005_question_votes polls.0006_rename`,
+      );
     }
-    const settings = { ...DEFAULT_DEPLOY_SETTINGS, ...deploySchema.parse({ migrationLockTimeout: 7, migrationStatementTimeout: 60, migrationRetries: 5, migrationSmallTableRows: 500 }) };
+    const settings = {
+      ...DEFAULT_DEPLOY_SETTINGS,
+      ...deploySchema.parse({ migrationLockTimeout: 7, migrationStatementTimeout: 60, migrationRetries: 5, migrationSmallTableRows: 500 }),
+    };
     const q = rolloutPlan({ ...APP, acknowledgeMigrations: [] }, NODES, VERSION, settings);
     assert.equal(command(q, "polls-expand"), `sh ${q.scriptsDir}/migrate.sh app_polls v2 expand 7 60 5 500`);
   });
@@ -123,26 +145,40 @@ describe("rollout plan", () => {
 
   it("switches one node at a time in node order, each after the previous one", () => {
     const p = plan();
-    assert.deepEqual(step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-1"]);
-    assert.deepEqual(step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")), ["polls-switch-node-2"]);
+    assert.deepEqual(
+      step(p, "polls-switch-node-2").dependsOn.filter((d) => d.includes("switch")),
+      ["polls-switch-node-1"],
+    );
+    assert.deepEqual(
+      step(p, "polls-switch-node-3").dependsOn.filter((d) => d.includes("switch")),
+      ["polls-switch-node-2"],
+    );
     // Directly, not only through the chain: a node added (or replaced) re-runs its own steps
     // alone, the steps before it in the chain unchanged and done.
     for (const n of NODES) assert.ok(step(p, `polls-switch-${n}`).dependsOn.includes(`polls-install-${n}`), n);
-    assert.deepEqual(step(p, "polls-contract").dependsOn, NODES.map((n) => `polls-switch-${n}`));
+    assert.deepEqual(
+      step(p, "polls-contract").dependsOn,
+      NODES.map((n) => `polls-switch-${n}`),
+    );
     assert.equal(p.servingStep, "polls-switch-node-3");
     // A node serves (and enters the app's nginx upstream) only after its own switch, the step whose health check it passed.
     assert.deepEqual(p.servesAfter, { "node-1": "polls-switch-node-1", "node-2": "polls-switch-node-2", "node-3": "polls-switch-node-3" });
     for (const [node, name] of Object.entries(p.servesAfter)) assert.equal(step(p, name).host, node);
-    assert.equal(command(p, "polls-switch-node-2"),
+    assert.equal(
+      command(p, "polls-switch-node-2"),
       `sh ${p.scriptsDir}/processes.sh check app_polls v2 && sh ${p.scriptsDir}/switch.sh app_polls v2 10.0.2.12 8123 polls.example.edu /healthz 30 && ` +
-      `sh ${p.scriptsDir}/processes.sh apply app_polls v2 && sh ${p.scriptsDir}/prune.sh app_polls 3 v2`);
+        `sh ${p.scriptsDir}/processes.sh apply app_polls v2 && sh ${p.scriptsDir}/prune.sh app_polls 3 v2`,
+    );
   });
 
   it("prunes each node to keepReleases in its switch step, only once its switch succeeded", () => {
     const p = plan();
     for (const n of NODES) {
       const run = step(p, `polls-switch-${n}`).run!;
-      assert.deepEqual(run.map((r) => r.script), ["processes.sh", "switch.sh", "processes.sh", "prune.sh"]);
+      assert.deepEqual(
+        run.map((r) => r.script),
+        ["processes.sh", "switch.sh", "processes.sh", "prune.sh"],
+      );
       assert.deepEqual(run[3].args, ["app_polls", "3", "v2"]);
     }
     assert.equal(p.steps.filter((s) => (s.run ?? []).some((r) => r.script === "prune.sh")).length, NODES.length);
@@ -156,7 +192,10 @@ describe("rollout plan", () => {
 
   it("has per node one install and one switch, per app database, publish, expand and contract, nothing per host", () => {
     const p = plan();
-    const perNode = (n: string) => p.steps.filter((s) => s.host === n && !["polls-database", "polls-publish", "polls-expand", "polls-contract"].includes(s.name)).map((s) => s.name);
+    const perNode = (n: string) =>
+      p.steps
+        .filter((s) => s.host === n && !["polls-database", "polls-publish", "polls-expand", "polls-contract"].includes(s.name))
+        .map((s) => s.name);
     for (const n of NODES) assert.deepEqual(perNode(n), [`polls-install-${n}`, `polls-switch-${n}`]);
     assert.equal(p.steps.length, 2 * NODES.length + 4);
     assert.equal(p.scriptsDir, `/srv/fleet/scripts_${VERSION}`, "one scripts directory per host and version, shared by every app");
@@ -166,7 +205,9 @@ describe("rollout plan", () => {
     const p = plan();
     const former = Object.fromEntries(p.steps.filter((s) => s.formerNames).map((s) => [s.name, s.formerNames]));
     assert.deepEqual(former, {
-      "polls-install-node-1": ["polls-prepare-node-1"], "polls-install-node-2": ["polls-prepare-node-2"], "polls-install-node-3": ["polls-prepare-node-3"],
+      "polls-install-node-1": ["polls-prepare-node-1"],
+      "polls-install-node-2": ["polls-prepare-node-2"],
+      "polls-install-node-3": ["polls-prepare-node-3"],
       "polls-publish": ["polls-webroot"],
     });
     // Each takes over a step with the same trigger (a changed trigger would replace it and run the
@@ -184,18 +225,27 @@ describe("rollout plan", () => {
     const withStdin = p.steps.filter((s) => s.stdin).map((s) => `${s.name}:${s.stdin}`);
     assert.deepEqual(withStdin, [
       "polls-database:database",
-      "polls-install-node-1:install", "polls-install-node-2:install", "polls-install-node-3:install",
+      "polls-install-node-1:install",
+      "polls-install-node-2:install",
+      "polls-install-node-3:install",
       "polls-publish:publishKey",
     ]);
   });
 
   it("is deterministic, and a tag bump changes only the release steps' commands", () => {
-    const render = (p: RolloutPlan) => new Map(p.steps.map((s) => [s.name, s.run ? renderCommand(p.scriptsDir, s.run, ADDRESSES) : s.phase]));
+    const render = (p: RolloutPlan) =>
+      new Map(p.steps.map((s) => [s.name, s.run ? renderCommand(p.scriptsDir, s.run, ADDRESSES) : s.phase]));
     assert.deepEqual(render(plan()), render(plan()));
     const a = render(plan({ tag: "v2" }));
     const b = render(plan({ tag: "v3" }));
     const changed = [...a.keys()].filter((k) => a.get(k) !== b.get(k)).map((k) => k.replace(/-node-\d$/, "-*"));
-    assert.deepEqual([...new Set(changed)].sort(), ["polls-contract", "polls-expand", "polls-install-*", "polls-publish", "polls-switch-*"]);
+    assert.deepEqual([...new Set(changed)].sort(), [
+      "polls-contract",
+      "polls-expand",
+      "polls-install-*",
+      "polls-publish",
+      "polls-switch-*",
+    ]);
   });
 
   it("names every step after the app, so two apps never collide", () => {
@@ -205,20 +255,37 @@ describe("rollout plan", () => {
 
   it("deletes the app's files from the nodes only when a step is removed (the nginx host's sites step removes its static files)", () => {
     const p = plan();
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-install-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/prepare.sh --remove app_polls`);
-    assert.deepEqual(p.steps.filter((s) => s.remove).map((s) => s.name).sort(),
-      [...NODES.map((n) => `polls-install-${n}`), ...NODES.map((n) => `polls-switch-${n}`)]);
+    assert.equal(
+      renderCommand(p.scriptsDir, step(p, "polls-install-node-1").remove!, ADDRESSES),
+      `sh ${p.scriptsDir}/prepare.sh --remove app_polls`,
+    );
+    assert.deepEqual(
+      p.steps
+        .filter((s) => s.remove)
+        .map((s) => s.name)
+        .sort(),
+      [...NODES.map((n) => `polls-install-${n}`), ...NODES.map((n) => `polls-switch-${n}`)],
+    );
     // A switch step's delete stops and removes the app's processes and schedules on its node.
-    assert.equal(renderCommand(p.scriptsDir, step(p, "polls-switch-node-1").remove!, ADDRESSES), `sh ${p.scriptsDir}/processes.sh remove app_polls`);
+    assert.equal(
+      renderCommand(p.scriptsDir, step(p, "polls-switch-node-1").remove!, ADDRESSES),
+      `sh ${p.scriptsDir}/processes.sh remove app_polls`,
+    );
   });
 
   it("refuses what it cannot roll out, with one clear message", () => {
     assert.throws(() => plan({ tag: "latest" }), /polls: tag "latest" must be resolved/);
     assert.throws(() => plan({}, []), /polls: no app nodes/);
     assert.throws(() => plan({}, ["node-1", "node-1"]), /listed twice/);
-    assert.throws(() => plan({}, ["node 1"]), (e: Error) => e instanceof RolloutError && /node name "node 1" is not allowed/.test(e.message));
+    assert.throws(
+      () => plan({}, ["node 1"]),
+      (e: Error) => e instanceof RolloutError && /node name "node 1" is not allowed/.test(e.message),
+    );
     assert.throws(() => renderCommand("/x", { script: "s.sh", args: [{ addressOf: "node-9" }] }, ADDRESSES), /no address known for node-9/);
-    assert.throws(() => renderCommand("/x", { script: "s.sh", args: [{ addressOf: "node-1" }] }, { "node-1": "1.2.3.4; rm -rf /" }), /is not allowed/);
+    assert.throws(
+      () => renderCommand("/x", { script: "s.sh", args: [{ addressOf: "node-1" }] }, { "node-1": "1.2.3.4; rm -rf /" }),
+      /is not allowed/,
+    );
   });
 });
 
@@ -233,27 +300,30 @@ describe("rollout plan: values for the nodes", () => {
     const media = { bucket: "fleet-alpha-polls", region: "eu-central-1" };
     const env = platformEnv({ ...APP, name: "polls-app" }, db, "k'ey", media);
     const text = envFileText({ ...APP.env, SENTRY_DSN: "https://x@y/1", ...env });
-    assert.equal(text, [
-      "ALLOWED_HOSTS='polls.example.edu'",
-      "AWS_S3_REGION_NAME='eu-central-1'",
-      "AWS_STORAGE_BUCKET_NAME='fleet-alpha-polls'",
-      "DATABASE_URL='postgres://app_polls_app:p%40ss%2Fword@db:5432/app_polls_app'",
-      "DB_HOST='db'",
-      "DB_NAME='app_polls_app'",
-      "DB_PASSWORD='p@ss/word'",
-      "DB_PORT='5432'",
-      "DB_USER='app_polls_app'",
-      "DJANGO_SECRET_KEY='k'\\''ey'",
-      "DJANGO_SETTINGS_MODULE='pollsite.settings'",
-      "FLEET_APP='polls-app'",
-      "FLEET_APP_SETTINGS='pollsite.settings'",
-      "SECRET_KEY='k'\\''ey'",
-      "SENTRY_DSN='https://x@y/1'",
-      "SITE_URL='http://polls.example.edu'",
-      "STATIC_URL='/static/'",
-      "TIME_ZONE='Europe/London'",
-      "",
-    ].join("\n"));
+    assert.equal(
+      text,
+      [
+        "ALLOWED_HOSTS='polls.example.edu'",
+        "AWS_S3_REGION_NAME='eu-central-1'",
+        "AWS_STORAGE_BUCKET_NAME='fleet-alpha-polls'",
+        "DATABASE_URL='postgres://app_polls_app:p%40ss%2Fword@db:5432/app_polls_app'",
+        "DB_HOST='db'",
+        "DB_NAME='app_polls_app'",
+        "DB_PASSWORD='p@ss/word'",
+        "DB_PORT='5432'",
+        "DB_USER='app_polls_app'",
+        "DJANGO_SECRET_KEY='k'\\''ey'",
+        "DJANGO_SETTINGS_MODULE='pollsite.settings'",
+        "FLEET_APP='polls-app'",
+        "FLEET_APP_SETTINGS='pollsite.settings'",
+        "SECRET_KEY='k'\\''ey'",
+        "SENTRY_DSN='https://x@y/1'",
+        "SITE_URL='http://polls.example.edu'",
+        "STATIC_URL='/static/'",
+        "TIME_ZONE='Europe/London'",
+        "",
+      ].join("\n"),
+    );
     assert.throws(() => envFileText({ A: "two\nlines" }), /single line/);
     assert.equal(platformEnv(APP, db, "key", media, true).SITE_URL, "https://polls.example.edu", "an app with a certificate");
     // Every platform name is reserved in the catalog, so apps.yaml cannot override one.
@@ -266,7 +336,11 @@ describe("rollout plan: values for the nodes", () => {
       return ["--overrides", "--deploy-checks", "--health-path"].map((name) => args[args.indexOf(name) + 1]);
     };
     assert.deepEqual(stage({}), ["database,hosts,static,secretKey,proxy,storage,debug", "warn", "/healthz"]);
-    assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), ["database,static,secretKey,proxy,debug", "fail", "/healthz"]);
+    assert.deepEqual(stage({ overrides: { ...ALL_OVERRIDES, storage: false, hosts: false }, deployChecks: "fail" }), [
+      "database,static,secretKey,proxy,debug",
+      "fail",
+      "/healthz",
+    ]);
     const none = Object.fromEntries(Object.keys(ALL_OVERRIDES).map((k) => [k, false])) as typeof ALL_OVERRIDES;
     assert.deepEqual(stage({ overrides: none }), ["none", "warn", "/healthz"]);
   });
@@ -292,12 +366,18 @@ describe("rollout plan: values for the nodes", () => {
     const w = waitCommand(provisionFile("wait-for-cloud-init.sh"));
     assert.match(w, /cloud-init status --wait/);
     // an app node through its node helper (its deploy user's only sudo right), an nginx host directly
-    assert.match(w, /if \[ -x \/usr\/local\/sbin\/fleet-node \]; then sudo -n \/usr\/local\/sbin\/fleet-node scripts-root; else sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet; fi$/);
+    assert.match(
+      w,
+      /if \[ -x \/usr\/local\/sbin\/fleet-node \]; then sudo -n \/usr\/local\/sbin\/fleet-node scripts-root; else sudo install -d -o "\$\(id -un\)" -m 0755 \/srv\/fleet; fi$/,
+    );
   });
 
   it("install.sh's stdin: the environment file, the marker line of config/patterns.ts, then the git access", () => {
     const env = envFileText({ A: "1", B: "two words" });
-    assert.equal(installStdin(env, "KEY\nhost ssh-ed25519 AAA\n"), `A='1'\nB='two words'\n${GIT_ACCESS_MARKER}\nKEY\nhost ssh-ed25519 AAA\n`);
+    assert.equal(
+      installStdin(env, "KEY\nhost ssh-ed25519 AAA\n"),
+      `A='1'\nB='two words'\n${GIT_ACCESS_MARKER}\nKEY\nhost ssh-ed25519 AAA\n`,
+    );
     assert.equal(installStdin(env, ""), `${env}${GIT_ACCESS_MARKER}\n`);
     assert.throws(() => installStdin(`${GIT_ACCESS_MARKER}\n`, ""), /holds the line/);
     // lib-rules.sh has the same marker for install.sh (generated; a test fails when stale)

@@ -14,11 +14,25 @@ describe("test runner", () => {
     ];
     assert.deepEqual(totals(phases), { passed: 18, failed: 2, pending: 0 });
     assert.deepEqual(totals([{ phase: "eslint", ok: false, seconds: 5, files: [] }]), { passed: 0, failed: 1, pending: 0 });
-    assert.deepEqual(totals([{ phase: "services", ok: false, seconds: 5, files: [file("tests/services/s.test.ts", 4)] }]), { passed: 4, failed: 1, pending: 0 });
+    assert.deepEqual(totals([{ phase: "services", ok: false, seconds: 5, files: [file("tests/services/s.test.ts", 4)] }]), {
+      passed: 4,
+      failed: 1,
+      pending: 0,
+    });
   });
 
   it("reports each phase and file, slowest file first, and ends with `N passed, N failed` alone", () => {
-    const text = renderReport([{ phase: "e2e", ok: false, seconds: 900, files: [file("tests/e2e/fast.test.ts", 3, 0, 60), file("tests/e2e/slow.test.ts", 9, 1, 600)] }], 950);
+    const text = renderReport(
+      [
+        {
+          phase: "e2e",
+          ok: false,
+          seconds: 900,
+          files: [file("tests/e2e/fast.test.ts", 3, 0, 60), file("tests/e2e/slow.test.ts", 9, 1, 600)],
+        },
+      ],
+      950,
+    );
     const lines = text.trimEnd().split("\n");
     assert.equal(lines[lines.length - 1], "12 passed, 1 failed");
     assert.match(text, /^ {2}e2e +900\.0 s {2}FAILED$/m);
@@ -31,7 +45,11 @@ describe("test runner", () => {
     const files = ["a.test.ts", "b.test.ts", "c.test.ts"];
     const size = (f: string) => ({ "a.test.ts": 100, "b.test.ts": 300, "c.test.ts": 200 })[f]!;
     assert.deepEqual(longestFirst(files, {}, size), ["b.test.ts", "c.test.ts", "a.test.ts"]);
-    assert.deepEqual(longestFirst(files, { "a.test.ts": 500, "b.test.ts": 10, "c.test.ts": 90 }, size), ["a.test.ts", "c.test.ts", "b.test.ts"]);
+    assert.deepEqual(longestFirst(files, { "a.test.ts": 500, "b.test.ts": 10, "c.test.ts": 90 }, size), [
+      "a.test.ts",
+      "c.test.ts",
+      "b.test.ts",
+    ]);
     // a new file (no time yet): sizes decide for all
     assert.deepEqual(longestFirst(files, { "a.test.ts": 500, "b.test.ts": 10 }, size), ["b.test.ts", "c.test.ts", "a.test.ts"]);
   });
