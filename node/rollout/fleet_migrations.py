@@ -1040,8 +1040,12 @@ def drop_defaults(columns):
 
 def run_plan(direction, items):
     conn = connection()
+    # forwards-first: a first deploy, no old code to serve (nor a default to keep for it; a table
+    # a later migration of the same run renames would leave contract a default it cannot find).
     if direction == "forwards":
         keeping_defaults(conn)
+    elif direction == "forwards-first":
+        direction = "forwards"
     executor = MigrationExecutor(conn)
     plan = selected_plan(executor, direction, items)
     if not plan:
@@ -1083,7 +1087,7 @@ def migrate(lock_text, statement_text, retries_text, direction, items):
 
 USAGE = ("usage: fleet_migrations.py known | applied | classify APP TAG ACKS PRIOR EXPAND_OUT [SMALL_ROWS [SERVING [RELAX_OUT]]]"
          " | unapply-plan ACKS SMALL_ROWS ENTRIES_OUT EXPAND_OUT LABEL:NAME..."
-         " | migrate LOCK STATEMENT RETRIES forwards|backwards|to ITEM..."
+         " | migrate LOCK STATEMENT RETRIES forwards|forwards-first|backwards|to ITEM..."
          " | drop-defaults|relax-columns LOCK STATEMENT RETRIES FILE")
 
 if __name__ == "__main__":
@@ -1096,7 +1100,7 @@ if __name__ == "__main__":
         unapply_plan(args[1], args[2], args[3], args[4], args[5:])
     elif len(args) == 5 and args[0] in ("drop-defaults", "relax-columns"):
         migrate(args[1], args[2], args[3], args[0], [line.strip() for line in open(args[4]) if line.strip()])
-    elif len(args) >= 6 and args[0] == "migrate" and args[4] in ("forwards", "backwards", "to"):
+    elif len(args) >= 6 and args[0] == "migrate" and args[4] in ("forwards", "forwards-first", "backwards", "to"):
         migrate(args[1], args[2], args[3], args[4], args[5:])
     else:
         sys.exit(USAGE)

@@ -158,8 +158,11 @@ if [ "$phase" = expand ]; then
     [ ! -s "$work/later" ] || log "$APP_NAME: $(paste -sd' ' - <"$work/later") will be unapplied once every node serves $tag"
   fi
   if [ -s "$out/forwards-expand" ]; then
+    # No serving code (a first deploy): nothing old inserts, so no default is kept for it.
+    direction=forwards
+    [ "$serving" != none ] || direction=forwards-first
     # shellcheck disable=SC2046 # migration keys are label.name words (Python identifiers)
-    run "$rel" migrate forwards $(cat "$out/forwards-expand")
+    run "$rel" migrate "$direction" $(cat "$out/forwards-expand")
   fi
   if [ -s "$out/relax" ]; then
     run "$rel" relax-columns "$out/relax"

@@ -403,6 +403,21 @@ describe("migration classifier on PostgreSQL 15 (Django 3.2 from Debian)", funct
     assert.match(after.stderr, /null value in column "size"/);
   });
 
+  it("a first deploy (forwards-first: no code serves) keeps no default: nothing old inserts, and contract has none to find", () => {
+    const psql = (sql: string) =>
+      spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], {
+        encoding: "utf8",
+      });
+    const back = classifier(env(), ["migrate", "5", "60", "0", "backwards", "case_add_default.0002_item_size"]);
+    assert.equal(back.code, 0, back.stderr);
+    const r = classifier(env(), ["migrate", "5", "60", "0", "forwards-first", "case_add_default.0002_item_size"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /applying case_add_default\.0002_item_size/);
+    assert.doesNotMatch(r.stdout, /KEPT-DEFAULT/);
+    const insert = psql("INSERT INTO case_add_default_item (name) VALUES ('no default kept')");
+    assert.match(insert.stderr, /null value in column "size"/);
+  });
+
   it("nullable-until-contract: a NOT NULL column contract drops is made nullable in expand (with its constant default): the new code's inserts leave it out, the old code's still write it", () => {
     const psql = (sql: string) =>
       spawnSync("psql", ["-X", "-q", "-A", "-t", "-h", pg.dir, "-p", String(pg.port), "-U", "postgres", "-d", "cases", "-c", sql], {
