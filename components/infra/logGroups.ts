@@ -51,12 +51,14 @@ export class LogGroups extends pulumi.ComponentResource {
   constructor(name: string, args: LogGroupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:infra:LogGroups", name, {}, opts);
     for (const app of args.apps) {
+      // APP_logs: an infrastructure resource of one app is named APP_... (offline/targets.ts: a
+      // tag bump or an app's removal targets it with the app's own resources).
       const group = new aws.cloudwatch.LogGroup(
-        `${app}-logs`,
+        `${app}_logs`,
         {
           name: logGroupName(args.stack, app),
           retentionInDays: args.retentionDays,
-          tags: fleetTags(args.stack, `${app}-logs`, { app, role: "logs" }),
+          tags: fleetTags(args.stack, `${app}_logs`, { app, role: "logs" }),
         },
         { parent: this },
       );

@@ -47,8 +47,8 @@ describe("plan: per-app sizing and the capacity check", function () {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { resources: { name: string; inputs: { create?: string } }[]; warnings?: string[] };
     const prepare = (app: string) => out.resources.find((x) => x.name === `${app}-install-node-1`)?.inputs.create ?? "";
-    assert.match(prepare("app-1"), /\/install\.sh app_app-1 \S+ \d+ site\.wsgi:application 5 120 /);
-    assert.match(prepare("app-2"), /\/install\.sh app_app-2 \S+ \d+ site\.wsgi:application 5 30 /);
+    assert.match(prepare("app-1"), /\/install\.sh --app app_app-1 .* --wsgi site\.wsgi:application --workers 5 --timeout 120 /);
+    assert.match(prepare("app-2"), /\/install\.sh --app app_app-2 .* --wsgi site\.wsgi:application --workers 5 --timeout 30 /);
     assert.deepEqual(
       (out.warnings ?? []).filter((w) => w.includes("instanceType")),
       [],

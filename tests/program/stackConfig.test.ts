@@ -156,7 +156,7 @@ describe("stack config (fleet:*)", () => {
       (v) => (v.logs = { retentionDays: 10 }),
       /^Pulumi\.alpha\.yaml(:\d+:\d+)?: fleet:logs\.retentionDays: must be a retention CloudWatch takes, in days: 1, 3, 5, 7, 14, 30, 60, .*, 3653 \(got 10\)$/,
     ],
-    ["an unknown key of fleet:logs", (v) => (v.logs = { retention: 30 }), /fleet:logs: unknown key "retention"$/],
+    ["an unknown key of fleet:logs", (v) => (v.logs = { retention: 30 }), /fleet:logs\.retention: unknown key; allowed: retentionDays$/],
     ["a VPC too small for six subnets", (v) => (v.network.cidr = "10.0.0.0/24"), /fleet:network\.cidr: must be a CIDR of \/18 or larger/],
   ];
   for (const [what, edit, expected] of cases) {

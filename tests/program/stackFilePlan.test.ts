@@ -42,7 +42,7 @@ const BAD = edited([
     "    polls:\n      SENTRY_DSN: 42\n",
   ],
 ]);
-const ALLOWED_TAIL = "fleet:protect, fleet:github, fleet:deploy, fleet:appSecrets, fleet:tls (did you mean fleet:protect?)";
+const ALLOWED_TAIL = "fleet:protect, fleet:logs, fleet:github, fleet:deploy, fleet:appSecrets, fleet:tls (did you mean fleet:protect?)";
 
 describe("stack files through npm run plan and check-apps", function () {
   this.timeout(600_000);
