@@ -13,9 +13,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Cluster, NodeHandle } from "../../testbed/cluster";
-import { APP, APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack, STACK } from "../../testbed/localStack";
+import { APP, APP_IDENTITY, catalogText, LocalStack, STACK } from "../../testbed/localStack";
 import { pushTag } from "../../testbed/fixtureTags";
-import { assertOk, withLocalStack } from "./testBed";
+import { assertOk, upUnderLoad, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 20 * 60 * 1000;
 const USER = APP_IDENTITY.osUser;
@@ -66,15 +66,6 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
   let cluster: Cluster;
   let stack: LocalStack;
   before(() => ({ cluster, stack } = bed));
-
-  async function upUnderLoad(text: string): Promise<void> {
-    const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
-    const result = await stack.up(text);
-    const { requests, failed, failures } = await load.stop();
-    assertOk(result);
-    assert.ok(requests > 50, `only ${requests} requests during the rollout`);
-    assert.equal(failed, 0, `${failed} of ${requests} requests failed: ${failures.join(" | ")}`);
-  }
 
   it("a process whose program is not in the release is refused before any node switches", async () => {
     const r = await stack.up(catalog("v20", ["processes:", "  worker: nosuchprogram --queue mail", ...SCHEDULE_LINES]));
@@ -130,7 +121,7 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
     pushTag(cluster, "v20", "v20-next", "echo '# the next release' >> polls/views.py");
     for (const tag of ["v20-next", "v20"]) {
       const since = Date.now() / 1000 - 1;
-      await upUnderLoad(catalog(tag));
+      await upUnderLoad(stack, catalog(tag));
       for (const n of stack.nodes) {
         assert.equal(await stack.nodeRelease(n), tag, n.name);
         assert.equal(await workerRelease(cluster, n), tag, n.name);
@@ -284,7 +275,7 @@ describe("e2e: an app's processes and schedules on systemd nodes", function () {
     // Replaced: a new machine as node-1 (its timer starts after its switch), under load.
     const [old, other] = stack.nodes;
     stack.nodes = [cluster.spareNodes[0], other];
-    await upUnderLoad(catalog("v20"));
+    await upUnderLoad(stack, catalog("v20"));
     assert.equal(cluster.isRunning(old), false, "the old node-1 was not terminated");
     await nextMinute();
     // Lost: the new node-1 dies between two runs; node-2's timer alone covers the next minutes.

@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import { Cluster, NodeHandle } from "../../testbed/cluster";
 import { APP_IDENTITY, catalogText, DOMAIN, Load, LocalStack } from "../../testbed/localStack";
 import { pushBrokenTag, pushNewVenvTag, pushSlowImportTag, SLOW_IMPORT_SECONDS } from "../../testbed/fixtureTags";
-import { assertOk, withLocalStack } from "./testBed";
+import { assertOk, upUnderLoad, withLocalStack } from "./testBed";
 
 const E2E_TIMEOUT = 15 * 60 * 1000;
 const UNIT = `gunicorn@${APP_IDENTITY.osUser}`;
@@ -51,17 +51,6 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
   let cluster: Cluster;
   let stack: LocalStack;
   before(() => ({ cluster, stack } = bed));
-
-  /** `up` under continuous load through nginx; asserts it succeeded with no failed request. */
-  async function upUnderLoad(catalog: string): Promise<number> {
-    const load = new Load(`http://${cluster.staticHost.address}/`, DOMAIN);
-    const result = await stack.up(catalog);
-    const { requests, failed, failures } = await load.stop();
-    assertOk(result);
-    assert.ok(requests > 50, `only ${requests} requests during the rollout`);
-    assert.equal(failed, 0, `${failed} of ${requests} requests failed: ${failures.join(" | ")}`);
-    return requests;
-  }
 
   /** Every node serves `tag` from a new master that systemd follows as the unit's main process,
    *  in the same run of the unit (no restart); returns what the nodes look like now. */
@@ -135,14 +124,14 @@ describe("e2e: systemd app nodes (the production process manager)", function () 
         cluster.appNodes.map(async (n) => (await cluster.exec(n, `cat ${APP_IDENTITY.home}/current/.fleet/venv-hash`)).stdout.trim()),
       );
     const venvsBefore = await venvs();
-    await upUnderLoad("v2-venv");
+    await upUnderLoad(stack, "v2-venv");
     masters = await assertReexeced("v2-venv", masters);
     (await venvs()).forEach((v, i) => assert.notEqual(v, venvsBefore[i], `${cluster.appNodes[i].name} kept its virtualenv`));
   });
 
   it(`v2-venv -> v2-slow (same virtualenv, an import of ${SLOW_IMPORT_SECONDS} s) under load: no request waits for the import`, async () => {
     pushSlowImportTag(cluster, "v2-venv", "v2-slow");
-    await upUnderLoad(catalogText("v2-slow", { env: { GREETING: "a new environment too" } }));
+    await upUnderLoad(stack, catalogText("v2-slow", { env: { GREETING: "a new environment too" } }));
     masters = await assertReexeced("v2-slow", masters);
   });
 

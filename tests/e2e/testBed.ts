@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Cluster, ClusterOptions, startCluster } from "../../testbed/cluster";
 import { ApplyResult } from "../../testbed/executor";
-import { LocalStack, LocalStackOptions } from "../../testbed/localStack";
+import { DOMAIN, Load, LocalStack, LocalStackOptions } from "../../testbed/localStack";
 
 /** The rollout succeeded; else its error and the steps it skipped. */
 export function assertOk(r: ApplyResult): void {
@@ -32,4 +32,16 @@ export function withLocalStack(
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
   return bed;
+}
+
+/** `up` under continuous load through nginx; asserts it succeeded with no failed request (and
+ *  enough requests to mean it). Resolves with the request count. */
+export async function upUnderLoad(stack: LocalStack, catalog: string): Promise<number> {
+  const load = new Load(`http://${stack.cluster.staticHost.address}/`, DOMAIN);
+  const result = await stack.up(catalog);
+  const { requests, failed, failures } = await load.stop();
+  assertOk(result);
+  assert.ok(requests > 50, `only ${requests} requests during the rollout`);
+  assert.equal(failed, 0, `${failed} of ${requests} requests failed: ${failures.join(" | ")}`);
+  return requests;
 }
